@@ -1,0 +1,261 @@
+// The wire format on Kinesis (DESIGN.md): several FlowRecords in one Kinesis record, compact and versioned.
+//
+// Version 1 layout:
+//   "FL" magic (2 bytes) | version u8 = 1 | flags u8 = 0
+//   string table: varint count, then per string varint byte length + UTF-8 bytes
+//   varint record count, then per record every field of WIRE_FIELDS_V1 in order:
+//     string fields as a varint index into the string table, number fields as unsigned varints.
+// Pod, namespace and Node names repeat across the records of one batch, so the table keeps a record to
+// roughly 60-120 bytes. A reader rejects other magics, versions and flags with WireFormatError so the
+// correlator can route the Kinesis record to the failure destination instead of crashing.
+import { emptyFlowRecord, type FlowRecord, type FlowRecordField } from './flow-record.ts';
+
+export const WIRE_MAGIC_0 = 0x46; // 'F'
+export const WIRE_MAGIC_1 = 0x4c; // 'L'
+export const WIRE_VERSION = 1;
+const HEADER_BYTES = 4;
+
+type FieldKind = 'string' | 'number';
+
+/** Field order of version 1. Append-only within a version; a new field means a new version. */
+export const WIRE_FIELDS_V1: ReadonlyArray<readonly [FlowRecordField, FieldKind]> = [
+  ['exporterAddress', 'string'],
+  ['observationDomainId', 'number'],
+  ['exportTime', 'number'],
+  ['sequenceNumber', 'number'],
+  ['receivedAtMs', 'number'],
+  ['sourceIP', 'string'],
+  ['destinationIP', 'string'],
+  ['sourceTransportPort', 'number'],
+  ['destinationTransportPort', 'number'],
+  ['protocolIdentifier', 'number'],
+  ['flowStartSeconds', 'number'],
+  ['flowEndSeconds', 'number'],
+  ['flowEndReason', 'number'],
+  ['tcpState', 'string'],
+  ['flowType', 'number'],
+  ['packetTotalCount', 'number'],
+  ['packetDeltaCount', 'number'],
+  ['octetTotalCount', 'number'],
+  ['octetDeltaCount', 'number'],
+  ['reversePacketTotalCount', 'number'],
+  ['reversePacketDeltaCount', 'number'],
+  ['reverseOctetTotalCount', 'number'],
+  ['reverseOctetDeltaCount', 'number'],
+  ['sourcePodName', 'string'],
+  ['sourcePodNamespace', 'string'],
+  ['sourceNodeName', 'string'],
+  ['destinationPodName', 'string'],
+  ['destinationPodNamespace', 'string'],
+  ['destinationNodeName', 'string'],
+  ['destinationClusterIP', 'string'],
+  ['destinationServiceIP', 'string'],
+  ['destinationServicePort', 'number'],
+  ['destinationServicePortName', 'string'],
+  ['ingressNetworkPolicyName', 'string'],
+  ['ingressNetworkPolicyNamespace', 'string'],
+  ['ingressNetworkPolicyRuleName', 'string'],
+  ['ingressNetworkPolicyRuleAction', 'number'],
+  ['ingressNetworkPolicyType', 'number'],
+  ['egressNetworkPolicyName', 'string'],
+  ['egressNetworkPolicyNamespace', 'string'],
+  ['egressNetworkPolicyRuleName', 'string'],
+  ['egressNetworkPolicyRuleAction', 'number'],
+  ['egressNetworkPolicyType', 'number'],
+  ['egressName', 'string'],
+  ['egressIP', 'string'],
+  ['egressNodeName', 'string'],
+  ['proxySnatIP', 'string'],
+  ['proxySnatPort', 'number'],
+  ['sourcePodLabels', 'string'],
+  ['destinationPodLabels', 'string'],
+];
+
+export class WireFormatError extends Error {
+  constructor(
+    readonly reason:
+      | 'bad-magic'
+      | 'unknown-version'
+      | 'unknown-flags'
+      | 'truncated'
+      | 'bad-string-index'
+      | 'trailing-bytes',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WireFormatError';
+  }
+}
+
+/** Bytes an unsigned varint of this value takes. */
+export function varintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    length++;
+  }
+  return length;
+}
+
+class ByteWriter {
+  buffer = Buffer.allocUnsafe(4096);
+  length = 0;
+
+  private ensure(extra: number): void {
+    if (this.length + extra <= this.buffer.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + extra));
+    this.buffer.copy(next, 0, 0, this.length);
+    this.buffer = next;
+  }
+
+  varint(value: number): void {
+    if (!(value >= 0) || !Number.isSafeInteger(value)) value = 0; // NaN/negative never reach here from decoded IPFIX
+    this.ensure(8);
+    while (value >= 0x80) {
+      this.buffer[this.length++] = (value % 128) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    this.buffer[this.length++] = value;
+  }
+
+  bytes(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+}
+
+/**
+ * Accumulates records into one wire-format payload, knowing its exact encoded size at every step so a
+ * producer can stop before a Kinesis size limit.
+ */
+export class WireBatchBuilder {
+  private readonly strings = new Map<string, number>();
+  private readonly table = new ByteWriter();
+  private readonly body = new ByteWriter();
+  private count = 0;
+
+  get recordCount(): number {
+    return this.count;
+  }
+
+  /** Exact size of finish() now. */
+  get byteLength(): number {
+    return (
+      HEADER_BYTES +
+      varintLength(this.strings.size) +
+      this.table.length +
+      varintLength(this.count) +
+      this.body.length
+    );
+  }
+
+  add(record: FlowRecord): void {
+    for (const [field, kind] of WIRE_FIELDS_V1) {
+      const value = record[field];
+      if (kind === 'number') this.body.varint(value as number);
+      else this.body.varint(this.intern(value as string));
+    }
+    this.count++;
+  }
+
+  private intern(text: string): number {
+    let index = this.strings.get(text);
+    if (index === undefined) {
+      index = this.strings.size;
+      this.strings.set(text, index);
+      const bytes = Buffer.from(text, 'utf8');
+      this.table.varint(bytes.length);
+      this.table.bytes(bytes);
+    }
+    return index;
+  }
+
+  finish(): Buffer {
+    const out = new ByteWriter();
+    out.bytes(Uint8Array.of(WIRE_MAGIC_0, WIRE_MAGIC_1, WIRE_VERSION, 0));
+    out.varint(this.strings.size);
+    out.bytes(this.table.buffer.subarray(0, this.table.length));
+    out.varint(this.count);
+    out.bytes(this.body.buffer.subarray(0, this.body.length));
+    return Buffer.from(out.buffer.subarray(0, out.length));
+  }
+}
+
+export function encodeWireBatch(records: Iterable<FlowRecord>): Buffer {
+  const builder = new WireBatchBuilder();
+  for (const record of records) builder.add(record);
+  return builder.finish();
+}
+
+class ByteReader {
+  offset = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  get remaining(): number {
+    return this.bytes.length - this.offset;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.offset >= this.bytes.length)
+        throw new WireFormatError('truncated', 'varint runs past the end');
+      const byte = this.bytes[this.offset++]!;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    throw new WireFormatError('truncated', 'varint longer than 8 bytes');
+  }
+
+  text(length: number): string {
+    if (length > this.remaining) throw new WireFormatError('truncated', 'string runs past the end');
+    const text = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.offset, length).toString('utf8');
+    this.offset += length;
+    return text;
+  }
+}
+
+/** Decodes one Kinesis record's payload. Throws WireFormatError on anything it does not understand. */
+export function decodeWireBatch(payload: Uint8Array): FlowRecord[] {
+  if (payload.length < HEADER_BYTES)
+    throw new WireFormatError('truncated', 'payload shorter than the header');
+  if (payload[0] !== WIRE_MAGIC_0 || payload[1] !== WIRE_MAGIC_1) {
+    throw new WireFormatError('bad-magic', 'payload does not start with the Flowline magic "FL"');
+  }
+  if (payload[2] !== WIRE_VERSION) {
+    throw new WireFormatError('unknown-version', `wire format version ${payload[2]} is not supported`);
+  }
+  if (payload[3] !== 0)
+    throw new WireFormatError('unknown-flags', `wire format flags ${payload[3]} not supported`);
+  const reader = new ByteReader(payload);
+  reader.offset = HEADER_BYTES;
+  const stringCount = reader.varint();
+  if (stringCount > reader.remaining)
+    throw new WireFormatError('truncated', 'string table larger than payload');
+  const strings = new Array<string>(stringCount);
+  for (let i = 0; i < stringCount; i++) strings[i] = reader.text(reader.varint());
+  const recordCount = reader.varint();
+  if (recordCount > reader.remaining)
+    throw new WireFormatError('truncated', 'record count larger than payload');
+  const records: FlowRecord[] = new Array(recordCount);
+  for (let r = 0; r < recordCount; r++) {
+    const record = emptyFlowRecord() as unknown as Record<FlowRecordField, string | number>;
+    for (const [field, kind] of WIRE_FIELDS_V1) {
+      const value = reader.varint();
+      if (kind === 'number') record[field] = value;
+      else {
+        const text = strings[value];
+        if (text === undefined)
+          throw new WireFormatError('bad-string-index', `string index ${value} out of range`);
+        record[field] = text;
+      }
+    }
+    records[r] = record as unknown as FlowRecord;
+  }
+  if (reader.remaining !== 0)
+    throw new WireFormatError('trailing-bytes', `${reader.remaining} bytes after records`);
+  return records;
+}
