@@ -8,7 +8,9 @@ const program = new Command()
   .showHelpAfterError();
 
 // Each command module registers itself; keep this list sorted.
-const commandModules: Array<() => Promise<{ register(program: Command): void }>> = [];
+const commandModules: Array<() => Promise<{ register(program: Command): void }>> = [
+  () => import('./commands/bench.ts'),
+];
 
 for (const load of commandModules) (await load()).register(program);
 

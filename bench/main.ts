@@ -1,0 +1,59 @@
+// `npm run bench` / `flowline bench`: runs every benchmark module, prints one table, writes JSON.
+import { writeFileSync } from 'node:fs';
+import type { BenchModule, BenchRow } from './types.ts';
+
+// Keep this list in data-flow order.
+const modules: Array<[string, () => Promise<BenchModule>]> = [];
+
+export async function runBenchmarks(options: { quick: boolean; only?: string; out: string }): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const [name, load] of modules) {
+    if (options.only && !name.includes(options.only)) continue;
+    const started = performance.now();
+    const produced = await (await load()).run({ quick: options.quick });
+    rows.push(...produced);
+    process.stderr.write(`bench ${name}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  }
+  printTable(rows);
+  writeFileSync(options.out, `${JSON.stringify({ at: new Date().toISOString(), rows }, null, 2)}\n`);
+  return rows;
+}
+
+function format(value: number | undefined): string {
+  if (value === undefined) return '';
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  return Number(value.toPrecision(3)).toString();
+}
+
+export function printTable(rows: BenchRow[]): void {
+  const header = ['group', 'measure', 'value', 'unit', 'baseline', 'baseline value', 'ratio', 'target', 'met'];
+  const lines = rows.map((row) => {
+    const ratio = row.baseline ? row.value / row.baseline : undefined;
+    const met =
+      row.target === undefined
+        ? ''
+        : (row.better ?? 'higher') === 'higher'
+          ? row.value >= row.target
+            ? 'yes'
+            : 'NO'
+          : row.value <= row.target
+            ? 'yes'
+            : 'NO';
+    return [
+      row.group,
+      row.name,
+      format(row.value),
+      row.unit,
+      row.baselineName ?? '',
+      format(row.baseline),
+      ratio === undefined ? '' : `${ratio.toFixed(2)}x`,
+      format(row.target),
+      met,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const render = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(render(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const line of lines) console.log(render(line));
+}

@@ -1,0 +1,14 @@
+import type { Command } from 'commander';
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('run every benchmark (fixed seeds), print one table and write the results as JSON')
+    .option('--quick', 'smaller workloads, for a smoke run', false)
+    .option('--only <group>', 'run only the benchmark modules whose name contains this text')
+    .option('--out <file>', 'where to write the JSON results', 'bench-results.json')
+    .action(async (options: { quick: boolean; only?: string; out: string }) => {
+      const { runBenchmarks } = await import('../../bench/main.ts');
+      await runBenchmarks(options);
+    });
+}
