@@ -21,5 +21,11 @@ export interface BenchRow {
 
 export interface BenchModule {
   /** Runs with a fixed seed; must finish in bounded time (the whole suite stays under 10 minutes). */
-  run(options: { quick: boolean }): Promise<BenchRow[]>;
+  run(options: BenchRunOptions): Promise<BenchRow[]>;
+}
+
+export interface BenchRunOptions {
+  quick: boolean;
+  /** Rows produced earlier in the same run (modules run in list order), e.g. for the cost model's counters. */
+  previous?: readonly BenchRow[];
 }

@@ -10,6 +10,10 @@ const program = new Command()
 // Each command module registers itself; keep this list sorted.
 const commandModules: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/bench.ts'),
+  () => import('./commands/collect.ts'),
+  () => import('./commands/cost.ts'),
+  () => import('./commands/decode.ts'),
+  () => import('./commands/simulate.ts'),
 ];
 
 for (const load of commandModules) (await load()).register(program);

@@ -1,0 +1,56 @@
+// Factories for the AWS SDK v3 clients Flowline uses. Endpoints are never passed here: the SDK itself
+// reads AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL (local engines, LocalStack) and otherwise uses
+// the real AWS endpoint, so the same code runs everywhere. Callers own the instances (create once, at
+// module scope in a Lambda handler).
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+export interface AwsClientOptions {
+  /** Defaults to the SDK's own resolution (AWS_REGION, profile). */
+  region?: string;
+  /** Attempts per call including the first (SDK standard retry mode, exponential backoff with jitter). */
+  maxAttempts?: number;
+  /** Socket connect timeout, ms. */
+  connectionTimeoutMs?: number;
+  /** Time without response data before a request fails and is retried, ms. */
+  requestTimeoutMs?: number;
+}
+
+const DEFAULTS = { maxAttempts: 5, connectionTimeoutMs: 3_000, requestTimeoutMs: 15_000 } as const;
+
+function commonConfig(options: AwsClientOptions) {
+  const settings = { ...DEFAULTS, ...options };
+  return {
+    ...(settings.region ? { region: settings.region } : {}),
+    maxAttempts: settings.maxAttempts,
+    retryMode: 'standard',
+    // HTTP/1.1 with keep-alive. For Kinesis this is required, not a preference: the SDK defaults it to
+    // HTTP/2, which kinesis-mock (and so LocalStack) serves unreliably (ERR_HTTP2_ERROR under load).
+    // HTTP/1.1 covers every Kinesis API Flowline calls (all but SubscribeToShard).
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: settings.connectionTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      httpAgent: { keepAlive: true, maxSockets: 50 },
+      httpsAgent: { keepAlive: true, maxSockets: 50 },
+    }),
+  };
+}
+
+export function createKinesisClient(options: AwsClientOptions = {}): KinesisClient {
+  return new KinesisClient(commonConfig(options));
+}
+
+export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBClient {
+  return new DynamoDBClient(commonConfig(options));
+}
+
+export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
+  return new SQSClient(commonConfig(options));
+}
+
+export function createSecretsManagerClient(options: AwsClientOptions = {}): SecretsManagerClient {
+  return new SecretsManagerClient(commonConfig(options));
+}

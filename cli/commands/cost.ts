@@ -1,0 +1,86 @@
+// `flowline cost`: the cost table for a cluster size, from the counters a `flowline bench` run measured.
+import { existsSync, readFileSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+
+interface CostOptions {
+  nodes: number;
+  connections: number;
+  interNodeFraction: number;
+  exportTimeout: number;
+  kinesis: 'on-demand' | 'provisioned';
+  retentionDays: number;
+  from: string;
+}
+
+function positive(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError('expected a positive number');
+  return value;
+}
+
+function fraction(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > 1) throw new InvalidArgumentError('expected 0..1');
+  return value;
+}
+
+function kinesisMode(text: string): CostOptions['kinesis'] {
+  if (text !== 'on-demand' && text !== 'provisioned') {
+    throw new InvalidArgumentError('expected on-demand or provisioned');
+  }
+  return text;
+}
+
+export function register(program: Command): void {
+  program
+    .command('cost')
+    .description('print the monthly cost and cost per 1M flow records, Flowline vs the naive design')
+    .option('--nodes <n>', 'Nodes in the cluster', positive, 1000)
+    .option('--connections <m>', 'concurrently active connections, cluster-wide', positive, 100_000)
+    .option('--inter-node-fraction <f>', 'share of connections reported by two Nodes', fraction, 0.8)
+    .option('--export-timeout <s>', 'Antrea agent activeFlowExportTimeout, seconds', positive, 5)
+    .option('--kinesis <mode>', 'on-demand or provisioned', kinesisMode)
+    .option('--retention-days <d>', 'days of rows kept in ClickHouse', positive, 30)
+    .option('--from <file>', 'results of `flowline bench` (JSON)', 'bench-results.json')
+    .action(async (options: CostOptions) => {
+      const model = await import('../../bench/cost-model.ts');
+      if (!existsSync(options.from)) {
+        console.error(
+          `flowline cost: ${options.from} not found; run \`npm run bench\` first (or --from FILE)`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      const results = JSON.parse(readFileSync(options.from, 'utf8')) as { at?: string; rows?: unknown };
+      if (!Array.isArray(results.rows)) {
+        console.error(`flowline cost: ${options.from} has no "rows" array; is it a bench results file?`);
+        process.exitCode = 1;
+        return;
+      }
+      const { inputs, provenance } = model.inputsFromRows(results.rows);
+      const missing = model.INPUT_NAMES.filter((name) => inputs[name] === undefined);
+      if (missing.length > 0) {
+        console.error(
+          `flowline cost: ${options.from} lacks ${missing.join(', ')}; rerun \`npm run bench\` (the cost module records every input)`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      const cluster = {
+        ...model.DEFAULT_CLUSTER,
+        nodes: options.nodes,
+        connections: options.connections,
+        interNodeFraction: options.interNodeFraction,
+        activeFlowExportTimeoutSeconds: options.exportTimeout,
+        retentionDays: options.retentionDays,
+        kinesisMode: options.kinesis ?? model.DEFAULT_CLUSTER.kinesisMode,
+      };
+      const report = model.costModel(cluster, inputs as Required<typeof inputs>);
+      console.log(model.renderCostTable(report));
+      console.log('');
+      console.log(`Inputs (from ${options.from}${results.at ? `, run at ${results.at}` : ''}):`);
+      for (const name of model.INPUT_NAMES) {
+        console.log(`- ${name} = ${model.fmt(inputs[name]!)} (${provenance[name]})`);
+      }
+    });
+}

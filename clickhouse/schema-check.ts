@@ -1,0 +1,59 @@
+// Does the `flows` table accept what the flusher writes? Run at the flusher's cold start and by
+// `flowline clickhouse-check`, so a schema mismatch is one clear error naming the missing columns instead
+// of a failing insert every commit interval.
+import type { ClickHouseExecutor } from './client.ts';
+import { FLOWLINE_INSERT_COLUMNS, FLOWS_TABLE, VIEW_NAMES } from './columns.ts';
+
+export class SchemaMismatchError extends Error {
+  constructor(
+    message: string,
+    readonly missingColumns: string[],
+    readonly missingViews: string[],
+  ) {
+    super(message);
+    this.name = 'SchemaMismatchError';
+  }
+}
+
+export interface SchemaReport {
+  database: string;
+  columns: number;
+  views: string[];
+}
+
+export async function checkFlowsSchema(
+  executor: ClickHouseExecutor,
+  database: string,
+  options: { requireViews?: boolean } = {},
+): Promise<SchemaReport> {
+  const columns = await executor.queryRows<{ name: string }>(
+    'SELECT name FROM system.columns WHERE database = {database:String} AND table = {table:String}',
+    { database, table: FLOWS_TABLE },
+  );
+  if (columns.length === 0) {
+    throw new SchemaMismatchError(
+      `ClickHouse table ${database}.${FLOWS_TABLE} does not exist: run \`flowline migrate\``,
+      [...FLOWLINE_INSERT_COLUMNS],
+      [],
+    );
+  }
+  const present = new Set(columns.map((c) => c.name));
+  const missing = FLOWLINE_INSERT_COLUMNS.filter((c) => !present.has(c));
+  const tables = await executor.queryRows<{ name: string }>(
+    'SELECT name FROM system.tables WHERE database = {database:String} AND name IN {names:Array(String)}',
+    { database, names: [...VIEW_NAMES] },
+  );
+  const views = tables.map((t) => t.name).sort();
+  const missingViews = options.requireViews ? VIEW_NAMES.filter((v) => !views.includes(v)) : [];
+  if (missing.length > 0 || missingViews.length > 0) {
+    const parts = [];
+    if (missing.length > 0) parts.push(`lacks column(s) ${missing.join(', ')}`);
+    if (missingViews.length > 0) parts.push(`lacks view(s) ${missingViews.join(', ')}`);
+    throw new SchemaMismatchError(
+      `ClickHouse table ${database}.${FLOWS_TABLE} ${parts.join(' and ')}: run \`flowline migrate\``,
+      missing,
+      missingViews,
+    );
+  }
+  return { database, columns: present.size, views };
+}

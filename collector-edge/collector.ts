@@ -1,0 +1,293 @@
+// The edge collector assembled: listeners -> ingest (decode, normalise, pack) -> spool-backed delivery
+// queue -> Kinesis producer, plus the shard map, backpressure, the HTTP endpoints and the graceful drain.
+import type { Server } from 'node:http';
+import type { CollectorConfig } from './config.ts';
+import { DeliveryQueue } from './delivery-queue.ts';
+import { startHttpServer } from './http-server.ts';
+import { IngestPipeline } from './ingest.ts';
+import { type Listener, startStreamListener, startUdpListener, tlsFilesSource } from './listeners.ts';
+import { createLogger, type Logger, LogThrottle } from './log.ts';
+import { CollectorMetrics } from './metrics.ts';
+import { type SealedBatch, ShardPacker } from './packer.ts';
+import { KinesisProducer, type KinesisSink } from './producer.ts';
+import { ShardMap } from './shard-map.ts';
+import { Spool } from './spool.ts';
+
+export interface CollectorDependencies {
+  sink: KinesisSink;
+  metrics?: CollectorMetrics;
+  logger?: Logger;
+  now?: () => number;
+  random?: () => number;
+  /** Serve /metrics, /healthz, /readyz (default true). */
+  http?: boolean;
+}
+
+/** Backpressure lifts when the spool is back below this share of its limit (hysteresis). */
+const RESUME_FRACTION = 0.8;
+
+export class Collector {
+  readonly metrics: CollectorMetrics;
+  readonly listeners: Listener[] = [];
+  httpPort = 0;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly spool: Spool;
+  private readonly queue: DeliveryQueue;
+  private readonly packer: ShardPacker;
+  private readonly producer: KinesisProducer;
+  private readonly ingest: IngestPipeline;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private httpServer: Server | undefined;
+  private paused = false;
+  private draining = false;
+  private shardRefreshRunning: Promise<void> | undefined;
+  private lastShardRefreshMs = 0;
+
+  private constructor(
+    readonly config: CollectorConfig,
+    private readonly deps: CollectorDependencies,
+  ) {
+    this.metrics = deps.metrics ?? new CollectorMetrics({ defaultMetrics: true });
+    this.logger = deps.logger ?? createLogger(config.logLevel);
+    this.now = deps.now ?? Date.now;
+    const logThrottle = new LogThrottle(5, 60_000, this.now);
+    const { spool, recovered } = Spool.open({
+      dir: config.spoolDir,
+      segmentBytes: config.spoolSegmentBytes,
+      fsyncIntervalMs: config.spoolFsyncMs,
+      onCorrupt: (path, offset, reason) => {
+        this.metrics.spoolCorrupt.inc();
+        this.logger.error('spool entry unreadable; the segment is cut there', { path, offset, reason });
+      },
+    });
+    this.spool = spool;
+    this.queue = new DeliveryQueue(spool, config.memoryQueueBytes);
+    this.queue.restore(recovered);
+    if (recovered.length > 0) {
+      const records = recovered.reduce((n, e) => n + e.recordCount, 0);
+      this.metrics.spoolRecovered.inc(recovered.length);
+      this.logger.info('replaying unacknowledged Kinesis records from the spool', {
+        kinesisRecords: recovered.length,
+        flowRecords: records,
+      });
+    }
+    this.producer = new KinesisProducer(this.queue, deps.sink, this.metrics, this.logger, logThrottle, {
+      concurrency: config.putConcurrency,
+      backoffBaseMs: config.backoffBaseMs,
+      backoffCapMs: config.backoffCapMs,
+      now: this.now,
+      ...(deps.random ? { random: deps.random } : {}),
+      expectedShardId: (hashKey) => {
+        const map = this.packer.currentShardMap;
+        return map?.shards[map.indexOfHashKey(BigInt(hashKey))]?.shardId;
+      },
+      onShardMapStale: () => {
+        if (this.now() - this.lastShardRefreshMs > 5000) void this.refreshShardMap();
+      },
+    });
+    this.packer = new ShardPacker({
+      targetBytes: config.batchTargetBytes,
+      lingerMs: config.batchLingerMs,
+      now: this.now,
+      onSealed: (batch) => this.enqueue(batch),
+      onOversize: (_, bytes) => {
+        this.metrics.drops.labels('record-too-large').inc();
+        this.logger.error('flow record larger than a Kinesis record; dropped', { bytes });
+      },
+    });
+    this.ingest = new IngestPipeline(this.packer, this.metrics, this.logger, logThrottle, {
+      maxTemplatesPerSession: config.maxTemplatesPerSession,
+      udpTemplateLifetimeMs: config.udpSessionIdleMs,
+      now: this.now,
+    });
+  }
+
+  static async start(config: CollectorConfig, deps: CollectorDependencies): Promise<Collector> {
+    const collector = new Collector(config, deps);
+    await collector.startAll();
+    return collector;
+  }
+
+  private async startAll(): Promise<void> {
+    const config = this.config;
+    await this.refreshShardMap();
+    this.producer.kick(); // replay whatever the spool held
+    const context = {
+      ingest: this.ingest,
+      metrics: this.metrics,
+      logger: this.logger,
+      logThrottle: new LogThrottle(5, 60_000, this.now),
+      isPaused: () => this.paused,
+      now: this.now,
+    };
+    try {
+      for (const spec of config.listen) {
+        if (spec.protocol === 'udp') {
+          this.listeners.push(
+            await startUdpListener(spec, context, {
+              receiveBufferBytes: config.udpReceiveBufferBytes,
+              sessionIdleMs: config.udpSessionIdleMs,
+            }),
+          );
+        } else if (spec.protocol === 'tls') {
+          const files = config.tls!;
+          this.listeners.push(
+            await startStreamListener(spec, context, {
+              files,
+              source: tlsFilesSource(files),
+              reloadCheckMs: 30_000,
+            }),
+          );
+        } else {
+          this.listeners.push(await startStreamListener(spec, context));
+        }
+      }
+      if (this.deps.http !== false) {
+        const http = await startHttpServer(config.httpHost, config.httpPort, this.metrics, {
+          ready: () => this.readiness(),
+        });
+        this.httpServer = http.server;
+        this.httpPort = http.port;
+      }
+    } catch (error) {
+      for (const listener of this.listeners) await listener.close();
+      this.spool.close();
+      throw error;
+    }
+    const every = (ms: number, fn: () => void) => {
+      const timer = setInterval(fn, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(Math.max(5, Math.min(50, Math.floor(config.batchLingerMs / 2))), () => this.packer.sealDue());
+    every(config.shardRefreshMs, () => void this.refreshShardMap());
+    every(100, () => this.updateBackpressure());
+    every(1000, () => this.updateGauges());
+    this.logger.info('collector listening', {
+      listeners: this.listeners.map((l) => `${l.spec.protocol}://${l.spec.host}:${l.port}`),
+      stream: config.streamName,
+      http: this.httpPort,
+    });
+  }
+
+  /** Port a listener of this protocol is bound to (tests listen on port 0). */
+  portOf(protocol: 'udp' | 'tcp' | 'tls'): number {
+    const listener = this.listeners.find((l) => l.spec.protocol === protocol);
+    if (!listener) throw new Error(`no ${protocol} listener`);
+    return listener.port;
+  }
+
+  private readiness(): { ready: boolean; reason: string } {
+    if (this.draining) return { ready: false, reason: 'draining' };
+    if (this.paused) return { ready: false, reason: 'spool full: backpressure' };
+    return { ready: true, reason: 'ready' };
+  }
+
+  private enqueue(batch: SealedBatch): void {
+    try {
+      this.queue.push(batch);
+      this.metrics.batchesSealed.inc();
+    } catch (error) {
+      // The spool cannot be written (disk full, I/O error): the only case where accepted records are lost.
+      this.metrics.drops.labels('spool-write-failed').inc(batch.recordCount);
+      this.logger.error('spool write failed; Kinesis record dropped', { error, records: batch.recordCount });
+      return;
+    }
+    if (!this.paused && this.queue.spoolBytes >= this.config.spoolMaxBytes) this.updateBackpressure();
+    this.producer.kick();
+  }
+
+  private updateBackpressure(): void {
+    const bytes = this.queue.spoolBytes;
+    const shouldPause = this.paused
+      ? bytes >= this.config.spoolMaxBytes * RESUME_FRACTION
+      : bytes >= this.config.spoolMaxBytes;
+    if (shouldPause === this.paused) return;
+    this.paused = shouldPause;
+    this.metrics.backpressure.set(shouldPause ? 1 : 0);
+    for (const listener of this.listeners) listener.setPaused(shouldPause);
+    this.logger.warn(
+      shouldPause ? 'spool full: pausing TCP/TLS input, dropping UDP' : 'spool below limit: resuming',
+      {
+        spoolBytes: bytes,
+        limit: this.config.spoolMaxBytes,
+      },
+    );
+  }
+
+  private updateGauges(): void {
+    this.metrics.openFlowRecords.set(this.packer.pendingRecords);
+    this.metrics.queueEntries.set(this.queue.size);
+    this.metrics.queueMemoryBytes.set(this.queue.memoryInUse);
+    this.metrics.spoolBytes.set(this.queue.spoolBytes);
+    this.metrics.spoolSegments.set(this.queue.spoolSegments);
+  }
+
+  refreshShardMap(): Promise<void> {
+    this.shardRefreshRunning ??= (async () => {
+      this.lastShardRefreshMs = this.now();
+      try {
+        const map = new ShardMap(await this.deps.sink.listShards());
+        this.metrics.shardMapRefreshes.labels('ok').inc();
+        if (!map.sameAs(this.packer.currentShardMap)) {
+          this.packer.setShardMap(map);
+          this.metrics.shards.set(map.size);
+          this.logger.info('shard map updated', { openShards: map.size });
+        }
+      } catch (error) {
+        this.metrics.shardMapRefreshes.labels('error').inc();
+        this.logger.warn('ListShards failed; keeping the current shard map', { error });
+      } finally {
+        this.shardRefreshRunning = undefined;
+      }
+    })();
+    return this.shardRefreshRunning;
+  }
+
+  /** Seals open batches now (tests and the benchmark use this instead of waiting for the linger time). */
+  flush(): void {
+    this.packer.flushAll();
+  }
+
+  /** Resolves when everything accepted so far has been acknowledged by Kinesis. */
+  async whenDelivered(): Promise<void> {
+    this.packer.flushAll();
+    await this.producer.whenIdle();
+  }
+
+  get pendingKinesisRecords(): number {
+    return this.queue.size;
+  }
+
+  /**
+   * Graceful stop (SIGTERM): stop accepting, seal open batches, keep sending for up to drainTimeoutMs, then
+   * leave whatever Kinesis has not acknowledged in the spool (fsync'ed) for the next start.
+   */
+  async drain(): Promise<{ delivered: boolean; leftInSpool: number }> {
+    if (this.draining) return { delivered: this.queue.size === 0, leftInSpool: this.queue.size };
+    this.draining = true;
+    this.logger.info('draining: no new input, sending what is queued', { pending: this.queue.size });
+    for (const listener of this.listeners) await listener.close();
+    this.packer.flushAll();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.producer.whenIdle(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.config.drainTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.producer.stop();
+    for (const t of this.timers) clearInterval(t);
+    this.updateGauges();
+    const leftInSpool = this.queue.size;
+    this.spool.close();
+    if (this.httpServer) {
+      this.httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
+    }
+    this.logger.info('drained', { leftInSpool });
+    return { delivered: leftInSpool === 0, leftInSpool };
+  }
+}

@@ -1,0 +1,277 @@
+// The IPFIX listeners: UDP (one transport session per exporter address and port), TCP and TLS (one session
+// per connection, messages framed by their length field). TCP/TLS readers pause while the spool is over its
+// limit (the exporter's socket buffer fills and it slows down); UDP cannot push back, so datagrams that
+// arrive then are dropped and counted.
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFileSync, statSync } from 'node:fs';
+import { createServer as createTcpServer, isIPv6, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
+import type { ListenSpec, TlsFiles } from './config.ts';
+import type { IngestPipeline, IngestSession } from './ingest.ts';
+import { IpfixStreamFramer } from './ipfix/index.ts';
+import type { Logger, LogThrottle } from './log.ts';
+import type { CollectorMetrics, Transport } from './metrics.ts';
+
+export interface Listener {
+  readonly spec: ListenSpec;
+  /** The bound port (differs from spec.port when that is 0). */
+  readonly port: number;
+  setPaused(paused: boolean): void;
+  /** Stops accepting and closes every session (input not yet read is not accepted). */
+  close(): Promise<void>;
+}
+
+interface ListenerContext {
+  ingest: IngestPipeline;
+  metrics: CollectorMetrics;
+  logger: Logger;
+  logThrottle: LogThrottle;
+  isPaused: () => boolean;
+  now: () => number;
+}
+
+function hostPort(host: string, port: number): string {
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** IPv4-mapped IPv6 peers (dual-stack sockets) are reported as IPv4. */
+function peerAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export async function startUdpListener(
+  spec: ListenSpec,
+  context: ListenerContext,
+  options: { receiveBufferBytes: number; sessionIdleMs: number },
+): Promise<Listener> {
+  const socket: UdpSocket = createSocket({ type: isIPv6(spec.host) ? 'udp6' : 'udp4' });
+  const sessions = new Map<string, IngestSession>();
+  const local = hostPort(spec.host, spec.port);
+  const { ingest, metrics } = context;
+  const bytesCounter = metrics.bytes.labels('udp');
+  socket.on('message', (message, remote) => {
+    bytesCounter.inc(message.length);
+    if (context.isPaused()) {
+      metrics.drops.labels('udp-backpressure').inc();
+      return;
+    }
+    const key = `${remote.address}:${remote.port}`;
+    let session = sessions.get(key);
+    if (!session) {
+      session = ingest.openSession('udp', peerAddress(remote.address), remote.port, local);
+      sessions.set(key, session);
+    }
+    if (ingest.handleMessage(message, session) === 'template-flood') {
+      ingest.closeSession(session);
+      sessions.delete(key);
+    }
+  });
+  socket.on('error', (error) => context.logger.error('UDP listener error', { error, listen: local }));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(spec.port, spec.host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  try {
+    socket.setRecvBufferSize(options.receiveBufferBytes);
+  } catch (error) {
+    context.logger.warn('could not set the UDP receive buffer size', {
+      error,
+      wanted: options.receiveBufferBytes,
+    });
+  }
+  const granted = socket.getRecvBufferSize();
+  if (granted < options.receiveBufferBytes)
+    context.logger.warn('UDP receive buffer smaller than configured (raise net.core.rmem_max)', {
+      wanted: options.receiveBufferBytes,
+      granted,
+    });
+  // Forget idle exporters (and their templates), like go-ipfix's UDP template expiry.
+  const sweep = setInterval(
+    () => {
+      const cutoff = context.now() - options.sessionIdleMs;
+      for (const [key, session] of sessions) {
+        if (session.lastSeenMs < cutoff) {
+          ingest.closeSession(session);
+          sessions.delete(key);
+        }
+      }
+    },
+    Math.min(60_000, options.sessionIdleMs),
+  );
+  sweep.unref();
+  const port = socket.address().port;
+  return {
+    spec,
+    port,
+    setPaused: () => {},
+    close: async () => {
+      clearInterval(sweep);
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      for (const session of sessions.values()) ingest.closeSession(session);
+      sessions.clear();
+    },
+  };
+}
+
+/** Serves one TCP or TLS connection: frames the stream into messages and feeds them to the pipeline. */
+function serveConnection(
+  socket: Socket,
+  transport: Exclude<Transport, 'udp'>,
+  local: string,
+  context: ListenerContext,
+  open: Set<Socket>,
+): void {
+  const { ingest, metrics } = context;
+  const session = ingest.openSession(
+    transport,
+    peerAddress(socket.remoteAddress),
+    socket.remotePort ?? 0,
+    local,
+  );
+  const framer = new IpfixStreamFramer();
+  const bytesCounter = metrics.bytes.labels(transport);
+  open.add(socket);
+  if (context.isPaused()) socket.pause();
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, 30_000);
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => {
+    if (closed) return;
+    bytesCounter.inc(chunk.length);
+    const { messages, errors } = framer.push(chunk);
+    if (errors.length > 0) ingest.countErrors(errors, session);
+    for (const message of messages) {
+      if (ingest.handleMessage(message.bytes, session) === 'template-flood') {
+        closed = true;
+        socket.destroy();
+        return;
+      }
+    }
+  });
+  socket.on('error', (error) => {
+    if (context.logThrottle.allow(`socket:${transport}`))
+      context.logger.warn('exporter connection error', { error, session: session.session.id });
+  });
+  socket.on('close', () => {
+    open.delete(socket);
+    // An exporter that disconnects mid-message leaves a truncated message: counted, the rest is kept.
+    ingest.countErrors(framer.finish(), session);
+    ingest.closeSession(session);
+  });
+}
+
+export interface TlsContextSource {
+  options(): { cert: Buffer; key: Buffer; ca?: Buffer };
+  /** Modification stamp of the files, to reload a rotated Kubernetes Secret. */
+  stamp(): string;
+}
+
+export function tlsFilesSource(files: TlsFiles): TlsContextSource {
+  const paths = [files.certFile, files.keyFile, ...(files.caFile ? [files.caFile] : [])];
+  return {
+    options: () => ({
+      cert: readFileSync(files.certFile),
+      key: readFileSync(files.keyFile),
+      ...(files.caFile ? { ca: readFileSync(files.caFile) } : {}),
+    }),
+    stamp: () =>
+      paths
+        .map((p) => {
+          try {
+            const s = statSync(p);
+            return `${s.mtimeMs}:${s.size}:${s.ino}`;
+          } catch {
+            return 'missing';
+          }
+        })
+        .join('|'),
+  };
+}
+
+export async function startStreamListener(
+  spec: ListenSpec,
+  context: ListenerContext,
+  tls?: { files: TlsFiles; source: TlsContextSource; reloadCheckMs: number },
+): Promise<Listener> {
+  const open = new Set<Socket>();
+  const transport: Exclude<Transport, 'udp'> = tls ? 'tls' : 'tcp';
+  const local = hostPort(spec.host, spec.port);
+  let server: Server | TlsServer;
+  let reloadTimer: NodeJS.Timeout | undefined;
+  const accepted = context.metrics.connections.labels(transport, 'accepted');
+  if (tls) {
+    const clientAuth = tls.files.clientAuth;
+    const tlsServer = createTlsServer(
+      {
+        ...tls.source.options(),
+        minVersion: 'TLSv1.2',
+        requestCert: clientAuth !== 'none',
+        rejectUnauthorized: clientAuth === 'require',
+      },
+      (socket: TLSSocket) => {
+        accepted.inc();
+        if (clientAuth === 'optional' && !socket.authorized && socket.getPeerCertificate()?.subject)
+          context.logger.warn('client certificate not verified (tls-client-auth=optional)', {
+            peer: socket.remoteAddress,
+            error: String(socket.authorizationError),
+          });
+        serveConnection(socket, 'tls', local, context, open);
+      },
+    );
+    tlsServer.on('tlsClientError', (error, socket) => {
+      context.metrics.connections.labels('tls', 'handshake-failed').inc();
+      if (context.logThrottle.allow('tls-handshake'))
+        context.logger.warn('TLS handshake failed', { error, peer: socket.remoteAddress });
+    });
+    // A mounted Kubernetes Secret is updated in place on rotation: pick up the new files.
+    let stamp = tls.source.stamp();
+    reloadTimer = setInterval(() => {
+      const now = tls.source.stamp();
+      if (now === stamp) return;
+      try {
+        tlsServer.setSecureContext({ ...tls.source.options(), minVersion: 'TLSv1.2' });
+        stamp = now;
+        context.logger.info('TLS certificate reloaded', { listen: local });
+      } catch (error) {
+        context.logger.error('TLS certificate reload failed; keeping the previous one', { error });
+      }
+    }, tls.reloadCheckMs);
+    reloadTimer.unref();
+    server = tlsServer;
+  } else {
+    server = createTcpServer((socket) => {
+      accepted.inc();
+      serveConnection(socket, 'tcp', local, context, open);
+    });
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(spec.port, spec.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) => context.logger.error('listener error', { error, listen: local }));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : spec.port;
+  return {
+    spec,
+    port,
+    setPaused: (paused) => {
+      for (const socket of open) {
+        if (paused) socket.pause();
+        else socket.resume();
+      }
+    },
+    close: async () => {
+      if (reloadTimer) clearInterval(reloadTimer);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of open) socket.destroy();
+      await closed;
+    },
+  };
+}

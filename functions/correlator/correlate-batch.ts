@@ -1,0 +1,177 @@
+// One Kinesis batch through the correlator: decode, group by flow key, fold each key in memory, one
+// conditional write per key (bounded concurrency, optimistic retry), and the partial batch response.
+// Depends only on the FlowStore port; the handler wires the DynamoDB adapter, logging and metrics.
+import type { KinesisStreamBatchItemFailure } from 'aws-lambda';
+import type { FlowRecord } from '../../core/flow-record.ts';
+import { decodeWireBatch, WireFormatError } from '../../core/wire.ts';
+import type { StoredFlow } from '../flow-store/state.ts';
+import type { FlowStore } from '../flow-store/store.ts';
+import type { AggregationTimeouts } from './aggregate.ts';
+import { foldRecords, groupByFlowKey, type KeyGroup, type SourcedRecord } from './fold.ts';
+
+/** The part of a Lambda Kinesis event record the correlator reads. */
+export interface KinesisRecordLike {
+  eventID?: string;
+  kinesis: { data: string; sequenceNumber: string; partitionKey?: string };
+}
+
+export interface CorrelatorSettings {
+  timeouts: AggregationTimeouts;
+  /** Conditional writes in flight at once. */
+  writeConcurrency: number;
+  /** Attempts per key when other writers keep moving the item (optimistic concurrency). */
+  maxWriteAttempts: number;
+}
+
+export interface Poison {
+  index: number;
+  sequenceNumber: string;
+  reason: string;
+  message: string;
+  /** Size of the undecodable payload; the bytes stay in the stream for replay by sequence number. */
+  bytes: number;
+}
+
+export interface KeyFailure {
+  flowKey: string;
+  error: unknown;
+}
+
+export interface BatchStats {
+  kinesisRecords: number;
+  flowRecords: number;
+  poisonRecords: number;
+  flowKeys: number;
+  appliedRecords: number;
+  /** Replays recognised by the watermarks (retries, bisect, duplicate delivery): expected, not errors. */
+  replayedRecords: number;
+  flowsCreated: number;
+  writes: number;
+  /** Conditional writes that lost to another writer and were redone on the returned item. */
+  writeConflicts: number;
+  failedKeys: number;
+  consumedWriteUnits: number;
+  consumedReadUnits: number;
+}
+
+export interface BatchOutcome {
+  batchItemFailures: KinesisStreamBatchItemFailure[];
+  stats: BatchStats;
+  poison: Poison[];
+  keyFailures: KeyFailure[];
+}
+
+export interface CorrelatorDeps {
+  store: FlowStore;
+  now: () => number;
+}
+
+function decodeAll(records: readonly KinesisRecordLike[]): { decoded: SourcedRecord[]; poison: Poison[] } {
+  const decoded: SourcedRecord[] = [];
+  const poison: Poison[] = [];
+  records.forEach((kinesisRecord, index) => {
+    const payload = Buffer.from(kinesisRecord.kinesis.data, 'base64');
+    let flowRecords: FlowRecord[];
+    try {
+      flowRecords = decodeWireBatch(payload);
+    } catch (error) {
+      poison.push({
+        index,
+        sequenceNumber: kinesisRecord.kinesis.sequenceNumber,
+        reason: error instanceof WireFormatError ? error.reason : 'decode-error',
+        message: error instanceof Error ? error.message : String(error),
+        bytes: payload.length,
+      });
+      return;
+    }
+    for (const record of flowRecords) decoded.push({ record, origin: index });
+  });
+  return { decoded, poison };
+}
+
+async function forEachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+/**
+ * Processes one batch. Never throws for a bad record or a failed key: they become batchItemFailures (the
+ * event source mapping resumes at the lowest one; everything after it is replayed and skipped by the
+ * watermarks). Throws only when the batch read fails, which retries the whole batch.
+ */
+export async function correlateBatch(
+  records: readonly KinesisRecordLike[],
+  deps: CorrelatorDeps,
+  settings: CorrelatorSettings,
+): Promise<BatchOutcome> {
+  const { decoded, poison } = decodeAll(records);
+  const groups = groupByFlowKey(decoded);
+  const stats: BatchStats = {
+    kinesisRecords: records.length,
+    flowRecords: decoded.length,
+    poisonRecords: poison.length,
+    flowKeys: groups.length,
+    appliedRecords: 0,
+    replayedRecords: 0,
+    flowsCreated: 0,
+    writes: 0,
+    writeConflicts: 0,
+    failedKeys: 0,
+    consumedWriteUnits: 0,
+    consumedReadUnits: 0,
+  };
+  const keyFailures: KeyFailure[] = [];
+  const failed = new Set<number>(poison.map((p) => p.index));
+
+  const read = await deps.store.read(groups.map((g) => g.flowKey));
+  stats.consumedReadUnits += read.consumedReadUnits;
+
+  const applyGroup = async (group: KeyGroup): Promise<void> => {
+    const flowRecords = group.records.map((s) => s.record);
+    let stored: StoredFlow | undefined = read.flows.get(group.flowKey);
+    for (let attempt = 1; ; attempt++) {
+      const nowMs = deps.now();
+      const folded = foldRecords(group.flowKey, stored, flowRecords, nowMs, settings.timeouts);
+      if (!folded.state) {
+        stats.replayedRecords += folded.skipped;
+        return;
+      }
+      const result = await deps.store.write(folded.state, stored?.version, nowMs);
+      if (result.ok) {
+        stats.writes++;
+        stats.consumedWriteUnits += result.consumedWriteUnits;
+        stats.appliedRecords += folded.applied;
+        stats.replayedRecords += folded.skipped;
+        stats.flowsCreated += folded.created;
+        return;
+      }
+      stats.writeConflicts++;
+      if (attempt >= settings.maxWriteAttempts) {
+        throw new Error(`gave up after ${attempt} conflicting writes on ${group.flowKey}`);
+      }
+      stored = result.current;
+    }
+  };
+
+  await forEachBounded(groups, settings.writeConcurrency, async (group) => {
+    try {
+      await applyGroup(group);
+    } catch (error) {
+      stats.failedKeys++;
+      keyFailures.push({ flowKey: group.flowKey, error });
+      for (const sourced of group.records) failed.add(sourced.origin);
+    }
+  });
+
+  const batchItemFailures = [...failed]
+    .sort((a, b) => a - b)
+    .map((index) => ({ itemIdentifier: records[index]!.kinesis.sequenceNumber }));
+  return { batchItemFailures, stats, poison, keyFailures };
+}

@@ -1,0 +1,21 @@
+// Lambda entry of the correlator (bundled by lib/correlator.ts): module-scope clients, logic elsewhere.
+
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
+import { DynamoFlowStore } from '../flow-store/store.ts';
+import { correlatorConfigFromEnv } from './config.ts';
+import { createCorrelatorHandler } from './make-handler.ts';
+
+const config = correlatorConfigFromEnv();
+const logger = new Logger();
+const metrics = new Metrics();
+const store = new DynamoFlowStore(createDynamoDbClient(), config.tableName, config.schedule);
+
+export const handler = createCorrelatorHandler({
+  store,
+  now: Date.now,
+  logger,
+  metrics,
+  settings: config.settings,
+});

@@ -1,0 +1,228 @@
+// The flusher's side of the flow store (design: index.ts): the due query over the sparse GSI, and the
+// pending-export manifests that make ClickHouse rows exactly-once.
+//
+// MANIFEST ITEMS (same table; their pk can never be a flow key, which always holds four '|')
+//   pk "flusher#slot#<i>"        header of open batch i: batch S (id = its ClickHouse dedup token),
+//                                rows N, chunks N, createdAt N, expiresAt N (TTL, hygiene only)
+//   pk "flusher#slot#<i>#<j>"    chunk j of that batch: data B (gzip'd rows, <= MANIFEST_CHUNK_BYTES)
+// A batch's rows are written here BEFORE the flows are marked exported and the header is deleted only
+// after ClickHouse acknowledged the insert, so a crash at any point leaves either the flows still due
+// or a manifest to replay with the same rows and the same token. Slots are reused: a round starts new
+// batches only when every slot is free (reserved concurrency 1 => one flusher at a time).
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  type BatchWriteItemCommandOutput,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { ATTR, allDueShards, DUE_INDEX_NAME } from './schema.ts';
+import { DynamoFlowStore, type FlowStore, type ReadResult, type WriteResult } from './store.ts';
+import type { FlowState, ScheduleConfig } from './state.ts';
+
+export const MANIFEST_PREFIX = 'flusher#slot#';
+/** Stay well below DynamoDB's 400 KB item limit. */
+export const MANIFEST_CHUNK_BYTES = 350_000;
+const MANIFEST_TTL_SECONDS = 14 * 86_400;
+
+export interface BatchManifest {
+  slot: number;
+  batchId: string;
+  rows: number;
+  /** The gzip'd row payload, split into chunks in order. */
+  chunks: Uint8Array[];
+  createdAtMs: number;
+}
+
+/** The port the flusher depends on. */
+export interface ExportQueue extends FlowStore {
+  /** Flow keys whose nextExportAt <= nowMs, over every shard of the due index, at most `limit`. */
+  dueKeys(nowMs: number, limit: number): Promise<string[]>;
+  putManifest(manifest: BatchManifest): Promise<void>;
+  /** Open manifests of slots 0..slotCount-1, by slot. */
+  openManifests(slotCount: number): Promise<BatchManifest[]>;
+  deleteManifest(manifest: BatchManifest): Promise<void>;
+}
+
+export class DynamoExportQueue implements ExportQueue {
+  private readonly store: DynamoFlowStore;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly config: ScheduleConfig,
+  ) {
+    this.store = new DynamoFlowStore(client, tableName, config);
+  }
+
+  read(keys: readonly string[]): Promise<ReadResult> {
+    return this.store.read(keys);
+  }
+
+  write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult> {
+    return this.store.write(state, expectedVersion, nowMs);
+  }
+
+  async dueKeys(nowMs: number, limit: number): Promise<string[]> {
+    const shards = allDueShards(this.config.dueShardCount);
+    // Every shard gets a fair share first, so one hot shard cannot starve the others.
+    const perShard = Math.max(1, Math.ceil(limit / shards.length));
+    const results = await Promise.all(shards.map((shard) => this.queryShard(shard, nowMs, perShard * 4)));
+    const keys: string[] = [];
+    for (let round = 0; keys.length < limit; round++) {
+      let added = false;
+      for (const shardKeys of results) {
+        const slice = shardKeys.slice(round * perShard, (round + 1) * perShard);
+        if (slice.length > 0) added = true;
+        for (const key of slice) if (keys.length < limit) keys.push(key);
+      }
+      if (!added) break;
+    }
+    return keys;
+  }
+
+  private async queryShard(shard: string, nowMs: number, limit: number): Promise<string[]> {
+    const keys: string[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: DUE_INDEX_NAME,
+          KeyConditionExpression: '#shard = :shard AND #due <= :now',
+          ExpressionAttributeNames: { '#shard': ATTR.dueShard, '#due': ATTR.nextExportAt },
+          ExpressionAttributeValues: { ':shard': { S: shard }, ':now': { N: String(nowMs) } },
+          ProjectionExpression: '#pk',
+          Limit: Math.min(1000, limit - keys.length),
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        const pk = item[ATTR.pk]?.S;
+        if (pk) keys.push(pk);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start && keys.length < limit);
+    return keys;
+  }
+
+  async putManifest(manifest: BatchManifest): Promise<void> {
+    const expiresAt = Math.ceil(manifest.createdAtMs / 1000) + MANIFEST_TTL_SECONDS;
+    // Chunks first, header last: a header is only ever visible with all its chunks in place.
+    const chunkItems = manifest.chunks.map((data, j) => ({
+      PutRequest: {
+        Item: {
+          [ATTR.pk]: { S: `${MANIFEST_PREFIX}${manifest.slot}#${j}` },
+          data: { B: data },
+          [ATTR.expiresAt]: { N: String(expiresAt) },
+        },
+      },
+    }));
+    for (let i = 0; i < chunkItems.length; i += 25) {
+      let pending: WriteRequest[] | undefined = chunkItems.slice(i, i + 25);
+      for (let attempt = 0; pending && pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`BatchWriteItem left ${pending.length} manifest chunks unprocessed`);
+        if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
+        const out: BatchWriteItemCommandOutput = await this.client.send(
+          new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
+        );
+        pending = out.UnprocessedItems?.[this.tableName];
+      }
+    }
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: {
+          [ATTR.pk]: { S: `${MANIFEST_PREFIX}${manifest.slot}` },
+          batch: { S: manifest.batchId },
+          rows: { N: String(manifest.rows) },
+          chunks: { N: String(manifest.chunks.length) },
+          createdAt: { N: String(manifest.createdAtMs) },
+          [ATTR.expiresAt]: { N: String(expiresAt) },
+        },
+      }),
+    );
+  }
+
+  async openManifests(slotCount: number): Promise<BatchManifest[]> {
+    const headers = await this.batchGet(Array.from({ length: slotCount }, (_, i) => `${MANIFEST_PREFIX}${i}`));
+    const manifests: BatchManifest[] = [];
+    for (const [pk, header] of headers) {
+      const slot = Number(pk.slice(MANIFEST_PREFIX.length));
+      const chunkCount = Number(header.chunks?.N ?? 0);
+      const chunkKeys = Array.from({ length: chunkCount }, (_, j) => `${pk}#${j}`);
+      const chunks = await this.batchGet(chunkKeys);
+      const data = chunkKeys.map((key) => {
+        const chunk = chunks.get(key)?.data?.B;
+        if (!chunk) throw new Error(`manifest ${pk} (batch ${header.batch?.S}) lacks chunk ${key}`);
+        return chunk;
+      });
+      manifests.push({
+        slot,
+        batchId: header.batch?.S ?? '',
+        rows: Number(header.rows?.N ?? 0),
+        chunks: data,
+        createdAtMs: Number(header.createdAt?.N ?? 0),
+      });
+    }
+    return manifests.sort((a, b) => a.slot - b.slot);
+  }
+
+  async deleteManifest(manifest: BatchManifest): Promise<void> {
+    const header = `${MANIFEST_PREFIX}${manifest.slot}`;
+    // Header first (closes the batch, only if the slot still holds this batch); its chunks are then garbage.
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { [ATTR.pk]: { S: header } },
+          ConditionExpression: '#batch = :batch',
+          ExpressionAttributeNames: { '#batch': 'batch' },
+          ExpressionAttributeValues: { ':batch': { S: manifest.batchId } },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return; // another batch owns the slot now
+      throw error;
+    }
+    const chunkDeletes = manifest.chunks.map((_, j) => ({
+      DeleteRequest: { Key: { [ATTR.pk]: { S: `${header}#${j}` } } },
+    }));
+    for (let i = 0; i < chunkDeletes.length; i += 25) {
+      await this.client.send(
+        new BatchWriteItemCommand({ RequestItems: { [this.tableName]: chunkDeletes.slice(i, i + 25) } }),
+      );
+    }
+  }
+
+  private async batchGet(keys: string[]) {
+    const found = new Map<string, Record<string, AttributeValue>>();
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Array<Record<string, { S: string }>> | undefined = keys
+        .slice(i, i + 100)
+        .map((pk) => ({ [ATTR.pk]: { S: pk } }));
+      for (let attempt = 0; pending && pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} manifest keys unprocessed`);
+        if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
+        const out = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const pk = item[ATTR.pk]?.S;
+          if (pk) found.set(pk, item);
+        }
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as typeof pending;
+      }
+    }
+    return found;
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

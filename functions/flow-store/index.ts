@@ -1,0 +1,64 @@
+// The flow store: one DynamoDB item per flow key, shared by the correlator (writes records in) and the
+// flusher (exports due flows). This comment is the item design both follow.
+//
+// ITEM (table FLOWS, env TABLE_NAME)
+//   pk            S    flow key "src|dst|proto|sport|dport" (core/flow-key.ts). Partition key, no sort key.
+//   v             N    optimistic version: every write sets v = old v + 1 under the condition `v = :old`
+//                      (or `attribute_not_exists(pk)` when the writer read no item). Correlator and flusher
+//                      both follow it, so no write is ever lost between concurrent invocations.
+//   rec           B    the merged FlowRecord (AggregatedFlow.record), encoded with the Kinesis wire format
+//                      v1 (core/wire.ts, one record): compact (string table) and versioned by its header.
+//   agg           L<N> everything else of the state, a list of numbers in the fixed order of AGG_LAYOUT_V1
+//                      (marshal.ts): per-Node counters, per-Node flowEndSeconds, throughputs, flags, expiry
+//                      times, lifetime, per-Node replay watermarks. A list of numbers, not a map, because
+//                      attribute names count towards the item size and 1 write unit = 1 KB.
+//   updated       BOOL Antrea HEAD's updatedSinceLastExport: a record arrived since the last export.
+//   exportSeq     N    exports done so far for this pk (never reset, also not by a new lifetime); the
+//                      ClickHouse dedup token is exportDedupToken(state) = pk#createdAtMs#exportSeq.
+//   dueShard      S    GSI partition key, "due#<0..N-1>" = FNV-1a(pk) mod DUE_SHARD_COUNT. Present only
+//                      while the flow is open (sparse index: closed flows leave it).
+//   nextExportAt  N    GSI sort key, epoch ms: when the flusher must look at the flow next (see SCHEDULE).
+//   expiresAt     N    TTL attribute, epoch seconds = max(last write, nextExportAt) + FLOW_TTL_SECONDS.
+//                      Hygiene only: DynamoDB deletes lazily (up to ~2 days late). Logic treats an item whose
+//                      expiresAt < now as absent (isExpired()), never relying on the deletion.
+// Typical size 450-800 bytes => 1 write unit per write (ReturnConsumedCapacity is measured by the correlator).
+//
+// GSI DUE_INDEX_NAME "byDue": partition dueShard, sort nextExportAt, projection INCLUDE [exportSeq] (in effect
+// KEYS_ONLY). The flusher queries every shard 0..N-1 with `dueShard = :s AND nextExportAt <= :now`, then
+// reads the items it got (BatchGetItem, ConsistentRead) and writes each one back conditionally on `v`. The
+// index is written only when dueShard/nextExportAt/exportSeq change: at creation, when a waiting half
+// becomes ready, and at each export -- never on an ordinary correlator update, so it costs the correlator
+// (almost) nothing. Sharding spreads those writes: N >= 2 x peak index writes/s / 1000 (default 16).
+//
+// STATE MACHINE (times in epoch ms; timeouts from ACTIVE/INACTIVE_TIMEOUT_SECONDS, Antrea HEAD semantics)
+//   absent / expired / closed --record--> open   (correlator; Antrea addOrUpdateRecordInMap, new entry)
+//       readyToSend = !correlationRequired; activeExpireAt = ready ? now : now + active;
+//       inactiveExpireAt = now + inactive; createdAt = now; exportSeq and watermarks carried over from a
+//       closed item, so a late replay of the previous lifetime's records is still recognised.
+//   open --record--> open                        (correlator; Antrea update: correlate/aggregate)
+//       inactiveExpireAt = now + inactive; activeExpireAt unchanged, except = now when the record made the
+//       flow ready (both halves seen); updated = true.
+//   open, due (nextExportAt <= now)               (flusher; processDue() in schedule.ts, Antrea
+//                                                  ForAllExpiredFlowRecordsDo for one item)
+//       waiting half (not ready, never exported) and now >= createdAt + INCOMPLETE_AFTER (3 x active):
+//           export flagged incomplete (Antrea would delete it silently), count it; then as a ready flow.
+//       ready (or exported incomplete): if updated -> export a row, then reset deltas and throughputs,
+//           updated = false, exportSeq += 1; then if inactiveExpireAt <= now -> closed (REMOVE dueShard);
+//           else if activeExpireAt <= now -> activeExpireAt = now + active.
+//   nextExportAt = closed ? absent : waiting half not yet exported ? createdAt + INCOMPLETE_AFTER
+//                                   : min(activeExpireAt, inactiveExpireAt)                 (nextExportAtOf)
+//   "now" for a record is its collector receive time (FlowRecord.receivedAtMs, Antrea's arrival time at
+//   the aggregator), so replays and pipeline delays do not move expiry times; the flusher uses its clock.
+//
+// IDEMPOTENCY (correlator)
+//   Per reporting side (source / destination Node) the item keeps a watermark: the component-wise maximum
+//   of (flowEndSeconds, the four cumulative totals) over the records applied, and the maximum (exportTime,
+//   sequenceNumber). A record at or below both is a replay and is skipped (counted, not an error); any
+//   other record is applied with Antrea's exact semantics. A batch whose records are all skipped writes
+//   nothing. Replaying a batch therefore leaves the item unchanged (tests: test/integration/correlator*).
+export * from './config.ts';
+export * from './marshal.ts';
+export * from './schedule.ts';
+export * from './schema.ts';
+export * from './state.ts';
+export * from './store.ts';

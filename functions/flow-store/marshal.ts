@@ -1,0 +1,268 @@
+// FlowState <-> DynamoDB item (design: index.ts), and the conditional write both functions use.
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AggregatedFlow, Counters } from '../../core/aggregated-flow.ts';
+import { decodeWireBatch, encodeWireBatch } from '../../core/wire.ts';
+import { ATTR, dueShardOf } from './schema.ts';
+import {
+  expiresAtOf,
+  type FlowState,
+  nextExportAtOf,
+  type ScheduleConfig,
+  type StoredFlow,
+  type Watermark,
+} from './state.ts';
+
+export type FlowItem = Record<string, AttributeValue>;
+
+export const AGG_LAYOUT_VERSION = 1;
+
+const FLAG_CORRELATION_REQUIRED = 1;
+const FLAG_READY = 2;
+const FLAG_INCOMPLETE = 4;
+const FLAG_CLOSED = 8;
+const FLAG_SOURCE_MARK = 16;
+const FLAG_DESTINATION_MARK = 32;
+
+/** Positions in `agg` (layout 1): documentation for anyone reading raw items. */
+export const AGG_LAYOUT_V1 = [
+  'layoutVersion',
+  'flags(1 correlationRequired, 2 readyToSend, 4 incomplete, 8 closed, 16 sourceMark, 32 destinationMark)',
+  'createdAtMs',
+  'activeExpireAtMs',
+  'inactiveExpireAtMs',
+  'lastExportAtMs',
+  'flowEndSecondsFromSourceNode',
+  'flowEndSecondsFromDestinationNode',
+  'statsFromSourceNode{packetTotal,packetDelta,octetTotal,octetDelta}',
+  'reverseStatsFromSourceNode{...}',
+  'statsFromDestinationNode{...}',
+  'reverseStatsFromDestinationNode{...}',
+  'throughput,reverseThroughput,throughputFromSourceNode,reverseThroughputFromSourceNode,throughputFromDestinationNode,reverseThroughputFromDestinationNode',
+  'sourceWatermark{flowEndSeconds,packetTotal,octetTotal,reversePacketTotal,reverseOctetTotal,exportTime,sequenceNumber}',
+  'destinationWatermark{...}',
+] as const;
+
+const AGG_LENGTH_V1 = 8 + 16 + 6 + 7 + 7;
+
+const num = (value: number): AttributeValue => ({ N: String(value) });
+
+function countersOut(c: Counters): number[] {
+  return [c.packetTotalCount, c.packetDeltaCount, c.octetTotalCount, c.octetDeltaCount];
+}
+
+function markOut(mark: Watermark | undefined): number[] {
+  if (!mark) return [0, 0, 0, 0, 0, 0, 0];
+  return [
+    mark.flowEndSeconds,
+    mark.packetTotalCount,
+    mark.octetTotalCount,
+    mark.reversePacketTotalCount,
+    mark.reverseOctetTotalCount,
+    mark.exportTime,
+    mark.sequenceNumber,
+  ];
+}
+
+export function aggregationListOf(state: FlowState): number[] {
+  const f = state.flow;
+  const flags =
+    (f.correlationRequired ? FLAG_CORRELATION_REQUIRED : 0) |
+    (f.readyToSend ? FLAG_READY : 0) |
+    (f.incomplete ? FLAG_INCOMPLETE : 0) |
+    (state.closed ? FLAG_CLOSED : 0) |
+    (state.sourceWatermark ? FLAG_SOURCE_MARK : 0) |
+    (state.destinationWatermark ? FLAG_DESTINATION_MARK : 0);
+  return [
+    AGG_LAYOUT_VERSION,
+    flags,
+    state.createdAtMs,
+    state.activeExpireAtMs,
+    state.inactiveExpireAtMs,
+    state.lastExportAtMs,
+    f.flowEndSecondsFromSourceNode,
+    f.flowEndSecondsFromDestinationNode,
+    ...countersOut(f.statsFromSourceNode),
+    ...countersOut(f.reverseStatsFromSourceNode),
+    ...countersOut(f.statsFromDestinationNode),
+    ...countersOut(f.reverseStatsFromDestinationNode),
+    f.throughput,
+    f.reverseThroughput,
+    f.throughputFromSourceNode,
+    f.reverseThroughputFromSourceNode,
+    f.throughputFromDestinationNode,
+    f.reverseThroughputFromDestinationNode,
+    ...markOut(state.sourceWatermark),
+    ...markOut(state.destinationWatermark),
+  ];
+}
+
+export class FlowItemError extends Error {
+  override name = 'FlowItemError';
+}
+
+function numberOf(value: AttributeValue | undefined, what: string): number {
+  if (!value || value.N === undefined) throw new FlowItemError(`item attribute ${what} is not a number`);
+  return Number(value.N);
+}
+
+/** Decodes an item read from the table. Throws FlowItemError on an item this code does not understand. */
+export function storedFlowOf(item: FlowItem): StoredFlow {
+  const pk = item[ATTR.pk]?.S;
+  if (pk === undefined) throw new FlowItemError('item has no pk');
+  const recordBytes = item[ATTR.record]?.B;
+  if (!recordBytes) throw new FlowItemError(`item ${pk} has no ${ATTR.record}`);
+  const record = decodeWireBatch(recordBytes)[0];
+  if (!record) throw new FlowItemError(`item ${pk}: ${ATTR.record} holds no record`);
+  const list = item[ATTR.aggregation]?.L;
+  if (!list) throw new FlowItemError(`item ${pk} has no ${ATTR.aggregation}`);
+  const a = list.map((v, i) => numberOf(v, `${ATTR.aggregation}[${i}]`));
+  if (a[0] !== AGG_LAYOUT_VERSION || a.length !== AGG_LENGTH_V1) {
+    throw new FlowItemError(
+      `item ${pk}: ${ATTR.aggregation} layout ${a[0]} (length ${a.length}) not supported`,
+    );
+  }
+  let i = 1;
+  const next = (): number => a[i++]!;
+  const counters = (): Counters => ({
+    packetTotalCount: next(),
+    packetDeltaCount: next(),
+    octetTotalCount: next(),
+    octetDeltaCount: next(),
+  });
+  const mark = (): Watermark => ({
+    flowEndSeconds: next(),
+    packetTotalCount: next(),
+    octetTotalCount: next(),
+    reversePacketTotalCount: next(),
+    reverseOctetTotalCount: next(),
+    exportTime: next(),
+    sequenceNumber: next(),
+  });
+  const flags = next();
+  const createdAtMs = next();
+  const activeExpireAtMs = next();
+  const inactiveExpireAtMs = next();
+  const lastExportAtMs = next();
+  const flowEndSecondsFromSourceNode = next();
+  const flowEndSecondsFromDestinationNode = next();
+  const flow: AggregatedFlow = {
+    flowKey: pk,
+    record,
+    correlationRequired: (flags & FLAG_CORRELATION_REQUIRED) !== 0,
+    readyToSend: (flags & FLAG_READY) !== 0,
+    flowEndSecondsFromSourceNode,
+    flowEndSecondsFromDestinationNode,
+    statsFromSourceNode: counters(),
+    reverseStatsFromSourceNode: counters(),
+    statsFromDestinationNode: counters(),
+    reverseStatsFromDestinationNode: counters(),
+    throughput: next(),
+    reverseThroughput: next(),
+    throughputFromSourceNode: next(),
+    reverseThroughputFromSourceNode: next(),
+    throughputFromDestinationNode: next(),
+    reverseThroughputFromDestinationNode: next(),
+    incomplete: (flags & FLAG_INCOMPLETE) !== 0,
+  };
+  const sourceMark = mark();
+  const destinationMark = mark();
+  return {
+    version: numberOf(item[ATTR.version], ATTR.version),
+    expiresAt: numberOf(item[ATTR.expiresAt], ATTR.expiresAt),
+    state: {
+      flow,
+      activeExpireAtMs,
+      inactiveExpireAtMs,
+      updatedSinceExport: item[ATTR.updated]?.BOOL === true,
+      createdAtMs,
+      exportSeq: numberOf(item[ATTR.exportSeq], ATTR.exportSeq),
+      lastExportAtMs,
+      closed: (flags & FLAG_CLOSED) !== 0,
+      sourceWatermark: flags & FLAG_SOURCE_MARK ? sourceMark : undefined,
+      destinationWatermark: flags & FLAG_DESTINATION_MARK ? destinationMark : undefined,
+    },
+  };
+}
+
+/** The full item a write produces (for tests, local tools, and to size items). */
+export function flowItemOf(
+  state: FlowState,
+  version: number,
+  nowMs: number,
+  config: ScheduleConfig,
+): FlowItem {
+  const item: FlowItem = {
+    [ATTR.pk]: { S: state.flow.flowKey },
+    [ATTR.version]: num(version),
+    [ATTR.record]: { B: encodeWireBatch([state.flow.record]) },
+    [ATTR.aggregation]: { L: aggregationListOf(state).map(num) },
+    [ATTR.updated]: { BOOL: state.updatedSinceExport },
+    [ATTR.exportSeq]: num(state.exportSeq),
+    [ATTR.expiresAt]: num(expiresAtOf(state, nowMs, config)),
+  };
+  const nextExportAt = nextExportAtOf(state, config);
+  if (nextExportAt !== undefined) {
+    item[ATTR.dueShard] = { S: dueShardOf(state.flow.flowKey, config.dueShardCount) };
+    item[ATTR.nextExportAt] = num(nextExportAt);
+  }
+  return item;
+}
+
+export interface ConditionalWrite {
+  Key: FlowItem;
+  UpdateExpression: string;
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues: FlowItem;
+}
+
+/**
+ * The UpdateItem that replaces the item's state with `state` as version expectedVersion + 1, only if the
+ * item is still at expectedVersion (or still absent when expectedVersion is undefined). The index keys
+ * are removed when the flow is closed, which takes it out of the sparse index.
+ */
+export function conditionalWriteOf(
+  state: FlowState,
+  expectedVersion: number | undefined,
+  nowMs: number,
+  config: ScheduleConfig,
+): ConditionalWrite {
+  const item = flowItemOf(state, (expectedVersion ?? 0) + 1, nowMs, config);
+  const names: Record<string, string> = {};
+  const values: FlowItem = {};
+  const sets: string[] = [];
+  const removes: string[] = [];
+  for (const attribute of [
+    ATTR.version,
+    ATTR.record,
+    ATTR.aggregation,
+    ATTR.updated,
+    ATTR.exportSeq,
+    ATTR.expiresAt,
+    ATTR.dueShard,
+    ATTR.nextExportAt,
+  ]) {
+    names[`#${attribute}`] = attribute;
+    const value = item[attribute];
+    if (value) {
+      values[`:${attribute}`] = value;
+      sets.push(`#${attribute} = :${attribute}`);
+    } else removes.push(`#${attribute}`);
+  }
+  let condition: string;
+  if (expectedVersion === undefined) {
+    // DynamoDB rejects unused expression names, so #pk only appears with its use.
+    names[`#${ATTR.pk}`] = ATTR.pk;
+    condition = `attribute_not_exists(#${ATTR.pk})`;
+  } else {
+    condition = `#${ATTR.version} = :expectedVersion`;
+    values[':expectedVersion'] = num(expectedVersion);
+  }
+  return {
+    Key: { [ATTR.pk]: { S: state.flow.flowKey } },
+    UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}

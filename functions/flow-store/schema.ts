@@ -1,0 +1,88 @@
+// Table, attribute and index names of the flow store (design: index.ts). The CDK app (lib/flow-store.ts),
+// local mode and the tests create the table from FLOW_TABLE_SCHEMA, so every environment has one shape.
+
+export const ATTR = {
+  pk: 'pk',
+  version: 'v',
+  record: 'rec',
+  aggregation: 'agg',
+  updated: 'updated',
+  exportSeq: 'exportSeq',
+  dueShard: 'dueShard',
+  nextExportAt: 'nextExportAt',
+  expiresAt: 'expiresAt',
+} as const;
+
+export const DUE_INDEX_NAME = 'byDue';
+export const DEFAULT_DUE_SHARD_COUNT = 16;
+export const DEFAULT_TABLE_NAME = 'flowline-flows';
+
+/** Structurally the FlowTableSchema of lib/flow-store.ts (no CDK import here: Lambda code uses this file). */
+export const FLOW_TABLE_SCHEMA = {
+  partitionKey: { name: ATTR.pk, type: 'S' },
+  ttlAttribute: ATTR.expiresAt,
+  dueIndex: {
+    name: DUE_INDEX_NAME,
+    partitionKey: { name: ATTR.dueShard, type: 'S' },
+    sortKey: { name: ATTR.nextExportAt, type: 'N' },
+    // exportSeq changes only together with nextExportAt, so including it adds no index writes; the index is
+    // in effect KEYS_ONLY (an ALL projection would write the index on every correlator update).
+    nonKeyAttributes: [ATTR.exportSeq],
+  },
+} as const satisfies {
+  partitionKey: { name: string; type: 'S' | 'N' | 'B' };
+  ttlAttribute: string;
+  dueIndex: {
+    name: string;
+    partitionKey: { name: string; type: 'S' | 'N' | 'B' };
+    sortKey: { name: string; type: 'S' | 'N' | 'B' };
+    nonKeyAttributes: string[];
+  };
+};
+
+/** The CreateTable input for local engines and tests (on-demand, the same keys and index as the CDK app). */
+export function createTableInput(tableName: string) {
+  const s = FLOW_TABLE_SCHEMA;
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: s.partitionKey.name, AttributeType: s.partitionKey.type },
+      { AttributeName: s.dueIndex.partitionKey.name, AttributeType: s.dueIndex.partitionKey.type },
+      { AttributeName: s.dueIndex.sortKey.name, AttributeType: s.dueIndex.sortKey.type },
+    ],
+    KeySchema: [{ AttributeName: s.partitionKey.name, KeyType: 'HASH' as const }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: s.dueIndex.name,
+        KeySchema: [
+          { AttributeName: s.dueIndex.partitionKey.name, KeyType: 'HASH' as const },
+          { AttributeName: s.dueIndex.sortKey.name, KeyType: 'RANGE' as const },
+        ],
+        Projection: {
+          ProjectionType: 'INCLUDE' as const,
+          NonKeyAttributes: [...s.dueIndex.nonKeyAttributes],
+        },
+      },
+    ],
+  };
+}
+
+/** FNV-1a 32-bit: cheap, stable across runtimes, spreads similar 5-tuples evenly. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+export function dueShardOf(flowKey: string, shardCount: number = DEFAULT_DUE_SHARD_COUNT): string {
+  return `due#${fnv1a32(flowKey) % shardCount}`;
+}
+
+/** Every GSI partition the flusher must query. */
+export function allDueShards(shardCount: number = DEFAULT_DUE_SHARD_COUNT): string[] {
+  return Array.from({ length: shardCount }, (_, i) => `due#${i}`);
+}

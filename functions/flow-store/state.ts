@@ -1,0 +1,151 @@
+// The stored state of one flow (design: index.ts): Antrea's aggregation record plus its expiry times, the
+// export bookkeeping and the replay watermarks. Pure data and pure helpers, no AWS imports.
+import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
+import type { FlowRecord } from '../../core/flow-record.ts';
+
+/** The largest record applied from one reporting side (component-wise), for recognising replays. */
+export interface Watermark {
+  flowEndSeconds: number;
+  packetTotalCount: number;
+  octetTotalCount: number;
+  reversePacketTotalCount: number;
+  reverseOctetTotalCount: number;
+  /** Largest (exportTime, sequenceNumber), compared lexicographically. */
+  exportTime: number;
+  sequenceNumber: number;
+}
+
+export interface FlowState {
+  flow: AggregatedFlow;
+  /** Antrea's priority-queue times, epoch ms. */
+  activeExpireAtMs: number;
+  inactiveExpireAtMs: number;
+  /** Antrea HEAD updatedSinceLastExport. */
+  updatedSinceExport: boolean;
+  /** Arrival of the first record of this lifetime, epoch ms; with pk and exportSeq it names an export. */
+  createdAtMs: number;
+  /** Exports done for this pk so far (continues across lifetimes). */
+  exportSeq: number;
+  /** Epoch ms of the last export, 0 = never in this lifetime. */
+  lastExportAtMs: number;
+  /** Inactive-expired and processed by the flusher: the next record starts a new lifetime. */
+  closed: boolean;
+  sourceWatermark: Watermark | undefined;
+  destinationWatermark: Watermark | undefined;
+}
+
+/** A state as read from the store, with the version the next write is conditioned on. */
+export interface StoredFlow {
+  state: FlowState;
+  version: number;
+  /** TTL attribute, epoch seconds. */
+  expiresAt: number;
+}
+
+export interface ScheduleConfig {
+  activeTimeoutMs: number;
+  inactiveTimeoutMs: number;
+  /** A half that never finds its peer is exported flagged incomplete this long after it arrived. */
+  incompleteAfterMs: number;
+  /** TTL: an item expires this long after its last write or pending export. */
+  flowTtlSeconds: number;
+  dueShardCount: number;
+}
+
+export function defaultScheduleConfig(overrides: Partial<ScheduleConfig> = {}): ScheduleConfig {
+  const activeTimeoutMs = overrides.activeTimeoutMs ?? 60_000;
+  return {
+    activeTimeoutMs,
+    inactiveTimeoutMs: 90_000,
+    incompleteAfterMs: 3 * activeTimeoutMs,
+    flowTtlSeconds: 86_400,
+    dueShardCount: 16,
+    ...overrides,
+  };
+}
+
+export function watermarkOf(record: FlowRecord): Watermark {
+  return {
+    flowEndSeconds: record.flowEndSeconds,
+    packetTotalCount: record.packetTotalCount,
+    octetTotalCount: record.octetTotalCount,
+    reversePacketTotalCount: record.reversePacketTotalCount,
+    reverseOctetTotalCount: record.reverseOctetTotalCount,
+    exportTime: record.exportTime,
+    sequenceNumber: record.sequenceNumber,
+  };
+}
+
+function exportMarkAtMost(aTime: number, aSeq: number, bTime: number, bSeq: number): boolean {
+  return aTime < bTime || (aTime === bTime && aSeq <= bSeq);
+}
+
+/**
+ * True when the record carries nothing newer than what was applied from its side: end time and every
+ * cumulative total at or below the watermark, and exported no later. Such a record is a replay (Lambda
+ * retry, bisect, duplicate delivery by the collector).
+ */
+export function isCoveredBy(record: FlowRecord, mark: Watermark | undefined): boolean {
+  if (!mark) return false;
+  return (
+    record.flowEndSeconds <= mark.flowEndSeconds &&
+    record.packetTotalCount <= mark.packetTotalCount &&
+    record.octetTotalCount <= mark.octetTotalCount &&
+    record.reversePacketTotalCount <= mark.reversePacketTotalCount &&
+    record.reverseOctetTotalCount <= mark.reverseOctetTotalCount &&
+    exportMarkAtMost(record.exportTime, record.sequenceNumber, mark.exportTime, mark.sequenceNumber)
+  );
+}
+
+/** The watermark after applying `record`. */
+export function raiseWatermark(mark: Watermark | undefined, record: FlowRecord): Watermark {
+  const next = watermarkOf(record);
+  if (!mark) return next;
+  const newerExport = !exportMarkAtMost(
+    next.exportTime,
+    next.sequenceNumber,
+    mark.exportTime,
+    mark.sequenceNumber,
+  );
+  return {
+    flowEndSeconds: Math.max(mark.flowEndSeconds, next.flowEndSeconds),
+    packetTotalCount: Math.max(mark.packetTotalCount, next.packetTotalCount),
+    octetTotalCount: Math.max(mark.octetTotalCount, next.octetTotalCount),
+    reversePacketTotalCount: Math.max(mark.reversePacketTotalCount, next.reversePacketTotalCount),
+    reverseOctetTotalCount: Math.max(mark.reverseOctetTotalCount, next.reverseOctetTotalCount),
+    exportTime: newerExport ? next.exportTime : mark.exportTime,
+    sequenceNumber: newerExport ? next.sequenceNumber : mark.sequenceNumber,
+  };
+}
+
+/** Logic's view of TTL: an item past its expiry is absent, whether or not DynamoDB has deleted it yet. */
+export function isExpired(stored: Pick<StoredFlow, 'expiresAt'>, nowMs: number): boolean {
+  return stored.expiresAt * 1000 <= nowMs;
+}
+
+/** A half still waiting for its peer that has not been exported incomplete yet. */
+export function isWaitingForPeer(state: FlowState): boolean {
+  return !state.flow.readyToSend && state.lastExportAtMs === 0 && !state.flow.incomplete;
+}
+
+/** GSI sort key: when the flusher must process the flow next; undefined once closed (leaves the index). */
+export function nextExportAtOf(state: FlowState, config: ScheduleConfig): number | undefined {
+  if (state.closed) return undefined;
+  if (isWaitingForPeer(state)) return state.createdAtMs + config.incompleteAfterMs;
+  return Math.min(state.activeExpireAtMs, state.inactiveExpireAtMs);
+}
+
+/** TTL attribute value (epoch seconds) for a write at nowMs. */
+export function expiresAtOf(state: FlowState, nowMs: number, config: ScheduleConfig): number {
+  const pending = nextExportAtOf(state, config) ?? 0;
+  return Math.ceil(Math.max(nowMs, pending, state.inactiveExpireAtMs) / 1000) + config.flowTtlSeconds;
+}
+
+/** ClickHouse insert deduplication token of the export the flusher is about to make. */
+export function exportDedupToken(state: FlowState): string {
+  return `${state.flow.flowKey}#${state.createdAtMs}#${state.exportSeq + 1}`;
+}
+
+export function cloneState(state: FlowState): FlowState {
+  return structuredClone(state);
+}

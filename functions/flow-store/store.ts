@@ -1,0 +1,100 @@
+// The store port the correlator (and the flusher) depend on, and its DynamoDB adapter.
+import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { conditionalWriteOf, type FlowItem, storedFlowOf } from './marshal.ts';
+import { ATTR } from './schema.ts';
+import type { FlowState, ScheduleConfig, StoredFlow } from './state.ts';
+
+export type WriteResult =
+  | { ok: true; version: number; consumedWriteUnits: number }
+  /** The item moved on (another writer): `current` is what is stored now (undefined: it was deleted). */
+  | { ok: false; current: StoredFlow | undefined };
+
+export interface ReadResult {
+  flows: Map<string, StoredFlow>;
+  consumedReadUnits: number;
+}
+
+export interface FlowStore {
+  /** Strongly consistent read of the given keys; absent keys are missing from the map. */
+  read(keys: readonly string[]): Promise<ReadResult>;
+  /** Writes `state` as the next version if the item is still at expectedVersion (undefined = absent). */
+  write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult>;
+}
+
+const BATCH_GET_LIMIT = 100;
+const UNPROCESSED_RETRIES = 8;
+
+export class DynamoFlowStore implements FlowStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly config: ScheduleConfig,
+  ) {}
+
+  async read(keys: readonly string[]): Promise<ReadResult> {
+    const flows = new Map<string, StoredFlow>();
+    let consumedReadUnits = 0;
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT)
+      chunks.push(keys.slice(i, i + BATCH_GET_LIMIT) as string[]);
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let pending: FlowItem[] | undefined = chunk.map((pk) => ({ [ATTR.pk]: { S: pk } }));
+        for (let attempt = 0; pending && pending.length > 0; attempt++) {
+          if (attempt > UNPROCESSED_RETRIES)
+            throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
+          if (attempt > 0) await backoff(attempt);
+          const out: BatchGetItemCommandOutput = await this.client.send(
+            new BatchGetItemCommand({
+              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+              ReturnConsumedCapacity: 'TOTAL',
+            }),
+          );
+          for (const c of out.ConsumedCapacity ?? []) consumedReadUnits += c.CapacityUnits ?? 0;
+          for (const item of out.Responses?.[this.tableName] ?? []) {
+            const stored = storedFlowOf(item);
+            flows.set(stored.state.flow.flowKey, stored);
+          }
+          pending = out.UnprocessedKeys?.[this.tableName]?.Keys;
+        }
+      }),
+    );
+    return { flows, consumedReadUnits };
+  }
+
+  async write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult> {
+    const write = conditionalWriteOf(state, expectedVersion, nowMs, this.config);
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          ...write,
+          ReturnConsumedCapacity: 'TOTAL',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return {
+        ok: true,
+        version: (expectedVersion ?? 0) + 1,
+        consumedWriteUnits: out.ConsumedCapacity?.CapacityUnits ?? 0,
+      };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        // ALL_OLD hands back the current item at no extra cost, saving a read before the retry.
+        return { ok: false, current: error.Item ? storedFlowOf(error.Item) : undefined };
+      }
+      throw error;
+    }
+  }
+}
+
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,72 @@
+// The flusher's settings, from its environment (documented in README "Configuration").
+import { EnvConfigError, positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
+import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
+import type { ScheduleConfig } from '../flow-store/state.ts';
+
+type Env = Record<string, string | undefined>;
+
+export interface FlusherConfig {
+  tableName: string;
+  schedule: ScheduleConfig;
+  clusterUUID: string;
+  clickhouse: {
+    url: string;
+    database: string;
+    /** Used when the secret carries no username. */
+    username: string;
+    /** Secrets Manager secret (name or ARN): JSON {"password", optional "username"} or the bare password. */
+    secretId: string | undefined;
+    /** Only without secretId (local mode, tests). */
+    password: string | undefined;
+    requestTimeoutMs: number;
+    compression: boolean;
+    insertQuorum: string | undefined;
+  };
+  commitIntervalMs: number;
+  runForMs: number;
+  maxBackoffMs: number;
+  maxRowsPerInsert: number;
+  maxInsertsPerRound: number;
+  writeConcurrency: number;
+  /** How long fetched credentials are reused by a warm container. */
+  secretMaxAgeSeconds: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
+  const url = env.CLICKHOUSE_URL?.trim();
+  if (!url) throw new EnvConfigError('CLICKHOUSE_URL is required (https://<host>:8443 for ClickHouse Cloud)');
+  const clusterUUID = env.CLUSTER_UUID?.trim() ?? '';
+  if (!UUID.test(clusterUUID)) {
+    throw new EnvConfigError(`CLUSTER_UUID=${clusterUUID}: expected the cluster's UUID (Antrea writes it in every row)`);
+  }
+  const secretId = env.CLICKHOUSE_SECRET_ID?.trim() || undefined;
+  const password = env.CLICKHOUSE_PASSWORD;
+  if (!secretId && password === undefined) {
+    throw new EnvConfigError('set CLICKHOUSE_SECRET_ID (Secrets Manager) or, locally, CLICKHOUSE_PASSWORD');
+  }
+  const commitSeconds = positiveIntFromEnv(env, 'COMMIT_INTERVAL_SECONDS', 8);
+  return {
+    tableName: env.TABLE_NAME?.trim() || DEFAULT_TABLE_NAME,
+    schedule: scheduleConfigFromEnv(env),
+    clusterUUID,
+    clickhouse: {
+      url,
+      database: env.CLICKHOUSE_DATABASE?.trim() || 'default',
+      username: env.CLICKHOUSE_USER?.trim() || 'default',
+      secretId,
+      password: secretId ? undefined : password,
+      requestTimeoutMs: positiveIntFromEnv(env, 'CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000),
+      compression: (env.CLICKHOUSE_COMPRESSION ?? 'true').trim() !== 'false',
+      insertQuorum: env.CLICKHOUSE_INSERT_QUORUM?.trim() || undefined,
+    },
+    commitIntervalMs: commitSeconds * 1000,
+    runForMs: positiveIntFromEnv(env, 'RUN_FOR_SECONDS', 55) * 1000,
+    maxBackoffMs: positiveIntFromEnv(env, 'MAX_BACKOFF_SECONDS', 60) * 1000,
+    maxRowsPerInsert: positiveIntFromEnv(env, 'MAX_ROWS_PER_INSERT', 50_000),
+    maxInsertsPerRound: positiveIntFromEnv(env, 'MAX_INSERTS_PER_ROUND', 4),
+    writeConcurrency: positiveIntFromEnv(env, 'WRITE_CONCURRENCY', 32),
+    secretMaxAgeSeconds: positiveIntFromEnv(env, 'CLICKHOUSE_SECRET_MAX_AGE_SECONDS', 300),
+  };
+}

@@ -1,0 +1,36 @@
+// ClickHouse credentials: from AWS Secrets Manager through Powertools Parameters, which caches the value
+// per container for maxAge (one GetSecretValue per cold start and then every maxAge, not per round).
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import type { FlusherConfig } from './config.ts';
+
+export interface ClickHouseCredentials {
+  username: string;
+  password: string;
+}
+
+/** A secret is either JSON {"password": "...", "username"?: "..."} or the bare password. */
+export function parseClickHouseSecret(secret: string, defaultUser: string): ClickHouseCredentials {
+  const text = secret.trim();
+  if (text.startsWith('{')) {
+    let parsed: { username?: unknown; password?: unknown };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      throw new Error('ClickHouse secret looks like JSON but does not parse');
+    }
+    if (typeof parsed.password !== 'string') throw new Error('ClickHouse secret JSON has no "password" string');
+    return {
+      username: typeof parsed.username === 'string' && parsed.username !== '' ? parsed.username : defaultUser,
+      password: parsed.password,
+    };
+  }
+  return { username: defaultUser, password: secret };
+}
+
+export async function clickHouseCredentials(config: FlusherConfig): Promise<ClickHouseCredentials> {
+  const { secretId, username, password } = config.clickhouse;
+  if (!secretId) return { username, password: password ?? '' };
+  const secret = await getSecret<string>(secretId, { maxAge: config.secretMaxAgeSeconds });
+  if (typeof secret !== 'string') throw new Error(`Secrets Manager secret ${secretId} has no string value`);
+  return parseClickHouseSecret(secret, username);
+}

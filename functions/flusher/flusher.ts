@@ -1,0 +1,238 @@
+// One flusher: every commit interval a round that exports the due flows to ClickHouse exactly once.
+//
+// A round:
+//   1. replay the open manifests of earlier rounds (crash or ClickHouse failure after the flows were
+//      marked): the rows whose flows really were marked, same rows, same order, same token;
+//   2. if ClickHouse answers: query the due flows, apply the export schedule (processDue), build rows;
+//   3. write the rows to manifests (DynamoDB), THEN mark the flows exported (conditional on their version:
+//      deltas and throughputs reset, exportSeq + 1, next due time, closed flows leave the index);
+//   4. insert each batch with the token of the rows whose marking succeeded, then delete the manifest.
+// A crash before 3 leaves the flows due; after 3, the manifest is replayed; a replayed insert is dropped
+// by ClickHouse as a duplicate. A flow whose marking lost a race with the correlator stays due and is
+// exported, with its newer data, next round; its row is not in the insert (it was never marked).
+import type { ExportQueue } from '../flow-store/export-queue.ts';
+import { MANIFEST_CHUNK_BYTES } from '../flow-store/export-queue.ts';
+import { processDue } from '../flow-store/schedule.ts';
+import { isExpired, type ScheduleConfig, type StoredFlow } from '../flow-store/state.ts';
+import { batchToken, decodeManifestRows, encodeManifestRows, type PendingRow, sortByToken } from './batch.ts';
+import type { RowSink } from './clickhouse-sink.ts';
+import { buildFlowRow } from './rows.ts';
+
+export interface FlusherOptions {
+  clusterUUID: string;
+  schedule: ScheduleConfig;
+  /** Rows per ClickHouse insert (one batch). */
+  maxRowsPerInsert: number;
+  /** Batches (inserts) per round; also the number of manifest slots. */
+  maxInsertsPerRound: number;
+  /** Conditional writes in flight at once. */
+  writeConcurrency: number;
+  /** Epoch ms. */
+  clock: () => number;
+}
+
+export interface RoundReport {
+  ok: boolean;
+  /** Why the round stopped early (ClickHouse down, insert rejected, ...). */
+  error?: string;
+  dueFlows: number;
+  rowsInserted: number;
+  inserts: number;
+  replayedBatches: number;
+  replayedRows: number;
+  /** Flows whose marking lost a race with the correlator (retried next round). */
+  markConflicts: number;
+  incompleteRows: number;
+  closedFlows: number;
+  insertFailures: number;
+  durationMs: number;
+}
+
+export class ClickHouseUnavailableError extends Error {
+  override name = 'ClickHouseUnavailableError';
+}
+
+function emptyReport(): RoundReport {
+  return {
+    ok: true,
+    dueFlows: 0,
+    rowsInserted: 0,
+    inserts: 0,
+    replayedBatches: 0,
+    replayedRows: 0,
+    markConflicts: 0,
+    incompleteRows: 0,
+    closedFlows: 0,
+    insertFailures: 0,
+    durationMs: 0,
+  };
+}
+
+export class Flusher {
+  constructor(
+    private readonly queue: ExportQueue,
+    private readonly sink: RowSink,
+    private readonly options: FlusherOptions,
+  ) {}
+
+  async round(): Promise<RoundReport> {
+    const report = emptyReport();
+    const started = this.options.clock();
+    try {
+      await this.replayOpenBatches(report);
+      if (!(await this.sink.ping().catch(() => false))) {
+        throw new ClickHouseUnavailableError('ClickHouse does not answer: no flow marked, they stay due');
+      }
+      await this.exportDue(report);
+    } catch (error) {
+      report.ok = false;
+      report.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+    report.durationMs = this.options.clock() - started;
+    return report;
+  }
+
+  private async replayOpenBatches(report: RoundReport): Promise<void> {
+    for (const manifest of await this.queue.openManifests(this.options.maxInsertsPerRound)) {
+      const recorded = decodeManifestRows(manifest.chunks);
+      const { flows } = await this.queue.read(recorded.map((r) => r.row.flowKey as string));
+      // Only rows whose flow was marked belong to the batch (the marking may have failed or never run).
+      // An item gone from the table was marked (only its TTL, long after, removes it).
+      const marked = recorded.filter((r) => {
+        const stored = flows.get(r.row.flowKey as string);
+        return stored === undefined || stored.state.exportSeq >= (r.row.exportSeq as number);
+      });
+      await this.insertBatch(marked, report);
+      await this.queue.deleteManifest(manifest);
+      report.replayedBatches += 1;
+      report.replayedRows += marked.length;
+    }
+  }
+
+  private async exportDue(report: RoundReport): Promise<void> {
+    const { clock, schedule, maxRowsPerInsert, maxInsertsPerRound } = this.options;
+    const now = clock();
+    const keys = await this.queue.dueKeys(now, maxRowsPerInsert * maxInsertsPerRound);
+    if (keys.length === 0) return;
+    const { flows } = await this.queue.read(keys);
+
+    const marks: Array<{ stored: StoredFlow; outcome: ReturnType<typeof processDue> }> = [];
+    const pending: PendingRow[] = [];
+    for (const stored of flows.values()) {
+      if (isExpired(stored, now)) continue; // logically absent: TTL deletion is lazy
+      const outcome = processDue(stored.state, now, schedule);
+      if (!outcome.due) continue; // the index read was stale
+      marks.push({ stored, outcome });
+      if (outcome.exported) {
+        const { flow, exportSeq, dedupToken } = outcome.exported;
+        pending.push({
+          token: dedupToken,
+          row: buildFlowRow(flow, { clusterUUID: this.options.clusterUUID, exportSeq, exportedAtMs: now }),
+        });
+        if (flow.incomplete) report.incompleteRows += 1;
+      }
+    }
+    report.dueFlows = marks.length;
+
+    // Manifests first: from here on a crash is recovered by replaying them.
+    const batches: PendingRow[][] = [];
+    const sorted = sortByToken(pending);
+    for (let i = 0; i < sorted.length; i += maxRowsPerInsert) batches.push(sorted.slice(i, i + maxRowsPerInsert));
+    const manifests = batches.map((rows, slot) => ({
+      slot,
+      batchId: batchToken(rows),
+      rows: rows.length,
+      chunks: encodeManifestRows(rows, MANIFEST_CHUNK_BYTES),
+      createdAtMs: now,
+    }));
+    for (const manifest of manifests) await this.queue.putManifest(manifest);
+
+    const markedKeys = new Set<string>();
+    await forEachLimited(marks, this.options.writeConcurrency, async ({ stored, outcome }) => {
+      const result = await this.queue.write(outcome.state, stored.version, now);
+      if (result.ok) {
+        markedKeys.add(stored.state.flow.flowKey);
+        if (outcome.closed) report.closedFlows += 1;
+      } else report.markConflicts += 1;
+    });
+
+    for (const [i, rows] of batches.entries()) {
+      await this.insertBatch(
+        rows.filter((r) => markedKeys.has(r.row.flowKey as string)),
+        report,
+      );
+      await this.queue.deleteManifest(manifests[i]!);
+    }
+  }
+
+  private async insertBatch(rows: PendingRow[], report: RoundReport): Promise<void> {
+    if (rows.length === 0) return;
+    const ordered = sortByToken(rows);
+    try {
+      await this.sink.insert(
+        ordered.map((r) => r.row),
+        batchToken(ordered),
+      );
+    } catch (error) {
+      report.insertFailures += 1;
+      throw error;
+    }
+    report.rowsInserted += rows.length;
+    report.inserts += 1;
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(workers);
+}
+
+export interface LoopOptions {
+  /** How long this invocation keeps flushing (Lambda: RUN_FOR_SECONDS, below the function timeout). */
+  runForMs: number;
+  /** Antrea's commitInterval. */
+  intervalMs: number;
+  /** Longest wait after repeated failures. */
+  maxBackoffMs: number;
+  clock: () => number;
+  sleep: (ms: number) => Promise<void>;
+  onRound?: (report: RoundReport) => void;
+}
+
+/**
+ * Rounds every intervalMs until runForMs is used up; after a failed round the next one waits
+ * intervalMs x 2^(failures-1), capped. The failure streak lives on the FlushLoop, so a warm Lambda
+ * container keeps backing off across invocations.
+ */
+export class FlushLoop {
+  private failureStreak = 0;
+
+  constructor(private readonly flusher: Flusher) {}
+
+  get consecutiveFailures(): number {
+    return this.failureStreak;
+  }
+
+  async run(options: LoopOptions): Promise<RoundReport[]> {
+    const reports: RoundReport[] = [];
+    const end = options.clock() + options.runForMs;
+    for (;;) {
+      const started = options.clock();
+      const report = await this.flusher.round();
+      reports.push(report);
+      options.onRound?.(report);
+      this.failureStreak = report.ok ? 0 : this.failureStreak + 1;
+      const wait = report.ok
+        ? options.intervalMs
+        : Math.min(options.maxBackoffMs, options.intervalMs * 2 ** (this.failureStreak - 1));
+      const nextAt = started + wait;
+      if (nextAt >= end) break;
+      const delay = nextAt - options.clock();
+      if (delay > 0) await options.sleep(delay);
+    }
+    return reports;
+  }
+}

@@ -1,0 +1,65 @@
+// The flusher's Lambda handler, built from its dependencies (handler.ts wires the real ones).
+//
+// Scheduling on AWS: EventBridge Scheduler ticks at most once a minute, so each invocation runs the
+// round loop for RUN_FOR_SECONDS (55) with a round every COMMIT_INTERVAL_SECONDS (8), Antrea's
+// commitInterval; reserved concurrency 1 keeps a single flusher (a late tick waits, never overlaps).
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { FlushLoop, LoopOptions, RoundReport } from './flusher.ts';
+
+export interface FlusherHandlerDeps {
+  /** Resolves the loop once per container: credentials, ClickHouse client, schema check. */
+  prepare(): Promise<FlushLoop>;
+  loopOptions: Omit<LoopOptions, 'onRound'>;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface FlusherInvocationResult {
+  rounds: number;
+  rowsInserted: number;
+  failedRounds: number;
+}
+
+export function publishRound(metrics: Metrics, report: RoundReport): void {
+  metrics.addMetric('FlowsDue', MetricUnit.Count, report.dueFlows);
+  metrics.addMetric('RowsInserted', MetricUnit.Count, report.rowsInserted);
+  metrics.addMetric('Inserts', MetricUnit.Count, report.inserts);
+  metrics.addMetric('ReplayedRows', MetricUnit.Count, report.replayedRows);
+  metrics.addMetric('MarkConflicts', MetricUnit.Count, report.markConflicts);
+  metrics.addMetric('IncompleteRows', MetricUnit.Count, report.incompleteRows);
+  metrics.addMetric('InsertFailures', MetricUnit.Count, report.insertFailures);
+  metrics.addMetric('FailedRounds', MetricUnit.Count, report.ok ? 0 : 1);
+  metrics.addMetric('RoundDuration', MetricUnit.Milliseconds, report.durationMs);
+  metrics.publishStoredMetrics();
+}
+
+export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<FlusherInvocationResult> {
+  let prepared: Promise<FlushLoop> | undefined;
+  return async () => {
+    prepared ??= deps.prepare().catch((error: unknown) => {
+      prepared = undefined; // the next invocation tries again (and fails again, loudly, if still wrong)
+      throw error;
+    });
+    let loop: FlushLoop;
+    try {
+      loop = await prepared;
+    } catch (error) {
+      deps.logger.error('flusher cannot start', { error });
+      throw error;
+    }
+    const reports = await loop.run({
+      ...deps.loopOptions,
+      onRound: (report) => {
+        if (report.ok) deps.logger.info('round', { ...report });
+        else deps.logger.error('round failed: flows stay due or in their manifest, retried with backoff', { ...report });
+        publishRound(deps.metrics, report);
+      },
+    });
+    return {
+      rounds: reports.length,
+      rowsInserted: reports.reduce((sum, r) => sum + r.rowsInserted, 0),
+      failedRounds: reports.filter((r) => !r.ok).length,
+    };
+  };
+}

@@ -1,0 +1,76 @@
+// What the in-cluster collector-edge may do: put records on the ingest stream, and nothing else. A customer
+// managed policy (attach it to any principal) and a role carrying it, trusted by the account (default), by
+// one Kubernetes service account through IRSA, or by EKS Pod Identity.
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { type CollectorTrust, oidcIssuerOf } from './config.ts';
+import type { IngestStream } from './ingest-stream.ts';
+
+/** The only stream actions the producer uses: PutRecords, and shard discovery for partition planning. */
+export const COLLECTOR_STREAM_ACTIONS = [
+  'kinesis:PutRecords',
+  'kinesis:ListShards',
+  'kinesis:DescribeStreamSummary',
+];
+
+export interface CollectorAccessProps {
+  ingest: IngestStream;
+  trust: CollectorTrust;
+  /** IRSA only. */
+  oidcProviderArn: string | undefined;
+  namespace: string;
+  serviceAccount: string;
+}
+
+export class CollectorAccess extends Construct {
+  readonly policy: iam.ManagedPolicy;
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: CollectorAccessProps) {
+    super(scope, id);
+    this.policy = new iam.ManagedPolicy(this, 'Policy', {
+      description: 'Flowline collector-edge: put records on the Flowline ingest stream',
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'PutFlowRecords',
+          actions: COLLECTOR_STREAM_ACTIONS,
+          resources: [props.ingest.stream.streamArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'EncryptWithStreamKey',
+          actions: ['kms:GenerateDataKey'],
+          resources: [props.ingest.key.keyArn],
+        }),
+      ],
+    });
+    this.role = new iam.Role(this, 'Role', {
+      description: 'Flowline collector-edge (Kinesis producer)',
+      assumedBy: trustPrincipal(this, props),
+      managedPolicies: [this.policy],
+    });
+  }
+}
+
+function trustPrincipal(scope: Construct, props: CollectorAccessProps): iam.IPrincipal {
+  switch (props.trust) {
+    case 'irsa': {
+      const providerArn = props.oidcProviderArn;
+      if (!providerArn) throw new Error('IRSA trust needs the OIDC provider ARN');
+      const issuer = oidcIssuerOf(providerArn);
+      return new iam.OpenIdConnectPrincipal(
+        iam.OpenIdConnectProvider.fromOpenIdConnectProviderArn(scope, 'OidcProvider', providerArn),
+        {
+          StringEquals: {
+            [`${issuer}:sub`]: `system:serviceaccount:${props.namespace}:${props.serviceAccount}`,
+            [`${issuer}:aud`]: 'sts.amazonaws.com',
+          },
+        },
+      );
+    }
+    case 'pod-identity':
+      // EKS Pod Identity assumes with sts:TagSession as well; the association names namespace and account.
+      return new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com'));
+    case 'account':
+      return new iam.AccountRootPrincipal();
+  }
+}

@@ -1,0 +1,228 @@
+// Deployment configuration, read from CDK context (cdk.json or `-c key=value`). Every key has a documented
+// default (README "Configuration"); values are validated here so a bad value fails synth, not a deploy.
+import type { Node } from 'constructs';
+import { DEFAULT_DUE_SHARD_COUNT } from '../functions/flow-store/schema.ts';
+
+export type StreamMode = 'on-demand' | 'provisioned';
+export type TableBillingMode = 'on-demand' | 'provisioned';
+export type CollectorTrust = 'account' | 'irsa' | 'pod-identity';
+
+export interface FlowlineConfig {
+  stackName: string;
+  /** RETAIN keys, table and stream on stack deletion (production); false destroys them (dev, LocalStack). */
+  retainData: boolean;
+
+  streamMode: StreamMode;
+  /** Used only when streamMode is provisioned. */
+  shardCount: number;
+  streamRetentionHours: number;
+
+  tableBillingMode: TableBillingMode;
+  /** Used only when tableBillingMode is provisioned (base table and GSI). */
+  tableReadCapacity: number;
+  tableWriteCapacity: number;
+  /** Storage hygiene: an item expires this long after its last update (logic never relies on the deletion). */
+  flowTtlSeconds: number;
+  /** Partitions of the sparse due-for-export index; spreads its writes (functions/flow-store/index.ts). */
+  dueShardCount: number;
+
+  /** Antrea's activeFlowRecordTimeout / inactiveFlowRecordTimeout / commitInterval. */
+  activeTimeoutSeconds: number;
+  inactiveTimeoutSeconds: number;
+  commitIntervalSeconds: number;
+  /** How long one scheduled flusher invocation keeps committing (the schedule ticks once a minute). */
+  flusherRunForSeconds: number;
+
+  correlatorBatchSize: number;
+  correlatorBatchingWindowSeconds: number;
+  correlatorParallelizationFactor: number;
+  correlatorMaxRetryAttempts: number;
+  correlatorMaxRecordAgeSeconds: number;
+  correlatorMemoryMb: number;
+  correlatorTimeoutSeconds: number;
+  flusherMemoryMb: number;
+
+  clickHouseUrl: string;
+  clickHouseDatabase: string;
+  clickHouseUsername: string;
+  /** Use an existing Secrets Manager secret instead of creating one. */
+  clickHouseSecretArn: string | undefined;
+
+  collectorTrust: CollectorTrust;
+  collectorOidcProviderArn: string | undefined;
+  collectorNamespace: string;
+  collectorServiceAccount: string;
+
+  alarmEmail: string | undefined;
+  iteratorAgeAlarmSeconds: number;
+  exportLagAlarmSeconds: number;
+  logRetentionDays: number;
+}
+
+export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
+  stackName: 'Flowline',
+  retainData: true,
+  streamMode: 'on-demand',
+  shardCount: 2,
+  streamRetentionHours: 24,
+  tableBillingMode: 'on-demand',
+  tableReadCapacity: 5,
+  tableWriteCapacity: 5,
+  flowTtlSeconds: 86_400,
+  dueShardCount: DEFAULT_DUE_SHARD_COUNT,
+  activeTimeoutSeconds: 60,
+  inactiveTimeoutSeconds: 90,
+  commitIntervalSeconds: 8,
+  flusherRunForSeconds: 55,
+  correlatorBatchSize: 100,
+  correlatorBatchingWindowSeconds: 5,
+  correlatorParallelizationFactor: 1,
+  correlatorMaxRetryAttempts: 5,
+  correlatorMaxRecordAgeSeconds: 21_600,
+  correlatorMemoryMb: 1024,
+  correlatorTimeoutSeconds: 60,
+  flusherMemoryMb: 512,
+  clickHouseUrl: '',
+  clickHouseDatabase: 'default',
+  clickHouseUsername: 'default',
+  clickHouseSecretArn: undefined,
+  collectorTrust: 'account',
+  collectorOidcProviderArn: undefined,
+  collectorNamespace: 'flowline',
+  collectorServiceAccount: 'flowline-collector',
+  alarmEmail: undefined,
+  iteratorAgeAlarmSeconds: 300,
+  exportLagAlarmSeconds: 120,
+  logRetentionDays: 30,
+};
+
+/** Values accepted by CloudWatch Logs' RetentionInDays. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type ContextSource = Pick<Node, 'tryGetContext'>;
+
+/** Reads every key of FlowlineConfig from context; `overrides` win (tests). */
+export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfig> = {}): FlowlineConfig {
+  const raw = (key: keyof FlowlineConfig): unknown =>
+    key in overrides ? overrides[key] : node.tryGetContext(key);
+  const d = DEFAULT_CONFIG;
+
+  const int = (key: keyof FlowlineConfig, min: number, max: number): number => {
+    const value = raw(key);
+    if (value === undefined || value === null || value === '') return d[key] as number;
+    const n = typeof value === 'number' ? value : Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(
+        `context ${key}=${JSON.stringify(value)}: expected an integer in [${min}, ${max}]`,
+      );
+    }
+    return n;
+  };
+  const str = (key: keyof FlowlineConfig, pattern?: RegExp): string => {
+    const value = raw(key);
+    if (value === undefined || value === null) return d[key] as string;
+    const s = String(value);
+    if (pattern && !pattern.test(s))
+      throw new ConfigError(`context ${key}=${JSON.stringify(s)}: must match ${pattern}`);
+    return s;
+  };
+  const optional = (key: keyof FlowlineConfig, pattern: RegExp): string | undefined => {
+    const value = raw(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    const s = String(value);
+    if (!pattern.test(s)) throw new ConfigError(`context ${key}=${JSON.stringify(s)}: must match ${pattern}`);
+    return s;
+  };
+  const oneOf = <T extends string>(key: keyof FlowlineConfig, allowed: readonly T[]): T => {
+    const s = str(key);
+    if (!(allowed as readonly string[]).includes(s)) {
+      throw new ConfigError(`context ${key}=${JSON.stringify(s)}: expected one of ${allowed.join(', ')}`);
+    }
+    return s as T;
+  };
+  const bool = (key: keyof FlowlineConfig): boolean => {
+    const value = raw(key);
+    if (value === undefined || value === null || value === '') return d[key] as boolean;
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    throw new ConfigError(`context ${key}=${JSON.stringify(value)}: expected true or false`);
+  };
+
+  const config: FlowlineConfig = {
+    stackName: str('stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/),
+    retainData: bool('retainData'),
+    streamMode: oneOf('streamMode', ['on-demand', 'provisioned'] as const),
+    shardCount: int('shardCount', 1, 500),
+    streamRetentionHours: int('streamRetentionHours', 24, 8760),
+    tableBillingMode: oneOf('tableBillingMode', ['on-demand', 'provisioned'] as const),
+    tableReadCapacity: int('tableReadCapacity', 1, 40_000),
+    tableWriteCapacity: int('tableWriteCapacity', 1, 40_000),
+    flowTtlSeconds: int('flowTtlSeconds', 3600, 366 * 86_400),
+    dueShardCount: int('dueShardCount', 1, 1000),
+    activeTimeoutSeconds: int('activeTimeoutSeconds', 1, 86_400),
+    inactiveTimeoutSeconds: int('inactiveTimeoutSeconds', 1, 86_400),
+    commitIntervalSeconds: int('commitIntervalSeconds', 1, 55),
+    flusherRunForSeconds: int('flusherRunForSeconds', 1, 58),
+    correlatorBatchSize: int('correlatorBatchSize', 1, 10_000),
+    correlatorBatchingWindowSeconds: int('correlatorBatchingWindowSeconds', 0, 300),
+    correlatorParallelizationFactor: int('correlatorParallelizationFactor', 1, 10),
+    correlatorMaxRetryAttempts: int('correlatorMaxRetryAttempts', 0, 10_000),
+    correlatorMaxRecordAgeSeconds: int('correlatorMaxRecordAgeSeconds', 60, 604_800),
+    correlatorMemoryMb: int('correlatorMemoryMb', 128, 10_240),
+    correlatorTimeoutSeconds: int('correlatorTimeoutSeconds', 3, 900),
+    flusherMemoryMb: int('flusherMemoryMb', 128, 10_240),
+    clickHouseUrl: str('clickHouseUrl', /^(https?:\/\/\S+)?$/),
+    clickHouseDatabase: str('clickHouseDatabase', /^[A-Za-z_][A-Za-z0-9_]*$/),
+    clickHouseUsername: str('clickHouseUsername', /^\S+$/),
+    clickHouseSecretArn: optional(
+      'clickHouseSecretArn',
+      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$/,
+    ),
+    collectorTrust: oneOf('collectorTrust', ['account', 'irsa', 'pod-identity'] as const),
+    collectorOidcProviderArn: optional(
+      'collectorOidcProviderArn',
+      /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/\S+$/,
+    ),
+    collectorNamespace: str('collectorNamespace', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
+    collectorServiceAccount: str('collectorServiceAccount', /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/),
+    alarmEmail: optional('alarmEmail', /^[^\s@]+@[^\s@]+$/),
+    iteratorAgeAlarmSeconds: int('iteratorAgeAlarmSeconds', 1, 604_800),
+    exportLagAlarmSeconds: int('exportLagAlarmSeconds', 1, 86_400),
+    logRetentionDays: int('logRetentionDays', 1, 3653),
+  };
+
+  if (!LOG_RETENTION_DAYS.includes(config.logRetentionDays)) {
+    throw new ConfigError(
+      `context logRetentionDays=${config.logRetentionDays}: one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    );
+  }
+  if (config.inactiveTimeoutSeconds < config.activeTimeoutSeconds) {
+    throw new ConfigError('context inactiveTimeoutSeconds must be >= activeTimeoutSeconds');
+  }
+  if (config.commitIntervalSeconds > config.flusherRunForSeconds) {
+    throw new ConfigError('context commitIntervalSeconds must be <= flusherRunForSeconds');
+  }
+  // Records older than the retention are gone anyway; the gap between the two is the time left to replay a
+  // batch named in the on-failure queue (the queue holds sequence ranges, not the records).
+  if (config.correlatorMaxRecordAgeSeconds >= config.streamRetentionHours * 3600) {
+    throw new ConfigError('context correlatorMaxRecordAgeSeconds must be below streamRetentionHours');
+  }
+  if (config.collectorTrust === 'irsa' && !config.collectorOidcProviderArn) {
+    throw new ConfigError('context collectorTrust=irsa needs collectorOidcProviderArn');
+  }
+  return config;
+}
+
+/** The OIDC issuer host path of an IAM OIDC provider ARN (what IRSA condition keys are named after). */
+export function oidcIssuerOf(providerArn: string): string {
+  const marker = ':oidc-provider/';
+  const at = providerArn.indexOf(marker);
+  if (at < 0) throw new ConfigError(`not an OIDC provider ARN: ${providerArn}`);
+  return providerArn.slice(at + marker.length);
+}

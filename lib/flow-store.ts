@@ -1,0 +1,144 @@
+// The flow store: the DynamoDB table of aggregated flows (one item per flow key), its TTL attribute and the
+// sparse GSI the flusher queries for flows due for export. Encrypted with a customer-managed key, with PITR.
+// Key and attribute names come from the table's code (functions/flow-store), passed in as `schema`.
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import type { TableBillingMode } from './config.ts';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: 'S' | 'N' | 'B';
+}
+
+export interface FlowTableSchema {
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly ttlAttribute: string;
+  readonly dueIndex: {
+    readonly name: string;
+    readonly partitionKey: KeyAttribute;
+    readonly sortKey?: KeyAttribute;
+    /** Attributes copied into the index; omitted = ALL. */
+    nonKeyAttributes?: readonly string[];
+  };
+}
+
+/** The flow schedule both functions must agree on (read by functions/flow-store/config.ts). */
+export interface FlowSchedule {
+  activeTimeoutSeconds: number;
+  inactiveTimeoutSeconds: number;
+  flowTtlSeconds: number;
+  /** Partitions of the due index (DUE_SHARD_COUNT). */
+  dueShardCount: number;
+}
+
+export function scheduleEnvironment(schedule: FlowSchedule): Record<string, string> {
+  return {
+    ACTIVE_TIMEOUT_SECONDS: String(schedule.activeTimeoutSeconds),
+    INACTIVE_TIMEOUT_SECONDS: String(schedule.inactiveTimeoutSeconds),
+    FLOW_TTL_SECONDS: String(schedule.flowTtlSeconds),
+    DUE_SHARD_COUNT: String(schedule.dueShardCount),
+  };
+}
+
+export interface FlowStoreProps {
+  schema: FlowTableSchema;
+  billingMode: TableBillingMode;
+  /** Provisioned mode only; used for the table and the index. */
+  readCapacity: number;
+  writeCapacity: number;
+  removalPolicy: RemovalPolicy;
+  deletionProtection: boolean;
+}
+
+const attributeType = (type: KeyAttribute['type']): dynamodb.AttributeType =>
+  type === 'S'
+    ? dynamodb.AttributeType.STRING
+    : type === 'N'
+      ? dynamodb.AttributeType.NUMBER
+      : dynamodb.AttributeType.BINARY;
+
+const attribute = (a: KeyAttribute): dynamodb.Attribute => ({ name: a.name, type: attributeType(a.type) });
+
+export class FlowStore extends Construct {
+  readonly table: dynamodb.Table;
+  readonly key: kms.Key;
+  readonly schema: FlowTableSchema;
+
+  constructor(scope: Construct, id: string, props: FlowStoreProps) {
+    super(scope, id);
+    this.schema = props.schema;
+    this.key = new kms.Key(this, 'Key', {
+      description: 'Flowline flow store encryption',
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy,
+    });
+    const provisioned = props.billingMode === 'provisioned';
+    const capacity = provisioned
+      ? { readCapacity: props.readCapacity, writeCapacity: props.writeCapacity }
+      : {};
+    const { schema } = props;
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: attribute(schema.partitionKey),
+      sortKey: schema.sortKey ? attribute(schema.sortKey) : undefined,
+      billingMode: provisioned ? dynamodb.BillingMode.PROVISIONED : dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...capacity,
+      timeToLiveAttribute: schema.ttlAttribute,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.deletionProtection,
+      removalPolicy: props.removalPolicy,
+    });
+    const { dueIndex } = schema;
+    this.table.addGlobalSecondaryIndex({
+      indexName: dueIndex.name,
+      partitionKey: attribute(dueIndex.partitionKey),
+      sortKey: dueIndex.sortKey ? attribute(dueIndex.sortKey) : undefined,
+      ...(dueIndex.nonKeyAttributes
+        ? {
+            projectionType: dynamodb.ProjectionType.INCLUDE,
+            nonKeyAttributes: [...dueIndex.nonKeyAttributes],
+          }
+        : { projectionType: dynamodb.ProjectionType.ALL }),
+      ...capacity,
+    });
+  }
+
+  /** ARN of the due-for-export index (what the flusher queries). */
+  get dueIndexArn(): string {
+    return `${this.table.tableArn}/index/${this.schema.dueIndex.name}`;
+  }
+
+  /**
+   * Exactly `actions` on the table's items, plus use of the table key through DynamoDB only. Explicit
+   * actions instead of grantReadWriteData, whose kms:GenerateDataKey* / ReEncrypt* and Scan/Delete the
+   * functions do not need.
+   */
+  grantItemActions(grantee: iam.IGrantable, actions: string[]): void {
+    iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.table.tableArn] });
+    this.grantKeyViaDynamoDb(grantee);
+  }
+
+  /** dynamodb:Query on the due-for-export index. */
+  grantDueIndexQuery(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [this.dueIndexArn] });
+    this.grantKeyViaDynamoDb(grantee);
+  }
+
+  private grantKeyViaDynamoDb(grantee: iam.IGrantable): void {
+    const viaDynamoDb = {
+      StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` },
+    };
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+        conditions: viaDynamoDb,
+      }),
+    );
+  }
+}

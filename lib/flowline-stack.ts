@@ -1,0 +1,174 @@
+// Everything of Flowline except the in-cluster collector: ingest stream -> correlator -> flow store ->
+// flusher -> ClickHouse, the collector's access, and monitoring. Configuration: lib/config.ts.
+import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { FLOW_TABLE_SCHEMA } from '../functions/flow-store/schema.ts';
+import { ClickHouseSecret } from './clickhouse-secret.ts';
+import { CollectorAccess } from './collector-access.ts';
+import type { FlowlineConfig } from './config.ts';
+import { Correlator } from './correlator.ts';
+import { type FlowSchedule, FlowStore, type FlowTableSchema } from './flow-store.ts';
+import { Flusher } from './flusher.ts';
+import { IngestStream } from './ingest-stream.ts';
+import { Monitoring } from './monitoring.ts';
+
+export interface FlowlineStackProps extends StackProps {
+  config: FlowlineConfig;
+  /** Defaults to the schema the flow-store code defines. */
+  tableSchema?: FlowTableSchema;
+}
+
+export class FlowlineStack extends Stack {
+  readonly ingest: IngestStream;
+  readonly store: FlowStore;
+  readonly correlator: Correlator;
+  readonly clickHouse: ClickHouseSecret;
+  readonly flusher: Flusher;
+  readonly collector: CollectorAccess;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: FlowlineStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.ingest = new IngestStream(this, 'Ingest', {
+      mode: config.streamMode,
+      shardCount: config.shardCount,
+      retentionHours: config.streamRetentionHours,
+      removalPolicy,
+    });
+    this.store = new FlowStore(this, 'FlowStore', {
+      schema: props.tableSchema ?? FLOW_TABLE_SCHEMA,
+      billingMode: config.tableBillingMode,
+      readCapacity: config.tableReadCapacity,
+      writeCapacity: config.tableWriteCapacity,
+      removalPolicy,
+      deletionProtection: config.retainData,
+    });
+    const schedule: FlowSchedule = {
+      activeTimeoutSeconds: config.activeTimeoutSeconds,
+      inactiveTimeoutSeconds: config.inactiveTimeoutSeconds,
+      flowTtlSeconds: config.flowTtlSeconds,
+      dueShardCount: config.dueShardCount,
+    };
+    this.correlator = new Correlator(this, 'Correlator', {
+      ingest: this.ingest,
+      store: this.store,
+      schedule,
+      batchSize: config.correlatorBatchSize,
+      batchingWindowSeconds: config.correlatorBatchingWindowSeconds,
+      parallelizationFactor: config.correlatorParallelizationFactor,
+      maxRetryAttempts: config.correlatorMaxRetryAttempts,
+      maxRecordAgeSeconds: config.correlatorMaxRecordAgeSeconds,
+      memoryMb: config.correlatorMemoryMb,
+      timeoutSeconds: config.correlatorTimeoutSeconds,
+      logRetentionDays: config.logRetentionDays,
+      removalPolicy,
+    });
+    this.clickHouse = new ClickHouseSecret(this, 'ClickHouse', {
+      username: config.clickHouseUsername,
+      existingSecretArn: config.clickHouseSecretArn,
+      removalPolicy,
+    });
+    this.flusher = new Flusher(this, 'Flusher', {
+      store: this.store,
+      clickHouse: this.clickHouse,
+      clickHouseUrl: config.clickHouseUrl,
+      clickHouseDatabase: config.clickHouseDatabase,
+      schedule,
+      commitIntervalSeconds: config.commitIntervalSeconds,
+      runForSeconds: config.flusherRunForSeconds,
+      memoryMb: config.flusherMemoryMb,
+      logRetentionDays: config.logRetentionDays,
+      removalPolicy,
+    });
+    this.collector = new CollectorAccess(this, 'Collector', {
+      ingest: this.ingest,
+      trust: config.collectorTrust,
+      oidcProviderArn: config.collectorOidcProviderArn,
+      namespace: config.collectorNamespace,
+      serviceAccount: config.collectorServiceAccount,
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      ingest: this.ingest,
+      store: this.store,
+      correlator: this.correlator.function,
+      failureQueue: this.correlator.failureQueue,
+      flusher: this.flusher.function,
+      alarmEmail: config.alarmEmail,
+      iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,
+      exportLagAlarmSeconds: config.exportLagAlarmSeconds,
+    });
+
+    if (!config.clickHouseUrl) {
+      Annotations.of(this).addWarningV2(
+        'flowline:clickHouseUrl',
+        'context clickHouseUrl is empty: the flusher cannot export until it is set (cdk deploy -c clickHouseUrl=https://...)',
+      );
+    }
+
+    this.outputs();
+    this.nagSuppressions();
+  }
+
+  private outputs(): void {
+    const out = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    out('Region', this.region, 'Region of the stream (collector: AWS_REGION)');
+    out('IngestStreamName', this.ingest.stream.streamName, 'Kinesis stream the collector writes to');
+    out('IngestStreamArn', this.ingest.stream.streamArn, 'Kinesis stream ARN');
+    out(
+      'IngestStreamKeyArn',
+      this.ingest.key.keyArn,
+      'KMS key of the stream (producers need kms:GenerateDataKey)',
+    );
+    out(
+      'CollectorRoleArn',
+      this.collector.role.roleArn,
+      'Role for the collector (IRSA annotation / Pod Identity)',
+    );
+    out(
+      'CollectorPolicyArn',
+      this.collector.policy.managedPolicyArn,
+      'Managed policy with only the producer rights',
+    );
+    out('FlowTableName', this.store.table.tableName, 'DynamoDB table of aggregated flows');
+    out('FailureQueueUrl', this.correlator.failureQueue.queueUrl, 'SQS queue of Kinesis batches given up on');
+    out(
+      'ClickHouseSecretArn',
+      this.clickHouse.secret.secretArn,
+      'Secret with the ClickHouse username and password',
+    );
+    out('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic of the alarms');
+    out('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard');
+  }
+
+  /** Each finding the design accepts, with the reason; everything else must pass. */
+  private nagSuppressions(): void {
+    for (const fn of [this.correlator.function, this.flusher.function]) {
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason:
+          'Node.js 22 is the pinned, supported runtime this code is built and tested for (esbuild target node22); moving to a newer runtime is a deliberate, tested change',
+      });
+    }
+    Validations.of(this.ingest.stream).acknowledge({
+      id: 'AwsSolutions-KDS3',
+      reason:
+        'A customer-managed key on purpose: key policy and IAM can scope kms:GenerateDataKey to this stream key for the collector, and key use is auditable; cost is one key',
+    });
+    Validations.of(this.correlator.failureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the on-failure destination (a DLQ) of the Kinesis event source mapping; nothing consumes it automatically, so it needs no DLQ of its own',
+    });
+    if (this.clickHouse.created) {
+      Validations.of(this.clickHouse.secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'ClickHouse Cloud passwords are changed in ClickHouse, not by a Secrets Manager rotation function; rotate by setting the new password in both (README "Deploy to AWS")',
+      });
+    }
+  }
+}

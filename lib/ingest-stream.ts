@@ -1,0 +1,38 @@
+// The ingest stream: the Kinesis Data Stream the collector-edge writes packed FlowRecords to, encrypted with
+// its own customer-managed KMS key (so the producer's kms:GenerateDataKey can be scoped to exactly this key).
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import type { StreamMode } from './config.ts';
+
+export interface IngestStreamProps {
+  mode: StreamMode;
+  /** Provisioned mode only. */
+  shardCount: number;
+  retentionHours: number;
+  removalPolicy: RemovalPolicy;
+}
+
+export class IngestStream extends Construct {
+  readonly stream: kinesis.Stream;
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string, props: IngestStreamProps) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'Flowline ingest stream encryption',
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy,
+    });
+    const provisioned = props.mode === 'provisioned';
+    this.stream = new kinesis.Stream(this, 'Stream', {
+      streamMode: provisioned ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
+      shardCount: provisioned ? props.shardCount : undefined,
+      retentionPeriod: Duration.hours(props.retentionHours),
+      encryption: kinesis.StreamEncryption.KMS,
+      encryptionKey: this.key,
+      removalPolicy: props.removalPolicy,
+    });
+  }
+}

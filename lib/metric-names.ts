@@ -1,0 +1,15 @@
+// Names shared by the functions (which emit them through Powertools Metrics, i.e. CloudWatch EMF) and the
+// alarms and dashboard in lib/monitoring.ts. No CDK imports, so Lambda code can import this module.
+
+/** POWERTOOLS_METRICS_NAMESPACE of every Flowline function. */
+export const METRICS_NAMESPACE = 'Flowline';
+
+/** POWERTOOLS_SERVICE_NAME per function; Powertools adds it as the `service` dimension of every metric. */
+export const CORRELATOR_SERVICE_NAME = 'flowline-correlator';
+export const FLUSHER_SERVICE_NAME = 'flowline-flusher';
+
+/**
+ * Emitted by the flusher on every commit cycle, in seconds: now minus the due time of the oldest flow
+ * that is due for export and not yet exported (0 when nothing is overdue). Dimension: service.
+ */
+export const EXPORT_LAG_METRIC = 'ExportLagSeconds';

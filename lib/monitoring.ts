@@ -1,0 +1,194 @@
+// Alarms and a dashboard for the pipeline. Alarms notify an SNS topic (encrypted, TLS-only), optionally
+// subscribed by e-mail. What each alarm means and what to do is in README "Deploy to AWS".
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { FlowStore } from './flow-store.ts';
+import type { IngestStream } from './ingest-stream.ts';
+import { EXPORT_LAG_METRIC, FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from './metric-names.ts';
+
+export interface MonitoringProps {
+  ingest: IngestStream;
+  store: FlowStore;
+  correlator: lambda.IFunction;
+  failureQueue: sqs.IQueue;
+  flusher: lambda.IFunction;
+  alarmEmail: string | undefined;
+  iteratorAgeAlarmSeconds: number;
+  exportLagAlarmSeconds: number;
+}
+
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: Record<string, cloudwatch.Alarm> = {};
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    // AWS managed aws/sns cannot be used: CloudWatch must be allowed to use the key in its policy.
+    const key = new kms.Key(this, 'TopicKey', {
+      description: 'Flowline alarm topic encryption',
+      enableKeyRotation: true,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Flowline alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const notify = new cwActions.SnsAction(this.topic);
+
+    const fiveMinutes = Duration.minutes(5);
+    const oneMinute = Duration.minutes(1);
+    const add = (
+      alarmId: string,
+      metric: cloudwatch.Metric,
+      options: Omit<cloudwatch.CreateAlarmOptions, 'evaluationPeriods'> & { evaluationPeriods?: number },
+    ): void => {
+      const alarm = metric.createAlarm(this, alarmId, { evaluationPeriods: 1, ...options });
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+      this.alarms[alarmId] = alarm;
+    };
+
+    const iteratorAge = props.correlator.metric('IteratorAge', { statistic: 'Maximum', period: oneMinute });
+    add('CorrelatorIteratorAge', iteratorAge, {
+      alarmDescription: `The correlator is more than ${props.iteratorAgeAlarmSeconds} s behind the ingest stream`,
+      threshold: props.iteratorAgeAlarmSeconds * 1000,
+      evaluationPeriods: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const dlqDepth = props.failureQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: 'Maximum',
+      period: fiveMinutes,
+    });
+    add('FailureQueueNotEmpty', dlqDepth, {
+      alarmDescription: 'Kinesis batches were given up on; replay them from the stream before retention ends',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    for (const [name, fn] of [
+      ['Correlator', props.correlator],
+      ['Flusher', props.flusher],
+    ] as const) {
+      add(`${name}Errors`, fn.metricErrors({ statistic: 'Sum', period: fiveMinutes }), {
+        alarmDescription: `The ${name.toLowerCase()} function failed`,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      add(`${name}Throttles`, fn.metricThrottles({ statistic: 'Sum', period: fiveMinutes }), {
+        alarmDescription: `The ${name.toLowerCase()} function is throttled`,
+        threshold: 0,
+        evaluationPeriods: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+
+    const exportLag = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: EXPORT_LAG_METRIC,
+      dimensionsMap: { service: FLUSHER_SERVICE_NAME },
+      statistic: 'Maximum',
+      period: oneMinute,
+    });
+    add('ExportLag', exportLag, {
+      alarmDescription: `Due flows wait more than ${props.exportLagAlarmSeconds} s for export to ClickHouse`,
+      threshold: props.exportLagAlarmSeconds,
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    // The lag metric is absent when the flusher does not run at all; this catches that case.
+    add('FlusherNotRunning', props.flusher.metricInvocations({ statistic: 'Sum', period: fiveMinutes }), {
+      alarmDescription: 'The scheduled flusher has not run for 5 minutes',
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    const stream = props.ingest.stream;
+    const table = props.store.table;
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+    });
+    const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
+      new cloudwatch.GraphWidget({ title, left, right, width: 12, height: 6 });
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        alarms: Object.values(this.alarms),
+        width: 24,
+        height: 3,
+      }),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Ingest stream: records and bytes in',
+        [stream.metricIncomingRecords({ statistic: 'Sum' })],
+        [stream.metricIncomingBytes({ statistic: 'Sum' })],
+      ),
+      graph('Ingest stream: write throttling', [
+        stream.metricPutRecordsThrottledRecords({ statistic: 'Sum' }),
+        stream.metricPutRecordsFailedRecords({ statistic: 'Sum' }),
+      ]),
+    );
+    this.dashboard.addWidgets(
+      graph('Correlator: iterator age (ms)', [iteratorAge]),
+      graph(
+        'Correlator: invocations, errors, throttles',
+        [
+          props.correlator.metricInvocations(),
+          props.correlator.metricErrors(),
+          props.correlator.metricThrottles(),
+        ],
+        [props.correlator.metricDuration({ statistic: 'p99' })],
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph('On-failure queue depth', [dlqDepth]),
+      graph('Flusher: export lag (s)', [exportLag]),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Flusher: invocations, errors, throttles',
+        [props.flusher.metricInvocations(), props.flusher.metricErrors(), props.flusher.metricThrottles()],
+        [props.flusher.metricDuration({ statistic: 'Maximum' })],
+      ),
+      graph(
+        'Flow store: consumed capacity and throttles',
+        [
+          table.metricConsumedWriteCapacityUnits({ statistic: 'Sum' }),
+          table.metricConsumedReadCapacityUnits({ statistic: 'Sum' }),
+        ],
+        [
+          table.metric('ConditionalCheckFailedRequests', { statistic: 'Sum' }),
+          table.metric('ThrottledRequests', { statistic: 'Sum' }),
+        ],
+      ),
+    );
+  }
+}

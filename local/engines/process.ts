@@ -1,0 +1,222 @@
+// Child processes for the local engines: own process group, a watchdog that kills the group when this
+// process disappears (even by SIGKILL), and cleanup on exit / SIGINT / SIGTERM, so no engine outlives us.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+
+export interface EngineProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** The last lines the engine printed (stdout and stderr), for error messages. */
+  recentOutput(): string;
+  /** Resolves when the process has exited (immediately if it already has). */
+  exited(): Promise<void>;
+  /** SIGTERM to the whole group, SIGKILL after the grace period; resolves once the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface RunningEngine {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly port: number;
+  readonly pid: number;
+  /** Wall time from spawn to the first successful real request. */
+  readonly startupMs: number;
+  stop(): Promise<void>;
+}
+
+export interface SpawnEngineOptions {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Also copy the engine's output to this process's stderr. */
+  echoOutput?: boolean;
+  /** A temporary folder to delete if this process ends without stopping the engine. */
+  removeWhenOrphaned?: string;
+}
+
+const live = new Map<EngineProcess, string | undefined>();
+let cleanupInstalled = false;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function killAllNow(): void {
+  for (const [engine, removeWhenOrphaned] of live) {
+    killGroup(engine.pid, 'SIGKILL');
+    if (removeWhenOrphaned) rmSync(removeWhenOrphaned, { recursive: true, force: true });
+  }
+  live.clear();
+}
+
+function onFatalSignal(signal: NodeJS.Signals): void {
+  // Another handler (e.g. the CLI) owns this signal and stops the engines gracefully; the exit hook and
+  // the watchdogs remain as the safety net.
+  if (process.listenerCount(signal) > 1) return;
+  killAllNow();
+  process.removeListener(signal, onFatalSignal);
+  // Nobody else handles this signal: re-raise it so the default behaviour (exit) still happens.
+  process.kill(process.pid, signal);
+}
+
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on('exit', killAllNow);
+  process.on('SIGINT', onFatalSignal);
+  process.on('SIGTERM', onFatalSignal);
+  process.on('SIGHUP', onFatalSignal);
+}
+
+// A shell loop outside our process tree: when this process is gone (killed without running any handler),
+// it terminates the engine's process group. It ends by itself when the engine exits first.
+function startWatchdog(enginePid: number, removeWhenOrphaned: string | undefined): ChildProcess {
+  const alive = (pid: number) => `kill -0 ${pid} 2>/dev/null`;
+  const cleanup = removeWhenOrphaned ? `rm -rf '${removeWhenOrphaned.replace(/'/g, `'\\''`)}'` : ':';
+  const script = [
+    `while ${alive(process.pid)} && ${alive(enginePid)}; do sleep 0.5; done`,
+    `if ! ${alive(process.pid)}; then`,
+    `  kill -TERM -${enginePid} 2>/dev/null`,
+    `  for i in 1 2 3 4 5 6; do ${alive(enginePid)} || break; sleep 0.5; done`,
+    `  kill -KILL -${enginePid} 2>/dev/null`,
+    `  ${cleanup}`,
+    'fi',
+  ].join('\n');
+  const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+  return watchdog;
+}
+
+export function spawnEngine(options: SpawnEngineOptions): EngineProcess {
+  installCleanup();
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    detached: true, // own process group, so one signal reaches the engine and anything it forks
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (child.pid === undefined) {
+    // spawn failed synchronously (e.g. ENOENT); the 'error' event carries the reason.
+    const failure = once(child, 'error').then(([error]) => {
+      throw new Error(`${options.name}: could not start ${options.command}: ${(error as Error).message}`);
+    });
+    return failedProcess(options.name, child, failure);
+  }
+  const pid = child.pid;
+  const lines: string[] = [];
+  const collect = (chunk: Buffer) => {
+    if (options.echoOutput) process.stderr.write(chunk);
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      lines.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
+      if (lines.length > 15) lines.shift();
+    }
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exitPromise = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const watchdog = startWatchdog(pid, options.removeWhenOrphaned);
+  const engine: EngineProcess = {
+    name: options.name,
+    pid,
+    child,
+    recentOutput: () => lines.join('\n'),
+    exited: () => exitPromise,
+    async stop(graceMs = 3000) {
+      if (child.exitCode === null && child.signalCode === null) {
+        killGroup(pid, 'SIGTERM');
+        const timer = setTimeout(() => killGroup(pid, 'SIGKILL'), graceMs);
+        await exitPromise;
+        clearTimeout(timer);
+      }
+      killGroup(pid, 'SIGKILL'); // anything the engine forked and left behind
+      live.delete(engine);
+      watchdog.kill('SIGKILL');
+    },
+  };
+  live.set(engine, options.removeWhenOrphaned);
+  void exitPromise.then(() => live.delete(engine));
+  return engine;
+}
+
+function failedProcess(name: string, child: ChildProcess, failure: Promise<never>): EngineProcess {
+  const settled = failure.catch(() => undefined);
+  return {
+    name,
+    pid: -1,
+    child,
+    recentOutput: () => '',
+    exited: () => failure,
+    stop: async () => {
+      await settled;
+    },
+  };
+}
+
+/**
+ * Polls `probe` until it returns true, the engine exits, or the deadline passes. Errors name the engine
+ * and carry its last output lines.
+ */
+export async function waitUntilReady(
+  engine: EngineProcess,
+  probe: () => Promise<boolean>,
+  options: { timeoutMs: number; what: string },
+): Promise<void> {
+  const deadline = performance.now() + options.timeoutMs;
+  let exited = false;
+  let exitError: unknown;
+  void engine.exited().then(
+    () => {
+      exited = true;
+    },
+    (error: unknown) => {
+      exited = true;
+      exitError = error;
+    },
+  );
+  let lastError: unknown;
+  let delayMs = 20;
+  while (performance.now() < deadline) {
+    if (exited) {
+      if (exitError) throw exitError;
+      const { exitCode, signalCode } = engine.child;
+      throw new EngineStartError(
+        `${engine.name} exited before it was ready (exit code ${exitCode ?? signalCode}). Its last output:\n${engine.recentOutput()}`,
+        engine.recentOutput(),
+      );
+    }
+    try {
+      if (await probe()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    delayMs = Math.min(delayMs * 2, 200);
+  }
+  throw new EngineStartError(
+    `${engine.name} was not ready after ${options.timeoutMs} ms (${options.what}; last probe error: ${String(lastError)}). Its last output:\n${engine.recentOutput()}`,
+    engine.recentOutput(),
+  );
+}
+
+export class EngineStartError extends Error {
+  /** True when the engine failed because its port was taken between our check and its bind. */
+  readonly portWasTaken: boolean;
+
+  constructor(message: string, output: string) {
+    super(message);
+    this.name = 'EngineStartError';
+    this.portWasTaken = /address already in use|BindException|EADDRINUSE/i.test(output);
+  }
+}

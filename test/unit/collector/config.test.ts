@@ -1,0 +1,87 @@
+import { describe, expect, test } from 'vitest';
+import { ConfigError, loadCollectorConfig, parseListenSpec } from '../../../collector-edge/config.ts';
+
+const base = { FLOWLINE_STREAM_NAME: 'flows' };
+
+function problems(env: Record<string, string>, flags = {}, exists = () => true): string[] {
+  try {
+    loadCollectorConfig(env, flags, exists);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('collector configuration', () => {
+  test('defaults: UDP and TCP on 4739, 25,000-byte Kinesis records', () => {
+    const config = loadCollectorConfig(base);
+    expect(config.listen).toEqual([
+      { protocol: 'udp', host: '0.0.0.0', port: 4739 },
+      { protocol: 'tcp', host: '0.0.0.0', port: 4739 },
+    ]);
+    expect(config.batchTargetBytes).toBe(25_000);
+    expect(config.tls).toBeUndefined();
+  });
+
+  test('flags override environment variables', () => {
+    const config = loadCollectorConfig(
+      { ...base, FLOWLINE_PUT_CONCURRENCY: '8' },
+      { putConcurrency: '2', listen: 'tcp://[::1]:0' },
+    );
+    expect(config.putConcurrency).toBe(2);
+    expect(config.listen).toEqual([{ protocol: 'tcp', host: '::1', port: 0 }]);
+  });
+
+  test('every problem is reported at once, naming the variable', () => {
+    const found = problems({
+      FLOWLINE_LISTEN: 'http://x:1,udp://0.0.0.0:99999',
+      FLOWLINE_SPOOL_MAX_BYTES: 'lots',
+      FLOWLINE_LOG_LEVEL: 'chatty',
+    });
+    expect(found.some((p) => p.includes('stream name is required'))).toBe(true);
+    expect(found.some((p) => p.includes('"http://x:1" is not proto://host:port'))).toBe(true);
+    expect(found.some((p) => p.includes('port 99999 is above 65535'))).toBe(true);
+    expect(found.some((p) => p.startsWith('FLOWLINE_SPOOL_MAX_BYTES: must be a whole number'))).toBe(true);
+    expect(found.some((p) => p.startsWith('FLOWLINE_LOG_LEVEL: must be one of'))).toBe(true);
+  });
+
+  test('TLS from a mounted Secret directory: ca.crt present turns client verification on', () => {
+    const config = loadCollectorConfig(
+      { ...base, FLOWLINE_LISTEN: 'tls://0.0.0.0:4739', FLOWLINE_TLS_DIR: '/etc/flowline/tls' },
+      {},
+      () => true,
+    );
+    expect(config.tls).toEqual({
+      certFile: '/etc/flowline/tls/tls.crt',
+      keyFile: '/etc/flowline/tls/tls.key',
+      caFile: '/etc/flowline/tls/ca.crt',
+      clientAuth: 'require',
+    });
+  });
+
+  test('TLS problems: missing files, client auth without a CA, clashing ports', () => {
+    expect(problems({ ...base, FLOWLINE_LISTEN: 'tls://0.0.0.0:4739' })).toContain(
+      'a tls:// listener needs --tls-cert and --tls-key (FLOWLINE_TLS_CERT/KEY) or --tls-dir',
+    );
+    const found = problems(
+      {
+        ...base,
+        FLOWLINE_LISTEN: 'tls://0.0.0.0:4739,tcp://0.0.0.0:4739',
+        FLOWLINE_TLS_CERT: '/nope/cert.pem',
+        FLOWLINE_TLS_KEY: '/nope/key.pem',
+        FLOWLINE_TLS_CLIENT_AUTH: 'require',
+      },
+      {},
+      () => false,
+    );
+    expect(found).toContain('TLS certificate file "/nope/cert.pem" does not exist');
+    expect(found.some((p) => p.includes('"require" needs --tls-ca'))).toBe(true);
+    expect(found.some((p) => p.includes('two listeners share tcp port'))).toBe(true);
+  });
+
+  test('listen spec parser', () => {
+    expect(parseListenSpec('udp://[fd00::1]:4739')).toEqual({ protocol: 'udp', host: 'fd00::1', port: 4739 });
+    expect(() => parseListenSpec('udp://host')).toThrow(/proto:\/\/host:port/);
+  });
+});

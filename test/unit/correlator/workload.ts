@@ -1,0 +1,146 @@
+// A simulator-like workload for the correlator's integration tests and benchmark: flows reported every
+// `intervalSeconds` of event time, inter-Node flows by both Nodes (source and destination halves),
+// intra-Node flows by one, cumulative totals growing, packed into wire-format Kinesis payloads.
+import { flowKeyOf } from '../../../core/flow-key.ts';
+import { emptyFlowRecord, type FlowRecord, FlowType } from '../../../core/flow-record.ts';
+import { encodeWireBatch } from '../../../core/wire.ts';
+
+/** Deterministic PRNG (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface WorkloadOptions {
+  flows: number;
+  /** Reports per flow per Node. */
+  rounds: number;
+  interNodeShare: number;
+  intervalSeconds: number;
+  startSeconds: number;
+  seed: number;
+  /** Distinguishes the addresses of separate workloads sharing a table. */
+  subnet?: number;
+}
+
+interface Reporter {
+  template: FlowRecord;
+  exporter: string;
+  packets: number;
+  octets: number;
+}
+
+function flowTemplate(i: number, subnet: number, inter: boolean): { src: FlowRecord; dst: FlowRecord } {
+  const base: FlowRecord = {
+    ...emptyFlowRecord(),
+    sourceIP: `10.${subnet}.${(i >> 8) & 255}.${i & 255}`,
+    destinationIP: `10.${subnet + 100}.${(i >> 8) & 255}.${i & 255}`,
+    protocolIdentifier: 6,
+    sourceTransportPort: 30000 + (i % 30000),
+    destinationTransportPort: 8080,
+    flowType: inter ? FlowType.InterNode : FlowType.IntraNode,
+    tcpState: 'ESTABLISHED',
+    flowEndReason: 2,
+    sourcePodName: `frontend-7d9f8b6c5-${(i % 97).toString(36)}x2k`,
+    sourcePodNamespace: 'shop',
+    sourceNodeName: `ip-10-0-${i % 8}-17.ec2.internal`,
+    destinationPodName: `backend-5c4d7f9b8-${(i % 89).toString(36)}q7m`,
+    destinationPodNamespace: 'shop',
+    destinationNodeName: `ip-10-0-${(i + 1) % 8}-42.ec2.internal`,
+    destinationClusterIP: '172.20.14.3',
+    destinationServiceIP: '172.20.14.3',
+    destinationServicePort: 80,
+    destinationServicePortName: 'shop/backend:http',
+    egressNetworkPolicyName: 'allow-frontend-egress',
+    egressNetworkPolicyNamespace: 'shop',
+    egressNetworkPolicyRuleName: 'rule-1',
+    egressNetworkPolicyRuleAction: 1,
+    egressNetworkPolicyType: 3,
+  };
+  if (!inter) return { src: base, dst: base };
+  const src = { ...base, destinationPodName: '', destinationPodNamespace: '', destinationNodeName: '' };
+  const dst = {
+    ...base,
+    sourcePodName: '',
+    sourcePodNamespace: '',
+    sourceNodeName: '',
+    destinationClusterIP: '',
+    destinationServiceIP: '',
+    destinationServicePort: 0,
+    destinationServicePortName: '',
+    egressNetworkPolicyName: '',
+    egressNetworkPolicyNamespace: '',
+    egressNetworkPolicyRuleName: '',
+    egressNetworkPolicyRuleAction: 0,
+    egressNetworkPolicyType: 0,
+    ingressNetworkPolicyName: 'allow-backend-ingress',
+    ingressNetworkPolicyNamespace: 'shop',
+    ingressNetworkPolicyRuleName: 'rule-1',
+    ingressNetworkPolicyRuleAction: 1,
+    ingressNetworkPolicyType: 3,
+  };
+  return { src, dst };
+}
+
+/** Records in arrival order: round by round, every reporter once per round, shuffled within a round. */
+export function generateRecords(options: WorkloadOptions): FlowRecord[] {
+  const random = prng(options.seed);
+  const subnet = options.subnet ?? 1;
+  const reporters: Reporter[] = [];
+  for (let i = 0; i < options.flows; i++) {
+    const inter = random() < options.interNodeShare;
+    const { src, dst } = flowTemplate(i, subnet, inter);
+    reporters.push({ template: src, exporter: `192.168.${i % 8}.1`, packets: 0, octets: 0 });
+    if (inter) reporters.push({ template: dst, exporter: `192.168.${(i + 1) % 8}.1`, packets: 0, octets: 0 });
+  }
+  const sequence = new Map<string, number>();
+  const records: FlowRecord[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    const order = reporters.map((r, i) => [random(), i] as const).sort((a, b) => a[0] - b[0]);
+    for (const [, index] of order) {
+      const reporter = reporters[index]!;
+      const packets = 1 + Math.floor(random() * 50);
+      const octets = packets * (60 + Math.floor(random() * 1400));
+      reporter.packets += packets;
+      reporter.octets += octets;
+      const end = options.startSeconds + round * options.intervalSeconds;
+      const seq = (sequence.get(reporter.exporter) ?? 0) + 1;
+      sequence.set(reporter.exporter, seq);
+      records.push({
+        ...reporter.template,
+        exporterAddress: reporter.exporter,
+        observationDomainId: 1,
+        exportTime: end,
+        sequenceNumber: seq,
+        receivedAtMs: end * 1000 + 20,
+        flowStartSeconds: options.startSeconds,
+        flowEndSeconds: end,
+        packetTotalCount: reporter.packets,
+        packetDeltaCount: packets,
+        octetTotalCount: reporter.octets,
+        octetDeltaCount: octets,
+        reversePacketTotalCount: Math.floor(reporter.packets * 0.8),
+        reversePacketDeltaCount: Math.floor(packets * 0.8),
+        reverseOctetTotalCount: Math.floor(reporter.octets * 0.5),
+        reverseOctetDeltaCount: Math.floor(octets * 0.5),
+      });
+    }
+  }
+  return records;
+}
+
+/** Packs records into Kinesis payloads of `perPayload` records, as the collector's producer does. */
+export function packPayloads(records: readonly FlowRecord[], perPayload: number) {
+  const payloads: Array<{ data: Buffer; partitionKey: string }> = [];
+  for (let i = 0; i < records.length; i += perPayload) {
+    const chunk = records.slice(i, i + perPayload);
+    payloads.push({ data: encodeWireBatch(chunk), partitionKey: flowKeyOf(chunk[0]!) });
+  }
+  return payloads;
+}

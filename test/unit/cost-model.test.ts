@@ -1,0 +1,233 @@
+// The cost model's arithmetic, checked against figures computed by hand (each step is in the comments).
+import { describe, expect, it } from 'vitest';
+import { costBench } from '../../bench/cost.bench.ts';
+import {
+  type Cluster,
+  costModel,
+  FALLBACK_ASSUMED,
+  FALLBACK_MEASURED,
+  flowRecordsPerSecond,
+  INPUT_NAMES,
+  inputsFromRows,
+  kinesisMonthly,
+  LIST_PRICES,
+  lambdaMonthly,
+  type MeasuredInputs,
+  provisionedShards,
+} from '../../bench/cost-model.ts';
+import type { BenchRow } from '../../bench/types.ts';
+
+const MONTH_SECONDS = 30 * 24 * 3600; // 2,592,000
+
+describe('list prices', () => {
+  it('are the reference figures (us-east-1)', () => {
+    expect(LIST_PRICES.kinesisPutPayloadUnitsMillion).toBe(0.014);
+    expect(LIST_PRICES.dynamodbWriteRequestUnitsMillion).toBe(0.625);
+    expect(LIST_PRICES.lambdaArm64GbSecond).toBe(0.0000133334);
+    expect(LIST_PRICES.clickhouseScaleMonth).toBe(436.95);
+  });
+});
+
+describe('flow record rate', () => {
+  it('counts inter-Node connections twice, every activeFlowExportTimeout', () => {
+    // 100,000 connections x (0.2 intra x 1 + 0.8 inter x 2 = 1.8) / 5 s = 36,000 records/s
+    const cluster = { connections: 100_000, interNodeFraction: 0.8, activeFlowExportTimeoutSeconds: 5 };
+    expect(flowRecordsPerSecond(cluster as Cluster)).toBeCloseTo(36_000, 6);
+    // the reference's W1: same cluster with a 60 s timeout = 3,000 records/s
+    expect(flowRecordsPerSecond({ ...cluster, activeFlowExportTimeoutSeconds: 60 } as Cluster)).toBeCloseTo(
+      3000,
+      6,
+    );
+  });
+});
+
+describe('Kinesis', () => {
+  it('provisioned: the reference W1 naive figure (3,000 records/s of 250 B, 1 PUT unit each)', () => {
+    // shards: max(3,000/1,000, 750,000 B/1 MB) = 3 / 0.75 target = 4 shards
+    expect(provisionedShards(3000, 750_000)).toBe(4);
+    // 4 x 720 h x $0.015 = $43.20; 7.776e9 PUT units x $0.014/1e6 = $108.864; total $152.064 (reference: $153)
+    const cost = kinesisMonthly('provisioned', 3000 * MONTH_SECONDS, 250, LIST_PRICES);
+    expect(cost.usd).toBeCloseTo(152.064, 6);
+  });
+
+  it('provisioned: a 30 KB record is 2 PUT units, and the bytes limit binds', () => {
+    // 100 records/s x 30,000 B = 3 MB/s -> 3 / 0.75 = 4 shards; 2 units each
+    // 4 x 720 x 0.015 = 43.2; 100 x 2,592,000 x 2 = 518.4 M units x 0.014 = 7.2576
+    const cost = kinesisMonthly('provisioned', 100 * MONTH_SECONDS, 30_000, LIST_PRICES);
+    expect(cost.usd).toBeCloseTo(50.4576, 6);
+  });
+
+  it('on-demand rounds every record up to 1 KB, in and out', () => {
+    // 1,000 records of 1,500 B bill as 2 KB each: 2,048,000 B = 0.0019073486328125 GiB
+    // 720 h x $0.04 = $28.80 + 0.0019073486328125 x ($0.08 + $0.04) = $0.000228881836
+    const cost = kinesisMonthly('on-demand', 1000, 1500, LIST_PRICES);
+    expect(cost.usd).toBeCloseTo(28.800228881836, 9);
+  });
+});
+
+describe('Lambda', () => {
+  it('bills requests and GB-seconds', () => {
+    // 1e6 x 0.5 s x 1 GB = 500,000 GB-s x $0.0000133334 = $6.6667; + 1e6 requests x $0.20/1e6 = $0.20
+    const cost = lambdaMonthly(1_000_000, 500, 1024, LIST_PRICES);
+    expect(cost.gbSeconds).toBe(500_000);
+    expect(cost.usd).toBeCloseTo(6.8667, 6);
+  });
+});
+
+describe('costModel', () => {
+  const cluster: Cluster = {
+    nodes: 10,
+    connections: 1000,
+    interNodeFraction: 0.5,
+    activeFlowExportTimeoutSeconds: 5,
+    activeFlowRecordTimeoutSeconds: 60,
+    commitIntervalSeconds: 8,
+    kinesisMode: 'provisioned',
+    retentionDays: 30,
+  };
+  const measured: MeasuredInputs = {
+    flowRecordsPerPutUnit: 200,
+    flowRecordsPerKinesisRecord: 200,
+    wireBytesPerFlowRecord: 100,
+    naiveBytesPerFlowRecord: 600,
+    correlatorWriteUnitsPerFlowRecord: 0.25,
+    correlatorReadUnitsPerFlowRecord: 0,
+    correlatorFlowRecordsPerInvocation: 10_000,
+    correlatorMsPerInvocation: 500,
+    correlatorMemoryMb: 1024,
+    naiveWriteUnitsPerFlowRecord: 1,
+    naiveMsPerFlowRecord: 5,
+    flusherReadUnitsPerRow: 0.5,
+    flusherWriteUnitsPerRow: 1,
+    flusherMsPerRow: 0.1,
+    flusherMemoryMb: 512,
+    rowsPerFlowPerInterval: 1,
+    clickhouseMaxRowsPerInsert: 100_000,
+    clickhouseCompressedBytesPerRow: 40,
+  };
+  // 1,000 x 1.5 / 5 s = 300 records/s; x 2,592,000 s = 777,600,000 records per month
+  const report = costModel(cluster, measured, LIST_PRICES);
+  const line = (prefix: string) => report.lines.find((l) => l.component.startsWith(prefix))!;
+
+  it('derives the rates', () => {
+    expect(report.flowRecordsPerSecond).toBeCloseTo(300, 9);
+    expect(report.flowRecordsPerMonth).toBeCloseTo(777_600_000, 3);
+    expect(report.rowsPerSecond).toBeCloseTo(1000 / 60, 9); // one row per flow per 60 s
+  });
+
+  it('prices Kinesis', () => {
+    // Flowline: 1.5 records/s, 30,000 B/s -> 1 shard = 720 x 0.015 = 10.8; 777.6 M / 200 = 3.888 M units
+    // x 0.014 = 0.054432 -> 10.854432. Naive: 300 records/s, 180 kB/s -> 0.3 / 0.75 -> 1 shard = 10.8;
+    // 777.6 M units x 0.014 = 10.8864 -> 21.6864
+    expect(line('Kinesis').flowline).toBeCloseTo(10.854432, 6);
+    expect(line('Kinesis').naive).toBeCloseTo(21.6864, 6);
+  });
+
+  it('prices the correlator Lambda', () => {
+    // Flowline: 777.6 M / 10,000 = 77,760 invocations x 0.5 s x 1 GB = 38,880 GB-s
+    //   0.07776 M x $0.20 = 0.015552 + 38,880 x 0.0000133334 = 0.518402592 -> 0.533954592
+    // Naive: 777.6 M / 100 = 7.776 M invocations x (100 x 5 ms = 0.5 s) x 1 GB = 3,888,000 GB-s
+    //   7.776 x 0.20 = 1.5552 + 3,888,000 x 0.0000133334 = 51.8402592 -> 53.3954592
+    expect(line('Lambda correlator').flowline).toBeCloseTo(0.533954592, 8);
+    expect(line('Lambda correlator').naive).toBeCloseTo(53.3954592, 6);
+  });
+
+  it('prices DynamoDB writes per flow record', () => {
+    // Flowline: 777.6 M x 0.25 = 194.4 M WRU x $0.625 = 121.5; naive: 777.6 M WRU x 0.625 = 486
+    expect(line('DynamoDB correlator').flowline).toBeCloseTo(121.5, 6);
+    expect(line('DynamoDB correlator').naive).toBeCloseTo(486, 6);
+  });
+
+  it('prices the flusher and ClickHouse the same for both designs', () => {
+    // 16.667 rows/s x 2,592,000 = 43.2 M rows; 324,000 invocations (every 8 s) of 133.33 rows x 0.1 ms
+    //   = 13.333 ms at 0.5 GB -> 2,160 GB-s: 0.324 x 0.20 = 0.0648 + 2,160 x 0.0000133334 = 0.028800144
+    expect(line('Lambda flusher').flowline).toBeCloseTo(0.093600144, 8);
+    // 43.2 M WRU x 0.625 = 27 + 21.6 M RRU x 0.125 = 2.7 -> 29.7
+    expect(line('DynamoDB flusher').flowline).toBeCloseTo(29.7, 6);
+    // 16.667 rows/s x 30 d x 86,400 s x 40 B = 1.728e9 B = 0.001728 TB x $25.30 = 0.0437184
+    expect(line('ClickHouse Cloud storage').flowline).toBeCloseTo(0.0437184, 8);
+    expect(line('ClickHouse Cloud compute').naive).toBe(436.95);
+    for (const name of ['Lambda flusher', 'DynamoDB flusher', 'ClickHouse']) {
+      expect(line(name).naive).toBe(line(name).flowline);
+    }
+  });
+
+  it('totals, per million records and the ratio', () => {
+    // 10.854432 + 0.533954592 + 121.5 + 0.093600144 + 29.7 + 436.95 + 0.0437184 = 599.675705136
+    // 21.6864 + 53.3954592 + 486 + 0.093600144 + 29.7 + 436.95 + 0.0437184 = 1027.869177744
+    expect(report.monthly.flowline).toBeCloseTo(599.675705136, 6);
+    expect(report.monthly.naive).toBeCloseTo(1027.869177744, 6);
+    expect(report.perMillionFlowRecords.flowline).toBeCloseTo(599.675705136 / 777.6, 9);
+    expect(report.ratio).toBeCloseTo(1027.869177744 / 599.675705136, 9);
+  });
+
+  it('counts ClickHouse inserts: one per flusher run vs one per row', () => {
+    // 133.33 rows per run fit one insert, every 8 s -> 0.125/s; naive: 16.667/s
+    expect(report.clickhouseInsertsPerSecond.flowline).toBeCloseTo(0.125, 9);
+    expect(report.clickhouseInsertsPerSecond.naive).toBeCloseTo(1000 / 60, 9);
+    // a 100-row cap splits 133.33 rows into 2 inserts per run -> 0.25/s
+    const capped = costModel(cluster, { ...measured, clickhouseMaxRowsPerInsert: 100 }, LIST_PRICES);
+    expect(capped.clickhouseInsertsPerSecond.flowline).toBeCloseTo(0.25, 9);
+  });
+
+  it('on-demand Kinesis pays the 1 KB rounding per naive record', () => {
+    // naive: 777.6 M records x 1 KiB = 796,262,400 KiB = 741.58 GiB x $0.12 = 88.99 + 720 x 0.04 = 28.8
+    const onDemand = costModel({ ...cluster, kinesisMode: 'on-demand' }, measured, LIST_PRICES);
+    const kinesis = onDemand.lines.find((l) => l.component.startsWith('Kinesis'))!;
+    expect(kinesis.naive).toBeCloseTo(28.8 + ((777_600_000 * 1024) / 2 ** 30) * 0.12, 6);
+    // Flowline: 3.888 M records of 20,000 B -> 20 KiB each = 77,760,000 KiB = 74.158 GiB x 0.12 + 28.8
+    expect(kinesis.flowline).toBeCloseTo(28.8 + ((3_888_000 * 20 * 1024) / 2 ** 30) * 0.12, 6);
+  });
+});
+
+describe('inputs from bench rows', () => {
+  it('takes the first row carrying a counter and labels fallbacks', () => {
+    const rows: BenchRow[] = [
+      { group: 'collector', name: 'pack', value: 1, unit: 'x', counters: { flowRecordsPerPutUnit: 230 } },
+      {
+        group: 'cost',
+        name: 'inputs',
+        value: 0,
+        unit: 'x',
+        counters: {
+          flowRecordsPerPutUnit: 170,
+          flowRecordsPerPutUnitFallback: FALLBACK_MEASURED,
+          naiveMsPerFlowRecord: 6,
+          naiveMsPerFlowRecordFallback: FALLBACK_ASSUMED,
+        },
+      },
+    ];
+    const { inputs, provenance } = inputsFromRows(rows);
+    expect(inputs.flowRecordsPerPutUnit).toBe(230);
+    expect(provenance.flowRecordsPerPutUnit).toBe('measured: collector / pack');
+    expect(inputs.naiveMsPerFlowRecord).toBe(6);
+    expect(provenance.naiveMsPerFlowRecord).toMatch(/^assumption: .*6 ms/);
+    expect(inputs.correlatorMsPerInvocation).toBeUndefined();
+  });
+});
+
+describe('cost bench module', () => {
+  it('uses the counters of earlier rows and falls back, labelled, for the rest', async () => {
+    const previous: BenchRow[] = [
+      {
+        group: 'correlator',
+        name: 'fold',
+        value: 1,
+        unit: 'records/s',
+        counters: { correlatorWriteUnitsPerFlowRecord: 0.125 },
+      },
+    ];
+    const rows = await costBench.run({ quick: true, previous });
+    const inputsRow = rows.find((r) => r.name.startsWith('cost inputs'))!;
+    expect(inputsRow.value).toBe(1);
+    expect(inputsRow.counters!.correlatorWriteUnitsPerFlowRecord).toBe(0.125);
+    expect(inputsRow.counters!.correlatorWriteUnitsPerFlowRecordFallback).toBeUndefined();
+    // packing was measured on its own workload through the real packer: one 25 KB unit holds many records
+    expect(inputsRow.counters!.flowRecordsPerPutUnitFallback).toBe(FALLBACK_MEASURED);
+    expect(inputsRow.counters!.flowRecordsPerPutUnit).toBeGreaterThan(20);
+    expect(inputsRow.counters!.naiveMsPerFlowRecordFallback).toBe(FALLBACK_ASSUMED);
+    for (const name of INPUT_NAMES) expect(Number.isFinite(inputsRow.counters![name])).toBe(true);
+    const perMillion = rows.find((r) => r.name.startsWith('Flowline cost per 1M'))!;
+    expect(perMillion.value).toBeLessThan(perMillion.baseline!);
+  });
+});

@@ -1,0 +1,113 @@
+// Test / benchmark material: the Antrea agent's IPFIX template (HEAD, 43 IEs, IPv4 flavour, in the order
+// of reference/antrea-flow-aggregator.md 4.2) and realistic records for it, built with the encoder.
+import { type EncodableValue, type EncoderField, field } from '../../../collector-edge/ipfix/encoder.ts';
+
+export const ANTREA_AGENT_IPV4_FIELDS: EncoderField[] = [
+  'flowStartSeconds',
+  'flowEndSeconds',
+  'flowEndReason',
+  'sourceTransportPort',
+  'destinationTransportPort',
+  'protocolIdentifier',
+  'packetTotalCount',
+  'octetTotalCount',
+  'packetDeltaCount',
+  'octetDeltaCount',
+  'sourceIPv4Address',
+  'destinationIPv4Address',
+  'reversePacketTotalCount',
+  'reverseOctetTotalCount',
+  'reversePacketDeltaCount',
+  'reverseOctetDeltaCount',
+  'sourcePodName',
+  'sourcePodNamespace',
+  'sourceNodeName',
+  'destinationPodName',
+  'destinationPodNamespace',
+  'destinationNodeName',
+  'destinationServicePort',
+  'destinationServicePortName',
+  'ingressNetworkPolicyName',
+  'ingressNetworkPolicyNamespace',
+  'ingressNetworkPolicyType',
+  'ingressNetworkPolicyRuleName',
+  'ingressNetworkPolicyRuleAction',
+  'egressNetworkPolicyName',
+  'egressNetworkPolicyNamespace',
+  'egressNetworkPolicyType',
+  'egressNetworkPolicyRuleName',
+  'egressNetworkPolicyRuleAction',
+  'tcpState',
+  'flowType',
+  'egressName',
+  'egressIP',
+  'egressNodeName',
+  'proxySnatPort',
+  'destinationClusterIPv4',
+  'proxySnatIPv4',
+  'destinationServiceIPv4',
+].map((name) => field(name));
+
+/** Deterministic pseudo-random generator (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function antreaRecord(random: () => number, i: number): Record<string, EncodableValue> {
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  const namespaces = ['default', 'kube-system', 'payments', 'frontend', 'monitoring'];
+  const packets = 1 + Math.floor(random() * 100000);
+  const start = 1_700_000_000 + Math.floor(random() * 1000);
+  return {
+    flowStartSeconds: start,
+    flowEndSeconds: start + 60,
+    flowEndReason: pick([1, 2, 3]),
+    sourceTransportPort: 1024 + Math.floor(random() * 60000),
+    destinationTransportPort: pick([80, 443, 8080, 53, 5432]),
+    protocolIdentifier: pick([6, 6, 6, 17]),
+    packetTotalCount: packets,
+    octetTotalCount: packets * 900,
+    packetDeltaCount: Math.floor(packets / 3),
+    octetDeltaCount: Math.floor(packets / 3) * 900,
+    sourceIPv4Address: `10.${(i >> 8) & 255}.${i & 255}.${1 + Math.floor(random() * 250)}`,
+    destinationIPv4Address: `10.96.${Math.floor(random() * 255)}.${Math.floor(random() * 255)}`,
+    reversePacketTotalCount: Math.floor(packets / 2),
+    reverseOctetTotalCount: Math.floor(packets / 2) * 600,
+    reversePacketDeltaCount: Math.floor(packets / 6),
+    reverseOctetDeltaCount: Math.floor(packets / 6) * 600,
+    sourcePodName: `web-${Math.floor(random() * 1e6).toString(36)}-x7k2p`,
+    sourcePodNamespace: pick(namespaces),
+    sourceNodeName: `k8s-node-${Math.floor(random() * 20)}`,
+    destinationPodName: `api-${Math.floor(random() * 1e6).toString(36)}-q9z8w`,
+    destinationPodNamespace: pick(namespaces),
+    destinationNodeName: `k8s-node-${Math.floor(random() * 20)}`,
+    destinationServicePort: pick([0, 80, 443]),
+    destinationServicePortName: pick(['', 'payments/api:http', 'frontend/web:https']),
+    ingressNetworkPolicyName: pick(['', 'allow-frontend']),
+    ingressNetworkPolicyNamespace: pick(['', 'payments']),
+    ingressNetworkPolicyType: pick([0, 1, 3]),
+    ingressNetworkPolicyRuleName: pick(['', 'rule-1']),
+    ingressNetworkPolicyRuleAction: pick([0, 1]),
+    egressNetworkPolicyName: '',
+    egressNetworkPolicyNamespace: '',
+    egressNetworkPolicyType: 0,
+    egressNetworkPolicyRuleName: '',
+    egressNetworkPolicyRuleAction: 0,
+    tcpState: pick(['ESTABLISHED', 'TIME_WAIT', 'SYN_SENT', '']),
+    flowType: pick([1, 2, 3]),
+    egressName: pick(['', 'egress-prod']),
+    egressIP: pick(['', '172.18.0.10']),
+    egressNodeName: pick(['', 'k8s-node-3']),
+    proxySnatPort: 0,
+    destinationClusterIPv4: pick(['0.0.0.0', '10.96.0.10']),
+    proxySnatIPv4: '0.0.0.0',
+    destinationServiceIPv4: pick(['0.0.0.0', '10.96.0.10']),
+  };
+}
