@@ -7,6 +7,10 @@ const SUITE_BUDGET_SECONDS = 600;
 
 // Keep this list in data-flow order; the cost module goes last (it reads the earlier rows' counters).
 const modules: Array<[string, () => Promise<BenchModule>]> = [
+  ['engines', async () => (await import('./engines.bench.ts')).enginesBench],
+  ['collector', async () => (await import('./collector.bench.ts')).collectorBench],
+  ['correlator', async () => (await import('./correlator.bench.ts')).correlatorBench],
+  ['flusher', async () => (await import('./flusher.bench.ts')).flusherBench],
   ['cost', async () => (await import('./cost.bench.ts')).costBench],
 ];
 

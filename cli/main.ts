@@ -10,9 +10,12 @@ const program = new Command()
 // Each command module registers itself; keep this list sorted.
 const commandModules: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/bench.ts'),
+  () => import('./commands/clickhouse.ts'),
   () => import('./commands/collect.ts'),
   () => import('./commands/cost.ts'),
   () => import('./commands/decode.ts'),
+  () => import('./commands/engines.ts'),
+  () => import('./commands/migrate.ts'),
   () => import('./commands/simulate.ts'),
 ];
 

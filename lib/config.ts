@@ -43,6 +43,8 @@ export interface FlowlineConfig {
   flusherMemoryMb: number;
 
   clickHouseUrl: string;
+  /** Antrea's cluster UUID (configmap kube-system/antrea-cluster-identity), the rows' clusterUUID. */
+  clusterUuid: string;
   clickHouseDatabase: string;
   clickHouseUsername: string;
   /** Use an existing Secrets Manager secret instead of creating one. */
@@ -83,6 +85,7 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   correlatorTimeoutSeconds: 60,
   flusherMemoryMb: 512,
   clickHouseUrl: '',
+  clusterUuid: '',
   clickHouseDatabase: 'default',
   clickHouseUsername: 'default',
   clickHouseSecretArn: undefined,
@@ -178,6 +181,7 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     correlatorTimeoutSeconds: int('correlatorTimeoutSeconds', 3, 900),
     flusherMemoryMb: int('flusherMemoryMb', 128, 10_240),
     clickHouseUrl: str('clickHouseUrl', /^(https?:\/\/\S+)?$/),
+    clusterUuid: str('clusterUuid', /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i),
     clickHouseDatabase: str('clickHouseDatabase', /^[A-Za-z_][A-Za-z0-9_]*$/),
     clickHouseUsername: str('clickHouseUsername', /^\S+$/),
     clickHouseSecretArn: optional(

@@ -60,7 +60,8 @@ export class FlowlineFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
-      environment: props.environment,
+      // Stack traces in the logs point into the TypeScript sources (the bundle ships its source map).
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       bundling: {
         forceDockerBundling: false,

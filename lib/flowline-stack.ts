@@ -76,6 +76,8 @@ export class FlowlineStack extends Stack {
       clickHouse: this.clickHouse,
       clickHouseUrl: config.clickHouseUrl,
       clickHouseDatabase: config.clickHouseDatabase,
+      clickHouseUsername: config.clickHouseUsername,
+      clusterUuid: config.clusterUuid,
       schedule,
       commitIntervalSeconds: config.commitIntervalSeconds,
       runForSeconds: config.flusherRunForSeconds,
@@ -101,10 +103,17 @@ export class FlowlineStack extends Stack {
       exportLagAlarmSeconds: config.exportLagAlarmSeconds,
     });
 
+    // Synth works without them (offline, CI); the flusher fails on start, loudly, until both are set.
     if (!config.clickHouseUrl) {
       Annotations.of(this).addWarningV2(
         'flowline:clickHouseUrl',
-        'context clickHouseUrl is empty: the flusher cannot export until it is set (cdk deploy -c clickHouseUrl=https://...)',
+        'context clickHouseUrl is empty: the flusher cannot export until it is set (-c clickHouseUrl=https://...)',
+      );
+    }
+    if (!config.clusterUuid) {
+      Annotations.of(this).addWarningV2(
+        'flowline:clusterUuid',
+        "context clusterUuid is empty: the flusher cannot export until it is set to Antrea's cluster UUID",
       );
     }
 
@@ -148,24 +157,24 @@ export class FlowlineStack extends Stack {
   private nagSuppressions(): void {
     for (const fn of [this.correlator.function, this.flusher.function]) {
       Validations.of(fn).acknowledge({
-        id: 'AwsSolutions-L1',
+        id: 'AwsSolutions::AwsSolutions-L1',
         reason:
           'Node.js 22 is the pinned, supported runtime this code is built and tested for (esbuild target node22); moving to a newer runtime is a deliberate, tested change',
       });
     }
     Validations.of(this.ingest.stream).acknowledge({
-      id: 'AwsSolutions-KDS3',
+      id: 'AwsSolutions::AwsSolutions-KDS3',
       reason:
         'A customer-managed key on purpose: key policy and IAM can scope kms:GenerateDataKey to this stream key for the collector, and key use is auditable; cost is one key',
     });
     Validations.of(this.correlator.failureQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
+      id: 'AwsSolutions::AwsSolutions-SQS3',
       reason:
         'This queue is itself the on-failure destination (a DLQ) of the Kinesis event source mapping; nothing consumes it automatically, so it needs no DLQ of its own',
     });
     if (this.clickHouse.created) {
       Validations.of(this.clickHouse.secret).acknowledge({
-        id: 'AwsSolutions-SMG4',
+        id: 'AwsSolutions::AwsSolutions-SMG4',
         reason:
           'ClickHouse Cloud passwords are changed in ClickHouse, not by a Secrets Manager rotation function; rotate by setting the new password in both (README "Deploy to AWS")',
       });

@@ -37,6 +37,10 @@ export interface FlusherProps {
   clickHouse: ClickHouseSecret;
   clickHouseUrl: string;
   clickHouseDatabase: string;
+  /** Used when the secret has no username. */
+  clickHouseUsername: string;
+  /** Antrea's cluster UUID, written into every row (clusterUUID column). */
+  clusterUuid: string;
   schedule: FlowSchedule;
   commitIntervalSeconds: number;
   runForSeconds: number;
@@ -69,7 +73,11 @@ export class Flusher extends Construct {
         RUN_FOR_SECONDS: String(props.runForSeconds),
         CLICKHOUSE_URL: props.clickHouseUrl,
         CLICKHOUSE_DATABASE: props.clickHouseDatabase,
+        CLICKHOUSE_USER: props.clickHouseUsername,
         CLICKHOUSE_SECRET_ARN: props.clickHouse.secret.secretArn,
+        // The name functions/flusher/config.ts reads (Secrets Manager accepts an ARN as SecretId).
+        CLICKHOUSE_SECRET_ID: props.clickHouse.secret.secretArn,
+        CLUSTER_UUID: props.clusterUuid,
         POWERTOOLS_SERVICE_NAME: FLUSHER_SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',

@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS flows (
   incomplete UInt8 DEFAULT 0,
   exporterAddress String DEFAULT '',
   destinationServiceIP String DEFAULT '',
-  exportedAt DateTime64(3) DEFAULT now64(3)
+  exportedAt DateTime64(3, 'UTC') DEFAULT now64(3)
 ) ENGINE = MergeTree
 ORDER BY (flowEndSeconds, flowType, sourcePodNamespace, destinationPodNamespace)
 TTL timeInserted + INTERVAL {{ttl}}

@@ -20,10 +20,10 @@ SELECT
   if(destinationPodName != '', concat(destinationPodNamespace, '/', destinationPodName), destinationIP) AS destination,
   egressNetworkPolicyRuleAction AS egressAction,
   ingressNetworkPolicyRuleAction AS ingressAction,
-  count() AS records
+  sum(octetDeltaCount) AS bytes
 FROM flows_policy_view
 WHERE (egressNetworkPolicyRuleAction IN (2, 3) OR ingressNetworkPolicyRuleAction IN (2, 3))
   AND flowEndSeconds BETWEEN {from:DateTime} AND {to:DateTime}
 GROUP BY source, destination, egressAction, ingressAction
-ORDER BY records DESC, source, destination
+ORDER BY bytes DESC, source, destination
 LIMIT 50;

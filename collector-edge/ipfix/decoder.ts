@@ -433,7 +433,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
               header,
               templateId: setId,
               firstRecordIndex: recordsInMessage,
-              bytes: bytes.slice(bodyStart, setEnd),
+              bytes: new Uint8Array(bytes.subarray(bodyStart, setEnd)), // a copy, never a view of the caller's buffer
               offset,
               heldAtMs: receivedAtMs,
               receivedAtMs,

@@ -169,7 +169,8 @@ export function encodeValue(type: IeType, value: EncodableValue, length: number)
       const perSecond = type === 'dateTimeMicroseconds' ? 1_000_000n : 1_000_000_000n;
       const total = typeof value === 'bigint' ? value : BigInt(Math.trunc(Number(value ?? 0)));
       const seconds = total / perSecond + NTP_TO_UNIX_SECONDS;
-      const fraction = ((total % perSecond) << 32n) / perSecond;
+      // Rounded up so that the decoder's truncation gives back the same value.
+      const fraction = (((total % perSecond) << 32n) + perSecond - 1n) / perSecond;
       return integerBytes((seconds << 32n) | fraction, 8, false);
     }
     case 'octetArray':

@@ -21,7 +21,8 @@ export class IpfixStreamFramer {
 
   /** Appends a chunk and returns the complete messages now available. */
   push(chunk: Uint8Array): FramerOutput {
-    if (this.buffer.length === 0) this.buffer = chunk.slice();
+    // Copies: a Node Buffer's slice() would alias the caller's (possibly reused) memory.
+    if (this.buffer.length === 0) this.buffer = new Uint8Array(chunk);
     else {
       const next = new Uint8Array(this.buffer.length + chunk.length);
       next.set(this.buffer);

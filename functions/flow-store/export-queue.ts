@@ -95,7 +95,7 @@ export class DynamoExportQueue implements ExportQueue {
           TableName: this.tableName,
           IndexName: DUE_INDEX_NAME,
           KeyConditionExpression: '#shard = :shard AND #due <= :now',
-          ExpressionAttributeNames: { '#shard': ATTR.dueShard, '#due': ATTR.nextExportAt },
+          ExpressionAttributeNames: { '#shard': ATTR.dueShard, '#due': ATTR.nextExportAt, '#pk': ATTR.pk },
           ExpressionAttributeValues: { ':shard': { S: shard }, ':now': { N: String(nowMs) } },
           ProjectionExpression: '#pk',
           Limit: Math.min(1000, limit - keys.length),

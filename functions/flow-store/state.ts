@@ -141,9 +141,14 @@ export function expiresAtOf(state: FlowState, nowMs: number, config: ScheduleCon
   return Math.ceil(Math.max(nowMs, pending, state.inactiveExpireAtMs) / 1000) + config.flowTtlSeconds;
 }
 
-/** ClickHouse insert deduplication token of the export the flusher is about to make. */
+/** ClickHouse insert deduplication token of one exported row: pk#createdAtMs#exportSeq. */
+export function dedupTokenOf(flowKey: string, createdAtMs: number, exportSeq: number): string {
+  return `${flowKey}#${createdAtMs}#${exportSeq}`;
+}
+
+/** The token of the export the flusher is about to make (processDue returns the same in `exported`). */
 export function exportDedupToken(state: FlowState): string {
-  return `${state.flow.flowKey}#${state.createdAtMs}#${state.exportSeq + 1}`;
+  return dedupTokenOf(state.flow.flowKey, state.createdAtMs, state.exportSeq + 1);
 }
 
 export function cloneState(state: FlowState): FlowState {

@@ -210,7 +210,7 @@ export interface LoopOptions {
 export class FlushLoop {
   private failureStreak = 0;
 
-  constructor(private readonly flusher: Flusher) {}
+  constructor(private readonly flusher: Pick<Flusher, 'round'>) {}
 
   get consecutiveFailures(): number {
     return this.failureStreak;

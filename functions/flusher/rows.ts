@@ -5,7 +5,7 @@ import { ANTREA_INSERT_COLUMNS, FLOWLINE_INSERT_COLUMNS, type FlowsColumn } from
 import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
 import { isUnspecifiedAddress } from '../../core/ip.ts';
 
-/** One row of `flows`: DateTime columns as Unix seconds, exportedAt as Unix seconds with milliseconds. */
+/** One row of `flows`: DateTime columns as Unix seconds, exportedAt as UTC text with milliseconds. */
 export type FlowRow = Record<FlowsColumn, string | number>;
 
 export interface RowContext {
@@ -80,12 +80,17 @@ export function buildFlowRow(flow: AggregatedFlow, context: RowContext): FlowRow
     incomplete: flow.incomplete ? 1 : 0,
     exporterAddress: r.exporterAddress,
     destinationServiceIP: serviceAddressText(r.destinationServiceIP),
-    exportedAt: context.exportedAtMs / 1000,
+    exportedAt: utcMillisText(context.exportedAtMs),
   };
 }
 
 function serviceAddressText(address: string): string {
-  return address === '' || isUnspecifiedAddress(address) ? '' : address;
+  return isUnspecifiedAddress(address) ? '' : address;
+}
+
+/** "YYYY-MM-DD hh:mm:ss.sss" in UTC, the text form of the DateTime64(3, 'UTC') column. */
+function utcMillisText(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
 /**

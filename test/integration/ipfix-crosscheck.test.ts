@@ -40,11 +40,16 @@ async function exportOverUdp(extraArgs: string[]): Promise<{ port: number; datag
   const port = socket.address().port;
   try {
     await runSoftflowd([...extraArgs, '-n', `127.0.0.1:${port}`]);
-    // The datagrams were sent before softflowd exited; let the socket drain them (poll with a deadline).
-    await pollUntil(() => datagrams.length > 0 && totalRecordsHint(datagrams) > 0, 5000);
-    const stableCount = datagrams.length;
-    await pollUntil(() => true, 100);
-    expect(datagrams.length).toBe(stableCount);
+    // The datagrams were sent before softflowd exited; let the socket drain them: poll until the
+    // count has been stable for a few polls (deadline 5 s).
+    let seen = -1;
+    let stablePolls = 0;
+    await pollUntil(() => {
+      stablePolls = datagrams.length === seen && seen > 0 ? stablePolls + 1 : 0;
+      seen = datagrams.length;
+      return stablePolls >= 5;
+    }, 5000);
+    expect(datagrams.length).toBeGreaterThan(0);
   } finally {
     socket.close();
   }
@@ -74,10 +79,6 @@ async function exportOverTcp(extraArgs: string[]): Promise<{ port: number; clien
   return { port, clientPort, stream: Buffer.concat(chunks) };
 }
 
-function totalRecordsHint(datagrams: Array<[Buffer, number]>): number {
-  return datagrams.reduce((n, [d]) => n + d.length, 0);
-}
-
 async function pollUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -86,7 +87,8 @@ async function pollUntil(condition: () => boolean, timeoutMs: number): Promise<v
 async function runSoftflowd(args: string[]): Promise<void> {
   const child = spawn(
     'softflowd',
-    ['-d', '-v', '10', '-r', join(dir, 'traffic.pcap'), '-c', join(dir, 'sf.ctl'), '-p', join(dir, 'sf.pid'), ...args],
+    // No control socket: softflowd 1.1.0 hangs after pcap EOF with most control socket paths.
+    ['-d', '-v', '10', '-r', join(dir, 'traffic.pcap'), '-c', 'none', '-p', join(dir, 'sf.pid'), ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -148,8 +150,8 @@ function flatten(node: Record<string, Json>, into: Record<string, Json> = {}): R
 const TSHARK_FIELD: Record<string, [string, 'text' | 'int' | 'hex' | 'uptime' | 'time']> = {
   sourceIPv4Address: ['cflow.srcaddr', 'text'],
   destinationIPv4Address: ['cflow.dstaddr', 'text'],
-  sourceIPv6Address: ['cflow.srcaddr_v6', 'text'],
-  destinationIPv6Address: ['cflow.dstaddr_v6', 'text'],
+  sourceIPv6Address: ['cflow.srcaddrv6', 'text'],
+  destinationIPv6Address: ['cflow.dstaddrv6', 'text'],
   sourceTransportPort: ['cflow.srcport', 'int'],
   destinationTransportPort: ['cflow.dstport', 'int'],
   protocolIdentifier: ['cflow.protocol', 'int'],

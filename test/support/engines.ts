@@ -39,7 +39,9 @@ export function useEngines(options: UseEnginesOptions = {}): () => TestEngines {
 
   beforeAll(async () => {
     if (target === 'localstack' && (wanted.dynamodb || wanted.kinesis) && !process.env.AWS_ENDPOINT_URL) {
-      throw new Error('FLOWLINE_TEST_TARGET=localstack needs AWS_ENDPOINT_URL, e.g. http://localhost.localstack.cloud:4566');
+      throw new Error(
+        'FLOWLINE_TEST_TARGET=localstack needs AWS_ENDPOINT_URL, e.g. http://localhost.localstack.cloud:4566',
+      );
     }
     const clickhouseFromEnv = target === 'localstack' && process.env.CLICKHOUSE_URL !== undefined;
     const startHere = {
@@ -49,7 +51,11 @@ export function useEngines(options: UseEnginesOptions = {}): () => TestEngines {
     };
     if (startHere.dynamodb || startHere.kinesis || startHere.clickhouse) {
       local = await startLocalEngines(startHere);
-      Object.assign(process.env, local.env());
+      // Against LocalStack only the ClickHouse variables are ours; its AWS credentials and region stay.
+      const env = Object.entries(local.env()).filter(
+        ([name]) => target === 'local' || name.startsWith('CLICKHOUSE_'),
+      );
+      Object.assign(process.env, Object.fromEntries(env));
     }
     const clickhouseConnection = {
       url: process.env.CLICKHOUSE_URL ?? '',
@@ -84,7 +90,8 @@ export function useEngines(options: UseEnginesOptions = {}): () => TestEngines {
   });
 
   return () => {
-    if (!engines) throw new Error('useEngines(): the engines start in beforeAll; use them inside tests or hooks');
+    if (!engines)
+      throw new Error('useEngines(): the engines start in beforeAll; use them inside tests or hooks');
     return engines;
   };
 }

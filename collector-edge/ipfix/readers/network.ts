@@ -96,7 +96,7 @@ export class PacketParser {
       entry = { parts: [], total: -1, header: new Uint8Array(0) };
       this.fragments.set(key, entry);
     }
-    entry.parts.push([offset, data.slice()]);
+    entry.parts.push([offset, new Uint8Array(data)]);
     if (!more) entry.total = offset + data.length;
     if (entry.total < 0) return undefined;
     entry.parts.sort((a, b) => a[0] - b[0]);
@@ -233,7 +233,7 @@ export class TcpStreamReassembler {
       this.next = (next + payload.length) >>> 0;
     } else if (ahead < 0x80000000) {
       if (!this.pending.has(sequence)) {
-        this.pending.set(sequence, payload.slice());
+        this.pending.set(sequence, new Uint8Array(payload));
         this.pendingBytes += payload.length;
       }
     } else {

@@ -1,18 +1,12 @@
 import { describe, expect, test } from 'vitest';
-import { hashKeyOf, PUT_PAYLOAD_UNIT_BYTES, putPayloadUnits, ShardMap } from '../../../collector-edge/shard-map.ts';
+import {
+  hashKeyOf,
+  PUT_PAYLOAD_UNIT_BYTES,
+  putPayloadUnits,
+  ShardMap,
+} from '../../../collector-edge/shard-map.ts';
 
-const MAX = (1n << 128n) - 1n;
-
-function evenShards(count: number): ShardMap {
-  const width = (MAX + 1n) / BigInt(count);
-  return new ShardMap(
-    Array.from({ length: count }, (_, i) => ({
-      shardId: `shardId-${String(i).padStart(12, '0')}`,
-      startingHashKey: width * BigInt(i),
-      endingHashKey: i === count - 1 ? MAX : width * BigInt(i + 1) - 1n,
-    })),
-  );
-}
+import { evenShards, MAX_HASH_KEY as MAX } from './fixtures.ts';
 
 describe('shard map', () => {
   test('MD5 of the partition key as Kinesis computes it', () => {
@@ -53,5 +47,3 @@ describe('shard map', () => {
     expect(putPayloadUnits(PUT_PAYLOAD_UNIT_BYTES + 1)).toBe(2);
   });
 });
-
-export { evenShards };

@@ -102,7 +102,7 @@ export function generateRecords(options: WorkloadOptions): FlowRecord[] {
   const sequence = new Map<string, number>();
   const records: FlowRecord[] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    const order = reporters.map((r, i) => [random(), i] as const).sort((a, b) => a[0] - b[0]);
+    const order = reporters.map((_reporter, i) => [random(), i] as const).sort((a, b) => a[0] - b[0]);
     for (const [, index] of order) {
       const reporter = reporters[index]!;
       const packets = 1 + Math.floor(random() * 50);

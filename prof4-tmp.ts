@@ -1,0 +1,32 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { Collector } from './collector-edge/collector.ts';
+import { loadCollectorConfig } from './collector-edge/config.ts';
+import { createLogger } from './collector-edge/log.ts';
+import { CollectorMetrics } from './collector-edge/metrics.ts';
+import { field, IpfixEncoder } from './collector-edge/ipfix/index.ts';
+import { agentTemplateNames } from './simulator/agent-template.ts';
+import { toAgentFields } from './simulator/exporter.ts';
+import { ClusterSimulation } from './simulator/model.ts';
+const sim = new ClusterSimulation({ seed: 2026, nodes: 1, connections: 6000, polls: 1, ipv6Share: 0 });
+const poll = sim.nextExport()!;
+const enc = new IpfixEncoder({ observationDomainId: 1 });
+enc.defineTemplate(256, agentTemplateNames(false).map((n) => field(n)));
+const msgs = enc.dataMessages(256, poll.byNode[0]!.map((r) => toAgentFields(r.record, false)), poll.exportTime);
+const per = poll.byNode[0]!.length;
+const metrics = new CollectorMetrics();
+const c = await Collector.start(loadCollectorConfig({ FLOWLINE_STREAM_NAME: 'x', FLOWLINE_LISTEN: 'tcp://127.0.0.1:0', FLOWLINE_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'p4-')), FLOWLINE_SPOOL_FSYNC_MS: process.env.F ?? '1000' }),
+  { sink: { putRecords: async (e) => e.map(() => ({ ok: true })), listShards: async () => [] }, metrics, logger: createLogger('error'), http: false });
+const rounds = Number(process.argv[2] ?? 30);
+const sock = connect(c.portOf('tcp'), '127.0.0.1'); await new Promise(r => sock.once('connect', r));
+sock.write(enc.templateMessage(1));
+const t0 = performance.now(); const cpu0 = process.cpuUsage();
+for (let r = 0; r < rounds; r++) for (const m of msgs) { if (!sock.write(m)) await new Promise(res => sock.once('drain', res)); }
+const t1 = performance.now();
+while ((await metrics.total('flowline_collector_flow_records_total')) < per * rounds) await new Promise(r => setTimeout(r, 2));
+const t2 = performance.now();
+await c.whenDelivered(); const t3 = performance.now(); const cpu = process.cpuUsage(cpu0);
+console.log({ records: per * rounds, send: t1 - t0, accepted: t2 - t0, delivered: t3 - t0, cpuMs: (cpu.user + cpu.system) / 1000, rate: Math.round(per * rounds / (t3 - t0) * 1000) });
+sock.destroy(); await c.drain();

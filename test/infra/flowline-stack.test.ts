@@ -1,0 +1,614 @@
+// The synthesized FlowlineStack template: every property the design relies on, IAM scope, and cdk-nag.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FLOW_TABLE_SCHEMA } from '../../functions/flow-store/schema.ts';
+import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
+import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
+import {
+  CORRELATOR_SERVICE_NAME,
+  EXPORT_LAG_METRIC,
+  FLUSHER_SERVICE_NAME,
+  METRICS_NAMESPACE,
+} from '../../lib/metric-names.ts';
+import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
+
+const CLUSTER_UUID = '0b8d5f3e-3c57-4b7a-9a7e-2f6f1c0d9e11';
+
+let s: Synthesized;
+let t: Template;
+const extra: Synthesized[] = [];
+const synthAgain = (overrides: Parameters<typeof synthFlowline>[0]): Synthesized => {
+  const result = synthFlowline(overrides);
+  extra.push(result);
+  return result;
+};
+
+beforeAll(() => {
+  s = synthFlowline({ clickHouseUrl: 'https://ch.example.com:8443', clusterUuid: CLUSTER_UUID });
+  t = s.template;
+  console.log(`FlowlineStack synth (bundling skipped, cdk-nag on): ${s.synthMs.toFixed(0)} ms`);
+});
+afterAll(() => {
+  for (const r of [s, ...extra]) if (r) removeOutdir(r);
+});
+
+/** Logical id of a construct's CloudFormation resource (L2 constructs: their default child). */
+const idOf = (construct: IConstruct): string => {
+  const resource = construct instanceof CfnElement ? construct : construct.node.defaultChild;
+  if (!(resource instanceof CfnElement))
+    throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  return s.stack.getLogicalId(resource);
+};
+const functionId = (name: 'correlator' | 'flusher') => idOf(s.stack[name].function);
+
+describe('ingest stream', () => {
+  it('is on-demand by default, KMS-encrypted with a rotated customer key, 24 h retention', () => {
+    const keyId = idOf(s.stack.ingest.key);
+    t.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      Description: 'Flowline ingest stream encryption',
+    });
+    t.resourceCountIs('AWS::Kinesis::Stream', 1);
+    t.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      RetentionPeriodHours: 24,
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+      ShardCount: Match.absent(),
+    });
+    t.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Retain' });
+  });
+
+  it('is provisioned with the configured shard count and retention when asked', () => {
+    const p = synthAgain({ streamMode: 'provisioned', shardCount: 4, streamRetentionHours: 48 });
+    p.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      ShardCount: 4,
+      RetentionPeriodHours: 48,
+    });
+  });
+});
+
+describe('flow store', () => {
+  it('has the key schema, TTL and sparse due index of functions/flow-store, on-demand, PITR, KMS', () => {
+    const keyId = idOf(s.stack.store.key);
+    const idx = FLOW_TABLE_SCHEMA.dueIndex;
+    t.resourceCountIs('AWS::DynamoDB::Table', 1);
+    t.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: FLOW_TABLE_SCHEMA.partitionKey.name, KeyType: 'HASH' }],
+      AttributeDefinitions: Match.arrayWith([
+        {
+          AttributeName: FLOW_TABLE_SCHEMA.partitionKey.name,
+          AttributeType: FLOW_TABLE_SCHEMA.partitionKey.type,
+        },
+        { AttributeName: idx.partitionKey.name, AttributeType: idx.partitionKey.type },
+        { AttributeName: idx.sortKey.name, AttributeType: idx.sortKey.type },
+      ]),
+      TimeToLiveSpecification: { AttributeName: FLOW_TABLE_SCHEMA.ttlAttribute, Enabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: idx.name,
+          KeySchema: [
+            { AttributeName: idx.partitionKey.name, KeyType: 'HASH' },
+            { AttributeName: idx.sortKey.name, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...idx.nonKeyAttributes] },
+        },
+      ],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      },
+      DeletionProtectionEnabled: true,
+    });
+    t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    t.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      Description: 'Flowline flow store encryption',
+    });
+  });
+
+  it('uses provisioned capacity for table and index when asked, and can be destroyed in dev', () => {
+    const p = synthAgain({
+      tableBillingMode: 'provisioned',
+      tableReadCapacity: 7,
+      tableWriteCapacity: 9,
+      retainData: false,
+    });
+    const capacity = { ReadCapacityUnits: 7, WriteCapacityUnits: 9 };
+    p.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: Match.absent(),
+      ProvisionedThroughput: capacity,
+      GlobalSecondaryIndexes: [Match.objectLike({ ProvisionedThroughput: capacity })],
+      DeletionProtectionEnabled: false,
+    });
+    p.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    p.template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Delete' });
+  });
+});
+
+describe('correlator', () => {
+  it('is a Node 22 arm64 function with its own log group and the schedule environment', () => {
+    const id = functionId('correlator');
+    const fn = t.toJSON().Resources[id];
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      MemorySize: 1024,
+      Timeout: 60,
+      LoggingConfig: {
+        LogGroup: { Ref: idOf(s.stack.correlator.functionConstruct.logGroup) },
+      },
+      Environment: {
+        Variables: {
+          TABLE_NAME: { Ref: idOf(s.stack.store.table) },
+          DUE_INDEX_NAME: FLOW_TABLE_SCHEMA.dueIndex.name,
+          ACTIVE_TIMEOUT_SECONDS: '60',
+          INACTIVE_TIMEOUT_SECONDS: '90',
+          FLOW_TTL_SECONDS: '86400',
+          DUE_SHARD_COUNT: '16',
+          POWERTOOLS_SERVICE_NAME: CORRELATOR_SERVICE_NAME,
+          POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+      },
+    });
+    expect(fn.Metadata['flowline:entry']).toBe(CORRELATOR_ENTRY);
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('reads the stream through an event source mapping with every failure-handling setting', () => {
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: functionId('correlator') },
+      EventSourceArn: {
+        'Fn::GetAtt': [idOf(s.stack.ingest.stream), 'Arn'],
+      },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 5,
+      ParallelizationFactor: 1,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
+      MaximumRecordAgeInSeconds: 21_600,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: {
+          Destination: {
+            'Fn::GetAtt': [idOf(s.stack.correlator.failureQueue), 'Arn'],
+          },
+        },
+      },
+    });
+  });
+
+  it('takes the event source settings from context, as plain template values', () => {
+    const p = synthAgain({
+      correlatorBatchSize: 250,
+      correlatorBatchingWindowSeconds: 10,
+      correlatorParallelizationFactor: 4,
+      correlatorMaxRetryAttempts: 2,
+      correlatorMaxRecordAgeSeconds: 3600,
+    });
+    p.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 250,
+      MaximumBatchingWindowInSeconds: 10,
+      ParallelizationFactor: 4,
+      MaximumRetryAttempts: 2,
+      MaximumRecordAgeInSeconds: 3600,
+    });
+  });
+
+  it('sends given-up batches to a KMS-encrypted, TLS-only queue kept 14 days', () => {
+    const queueId = idOf(s.stack.correlator.failureQueue);
+    t.hasResourceProperties('AWS::SQS::Queue', {
+      KmsMasterKeyId: 'alias/aws/sqs',
+      MessageRetentionPeriod: 1_209_600,
+    });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Principal: { AWS: '*' },
+          }),
+        ],
+      },
+    });
+  });
+});
+
+describe('flusher', () => {
+  it('runs one at a time for RUN_FOR_SECONDS with the ClickHouse settings', () => {
+    const id = functionId('flusher');
+    const fn = t.toJSON().Resources[id];
+    const secretRef = { Ref: idOf(s.stack.clickHouse.secret) };
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      ReservedConcurrentExecutions: 1,
+      Timeout: 55 + 15,
+      MemorySize: 512,
+      Environment: {
+        Variables: {
+          COMMIT_INTERVAL_SECONDS: '8',
+          RUN_FOR_SECONDS: '55',
+          ACTIVE_TIMEOUT_SECONDS: '60',
+          INACTIVE_TIMEOUT_SECONDS: '90',
+          DUE_SHARD_COUNT: '16',
+          CLICKHOUSE_URL: 'https://ch.example.com:8443',
+          CLICKHOUSE_DATABASE: 'default',
+          CLICKHOUSE_USER: 'default',
+          CLICKHOUSE_SECRET_ARN: secretRef,
+          CLICKHOUSE_SECRET_ID: secretRef,
+          CLUSTER_UUID: CLUSTER_UUID,
+          POWERTOOLS_SERVICE_NAME: FLUSHER_SERVICE_NAME,
+          POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        },
+      },
+    });
+    expect(fn.Metadata['flowline:entry']).toBe(FLUSHER_ENTRY);
+  });
+
+  it('is started every minute, and a tick that cannot start is dropped, not queued', () => {
+    const id = functionId('flusher');
+    t.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [id, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+        }),
+      ],
+    });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: id },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [id, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+    });
+  });
+
+  it('creates a generated-password secret, or uses an existing one', () => {
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: {
+        SecretStringTemplate: JSON.stringify({ username: 'default' }),
+        GenerateStringKey: 'password',
+      },
+    });
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:flowline/clickhouse-AbCdEf';
+    const p = synthAgain({ clickHouseSecretArn: arn });
+    p.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    p.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ CLICKHOUSE_SECRET_ARN: arn }) },
+    });
+  });
+});
+
+describe('collector access', () => {
+  it('allows only PutRecords, ListShards, DescribeStreamSummary on this stream and the stream key', () => {
+    t.resourceCountIs('AWS::IAM::ManagedPolicy', 1);
+    t.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Sid: 'PutFlowRecords',
+            Effect: 'Allow',
+            Action: ['kinesis:PutRecords', 'kinesis:ListShards', 'kinesis:DescribeStreamSummary'],
+            Resource: {
+              'Fn::GetAtt': [idOf(s.stack.ingest.stream), 'Arn'],
+            },
+          },
+          {
+            Sid: 'EncryptWithStreamKey',
+            Effect: 'Allow',
+            Action: 'kms:GenerateDataKey',
+            Resource: { 'Fn::GetAtt': [idOf(s.stack.ingest.key), 'Arn'] },
+          },
+        ],
+      },
+    });
+    const roleId = idOf(s.stack.collector.role);
+    const role = t.toJSON().Resources[roleId];
+    expect(role.Properties.ManagedPolicyArns).toEqual([{ Ref: idOf(s.stack.collector.policy) }]);
+    expect(role.Properties.Policies).toBeUndefined();
+    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain(':root');
+  });
+
+  it('trusts one service account through IRSA when configured', () => {
+    const provider = 'arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123';
+    const issuer = 'oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123';
+    const p = synthAgain({
+      collectorTrust: 'irsa',
+      collectorOidcProviderArn: provider,
+      collectorNamespace: 'obs',
+    });
+    p.template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Effect: 'Allow',
+            Principal: { Federated: provider },
+            Condition: {
+              StringEquals: {
+                [`${issuer}:sub`]: 'system:serviceaccount:obs:flowline-collector',
+                [`${issuer}:aud`]: 'sts.amazonaws.com',
+              },
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('trusts EKS Pod Identity when configured', () => {
+    const p = synthAgain({ collectorTrust: 'pod-identity' });
+    p.template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Action: ['sts:AssumeRole', 'sts:TagSession'],
+            Effect: 'Allow',
+            Principal: { Service: 'pods.eks.amazonaws.com' },
+          },
+        ],
+      },
+    });
+  });
+
+  it('outputs what the collector and operators need', () => {
+    const outputs = Object.keys(t.toJSON().Outputs);
+    expect(outputs.sort()).toEqual(
+      [
+        'AlarmTopicArn',
+        'ClickHouseSecretArn',
+        'CollectorPolicyArn',
+        'CollectorRoleArn',
+        'DashboardName',
+        'FailureQueueUrl',
+        'FlowTableName',
+        'IngestStreamArn',
+        'IngestStreamKeyArn',
+        'IngestStreamName',
+        'Region',
+      ].sort(),
+    );
+    t.hasOutput('CollectorRoleArn', {
+      Value: { 'Fn::GetAtt': [idOf(s.stack.collector.role), 'Arn'] },
+    });
+  });
+});
+
+describe('least privilege', () => {
+  type Statement = {
+    Effect: string;
+    Action: string | string[];
+    Resource?: unknown;
+    Principal?: unknown;
+    Sid?: string;
+  };
+  const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+  const statementsOf = (template: Template) => {
+    const out: { logicalId: string; type: string; statement: Statement }[] = [];
+    for (const [logicalId, r] of Object.entries(
+      template.toJSON().Resources as Record<
+        string,
+        { Type: string; Properties: Record<string, { Statement: Statement[] }> }
+      >,
+    )) {
+      const doc = r.Properties?.PolicyDocument ?? r.Properties?.KeyPolicy;
+      if (!doc) continue;
+      for (const statement of doc.Statement) out.push({ logicalId, type: r.Type, statement });
+    }
+    return out;
+  };
+
+  /**
+   * The only Allow statements with `*`: KMS key policies, whose Resource must be "*" (it means "this key")
+   * and whose account-root kms:* statement is the AWS default that delegates key use to IAM policies.
+   */
+  const isWildcardException = ({ type, statement }: { type: string; statement: Statement }) =>
+    type === 'AWS::KMS::Key' && statement.Resource === '*';
+
+  it('has no wildcard action or resource in any Allow statement outside the listed exceptions', () => {
+    const allows = statementsOf(t).filter((x) => x.statement.Effect === 'Allow');
+    expect(allows.length).toBeGreaterThan(10);
+    const offenders = allows.filter(
+      (x) =>
+        !isWildcardException(x) &&
+        (asList(x.statement.Action).some((a) => a.includes('*')) ||
+          JSON.stringify(x.statement.Resource ?? null).includes('"*"') ||
+          x.statement.Resource === undefined),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('lists the exceptions: the three key policies, each only root + named service principals', () => {
+    const exceptions = statementsOf(t).filter(
+      (x) => x.statement.Effect === 'Allow' && isWildcardException(x),
+    );
+    const byKey = new Map<string, Statement[]>();
+    for (const x of exceptions) byKey.set(x.logicalId, [...(byKey.get(x.logicalId) ?? []), x.statement]);
+    expect(byKey.size).toBe(3);
+    const principals = exceptions.map((x) => JSON.stringify(x.statement.Principal));
+    for (const p of principals) expect(p).toMatch(/:root"|cloudwatch\.amazonaws\.com/);
+    const cloudwatch = exceptions.filter((x) => JSON.stringify(x.statement.Principal).includes('cloudwatch'));
+    expect(cloudwatch.map((x) => x.statement.Action)).toEqual([['kms:Decrypt', 'kms:GenerateDataKey']]);
+  });
+
+  it('gives each function exactly the table actions its code uses, and no managed policies', () => {
+    const policyOf = (role: string) =>
+      statementsOf(t)
+        .filter(
+          (x) => x.type === 'AWS::IAM::Policy' && x.logicalId.startsWith(`${role}HandlerRoleDefaultPolicy`),
+        )
+        .map((x) => x.statement);
+    const tableArn = {
+      'Fn::GetAtt': [idOf(s.stack.store.table), 'Arn'],
+    };
+    const onTable = (statements: Statement[]) =>
+      statements
+        .filter((st) => JSON.stringify(st.Resource) === JSON.stringify(tableArn))
+        .flatMap((st) => asList(st.Action));
+    expect(onTable(policyOf('Correlator')).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem']);
+    expect(onTable(policyOf('Flusher')).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(policyOf('Flusher')).toContainEqual(
+      expect.objectContaining({
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [tableArn, `/index/${FLOW_TABLE_SCHEMA.dueIndex.name}`]] },
+      }),
+    );
+    // The table key only through DynamoDB.
+    for (const role of ['Correlator', 'Flusher']) {
+      expect(policyOf(role)).toContainEqual(
+        expect.objectContaining({
+          Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+          Condition: { StringEquals: { 'kms:ViaService': expect.anything() } },
+        }),
+      );
+    }
+    // Only the collector role has a managed policy, and it is the stack's own.
+    for (const [, role] of Object.entries(resourcesOf(t, 'AWS::IAM::Role'))) {
+      for (const arn of (role.Properties.ManagedPolicyArns as unknown[] | undefined) ?? []) {
+        expect(JSON.stringify(arn)).not.toContain('iam::aws:policy');
+      }
+    }
+  });
+});
+
+describe('monitoring', () => {
+  const alarmOn = (metricName: string, namespace: string) =>
+    Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.MetricName === metricName && a.Properties.Namespace === namespace,
+    );
+
+  it('alarms on iterator age, failure queue depth, errors, throttles, export lag and a stopped flusher', () => {
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    expect(alarmOn('IteratorAge', 'AWS/Lambda')[0]?.Properties).toMatchObject({
+      Threshold: 300_000,
+      Statistic: 'Maximum',
+    });
+    expect(alarmOn('ApproximateNumberOfMessagesVisible', 'AWS/SQS')[0]?.Properties).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarmOn('Errors', 'AWS/Lambda')).toHaveLength(2);
+    expect(alarmOn('Throttles', 'AWS/Lambda')).toHaveLength(2);
+    expect(alarmOn(EXPORT_LAG_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
+      Threshold: 120,
+      Statistic: 'Maximum',
+      Dimensions: [{ Name: 'service', Value: FLUSHER_SERVICE_NAME }],
+    });
+    expect(alarmOn('Invocations', 'AWS/Lambda')[0]?.Properties).toMatchObject({
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    const topicRef = { Ref: idOf(s.stack.monitoring.topic) };
+    for (const alarm of Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
+      expect(alarm.Properties.OKActions).toEqual([topicRef]);
+    }
+  });
+
+  it('notifies an encrypted, TLS-only topic, with e-mail only when configured', () => {
+    t.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [idOf(s.stack.monitoring.topic.masterKey!), 'Arn'] },
+    });
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ],
+      },
+    });
+    t.resourceCountIs('AWS::SNS::Subscription', 0);
+    const p = synthAgain({ alarmEmail: 'oncall@example.com' });
+    p.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+  });
+
+  it('has a dashboard showing the pipeline and the alarms', () => {
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(
+      Object.values(resourcesOf(t, 'AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+    );
+    for (const needle of [
+      'IncomingRecords',
+      'IteratorAge',
+      EXPORT_LAG_METRIC,
+      'ApproximateNumberOfMessagesVisible',
+      'ConsumedWriteCapacityUnits',
+      'Alarms',
+    ]) {
+      expect(body).toContain(needle);
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  const acknowledged = (stack: Stack) =>
+    stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>))
+      .map(([id, reason]) => ({ id, reason }));
+
+  it('reports no violation (synth would have thrown) and no error annotation', () => {
+    const report = JSON.parse(fs.readFileSync(path.join(s.outdir, 'validation-report.json'), 'utf8'));
+    const violations = report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations);
+    expect(violations).toEqual([]);
+    expect(Annotations.fromStack(s.stack).findError('*', Match.anyValue())).toEqual([]);
+    expect(Annotations.fromStack(s.stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+
+  it('acknowledges exactly the accepted findings, each with a specific reason', () => {
+    const acks = acknowledged(s.stack);
+    expect(acks.map((a) => a.id).sort()).toEqual(
+      ['KDS3', 'L1', 'L1', 'SMG4', 'SQS3'].map((rule) => `AwsSolutions::AwsSolutions-${rule}`),
+    );
+    for (const a of acks) expect(a.reason.length).toBeGreaterThan(60);
+  });
+
+  it('is really checking: an unacknowledged finding fails the synth', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    new sqs.Queue(new Stack(app, 'Probe'), 'PlainQueue');
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+
+  it('warns (not fails) when the ClickHouse URL or cluster UUID is missing', () => {
+    const p = synthAgain({});
+    const warnings = Annotations.fromStack(p.stack)
+      .findWarning('*', Match.anyValue())
+      .map((w) => String(w.entry.data));
+    expect(warnings).toHaveLength(2);
+    expect(warnings.join('\n')).toMatch(/clickHouseUrl is empty[\s\S]*clusterUuid is empty/);
+  });
+});

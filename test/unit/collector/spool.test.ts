@@ -1,0 +1,125 @@
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { DeliveryQueue } from '../../../collector-edge/delivery-queue.ts';
+import type { SealedBatch } from '../../../collector-edge/packer.ts';
+import { Spool } from '../../../collector-edge/spool.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'flowline-spool-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function batch(i: number, size = 100): SealedBatch {
+  return {
+    data: Buffer.alloc(size, i % 251),
+    partitionKey: `10.0.0.${i}|10.0.1.1|6|${1000 + i}|80`,
+    ...(i % 2 === 0 ? { explicitHashKey: String(BigInt(i) * 12345678901234567890n) } : {}),
+    recordCount: i + 1,
+  };
+}
+
+const open = (dir: string, segmentBytes = 1024) => Spool.open({ dir, segmentBytes, fsyncIntervalMs: 0 });
+
+describe('disk spool', () => {
+  test('recovers unacknowledged entries in order, with keys and data; acked segments are deleted', () => {
+    const dir = tempDir();
+    const { spool } = open(dir);
+    const entries = Array.from({ length: 30 }, (_, i) => spool.append(batch(i)));
+    expect(spool.segmentCount).toBeGreaterThan(2);
+    for (const entry of entries.slice(0, 12)) spool.ack(entry);
+    spool.ack(entries[20]!); // out of order
+    // no close(): as after SIGKILL
+    const { spool: reopened, recovered } = open(dir);
+    expect(recovered.map((e) => e.id)).toEqual(
+      entries.filter((_, i) => i >= 12 && i !== 20).map((e) => e.id),
+    );
+    for (const entry of recovered) {
+      const i = entry.recordCount - 1;
+      expect(entry.partitionKey).toBe(batch(i).partitionKey);
+      expect(entry.explicitHashKey).toBe(batch(i).explicitHashKey);
+      expect(reopened.readData(entry).equals(batch(i).data)).toBe(true);
+    }
+    // New ids continue after the old ones.
+    expect(reopened.append(batch(99)).id).toBeGreaterThan(entries.at(-1)!.id);
+    for (const entry of recovered) reopened.ack(entry);
+    reopened.close();
+    const left = readdirSync(dir);
+    expect(left.filter((n) => n.endsWith('.spool'))).toHaveLength(1); // only the segment holding batch 99
+  });
+
+  test('a torn tail (crash mid-write) and a corrupted entry are cut off and reported', () => {
+    const dir = tempDir();
+    const { spool } = open(dir, 1 << 20);
+    for (let i = 0; i < 5; i++) spool.append(batch(i));
+    spool.close();
+    const [segment] = readdirSync(dir).filter((n) => n.endsWith('.spool'));
+    const path = join(dir, segment!);
+    appendFileSync(path, Buffer.from([0, 0, 1, 0, 1, 2, 3, 4, 9, 9])); // a header and 2 of 256 body bytes
+    const corrupt: string[] = [];
+    let reopened = Spool.open({
+      dir,
+      segmentBytes: 1 << 20,
+      fsyncIntervalMs: 0,
+      onCorrupt: (_, __, r) => corrupt.push(r),
+    });
+    expect(reopened.recovered).toHaveLength(5);
+    expect(corrupt).toEqual(['torn entry body']);
+    reopened.spool.close();
+    // Flip a data byte of the third entry: it and everything after it are cut.
+    const bytes = readFileSync(path);
+    const third = reopened.recovered[2]!;
+    bytes[third.dataOffset + 10]! ^= 0xff;
+    writeFileSync(path, bytes);
+    corrupt.length = 0;
+    reopened = Spool.open({
+      dir,
+      segmentBytes: 1 << 20,
+      fsyncIntervalMs: 0,
+      onCorrupt: (_, __, r) => corrupt.push(r),
+    });
+    expect(reopened.recovered).toHaveLength(2);
+    expect(corrupt).toEqual(['CRC mismatch']);
+    reopened.spool.close();
+  });
+});
+
+describe('delivery queue', () => {
+  test('oldest first; failed records go back ahead of newer ones; spilled payloads are read from disk', () => {
+    const dir = tempDir();
+    const { spool } = open(dir, 1 << 20);
+    const queue = new DeliveryQueue(spool, 250); // room for two 100-byte payloads in memory
+    for (let i = 0; i < 6; i++) queue.push(batch(i));
+    expect(queue.memoryInUse).toBe(200);
+    const first = queue.take(3, 1 << 20);
+    expect(first.map((r) => r.entry.recordCount)).toEqual([1, 2, 3]);
+    expect(first[2]!.heldInMemory).toBe(false);
+    expect(first[2]!.data!.equals(batch(2).data)).toBe(true);
+    queue.ack(first[0]!);
+    queue.release([first[2]!, first[1]!]);
+    const next = queue.take(10, 1 << 20);
+    expect(next.map((r) => r.entry.recordCount)).toEqual([2, 3, 4, 5, 6]);
+    expect(next[0]!.attempts).toBe(1);
+    for (const record of next) queue.ack(record);
+    expect(queue.size).toBe(0);
+    expect(queue.memoryInUse).toBe(0);
+    expect(queue.flowRecords).toBe(0);
+  });
+
+  test('take respects the byte limit but always returns at least one record', () => {
+    const dir = tempDir();
+    const { spool } = open(dir, 1 << 20);
+    const queue = new DeliveryQueue(spool, 1 << 20);
+    for (let i = 0; i < 4; i++) queue.push(batch(i, 1000));
+    const keyBytes = Buffer.byteLength(batch(0).partitionKey);
+    expect(queue.take(500, 2 * (1000 + keyBytes) + 10)).toHaveLength(2);
+    expect(queue.take(500, 10)).toHaveLength(1);
+  });
+});

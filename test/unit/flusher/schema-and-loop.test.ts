@@ -1,0 +1,140 @@
+// Migration files and their parameters, the flusher's configuration and secret format, and the round
+// loop's timing (virtual clock).
+import { describe, expect, it } from 'vitest';
+import { ANTREA_INSERT_COLUMNS, DEFAULTED_COLUMNS, FLOWLINE_COLUMNS } from '../../../clickhouse/columns.ts';
+import { loadMigrations, parseRetention, renderMigration, splitStatements } from '../../../clickhouse/migrations.ts';
+import { loadDashboardQueries } from '../../../clickhouse/queries.ts';
+import { flusherConfigFromEnv } from '../../../functions/flusher/config.ts';
+import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
+import { FlushLoop, type RoundReport } from '../../../functions/flusher/flusher.ts';
+
+describe('migrations', () => {
+  it('flows declares timeInserted, Antrea 51 columns (trusted between clusterUUID and egressName), then Flowline', () => {
+    const [first] = loadMigrations();
+    const create = splitStatements(renderMigration(first!.sql, parseRetention('12 HOUR')))[0]!;
+    const body = create.slice(create.indexOf('(') + 1, create.lastIndexOf(') ENGINE'));
+    const names = body
+      .split('\n')
+      .map((line) => /^\s*(\w+)\s+\w/.exec(line)?.[1])
+      .filter((name): name is string => name !== undefined);
+    const antrea = [...ANTREA_INSERT_COLUMNS];
+    const expected = [
+      'timeInserted',
+      ...antrea.slice(0, antrea.indexOf('clusterUUID') + 1),
+      'trusted',
+      ...antrea.slice(antrea.indexOf('clusterUUID') + 1),
+      ...FLOWLINE_COLUMNS,
+    ];
+    expect(names).toEqual(expected);
+    expect(DEFAULTED_COLUMNS).toEqual(['timeInserted', 'trusted']);
+  });
+
+  it('TTL parameter: validated, rendered, normalised as ClickHouse prints it', () => {
+    expect(parseRetention('12 HOUR')).toEqual({
+      interval: '12 HOUR',
+      seconds: 43_200,
+      normalized: 'toIntervalHour(12)',
+      mergeWithTtlTimeout: 14_400,
+    });
+    expect(parseRetention('30 days').normalized).toBe('toIntervalDay(30)');
+    expect(parseRetention('1 HOUR').mergeWithTtlTimeout).toBe(3600);
+    expect(() => parseRetention('1 HOUR; DROP TABLE flows')).toThrow(/invalid TTL/);
+    expect(() => parseRetention('0 DAY')).toThrow(/invalid TTL/);
+    expect(() => renderMigration('{{nope}}', parseRetention('1 DAY'))).toThrow(/unknown migration placeholder/);
+    for (const m of loadMigrations()) expect(renderMigration(m.sql, parseRetention('2 DAY'))).not.toContain('{{');
+  });
+
+  it('versions are increasing and every dashboard has its queries', () => {
+    const versions = loadMigrations().map((m) => m.version);
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    const dashboards = new Set(loadDashboardQueries().map((q) => q.dashboard));
+    expect([...dashboards].sort()).toEqual([
+      'flow-records',
+      'network-policy',
+      'node-to-node',
+      'pod-to-external',
+      'pod-to-pod',
+      'pod-to-service',
+    ]);
+  });
+});
+
+describe('flusher configuration', () => {
+  const base = {
+    CLICKHOUSE_URL: 'https://example.clickhouse.cloud:8443',
+    CLUSTER_UUID: '4f2c1b0e-8a4d-4d8e-9f6a-2b1c3d4e5f60',
+    CLICKHOUSE_SECRET_ID: 'flowline/clickhouse',
+  };
+  it('defaults: 8 s commit interval for 55 s, database default', () => {
+    const config = flusherConfigFromEnv(base);
+    expect(config.commitIntervalMs).toBe(8000);
+    expect(config.runForMs).toBe(55_000);
+    expect(config.clickhouse.database).toBe('default');
+    expect(config.clickhouse.password).toBeUndefined();
+  });
+  it('rejects a missing URL, a non-UUID cluster id, no credentials source', () => {
+    expect(() => flusherConfigFromEnv({ ...base, CLICKHOUSE_URL: '' })).toThrow(/CLICKHOUSE_URL/);
+    expect(() => flusherConfigFromEnv({ ...base, CLUSTER_UUID: 'my-cluster' })).toThrow(/CLUSTER_UUID/);
+    expect(() => flusherConfigFromEnv({ ...base, CLICKHOUSE_SECRET_ID: '' })).toThrow(/CLICKHOUSE_PASSWORD/);
+  });
+  it('secret: JSON with password (and username) or the bare password', () => {
+    expect(parseClickHouseSecret('{"username":"writer","password":"p"}', 'default')).toEqual({
+      username: 'writer',
+      password: 'p',
+    });
+    expect(parseClickHouseSecret('{"password":"p"}', 'u')).toEqual({ username: 'u', password: 'p' });
+    expect(parseClickHouseSecret('s3cret', 'u')).toEqual({ username: 'u', password: 's3cret' });
+    expect(() => parseClickHouseSecret('{"user":"x"}', 'u')).toThrow(/password/);
+  });
+});
+
+describe('FlushLoop', () => {
+  function virtualTime() {
+    let now = 1_000_000;
+    return { clock: () => now, sleep: async (ms: number) => void (now += ms), advance: (ms: number) => void (now += ms) };
+  }
+  const report = (ok: boolean): RoundReport => ({
+    ok,
+    dueFlows: 0,
+    rowsInserted: 0,
+    inserts: 0,
+    replayedBatches: 0,
+    replayedRows: 0,
+    markConflicts: 0,
+    incompleteRows: 0,
+    closedFlows: 0,
+    insertFailures: ok ? 0 : 1,
+    durationMs: 0,
+  });
+
+  it('a round every commit interval within the run time (55 s / 8 s = 7 rounds)', async () => {
+    const time = virtualTime();
+    const starts: number[] = [];
+    const loop = new FlushLoop({
+      round: async () => {
+        starts.push(time.clock());
+        time.advance(300); // the round itself takes time; the interval is measured start to start
+        return report(true);
+      },
+    });
+    const reports = await loop.run({ runForMs: 55_000, intervalMs: 8000, maxBackoffMs: 60_000, ...time });
+    expect(reports).toHaveLength(7);
+    expect(starts.map((s) => s - starts[0]!)).toEqual([0, 8000, 16_000, 24_000, 32_000, 40_000, 48_000]);
+  });
+
+  it('backs off exponentially after failures, capped, and resets after a success', async () => {
+    const time = virtualTime();
+    const starts: number[] = [];
+    const outcomes = [false, false, false, false, true, true];
+    const loop = new FlushLoop({
+      round: async () => {
+        starts.push(time.clock());
+        return report(outcomes[starts.length - 1] ?? true);
+      },
+    });
+    await loop.run({ runForMs: 200_000, intervalMs: 8000, maxBackoffMs: 40_000, ...time });
+    const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
+    expect(gaps.slice(0, 6)).toEqual([8000, 16_000, 32_000, 40_000, 8000, 8000]);
+    expect(loop.consecutiveFailures).toBe(0);
+  });
+});
