@@ -20,7 +20,12 @@ import { startLocalEngines } from '../local/engines/index.ts';
 import { CLUSTER_UUID, workloadFlows } from '../test/integration/flusher-workload.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
-async function sinkThroughput(url: string, username: string, password: string, quick: boolean): Promise<BenchRow[]> {
+async function sinkThroughput(
+  url: string,
+  username: string,
+  password: string,
+  quick: boolean,
+): Promise<BenchRow[]> {
   const database = `bench_sink_${process.pid}`;
   const admin = createClickHouseClient({ url, username, password, database: 'default' });
   await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
@@ -109,9 +114,20 @@ async function flusherRound(quick: boolean): Promise<BenchRow[]> {
     const records = pairs(flows, t0);
     for (let i = 0; i < records.length; i += 1000) {
       await correlateBatch(
-        [{ kinesis: { data: encodeWireBatch(records.slice(i, i + 1000)).toString('base64'), sequenceNumber: `${i}` } }],
+        [
+          {
+            kinesis: {
+              data: encodeWireBatch(records.slice(i, i + 1000)).toString('base64'),
+              sequenceNumber: `${i}`,
+            },
+          },
+        ],
         { store: queue, now: () => t0 },
-        { timeouts: { activeTimeoutMs: 60_000, inactiveTimeoutMs: 90_000 }, writeConcurrency: 32, maxWriteAttempts: 20 },
+        {
+          timeouts: { activeTimeoutMs: 60_000, inactiveTimeoutMs: 90_000 },
+          writeConcurrency: 32,
+          maxWriteAttempts: 20,
+        },
       );
     }
     const flusher = new Flusher(queue, new ClickHouseRowSink(client), {
@@ -126,7 +142,8 @@ async function flusherRound(quick: boolean): Promise<BenchRow[]> {
     const report = await flusher.round();
     const [visible] = await executorFor(client).queryRows<{ c: string }>('SELECT count() AS c FROM flows');
     const seconds = (performance.now() - started) / 1000;
-    if (!report.ok || Number(visible!.c) !== flows) throw new Error(`flusher round failed: ${JSON.stringify(report)}`);
+    if (!report.ok || Number(visible!.c) !== flows)
+      throw new Error(`flusher round failed: ${JSON.stringify(report)}`);
     await client.close();
     dynamodb.destroy();
     return [

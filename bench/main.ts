@@ -8,6 +8,7 @@ const SUITE_BUDGET_SECONDS = 600;
 // Keep this list in data-flow order; the cost module goes last (it reads the earlier rows' counters).
 const modules: Array<[string, () => Promise<BenchModule>]> = [
   ['engines', async () => (await import('./engines.bench.ts')).enginesBench],
+  ['decode', async () => (await import('./decode.bench.ts')).decodeBench],
   ['collector', async () => (await import('./collector.bench.ts')).collectorBench],
   ['correlator', async () => (await import('./correlator.bench.ts')).correlatorBench],
   ['flusher', async () => (await import('./flusher.bench.ts')).flusherBench],

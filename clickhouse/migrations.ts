@@ -44,7 +44,9 @@ export function parseRetention(text: string): Retention {
   const match = /^\s*(\d+)\s+(SECOND|MINUTE|HOUR|DAY|WEEK|MONTH)S?\s*$/i.exec(text);
   const amount = match ? Number(match[1]) : 0;
   if (!match || amount <= 0) {
-    throw new Error(`invalid TTL "${text}": expected "<n> SECOND|MINUTE|HOUR|DAY|WEEK|MONTH", e.g. "12 HOUR"`);
+    throw new Error(
+      `invalid TTL "${text}": expected "<n> SECOND|MINUTE|HOUR|DAY|WEEK|MONTH", e.g. "12 HOUR"`,
+    );
   }
   const unit = match[2]!.toUpperCase();
   const seconds = amount * UNIT_SECONDS[unit]!;
@@ -73,7 +75,8 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
       };
     });
   migrations.forEach((m, i) => {
-    if (i > 0 && m.version === migrations[i - 1]!.version) throw new Error(`duplicate migration version ${m.version}`);
+    if (i > 0 && m.version === migrations[i - 1]!.version)
+      throw new Error(`duplicate migration version ${m.version}`);
   });
   return migrations;
 }
@@ -155,7 +158,9 @@ async function applyRetention(executor: ClickHouseExecutor, retention: Retention
   const changed: string[] = [];
   for (const table of tables) {
     if (table.engine_full.includes(`TTL timeInserted + ${retention.normalized}`)) continue;
-    await executor.command(`ALTER TABLE ${table.name} MODIFY TTL timeInserted + INTERVAL ${retention.interval}`);
+    await executor.command(
+      `ALTER TABLE ${table.name} MODIFY TTL timeInserted + INTERVAL ${retention.interval}`,
+    );
     await executor.command(
       `ALTER TABLE ${table.name} MODIFY SETTING merge_with_ttl_timeout = ${retention.mergeWithTtlTimeout}`,
     );

@@ -14,7 +14,9 @@ export interface DashboardQuery {
 
 export function loadDashboardQueries(dir: string = QUERIES_DIR): DashboardQuery[] {
   const queries: DashboardQuery[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
     const dashboard = file.replace(/\.sql$/, '');
     const text = readFileSync(`${dir}/${file}`, 'utf8');
     for (const chunk of text.split(/^-- name:\s*/m).slice(1)) {

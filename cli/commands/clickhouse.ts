@@ -6,14 +6,17 @@ export function register(program: Command): void {
   addConnectionOptions(
     program
       .command('clickhouse-check')
-      .description('test the ClickHouse connection, credentials and schema (every column the flusher writes)'),
+      .description(
+        'test the ClickHouse connection, credentials and schema (every column the flusher writes)',
+      ),
   ).action(async (options: ConnectionOptions) => {
     const { executorFor } = await import('../../clickhouse/client.ts');
     const { checkFlowsSchema } = await import('../../clickhouse/schema-check.ts');
     const client = await connect(options);
     try {
       const ping = await client.ping();
-      if (!ping.success) throw new Error(`ClickHouse at ${options.url} does not answer: ${String(ping.error)}`);
+      if (!ping.success)
+        throw new Error(`ClickHouse at ${options.url} does not answer: ${String(ping.error)}`);
       const executor = executorFor(client);
       const [server] = await executor.queryRows<{ version: string; user: string }>(
         'SELECT version() AS version, currentUser() AS user',

@@ -12,9 +12,21 @@ export interface ConnectionOptions {
 export function addConnectionOptions(command: Command): Command {
   return command
     .option('--url <url>', 'ClickHouse HTTP(S) endpoint (env CLICKHOUSE_URL)', process.env.CLICKHOUSE_URL)
-    .option('--user <user>', 'ClickHouse user (env CLICKHOUSE_USER)', process.env.CLICKHOUSE_USER ?? 'default')
-    .option('--password <password>', 'ClickHouse password (env CLICKHOUSE_PASSWORD)', process.env.CLICKHOUSE_PASSWORD)
-    .option('--database <name>', 'database (env CLICKHOUSE_DATABASE)', process.env.CLICKHOUSE_DATABASE ?? 'default');
+    .option(
+      '--user <user>',
+      'ClickHouse user (env CLICKHOUSE_USER)',
+      process.env.CLICKHOUSE_USER ?? 'default',
+    )
+    .option(
+      '--password <password>',
+      'ClickHouse password (env CLICKHOUSE_PASSWORD)',
+      process.env.CLICKHOUSE_PASSWORD,
+    )
+    .option(
+      '--database <name>',
+      'database (env CLICKHOUSE_DATABASE)',
+      process.env.CLICKHOUSE_DATABASE ?? 'default',
+    );
 }
 
 export async function connect(options: ConnectionOptions) {
@@ -32,7 +44,9 @@ export function register(program: Command): void {
   addConnectionOptions(
     program
       .command('migrate')
-      .description('create or upgrade the ClickHouse schema (flows table, pod/node/policy views), idempotently'),
+      .description(
+        'create or upgrade the ClickHouse schema (flows table, pod/node/policy views), idempotently',
+      ),
   )
     .option('--ttl <interval>', 'retention of rows, e.g. "12 HOUR", "30 DAY"; re-run to change it', '12 HOUR')
     .action(async (options: ConnectionOptions & { ttl: string }) => {
@@ -41,7 +55,8 @@ export function register(program: Command): void {
       const client = await connect(options);
       try {
         const report = await applyMigrations(executorFor(client), { ttl: options.ttl });
-        const name = (m: { version: number; name: string }) => `${String(m.version).padStart(4, '0')}_${m.name}`;
+        const name = (m: { version: number; name: string }) =>
+          `${String(m.version).padStart(4, '0')}_${m.name}`;
         for (const m of report.alreadyApplied) console.log(`already applied ${name(m)}`);
         for (const m of report.applied) console.log(`applied ${name(m)}`);
         if (report.retentionChanged.length > 0) {

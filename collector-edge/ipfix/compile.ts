@@ -52,6 +52,7 @@ const HELPERS = {
   text: values.text,
   paddedText: values.paddedText,
   mac: values.mac,
+  ipv4: values.ipv4,
   ipv6: values.ipv6,
   unsigned: values.unsigned,
   signed: values.signed,
@@ -99,7 +100,7 @@ function fixedFieldExpression(field: TemplateField, at: string): string {
     case 'dateTimeNanoseconds':
       return `ntpNanoseconds(b, ${at})`;
     case 'ipv4Address':
-      return `(b[${at}] + '.' + b[${at} + 1] + '.' + b[${at} + 2] + '.' + b[${at} + 3])`;
+      return `ipv4(b, ${at})`;
     case 'ipv6Address':
       return `ipv6(b, ${at})`;
     default:
@@ -126,7 +127,8 @@ function unsignedExpression(at: string, length: number): string {
 }
 
 function variableFieldExpression(field: TemplateField): string {
-  if (field.type === 'string') return 'text(b, q, l)';
+  // Empty strings are common in Antrea records (no policy, no egress): no call for them.
+  if (field.type === 'string') return "(l === 0 ? '' : text(b, q, l))";
   if (field.type === 'octetArray' || !field.known) return 'hex(b, q, l)';
   return `decodeValue(${JSON.stringify(field.type)}, b, q, l)`;
 }

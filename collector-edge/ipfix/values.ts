@@ -13,19 +13,49 @@ export function hex(bytes: Uint8Array, offset: number, length: number): string {
 
 const utf8 = new TextDecoder('utf-8');
 
+// Antrea's strings repeat (namespaces, pod and node names, TCP states, policy names): a direct-mapped
+// cache of recent short ASCII strings, checked byte by byte, returns the existing string instead of
+// building a new one per record. A miss costs one hash pass more than building it.
+const TEXT_CACHE_SIZE = 8192;
+const textCache: string[] = new Array<string>(TEXT_CACHE_SIZE).fill('');
+const MAX_CACHED_TEXT = 64;
+
 /** UTF-8 text; short ASCII (the usual Kubernetes name) without a TextDecoder call. */
 export function text(bytes: Uint8Array, offset: number, length: number): string {
   if (length === 0) return '';
-  if (length <= 64) {
-    let out = '';
-    for (let i = 0; i < length; i++) {
-      const c = bytes[offset + i]!;
-      if (c >= 0x80) return utf8.decode(bytes.subarray(offset, offset + length));
-      out += String.fromCharCode(c);
-    }
-    return out;
+  if (length > MAX_CACHED_TEXT) return utf8.decode(bytes.subarray(offset, offset + length));
+  // Slot from the length and a few sampled bytes (constant time); the byte-by-byte check below decides.
+  const last = offset + length - 1;
+  let hash = Math.imul(length ^ (bytes[offset]! << 8) ^ (bytes[last]! << 16) ^ (bytes[offset + (length >> 1)]! << 24), 0x9e3779b1);
+  hash = Math.imul(hash ^ bytes[last - (length >> 2)]! ^ (bytes[offset + (length >> 2)]! << 8), 0x85ebca6b);
+  const slot = (hash >>> 19) & (TEXT_CACHE_SIZE - 1);
+  const cached = textCache[slot]!;
+  if (cached.length === length) {
+    let i = 0;
+    while (i < length && cached.charCodeAt(i) === bytes[offset + i]) i++;
+    if (i === length) return cached;
   }
-  return utf8.decode(bytes.subarray(offset, offset + length));
+  for (let i = 0; i < length; i++) {
+    if (bytes[offset + i]! >= 0x80) return utf8.decode(bytes.subarray(offset, offset + length));
+  }
+  const made = String.fromCharCode.apply(null, bytes.subarray(offset, offset + length) as unknown as number[]);
+  textCache[slot] = made;
+  return made;
+}
+
+// The same for IPv4 addresses, keyed by their 32-bit value.
+const IPV4_CACHE_SIZE = 8192;
+const ipv4CacheKeys = new Float64Array(IPV4_CACHE_SIZE).fill(-1);
+const ipv4CacheText: string[] = new Array<string>(IPV4_CACHE_SIZE).fill('');
+
+export function ipv4(bytes: Uint8Array, offset: number): string {
+  const value = bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!);
+  const slot = (Math.imul(value | 0, 0x9e3779b1) >>> 19) & (IPV4_CACHE_SIZE - 1);
+  if (ipv4CacheKeys[slot] === value) return ipv4CacheText[slot]!;
+  const made = formatIPv4(bytes, offset);
+  ipv4CacheKeys[slot] = value;
+  ipv4CacheText[slot] = made;
+  return made;
 }
 
 /** A fixed-length string field: exporters pad with NULs, which are not part of the value. */
@@ -37,10 +67,6 @@ export function paddedText(bytes: Uint8Array, offset: number, length: number): s
 
 export function mac(bytes: Uint8Array, offset: number): string {
   return `${HEX_BYTE[bytes[offset]!]}:${HEX_BYTE[bytes[offset + 1]!]}:${HEX_BYTE[bytes[offset + 2]!]}:${HEX_BYTE[bytes[offset + 3]!]}:${HEX_BYTE[bytes[offset + 4]!]}:${HEX_BYTE[bytes[offset + 5]!]}`;
-}
-
-export function ipv4(bytes: Uint8Array, offset: number): string {
-  return formatIPv4(bytes, offset);
 }
 
 export function ipv6(bytes: Uint8Array, offset: number): string {

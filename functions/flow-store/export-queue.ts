@@ -22,8 +22,8 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { ATTR, allDueShards, DUE_INDEX_NAME } from './schema.ts';
-import { DynamoFlowStore, type FlowStore, type ReadResult, type WriteResult } from './store.ts';
 import type { FlowState, ScheduleConfig } from './state.ts';
+import { DynamoFlowStore, type FlowStore, type ReadResult, type WriteResult } from './store.ts';
 
 export const MANIFEST_PREFIX = 'flusher#slot#';
 /** Stay well below DynamoDB's 400 KB item limit. */
@@ -150,7 +150,9 @@ export class DynamoExportQueue implements ExportQueue {
   }
 
   async openManifests(slotCount: number): Promise<BatchManifest[]> {
-    const headers = await this.batchGet(Array.from({ length: slotCount }, (_, i) => `${MANIFEST_PREFIX}${i}`));
+    const headers = await this.batchGet(
+      Array.from({ length: slotCount }, (_, i) => `${MANIFEST_PREFIX}${i}`),
+    );
     const manifests: BatchManifest[] = [];
     for (const [pk, header] of headers) {
       const slot = Number(pk.slice(MANIFEST_PREFIX.length));
@@ -210,7 +212,9 @@ export class DynamoExportQueue implements ExportQueue {
         if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} manifest keys unprocessed`);
         if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
         const out = await this.client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+          new BatchGetItemCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
         );
         for (const item of out.Responses?.[this.tableName] ?? []) {
           const pk = item[ATTR.pk]?.S;

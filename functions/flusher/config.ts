@@ -39,7 +39,9 @@ export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
   if (!url) throw new EnvConfigError('CLICKHOUSE_URL is required (https://<host>:8443 for ClickHouse Cloud)');
   const clusterUUID = env.CLUSTER_UUID?.trim() ?? '';
   if (!UUID.test(clusterUUID)) {
-    throw new EnvConfigError(`CLUSTER_UUID=${clusterUUID}: expected the cluster's UUID (Antrea writes it in every row)`);
+    throw new EnvConfigError(
+      `CLUSTER_UUID=${clusterUUID}: expected the cluster's UUID (Antrea writes it in every row)`,
+    );
   }
   const secretId = env.CLICKHOUSE_SECRET_ID?.trim() || undefined;
   const password = env.CLICKHOUSE_PASSWORD;

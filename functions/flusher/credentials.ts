@@ -18,7 +18,8 @@ export function parseClickHouseSecret(secret: string, defaultUser: string): Clic
     } catch {
       throw new Error('ClickHouse secret looks like JSON but does not parse');
     }
-    if (typeof parsed.password !== 'string') throw new Error('ClickHouse secret JSON has no "password" string');
+    if (typeof parsed.password !== 'string')
+      throw new Error('ClickHouse secret JSON has no "password" string');
     return {
       username: typeof parsed.username === 'string' && parsed.username !== '' ? parsed.username : defaultUser,
       password: parsed.password,

@@ -137,7 +137,8 @@ export class Flusher {
     // Manifests first: from here on a crash is recovered by replaying them.
     const batches: PendingRow[][] = [];
     const sorted = sortByToken(pending);
-    for (let i = 0; i < sorted.length; i += maxRowsPerInsert) batches.push(sorted.slice(i, i + maxRowsPerInsert));
+    for (let i = 0; i < sorted.length; i += maxRowsPerInsert)
+      batches.push(sorted.slice(i, i + maxRowsPerInsert));
     const manifests = batches.map((rows, slot) => ({
       slot,
       batchId: batchToken(rows),
@@ -182,7 +183,11 @@ export class Flusher {
   }
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await work(items[next++]!);

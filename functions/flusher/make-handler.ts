@@ -52,7 +52,10 @@ export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<Fl
       ...deps.loopOptions,
       onRound: (report) => {
         if (report.ok) deps.logger.info('round', { ...report });
-        else deps.logger.error('round failed: flows stay due or in their manifest, retried with backoff', { ...report });
+        else
+          deps.logger.error('round failed: flows stay due or in their manifest, retried with backoff', {
+            ...report,
+          });
         publishRound(deps.metrics, report);
       },
     });

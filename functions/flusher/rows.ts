@@ -1,7 +1,11 @@
 // Aggregated flow -> ClickHouse `flows` row, exactly as Antrea's Flow Aggregator converts its record for the
 // ClickHouse exporter (flowrecord/record.go + clickhouseclient.go, reference/antrea-flow-aggregator.md 3.2),
 // plus Flowline's additive columns. Pure: no AWS, no ClickHouse client.
-import { ANTREA_INSERT_COLUMNS, FLOWLINE_INSERT_COLUMNS, type FlowsColumn } from '../../clickhouse/columns.ts';
+import {
+  ANTREA_INSERT_COLUMNS,
+  FLOWLINE_INSERT_COLUMNS,
+  type FlowsColumn,
+} from '../../clickhouse/columns.ts';
 import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
 import { isUnspecifiedAddress } from '../../core/ip.ts';
 

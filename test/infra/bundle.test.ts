@@ -16,6 +16,7 @@ const MAX_BUNDLE_BYTES = 1024 * 1024;
 
 interface Bundle {
   entry: string;
+  dir: string;
   code: string;
   bytes: number;
   sources: string[];
@@ -40,16 +41,21 @@ beforeAll(async () => {
     timeout: 240_000,
   });
   const template = JSON.parse(fs.readFileSync(path.join(outdir, 'Flowline.template.json'), 'utf8'));
-  for (const resource of Object.values(template.Resources) as {
+  const assets = JSON.parse(fs.readFileSync(path.join(outdir, 'Flowline.assets.json'), 'utf8'));
+  type FunctionResource = {
     Type: string;
     Metadata: Record<string, string>;
-  }[]) {
+    Properties: { Code: { S3Key: string } };
+  };
+  for (const resource of Object.values(template.Resources) as FunctionResource[]) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
-    const dir = path.join(outdir, resource.Metadata['aws:asset:path']!);
+    const assetHash = resource.Properties.Code.S3Key.replace(/\.zip$/, '');
+    const dir = path.join(outdir, assets.files[assetHash].source.path);
     const code = fs.readFileSync(path.join(dir, 'index.mjs'), 'utf8');
     const map = JSON.parse(fs.readFileSync(path.join(dir, 'index.mjs.map'), 'utf8'));
     bundles.push({
       entry: resource.Metadata['flowline:entry']!,
+      dir,
       code,
       bytes: Buffer.byteLength(code),
       sources: map.sources,
@@ -88,6 +94,29 @@ describe('cdk synth with real bundling', () => {
       expect(b.code).toMatch(/from\s*"@aws-sdk\/client-dynamodb"/);
       expect(b.sources.filter((src) => /node_modules\/chdb\//.test(src))).toEqual([]);
       expect(b.code).not.toMatch(/["']chdb["']/);
+    }
+  });
+
+  it('loads as an ES module and exports handler (externals resolved as the runtime would)', async () => {
+    // The runtime provides @aws-sdk/*; here the project's node_modules stands in for it.
+    fs.symlinkSync(path.join(PROJECT_ROOT, 'node_modules'), path.join(outdir, 'node_modules'), 'dir');
+    const env = {
+      ...process.env,
+      TABLE_NAME: 'flows',
+      CLICKHOUSE_URL: 'http://127.0.0.1:1',
+      CLICKHOUSE_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ch-AbCdEf',
+      CLUSTER_UUID: '0b8d5f3e-3c57-4b7a-9a7e-2f6f1c0d9e11',
+    };
+    const probe = 'import(process.argv[1]).then((m) => console.log(typeof m.handler))';
+    for (const b of bundles) {
+      const { stdout } = await run(
+        process.execPath,
+        ['--input-type=module', '-e', probe, path.join(b.dir, 'index.mjs')],
+        {
+          env,
+        },
+      );
+      expect(stdout.trim(), b.entry).toBe('function');
     }
   });
 });

@@ -72,7 +72,12 @@ describe('migrations', () => {
     const executor = executorFor(client);
     await applyMigrations(executor, { ttl: '12 HOUR' });
     const changed = await applyMigrations(executor, { ttl: '30 DAY' });
-    expect(changed.retentionChanged).toEqual(['flows', 'node_view_table', 'pod_view_table', 'policy_view_table']);
+    expect(changed.retentionChanged).toEqual([
+      'flows',
+      'node_view_table',
+      'pod_view_table',
+      'policy_view_table',
+    ]);
     const [flows] = await executor.queryRows<{ engine_full: string }>(
       "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'flows'",
     );
@@ -83,7 +88,9 @@ describe('migrations', () => {
   it('the schema check names the missing column', async () => {
     const { client, database } = await freshDatabase();
     const executor = executorFor(client);
-    await expect(checkFlowsSchema(executor, database)).rejects.toThrow(/does not exist: run `flowline migrate`/);
+    await expect(checkFlowsSchema(executor, database)).rejects.toThrow(
+      /does not exist: run `flowline migrate`/,
+    );
     await applyMigrations(executor);
     await executor.command('ALTER TABLE flows DROP COLUMN egressNodeName');
     const error = await checkFlowsSchema(executor, database).catch((e: unknown) => e);
@@ -104,7 +111,11 @@ describe('rows, views and dashboard queries on a workload', () => {
     await applyMigrations(executorFor(client));
     const pending: PendingRow[] = workloadFlows(600, 42, END_FROM).map((flow, i) => ({
       token: `${flow.flowKey}#1#1`,
-      row: buildFlowRow(flow, { clusterUUID: CLUSTER_UUID, exportSeq: 1, exportedAtMs: 1_750_000_000_000 + i }),
+      row: buildFlowRow(flow, {
+        clusterUUID: CLUSTER_UUID,
+        exportSeq: 1,
+        exportedAtMs: 1_750_000_000_000 + i,
+      }),
     }));
     rows = pending.map((p) => p.row);
     const sink = new ClickHouseRowSink(client);
@@ -116,7 +127,11 @@ describe('rows, views and dashboard queries on a workload', () => {
   const query = async <T>(sql: string, extra: Record<string, unknown> = {}): Promise<T[]> =>
     executorFor(client).queryRows<T>(sql, { ...params, ...extra });
 
-  function sumBy(filter: (r: FlowRow) => boolean, key: (r: FlowRow) => string, value: (r: FlowRow) => number) {
+  function sumBy(
+    filter: (r: FlowRow) => boolean,
+    key: (r: FlowRow) => string,
+    value: (r: FlowRow) => number,
+  ) {
     const sums = new Map<string, number>();
     for (const r of rows.filter(filter)) sums.set(key(r), (sums.get(key(r)) ?? 0) + value(r));
     return sums;
@@ -140,8 +155,16 @@ describe('rows, views and dashboard queries on a workload', () => {
     );
     const podKey = (r: FlowRow) =>
       `${r.sourcePodNamespace}/${r.sourcePodName}>${r.destinationPodNamespace}/${r.destinationPodName}`;
-    const expectedPod = sumBy(() => true, podKey, (r) => n(r.octetDeltaCount));
-    const expectedPodTp = sumBy(() => true, podKey, (r) => n(r.throughputFromSourceNode));
+    const expectedPod = sumBy(
+      () => true,
+      podKey,
+      (r) => n(r.octetDeltaCount),
+    );
+    const expectedPodTp = sumBy(
+      () => true,
+      podKey,
+      (r) => n(r.throughputFromSourceNode),
+    );
     expect(new Map(pod.map((p) => [p.k, n(p.o)]))).toEqual(expectedPod);
     expect(new Map(pod.map((p) => [p.k, n(p.t)]))).toEqual(expectedPodTp);
 
@@ -150,9 +173,19 @@ describe('rows, views and dashboard queries on a workload', () => {
               sum(reverseThroughputFromDestinationNode) AS r FROM flows_node_view GROUP BY k`,
     );
     const nodeKey = (r: FlowRow) => `${r.sourceNodeName}>${r.destinationNodeName}`;
-    expect(new Map(node.map((x) => [x.k, n(x.o)]))).toEqual(sumBy(() => true, nodeKey, (r) => n(r.octetDeltaCount)));
+    expect(new Map(node.map((x) => [x.k, n(x.o)]))).toEqual(
+      sumBy(
+        () => true,
+        nodeKey,
+        (r) => n(r.octetDeltaCount),
+      ),
+    );
     expect(new Map(node.map((x) => [x.k, n(x.r)]))).toEqual(
-      sumBy(() => true, nodeKey, (r) => n(r.reverseThroughputFromDestinationNode)),
+      sumBy(
+        () => true,
+        nodeKey,
+        (r) => n(r.reverseThroughputFromDestinationNode),
+      ),
     );
 
     const policy = await query<{ k: string; o: string }>(
@@ -162,7 +195,11 @@ describe('rows, views and dashboard queries on a workload', () => {
     const policyKey = (r: FlowRow) =>
       `${r.ingressNetworkPolicyName}/${r.ingressNetworkPolicyRuleAction}/${r.egressNetworkPolicyName}`;
     expect(new Map(policy.map((x) => [x.k, n(x.o)]))).toEqual(
-      sumBy(() => true, policyKey, (r) => n(r.reverseOctetDeltaCount)),
+      sumBy(
+        () => true,
+        policyKey,
+        (r) => n(r.reverseOctetDeltaCount),
+      ),
     );
   });
 
@@ -175,7 +212,8 @@ describe('rows, views and dashboard queries on a workload', () => {
         [1, 2].includes(n(r.flowType)) &&
         !SYSTEM.includes(r.sourcePodNamespace as string) &&
         !SYSTEM.includes(r.destinationPodNamespace as string),
-      (r) => `${r.sourcePodNamespace}/${r.sourcePodName}>${r.destinationPodNamespace}/${r.destinationPodName}`,
+      (r) =>
+        `${r.sourcePodNamespace}/${r.sourcePodName}>${r.destinationPodNamespace}/${r.destinationPodName}`,
       (r) => n(r.octetDeltaCount),
     );
     const top = [...expected.values()].sort((a, b) => b - a).slice(0, 50);
@@ -229,9 +267,12 @@ describe('rows, views and dashboard queries on a workload', () => {
   });
 
   it('network policy: bytes per policy pair and denied connections', async () => {
-    const result = await query<{ bytes: string; ingressPolicy: string; ingressAction: number; egressPolicy: string }>(
-      dashboardQuery('network-policy', 'bytes-by-policy').sql,
-    );
+    const result = await query<{
+      bytes: string;
+      ingressPolicy: string;
+      ingressAction: number;
+      egressPolicy: string;
+    }>(dashboardQuery('network-policy', 'bytes-by-policy').sql);
     const expected = sumBy(
       (r) => r.ingressNetworkPolicyName !== '' || r.egressNetworkPolicyName !== '',
       (r) =>
@@ -241,19 +282,29 @@ describe('rows, views and dashboard queries on a workload', () => {
     expect(
       new Map(result.map((r) => [`${r.egressPolicy}|${r.ingressPolicy}|${r.ingressAction}`, n(r.bytes)])),
     ).toEqual(expected);
-    const denied = await query<{ bytes: string; source: string; destination: string; egressAction: number; ingressAction: number }>(
-      dashboardQuery('network-policy', 'denied-connections').sql,
-    );
+    const denied = await query<{
+      bytes: string;
+      source: string;
+      destination: string;
+      egressAction: number;
+      ingressAction: number;
+    }>(dashboardQuery('network-policy', 'denied-connections').sql);
     const expectedDenied = sumBy(
-      (r) => [2, 3].includes(n(r.ingressNetworkPolicyRuleAction)) || [2, 3].includes(n(r.egressNetworkPolicyRuleAction)),
+      (r) =>
+        [2, 3].includes(n(r.ingressNetworkPolicyRuleAction)) ||
+        [2, 3].includes(n(r.egressNetworkPolicyRuleAction)),
       (r) =>
         `${r.sourcePodNamespace}/${r.sourcePodName}>${r.destinationPodName !== '' ? `${r.destinationPodNamespace}/${r.destinationPodName}` : r.destinationIP}|${r.egressNetworkPolicyRuleAction}|${r.ingressNetworkPolicyRuleAction}`,
       (r) => n(r.octetDeltaCount),
     );
     expect(denied.length).toBe(Math.min(50, expectedDenied.size));
-    expect(denied.map((r) => n(r.bytes))).toEqual([...expectedDenied.values()].sort((a, b) => b - a).slice(0, 50));
+    expect(denied.map((r) => n(r.bytes))).toEqual(
+      [...expectedDenied.values()].sort((a, b) => b - a).slice(0, 50),
+    );
     for (const r of denied) {
-      expect(expectedDenied.get(`${r.source}>${r.destination}|${r.egressAction}|${r.ingressAction}`)).toBe(n(r.bytes));
+      expect(expectedDenied.get(`${r.source}>${r.destination}|${r.egressAction}|${r.ingressAction}`)).toBe(
+        n(r.bytes),
+      );
     }
   });
 
@@ -264,7 +315,9 @@ describe('rows, views and dashboard queries on a workload', () => {
       dashboardQuery('flow-records', 'records-per-flow-type').sql,
       { from: END_FROM, to: END_FROM + 99 },
     );
-    const inRange = rows.filter((r) => n(r.flowEndSeconds) >= END_FROM && n(r.flowEndSeconds) <= END_FROM + 99);
+    const inRange = rows.filter(
+      (r) => n(r.flowEndSeconds) >= END_FROM && n(r.flowEndSeconds) <= END_FROM + 99,
+    );
     expect(narrow.reduce((a, r) => a + n(r.records), 0)).toBe(inRange.length);
     for (const r of narrow) {
       const ofType = inRange.filter((x) => n(x.flowType) === n(r.flowType));

@@ -14,7 +14,12 @@ export function prng(seed: number): () => number {
 }
 
 /** `count` ready flows ending in [endFrom, endFrom + spreadSeconds). */
-export function workloadFlows(count: number, seed: number, endFrom: number, spreadSeconds = 600): AggregatedFlow[] {
+export function workloadFlows(
+  count: number,
+  seed: number,
+  endFrom: number,
+  spreadSeconds = 600,
+): AggregatedFlow[] {
   const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const namespaces = ['shop', 'payments', 'kube-system', 'search'];

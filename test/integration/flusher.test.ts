@@ -120,18 +120,20 @@ describe('V-1: vector -> decoder -> correlator -> flusher -> ClickHouse', () => 
   it.each([
     ['IPv4', '10.0.0.1', '10.0.0.2', '10.0.0.3'],
     ['IPv6', '2001:0:3238:dfe1:63::fefb', '2001:0:3238:dfe1:63::fefc', '2001:0:3238:bbbb:63::aaaa'],
-  ] as const)('%s row equals the Flow Aggregator insert arguments, column by column', async (family, src, dst, clusterIP) => {
-    const stack = await newStack();
-    const records = v1Records(family);
-    expect(records).toHaveLength(2);
-    await stack.feed(records);
-    stack.clock.now = T0 + 1000; // ready at T0 (both halves seen): exported at the next round
-    const report = await stack.flusher().round();
-    expect(report).toMatchObject({ ok: true, rowsInserted: 1, inserts: 1 });
-    const [row] = await stack.rows();
-    // peer-cases V-1 aggregate, converted by the rules of reference 3.2 (HEAD: "" for unset fields).
-    // biome-ignore format: one Antrea argument per position
-    const expected = [
+  ] as const)(
+    '%s row equals the Flow Aggregator insert arguments, column by column',
+    async (family, src, dst, clusterIP) => {
+      const stack = await newStack();
+      const records = v1Records(family);
+      expect(records).toHaveLength(2);
+      await stack.feed(records);
+      stack.clock.now = T0 + 1000; // ready at T0 (both halves seen): exported at the next round
+      const report = await stack.flusher().round();
+      expect(report).toMatchObject({ ok: true, rowsInserted: 1, inserts: 1 });
+      const [row] = await stack.rows();
+      // peer-cases V-1 aggregate, converted by the rules of reference 3.2 (HEAD: "" for unset fields).
+      // biome-ignore format: one Antrea argument per position
+      const expected = [
       1257893000, 1257896000, 1257894000, 1257896000, 2,
       src, dst, 1234, 5678, 6,
       1000, 1000000, 500, 0,
@@ -144,17 +146,20 @@ describe('V-1: vector -> decoder -> correlator -> flusher -> ClickHouse', () => 
       2666, 2666, 6400, 2666, 6400, 2666,
       CLUSTER_UUID, '', '', '',
     ];
-    ANTREA_INSERT_COLUMNS.forEach((column, i) => expect(row![column], column).toEqual(expected[i]));
-    expect(row!.flowKey).toBe(`${src}|${dst}|6|1234|5678`);
-    expect(row!.exportSeq).toBe(1);
-    expect(row!.incomplete).toBe(0);
+      ANTREA_INSERT_COLUMNS.forEach((column, i) => {
+        expect(row![column], column).toEqual(expected[i]);
+      });
+      expect(row!.flowKey).toBe(`${src}|${dst}|6|1234|5678`);
+      expect(row!.exportSeq).toBe(1);
+      expect(row!.incomplete).toBe(0);
 
-    // Marked exported: nothing due any more until the active timeout; a second round inserts nothing.
-    expect(await stack.queue.dueKeys(stack.clock.now, 10)).toEqual([]);
-    stack.clock.now += 8000;
-    expect(await stack.flusher().round()).toMatchObject({ ok: true, rowsInserted: 0 });
-    expect(await stack.rows()).toHaveLength(1);
-  });
+      // Marked exported: nothing due any more until the active timeout; a second round inserts nothing.
+      expect(await stack.queue.dueKeys(stack.clock.now, 10)).toEqual([]);
+      stack.clock.now += 8000;
+      expect(await stack.flusher().round()).toMatchObject({ ok: true, rowsInserted: 0 });
+      expect(await stack.rows()).toHaveLength(1);
+    },
+  );
 });
 
 /** Inter-Node flows (the same 5-tuples for every seed) whose two halves both arrive, so they are ready at once. */

@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { ANTREA_INSERT_COLUMNS, FLOWLINE_INSERT_COLUMNS } from '../../../clickhouse/columns.ts';
 import { type AggregatedFlow, zeroCounters } from '../../../core/aggregated-flow.ts';
 import { emptyFlowRecord, type FlowRecord } from '../../../core/flow-record.ts';
-import { batchToken, decodeManifestRows, encodeManifestRows, sortByToken } from '../../../functions/flusher/batch.ts';
+import {
+  batchToken,
+  decodeManifestRows,
+  encodeManifestRows,
+  sortByToken,
+} from '../../../functions/flusher/batch.ts';
 import { antreaInsertArguments, buildFlowRow, podLabelsJson } from '../../../functions/flusher/rows.ts';
 
 const CLUSTER_UUID = '4f2c1b0e-8a4d-4d8e-9f6a-2b1c3d4e5f60';
@@ -95,7 +100,11 @@ function x3Flow(): AggregatedFlow {
 
 describe('buildFlowRow', () => {
   it("X-3: Antrea's 51 insert arguments, in order", () => {
-    const row = buildFlowRow(x3Flow(), { clusterUUID: CLUSTER_UUID, exportSeq: 1, exportedAtMs: 1_700_000_000_123 });
+    const row = buildFlowRow(x3Flow(), {
+      clusterUUID: CLUSTER_UUID,
+      exportSeq: 1,
+      exportedAtMs: 1_700_000_000_123,
+    });
     // biome-ignore format: one Antrea argument per position, as listed in peer-cases G X-3
     expect(antreaInsertArguments(row)).toEqual([
       1637706961, 1637706973, 1637706974, 1637706975, 3,
@@ -119,7 +128,11 @@ describe('buildFlowRow', () => {
     const flow = x3Flow();
     flow.incomplete = true;
     flow.record.exporterAddress = '192.168.77.2';
-    const row = buildFlowRow(flow, { clusterUUID: CLUSTER_UUID, exportSeq: 7, exportedAtMs: 1_700_000_000_123 });
+    const row = buildFlowRow(flow, {
+      clusterUUID: CLUSTER_UUID,
+      exportSeq: 7,
+      exportedAtMs: 1_700_000_000_123,
+    });
     expect(row.flowKey).toBe('10.10.0.79|10.10.0.80|6|44752|5201');
     expect(row.exportSeq).toBe(7);
     expect(row.incomplete).toBe(1);

@@ -2,7 +2,12 @@
 // loop's timing (virtual clock).
 import { describe, expect, it } from 'vitest';
 import { ANTREA_INSERT_COLUMNS, DEFAULTED_COLUMNS, FLOWLINE_COLUMNS } from '../../../clickhouse/columns.ts';
-import { loadMigrations, parseRetention, renderMigration, splitStatements } from '../../../clickhouse/migrations.ts';
+import {
+  loadMigrations,
+  parseRetention,
+  renderMigration,
+  splitStatements,
+} from '../../../clickhouse/migrations.ts';
 import { loadDashboardQueries } from '../../../clickhouse/queries.ts';
 import { flusherConfigFromEnv } from '../../../functions/flusher/config.ts';
 import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
@@ -40,8 +45,11 @@ describe('migrations', () => {
     expect(parseRetention('1 HOUR').mergeWithTtlTimeout).toBe(3600);
     expect(() => parseRetention('1 HOUR; DROP TABLE flows')).toThrow(/invalid TTL/);
     expect(() => parseRetention('0 DAY')).toThrow(/invalid TTL/);
-    expect(() => renderMigration('{{nope}}', parseRetention('1 DAY'))).toThrow(/unknown migration placeholder/);
-    for (const m of loadMigrations()) expect(renderMigration(m.sql, parseRetention('2 DAY'))).not.toContain('{{');
+    expect(() => renderMigration('{{nope}}', parseRetention('1 DAY'))).toThrow(
+      /unknown migration placeholder/,
+    );
+    for (const m of loadMigrations())
+      expect(renderMigration(m.sql, parseRetention('2 DAY'))).not.toContain('{{');
   });
 
   it('versions are increasing and every dashboard has its queries', () => {
@@ -91,7 +99,10 @@ describe('flusher configuration', () => {
 describe('FlushLoop', () => {
   function virtualTime() {
     let now = 1_000_000;
-    return { clock: () => now, sleep: async (ms: number) => void (now += ms), advance: (ms: number) => void (now += ms) };
+    const advance = (ms: number) => {
+      now += ms;
+    };
+    return { clock: () => now, sleep: async (ms: number) => advance(ms), advance };
   }
   const report = (ok: boolean): RoundReport => ({
     ok,

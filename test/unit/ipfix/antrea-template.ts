@@ -60,9 +60,22 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function antreaRecord(random: () => number, i: number): Record<string, EncodableValue> {
-  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+/** A Pod of a cluster of 2,000 Pods on 20 Nodes: names and addresses repeat across flows, as in real traffic. */
+function pod(index: number): { name: string; namespace: string; node: string; ip: string } {
   const namespaces = ['default', 'kube-system', 'payments', 'frontend', 'monitoring'];
+  const deployment = ['web', 'api', 'db', 'cache', 'worker'][index % 5]!;
+  return {
+    name: `${deployment}-${(index * 7919).toString(36)}-${(index * 104729).toString(36).slice(-5)}`,
+    namespace: namespaces[index % namespaces.length]!,
+    node: `k8s-node-${index % 20}`,
+    ip: `10.${10 + (index % 20)}.${(index >> 8) & 255}.${1 + (index & 127)}`,
+  };
+}
+
+export function antreaRecord(random: () => number, _i: number): Record<string, EncodableValue> {
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  const source = pod(Math.floor(random() * 2000));
+  const destination = pod(Math.floor(random() * 2000));
   const packets = 1 + Math.floor(random() * 100000);
   const start = 1_700_000_000 + Math.floor(random() * 1000);
   return {
@@ -76,18 +89,18 @@ export function antreaRecord(random: () => number, i: number): Record<string, En
     octetTotalCount: packets * 900,
     packetDeltaCount: Math.floor(packets / 3),
     octetDeltaCount: Math.floor(packets / 3) * 900,
-    sourceIPv4Address: `10.${(i >> 8) & 255}.${i & 255}.${1 + Math.floor(random() * 250)}`,
-    destinationIPv4Address: `10.96.${Math.floor(random() * 255)}.${Math.floor(random() * 255)}`,
+    sourceIPv4Address: source.ip,
+    destinationIPv4Address: destination.ip,
     reversePacketTotalCount: Math.floor(packets / 2),
     reverseOctetTotalCount: Math.floor(packets / 2) * 600,
     reversePacketDeltaCount: Math.floor(packets / 6),
     reverseOctetDeltaCount: Math.floor(packets / 6) * 600,
-    sourcePodName: `web-${Math.floor(random() * 1e6).toString(36)}-x7k2p`,
-    sourcePodNamespace: pick(namespaces),
-    sourceNodeName: `k8s-node-${Math.floor(random() * 20)}`,
-    destinationPodName: `api-${Math.floor(random() * 1e6).toString(36)}-q9z8w`,
-    destinationPodNamespace: pick(namespaces),
-    destinationNodeName: `k8s-node-${Math.floor(random() * 20)}`,
+    sourcePodName: source.name,
+    sourcePodNamespace: source.namespace,
+    sourceNodeName: source.node,
+    destinationPodName: destination.name,
+    destinationPodNamespace: destination.namespace,
+    destinationNodeName: destination.node,
     destinationServicePort: pick([0, 80, 443]),
     destinationServicePortName: pick(['', 'payments/api:http', 'frontend/web:https']),
     ingressNetworkPolicyName: pick(['', 'allow-frontend']),
