@@ -11,7 +11,7 @@ import { CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/clie
 import { createKinesisClient } from '../adapters/aws-clients.ts';
 import { Collector } from '../collector-edge/collector.ts';
 import { loadCollectorConfig } from '../collector-edge/config.ts';
-import { createIpfixDecoder, field, IpfixEncoder } from '../collector-edge/ipfix/index.ts';
+import { createIpfixDecoder, field, type IpfixDecoder, IpfixEncoder } from '../collector-edge/ipfix/index.ts';
 import { KinesisStreamSink } from '../collector-edge/kinesis-sink.ts';
 import { createLogger } from '../collector-edge/log.ts';
 import { CollectorMetrics } from '../collector-edge/metrics.ts';

@@ -10,7 +10,7 @@
 // exceeds the target (except a single record larger than the target, sent alone).
 import { flowKeyOf } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
-import { WIRE_FIELDS_V1, WireBatchBuilder } from '../core/wire.ts';
+import { encodedSizeBound, WireBatchBuilder } from '../core/wire.ts';
 import { hashKeyOf, type ShardMap } from './shard-map.ts';
 
 /** A packed Kinesis record, ready for PutRecords. */
@@ -24,22 +24,6 @@ export interface SealedBatch {
 
 /** Kinesis rejects records above 1 MiB (data + partition key). */
 export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
-
-const numberFieldCount = WIRE_FIELDS_V1.filter(([, kind]) => kind === 'number').length;
-const stringFields = WIRE_FIELDS_V1.filter(([, kind]) => kind === 'string').map(([f]) => f);
-
-/**
- * Upper bound of the bytes `record` adds to a wire batch: at most 8 bytes per number varint (values stay
- * below 2^53); per string a string index (<= 3 bytes below 2M strings) plus, if the string is new to the
- * batch, its length varint and at most 3 UTF-8 bytes per UTF-16 unit; plus growth of the two count varints.
- * Generated with direct property reads: a loop over field names costs as much as the wire encoding itself.
- */
-export const encodedSizeBound = new Function(
-  'record',
-  `return ${2 + 8 * numberFieldCount + 6 * stringFields.length} + 3 * (${stringFields
-    .map((f) => `record.${f}.length`)
-    .join(' + ')});`,
-) as (record: FlowRecord) => number;
 
 interface OpenBatch {
   builder: WireBatchBuilder;

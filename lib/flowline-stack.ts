@@ -101,6 +101,7 @@ export class FlowlineStack extends Stack {
       alarmEmail: config.alarmEmail,
       iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,
       exportLagAlarmSeconds: config.exportLagAlarmSeconds,
+      removalPolicy,
     });
 
     // Synth works without them (offline, CI); the flusher fails on start, loudly, until both are set.

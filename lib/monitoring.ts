@@ -1,6 +1,6 @@
 // Alarms and a dashboard for the pipeline. Alarms notify an SNS topic (encrypted, TLS-only), optionally
 // subscribed by e-mail. What each alarm means and what to do is in README "Deploy to AWS".
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -23,6 +23,7 @@ export interface MonitoringProps {
   alarmEmail: string | undefined;
   iteratorAgeAlarmSeconds: number;
   exportLagAlarmSeconds: number;
+  removalPolicy: RemovalPolicy;
 }
 
 export class Monitoring extends Construct {
@@ -38,6 +39,7 @@ export class Monitoring extends Construct {
     const key = new kms.Key(this, 'TopicKey', {
       description: 'Flowline alarm topic encryption',
       enableKeyRotation: true,
+      removalPolicy: props.removalPolicy,
     });
     key.addToResourcePolicy(
       new iam.PolicyStatement({

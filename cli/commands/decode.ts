@@ -12,8 +12,17 @@ interface MessageTag {
 }
 
 /** JSON text of a record; integers above 2^53 (bigint) as strings. */
-export function recordJson(record: IpfixRecord, templateId: number, observationDomainId: number, exportTime: number): string {
-  const out: Record<string, unknown> = { _templateId: templateId, _observationDomainId: observationDomainId, _exportTime: exportTime };
+export function recordJson(
+  record: IpfixRecord,
+  templateId: number,
+  observationDomainId: number,
+  exportTime: number,
+): string {
+  const out: Record<string, unknown> = {
+    _templateId: templateId,
+    _observationDomainId: observationDomainId,
+    _exportTime: exportTime,
+  };
   for (const key in record) {
     const value = record[key];
     out[key] = typeof value === 'bigint' ? value.toString() : value;
@@ -23,7 +32,10 @@ export function recordJson(record: IpfixRecord, templateId: number, observationD
 
 function describe(error: DecodeError, fallback: MessageTag): string {
   const tag = (error.tag as MessageTag | undefined) ?? fallback;
-  const where = tag.line !== undefined ? `line ${tag.line}, offset ${error.offset}` : `offset ${tag.fileOffset + error.offset}`;
+  const where =
+    tag.line !== undefined
+      ? `line ${tag.line}, offset ${error.offset}`
+      : `offset ${tag.fileOffset + error.offset}`;
   return `${tag.file}: ${where}: ${error.reason}: ${error.detail}`;
 }
 
@@ -68,20 +80,24 @@ export function decodeFiles(
       const result = decoder.decodeMessage(message.bytes, message.session, { receivedAtMs: now, tag });
       totals.templates += result.templatesDefined.length;
       for (const set of result.dataSets) {
-        for (const record of set.records) emit(recordJson(record, set.templateId, set.observationDomainId, set.exportTime));
+        for (const record of set.records)
+          emit(recordJson(record, set.templateId, set.observationDomainId, set.exportTime));
         totals.records += set.records.length;
       }
       for (const error of result.errors) reportError(error, tag);
     }
   }
-  for (const error of decoder.dropAllHeld()) reportError(error, { file: files.at(-1) ?? '', fileOffset: 0, line: undefined });
+  for (const error of decoder.dropAllHeld())
+    reportError(error, { file: files.at(-1) ?? '', fileOffset: 0, line: undefined });
   return totals;
 }
 
 export function register(program: Command): void {
   program
     .command('decode')
-    .description('decode IPFIX from pcap, pcapng, raw message streams or .hex files (one message per line) to JSON Lines')
+    .description(
+      'decode IPFIX from pcap, pcapng, raw message streams or .hex files (one message per line) to JSON Lines',
+    )
     .argument('<files...>', 'input files, decoded in order; templates carry across files')
     .action((files: string[]) => {
       const chunks: string[] = [];

@@ -138,7 +138,8 @@ export function generateDecoderSource(fields: readonly TemplateField[]): string 
   const isVariable = fields.map((f) => f.length === VARIABLE_LENGTH);
   // Minimum bytes from field i to the end of the record.
   const minFrom = new Array<number>(fields.length + 1).fill(0);
-  for (let i = fields.length - 1; i >= 0; i--) minFrom[i] = minFrom[i + 1]! + (isVariable[i] ? 1 : fields[i]!.length);
+  for (let i = fields.length - 1; i >= 0; i--)
+    minFrom[i] = minFrom[i + 1]! + (isVariable[i] ? 1 : fields[i]!.length);
   const minRecord = minFrom[0]!;
   const lines: string[] = [];
   lines.push('return function decodeRecords(b, p, end, out) {');
@@ -153,7 +154,9 @@ export function generateDecoderSource(fields: readonly TemplateField[]): string 
       fixed = 0;
       const after = minFrom[i + 1]!;
       lines.push('    l = b[q++];');
-      lines.push(`    if (l === 255) { if (end - q < ${2 + after}) return ~p; l = (b[q] << 8) | b[q + 1]; q += 2; }`);
+      lines.push(
+        `    if (l === 255) { if (end - q < ${2 + after}) return ~p; l = (b[q] << 8) | b[q + 1]; q += 2; }`,
+      );
       lines.push(`    if (end - q < l + ${after}) return ~p;`);
       lines.push(`    const v${i} = ${variableFieldExpression(field)};`);
       lines.push('    q += l;');
@@ -175,7 +178,9 @@ export function generateDecoderSource(fields: readonly TemplateField[]): string 
 export function compileTemplate(fields: readonly TemplateField[]): CompiledTemplate {
   const source = generateDecoderSource(fields);
   const helperNames = Object.keys(HELPERS);
-  const factory = new Function(...helperNames, source) as (...helpers: unknown[]) => CompiledTemplate['decodeRecords'];
+  const factory = new Function(...helperNames, source) as (
+    ...helpers: unknown[]
+  ) => CompiledTemplate['decodeRecords'];
   const decodeRecords = factory(...helperNames.map((n) => HELPERS[n as keyof typeof HELPERS]));
   const variable = fields.some((f) => f.length === VARIABLE_LENGTH);
   const minRecordLength = fields.reduce((sum, f) => sum + (f.length === VARIABLE_LENGTH ? 1 : f.length), 0);

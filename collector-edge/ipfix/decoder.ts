@@ -147,6 +147,7 @@ interface HeldSet {
 
 const HEADER_LENGTH = 16;
 const MAX_COMPILED = 4096;
+const MAX_TEMPLATE_FIELDS = 512;
 
 function emptyErrorCounts(): Record<DecodeErrorReason, number> {
   const counts = {} as Record<DecodeErrorReason, number>;
@@ -282,8 +283,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
         templateId,
         tag: context.tag,
       });
-    }
-    else if (stop < end && !allZero(bytes, stop, end)) {
+    } else if (stop < end && !allZero(bytes, stop, end)) {
       // Padding must be zero (RFC 7011 3.3.1): non-zero leftovers mean the template does not match.
       errorCounts[DecodeErrorReason.RecordOverrun]++;
       errors.push({
@@ -302,7 +302,11 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     return { ...context, templateId, options: entry.options, records };
   }
 
-  function decodeMessage(bytes: Uint8Array, session: TransportSession, decodeOptions?: DecodeOptions): DecodeResult {
+  function decodeMessage(
+    bytes: Uint8Array,
+    session: TransportSession,
+    decodeOptions?: DecodeOptions,
+  ): DecodeResult {
     const receivedAtMs = decodeOptions?.receivedAtMs ?? clock();
     const tag = decodeOptions?.tag;
     const result: DecodeResult = {
@@ -315,7 +319,12 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       errors: [],
     };
     const errors = result.errors;
-    const fail = (reason: DecodeErrorReason, offset: number, detail: string, extra?: Partial<DecodeError>) => {
+    const fail = (
+      reason: DecodeErrorReason,
+      offset: number,
+      detail: string,
+      extra?: Partial<DecodeError>,
+    ) => {
       errorCounts[reason]++;
       errors.push({ reason, offset, detail, sessionId: session.id, tag, ...extra });
     };
@@ -324,7 +333,11 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
 
     if (bytes.length < HEADER_LENGTH) {
       if (bytes.length >= 2 && ((bytes[0]! << 8) | bytes[1]!) !== 10) {
-        fail(DecodeErrorReason.UnsupportedVersion, 0, `version ${(bytes[0]! << 8) | bytes[1]!}: only IPFIX (10) is supported`);
+        fail(
+          DecodeErrorReason.UnsupportedVersion,
+          0,
+          `version ${(bytes[0]! << 8) | bytes[1]!}: only IPFIX (10) is supported`,
+        );
       } else {
         fail(DecodeErrorReason.MessageHeaderTruncated, 0, `${bytes.length} bytes, a message header needs 16`);
       }
@@ -338,7 +351,11 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       return result;
     }
     if (declaredLength < HEADER_LENGTH) {
-      fail(DecodeErrorReason.MessageLengthInvalid, 2, `message length ${declaredLength} is below the 16-byte header`);
+      fail(
+        DecodeErrorReason.MessageLengthInvalid,
+        2,
+        `message length ${declaredLength} is below the 16-byte header`,
+      );
       return result;
     }
     const header: MessageHeader = {
@@ -375,9 +392,14 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     let offset = HEADER_LENGTH;
     while (offset < end) {
       if (end - offset < 4) {
-        fail(DecodeErrorReason.SetHeaderTruncated, offset, `${end - offset} bytes left, a set header needs 4`, {
-          observationDomainId: odid,
-        });
+        fail(
+          DecodeErrorReason.SetHeaderTruncated,
+          offset,
+          `${end - offset} bytes left, a set header needs 4`,
+          {
+            observationDomainId: odid,
+          },
+        );
         break;
       }
       const setId = (bytes[offset]! << 8) | bytes[offset + 1]!;
@@ -443,10 +465,15 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
           );
         }
       } else {
-        fail(DecodeErrorReason.SetIdReserved, offset, `set id ${setId} is reserved (0-1, 4-255): set skipped`, {
-          observationDomainId: odid,
-          setId,
-        });
+        fail(
+          DecodeErrorReason.SetIdReserved,
+          offset,
+          `set id ${setId} is reserved (0-1, 4-255): set skipped`,
+          {
+            observationDomainId: odid,
+            setId,
+          },
+        );
       }
       if (lastSet) break;
       offset = setEnd;
@@ -463,10 +490,15 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
         const left = setEnd - p;
         if (left < 4) {
           if (!allZero(bytes, p, setEnd)) {
-            fail(DecodeErrorReason.TemplateRecordTruncated, p, `${left} bytes left, a template record header needs 4`, {
-              observationDomainId: odid,
-              setId,
-            });
+            fail(
+              DecodeErrorReason.TemplateRecordTruncated,
+              p,
+              `${left} bytes left, a template record header needs 4`,
+              {
+                observationDomainId: odid,
+                setId,
+              },
+            );
           }
           return;
         }
@@ -476,22 +508,32 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
           if (templateId === setId) withdrawAll(options);
           else if (templateId >= 256) withdraw(templateId);
           else {
-            fail(DecodeErrorReason.TemplateIdInvalid, p, `withdrawal of template id ${templateId} (below 256)`, {
-              observationDomainId: odid,
-              setId,
-              templateId,
-            });
+            fail(
+              DecodeErrorReason.TemplateIdInvalid,
+              p,
+              `withdrawal of template id ${templateId} (below 256)`,
+              {
+                observationDomainId: odid,
+                setId,
+                templateId,
+              },
+            );
           }
           p += 4;
           continue;
         }
         if (templateId < 256) {
           // Without a valid id the record cannot be trusted, nor anything after it in the set.
-          fail(DecodeErrorReason.TemplateIdInvalid, p, `template id ${templateId} is below 256: rest of set skipped`, {
-            observationDomainId: odid,
-            setId,
-            templateId,
-          });
+          fail(
+            DecodeErrorReason.TemplateIdInvalid,
+            p,
+            `template id ${templateId} is below 256: rest of set skipped`,
+            {
+              observationDomainId: odid,
+              setId,
+              templateId,
+            },
+          );
           return;
         }
         let q = p + 4;
@@ -547,11 +589,28 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
         p = q;
         if (invalidField >= 0) {
           domain.templates.delete(templateId);
-          fail(DecodeErrorReason.TemplateFieldInvalid, p, `template ${templateId} field ${invalidField + 1} has length 0`, {
-            observationDomainId: odid,
-            setId,
-            templateId,
-          });
+          fail(
+            DecodeErrorReason.TemplateFieldInvalid,
+            p,
+            `template ${templateId} field ${invalidField + 1} has length 0`,
+            {
+              observationDomainId: odid,
+              setId,
+              templateId,
+            },
+          );
+          continue;
+        }
+        if (specifiers.length > MAX_TEMPLATE_FIELDS) {
+          // Legal on the wire (up to ~16k), never sent by real exporters (Antrea's largest has 70), and
+          // compiling such a decoder would cost far more than any message is worth.
+          domain.templates.delete(templateId);
+          fail(
+            DecodeErrorReason.TemplateFieldInvalid,
+            p,
+            `template ${templateId} has ${specifiers.length} fields (more than ${MAX_TEMPLATE_FIELDS} are not accepted)`,
+            { observationDomainId: odid, setId, templateId },
+          );
           continue;
         }
         if (options && (scopeFieldCount === 0 || scopeFieldCount > fieldCount)) {
@@ -568,7 +627,12 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       }
     }
 
-    function define(templateId: number, options: boolean, scopeFieldCount: number, specifiers: FieldSpecifier[]): void {
+    function define(
+      templateId: number,
+      options: boolean,
+      scopeFieldCount: number,
+      specifiers: FieldSpecifier[],
+    ): void {
       const compiled = compiledFor(specifiers);
       const entry: TemplateEntry = {
         sessionId: session.id,
@@ -700,7 +764,8 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       const out: TemplateInfo[] = [];
       for (const state of sessions.values()) {
         for (const domain of state.domains.values()) {
-          for (const { compiled: _compiled, definedAtMs: _at, ...info } of domain.templates.values()) out.push(info);
+          for (const { compiled: _compiled, definedAtMs: _at, ...info } of domain.templates.values())
+            out.push(info);
         }
       }
       return out;
@@ -709,7 +774,9 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
 }
 
 function u32(bytes: Uint8Array, offset: number): number {
-  return bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!);
+  return (
+    bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!)
+  );
 }
 
 function allZero(bytes: Uint8Array, start: number, end: number): boolean {

@@ -135,11 +135,11 @@ const NTP_TO_UNIX_SECONDS = 2208988800n;
 /** Bytes of one value for a field of the given type; `length` VARIABLE_LENGTH for variable-length. */
 export function encodeValue(type: IeType, value: EncodableValue, length: number): Uint8Array {
   const variable = length === VARIABLE_LENGTH;
-  if (value instanceof Uint8Array) return variable ? value : fit(value, length);
+  if (value instanceof Uint8Array) return variable ? value : fitLength(value, length);
   switch (type) {
     case 'string': {
       const data = utf8.encode(value === undefined || value === null ? '' : String(value));
-      return variable ? data : fit(data, length);
+      return variable ? data : fitLength(data, length);
     }
     case 'ipv4Address':
     case 'ipv6Address': {
@@ -151,7 +151,7 @@ export function encodeValue(type: IeType, value: EncodableValue, length: number)
       return out;
     }
     case 'macAddress':
-      return fit(hexBytes(String(value ?? '')), 6);
+      return fitLength(hexBytes(String(value ?? '')), 6);
     case 'boolean':
       return Uint8Array.of(value === true || value === 1 ? 1 : 2);
     case 'float32':
@@ -178,7 +178,7 @@ export function encodeValue(type: IeType, value: EncodableValue, length: number)
     case 'subTemplateList':
     case 'subTemplateMultiList': {
       const data = typeof value === 'string' ? hexBytes(value) : new Uint8Array(0);
-      return variable ? data : fit(data, length);
+      return variable ? data : fitLength(data, length);
     }
     default: {
       const size = variable ? (NATURAL_LENGTH[type] ?? 8) : length;
@@ -187,7 +187,7 @@ export function encodeValue(type: IeType, value: EncodableValue, length: number)
   }
 }
 
-function fit(data: Uint8Array, length: number): Uint8Array {
+function fitLength(data: Uint8Array, length: number): Uint8Array {
   if (data.length === length) return data;
   const out = new Uint8Array(length);
   out.set(data.subarray(0, length));
@@ -345,7 +345,11 @@ export class IpfixEncoder {
   }
 
   /** Data messages for the records (split to respect maxMessageBytes); advances the sequence number. */
-  dataMessages(templateId: number, records: Array<Record<string, EncodableValue>>, exportTime: number): Uint8Array[] {
+  dataMessages(
+    templateId: number,
+    records: Array<Record<string, EncodableValue>>,
+    exportTime: number,
+  ): Uint8Array[] {
     const template = this.template(templateId);
     const messages: Uint8Array[] = [];
     let batch: Array<Record<string, EncodableValue>> = [];

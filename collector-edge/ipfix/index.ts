@@ -60,7 +60,13 @@ export {
   type SetSpec,
 } from './encoder.ts';
 export { type FramedMessage, type FramerOutput, IpfixStreamFramer } from './framer.ts';
-export { ANTREA_ENTERPRISES, defaultRegistry, IeRegistry, reverseName, unknownElementName } from './registry.ts';
+export {
+  ANTREA_ENTERPRISES,
+  defaultRegistry,
+  IeRegistry,
+  reverseName,
+  unknownElementName,
+} from './registry.ts';
 export {
   type DecodeError,
   DecodeErrorReason,

@@ -85,7 +85,7 @@ export const DecodeErrorReason = {
   TemplateRecordTruncated: 'templateRecordTruncated',
   /** Template id below 256 (other than a withdraw-all). */
   TemplateIdInvalid: 'templateIdInvalid',
-  /** A field specifier with length 0, or a template whose records would have no bytes. */
+  /** A field specifier with length 0, or a template of more than 512 fields. */
   TemplateFieldInvalid: 'templateFieldInvalid',
   /** Options template with scope field count 0 or above the field count. */
   OptionsTemplateScopeInvalid: 'optionsTemplateScopeInvalid',

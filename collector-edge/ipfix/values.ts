@@ -26,7 +26,10 @@ export function text(bytes: Uint8Array, offset: number, length: number): string 
   if (length > MAX_CACHED_TEXT) return utf8.decode(bytes.subarray(offset, offset + length));
   // Slot from the length and a few sampled bytes (constant time); the byte-by-byte check below decides.
   const last = offset + length - 1;
-  let hash = Math.imul(length ^ (bytes[offset]! << 8) ^ (bytes[last]! << 16) ^ (bytes[offset + (length >> 1)]! << 24), 0x9e3779b1);
+  let hash = Math.imul(
+    length ^ (bytes[offset]! << 8) ^ (bytes[last]! << 16) ^ (bytes[offset + (length >> 1)]! << 24),
+    0x9e3779b1,
+  );
   hash = Math.imul(hash ^ bytes[last - (length >> 2)]! ^ (bytes[offset + (length >> 2)]! << 8), 0x85ebca6b);
   const slot = (hash >>> 19) & (TEXT_CACHE_SIZE - 1);
   const cached = textCache[slot]!;
@@ -38,7 +41,10 @@ export function text(bytes: Uint8Array, offset: number, length: number): string 
   for (let i = 0; i < length; i++) {
     if (bytes[offset + i]! >= 0x80) return utf8.decode(bytes.subarray(offset, offset + length));
   }
-  const made = String.fromCharCode.apply(null, bytes.subarray(offset, offset + length) as unknown as number[]);
+  const made = String.fromCharCode.apply(
+    null,
+    bytes.subarray(offset, offset + length) as unknown as number[],
+  );
   textCache[slot] = made;
   return made;
 }
@@ -49,7 +55,8 @@ const ipv4CacheKeys = new Float64Array(IPV4_CACHE_SIZE).fill(-1);
 const ipv4CacheText: string[] = new Array<string>(IPV4_CACHE_SIZE).fill('');
 
 export function ipv4(bytes: Uint8Array, offset: number): string {
-  const value = bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!);
+  const value =
+    bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!);
   const slot = (Math.imul(value | 0, 0x9e3779b1) >>> 19) & (IPV4_CACHE_SIZE - 1);
   if (ipv4CacheKeys[slot] === value) return ipv4CacheText[slot]!;
   const made = formatIPv4(bytes, offset);
@@ -101,7 +108,9 @@ export function signed(bytes: Uint8Array, offset: number, length: number): numbe
 }
 
 export function u32(bytes: Uint8Array, offset: number): number {
-  return bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!);
+  return (
+    bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!)
+  );
 }
 
 /** 8-byte unsigned: the compiled decoders call this only when the value is above 2^53. */

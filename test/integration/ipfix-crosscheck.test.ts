@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFiles } from '../../cli/commands/decode.ts';
-import { type PacketSpec, pcapFile, syntheticTraffic, TcpFlags, tcpFrame, udpFrame } from '../unit/ipfix/pcap-writer.ts';
+import {
+  type PacketSpec,
+  pcapFile,
+  syntheticTraffic,
+  TcpFlags,
+  tcpFrame,
+  udpFrame,
+} from '../unit/ipfix/pcap-writer.ts';
 
 let toolsMissing: string | undefined;
 let dir = '';
@@ -32,7 +39,9 @@ afterAll(() => {
 });
 
 /** Runs softflowd over the traffic pcap, exporting to a loopback UDP port; returns the datagrams. */
-async function exportOverUdp(extraArgs: string[]): Promise<{ port: number; datagrams: Array<[Buffer, number]> }> {
+async function exportOverUdp(
+  extraArgs: string[],
+): Promise<{ port: number; datagrams: Array<[Buffer, number]> }> {
   const socket = dgram.createSocket('udp4');
   const datagrams: Array<[Buffer, number]> = [];
   socket.on('message', (message, remote) => datagrams.push([message, remote.port]));
@@ -57,7 +66,9 @@ async function exportOverUdp(extraArgs: string[]): Promise<{ port: number; datag
 }
 
 /** As above over TCP (softflowd -P tcp): returns the bytes of the connection. */
-async function exportOverTcp(extraArgs: string[]): Promise<{ port: number; clientPort: number; stream: Buffer }> {
+async function exportOverTcp(
+  extraArgs: string[],
+): Promise<{ port: number; clientPort: number; stream: Buffer }> {
   const chunks: Buffer[] = [];
   let clientPort = 0;
   let closed = false;
@@ -123,7 +134,8 @@ function tsharkRecords(capture: string, decodeAs: string): Array<Record<string, 
     }
     for (const [key, value] of Object.entries(node)) {
       if (/^Flow \d+$/.test(key)) {
-        for (const flow of Array.isArray(value) ? value : [value]) records.push(flatten(flow as Record<string, Json>));
+        for (const flow of Array.isArray(value) ? value : [value])
+          records.push(flatten(flow as Record<string, Json>));
       } else if (typeof value === 'object') visit(value);
     }
   };
@@ -193,7 +205,9 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 function tsharkTimeNanos(text: string): bigint {
   const m = /^(\w{3}) +(\d+), (\d{4}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? UTC$/.exec(text);
   if (!m) throw new Error(`unexpected tshark time ${text}`);
-  const seconds = Date.UTC(Number(m[3]), MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6])) / 1000;
+  const seconds =
+    Date.UTC(Number(m[3]), MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6])) /
+    1000;
   return BigInt(seconds) * 1_000_000_000n + BigInt((m[7] ?? '0').padEnd(9, '0').slice(0, 9));
 }
 
@@ -247,7 +261,11 @@ function compare(ours: Array<Record<string, unknown>>, theirs: Array<Record<stri
 function decodeWithFlowline(capture: string): Array<Record<string, unknown>> {
   const lines: string[] = [];
   const problems: string[] = [];
-  decodeFiles([capture], (line) => lines.push(line), (line) => problems.push(line));
+  decodeFiles(
+    [capture],
+    (line) => lines.push(line),
+    (line) => problems.push(line),
+  );
   expect(problems).toEqual([]);
   return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 }
@@ -289,20 +307,44 @@ describe('IPFIX decode cross-checked with tshark on softflowd output', () => {
     const packets: PacketSpec[] = [];
     let t = 1_700_000_200_000;
     const isn = 7000;
-    packets.push({ timestampMs: t++, frame: tcpFrame(client, clientPort, client, port, isn, 0, TcpFlags.SYN) });
-    packets.push({ timestampMs: t++, frame: tcpFrame(client, port, client, clientPort, 9000, isn + 1, TcpFlags.SYN | TcpFlags.ACK) });
+    packets.push({
+      timestampMs: t++,
+      frame: tcpFrame(client, clientPort, client, port, isn, 0, TcpFlags.SYN),
+    });
+    packets.push({
+      timestampMs: t++,
+      frame: tcpFrame(client, port, client, clientPort, 9000, isn + 1, TcpFlags.SYN | TcpFlags.ACK),
+    });
     const segments: Array<[number, Uint8Array]> = [];
-    for (let o = 0; o < stream.length; o += 300) segments.push([o, new Uint8Array(stream.subarray(o, o + 300))]);
+    for (let o = 0; o < stream.length; o += 300)
+      segments.push([o, new Uint8Array(stream.subarray(o, o + 300))]);
     if (segments.length >= 3) [segments[1], segments[2]] = [segments[2]!, segments[1]!];
     for (const [o, data] of segments) {
       packets.push({
         timestampMs: t++,
-        frame: tcpFrame(client, clientPort, client, port, isn + 1 + o, 9001, TcpFlags.ACK | TcpFlags.PSH, data),
+        frame: tcpFrame(
+          client,
+          clientPort,
+          client,
+          port,
+          isn + 1 + o,
+          9001,
+          TcpFlags.ACK | TcpFlags.PSH,
+          data,
+        ),
       });
     }
     packets.push({
       timestampMs: t++,
-      frame: tcpFrame(client, clientPort, client, port, isn + 1 + stream.length, 9001, TcpFlags.FIN | TcpFlags.ACK),
+      frame: tcpFrame(
+        client,
+        clientPort,
+        client,
+        port,
+        isn + 1 + stream.length,
+        9001,
+        TcpFlags.FIN | TcpFlags.ACK,
+      ),
     });
     const capture = join(dir, 'tcp.pcap');
     writeFileSync(capture, pcapFile(packets));

@@ -100,7 +100,10 @@ export function* readPcapng(bytes: Uint8Array): Generator<CaptureItem> {
       return;
     }
     if (blockType === 1 && length >= 20) {
-      interfaces.push({ linkType: u16(bytes, p + 8, little), ticksPerSecond: interfaceResolution(bytes, p, length, little) });
+      interfaces.push({
+        linkType: u16(bytes, p + 8, little),
+        ticksPerSecond: interfaceResolution(bytes, p, length, little),
+      });
     } else if ((blockType === 6 || blockType === 2) && length >= 32) {
       // Enhanced (6) and obsolete (2) packet blocks share this layout.
       const interfaceId = blockType === 6 ? u32(bytes, p + 8) : u16(bytes, p + 8, little);
@@ -109,7 +112,10 @@ export function* readPcapng(bytes: Uint8Array): Generator<CaptureItem> {
       const low = u32(bytes, p + 16);
       const captured = u32(bytes, p + 20);
       if (!iface || 28 + captured > length) {
-        yield { problem: `pcapng packet block with ${iface ? 'bad length' : `unknown interface ${interfaceId}`}`, fileOffset: p };
+        yield {
+          problem: `pcapng packet block with ${iface ? 'bad length' : `unknown interface ${interfaceId}`}`,
+          fileOffset: p,
+        };
       } else {
         const ticks = high * 4294967296 + low;
         yield {
@@ -123,7 +129,13 @@ export function* readPcapng(bytes: Uint8Array): Generator<CaptureItem> {
       const iface = interfaces[0];
       const original = u32(bytes, p + 8);
       const captured = Math.min(original, length - 16);
-      if (iface) yield { timestampMs: 0, linkType: iface.linkType, data: bytes.subarray(p + 12, p + 12 + captured), fileOffset: p + 12 };
+      if (iface)
+        yield {
+          timestampMs: 0,
+          linkType: iface.linkType,
+          data: bytes.subarray(p + 12, p + 12 + captured),
+          fileOffset: p + 12,
+        };
     }
     p += length;
   }

@@ -61,7 +61,16 @@ function* readHex(bytes: Uint8Array): Generator<InputItem> {
     const text = lines[i]!.replace(/#.*/, '').replace(/\s+/g, '');
     if (text === '') continue;
     if (!/^[0-9a-fA-F]*$/.test(text) || text.length % 2 !== 0) {
-      yield { problem: { error: { reason: DecodeErrorReason.CaptureMalformed, offset: 0, detail: 'not an even number of hex digits' }, line: i + 1 } };
+      yield {
+        problem: {
+          error: {
+            reason: DecodeErrorReason.CaptureMalformed,
+            offset: 0,
+            detail: 'not an even number of hex digits',
+          },
+          line: i + 1,
+        },
+      };
       continue;
     }
     yield {
@@ -83,7 +92,14 @@ function* readRaw(bytes: Uint8Array): Generator<InputItem> {
   const items: Array<[number, InputItem]> = [
     ...messages.map((m): [number, InputItem] => [
       m.streamOffset,
-      { message: { bytes: m.bytes, session: FILE_SESSION, receivedAtMs: undefined, fileOffset: m.streamOffset } },
+      {
+        message: {
+          bytes: m.bytes,
+          session: FILE_SESSION,
+          receivedAtMs: undefined,
+          fileOffset: m.streamOffset,
+        },
+      },
     ]),
     ...[...errors, ...framer.finish()].map((e): [number, InputItem] => [e.offset, { problem: { error: e } }]),
   ];
@@ -152,11 +168,25 @@ function* readCapture(items: Generator<CaptureItem>): Generator<InputItem> {
       if (!stream.ipfix) break;
       const { messages, errors } = stream.framer.push(chunk);
       for (const error of errors) {
-        yield { problem: { error: { ...error, sessionId: key, detail: `${error.detail} (TCP stream offset ${error.offset})`, offset: payloadOffset } } };
+        yield {
+          problem: {
+            error: {
+              ...error,
+              sessionId: key,
+              detail: `${error.detail} (TCP stream offset ${error.offset})`,
+              offset: payloadOffset,
+            },
+          },
+        };
       }
       for (const m of messages) {
         yield {
-          message: { bytes: m.bytes, session: stream.session, receivedAtMs: item.timestampMs, fileOffset: payloadOffset },
+          message: {
+            bytes: m.bytes,
+            session: stream.session,
+            receivedAtMs: item.timestampMs,
+            fileOffset: payloadOffset,
+          },
         };
       }
     }

@@ -26,7 +26,10 @@ const LINK_IPV4 = 228;
 const LINK_IPV6 = 229;
 
 export class PacketParser {
-  private readonly fragments = new Map<string, { parts: Array<[number, Uint8Array]>; total: number; header: Uint8Array }>();
+  private readonly fragments = new Map<
+    string,
+    { parts: Array<[number, Uint8Array]>; total: number; header: Uint8Array }
+  >();
 
   parse(linkType: number, data: Uint8Array): ParseOutcome {
     let offset: number;

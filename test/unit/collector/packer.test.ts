@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { encodedSizeBound, type SealedBatch, ShardPacker } from '../../../collector-edge/packer.ts';
+import { type SealedBatch, ShardPacker } from '../../../collector-edge/packer.ts';
 import { hashKeyOf, PUT_PAYLOAD_UNIT_BYTES } from '../../../collector-edge/shard-map.ts';
 import { flowKeyOf } from '../../../core/flow-key.ts';
-import { decodeWireBatch, WireBatchBuilder } from '../../../core/wire.ts';
+import { decodeWireBatch, encodedSizeBound, WireBatchBuilder } from '../../../core/wire.ts';
 import { evenShards, simulatedRecords } from './fixtures.ts';
 
 function packAll(records = simulatedRecords({ seed: 7, connections: 400, polls: 6 }), shards = 4) {

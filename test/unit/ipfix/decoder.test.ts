@@ -13,8 +13,16 @@ import {
 import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, seededRandom } from './antrea-template.ts';
 import { naiveInterpretRecords } from './naive-interpreter.ts';
 
-const udp: TransportSession = { id: 'udp|127.0.0.1:40000|127.0.0.1:4739', exporterAddress: '127.0.0.1', transport: 'udp' };
-const tcp: TransportSession = { id: 'tcp|127.0.0.1:40001|127.0.0.1:4739', exporterAddress: '127.0.0.1', transport: 'tcp' };
+const udp: TransportSession = {
+  id: 'udp|127.0.0.1:40000|127.0.0.1:4739',
+  exporterAddress: '127.0.0.1',
+  transport: 'udp',
+};
+const tcp: TransportSession = {
+  id: 'tcp|127.0.0.1:40001|127.0.0.1:4739',
+  exporterAddress: '127.0.0.1',
+  transport: 'tcp',
+};
 const header = { exportTime: 1_700_000_000, sequenceNumber: 0, observationDomainId: 7 };
 
 describe('value encodings', () => {
@@ -105,9 +113,12 @@ describe('templates', () => {
     fields: [field('sourceIPv4Address'), field('destinationIPv4Address'), field('sourcePodName')],
   };
   const rec = { sourceIPv4Address: '127.0.0.1', destinationIPv4Address: '127.0.0.2', sourcePodName: 'p' };
-  const templateMsg = (odid = 7) => encodeMessage({ ...header, observationDomainId: odid }, [{ kind: 'templates', templates: [t256] }]);
+  const templateMsg = (odid = 7) =>
+    encodeMessage({ ...header, observationDomainId: odid }, [{ kind: 'templates', templates: [t256] }]);
   const dataMsg = (odid = 7, seq = 0) =>
-    encodeMessage({ ...header, observationDomainId: odid, sequenceNumber: seq }, [{ kind: 'data', template: t256, records: [rec] }]);
+    encodeMessage({ ...header, observationDomainId: odid, sequenceNumber: seq }, [
+      { kind: 'data', template: t256, records: [rec] },
+    ]);
 
   it('are scoped per transport session and observation domain', () => {
     const decoder = createIpfixDecoder();
@@ -127,7 +138,12 @@ describe('templates', () => {
     now += 4000;
     const later = decoder.decodeMessage(templateMsg(7), udp);
     expect(later.recordCount).toBe(1);
-    expect(later.dataSets[0]).toMatchObject({ delayed: true, sequenceNumber: 41, templateId: 256, receivedAtMs: 1000 });
+    expect(later.dataSets[0]).toMatchObject({
+      delayed: true,
+      sequenceNumber: 41,
+      templateId: 256,
+      receivedAtMs: 1000,
+    });
     expect(decoder.stats()).toMatchObject({ setsHeld: 1, setsReleased: 1, setsDropped: 0, currentlyHeld: 0 });
   });
 
@@ -176,13 +192,24 @@ describe('templates', () => {
 
   it('options templates (set 3): scope count, records flagged as options', () => {
     const encoder = new IpfixEncoder({ observationDomainId: 1 });
-    encoder.defineTemplate(400, [field('meteringProcessId'), field('exportedMessageTotalCount'), field('samplerName')], 1);
+    encoder.defineTemplate(
+      400,
+      [field('meteringProcessId'), field('exportedMessageTotalCount'), field('samplerName')],
+      1,
+    );
     const decoder = createIpfixDecoder();
     const t = decoder.decodeMessage(encoder.templateMessage(1), tcp);
     expect(t.templatesDefined[0]).toMatchObject({ options: true, scopeFieldCount: 1 });
-    const [data] = encoder.dataMessages(400, [{ meteringProcessId: 9, exportedMessageTotalCount: 77, samplerName: 's' }], 1);
+    const [data] = encoder.dataMessages(
+      400,
+      [{ meteringProcessId: 9, exportedMessageTotalCount: 77, samplerName: 's' }],
+      1,
+    );
     const r = decoder.decodeMessage(data!, tcp);
-    expect(r.dataSets[0]).toMatchObject({ options: true, records: [{ meteringProcessId: 9, exportedMessageTotalCount: 77, samplerName: 's' }] });
+    expect(r.dataSets[0]).toMatchObject({
+      options: true,
+      records: [{ meteringProcessId: 9, exportedMessageTotalCount: 77, samplerName: 's' }],
+    });
   });
 
   it('a template redefinition replaces the old one', () => {
@@ -190,7 +217,10 @@ describe('templates', () => {
     decoder.decodeMessage(templateMsg(), tcp);
     const other: EncoderTemplate = { templateId: 256, fields: [field('protocolIdentifier')] };
     decoder.decodeMessage(encodeMessage(header, [{ kind: 'templates', templates: [other] }]), tcp);
-    const r = decoder.decodeMessage(encodeMessage(header, [{ kind: 'data', template: other, records: [{ protocolIdentifier: 17 }] }]), tcp);
+    const r = decoder.decodeMessage(
+      encodeMessage(header, [{ kind: 'data', template: other, records: [{ protocolIdentifier: 17 }] }]),
+      tcp,
+    );
     expect(r.dataSets[0]!.records).toEqual([{ protocolIdentifier: 17 }]);
   });
 });
@@ -201,7 +231,12 @@ describe('sequence accounting', () => {
     encoder.defineTemplate(256, [field('protocolIdentifier')]);
     const decoder = createIpfixDecoder();
     decoder.decodeMessage(encoder.templateMessage(0), tcp);
-    const batch = (n: number) => encoder.dataMessages(256, Array.from({ length: n }, () => ({ protocolIdentifier: 6 })), 0)[0]!;
+    const batch = (n: number) =>
+      encoder.dataMessages(
+        256,
+        Array.from({ length: n }, () => ({ protocolIdentifier: 6 })),
+        0,
+      )[0]!;
     const m1 = batch(2);
     const m2 = batch(3);
     const m3 = batch(1);
@@ -216,22 +251,39 @@ describe('sequence accounting', () => {
     // go-ipfix stamps seq = previous + this message's records: also in order.
     const go = createIpfixDecoder();
     const goTemplate: EncoderTemplate = { templateId: 256, fields: [field('protocolIdentifier')] };
-    go.decodeMessage(encodeMessage({ ...header, sequenceNumber: 0 }, [{ kind: 'templates', templates: [goTemplate] }]), tcp);
+    go.decodeMessage(
+      encodeMessage({ ...header, sequenceNumber: 0 }, [{ kind: 'templates', templates: [goTemplate] }]),
+      tcp,
+    );
     let seq = 0;
     for (const n of [1, 3, 2]) {
       seq += n;
       const records = Array.from({ length: n }, () => ({ protocolIdentifier: 6 }));
-      go.decodeMessage(encodeMessage({ ...header, sequenceNumber: seq }, [{ kind: 'data', template: goTemplate, records }]), tcp);
+      go.decodeMessage(
+        encodeMessage({ ...header, sequenceNumber: seq }, [{ kind: 'data', template: goTemplate, records }]),
+        tcp,
+      );
     }
     expect(go.stats()).toMatchObject({ lostRecords: 0, reorderedMessages: 0 });
   });
 });
 
 describe('bad input', () => {
-  const t: EncoderTemplate = { templateId: 256, fields: [field('sourceIPv4Address'), field('sourcePodName')] };
-  const good = () => encodeMessage(header, [{ kind: 'templates', templates: [t] }, { kind: 'data', template: t, records: [{ sourceIPv4Address: '127.0.0.1', sourcePodName: 'a' }] }]);
-  const reasons = (bytes: Uint8Array) => createIpfixDecoder().decodeMessage(bytes, tcp).errors.map((e) => e.reason);
-  const raw = (setId: number, body: number[]) => encodeMessage(header, [{ kind: 'raw', setId, body: Uint8Array.from(body) }]);
+  const t: EncoderTemplate = {
+    templateId: 256,
+    fields: [field('sourceIPv4Address'), field('sourcePodName')],
+  };
+  const good = () =>
+    encodeMessage(header, [
+      { kind: 'templates', templates: [t] },
+      { kind: 'data', template: t, records: [{ sourceIPv4Address: '127.0.0.1', sourcePodName: 'a' }] },
+    ]);
+  const reasons = (bytes: Uint8Array) =>
+    createIpfixDecoder()
+      .decodeMessage(bytes, tcp)
+      .errors.map((e) => e.reason);
+  const raw = (setId: number, body: number[]) =>
+    encodeMessage(header, [{ kind: 'raw', setId, body: Uint8Array.from(body) }]);
 
   it('truncated header, wrong versions, invalid message length', () => {
     expect(reasons(good().subarray(0, 10))).toEqual([DecodeErrorReason.MessageHeaderTruncated]);
@@ -266,10 +318,16 @@ describe('bad input', () => {
     expect(reasons(raw(2, [0, 255, 0, 1, 0, 8, 0, 4]))).toEqual([DecodeErrorReason.TemplateIdInvalid]);
     expect(reasons(raw(2, [1, 0, 0, 50, 0, 8, 0, 4]))).toEqual([DecodeErrorReason.TemplateRecordTruncated]);
     expect(reasons(raw(2, [1, 0, 0, 1, 0, 8, 0, 0]))).toEqual([DecodeErrorReason.TemplateFieldInvalid]);
-    expect(reasons(raw(3, [1, 0, 0, 1, 0, 0, 0, 8, 0, 4]))).toEqual([DecodeErrorReason.OptionsTemplateScopeInvalid]);
-    expect(reasons(raw(3, [1, 0, 0, 1, 0, 2, 0, 8, 0, 4]))).toEqual([DecodeErrorReason.OptionsTemplateScopeInvalid]);
+    expect(reasons(raw(3, [1, 0, 0, 1, 0, 0, 0, 8, 0, 4]))).toEqual([
+      DecodeErrorReason.OptionsTemplateScopeInvalid,
+    ]);
+    expect(reasons(raw(3, [1, 0, 0, 1, 0, 2, 0, 8, 0, 4]))).toEqual([
+      DecodeErrorReason.OptionsTemplateScopeInvalid,
+    ]);
     // enterprise bit set but the enterprise number is missing
-    expect(reasons(raw(2, [1, 0, 0, 1, 0x80, 101, 0xff, 0xff]))).toEqual([DecodeErrorReason.TemplateRecordTruncated]);
+    expect(reasons(raw(2, [1, 0, 0, 1, 0x80, 101, 0xff, 0xff]))).toEqual([
+      DecodeErrorReason.TemplateRecordTruncated,
+    ]);
   });
 
   it('absurd variable lengths overrun the set: error for the set, earlier records kept, decoder usable', () => {
@@ -319,7 +377,10 @@ describe('stream framer', () => {
   it('splits a byte stream at any chunking and resyncs after garbage', () => {
     const encoder = new IpfixEncoder({ observationDomainId: 1 });
     encoder.defineTemplate(256, [field('protocolIdentifier')]);
-    const messages = [encoder.templateMessage(0), ...encoder.dataMessages(256, [{ protocolIdentifier: 6 }], 0)];
+    const messages = [
+      encoder.templateMessage(0),
+      ...encoder.dataMessages(256, [{ protocolIdentifier: 6 }], 0),
+    ];
     const garbage = Uint8Array.from([1, 2, 3, 4, 5]);
     const stream = Buffer.concat([messages[0]!, garbage, messages[1]!]);
     for (const chunk of [1, 3, 7, 1000]) {

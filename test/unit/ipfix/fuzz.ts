@@ -2,7 +2,11 @@
 // and splices the seed messages (the go-ipfix vectors and encoder output) with a seeded generator.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createIpfixDecoder, IpfixEncoder, type TransportSession } from '../../../collector-edge/ipfix/index.ts';
+import {
+  createIpfixDecoder,
+  IpfixEncoder,
+  type TransportSession,
+} from '../../../collector-edge/ipfix/index.ts';
 import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, seededRandom } from './antrea-template.ts';
 
 export function mutate(seed: Uint8Array, random: () => number, seeds: Uint8Array[]): Uint8Array {
@@ -97,7 +101,9 @@ const VECTORS = join(import.meta.dirname, '../../../../shared/vectors');
 export function fuzzSeeds(): Uint8Array[] {
   const seeds: Uint8Array[] = [];
   if (existsSync(VECTORS)) {
-    for (const f of readdirSync(VECTORS).filter((n) => n.endsWith('.hex')).sort()) {
+    for (const f of readdirSync(VECTORS)
+      .filter((n) => n.endsWith('.hex'))
+      .sort()) {
       seeds.push(new Uint8Array(Buffer.from(readFileSync(join(VECTORS, f), 'utf8').trim(), 'hex')));
     }
   }
@@ -105,7 +111,12 @@ export function fuzzSeeds(): Uint8Array[] {
   encoder.defineTemplate(256, ANTREA_AGENT_IPV4_FIELDS);
   seeds.push(encoder.templateMessage(1));
   const random = seededRandom(3);
-  seeds.push(...encoder.dataMessages(256, Array.from({ length: 8 }, (_, i) => antreaRecord(random, i)), 1));
+  seeds.push(
+    ...encoder.dataMessages(
+      256,
+      Array.from({ length: 8 }, (_, i) => antreaRecord(random, i)),
+      1,
+    ),
+  );
   return seeds;
 }
-

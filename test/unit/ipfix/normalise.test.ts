@@ -1,11 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { emptyFlowRecord } from '../../../core/flow-record.ts';
-import { createIpfixDecoder, field, IpfixEncoder, type TransportSession } from '../../../collector-edge/ipfix/index.ts';
+import {
+  createIpfixDecoder,
+  field,
+  IpfixEncoder,
+  type TransportSession,
+} from '../../../collector-edge/ipfix/index.ts';
 import { normaliseDataSet, normaliseRecord } from '../../../collector-edge/normalise.ts';
+import { emptyFlowRecord } from '../../../core/flow-record.ts';
 import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, seededRandom } from './antrea-template.ts';
 
 const session: TransportSession = { id: 'tcp|a', exporterAddress: '127.0.0.9', transport: 'tcp' };
-const context = { exporterAddress: '127.0.0.9', observationDomainId: 1, exportTime: 10, sequenceNumber: 5, receivedAtMs: 99 };
+const context = {
+  exporterAddress: '127.0.0.9',
+  observationDomainId: 1,
+  exportTime: 10,
+  sequenceNumber: 5,
+  receivedAtMs: 99,
+};
 
 describe('normalise', () => {
   it('maps Antrea fields by name, with the preprocessor rules', () => {

@@ -23,7 +23,13 @@ function ethernet(etherType: number, payload: Uint8Array): Uint8Array {
   return frame;
 }
 
-function ipv4(source: string, destination: string, protocol: number, payload: Uint8Array, id = 1): Uint8Array {
+function ipv4(
+  source: string,
+  destination: string,
+  protocol: number,
+  payload: Uint8Array,
+  id = 1,
+): Uint8Array {
   const ip = new Uint8Array(20 + payload.length);
   const total = ip.length;
   ip.set([0x45, 0, total >> 8, total & 0xff, id >> 8, id & 0xff, 0x40, 0, 64, protocol, 0, 0]);
@@ -45,7 +51,12 @@ function ipv6(source: string, destination: string, protocol: number, payload: Ui
   return ip;
 }
 
-function pseudoHeaderChecksum(source: string, destination: string, protocol: number, segment: Uint8Array): number {
+function pseudoHeaderChecksum(
+  source: string,
+  destination: string,
+  protocol: number,
+  segment: Uint8Array,
+): number {
   const s = parseIP(source)!;
   const d = parseIP(destination)!;
   const pseudo = new Uint8Array(s.length * 2 + 4 + segment.length + (segment.length % 2));
@@ -59,7 +70,13 @@ function pseudoHeaderChecksum(source: string, destination: string, protocol: num
   return checksum(pseudo);
 }
 
-function ipFrame(source: string, destination: string, protocol: number, segment: Uint8Array, id?: number): Uint8Array {
+function ipFrame(
+  source: string,
+  destination: string,
+  protocol: number,
+  segment: Uint8Array,
+  id?: number,
+): Uint8Array {
   return source.includes(':')
     ? ethernet(0x86dd, ipv6(source, destination, protocol, segment))
     : ethernet(0x0800, ipv4(source, destination, protocol, segment, id));
@@ -73,7 +90,14 @@ export function udpFrame(
   payload: Uint8Array,
 ): Uint8Array {
   const udp = new Uint8Array(8 + payload.length);
-  udp.set([sourcePort >> 8, sourcePort & 0xff, destinationPort >> 8, destinationPort & 0xff, udp.length >> 8, udp.length & 0xff]);
+  udp.set([
+    sourcePort >> 8,
+    sourcePort & 0xff,
+    destinationPort >> 8,
+    destinationPort & 0xff,
+    udp.length >> 8,
+    udp.length & 0xff,
+  ]);
   udp.set(payload, 8);
   const sum = pseudoHeaderChecksum(source, destination, 17, udp) || 0xffff;
   udp[6] = sum >> 8;
@@ -185,6 +209,10 @@ export function pcapngFile(packets: PacketSpec[]): Uint8Array {
 export function syntheticTraffic(flows: number, startMs: number): PacketSpec[] {
   const packets: PacketSpec[] = [];
   let t = startMs;
+  const next = (step: number): number => {
+    t += step;
+    return t;
+  };
   for (let i = 0; i < flows; i++) {
     const client = 40000 + i;
     const server = [80, 443, 5432, 8080][i % 4]!;
@@ -194,29 +222,47 @@ export function syntheticTraffic(flows: number, startMs: number): PacketSpec[] {
       // UDP request/response pairs; every other one over IPv6 loopback
       const [x, y] = i % 2 === 1 ? ['::1', '::1'] : [a, b];
       for (let k = 0; k < 1 + (i % 4); k++) {
-        packets.push({ timestampMs: (t += 3), frame: udpFrame(x, client, y, 53, new Uint8Array(40 + k)) });
-        packets.push({ timestampMs: (t += 2), frame: udpFrame(y, 53, x, client, new Uint8Array(120 + k)) });
+        packets.push({ timestampMs: next(3), frame: udpFrame(x, client, y, 53, new Uint8Array(40 + k)) });
+        packets.push({ timestampMs: next(2), frame: udpFrame(y, 53, x, client, new Uint8Array(120 + k)) });
       }
       continue;
     }
     let cs = 1000 * (i + 1);
     let ss = 500000 * (i + 1);
-    packets.push({ timestampMs: (t += 5), frame: tcpFrame(a, client, b, server, cs, 0, TcpFlags.SYN) });
-    packets.push({ timestampMs: (t += 1), frame: tcpFrame(b, server, a, client, ss, cs + 1, TcpFlags.SYN | TcpFlags.ACK) });
+    packets.push({ timestampMs: next(5), frame: tcpFrame(a, client, b, server, cs, 0, TcpFlags.SYN) });
+    packets.push({
+      timestampMs: next(1),
+      frame: tcpFrame(b, server, a, client, ss, cs + 1, TcpFlags.SYN | TcpFlags.ACK),
+    });
     cs++;
     ss++;
-    packets.push({ timestampMs: (t += 1), frame: tcpFrame(a, client, b, server, cs, ss, TcpFlags.ACK) });
+    packets.push({ timestampMs: next(1), frame: tcpFrame(a, client, b, server, cs, ss, TcpFlags.ACK) });
     for (let k = 0; k < 2 + (i % 5); k++) {
       const request = new Uint8Array(100 + 10 * k);
-      packets.push({ timestampMs: (t += 2), frame: tcpFrame(a, client, b, server, cs, ss, TcpFlags.ACK | TcpFlags.PSH, request) });
+      packets.push({
+        timestampMs: next(2),
+        frame: tcpFrame(a, client, b, server, cs, ss, TcpFlags.ACK | TcpFlags.PSH, request),
+      });
       cs += request.length;
       const response = new Uint8Array(900 + 50 * k);
-      packets.push({ timestampMs: (t += 3), frame: tcpFrame(b, server, a, client, ss, cs, TcpFlags.ACK | TcpFlags.PSH, response) });
+      packets.push({
+        timestampMs: next(3),
+        frame: tcpFrame(b, server, a, client, ss, cs, TcpFlags.ACK | TcpFlags.PSH, response),
+      });
       ss += response.length;
     }
-    packets.push({ timestampMs: (t += 1), frame: tcpFrame(a, client, b, server, cs, ss, TcpFlags.FIN | TcpFlags.ACK) });
-    packets.push({ timestampMs: (t += 1), frame: tcpFrame(b, server, a, client, ss, cs + 1, TcpFlags.FIN | TcpFlags.ACK) });
-    packets.push({ timestampMs: (t += 1), frame: tcpFrame(a, client, b, server, cs + 1, ss + 1, TcpFlags.ACK) });
+    packets.push({
+      timestampMs: next(1),
+      frame: tcpFrame(a, client, b, server, cs, ss, TcpFlags.FIN | TcpFlags.ACK),
+    });
+    packets.push({
+      timestampMs: next(1),
+      frame: tcpFrame(b, server, a, client, ss, cs + 1, TcpFlags.FIN | TcpFlags.ACK),
+    });
+    packets.push({
+      timestampMs: next(1),
+      frame: tcpFrame(a, client, b, server, cs + 1, ss + 1, TcpFlags.ACK),
+    });
   }
   return packets;
 }

@@ -33,7 +33,11 @@ function exporter() {
 function run(files: string[]) {
   const lines: string[] = [];
   const errors: string[] = [];
-  const totals = decodeFiles(files, (l) => lines.push(l), (l) => errors.push(l));
+  const totals = decodeFiles(
+    files,
+    (l) => lines.push(l),
+    (l) => errors.push(l),
+  );
   return { records: lines.map((l) => JSON.parse(l) as Record<string, unknown>), errors, totals };
 }
 
@@ -41,7 +45,10 @@ describe('flowline decode', () => {
   it('.hex files: templates carry across files; JSON with meta keys and big integers as strings', () => {
     const { template, data } = exporter();
     writeFileSync(join(dir, 't.hex'), `${Buffer.from(template).toString('hex')}\n`);
-    writeFileSync(join(dir, 'd.hex'), `# data\n${data.map((m) => Buffer.from(m).toString('hex')).join('\n')}\n`);
+    writeFileSync(
+      join(dir, 'd.hex'),
+      `# data\n${data.map((m) => Buffer.from(m).toString('hex')).join('\n')}\n`,
+    );
     const { records, errors } = run([join(dir, 't.hex'), join(dir, 'd.hex')]);
     expect(errors).toEqual([]);
     expect(records).toHaveLength(40);
@@ -78,18 +85,26 @@ describe('flowline decode', () => {
       ['::1', '::1'],
     ] as const) {
       packets.push({ timestampMs: t++, frame: udpFrame(source, 50000, destination, 4739, template) });
-      for (const m of data) packets.push({ timestampMs: t++, frame: udpFrame(source, 50000, destination, 4739, m) });
+      for (const m of data)
+        packets.push({ timestampMs: t++, frame: udpFrame(source, 50000, destination, 4739, m) });
     }
     // TCP exporter: segments out of order and one retransmitted.
     const stream = Buffer.concat([template, ...data]);
-    packets.push({ timestampMs: t++, frame: tcpFrame('127.0.0.1', 50001, '127.0.0.1', 4739, 100, 0, TcpFlags.SYN) });
+    packets.push({
+      timestampMs: t++,
+      frame: tcpFrame('127.0.0.1', 50001, '127.0.0.1', 4739, 100, 0, TcpFlags.SYN),
+    });
     const segments: Array<[number, Uint8Array]> = [];
-    for (let o = 0; o < stream.length; o += 200) segments.push([o, new Uint8Array(stream.subarray(o, o + 200))]);
+    for (let o = 0; o < stream.length; o += 200)
+      segments.push([o, new Uint8Array(stream.subarray(o, o + 200))]);
     expect(segments.length).toBeGreaterThanOrEqual(3);
     const order = [0, 2, 1, 1, ...Array.from({ length: segments.length - 3 }, (_, k) => k + 3)];
     for (const i of order) {
       const [o, d] = segments[i]!;
-      packets.push({ timestampMs: t++, frame: tcpFrame('127.0.0.1', 50001, '127.0.0.1', 4739, 101 + o, 1, TcpFlags.ACK, d) });
+      packets.push({
+        timestampMs: t++,
+        frame: tcpFrame('127.0.0.1', 50001, '127.0.0.1', 4739, 101 + o, 1, TcpFlags.ACK, d),
+      });
     }
     writeFileSync(join(dir, 'c.pcap'), pcapFile(packets));
     writeFileSync(join(dir, 'c.pcapng'), pcapngFile(packets));
@@ -102,10 +117,15 @@ describe('flowline decode', () => {
 
   it('CLI: JSON Lines on stdout, errors on stderr, exit 1 only when nothing decodes', () => {
     const { template, data } = exporter();
-    writeFileSync(join(dir, 'ok.hex'), [template, ...data].map((m) => Buffer.from(m).toString('hex')).join('\n'));
+    writeFileSync(
+      join(dir, 'ok.hex'),
+      [template, ...data].map((m) => Buffer.from(m).toString('hex')).join('\n'),
+    );
     writeFileSync(join(dir, 'bad.hex'), '000a00\n');
     const bin = join(import.meta.dirname, '../../../bin/flowline.js');
-    const ok = spawnSync('node', [bin, 'decode', join(dir, 'bad.hex'), join(dir, 'ok.hex')], { encoding: 'utf8' });
+    const ok = spawnSync('node', [bin, 'decode', join(dir, 'bad.hex'), join(dir, 'ok.hex')], {
+      encoding: 'utf8',
+    });
     expect(ok.status).toBe(0);
     expect(ok.stdout.trim().split('\n')).toHaveLength(40);
     expect(ok.stderr).toContain('bad.hex: line 1, offset 0: messageHeaderTruncated');
@@ -116,11 +136,23 @@ describe('flowline decode', () => {
 
   it('data before its template in the same file list is decoded once the template arrives', () => {
     const { template, data } = exporter();
-    writeFileSync(join(dir, 'late.hex'), [...data, template].map((m) => Buffer.from(m).toString('hex')).join('\n'));
+    writeFileSync(
+      join(dir, 'late.hex'),
+      [...data, template].map((m) => Buffer.from(m).toString('hex')).join('\n'),
+    );
     expect(run([join(dir, 'late.hex')]).records).toHaveLength(40);
     // and never-arriving templates are reported at the end
-    writeFileSync(join(dir, 'orphan.hex'), Buffer.from(encodeMessage({ exportTime: 0, sequenceNumber: 0, observationDomainId: 1 }, [{ kind: 'raw', setId: 999, body: new Uint8Array(4) }])).toString('hex'));
+    writeFileSync(
+      join(dir, 'orphan.hex'),
+      Buffer.from(
+        encodeMessage({ exportTime: 0, sequenceNumber: 0, observationDomainId: 1 }, [
+          { kind: 'raw', setId: 999, body: new Uint8Array(4) },
+        ]),
+      ).toString('hex'),
+    );
     const orphan = run([join(dir, 'orphan.hex')]);
-    expect(orphan.errors).toEqual([expect.stringContaining('orphan.hex: line 1, offset 16: templateMissing')]);
+    expect(orphan.errors).toEqual([
+      expect.stringContaining('orphan.hex: line 1, offset 16: templateMissing'),
+    ]);
   });
 });

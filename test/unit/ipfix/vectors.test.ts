@@ -3,7 +3,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createIpfixDecoder, DecodeErrorReason, type IpfixRecord, type TransportSession } from '../../../collector-edge/ipfix/index.ts';
+import {
+  createIpfixDecoder,
+  DecodeErrorReason,
+  type IpfixRecord,
+  type TransportSession,
+} from '../../../collector-edge/ipfix/index.ts';
 
 const VECTORS = join(import.meta.dirname, '../../../../shared/vectors');
 const session: TransportSession = { id: 'vectors', exporterAddress: '127.0.0.1', transport: 'tcp' };
@@ -13,7 +18,10 @@ function vector(name: string): Uint8Array {
 }
 
 /** DECODED.txt -> per file: header values and the records as name -> printed value. */
-function expectedFromDecodedTxt(): Map<string, { header: Record<string, number>; records: Array<Record<string, string>> }> {
+function expectedFromDecodedTxt(): Map<
+  string,
+  { header: Record<string, number>; records: Array<Record<string, string>> }
+> {
   const out = new Map<string, { header: Record<string, number>; records: Array<Record<string, string>> }>();
   let current: { header: Record<string, number>; records: Array<Record<string, string>> } | undefined;
   for (const line of readFileSync(join(VECTORS, 'DECODED.txt'), 'utf8').split('\n')) {
@@ -41,10 +49,19 @@ const available = existsSync(join(VECTORS, 'DECODED.txt'));
 describe.skipIf(!available)('go-ipfix vectors', () => {
   const expected = expectedFromDecodedTxt();
   const pairs: Array<[string, string[]]> = [
-    ['goipfix_f5c5793_templatePacketIPv4.hex', ['goipfix_f5c5793_dataPacket1IPv4.hex', 'goipfix_f5c5793_dataPacket2IPv4.hex']],
-    ['goipfix_f5c5793_templatePacketIPv6.hex', ['goipfix_f5c5793_dataPacket1IPv6.hex', 'goipfix_f5c5793_dataPacket2IPv6.hex']],
+    [
+      'goipfix_f5c5793_templatePacketIPv4.hex',
+      ['goipfix_f5c5793_dataPacket1IPv4.hex', 'goipfix_f5c5793_dataPacket2IPv4.hex'],
+    ],
+    [
+      'goipfix_f5c5793_templatePacketIPv6.hex',
+      ['goipfix_f5c5793_dataPacket1IPv6.hex', 'goipfix_f5c5793_dataPacket2IPv6.hex'],
+    ],
     ['goipfix_head_process_test_validTemplatePacket.hex', ['goipfix_head_process_test_validDataPacket.hex']],
-    ['goipfix_head_process_test_validTemplatePacketIPv6.hex', ['goipfix_head_process_test_validDataPacketIPv6.hex']],
+    [
+      'goipfix_head_process_test_validTemplatePacketIPv6.hex',
+      ['goipfix_head_process_test_validDataPacketIPv6.hex'],
+    ],
   ];
 
   for (const [template, dataFiles] of pairs) {
@@ -82,19 +99,25 @@ describe.skipIf(!available)('go-ipfix vectors', () => {
       [0, 'flowEndReason', 'unsigned8'],
       [56506, 'tcpState', 'string'],
     ]);
-    const record = decoder.decodeMessage(vector('goipfix_f5c5793_dataPacket1IPv4.hex'), session).dataSets[0]!.records[0]!;
+    const record = decoder.decodeMessage(vector('goipfix_f5c5793_dataPacket1IPv4.hex'), session).dataSets[0]!
+      .records[0]!;
     expect(record.flowEndReason).toBe(2);
     expect(record.tcpState).toBe('ESTABLISHED');
   });
 
   it('rejects version 9 ("collector only supports IPFIX (v10)") and stays usable', () => {
     const decoder = createIpfixDecoder();
-    const r = decoder.decodeMessage(vector('goipfix_head_process_test_invalidTemplatePacketWrongVersion.hex'), session);
+    const r = decoder.decodeMessage(
+      vector('goipfix_head_process_test_invalidTemplatePacketWrongVersion.hex'),
+      session,
+    );
     expect(r.errors.map((e) => e.reason)).toEqual([DecodeErrorReason.UnsupportedVersion]);
     expect(r.errors[0]!.detail).toContain('NetFlow v9');
     expect(decoder.templates()).toEqual([]);
     decoder.decodeMessage(vector('goipfix_head_process_test_validTemplatePacket.hex'), session);
-    expect(decoder.decodeMessage(vector('goipfix_head_process_test_validDataPacket.hex'), session).recordCount).toBe(1);
+    expect(
+      decoder.decodeMessage(vector('goipfix_head_process_test_validDataPacket.hex'), session).recordCount,
+    ).toBe(1);
   });
 
   it('legacy Antrea enterprise 55829 resolves through the Antrea registry', () => {
@@ -114,7 +137,10 @@ describe.skipIf(!available)('go-ipfix vectors', () => {
     const decoder = createIpfixDecoder();
     decoder.decodeMessage(vector('goipfix_head_process_test_validTemplatePacket.hex'), session);
     expect(decoder.templates()).toHaveLength(1);
-    const r = decoder.decodeMessage(vector('goipfix_head_process_test_malformedTemplateFields_line489.hex'), session);
+    const r = decoder.decodeMessage(
+      vector('goipfix_head_process_test_malformedTemplateFields_line489.hex'),
+      session,
+    );
     expect(r.errors.map((e) => e.reason)).toEqual([
       DecodeErrorReason.MessageTruncated,
       DecodeErrorReason.TemplateRecordTruncated,
@@ -125,19 +151,27 @@ describe.skipIf(!available)('go-ipfix vectors', () => {
   it('malformed template record header ("buffer too short"): error, the existing template is kept', () => {
     const decoder = createIpfixDecoder();
     decoder.decodeMessage(vector('goipfix_head_process_test_validTemplatePacket.hex'), session);
-    const r = decoder.decodeMessage(vector('goipfix_head_process_test_malformedTemplateRecordHeader_line501.hex'), session);
+    const r = decoder.decodeMessage(
+      vector('goipfix_head_process_test_malformedTemplateRecordHeader_line501.hex'),
+      session,
+    );
     expect(r.errors.map((e) => e.reason)).toEqual([
       DecodeErrorReason.MessageTruncated,
       DecodeErrorReason.TemplateRecordTruncated,
     ]);
     expect(decoder.templates()).toHaveLength(1);
-    expect(decoder.decodeMessage(vector('goipfix_head_process_test_validDataPacket.hex'), session).recordCount).toBe(1);
+    expect(
+      decoder.decodeMessage(vector('goipfix_head_process_test_validDataPacket.hex'), session).recordCount,
+    ).toBe(1);
   });
 
   it('malformed data record (set header truncated): error, nothing decoded, counters consistent', () => {
     const decoder = createIpfixDecoder();
     decoder.decodeMessage(vector('goipfix_head_process_test_validTemplatePacket.hex'), session);
-    const r = decoder.decodeMessage(vector('goipfix_head_process_test_malformedDataRecord_line575.hex'), session);
+    const r = decoder.decodeMessage(
+      vector('goipfix_head_process_test_malformedDataRecord_line575.hex'),
+      session,
+    );
     expect(r.errors.map((e) => e.reason)).toEqual([
       DecodeErrorReason.MessageTruncated,
       DecodeErrorReason.SetHeaderTruncated,

@@ -1,0 +1,270 @@
+// What local mode builds, read from the synthesized CDK template so local equals deployed: the ingest stream
+// (mode, shard count, retention), the flow table (keys, GSI, TTL attribute), the correlator's event source
+// mapping (local/esm/settings.ts) and both functions with their environment. Synthesis takes 10-20 s, so the
+// template is cached under .flowline/cdk.out keyed by a hash of everything that can change it.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { PROJECT_ROOT } from '../bundle.ts';
+import {
+  type CloudFormationResource,
+  type CloudFormationTemplate,
+  type KinesisMappingDefinition,
+  readKinesisMappings,
+  synthesizeAppTemplate,
+  TemplateSettingsError,
+} from '../esm/settings.ts';
+
+const CORRELATOR_ENTRY = 'functions/correlator/handler.ts';
+const FLUSHER_ENTRY = 'functions/flusher/handler.ts';
+/** Inputs of the synthesized template: the CDK app, its configuration and the code it reads constants from. */
+const TEMPLATE_INPUTS = ['cdk.json', 'package-lock.json', 'bin', 'lib', 'functions', 'core'];
+
+async function filesUnder(path: string): Promise<string[]> {
+  const entries = await readdir(path, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOTDIR') return undefined;
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  if (entries === undefined) return [path];
+  const nested = await Promise.all(
+    entries.map((entry) =>
+      entry.isDirectory() ? filesUnder(join(path, entry.name)) : Promise.resolve([join(path, entry.name)]),
+    ),
+  );
+  return nested.flat();
+}
+
+async function templateInputsHash(projectRoot: string, context: Record<string, unknown>): Promise<string> {
+  const hash = createHash('sha256').update(JSON.stringify(context));
+  const files = (await Promise.all(TEMPLATE_INPUTS.map((name) => filesUnder(join(projectRoot, name)))))
+    .flat()
+    .filter((file) => /\.(ts|json)$/.test(file))
+    .sort();
+  for (const file of files) {
+    hash.update(relative(projectRoot, file)).update('\0').update(await readFile(file)).update('\0');
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * The Flowline stack's template, synthesized in this process (bundling skipped) or read from the cache when
+ * the CDK app, cdk.json, the lock file and the code are unchanged.
+ */
+export async function loadStackTemplate(
+  options: { projectRoot?: string; context?: Record<string, unknown> } = {},
+): Promise<CloudFormationTemplate> {
+  const projectRoot = options.projectRoot ?? PROJECT_ROOT;
+  const context = options.context ?? {};
+  const cacheDir = join(projectRoot, '.flowline', 'template-cache');
+  const cacheFile = join(cacheDir, `${await templateInputsHash(projectRoot, context)}.template.json`);
+  try {
+    return JSON.parse(await readFile(cacheFile, 'utf8')) as CloudFormationTemplate;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const template = await synthesizeAppTemplate({ projectRoot, context });
+  await mkdir(cacheDir, { recursive: true });
+  const temporary = `${cacheFile}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(template));
+  await rename(temporary, cacheFile);
+  return template;
+}
+
+export interface StreamDefinition {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly streamMode: 'ON_DEMAND' | 'PROVISIONED';
+  readonly shardCount?: number;
+  readonly retentionPeriodHours?: number;
+}
+
+export interface TableDefinition {
+  readonly logicalId: string;
+  readonly name: string;
+  /** CreateTable's key and index properties, as in the template. */
+  readonly attributeDefinitions: unknown[];
+  readonly keySchema: unknown[];
+  readonly globalSecondaryIndexes?: unknown[];
+  readonly billingMode: string;
+  readonly provisionedThroughput?: unknown;
+  readonly ttlAttribute?: string;
+}
+
+export interface FunctionDefinition {
+  readonly logicalId: string;
+  readonly entry: string;
+  readonly timeoutSeconds: number;
+  readonly memorySizeMb: number;
+  /** Environment as synthesized; values may be CloudFormation intrinsics (resolveEnvironment). */
+  readonly environment: Readonly<Record<string, unknown>>;
+}
+
+export interface LocalTopology {
+  readonly stackName: string;
+  readonly stream: StreamDefinition;
+  readonly table: TableDefinition;
+  readonly mapping: KinesisMappingDefinition;
+  readonly correlator: FunctionDefinition;
+  readonly flusher: FunctionDefinition;
+  /** The flusher's schedule (EventBridge rule), seconds between invocations. */
+  readonly flusherScheduleSeconds: number;
+}
+
+/** Local names for resources CloudFormation would name `<stack>-<logicalId>-<suffix>`. */
+function physicalName(stackName: string, logicalId: string, explicit: unknown): string {
+  return typeof explicit === 'string' ? explicit : `${stackName}-${logicalId}`;
+}
+
+function functionByEntry(
+  resources: Record<string, CloudFormationResource>,
+  entry: string,
+): [string, CloudFormationResource] {
+  const found = Object.entries(resources).filter(
+    ([, resource]) =>
+      resource.Type === 'AWS::Lambda::Function' && resource.Metadata?.['flowline:entry'] === entry,
+  );
+  if (found.length !== 1) {
+    throw new TemplateSettingsError(`expected one AWS::Lambda::Function with flowline:entry ${entry}, found ${found.length}`);
+  }
+  return found[0] as [string, CloudFormationResource];
+}
+
+function functionDefinition(logicalId: string, resource: CloudFormationResource): FunctionDefinition {
+  const props = resource.Properties ?? {};
+  const entry = resource.Metadata?.['flowline:entry'];
+  return {
+    logicalId,
+    entry: typeof entry === 'string' ? entry : '',
+    timeoutSeconds: typeof props.Timeout === 'number' ? props.Timeout : 3,
+    memorySizeMb: typeof props.MemorySize === 'number' ? props.MemorySize : 128,
+    environment: (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
+  };
+}
+
+/** `rate(1 minute)` / `rate(5 minutes)` / `rate(30 seconds)` -> seconds. */
+function rateSeconds(expression: string): number | undefined {
+  const match = /^rate\((\d+) (second|minute|hour|day)s?\)$/.exec(expression.trim());
+  if (!match) return undefined;
+  const unit = { second: 1, minute: 60, hour: 3600, day: 86_400 }[match[2] as 'second' | 'minute' | 'hour' | 'day'];
+  return Number(match[1]) * unit;
+}
+
+function flusherSchedule(resources: Record<string, CloudFormationResource>, flusherId: string): number {
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::Events::Rule') continue;
+    const targets = (resource.Properties?.Targets as Array<{ Arn?: unknown }> | undefined) ?? [];
+    const targetsFlusher = targets.some((target) => JSON.stringify(target.Arn).includes(`"${flusherId}"`));
+    const expression = resource.Properties?.ScheduleExpression;
+    if (targetsFlusher && typeof expression === 'string') {
+      const seconds = rateSeconds(expression);
+      if (seconds) return seconds;
+    }
+  }
+  throw new TemplateSettingsError(`no rate() schedule (AWS::Events::Rule) targets the flusher ${flusherId}`);
+}
+
+export function readLocalTopology(template: CloudFormationTemplate, stackName = 'Flowline'): LocalTopology {
+  const resources = template.Resources ?? {};
+  const [correlatorId, correlatorResource] = functionByEntry(resources, CORRELATOR_ENTRY);
+  const [flusherId, flusherResource] = functionByEntry(resources, FLUSHER_ENTRY);
+  const mapping = readKinesisMappings(template).find((m) => m.function.logicalId === correlatorId);
+  if (!mapping) throw new TemplateSettingsError(`no Kinesis event source mapping invokes ${correlatorId}`);
+
+  const streamResource = resources[mapping.stream.logicalId];
+  const streamProps = streamResource?.Properties ?? {};
+  const streamMode = mapping.stream.streamMode === 'ON_DEMAND' ? 'ON_DEMAND' : 'PROVISIONED';
+  const stream: StreamDefinition = {
+    logicalId: mapping.stream.logicalId,
+    name: physicalName(stackName, mapping.stream.logicalId, streamProps.Name),
+    streamMode,
+    ...(mapping.stream.shardCount !== undefined ? { shardCount: mapping.stream.shardCount } : {}),
+    ...(mapping.stream.retentionPeriodHours !== undefined
+      ? { retentionPeriodHours: mapping.stream.retentionPeriodHours }
+      : {}),
+  };
+
+  // The table the correlator writes: its TABLE_NAME is a Ref to it.
+  const tableRef = (functionDefinition(correlatorId, correlatorResource).environment.TABLE_NAME as { Ref?: unknown })
+    ?.Ref;
+  const tableResource = typeof tableRef === 'string' ? resources[tableRef] : undefined;
+  if (typeof tableRef !== 'string' || tableResource?.Type !== 'AWS::DynamoDB::Table') {
+    throw new TemplateSettingsError('the correlator\u2019s TABLE_NAME does not reference an AWS::DynamoDB::Table');
+  }
+  const tableProps = tableResource.Properties ?? {};
+  const ttl = tableProps.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+  const table: TableDefinition = {
+    logicalId: tableRef,
+    name: physicalName(stackName, tableRef, tableProps.TableName),
+    attributeDefinitions: tableProps.AttributeDefinitions as unknown[],
+    keySchema: tableProps.KeySchema as unknown[],
+    ...(tableProps.GlobalSecondaryIndexes
+      ? { globalSecondaryIndexes: tableProps.GlobalSecondaryIndexes as unknown[] }
+      : {}),
+    billingMode: typeof tableProps.BillingMode === 'string' ? tableProps.BillingMode : 'PROVISIONED',
+    ...(tableProps.ProvisionedThroughput ? { provisionedThroughput: tableProps.ProvisionedThroughput } : {}),
+    ...(ttl?.Enabled && ttl.AttributeName ? { ttlAttribute: ttl.AttributeName } : {}),
+  };
+
+  return {
+    stackName,
+    stream,
+    table,
+    mapping,
+    correlator: functionDefinition(correlatorId, correlatorResource),
+    flusher: functionDefinition(flusherId, flusherResource),
+    flusherScheduleSeconds: flusherSchedule(resources, flusherId),
+  };
+}
+
+export interface LocalEndpoints {
+  clickhouseUrl: string;
+  clickhouseUser: string;
+  clickhousePassword: string;
+  clusterUUID: string;
+}
+
+/**
+ * A function's environment for local runs: Refs to the table become its local name; the ClickHouse
+ * connection and cluster UUID are local mode's (the deployed flusher reads its password from Secrets
+ * Manager, locally it is CLICKHOUSE_PASSWORD, which flusherConfigFromEnv accepts when no secret is set).
+ */
+export function resolveEnvironment(
+  fn: FunctionDefinition,
+  topology: LocalTopology,
+  local: LocalEndpoints,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fn.environment)) {
+    if (typeof value === 'string') env[name] = value;
+    else if ((value as { Ref?: unknown })?.Ref === topology.table.logicalId) env[name] = topology.table.name;
+    // Other intrinsics name AWS-only resources (the Secrets Manager secret): not used locally.
+  }
+  delete env.CLICKHOUSE_SECRET_ID;
+  delete env.CLICKHOUSE_SECRET_ARN;
+  delete env.NODE_OPTIONS; // source maps are enabled by this process already
+  if ('CLICKHOUSE_URL' in env) {
+    env.CLICKHOUSE_URL = local.clickhouseUrl;
+    env.CLICKHOUSE_USER = local.clickhouseUser;
+    env.CLICKHOUSE_PASSWORD = local.clickhousePassword;
+  }
+  if ('CLUSTER_UUID' in env) env.CLUSTER_UUID = local.clusterUUID;
+  return env;
+}
+
+/** Both functions' environments merged: they share this process, so a variable must mean the same to both. */
+export function mergedFunctionEnvironment(topology: LocalTopology, local: LocalEndpoints): Record<string, string> {
+  const merged: Record<string, string> = {};
+  for (const fn of [topology.correlator, topology.flusher]) {
+    for (const [name, value] of Object.entries(resolveEnvironment(fn, topology, local))) {
+      if (name.startsWith('POWERTOOLS_SERVICE_NAME')) continue; // each handler names its own logger/metrics
+      if (merged[name] !== undefined && merged[name] !== value) {
+        throw new TemplateSettingsError(
+          `${name} differs between the correlator (${merged[name]}) and the flusher (${value}); local mode runs both in one process`,
+        );
+      }
+      merged[name] = value;
+    }
+  }
+  return merged;
+}
