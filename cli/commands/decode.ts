@@ -70,8 +70,8 @@ export function decodeFiles(
     }
     for (const item of readInput(file, bytes)) {
       if ('problem' in item) {
-        const fileOffset = item.problem.line === undefined ? 0 : 0;
-        reportError(item.problem.error, { file, fileOffset, line: item.problem.line });
+        // Reader errors carry file offsets already (or a line for .hex files).
+        reportError(item.problem.error, { file, fileOffset: 0, line: item.problem.line });
         continue;
       }
       const { message } = item;

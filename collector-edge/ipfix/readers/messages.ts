@@ -113,8 +113,6 @@ interface TcpStream {
   session: TransportSession;
   /** Decided on the first payload bytes: does this stream carry IPFIX? */
   ipfix: boolean | undefined;
-  /** File offset of the segment that delivered the stream's first byte (stream offsets are relative). */
-  firstFileOffset: number;
 }
 
 function* readCapture(items: Generator<CaptureItem>): Generator<InputItem> {
@@ -156,14 +154,12 @@ function* readCapture(items: Generator<CaptureItem>): Generator<InputItem> {
         framer: new IpfixStreamFramer(),
         session: { id: key, exporterAddress: packet.source, transport: 'tcp' },
         ipfix: undefined,
-        firstFileOffset: payloadOffset,
       };
       streams.set(key, stream);
     }
     for (const chunk of stream.reassembler.push(packet.tcp!.sequence, packet.tcp!.syn, packet.payload)) {
       if (stream.ipfix === undefined) {
         stream.ipfix = ipfixPort || (chunk[0] === 0 && chunk[1] === 10);
-        stream.firstFileOffset = payloadOffset;
       }
       if (!stream.ipfix) break;
       const { messages, errors } = stream.framer.push(chunk);

@@ -1,0 +1,130 @@
+// Pieces both local runs share: the in-process collector, the correlator's event source mapping built from
+// the template, and a counting wrapper around the correlator (progress line, tests).
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { Collector } from '../../collector-edge/collector.ts';
+import { type CollectorConfig, type ListenSpec, loadCollectorConfig } from '../../collector-edge/config.ts';
+import { KinesisStreamSink } from '../../collector-edge/kinesis-sink.ts';
+import { createLogger, type LogLevel } from '../../collector-edge/log.ts';
+import type { KinesisSink } from '../../collector-edge/producer.ts';
+import { decodeWireBatch } from '../../core/wire.ts';
+import type { CheckpointStore } from '../esm/checkpoint-store.ts';
+import type { Clock } from '../esm/clock.ts';
+import { KinesisEventSourceMapping } from '../esm/emulator.ts';
+import type { FailureDestination } from '../esm/failure-destination.ts';
+import { InProcessFunctionInvoker, type LambdaHandler } from '../esm/invoker.ts';
+import { regionFromArn } from '../esm/kinesis-event.ts';
+import { KinesisStreamReader, type StreamReader } from '../esm/stream-reader.ts';
+import type { LocalTopology } from './template.ts';
+
+export interface LocalCollectorOptions {
+  streamName: string;
+  kinesis: KinesisClient;
+  listen: ListenSpec[];
+  spoolDir: string;
+  now?: () => number;
+  logLevel?: LogLevel;
+  /** Serve /metrics on this host:port (port 0: a free one); off when undefined. */
+  http?: string;
+  wrapSink?: (sink: KinesisSink) => KinesisSink;
+}
+
+/** The edge collector in this process, configured as `flowline collect` would be (FLOWLINE_* settings apply). */
+export async function startLocalCollector(
+  options: LocalCollectorOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Collector> {
+  const base = loadCollectorConfig(env, {
+    stream: options.streamName,
+    listen: 'tcp://127.0.0.1:0',
+    'http-listen': options.http ?? '127.0.0.1:0',
+    'spool-dir': options.spoolDir,
+    ...(options.logLevel ? { 'log-level': options.logLevel } : {}),
+  });
+  const config: CollectorConfig = { ...base, listen: options.listen };
+  const sink = new KinesisStreamSink(options.kinesis, options.streamName);
+  return Collector.start(config, {
+    sink: options.wrapSink ? options.wrapSink(sink) : sink,
+    logger: createLogger(config.logLevel),
+    http: options.http !== undefined,
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
+
+/** Flow records through the correlator: carried by its invocations, and finished (not reported as failed). */
+export class CorrelatorCounters {
+  invocations = 0;
+  flowRecordsInvoked = 0;
+  flowRecordsCompleted = 0;
+  errors = 0;
+}
+
+/**
+ * Counts what the correlator was given and finished. A Kinesis record counts as finished when the invocation
+ * succeeded and it lies before the lowest reported failure (where the mapping checkpoints).
+ */
+export function countingCorrelator(handler: LambdaHandler, counters: CorrelatorCounters): LambdaHandler {
+  return async (event, context, callback) => {
+    const records = (event as { Records: Array<{ kinesis: { data: string; sequenceNumber: string } }> })
+      .Records;
+    const sizes = records.map((record) => {
+      try {
+        return decodeWireBatch(Buffer.from(record.kinesis.data, 'base64')).length;
+      } catch {
+        return 0; // the correlator reports it as poison; counted there
+      }
+    });
+    counters.invocations += 1;
+    counters.flowRecordsInvoked += sizes.reduce((a, b) => a + b, 0);
+    let result: unknown;
+    try {
+      result = await handler(event, context, callback);
+    } catch (error) {
+      counters.errors += 1;
+      throw error;
+    }
+    const failures = (result as { batchItemFailures?: Array<{ itemIdentifier?: string }> } | undefined)
+      ?.batchItemFailures;
+    const failed = new Set((failures ?? []).map((failure) => failure.itemIdentifier));
+    const firstFailed = records.findIndex((record) => failed.has(record.kinesis.sequenceNumber));
+    const done = firstFailed === -1 ? sizes : sizes.slice(0, firstFailed);
+    counters.flowRecordsCompleted += done.reduce((a, b) => a + b, 0);
+    return result;
+  };
+}
+
+export interface CorrelatorMappingOptions {
+  topology: LocalTopology;
+  kinesis: KinesisClient;
+  streamArn: string;
+  handler: LambdaHandler;
+  destination: FailureDestination;
+  checkpoints: CheckpointStore;
+  clock: Clock;
+  wrapReader?: (reader: StreamReader) => StreamReader;
+  pollIntervalMs?: number;
+}
+
+/** The correlator's event source mapping with the template's settings, function timeout and identity. */
+export function correlatorMapping(options: CorrelatorMappingOptions): KinesisEventSourceMapping {
+  const { topology, streamArn } = options;
+  const accountId = streamArn.split(':')[4] || '000000000000';
+  const region = regionFromArn(streamArn);
+  const reader = new KinesisStreamReader(options.kinesis, streamArn);
+  return new KinesisEventSourceMapping({
+    reader: options.wrapReader ? options.wrapReader(reader) : reader,
+    invoker: new InProcessFunctionInvoker({
+      handler: options.handler,
+      functionName: `${topology.stackName}-${topology.correlator.logicalId}`,
+      region,
+      accountId,
+      timeoutSeconds: topology.correlator.timeoutSeconds,
+      memorySizeMb: topology.correlator.memorySizeMb,
+    }),
+    settings: topology.mapping.settings,
+    invokeIdentityArn: `arn:aws:iam::${accountId}:role/${topology.stackName}-${topology.correlator.logicalId}-role`,
+    destination: options.destination,
+    checkpoints: options.checkpoints,
+    clock: options.clock,
+    ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+  });
+}

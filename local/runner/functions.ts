@@ -1,0 +1,49 @@
+// The functions local mode runs, always as esbuild output (local/bundle.ts, the stack's settings):
+// - live mode: the deployed entries, functions/<name>/handler.ts, exactly as Lambda loads them;
+// - event-time runs: event-time-functions.ts, the same wiring with the clock as a parameter.
+// Each function's environment must be in process.env before its bundle is loaded (module-scope config).
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUILD_DIR, bundleFunction, loadBundledHandler } from '../bundle.ts';
+import type { LambdaHandler } from '../esm/invoker.ts';
+import type { LocalTopology } from './template.ts';
+
+export type EventTimeFunctions = typeof import('./event-time-functions.ts');
+
+export interface LiveHandlers {
+  correlator: LambdaHandler;
+  flusher: LambdaHandler;
+  bundleMs: number;
+}
+
+/** Bundles and loads the deployed correlator and flusher entries named in the template. */
+export async function loadLiveHandlers(topology: LocalTopology): Promise<LiveHandlers> {
+  const started = performance.now();
+  const [correlator, flusher] = await Promise.all([
+    bundleFunction('correlator', topology.correlator.entry),
+    bundleFunction('flusher', topology.flusher.entry),
+  ]);
+  return {
+    correlator: await loadBundledHandler(correlator.outFile),
+    flusher: await loadBundledHandler(flusher.outFile),
+    bundleMs: performance.now() - started,
+  };
+}
+
+let eventTimeBundle: Promise<string> | undefined;
+
+/**
+ * Bundles event-time-functions.ts once per process (into a folder of its own, so parallel test processes
+ * never overwrite each other's output; removed at exit) and loads a fresh module instance.
+ */
+export async function loadEventTimeFunctions(): Promise<EventTimeFunctions> {
+  eventTimeBundle ??= (async () => {
+    const outRoot = join(BUILD_DIR, `event-time-${process.pid}`);
+    process.once('exit', () => rmSync(outRoot, { recursive: true, force: true }));
+    const bundled = await bundleFunction('functions', 'local/runner/event-time-functions.ts', { outRoot });
+    return bundled.outFile;
+  })();
+  const outFile = await eventTimeBundle;
+  const url = `${new URL(`file://${outFile}`).href}?instance=${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  return (await import(/* @vite-ignore */ url)) as EventTimeFunctions;
+}
