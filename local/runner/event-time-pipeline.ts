@@ -1,0 +1,268 @@
+// The whole pipeline on event time: collector -> Kinesis -> event source mapping -> correlator -> DynamoDB ->
+// flusher -> ClickHouse, where time is what the input says it is, not the wall clock. Used by
+// `flowline local --replay` and the end-to-end suite, so a capture or a simulated hour runs in seconds.
+//
+// Clocks:
+//   event time    RunningClock: set to each message's (or poll's) time, it runs on in real time in between,
+//                 so the collector's retries and linger timers still make progress. The collector stamps
+//                 records with it (FlowRecord.receivedAtMs: the correlator's "now" of a record), and it is
+//                 the correlator's invocation clock.
+//   mapping       ManualClock: batching windows and retry backoff pass instantly (settle() advances it).
+//   flusher       one fixed time per round: rounds run at every commit interval of event time.
+// Order is kept as a live run would see it: before time moves past a round, everything received earlier has
+// gone through Kinesis and the correlator (settle), so a round at time T exports exactly the records that
+// arrived before T.
+import { join } from 'node:path';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { Collector } from '../../collector-edge/collector.ts';
+import type { ListenSpec } from '../../collector-edge/config.ts';
+import type { IngestPipeline, IngestSession } from '../../collector-edge/ingest.ts';
+import type { KinesisSink } from '../../collector-edge/producer.ts';
+import type { FlowStore } from '../../functions/flow-store/store.ts';
+import type { RoundReport } from '../../functions/flusher/flusher.ts';
+import { MemoryCheckpointStore } from '../esm/checkpoint-store.ts';
+import { ManualClock } from '../esm/clock.ts';
+import type { KinesisEventSourceMapping } from '../esm/emulator.ts';
+import { JsonLinesFailureDestination } from '../esm/failure-destination.ts';
+import type { LambdaHandler } from '../esm/invoker.ts';
+import type { StreamReader } from '../esm/stream-reader.ts';
+import {
+  CorrelatorCounters,
+  correlatorMapping,
+  countingCorrelator,
+  startLocalCollector,
+} from './components.ts';
+import type { EventTimeFlusher, MetricSink } from './event-time-functions.ts';
+import { loadEventTimeFunctions } from './functions.ts';
+import type { LocalTopology } from './template.ts';
+
+/** Event time that holds the value it was last set to and runs on in real time from there. */
+export class RunningClock {
+  #base: number;
+  #setAt = performance.now();
+
+  constructor(startMs: number) {
+    this.#base = startMs;
+  }
+
+  now(): number {
+    return Math.floor(this.#base + (performance.now() - this.#setAt));
+  }
+
+  /** Moves time forward to `ms` (never backwards: records out of order keep time monotonic). */
+  set(ms: number): void {
+    if (ms <= this.now()) return;
+    this.#base = ms;
+    this.#setAt = performance.now();
+  }
+}
+
+export interface EventTimePipelineOptions {
+  topology: LocalTopology;
+  streamArn: string;
+  kinesis: KinesisClient;
+  /** On-failure records and the collector spool go here. */
+  workDir: string;
+  /** Event time at the start, epoch ms. */
+  startMs: number;
+  /** The in-process collector: its listeners (none: messages come through ingestMessage), or false when the
+   * collector runs elsewhere (a child process). */
+  collector?: false | { listen?: ListenSpec[]; wrapSink?: (sink: KinesisSink) => KinesisSink };
+  wrapReader?: (reader: StreamReader) => StreamReader;
+  correlator?: {
+    wrapStore?: (store: FlowStore) => FlowStore;
+    wrapHandler?: (handler: LambdaHandler) => LambdaHandler;
+    metrics?: MetricSink;
+  };
+}
+
+/** The time values of the schedule, from the functions' environment (flow-store/config.ts names). */
+function scheduleFromEnv(env: NodeJS.ProcessEnv) {
+  const seconds = (name: string, fallback: number) => Number(env[name] || fallback);
+  const active = seconds('ACTIVE_TIMEOUT_SECONDS', 60);
+  return {
+    activeMs: active * 1000,
+    inactiveMs: seconds('INACTIVE_TIMEOUT_SECONDS', 90) * 1000,
+    incompleteAfterMs: seconds('INCOMPLETE_AFTER_SECONDS', 3 * active) * 1000,
+  };
+}
+
+export class EventTimePipeline {
+  readonly eventClock: RunningClock;
+  readonly mappingClock = new ManualClock(Date.now());
+  readonly correlatorCounters = new CorrelatorCounters();
+  readonly rounds: RoundReport[] = [];
+  readonly failures: JsonLinesFailureDestination;
+  readonly collector: Collector | undefined;
+  readonly mapping: KinesisEventSourceMapping;
+  readonly #flusher: EventTimeFlusher;
+  readonly #windowMs: number;
+  readonly #sessions = new Map<string, IngestSession>();
+  #flusherTime = 0;
+  #nextRoundAt: number;
+  #lastEventMs: number;
+
+  private constructor(
+    parts: {
+      eventClock: RunningClock;
+      collector: Collector | undefined;
+      mapping: KinesisEventSourceMapping;
+      flusher: EventTimeFlusher;
+      failures: JsonLinesFailureDestination;
+    },
+    options: EventTimePipelineOptions,
+  ) {
+    this.eventClock = parts.eventClock;
+    this.collector = parts.collector;
+    this.mapping = parts.mapping;
+    this.#flusher = parts.flusher;
+    this.failures = parts.failures;
+    this.#windowMs = Math.max(1000, options.topology.mapping.settings.maximumBatchingWindowSeconds * 1000);
+    const interval = parts.flusher.commitIntervalMs;
+    this.#nextRoundAt = Math.ceil(options.startMs / interval) * interval;
+    this.#lastEventMs = options.startMs;
+  }
+
+  /** Loads the bundled functions (environment from prepareLocalStack) and starts collector and mapping. */
+  static async start(options: EventTimePipelineOptions): Promise<EventTimePipeline> {
+    const functions = await loadEventTimeFunctions();
+    const eventClock = new RunningClock(options.startMs);
+    let flusherTime = options.startMs;
+    const flusher = await functions.createEventTimeFlusher({ clock: () => flusherTime });
+    const counters = new CorrelatorCounters();
+    let handler = functions.createEventTimeCorrelator({
+      now: () => eventClock.now(),
+      ...(options.correlator?.wrapStore ? { wrapStore: options.correlator.wrapStore } : {}),
+      ...(options.correlator?.metrics ? { metrics: options.correlator.metrics } : {}),
+    }) as LambdaHandler;
+    if (options.correlator?.wrapHandler) handler = options.correlator.wrapHandler(handler);
+    const failures = new JsonLinesFailureDestination({ directory: options.workDir });
+    const mappingClock = new ManualClock(Date.now());
+    const mapping = correlatorMapping({
+      topology: options.topology,
+      kinesis: options.kinesis,
+      streamArn: options.streamArn,
+      handler: countingCorrelator(handler, counters),
+      destination: failures,
+      checkpoints: new MemoryCheckpointStore(),
+      clock: mappingClock,
+      ...(options.wrapReader ? { wrapReader: options.wrapReader } : {}),
+    });
+    const collectorOptions = options.collector === false ? undefined : (options.collector ?? {});
+    const collector = collectorOptions
+      ? await startLocalCollector(
+          {
+            streamName: options.topology.stream.name,
+            kinesis: options.kinesis,
+            listen: collectorOptions.listen ?? [],
+            spoolDir: join(options.workDir, 'spool'),
+            now: () => eventClock.now(),
+            logLevel: 'warn',
+            ...(collectorOptions.wrapSink ? { wrapSink: collectorOptions.wrapSink } : {}),
+          },
+          {},
+        )
+      : undefined;
+    const pipeline = new EventTimePipeline(
+      { eventClock, collector, mapping, flusher, failures },
+      options,
+    );
+    Object.assign(pipeline, { mappingClock, correlatorCounters: counters });
+    // The flusher reads its time through this closure; rounds set it.
+    Object.defineProperty(pipeline, 'flusherTime', {
+      set: (ms: number) => {
+        flusherTime = ms;
+      },
+    });
+    return pipeline;
+  }
+
+  /**
+   * One IPFIX message received at `atMs` from an exporter, through the collector's ingest path (decode,
+   * normalise, pack, spool, Kinesis) as if its listener had read it. Rounds that fall due first are run.
+   */
+  async ingestMessage(
+    bytes: Uint8Array,
+    exporter: { sessionId: string; address: string; transport: 'udp' | 'tcp' },
+    atMs: number,
+  ): Promise<void> {
+    if (!this.collector) throw new Error('this pipeline has no in-process collector');
+    await this.advanceTo(atMs);
+    // The collector has no public per-message entry: its listeners call the ingest pipeline directly.
+    const ingest = (this.collector as unknown as { ingest: IngestPipeline }).ingest;
+    let session = this.#sessions.get(exporter.sessionId);
+    if (!session) {
+      session = ingest.openSession(exporter.transport, exporter.address, 0, `replay:${exporter.sessionId}`);
+      this.#sessions.set(exporter.sessionId, session);
+    }
+    ingest.handleMessage(bytes, session);
+  }
+
+  /** Runs the flusher rounds due up to `eventMs` (after settling what came before), then sets time to it. */
+  async advanceTo(eventMs: number): Promise<void> {
+    if (this.#nextRoundAt <= eventMs) {
+      await this.settle();
+      while (this.#nextRoundAt <= eventMs) {
+        await this.round(this.#nextRoundAt);
+        this.#nextRoundAt += this.#flusher.commitIntervalMs;
+      }
+    }
+    this.eventClock.set(eventMs);
+    this.#lastEventMs = Math.max(this.#lastEventMs, eventMs);
+  }
+
+  /**
+   * Until everything received so far is in Kinesis and through the correlator: the collector delivers its
+   * open batches, the mapping drains, and its clock moves past batching windows and retry backoffs.
+   */
+  async settle(): Promise<void> {
+    if (this.collector) await this.collector.whenDelivered();
+    for (let rounds = 0; ; rounds++) {
+      await this.mapping.drain();
+      if (this.mapping.bufferedRecords() === 0) return;
+      if (rounds > 10_000) throw new Error('the event source mapping does not settle');
+      this.mappingClock.advance(this.#windowMs);
+    }
+  }
+
+  /** One flusher round at event time `atMs`. */
+  async round(atMs: number): Promise<RoundReport> {
+    (this as unknown as { flusherTime: number }).flusherTime = atMs;
+    this.#flusherTime = atMs;
+    const report = await this.#flusher.round();
+    this.rounds.push(report);
+    return report;
+  }
+
+  /**
+   * End of input: every pending flow expires and is exported. Time moves past the longest wait of the
+   * schedule (inactive timeout, or a half's wait for its peer) after the last input, round by round.
+   */
+  async finish(): Promise<void> {
+    await this.settle();
+    const schedule = scheduleFromEnv(process.env);
+    const horizon =
+      this.#lastEventMs +
+      Math.max(schedule.inactiveMs, schedule.incompleteAfterMs, schedule.activeMs) +
+      2 * this.#flusher.commitIntervalMs;
+    await this.advanceTo(horizon);
+    // A round that failed (ClickHouse unreachable) left flows due: keep going a little, as the live loop would.
+    for (let extra = 0; extra < 8 && !this.rounds.at(-1)?.ok; extra++) {
+      await this.advanceTo(this.#nextRoundAt);
+    }
+  }
+
+  get lastEventMs(): number {
+    return this.#lastEventMs;
+  }
+
+  get flusherTimeMs(): number {
+    return this.#flusherTime;
+  }
+
+  async stop(): Promise<void> {
+    await this.collector?.drain();
+    await this.mapping.stop();
+    await this.#flusher.close();
+  }
+}
