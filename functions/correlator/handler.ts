@@ -3,13 +3,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
+import { CORRELATOR_SERVICE_NAME, METRICS_NAMESPACE } from '../../lib/metric-names.ts';
 import { DynamoFlowStore } from '../flow-store/store.ts';
 import { correlatorConfigFromEnv } from './config.ts';
 import { createCorrelatorHandler } from './make-handler.ts';
 
 const config = correlatorConfigFromEnv();
-const logger = new Logger();
-const metrics = new Metrics();
+const logger = new Logger({ serviceName: CORRELATOR_SERVICE_NAME });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: CORRELATOR_SERVICE_NAME });
 const store = new DynamoFlowStore(createDynamoDbClient(), config.tableName, config.schedule);
 
 export const handler = createCorrelatorHandler({

@@ -43,6 +43,8 @@ export interface BatchManifest {
 export interface ExportQueue extends FlowStore {
   /** Flow keys whose nextExportAt <= nowMs, over every shard of the due index, at most `limit`. */
   dueKeys(nowMs: number, limit: number): Promise<string[]>;
+  /** The earliest nextExportAt (ms) among flows due at nowMs, over every shard; undefined when none is due. */
+  oldestDueAt(nowMs: number): Promise<number | undefined>;
   putManifest(manifest: BatchManifest): Promise<void>;
   /** Open manifests of slots 0..slotCount-1, by slot. */
   openManifests(slotCount: number): Promise<BatchManifest[]>;
@@ -84,6 +86,28 @@ export class DynamoExportQueue implements ExportQueue {
       if (!added) break;
     }
     return keys;
+  }
+
+  async oldestDueAt(nowMs: number): Promise<number | undefined> {
+    const oldest = await Promise.all(
+      allDueShards(this.config.dueShardCount).map(async (shard) => {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: DUE_INDEX_NAME,
+            KeyConditionExpression: '#shard = :shard AND #due <= :now',
+            ExpressionAttributeNames: { '#shard': ATTR.dueShard, '#due': ATTR.nextExportAt },
+            ExpressionAttributeValues: { ':shard': { S: shard }, ':now': { N: String(nowMs) } },
+            ProjectionExpression: '#due',
+            Limit: 1,
+          }),
+        );
+        const due = out.Items?.[0]?.[ATTR.nextExportAt]?.N;
+        return due === undefined ? Number.POSITIVE_INFINITY : Number(due);
+      }),
+    );
+    const earliest = Math.min(...oldest);
+    return Number.isFinite(earliest) ? earliest : undefined;
   }
 
   private async queryShard(shard: string, nowMs: number, limit: number): Promise<string[]> {

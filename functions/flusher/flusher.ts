@@ -46,6 +46,8 @@ export interface RoundReport {
   closedFlows: number;
   insertFailures: number;
   durationMs: number;
+  /** Now minus the due time of the oldest flow still due after the round (0 when none); unset if unknown. */
+  exportLagSeconds?: number;
 }
 
 export class ClickHouseUnavailableError extends Error {
@@ -88,7 +90,14 @@ export class Flusher {
       report.ok = false;
       report.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
-    report.durationMs = this.options.clock() - started;
+    const finished = this.options.clock();
+    report.durationMs = finished - started;
+    try {
+      const oldest = await this.queue.oldestDueAt(finished);
+      report.exportLagSeconds = oldest === undefined ? 0 : Math.max(0, (finished - oldest) / 1000);
+    } catch {
+      // DynamoDB unreachable: the round's own error (if any) already says so; lag stays unknown.
+    }
     return report;
   }
 

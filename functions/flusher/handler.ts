@@ -4,6 +4,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
 import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
 import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
+import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../../lib/metric-names.ts';
 import { DynamoExportQueue } from '../flow-store/export-queue.ts';
 import { ClickHouseRowSink } from './clickhouse-sink.ts';
 import { flusherConfigFromEnv } from './config.ts';
@@ -12,8 +13,9 @@ import { Flusher, FlushLoop } from './flusher.ts';
 import { createFlusherHandler } from './make-handler.ts';
 
 const config = flusherConfigFromEnv();
-const logger = new Logger({ serviceName: 'flowline-flusher' });
-const metrics = new Metrics({ namespace: 'Flowline', serviceName: 'flusher' });
+// The names the alarms and dashboard watch (lib/metric-names.ts), whatever the environment says.
+const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: FLUSHER_SERVICE_NAME });
 const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
 
 export const handler = createFlusherHandler({

@@ -5,6 +5,7 @@
 // commitInterval; reserved concurrency 1 keeps a single flusher (a late tick waits, never overlaps).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { EXPORT_LAG_METRIC } from '../../lib/metric-names.ts';
 import type { FlushLoop, LoopOptions, RoundReport } from './flusher.ts';
 
 export interface FlusherHandlerDeps {
@@ -31,6 +32,9 @@ export function publishRound(metrics: Metrics, report: RoundReport): void {
   metrics.addMetric('InsertFailures', MetricUnit.Count, report.insertFailures);
   metrics.addMetric('FailedRounds', MetricUnit.Count, report.ok ? 0 : 1);
   metrics.addMetric('RoundDuration', MetricUnit.Milliseconds, report.durationMs);
+  if (report.exportLagSeconds !== undefined) {
+    metrics.addMetric(EXPORT_LAG_METRIC, MetricUnit.Seconds, report.exportLagSeconds);
+  }
   metrics.publishStoredMetrics();
 }
 

@@ -89,33 +89,40 @@ function scheduleFromEnv(env: NodeJS.ProcessEnv) {
 
 export class EventTimePipeline {
   readonly eventClock: RunningClock;
-  readonly mappingClock = new ManualClock(Date.now());
-  readonly correlatorCounters = new CorrelatorCounters();
+  readonly mappingClock: ManualClock;
+  readonly correlatorCounters: CorrelatorCounters;
   readonly rounds: RoundReport[] = [];
   readonly failures: JsonLinesFailureDestination;
   readonly collector: Collector | undefined;
   readonly mapping: KinesisEventSourceMapping;
   readonly #flusher: EventTimeFlusher;
+  /** The flusher's clock reads this: one fixed time per round. */
+  readonly #flusherTime: { ms: number };
   readonly #windowMs: number;
   readonly #sessions = new Map<string, IngestSession>();
-  #flusherTime = 0;
   #nextRoundAt: number;
   #lastEventMs: number;
 
   private constructor(
     parts: {
       eventClock: RunningClock;
+      mappingClock: ManualClock;
+      correlatorCounters: CorrelatorCounters;
       collector: Collector | undefined;
       mapping: KinesisEventSourceMapping;
       flusher: EventTimeFlusher;
+      flusherTime: { ms: number };
       failures: JsonLinesFailureDestination;
     },
     options: EventTimePipelineOptions,
   ) {
     this.eventClock = parts.eventClock;
+    this.mappingClock = parts.mappingClock;
+    this.correlatorCounters = parts.correlatorCounters;
     this.collector = parts.collector;
     this.mapping = parts.mapping;
     this.#flusher = parts.flusher;
+    this.#flusherTime = parts.flusherTime;
     this.failures = parts.failures;
     this.#windowMs = Math.max(1000, options.topology.mapping.settings.maximumBatchingWindowSeconds * 1000);
     const interval = parts.flusher.commitIntervalMs;
@@ -127,9 +134,9 @@ export class EventTimePipeline {
   static async start(options: EventTimePipelineOptions): Promise<EventTimePipeline> {
     const functions = await loadEventTimeFunctions();
     const eventClock = new RunningClock(options.startMs);
-    let flusherTime = options.startMs;
-    const flusher = await functions.createEventTimeFlusher({ clock: () => flusherTime });
-    const counters = new CorrelatorCounters();
+    const flusherTime = { ms: options.startMs };
+    const flusher = await functions.createEventTimeFlusher({ clock: () => flusherTime.ms });
+    const correlatorCounters = new CorrelatorCounters();
     let handler = functions.createEventTimeCorrelator({
       now: () => eventClock.now(),
       ...(options.correlator?.wrapStore ? { wrapStore: options.correlator.wrapStore } : {}),
@@ -142,7 +149,7 @@ export class EventTimePipeline {
       topology: options.topology,
       kinesis: options.kinesis,
       streamArn: options.streamArn,
-      handler: countingCorrelator(handler, counters),
+      handler: countingCorrelator(handler, correlatorCounters),
       destination: failures,
       checkpoints: new MemoryCheckpointStore(),
       clock: mappingClock,
@@ -163,18 +170,10 @@ export class EventTimePipeline {
           {},
         )
       : undefined;
-    const pipeline = new EventTimePipeline(
-      { eventClock, collector, mapping, flusher, failures },
+    return new EventTimePipeline(
+      { eventClock, mappingClock, correlatorCounters, collector, mapping, flusher, flusherTime, failures },
       options,
     );
-    Object.assign(pipeline, { mappingClock, correlatorCounters: counters });
-    // The flusher reads its time through this closure; rounds set it.
-    Object.defineProperty(pipeline, 'flusherTime', {
-      set: (ms: number) => {
-        flusherTime = ms;
-      },
-    });
-    return pipeline;
   }
 
   /**
@@ -227,8 +226,7 @@ export class EventTimePipeline {
 
   /** One flusher round at event time `atMs`. */
   async round(atMs: number): Promise<RoundReport> {
-    (this as unknown as { flusherTime: number }).flusherTime = atMs;
-    this.#flusherTime = atMs;
+    this.#flusherTime.ms = atMs;
     const report = await this.#flusher.round();
     this.rounds.push(report);
     return report;
@@ -257,7 +255,7 @@ export class EventTimePipeline {
   }
 
   get flusherTimeMs(): number {
-    return this.#flusherTime;
+    return this.#flusherTime.ms;
   }
 
   async stop(): Promise<void> {

@@ -271,6 +271,7 @@ describe('ClickHouse outage', () => {
       const down = await stack.flusher().round();
       expect(down.ok).toBe(false);
       expect(down.error).toMatch(/does not answer/);
+      expect(down.exportLagSeconds).toBeGreaterThanOrEqual(1); // due since the records arrived, 1 s ago
       expect(await stack.queue.dueKeys(stack.clock.now, 100)).toHaveLength(30); // still due, unmarked
       // Records keep arriving during the outage and accumulate in the still-due flows.
       stack.clock.now += 5000;
@@ -282,7 +283,7 @@ describe('ClickHouse outage', () => {
     const pending = await pendingOctets(stack, 30);
     expect(pending).toBeGreaterThan(30 * 700); // the first records' deltas plus those from the outage
     const up = await stack.flusher().round();
-    expect(up).toMatchObject({ ok: true, rowsInserted: 30 });
+    expect(up).toMatchObject({ ok: true, rowsInserted: 30, exportLagSeconds: 0 });
     const rows = await stack.rows();
     expect(rows).toHaveLength(30);
     expect(rows.reduce((a, r) => a + Number(r.octetDeltaCount), 0)).toBe(pending);

@@ -1,0 +1,410 @@
+// `flowline local` (= `npm start`): the whole pipeline on this machine, in real time, with the deployed
+// function bundles. Engines on loopback ports, stream and table from the synthesized template, the ClickHouse
+// schema, the collector on 4739 (UDP + TCP), the correlator's event source mapping, the flusher on its
+// schedule, and (unless --no-demo) simulated Antrea agents. One progress line every couple of seconds;
+// Ctrl-C stops everything.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { createClient } from '@clickhouse/client';
+import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-clients.ts';
+import type { Collector } from '../../collector-edge/collector.ts';
+import type { ListenSpec } from '../../collector-edge/config.ts';
+import { exportSimulation, type SimClock } from '../../simulator/exporter.ts';
+import { ClusterSimulation } from '../../simulator/model.ts';
+import { FileCheckpointStore, MemoryCheckpointStore } from '../esm/checkpoint-store.ts';
+import { systemClock } from '../esm/clock.ts';
+import type { KinesisEventSourceMapping } from '../esm/emulator.ts';
+import { JsonLinesFailureDestination } from '../esm/failure-destination.ts';
+import { InProcessFunctionInvoker } from '../esm/invoker.ts';
+import { type LocalEngines, PortInUseError, startLocalEngines } from '../engines/index.ts';
+import { CorrelatorCounters, correlatorMapping, countingCorrelator, startLocalCollector } from './components.ts';
+import { loadLiveHandlers } from './functions.ts';
+import { prepareLocalStack } from './prepare.ts';
+import { loadStackTemplate, readLocalTopology } from './template.ts';
+
+export interface LiveOptions {
+  /** Keep engine data, checkpoints, spool and the cluster UUID here across restarts; default: in memory. */
+  dataDir?: string;
+  /** Collector port (UDP and TCP). */
+  port: number;
+  /** Address the collector binds (127.0.0.1; 0.0.0.0 to receive from agents on other machines). */
+  listenHost: string;
+  clickhousePort?: number;
+  demo: boolean;
+  demoNodes: number;
+  demoConnections: number;
+  progressIntervalMs: number;
+  /** Keep the functions' own log level (INFO) instead of errors only. */
+  verbose: boolean;
+}
+
+export interface Output {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+interface Progress {
+  recordsIn: number;
+  decodeErrors: number;
+  kinesisRecords: number;
+  correlated: number;
+  flows: number;
+  rows: number;
+  lagMs: number;
+  errors: number;
+  firstRowAfterMs: number | undefined;
+}
+
+function clusterUUIDFor(dataDir: string | undefined): string {
+  if (!dataDir) return randomUUID();
+  const file = join(dataDir, 'cluster-uuid');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const uuid = randomUUID();
+    writeFileSync(file, `${uuid}\n`);
+    return uuid;
+  }
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+class AbortedError extends Error {}
+
+/** Real-time pacing that stops at once when local mode shuts down. */
+function abortablePace(signal: AbortSignal): SimClock {
+  return {
+    sleep: (ms) =>
+      new Promise((resolvePromise, reject) => {
+        if (signal.aborted) return reject(new AbortedError());
+        const timer = setTimeout(resolvePromise, ms);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(new AbortedError());
+        });
+      }),
+  };
+}
+
+export async function runLocal(options: LiveOptions, io: Output): Promise<number> {
+  const started = performance.now();
+  const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
+  const workDir = dataDir ?? mkdtempSync(join(tmpdir(), 'flowline-local-'));
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const step = (what: string) => io.err(`[${seconds(performance.now() - started)}] ${what}\n`);
+
+  step(dataDir ? `data folder ${dataDir}` : 'state in memory (use --data-dir DIR to keep it across restarts)');
+  const templatePromise = loadStackTemplate().then((template) => {
+    step('stack template synthesized (stream, table, mapping and functions come from it)');
+    return template;
+  });
+  const enginesPromise = startEngines(options, dataDir).then((engines) => {
+    step(
+      `engines up: ${Object.entries(engines.startupMs)
+        .map(([name, ms]) => `${name} ${seconds(ms)}`)
+        .join(', ')}`,
+    );
+    return engines;
+  });
+  const [template, engines] = await Promise.all([templatePromise, enginesPromise]);
+  const env = engines.env();
+  Object.assign(process.env, env);
+  // The functions log errors only and publish no EMF metrics here: the progress line replaces both.
+  if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+
+  const topology = readLocalTopology(template);
+  const kinesis = createKinesisClient();
+  const dynamodb = createDynamoDbClient();
+  const clickhouseConnection = {
+    url: env.CLICKHOUSE_URL as string,
+    username: env.CLICKHOUSE_USER as string,
+    password: env.CLICKHOUSE_PASSWORD as string,
+    database: 'default',
+  };
+  const prepared = await prepareLocalStack({
+    topology,
+    kinesis,
+    dynamodb,
+    clickhouse: clickhouseConnection,
+    clusterUUID: clusterUUIDFor(dataDir),
+    enableTtl: true,
+  });
+  step(
+    `stream ${topology.stream.name} (${topology.stream.streamMode}), table ${topology.table.name}, ` +
+      `ClickHouse schema (${prepared.migrations.applied.length} migrations applied, ${prepared.migrations.alreadyApplied.length} already there)`,
+  );
+  const handlers = await loadLiveHandlers(topology);
+  step(`functions bundled with esbuild in ${seconds(handlers.bundleMs)}`);
+
+  const listen: ListenSpec[] = [
+    { protocol: 'udp', host: options.listenHost, port: options.port },
+    { protocol: 'tcp', host: options.listenHost, port: options.port },
+  ];
+  const collector = await startLocalCollector({
+    streamName: topology.stream.name,
+    kinesis,
+    listen,
+    spoolDir: join(workDir, 'spool'),
+    http: '127.0.0.1:0',
+    logLevel: 'warn',
+  });
+  const counters = new CorrelatorCounters();
+  const failures = new JsonLinesFailureDestination({ directory: workDir, fileName: 'on-failure.jsonl' });
+  const mapping = correlatorMapping({
+    topology,
+    kinesis,
+    streamArn: prepared.streamArn,
+    handler: countingCorrelator(handlers.correlator, counters),
+    destination: failures,
+    checkpoints: dataDir
+      ? new FileCheckpointStore(join(dataDir, 'esm-checkpoints.json'))
+      : new MemoryCheckpointStore(),
+    clock: systemClock,
+  });
+  mapping.start();
+  const flusherSchedule = scheduleFlusher(handlers.flusher, topology.flusherScheduleSeconds, topology, prepared.streamArn);
+
+  const clickhouse = createClient(clickhouseConnection);
+  const shutdown = new AbortController();
+  const demo = options.demo ? runDemo(options, shutdown.signal, io) : undefined;
+
+  const ch = clickhouseConnection;
+  io.out(
+    [
+      '',
+      `Flowline local is running (ready in ${seconds(performance.now() - started)}).`,
+      `  IPFIX collector   udp://${options.listenHost}:${options.port}  tcp://${options.listenHost}:${options.port}` +
+        `  (metrics http://127.0.0.1:${collector.httpPort}/metrics)`,
+      options.demo
+        ? `  demo traffic      ${options.demoNodes} simulated Antrea agents, ${options.demoConnections} connections (--no-demo to turn off)`
+        : `  demo traffic      off: point Antrea's flowCollectorAddr at ${options.listenHost}:${options.port}:tcp (or :udp)`,
+      `  ClickHouse        ${ch.url}  user ${ch.username}  password ${ch.password}  database ${ch.database}`,
+      `  on-failure queue  ${failures.path}`,
+      '',
+      'Query the results (rows arrive every commit interval, about 10-20 s after traffic starts):',
+      `  curl -s -u ${ch.username}:${ch.password} '${ch.url}/' --data-binary \\`,
+      "    'SELECT sourcePodName, destinationPodName, destinationServicePortName, sum(octetDeltaCount) AS bytes FROM flows GROUP BY ALL ORDER BY bytes DESC LIMIT 10 FORMAT PrettyCompact'",
+      `  or from Node: createClient({ url: '${ch.url}', username: '${ch.username}', password: '${ch.password}' }) (@clickhouse/client)`,
+      '',
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+
+  let firstRowAtMs: number | undefined;
+  const trafficStartedAt = performance.now();
+  let lastFlowsCount = 0;
+  let lastFlowsAt = 0;
+  const progress = async (): Promise<Progress> => {
+    const total = (name: string) => collector.metrics.total(name);
+    const esm = mapping.snapshot();
+    const [recordsIn, decodeErrors, kinesisRecords, rows] = await Promise.all([
+      total('flowline_collector_flow_records_total'),
+      total('flowline_collector_decode_errors_total'),
+      total('flowline_kinesis_delivered_records_total'),
+      countRows(clickhouse),
+    ]);
+    if (performance.now() - lastFlowsAt > 5000) {
+      lastFlowsAt = performance.now();
+      lastFlowsCount = await countItems(dynamodb, topology.table.name).catch(() => lastFlowsCount);
+    }
+    if (rows > 0 && firstRowAtMs === undefined) firstRowAtMs = performance.now();
+    return {
+      recordsIn,
+      decodeErrors,
+      kinesisRecords,
+      correlated: counters.flowRecordsCompleted,
+      flows: lastFlowsCount,
+      rows,
+      lagMs: esm.iteratorAgeMs,
+      errors:
+        decodeErrors +
+        esm.functionErrors +
+        esm.pollErrors +
+        esm.processingErrors +
+        esm.failureRecordsSent +
+        flusherSchedule.failedInvocations,
+      firstRowAfterMs: firstRowAtMs === undefined ? undefined : firstRowAtMs - started,
+    };
+  };
+  let reportedFirstRow = false;
+  const ticker = setInterval(() => {
+    void progress().then(
+      (p) => {
+        const line =
+          `${new Date().toISOString().slice(11, 19)}  ipfix records ${p.recordsIn}  kinesis records ${p.kinesisRecords}  ` +
+          `correlated ${p.correlated}  flows ${p.flows}  rows ${p.rows}  lag ${seconds(p.lagMs)}  errors ${p.errors}`;
+        io.out(`${line}\n`);
+        if (!reportedFirstRow && p.firstRowAfterMs !== undefined) {
+          reportedFirstRow = true;
+          io.out(
+            `first rows in ClickHouse ${seconds(p.firstRowAfterMs)} after start ` +
+              `(${seconds(performance.now() - trafficStartedAt)} after the pipeline was up)\n`,
+          );
+        }
+      },
+      (error: unknown) => io.err(`progress: ${String(error)}\n`),
+    );
+  }, options.progressIntervalMs);
+
+  const code = await new Promise<number>((resolvePromise) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      // A second Ctrl-C exits at once; the engines' exit hook still kills their processes.
+      process.once('SIGINT', () => process.exit(130));
+      io.err(`\n${signal}: stopping (Ctrl-C again to exit at once)\n`);
+      resolvePromise(0);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+
+  clearInterval(ticker);
+  shutdown.abort();
+  await demo;
+  await stopQuietly('collector', () => collector.drain().then(() => undefined), io);
+  await stopQuietly('event source mapping', () => mapping.stop(), io);
+  flusherSchedule.stop();
+  const final = await progress().catch(() => undefined);
+  if (final) {
+    io.out(
+      `stopped: ${final.recordsIn} IPFIX records in, ${final.correlated} correlated, ${final.rows} rows in ClickHouse, ${final.errors} errors\n`,
+    );
+  }
+  await clickhouse.close();
+  kinesis.destroy();
+  dynamodb.destroy();
+  await engines.stop();
+  if (!dataDir) rmSync(workDir, { recursive: true, force: true });
+  step('engines stopped');
+  return code;
+}
+
+async function startEngines(options: LiveOptions, dataDir: string | undefined): Promise<LocalEngines> {
+  const sub = (name: string) => (dataDir ? join(dataDir, name) : undefined);
+  const start = (clickhousePort: number | undefined) =>
+    startLocalEngines({
+      dynamodb: { dataDir: sub('dynamodb') },
+      kinesis: { dataDir: sub('kinesis') },
+      clickhouse: { dataDir: sub('clickhouse'), ...(clickhousePort ? { port: clickhousePort } : {}) },
+    });
+  try {
+    return await start(options.clickhousePort ?? 8123);
+  } catch (error) {
+    // ClickHouse's usual port is taken (a real server?): any free one will do unless one was asked for.
+    if (error instanceof PortInUseError && options.clickhousePort === undefined) return start(undefined);
+    throw error;
+  }
+}
+
+async function countRows(clickhouse: ReturnType<typeof createClient>): Promise<number> {
+  const result = await clickhouse.query({ query: 'SELECT count() AS n FROM flows', format: 'JSONEachRow' });
+  const [row] = await result.json<{ n: string | number }>();
+  return Number(row?.n ?? 0);
+}
+
+async function countItems(dynamodb: ReturnType<typeof createDynamoDbClient>, table: string): Promise<number> {
+  let count = 0;
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await dynamodb.send(
+      new ScanCommand({ TableName: table, Select: 'COUNT', ...(start ? { ExclusiveStartKey: start } : {}) }),
+    );
+    count += page.Count ?? 0;
+    start = page.LastEvaluatedKey as Record<string, never> | undefined;
+  } while (start);
+  return count;
+}
+
+async function stopQuietly(what: string, stop: () => Promise<void>, io: Output): Promise<void> {
+  try {
+    await stop();
+  } catch (error) {
+    io.err(`stopping the ${what}: ${String(error)}\n`);
+  }
+}
+
+/**
+ * EventBridge invokes the flusher every `everySeconds` with reserved concurrency 1: a tick while an invocation
+ * still runs is skipped, as the platform throttles it.
+ */
+function scheduleFlusher(
+  handler: Parameters<typeof InProcessFunctionInvoker.prototype.constructor>[0]['handler'],
+  everySeconds: number,
+  topology: ReturnType<typeof readLocalTopology>,
+  streamArn: string,
+): { stop(): void; failedInvocations: number } {
+  const [, , , region = 'us-east-1', account = '000000000000'] = streamArn.split(':');
+  const invoker = new InProcessFunctionInvoker({
+    handler,
+    functionName: `${topology.stackName}-${topology.flusher.logicalId}`,
+    region,
+    accountId: account,
+    timeoutSeconds: topology.flusher.timeoutSeconds,
+    memorySizeMb: topology.flusher.memorySizeMb,
+  });
+  const state = { failedInvocations: 0, running: false, stopped: false };
+  const tick = () => {
+    if (state.running || state.stopped) return;
+    state.running = true;
+    const event = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account,
+      time: new Date().toISOString(),
+      region,
+      resources: [],
+      detail: {},
+    };
+    void invoker.invoke(event).then((result) => {
+      state.running = false;
+      if (!result.ok) state.failedInvocations += 1;
+    });
+  };
+  tick();
+  const timer = setInterval(tick, everySeconds * 1000);
+  return {
+    stop() {
+      state.stopped = true;
+      clearInterval(timer);
+    },
+    get failedInvocations() {
+      return state.failedInvocations;
+    },
+  };
+}
+
+/** Simulated agents in real time: one poll every 5 s; a new simulated hour when one ends. */
+async function runDemo(options: LiveOptions, signal: AbortSignal, io: Output): Promise<void> {
+  for (let seed = 1; !signal.aborted; seed++) {
+    const sim = new ClusterSimulation({
+      seed,
+      nodes: options.demoNodes,
+      connections: options.demoConnections,
+      polls: 720,
+      pollIntervalSeconds: 5,
+      startTimeSeconds: Math.floor(Date.now() / 1000),
+    });
+    try {
+      await exportSimulation(sim, {
+        collector: { host: options.listenHost === '0.0.0.0' ? '127.0.0.1' : options.listenHost, port: options.port, protocol: 'tcp' },
+        pace: abortablePace(signal),
+      });
+    } catch (error) {
+      if (error instanceof AbortedError || signal.aborted) return;
+      io.err(`demo traffic: ${String(error)}; restarting in 5 s\n`);
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+  }
+}
+
+export type { Collector, KinesisEventSourceMapping };
