@@ -10,20 +10,18 @@ import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createClient } from '@clickhouse/client';
 import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-clients.ts';
-import type { Collector } from '../../collector-edge/collector.ts';
 import type { ListenSpec } from '../../collector-edge/config.ts';
 import { exportSimulation, type SimClock } from '../../simulator/exporter.ts';
 import { ClusterSimulation } from '../../simulator/model.ts';
 import { FileCheckpointStore, MemoryCheckpointStore } from '../esm/checkpoint-store.ts';
 import { systemClock } from '../esm/clock.ts';
-import type { KinesisEventSourceMapping } from '../esm/emulator.ts';
 import { JsonLinesFailureDestination } from '../esm/failure-destination.ts';
-import { InProcessFunctionInvoker } from '../esm/invoker.ts';
+import { InProcessFunctionInvoker, type LambdaHandler } from '../esm/invoker.ts';
 import { type LocalEngines, PortInUseError, startLocalEngines } from '../engines/index.ts';
 import { CorrelatorCounters, correlatorMapping, countingCorrelator, startLocalCollector } from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
 import { prepareLocalStack } from './prepare.ts';
-import { loadStackTemplate, readLocalTopology } from './template.ts';
+import { type LocalTopology, loadStackTemplate, readLocalTopology } from './template.ts';
 
 export interface LiveOptions {
   /** Keep engine data, checkpoints, spool and the cluster UUID here across restarts; default: in memory. */
@@ -336,9 +334,9 @@ async function stopQuietly(what: string, stop: () => Promise<void>, io: Output):
  * still runs is skipped, as the platform throttles it.
  */
 function scheduleFlusher(
-  handler: Parameters<typeof InProcessFunctionInvoker.prototype.constructor>[0]['handler'],
+  handler: LambdaHandler,
   everySeconds: number,
-  topology: ReturnType<typeof readLocalTopology>,
+  topology: LocalTopology,
   streamArn: string,
 ): { stop(): void; failedInvocations: number } {
   const [, , , region = 'us-east-1', account = '000000000000'] = streamArn.split(':');
@@ -407,4 +405,3 @@ async function runDemo(options: LiveOptions, signal: AbortSignal, io: Output): P
   }
 }
 
-export type { Collector, KinesisEventSourceMapping };
