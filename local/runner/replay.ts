@@ -2,10 +2,17 @@
 // uses) through the whole local pipeline on event time. A message's time is its capture timestamp, or, for
 // inputs without one (raw, hex), its IPFIX export time. At end of input every pending flow expires and is
 // exported; the rows of ClickHouse `flows` can then be printed as JSON Lines.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { ClickHouseClient } from '@clickhouse/client';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-clients.ts';
 import { readInput } from '../../collector-edge/ipfix/readers/messages.ts';
-import type { EventTimePipeline } from './event-time-pipeline.ts';
+import { startLocalEngines } from '../engines/index.ts';
+import { EventTimePipeline } from './event-time-pipeline.ts';
+import { prepareLocalStack } from './prepare.ts';
+import { loadStackTemplate, readLocalTopology } from './template.ts';
 
 export interface ReplayStats {
   files: number;
@@ -99,4 +106,84 @@ export async function readFlowRows(clickhouse: ClickHouseClient): Promise<Record
     clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
   });
   return result.json<Record<string, unknown>>();
+}
+
+/** A fixed cluster UUID for replays, so the same captures print the same rows. */
+export const REPLAY_CLUSTER_UUID = '00000000-0000-4000-8000-00000000f10e';
+
+export interface ReplayRunOptions {
+  files: string[];
+  printRows: boolean;
+  clusterUUID?: string;
+}
+
+/** The whole `--replay` run on fresh in-memory engines. Returns the exit code. */
+export async function runReplay(
+  options: ReplayRunOptions,
+  io: { out: (text: string) => void; err: (text: string) => void },
+): Promise<number> {
+  const report = (line: string) => io.err(`${line}\n`);
+  const inputs = await readReplayInputs(options.files, report);
+  const startMs = firstEventTime(inputs);
+  if (startMs === undefined) {
+    report('flowline local --replay: no IPFIX message in the input');
+    return 1;
+  }
+  const started = performance.now();
+  const [template, engines] = await Promise.all([loadStackTemplate(), startLocalEngines()]);
+  const workDir = mkdtempSync(join(tmpdir(), 'flowline-replay-'));
+  const env = engines.env();
+  Object.assign(process.env, env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' });
+  const kinesis = createKinesisClient();
+  const dynamodb = createDynamoDbClient();
+  const connection = {
+    url: env.CLICKHOUSE_URL as string,
+    username: env.CLICKHOUSE_USER as string,
+    password: env.CLICKHOUSE_PASSWORD as string,
+    database: 'default',
+  };
+  const clickhouse = createClient(connection);
+  let pipeline: EventTimePipeline | undefined;
+  try {
+    const topology = readLocalTopology(template);
+    const prepared = await prepareLocalStack({
+      topology,
+      kinesis,
+      dynamodb,
+      clickhouse: connection,
+      clusterUUID: options.clusterUUID ?? REPLAY_CLUSTER_UUID,
+      enableTtl: false,
+    });
+    pipeline = await EventTimePipeline.start({
+      topology,
+      streamArn: prepared.streamArn,
+      kinesis,
+      workDir,
+      startMs,
+    });
+    const stats = await replayInputs(pipeline, inputs, report);
+    const records = await pipeline.collector!.metrics.total('flowline_collector_flow_records_total');
+    const rows = await readFlowRows(clickhouse);
+    if (options.printRows) io.out(rows.map((row) => `${JSON.stringify(row)}\n`).join(''));
+    const failedRounds = pipeline.rounds.filter((round) => !round.ok);
+    const span = ((stats.lastEventMs ?? startMs) - startMs) / 1000;
+    report(
+      `replay: ${stats.messages} IPFIX messages, ${records} flow records over ${span} s of event time -> ` +
+        `${rows.length} rows in ${((performance.now() - started) / 1000).toFixed(1)} s ` +
+        `(${pipeline.rounds.length} flusher rounds, ${failedRounds.length} failed; ` +
+        `${pipeline.mapping.snapshot().failureRecordsSent} batches to the on-failure destination)`,
+    );
+    if (failedRounds.length > 0 && !pipeline.rounds.at(-1)?.ok) {
+      report(`replay: the last flusher round failed: ${pipeline.rounds.at(-1)?.error}`);
+      return 1;
+    }
+    return records === 0 && stats.messages > 0 && rows.length === 0 ? 1 : 0;
+  } finally {
+    await pipeline?.stop().catch(() => undefined);
+    await clickhouse.close();
+    kinesis.destroy();
+    dynamodb.destroy();
+    await engines.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
 }

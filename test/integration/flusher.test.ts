@@ -107,7 +107,7 @@ function v1Records(family: 'IPv4' | 'IPv6'): FlowRecord[] {
   const records: FlowRecord[] = [];
   for (const name of ['templatePacket', 'dataPacket1', 'dataPacket2']) {
     const hex = readFileSync(
-      new URL(`../../../shared/vectors/goipfix_f5c5793_${name}${family}.hex`, import.meta.url),
+      new URL(`../fixtures/vectors/goipfix_f5c5793_${name}${family}.hex`, import.meta.url),
       'utf8',
     ).trim();
     const result = decoder.decodeMessage(Buffer.from(hex, 'hex'), session, { receivedAtMs: T0 });

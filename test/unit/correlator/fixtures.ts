@@ -115,7 +115,7 @@ export function DN(): FlowRecord {
   };
 }
 
-const DECODED = new URL('../../../../shared/vectors/DECODED.txt', import.meta.url);
+const DECODED = new URL('../../fixtures/vectors/DECODED.txt', import.meta.url);
 
 const FIELD_OF: Record<string, keyof FlowRecord> = {
   sourceIPv4Address: 'sourceIP',
@@ -127,7 +127,7 @@ const FIELD_OF: Record<string, keyof FlowRecord> = {
 };
 
 /**
- * The data records of one vector file as FlowRecords, from the decoded listing in shared/vectors/DECODED.txt
+ * The data records of one vector file as FlowRecords, from the decoded listing in test/fixtures/vectors/DECODED.txt
  * (all-zeros Service addresses become "", as Antrea's preprocessor makes them nil).
  */
 export function vectorRecords(file: string): FlowRecord[] {

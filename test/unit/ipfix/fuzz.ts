@@ -95,7 +95,7 @@ export function fuzzDecoder(seeds: Uint8Array[], iterations: number, seed: numbe
   return outcome;
 }
 
-const VECTORS = join(import.meta.dirname, '../../../../shared/vectors');
+const VECTORS = join(import.meta.dirname, '../../fixtures/vectors');
 
 /** The seeds: every go-ipfix vector plus an Antrea template and data messages from the encoder. */
 export function fuzzSeeds(): Uint8Array[] {

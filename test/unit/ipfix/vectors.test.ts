@@ -1,4 +1,4 @@
-// Acceptance: every go-ipfix vector decodes to the values of /work/shared/vectors/DECODED.txt (parsed
+// Acceptance: every go-ipfix vector decodes to the values of test/fixtures/vectors/DECODED.txt (parsed
 // here, not copied), and the malformed ones give the documented errors.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import {
   type TransportSession,
 } from '../../../collector-edge/ipfix/index.ts';
 
-const VECTORS = join(import.meta.dirname, '../../../../shared/vectors');
+const VECTORS = join(import.meta.dirname, '../../fixtures/vectors');
 const session: TransportSession = { id: 'vectors', exporterAddress: '127.0.0.1', transport: 'tcp' };
 
 function vector(name: string): Uint8Array {

@@ -1,0 +1,77 @@
+// `flowline local` (= `npm start`): the whole pipeline on this machine; `--replay FILE... --print-rows` runs
+// captures through it on their own time and prints the resulting ClickHouse rows (DESIGN.md, fixed).
+import type { Command } from 'commander';
+
+interface LocalCommandOptions {
+  replay?: string[];
+  printRows: boolean;
+  clusterUuid?: string;
+  dataDir?: string;
+  port: string;
+  listenHost: string;
+  clickhousePort?: string;
+  demo: boolean;
+  demoNodes: string;
+  demoConnections: string;
+  verbose: boolean;
+}
+
+function integer(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`--${name}: must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+export function register(program: Command): void {
+  program
+    .command('local')
+    .description(
+      'run the whole pipeline locally (engines, collector on 4739, correlator, flusher, ClickHouse) with demo traffic; ' +
+        'or --replay captures through it',
+    )
+    .option('--replay <files...>', 'run these captures (pcap, pcapng, raw IPFIX, .hex) through the pipeline and exit')
+    .option('--print-rows', 'with --replay: print the rows of ClickHouse `flows` as JSON Lines', false)
+    .option('--cluster-uuid <uuid>', 'cluster UUID written in every row (--replay: a fixed one by default)')
+    .option('--data-dir <dir>', 'keep engine data, checkpoints and spool here across restarts (default: in memory)')
+    .option('--port <port>', 'IPFIX collector port, UDP and TCP', '4739')
+    .option('--listen-host <address>', 'address the collector binds (0.0.0.0 for agents on other machines)', '127.0.0.1')
+    .option('--clickhouse-port <port>', 'ClickHouse HTTP port (default 8123, or a free one if taken)')
+    .option('--no-demo', 'no simulated Antrea agents (send your own IPFIX to the collector)')
+    .option('--demo-nodes <n>', 'simulated Nodes', '3')
+    .option('--demo-connections <n>', 'simulated connections', '100')
+    .option('--verbose', 'keep the functions\u2019 INFO logs', false)
+    .action(async (options: LocalCommandOptions) => {
+      if (options.replay) {
+        const { runReplay } = await import('../../local/runner/replay.ts');
+        process.exitCode = await runReplay(
+          {
+            files: options.replay,
+            printRows: options.printRows,
+            ...(options.clusterUuid ? { clusterUUID: options.clusterUuid } : {}),
+          },
+          { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
+        );
+        return;
+      }
+      if (options.printRows) throw new Error('--print-rows needs --replay FILE...');
+      const { runLocal } = await import('../../local/runner/live.ts');
+      process.exitCode = await runLocal(
+        {
+          ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+          port: integer('port', options.port, 1, 65535),
+          listenHost: options.listenHost,
+          ...(options.clickhousePort
+            ? { clickhousePort: integer('clickhouse-port', options.clickhousePort, 1, 65535) }
+            : {}),
+          demo: options.demo,
+          demoNodes: integer('demo-nodes', options.demoNodes, 1, 100),
+          demoConnections: integer('demo-connections', options.demoConnections, 0, 1_000_000),
+          progressIntervalMs: 2000,
+          verbose: options.verbose,
+        },
+        { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
+      );
+    });
+}
