@@ -36,7 +36,7 @@ function evenShards(count: number): ShardRange[] {
 }
 
 /** Acknowledges everything at once: isolates the collector's own cost. */
-class InProcessSink implements KinesisSink {
+export class InProcessSink implements KinesisSink {
   async putRecords(entries: PutEntry[]): Promise<PutResult[]> {
     return entries.map(() => ({ ok: true }));
   }
@@ -52,7 +52,7 @@ interface AgentStream {
 }
 
 /** One round of every simulated Node's export, encoded once. */
-function encodeAgents(
+export function encodeAgents(
   nodes: number,
   connections: number,
 ): { streams: AgentStream[]; records: number; bytes: number } {
@@ -105,7 +105,7 @@ async function sendRounds(port: number, streams: AgentStream[], rounds: number):
   );
 }
 
-async function measure(
+export async function measure(
   sink: KinesisSink,
   streamName: string,
   agents: ReturnType<typeof encodeAgents>,

@@ -6,6 +6,7 @@
 import { type SealedBatch, ShardPacker } from '../collector-edge/packer.ts';
 import { flowKeyOf } from '../core/flow-key.ts';
 import { emptyFlowRecord, FlowEndReason, type FlowRecord, FlowType } from '../core/flow-record.ts';
+import { seededRandom } from '../core/random.ts';
 import { decodeWireBatch } from '../core/wire.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import {
@@ -22,18 +23,6 @@ import {
   type MeasuredInputs,
 } from './cost-model.ts';
 import type { BenchModule, BenchRow } from './types.ts';
-
-/** Deterministic PRNG (mulberry32) so the workload is the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Connection {
   template: FlowRecord;

@@ -10,7 +10,8 @@ import {
   type TransportSession,
 } from '../collector-edge/ipfix/index.ts';
 import { normaliseDataSet } from '../collector-edge/normalise.ts';
-import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, seededRandom } from '../test/unit/ipfix/antrea-template.ts';
+import { seededRandom } from '../core/random.ts';
+import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from '../test/unit/ipfix/antrea-template.ts';
 import { fuzzDecoder, fuzzSeeds } from '../test/unit/ipfix/fuzz.ts';
 import { naiveInterpretRecords } from '../test/unit/ipfix/naive-interpreter.ts';
 import type { BenchModule, BenchRow } from './types.ts';

@@ -1,5 +1,18 @@
-// Packs FlowRecords into Kinesis records: one open wire batch (core/wire.ts) per target shard, sealed when
-// the next record could push it past the target size or when its oldest record has waited `lingerMs`.
+// Packs FlowRecords into Kinesis records: one open wire batch (core/wire.ts) per (target shard, lane),
+// sealed when the next record could push it past the target size or when its oldest record has waited
+// `lingerMs`.
+//
+// Lanes: Lambda's ParallelizationFactor N splits a shard's records into N concurrent batches by partition
+// key, keeping each key in order. The correlator folds all records of one flow key in a batch into one
+// DynamoDB write, so all records of a flow must share a partition key: otherwise its halves and rounds
+// scatter over the N batches and each pays its own write. A flow's lane is fixed by its flow key's hash
+// (`lanes` lane keys per shard, partition key `l<lane>`), so every record of a flow, from any Node and any
+// collector replica, carries the same partition key. The target shard still comes from the flow key's hash
+// (the shard map), and the explicit hash key is a fixed point of that lane inside the shard's range, so
+// Kinesis routes exactly as before and a consumer that spreads by hash key instead of partition key sees
+// the same lanes. Cost: shards x lanes batches fill in parallel, and the linger seals the slow ones early.
+// A lane needs targetBytes / lingerMs of traffic (50 KB/s at 25 KB and 500 ms) to fill its records; below
+// that, flow records per PUT payload unit fall with the rate (README "Collector packing").
 //
 // Target size: 25,000 bytes of data + partition key by default. Kinesis bills provisioned streams per PUT
 // payload unit of 25 KB (a 5 KB record costs as much as a 25 KB one) and on-demand streams per KB, rounded
@@ -8,16 +21,17 @@
 // 25,000 rather than 25,600 because AWS does not say which "25 KB" it means; under either reading the record
 // is one unit. The sealing check uses an upper bound of the next record's encoded size, so a batch never
 // exceeds the target (except a single record larger than the target, sent alone).
+import { hash } from 'node:crypto';
 import { flowKeyOf } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 import { encodedSizeBound, WireBatchBuilder } from '../core/wire.ts';
-import { hashKeyOf, type ShardMap } from './shard-map.ts';
+import type { ShardMap } from './shard-map.ts';
 
 /** A packed Kinesis record, ready for PutRecords. */
 export interface SealedBatch {
   data: Buffer;
   partitionKey: string;
-  /** Decimal 128-bit hash key inside the target shard's range (unset when the shard map is unknown). */
+  /** Decimal 128-bit hash key: the lane's point inside the target shard's range (whole key space without a shard map). */
   explicitHashKey?: string;
   recordCount: number;
 }
@@ -25,12 +39,19 @@ export interface SealedBatch {
 /** Kinesis rejects records above 1 MiB (data + partition key). */
 export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
 
+/**
+ * Lane keys per shard. Lambda allows ParallelizationFactor <= 10; 16 keys leave every one of up to 10
+ * concurrent batches per shard something to do, while keeping open batches per shard (and the fill loss at
+ * low rates) small.
+ */
+export const DEFAULT_PARTITION_LANES = 16;
+
+const HASH_SPACE = 1n << 128n;
+
 interface OpenBatch {
   builder: WireBatchBuilder;
-  partitionKey: string;
   /** Target minus the partition key: the most the wire payload may grow to. */
   dataLimit: number;
-  explicitHashKey?: string;
   openedAtMs: number;
 }
 
@@ -41,15 +62,42 @@ export interface PackerOptions {
   onSealed: (batch: SealedBatch) => void;
   /** A single record too large for a Kinesis record (cannot happen with IPFIX input; counted if it does). */
   onOversize?: (record: FlowRecord, bytes: number) => void;
+  /** Lane keys per shard (default DEFAULT_PARTITION_LANES). */
+  lanes?: number;
+}
+
+/** The partition key every Kinesis record of this lane carries. */
+export function lanePartitionKey(lane: number): string {
+  return `l${lane}`;
+}
+
+/** A fixed hash key for a lane inside [start, end]: the middle of the lane's equal share of the range. */
+export function laneHashKey(start: bigint, end: bigint, lane: number, lanes: number): bigint {
+  const width = end - start + 1n;
+  return start + (width * BigInt(2 * lane + 1)) / BigInt(2 * lanes);
 }
 
 export class ShardPacker {
   private shardMap: ShardMap | undefined;
-  /** Open batch per shard index; the last slot serves records with no shard map. */
-  private open: Array<OpenBatch | undefined> = [undefined];
+  readonly lanes: number;
+  /** Open batch per slot = shard index x lanes + lane; the last `lanes` slots serve records with no shard map. */
+  private open: Array<OpenBatch | undefined>;
+  private slotHashKeys: string[];
+  /** Flow key -> slot; flows repeat every export interval, so MD5 is paid once per flow and shard map. */
+  private readonly slotCache = new Map<string, number>();
+  private static readonly slotCacheLimit = 200_000;
+  private readonly partitionKeys: string[];
+  private readonly partitionKeyBytes: number[];
   private openRecords = 0;
 
-  constructor(private readonly options: PackerOptions) {}
+  constructor(private readonly options: PackerOptions) {
+    this.lanes = options.lanes ?? DEFAULT_PARTITION_LANES;
+    if (!Number.isInteger(this.lanes) || this.lanes < 1) throw new Error(`lanes must be >= 1: ${this.lanes}`);
+    this.partitionKeys = Array.from({ length: this.lanes }, (_, lane) => lanePartitionKey(lane));
+    this.partitionKeyBytes = this.partitionKeys.map((key) => Buffer.byteLength(key));
+    this.open = new Array(this.lanes).fill(undefined);
+    this.slotHashKeys = this.hashKeysFor(undefined);
+  }
 
   get pendingRecords(): number {
     return this.openRecords;
@@ -64,39 +112,56 @@ export class ShardPacker {
     if (map === this.shardMap || map?.sameAs(this.shardMap)) return;
     this.flushAll();
     this.shardMap = map && map.size > 0 ? map : undefined;
-    this.open = new Array(this.shardMap ? this.shardMap.size + 1 : 1).fill(undefined);
+    this.slotCache.clear();
+    this.open = new Array(((this.shardMap?.size ?? 0) + 1) * this.lanes).fill(undefined);
+    this.slotHashKeys = this.hashKeysFor(this.shardMap);
+  }
+
+  private hashKeysFor(map: ShardMap | undefined): string[] {
+    const keys: string[] = [];
+    for (const shard of map?.shards ?? []) {
+      for (let lane = 0; lane < this.lanes; lane++)
+        keys.push(laneHashKey(shard.startingHashKey, shard.endingHashKey, lane, this.lanes).toString());
+    }
+    // No shard map: lanes spread over the whole key space, so a flow still always lands in one shard.
+    for (let lane = 0; lane < this.lanes; lane++)
+      keys.push(laneHashKey(0n, HASH_SPACE - 1n, lane, this.lanes).toString());
+    return keys;
+  }
+
+  private slotOf(flowKey: string): number {
+    let slot = this.slotCache.get(flowKey);
+    if (slot === undefined) {
+      // The high bits of the MD5 pick the shard, the low 32 bits the lane: the two are independent.
+      const digest = hash('md5', flowKey, 'hex');
+      const lane = Number.parseInt(digest.slice(24), 16) % this.lanes;
+      const shard = this.shardMap ? this.shardMap.indexOfHashKey(BigInt(`0x${digest}`)) : -1;
+      slot = (shard >= 0 ? shard : (this.shardMap?.size ?? 0)) * this.lanes + lane;
+      if (this.slotCache.size >= ShardPacker.slotCacheLimit) this.slotCache.clear();
+      this.slotCache.set(flowKey, slot);
+    }
+    return slot;
   }
 
   add(record: FlowRecord): void {
-    const flowKey = flowKeyOf(record);
-    const map = this.shardMap;
-    let slot = this.open.length - 1;
-    if (map) {
-      const index = map.indexOfKey(flowKey);
-      if (index >= 0) slot = index;
-    }
+    const slot = this.slotOf(flowKeyOf(record));
     let batch = this.open[slot];
-    if (batch) {
-      if (batch.builder.byteLength + encodedSizeBound(record) > batch.dataLimit) {
-        this.seal(slot);
-        batch = undefined;
-      }
+    if (batch !== undefined && batch.builder.byteLength + encodedSizeBound(record) > batch.dataLimit) {
+      this.seal(slot);
+      batch = undefined;
     }
-    if (!batch) {
+    if (batch === undefined) {
       batch = {
         builder: new WireBatchBuilder(),
-        partitionKey: flowKey,
-        dataLimit: this.options.targetBytes - Buffer.byteLength(flowKey),
+        dataLimit: this.options.targetBytes - this.partitionKeyBytes[slot % this.lanes]!,
         openedAtMs: this.options.now(),
       };
-      // The first record's own hash lies in this shard, so Kinesis routes the batch here either way.
-      if (slot < this.open.length - 1) batch.explicitHashKey = hashKeyOf(flowKey).toString();
       this.open[slot] = batch;
     }
     batch.builder.add(record);
     this.openRecords++;
     if (batch.builder.recordCount === 1) {
-      const size = batch.builder.byteLength + Buffer.byteLength(batch.partitionKey);
+      const size = batch.builder.byteLength + this.partitionKeyBytes[slot % this.lanes]!;
       if (size > KINESIS_MAX_RECORD_BYTES) {
         this.open[slot] = undefined;
         this.openRecords--;
@@ -124,8 +189,8 @@ export class ShardPacker {
     this.openRecords -= batch.builder.recordCount;
     this.options.onSealed({
       data: batch.builder.finish(),
-      partitionKey: batch.partitionKey,
-      ...(batch.explicitHashKey ? { explicitHashKey: batch.explicitHashKey } : {}),
+      partitionKey: this.partitionKeys[slot % this.lanes]!,
+      explicitHashKey: this.slotHashKeys[slot]!,
       recordCount: batch.builder.recordCount,
     });
   }

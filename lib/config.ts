@@ -76,9 +76,12 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   inactiveTimeoutSeconds: 90,
   commitIntervalSeconds: 8,
   flusherRunForSeconds: 55,
-  correlatorBatchSize: 100,
-  correlatorBatchingWindowSeconds: 5,
-  correlatorParallelizationFactor: 1,
+  // One DynamoDB write per flow key per invocation: these set how many 5 s agent reports of a flow fold
+  // into it (README "Cost"): 20 s of a lane's records, 8 lanes per shard so the 6 MB payload does not cut
+  // the window short, and BatchSize at its maximum so the window and the payload are the limits.
+  correlatorBatchSize: 10_000,
+  correlatorBatchingWindowSeconds: 20,
+  correlatorParallelizationFactor: 8,
   correlatorMaxRetryAttempts: 5,
   correlatorMaxRecordAgeSeconds: 21_600,
   correlatorMemoryMb: 1024,

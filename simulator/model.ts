@@ -11,6 +11,7 @@ import {
   FlowType,
   RuleAction,
 } from '../core/flow-record.ts';
+import { seededRandom } from '../core/random.ts';
 
 export interface SimulationOptions {
   seed: number;
@@ -96,18 +97,6 @@ interface Connection {
   increments: Array<[number, number, number, number]>;
   /** Cumulative counters per exporting Node. */
   totals: Map<number, [number, number, number, number]>;
-}
-
-/** Small fast deterministic PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NAMESPACES = ['default', 'frontend', 'backend', 'payments', 'monitoring'];

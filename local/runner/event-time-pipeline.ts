@@ -76,6 +76,21 @@ export interface EventTimePipelineOptions {
   };
 }
 
+/** Counts the Kinesis records the collector really wrote (duplicates included, refused entries not). */
+class PutCounter {
+  records = 0;
+  wrap(sink: KinesisSink): KinesisSink {
+    return {
+      putRecords: async (entries) => {
+        const results = await sink.putRecords(entries);
+        this.records += results.filter((result) => result.ok).length;
+        return results;
+      },
+      listShards: () => sink.listShards(),
+    };
+  }
+}
+
 /** The time values of the schedule, from the functions' environment (flow-store/config.ts names). */
 function scheduleFromEnv(env: NodeJS.ProcessEnv) {
   const seconds = (name: string, fallback: number) => Number(env[name] || fallback);
@@ -100,6 +115,7 @@ export class EventTimePipeline {
   readonly #flusherTime: { ms: number };
   readonly #windowMs: number;
   readonly #sessions = new Map<string, IngestSession>();
+  readonly #putCounter: PutCounter;
   #nextRoundAt: number;
   #lastEventMs: number;
 
@@ -113,9 +129,11 @@ export class EventTimePipeline {
       flusher: EventTimeFlusher;
       flusherTime: { ms: number };
       failures: JsonLinesFailureDestination;
+      putCounter: PutCounter;
     },
     options: EventTimePipelineOptions,
   ) {
+    this.#putCounter = parts.putCounter;
     this.eventClock = parts.eventClock;
     this.mappingClock = parts.mappingClock;
     this.correlatorCounters = parts.correlatorCounters;
@@ -155,6 +173,7 @@ export class EventTimePipeline {
       clock: mappingClock,
       ...(options.wrapReader ? { wrapReader: options.wrapReader } : {}),
     });
+    const putCounter = new PutCounter();
     const collectorOptions = options.collector === false ? undefined : (options.collector ?? {});
     const collector = collectorOptions
       ? await startLocalCollector(
@@ -165,13 +184,26 @@ export class EventTimePipeline {
             spoolDir: join(options.workDir, 'spool'),
             now: () => eventClock.now(),
             logLevel: 'warn',
-            ...(collectorOptions.wrapSink ? { wrapSink: collectorOptions.wrapSink } : {}),
+            wrapSink: (sink) => {
+              const counted = putCounter.wrap(sink);
+              return collectorOptions.wrapSink ? collectorOptions.wrapSink(counted) : counted;
+            },
           },
           {},
         )
       : undefined;
     return new EventTimePipeline(
-      { eventClock, mappingClock, correlatorCounters, collector, mapping, flusher, flusherTime, failures },
+      {
+        eventClock,
+        mappingClock,
+        correlatorCounters,
+        collector,
+        mapping,
+        flusher,
+        flusherTime,
+        failures,
+        putCounter,
+      },
       options,
     );
   }
@@ -214,13 +246,28 @@ export class EventTimePipeline {
    * Until everything received so far is in Kinesis and through the correlator: the collector delivers its
    * open batches, the mapping drains, and its clock moves past batching windows and retry backoffs.
    */
-  async settle(): Promise<void> {
+  async settle(options: { kinesisRecords?: number; timeoutMs?: number } = {}): Promise<void> {
     if (this.collector) await this.collector.whenDelivered();
-    for (let rounds = 0; ; rounds++) {
+    // Kinesis records written so far: the mapping must have finished (processed or discarded) all of them.
+    // Counting matters: a GetRecords call may come back empty although the stream holds newer records.
+    const expected = options.kinesisRecords ?? this.#putCounter.records;
+    const errors = () => {
+      const snapshot = this.mapping.snapshot();
+      return snapshot.pollErrors + snapshot.processingErrors;
+    };
+    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+    for (;;) {
+      const errorsBefore = errors();
       await this.mapping.drain();
-      if (this.mapping.bufferedRecords() === 0) return;
-      if (rounds > 10_000) throw new Error('the event source mapping does not settle');
-      this.mappingClock.advance(this.#windowMs);
+      const caughtUp = this.mapping.snapshot().recordsCompleted >= expected;
+      if (caughtUp && this.mapping.bufferedRecords() === 0 && errors() === errorsBefore) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the event source mapping did not settle: ${this.mapping.snapshot().recordsCompleted} of ${expected} Kinesis records processed`,
+        );
+      }
+      if (this.mapping.bufferedRecords() > 0) this.mappingClock.advance(this.#windowMs);
+      else await new Promise((resolve) => setTimeout(resolve, 10)); // the stream has not shown them yet
     }
   }
 

@@ -103,7 +103,8 @@ export async function readFlowRows(clickhouse: ClickHouseClient): Promise<Record
   const result = await clickhouse.query({
     query: 'SELECT * FROM flows ORDER BY flowKey, exportSeq, flowEndSeconds',
     format: 'JSONEachRow',
-    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+    // DateTime columns as UTC text whatever the machine's time zone; 64-bit counters as JSON numbers.
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0, session_timezone: 'UTC' },
   });
   return result.json<Record<string, unknown>>();
 }

@@ -58,7 +58,12 @@ async function startCollector(listen: string, extraEnv: Record<string, string> =
 }
 
 async function roundTrip(protocol: 'tcp' | 'udp' | 'tls', options: Partial<ExportOptions> = {}, env = {}) {
-  const { collector, metrics, stream } = await startCollector(`${protocol}://127.0.0.1:0`, env);
+  // The run fits in one linger, so each (shard, lane) batch takes all its records (whenDelivered() seals
+  // them): at this test's low rate a 50 ms linger would seal 64 nearly empty batches per poll.
+  const { collector, metrics, stream } = await startCollector(`${protocol}://127.0.0.1:0`, {
+    FLOWLINE_BATCH_LINGER_MS: '10000',
+    ...env,
+  });
   const sim = new ClusterSimulation({ seed: 42, nodes: 4, connections: 150, polls: 5 });
   const report = await exportSimulation(sim, {
     collector: { host: '127.0.0.1', port: collector.portOf(protocol), protocol },

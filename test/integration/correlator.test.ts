@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { flowKeyOf } from '../../core/flow-key.ts';
 import { emptyFlowRecord, FlowType } from '../../core/flow-record.ts';
+import { seededRandom } from '../../core/random.ts';
 import { encodeWireBatch } from '../../core/wire.ts';
 import { type CorrelatorSettings, correlateBatch } from '../../functions/correlator/correlate-batch.ts';
 import { createCorrelatorHandler } from '../../functions/correlator/make-handler.ts';
@@ -27,7 +28,7 @@ import {
 } from '../../functions/flow-store/index.ts';
 import { useEngines } from '../support/engines.ts';
 import { asStream, kinesisEvent, type StreamRecord } from '../unit/correlator/kinesis-events.ts';
-import { generateRecords, packPayloads, prng } from '../unit/correlator/workload.ts';
+import { generateRecords, packPayloads } from '../unit/correlator/workload.ts';
 
 const engines = useEngines({ kinesis: false, clickhouse: false });
 const SCHEDULE = defaultScheduleConfig();
@@ -221,7 +222,7 @@ describe('correlator on DynamoDB Local', () => {
           // Unique flows per run: shift the source port range.
           for (const r of records) r.sourceTransportPort += run * 7;
           const stream: StreamRecord[] = asStream(packPayloads(records, perPayload));
-          const random = prng(seed ^ 0x9e3779b9);
+          const random = seededRandom(seed ^ 0x9e3779b9);
           const outcome = await correlateBatch(
             kinesisEvent(stream).Records,
             { store: referenceStore, now: () => NOW },

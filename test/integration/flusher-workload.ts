@@ -2,16 +2,9 @@
 // flow types) for the schema, view and dashboard tests and the flusher benchmark.
 import { type AggregatedFlow, zeroCounters } from '../../core/aggregated-flow.ts';
 import { emptyFlowRecord, FlowType } from '../../core/flow-record.ts';
+import { seededRandom } from '../../core/random.ts';
 
 export const CLUSTER_UUID = '4f2c1b0e-8a4d-4d8e-9f6a-2b1c3d4e5f60';
-
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 /** `count` ready flows ending in [endFrom, endFrom + spreadSeconds). */
 export function workloadFlows(
@@ -20,7 +13,7 @@ export function workloadFlows(
   endFrom: number,
   spreadSeconds = 600,
 ): AggregatedFlow[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const namespaces = ['shop', 'payments', 'kube-system', 'search'];
   const nodes = ['node-a', 'node-b', 'node-c'];

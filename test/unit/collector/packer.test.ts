@@ -1,6 +1,12 @@
 import { describe, expect, test } from 'vitest';
-import { type SealedBatch, ShardPacker } from '../../../collector-edge/packer.ts';
-import { hashKeyOf, PUT_PAYLOAD_UNIT_BYTES } from '../../../collector-edge/shard-map.ts';
+import {
+  DEFAULT_PARTITION_LANES,
+  laneHashKey,
+  lanePartitionKey,
+  type SealedBatch,
+  ShardPacker,
+} from '../../../collector-edge/packer.ts';
+import { PUT_PAYLOAD_UNIT_BYTES } from '../../../collector-edge/shard-map.ts';
 import { flowKeyOf } from '../../../core/flow-key.ts';
 import { decodeWireBatch, encodedSizeBound, WireBatchBuilder } from '../../../core/wire.ts';
 import { evenShards, simulatedRecords } from './fixtures.ts';
@@ -33,10 +39,11 @@ describe('shard packer', () => {
     expect(unpacked.map((r) => r.sequenceNumber).sort((a, b) => a - b)).toEqual(
       records.map((r) => r.sequenceNumber),
     );
+    expect(new Set(unpacked.map((r) => r.sequenceNumber)).size).toBe(records.length);
     for (const batch of sealed) {
+      // The explicit hash key routes the record into the shard that owns every flow key inside it.
       const shard = map.indexOfHashKey(BigInt(batch.explicitHashKey!));
       expect(shard).toBeGreaterThanOrEqual(0);
-      expect(batch.explicitHashKey).toBe(hashKeyOf(batch.partitionKey).toString());
       const decoded = decodeWireBatch(batch.data);
       expect(batch.recordCount).toBe(decoded.length);
       for (const record of decoded) expect(map.indexOfKey(flowKeyOf(record))).toBe(shard);
@@ -45,8 +52,59 @@ describe('shard packer', () => {
     }
   });
 
+  test('lanes: every record of a flow key gets the same partition key, from every Node and round', () => {
+    const { sealed, map } = packAll(simulatedRecords({ seed: 11, connections: 600, polls: 8 }), 4);
+    const partitionKeyOf = new Map<string, Set<string>>();
+    const hashKeyOfFlow = new Map<string, Set<string>>();
+    let twoNodeFlows = 0;
+    const exportersOf = new Map<string, Set<string>>();
+    for (const batch of sealed) {
+      for (const record of decodeWireBatch(batch.data)) {
+        const key = flowKeyOf(record);
+        if (!partitionKeyOf.has(key)) partitionKeyOf.set(key, new Set());
+        if (!hashKeyOfFlow.has(key)) hashKeyOfFlow.set(key, new Set());
+        if (!exportersOf.has(key)) exportersOf.set(key, new Set());
+        partitionKeyOf.get(key)!.add(batch.partitionKey);
+        hashKeyOfFlow.get(key)!.add(batch.explicitHashKey!);
+        exportersOf.get(key)!.add(record.exporterAddress);
+      }
+    }
+    for (const [key, keys] of partitionKeyOf) {
+      expect(keys.size, key).toBe(1);
+      expect(hashKeyOfFlow.get(key)!.size, key).toBe(1);
+      if (exportersOf.get(key)!.size > 1) twoNodeFlows++;
+    }
+    expect(twoNodeFlows).toBeGreaterThan(100); // both halves of inter-Node flows were exercised
+    // Flows spread over every lane, and each (shard, lane) has its own fixed point in the shard's range.
+    const lanesUsed = new Set(sealed.map((b) => b.partitionKey));
+    expect(lanesUsed).toEqual(
+      new Set(Array.from({ length: DEFAULT_PARTITION_LANES }, (_, lane) => lanePartitionKey(lane))),
+    );
+    for (const batch of sealed) {
+      const lane = Number(batch.partitionKey.slice(1));
+      const shard = map.shards[map.indexOfHashKey(BigInt(batch.explicitHashKey!))]!;
+      expect(batch.explicitHashKey).toBe(
+        laneHashKey(shard.startingHashKey, shard.endingHashKey, lane, DEFAULT_PARTITION_LANES).toString(),
+      );
+    }
+  });
+
+  test('lane hash keys stay inside the range and are distinct per lane', () => {
+    for (const [start, end] of [
+      [0n, (1n << 128n) - 1n],
+      [100n, 131n],
+      [5n, 5n + 15n],
+    ] as const) {
+      const keys = Array.from({ length: 16 }, (_, lane) => laneHashKey(start, end, lane, 16));
+      for (const key of keys) {
+        expect(key >= start && key <= end).toBe(true);
+      }
+      expect(new Set(keys).size).toBe(16);
+    }
+  });
+
   test('no batch exceeds the target; full batches fill at least 95% of it and one PUT payload unit', () => {
-    const { sealed, sealedBySize } = packAll();
+    const { sealed, sealedBySize } = packAll(simulatedRecords({ seed: 7, connections: 1000, polls: 8 }), 1);
     const sizes = sealed.map((b) => b.data.length + Buffer.byteLength(b.partitionKey));
     expect(Math.max(...sizes)).toBeLessThanOrEqual(25_000);
     const full = sealed.slice(0, sealedBySize);
@@ -83,12 +141,13 @@ describe('shard packer', () => {
       now: () => now,
       onSealed: (b) => sealed.push(b),
     });
-    const [first, second] = simulatedRecords({ seed: 1, connections: 5, polls: 1 });
+    const [first] = simulatedRecords({ seed: 1, connections: 5, polls: 1 });
+    const second = { ...first!, sequenceNumber: first!.sequenceNumber + 1 }; // same flow: same lane
     packer.add(first!);
     now += 499;
     packer.sealDue();
     expect(sealed).toHaveLength(0);
-    packer.add(second!);
+    packer.add(second);
     now += 1;
     packer.sealDue();
     expect(sealed).toHaveLength(1);
@@ -114,7 +173,7 @@ describe('shard packer', () => {
     expect(packer.pendingRecords).toBe(0);
   });
 
-  test('without a shard map records are still packed (no explicit hash key)', () => {
+  test('without a shard map records are still packed, one lane key per flow', () => {
     const sealed: SealedBatch[] = [];
     const packer = new ShardPacker({
       targetBytes: 25_000,
@@ -122,9 +181,39 @@ describe('shard packer', () => {
       now: () => 0,
       onSealed: (b) => sealed.push(b),
     });
-    for (const record of simulatedRecords({ seed: 2, connections: 20, polls: 1 })) packer.add(record);
+    const records = simulatedRecords({ seed: 2, connections: 20, polls: 1 });
+    for (const record of records) packer.add(record);
     packer.flushAll();
-    expect(sealed).toHaveLength(1);
-    expect(sealed[0]!.explicitHashKey).toBeUndefined();
+    expect(sealed.reduce((n, b) => n + b.recordCount, 0)).toBe(records.length);
+    expect(sealed.length).toBeLessThanOrEqual(DEFAULT_PARTITION_LANES);
+    expect(new Set(sealed.map((b) => b.partitionKey)).size).toBe(sealed.length);
+    for (const batch of sealed) {
+      const lane = Number(batch.partitionKey.slice(1));
+      // Lanes spread over the whole key space, so a flow keeps one shard even before ListShards answers.
+      expect(batch.explicitHashKey).toBe(
+        laneHashKey(0n, (1n << 128n) - 1n, lane, DEFAULT_PARTITION_LANES).toString(),
+      );
+    }
+  });
+
+  test('one lane: a single open batch per shard, still within the target', () => {
+    const sealed: SealedBatch[] = [];
+    const packer = new ShardPacker({
+      targetBytes: 25_000,
+      lingerMs: 500,
+      now: () => 0,
+      onSealed: (b) => sealed.push(b),
+      lanes: 1,
+    });
+    packer.setShardMap(evenShards(2));
+    const records = simulatedRecords({ seed: 5, connections: 300, polls: 2 });
+    for (const record of records) packer.add(record);
+    packer.flushAll();
+    expect(new Set(sealed.map((b) => b.partitionKey))).toEqual(new Set(['l0']));
+    expect(sealed.reduce((n, b) => n + b.recordCount, 0)).toBe(records.length);
+    for (const batch of sealed) expect(batch.data.length + 2).toBeLessThanOrEqual(25_000);
+    expect(
+      () => new ShardPacker({ targetBytes: 1, lingerMs: 1, now: () => 0, onSealed: () => {}, lanes: 0 }),
+    ).toThrow();
   });
 });

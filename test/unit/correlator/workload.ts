@@ -3,19 +3,8 @@
 // intra-Node flows by one, cumulative totals growing, packed into wire-format Kinesis payloads.
 import { flowKeyOf } from '../../../core/flow-key.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../../core/flow-record.ts';
+import { seededRandom } from '../../../core/random.ts';
 import { encodeWireBatch } from '../../../core/wire.ts';
-
-/** Deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface WorkloadOptions {
   flows: number;
@@ -90,7 +79,7 @@ function flowTemplate(i: number, subnet: number, inter: boolean): { src: FlowRec
 
 /** Records in arrival order: round by round, every reporter once per round, shuffled within a round. */
 export function generateRecords(options: WorkloadOptions): FlowRecord[] {
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const subnet = options.subnet ?? 1;
   const reporters: Reporter[] = [];
   for (let i = 0; i < options.flows; i++) {

@@ -1,64 +1,11 @@
 // Test / benchmark material: the Antrea agent's IPFIX template (HEAD, 43 IEs, IPv4 flavour, in the order
 // of reference/antrea-flow-aggregator.md 4.2) and realistic records for it, built with the encoder.
 import { type EncodableValue, type EncoderField, field } from '../../../collector-edge/ipfix/encoder.ts';
+import { seededRandom } from '../../../core/random.ts';
+import { agentTemplateNames } from '../../../simulator/agent-template.ts';
 
-export const ANTREA_AGENT_IPV4_FIELDS: EncoderField[] = [
-  'flowStartSeconds',
-  'flowEndSeconds',
-  'flowEndReason',
-  'sourceTransportPort',
-  'destinationTransportPort',
-  'protocolIdentifier',
-  'packetTotalCount',
-  'octetTotalCount',
-  'packetDeltaCount',
-  'octetDeltaCount',
-  'sourceIPv4Address',
-  'destinationIPv4Address',
-  'reversePacketTotalCount',
-  'reverseOctetTotalCount',
-  'reversePacketDeltaCount',
-  'reverseOctetDeltaCount',
-  'sourcePodName',
-  'sourcePodNamespace',
-  'sourceNodeName',
-  'destinationPodName',
-  'destinationPodNamespace',
-  'destinationNodeName',
-  'destinationServicePort',
-  'destinationServicePortName',
-  'ingressNetworkPolicyName',
-  'ingressNetworkPolicyNamespace',
-  'ingressNetworkPolicyType',
-  'ingressNetworkPolicyRuleName',
-  'ingressNetworkPolicyRuleAction',
-  'egressNetworkPolicyName',
-  'egressNetworkPolicyNamespace',
-  'egressNetworkPolicyType',
-  'egressNetworkPolicyRuleName',
-  'egressNetworkPolicyRuleAction',
-  'tcpState',
-  'flowType',
-  'egressName',
-  'egressIP',
-  'egressNodeName',
-  'proxySnatPort',
-  'destinationClusterIPv4',
-  'proxySnatIPv4',
-  'destinationServiceIPv4',
-].map((name) => field(name));
-
-/** Deterministic pseudo-random generator (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The agent's IPv4 template: the simulator's definition, one source of truth. */
+export const ANTREA_AGENT_IPV4_FIELDS: EncoderField[] = agentTemplateNames(false).map((name) => field(name));
 
 /** A Pod of a cluster of 2,000 Pods on 20 Nodes: names and addresses repeat across flows, as in real traffic. */
 function pod(index: number): { name: string; namespace: string; node: string; ip: string } {

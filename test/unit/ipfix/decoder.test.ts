@@ -10,7 +10,8 @@ import {
   type TransportSession,
   VARIABLE_LENGTH,
 } from '../../../collector-edge/ipfix/index.ts';
-import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, seededRandom } from './antrea-template.ts';
+import { seededRandom } from '../../../core/random.ts';
+import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from './antrea-template.ts';
 import { naiveInterpretRecords } from './naive-interpreter.ts';
 
 const udp: TransportSession = {

@@ -7,7 +7,8 @@ import {
   IpfixEncoder,
   type TransportSession,
 } from '../../../collector-edge/ipfix/index.ts';
-import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, seededRandom } from './antrea-template.ts';
+import { seededRandom } from '../../../core/random.ts';
+import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from './antrea-template.ts';
 
 export function mutate(seed: Uint8Array, random: () => number, seeds: Uint8Array[]): Uint8Array {
   let bytes = new Uint8Array(seed);

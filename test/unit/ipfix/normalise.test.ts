@@ -7,7 +7,8 @@ import {
 } from '../../../collector-edge/ipfix/index.ts';
 import { normaliseDataSet, normaliseRecord } from '../../../collector-edge/normalise.ts';
 import { emptyFlowRecord } from '../../../core/flow-record.ts';
-import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, seededRandom } from './antrea-template.ts';
+import { seededRandom } from '../../../core/random.ts';
+import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from './antrea-template.ts';
 
 const session: TransportSession = { id: 'tcp|a', exporterAddress: '127.0.0.9', transport: 'tcp' };
 const context = {

@@ -1,0 +1,12 @@
+// The one deterministic PRNG of the project (mulberry32): simulators, workloads and fuzzers take a seed,
+// so every run of a test or benchmark sees the same traffic.
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
