@@ -83,15 +83,10 @@ export async function startClickHouse(options: ClickHouseOptions = {}): Promise<
       echoOutput: options.echoOutput,
       removeWhenOrphaned: temporary ? dataDir : undefined,
     });
-    try {
-      await waitUntilReady(engine, () => selectOneAnswers(`http://${LOOPBACK}:${port}`, user, password), {
-        timeoutMs: options.startTimeoutMs ?? 30_000,
-        what: 'SELECT 1 over HTTP',
-      });
-    } catch (error) {
-      await engine.stop();
-      throw error;
-    }
+    await waitUntilReady(engine, () => selectOneAnswers(`http://${LOOPBACK}:${port}`, user, password), {
+      timeoutMs: options.startTimeoutMs ?? 30_000,
+      what: 'SELECT 1 over HTTP',
+    });
     return { engine, startupMs: performance.now() - started };
   };
 

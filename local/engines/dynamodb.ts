@@ -74,15 +74,10 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Runn
         echoOutput: options.echoOutput,
       });
       const endpoint = `http://${LOOPBACK}:${port}`;
-      try {
-        await waitUntilReady(engine, () => listTablesResponds(endpoint), {
-          timeoutMs: options.startTimeoutMs ?? 30_000,
-          what: 'ListTables',
-        });
-      } catch (error) {
-        await engine.stop();
-        throw error;
-      }
+      await waitUntilReady(engine, () => listTablesResponds(endpoint), {
+        timeoutMs: options.startTimeoutMs ?? 30_000,
+        what: 'ListTables',
+      });
       return {
         name: 'DynamoDB Local',
         endpoint,

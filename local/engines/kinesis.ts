@@ -87,15 +87,10 @@ export async function startKinesis(options: KinesisOptions = {}): Promise<Runnin
         echoOutput: options.echoOutput,
       });
       const endpoint = `http://${LOOPBACK}:${port}`;
-      try {
-        await waitUntilReady(engine, () => listStreamsResponds(endpoint), {
-          timeoutMs: options.startTimeoutMs ?? 30_000,
-          what: 'ListStreams',
-        });
-      } catch (error) {
-        await engine.stop();
-        throw error;
-      }
+      await waitUntilReady(engine, () => listStreamsResponds(endpoint), {
+        timeoutMs: options.startTimeoutMs ?? 30_000,
+        what: 'ListStreams',
+      });
       return {
         name: 'kinesis-mock',
         endpoint,

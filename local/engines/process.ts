@@ -165,10 +165,24 @@ function failedProcess(name: string, child: ChildProcess, failure: Promise<never
 }
 
 /**
- * Polls `probe` until it returns true, the engine exits, or the deadline passes. Errors name the engine
- * and carry its last output lines.
+ * Polls `probe` until it returns true, the engine exits, or the deadline passes. An engine that never
+ * became ready is stopped, so a failed start leaves no process behind; errors name the engine and carry
+ * its last output lines.
  */
 export async function waitUntilReady(
+  engine: EngineProcess,
+  probe: () => Promise<boolean>,
+  options: { timeoutMs: number; what: string },
+): Promise<void> {
+  try {
+    await pollUntilReady(engine, probe, options);
+  } catch (error) {
+    await engine.stop();
+    throw error;
+  }
+}
+
+async function pollUntilReady(
   engine: EngineProcess,
   probe: () => Promise<boolean>,
   options: { timeoutMs: number; what: string },
