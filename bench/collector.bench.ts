@@ -210,7 +210,8 @@ export const collectorBench: BenchModule = {
         baseline: 1,
         target: 20,
         better: 'higher',
-        counters: { putPayloadUnits: units, kinesisRecords },
+        // Names the cost model reads (bench/cost-model.ts MeasuredInputs).
+        counters: { putPayloadUnits: units, kinesisRecords, flowRecordsPerPutUnit: delivered / units },
       },
       {
         group: 'collector',
@@ -220,6 +221,7 @@ export const collectorBench: BenchModule = {
         baselineName: 'one Kinesis record per flow record',
         baseline: 1,
         better: 'higher',
+        counters: { flowRecordsPerKinesisRecord: delivered / kinesisRecords },
       },
       {
         group: 'collector',
@@ -229,6 +231,7 @@ export const collectorBench: BenchModule = {
         baselineName: 'IPFIX bytes per record from the agent',
         baseline: ipfixBytesPerRecord,
         better: 'lower',
+        counters: { wireBytesPerFlowRecord: wireBytes / delivered },
       },
     );
 

@@ -30,12 +30,7 @@ import { startDynamoDb } from '../local/engines/index.ts';
 import { laneOf } from '../local/esm/shard-worker.ts';
 import { asStream, kinesisEvent } from '../test/unit/correlator/kinesis-events.ts';
 import { generateRecords } from '../test/unit/correlator/workload.ts';
-import {
-  DEFAULT_CLUSTER,
-  flowRecordsPerSecond,
-  inputsFromRows,
-  provisionedShards,
-} from './cost-model.ts';
+import { DEFAULT_CLUSTER, flowRecordsPerSecond, inputsFromRows, provisionedShards } from './cost-model.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
 const GROUP = 'correlator';

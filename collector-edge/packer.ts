@@ -7,8 +7,8 @@
 // DynamoDB write, so all records of a flow must share a partition key: otherwise its halves and rounds
 // scatter over the N batches and each pays its own write. A flow's lane is fixed by its flow key's hash
 // (`lanes` lane keys per shard, partition key `l<lane>`), so every record of a flow, from any Node and any
-// collector replica, carries the same partition key. The target shard still comes from the flow key's hash
-// (the shard map), and the explicit hash key is a fixed point of that lane inside the shard's range, so
+// collector replica, carries the same partition key. The target shard also comes from the flow key's hash
+// (shard-map.ts), and the explicit hash key is a fixed point of that lane inside the shard's range, so
 // Kinesis routes exactly as before and a consumer that spreads by hash key instead of partition key sees
 // the same lanes. Cost: shards x lanes batches fill in parallel, and the linger seals the slow ones early.
 // A lane needs targetBytes / lingerMs of traffic (50 KB/s at 25 KB and 500 ms) to fill its records; below
@@ -21,11 +21,9 @@
 // 25,000 rather than 25,600 because AWS does not say which "25 KB" it means; under either reading the record
 // is one unit. The sealing check uses an upper bound of the next record's encoded size, so a batch never
 // exceeds the target (except a single record larger than the target, sent alone).
-import { hash } from 'node:crypto';
-import { flowKeyOf } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 import { encodedSizeBound, WireBatchBuilder } from '../core/wire.ts';
-import type { ShardMap } from './shard-map.ts';
+import { flowRoutingHash, laneHashOf, type ShardMap } from './shard-map.ts';
 
 /** A packed Kinesis record, ready for PutRecords. */
 export interface SealedBatch {
@@ -83,9 +81,6 @@ export class ShardPacker {
   /** Open batch per slot = shard index x lanes + lane; the last `lanes` slots serve records with no shard map. */
   private open: Array<OpenBatch | undefined>;
   private slotHashKeys: string[];
-  /** Flow key -> slot; flows repeat every export interval, so MD5 is paid once per flow and shard map. */
-  private readonly slotCache = new Map<string, number>();
-  private static readonly slotCacheLimit = 200_000;
   private readonly partitionKeys: string[];
   private readonly partitionKeyBytes: number[];
   private openRecords = 0;
@@ -112,7 +107,6 @@ export class ShardPacker {
     if (map === this.shardMap || map?.sameAs(this.shardMap)) return;
     this.flushAll();
     this.shardMap = map && map.size > 0 ? map : undefined;
-    this.slotCache.clear();
     this.open = new Array(((this.shardMap?.size ?? 0) + 1) * this.lanes).fill(undefined);
     this.slotHashKeys = this.hashKeysFor(this.shardMap);
   }
@@ -129,22 +123,18 @@ export class ShardPacker {
     return keys;
   }
 
-  private slotOf(flowKey: string): number {
-    let slot = this.slotCache.get(flowKey);
-    if (slot === undefined) {
-      // The high bits of the MD5 pick the shard, the low 32 bits the lane: the two are independent.
-      const digest = hash('md5', flowKey, 'hex');
-      const lane = Number.parseInt(digest.slice(24), 16) % this.lanes;
-      const shard = this.shardMap ? this.shardMap.indexOfHashKey(BigInt(`0x${digest}`)) : -1;
-      slot = (shard >= 0 ? shard : (this.shardMap?.size ?? 0)) * this.lanes + lane;
-      if (this.slotCache.size >= ShardPacker.slotCacheLimit) this.slotCache.clear();
-      this.slotCache.set(flowKey, slot);
-    }
-    return slot;
+  /** The flow's (shard, lane): both from its flow key's routing hash, so every record of a flow agrees. */
+  private slotOf(record: FlowRecord): number {
+    const routingHash = flowRoutingHash(record);
+    const lane = laneHashOf(routingHash) % this.lanes;
+    const map = this.shardMap;
+    if (map === undefined) return lane;
+    const shard = map.indexOfRoutingHash(routingHash);
+    return (shard >= 0 ? shard : map.size) * this.lanes + lane;
   }
 
   add(record: FlowRecord): void {
-    const slot = this.slotOf(flowKeyOf(record));
+    const slot = this.slotOf(record);
     let batch = this.open[slot];
     if (batch !== undefined && batch.builder.byteLength + encodedSizeBound(record) > batch.dataLimit) {
       this.seal(slot);

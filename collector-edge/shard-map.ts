@@ -1,8 +1,10 @@
 // Where a flow record goes: Kinesis routes a record by the MD5 of its partition key, or by an explicit hash
-// key, into the open shard whose hash-key range contains it. The producer groups records by that shard so
-// that one packed Kinesis record holds only flows of its shard (both halves of a flow meet in one shard), and
-// sends each group with an explicit hash key inside the shard's range. Pure: no AWS imports.
-import { hash } from 'node:crypto';
+// key, into the open shard whose hash-key range contains it. The producer groups records by the shard of
+// their flow key's routing hash, so that one packed Kinesis record holds only flows of its shard (both
+// halves of a flow meet in one shard), and sends each group with an explicit hash key inside the shard's
+// range. Pure: no AWS imports.
+import { flowTupleOf } from '../core/flow-key.ts';
+import type { FlowRecord } from '../core/flow-record.ts';
 
 export interface ShardRange {
   shardId: string;
@@ -11,16 +13,55 @@ export interface ShardRange {
   endingHashKey: bigint;
 }
 
-/** MD5 of the text as a 128-bit unsigned integer, as Kinesis hashes partition keys. */
-export function hashKeyOf(partitionKey: string): bigint {
-  return BigInt(`0x${hash('md5', partitionKey, 'hex')}`);
+/** murmur3's 32-bit finaliser: every input bit affects every output bit. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
+
+function fnvText(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return Math.imul(h ^ 0x7c, 0x01000193); // '|' between fields, as in the flow key text
+}
+
+function fnvNumber(h: number, value: number): number {
+  return Math.imul(h ^ (value >>> 0), 0x01000193);
+}
+
+/**
+ * A uint32 hash of a record's flow key (the fields of core/flow-key.ts, SNAT rule included) without
+ * building the key text: the collector routes every record by it, so it must be cheap. Equal flow keys
+ * give equal hashes on every collector replica (pure integer arithmetic), which is all routing needs.
+ */
+export function flowRoutingHash(record: FlowRecord): number {
+  const tuple = flowTupleOf(record);
+  let h = fnvText(0x811c9dc5, tuple.sourceIP);
+  h = fnvText(h, tuple.destinationIP);
+  h = fnvNumber(h, tuple.protocolIdentifier);
+  h = fnvNumber(h, tuple.sourceTransportPort);
+  h = fnvNumber(h, tuple.destinationTransportPort);
+  return mix32(h);
+}
+
+/** A second hash of a routing hash, independent of its high bits (which pick the shard): picks the lane. */
+export function laneHashOf(routingHash: number): number {
+  return mix32(routingHash ^ 0x9e3779b9);
+}
+
+const HALF_STEP = 1n << 95n;
+const STEP = 1n << 96n;
 
 export class ShardMap {
   readonly shards: readonly ShardRange[];
-  /** Flow key -> shard index; flows repeat every export interval, so MD5 is paid once per flow. */
-  private readonly cache = new Map<string, number>();
-  private static readonly cacheLimit = 200_000;
+  /**
+   * Routing hash h stands for the 128-bit hash key h x 2^96 + 2^95; per shard, the first and last h whose
+   * key lies in its range, so a lookup compares plain numbers (no BigInt per record).
+   */
+  private readonly firstHash: number[];
+  private readonly lastHash: number[];
 
   constructor(shards: ShardRange[]) {
     const open = [...shards].sort((a, b) => (a.startingHashKey < b.startingHashKey ? -1 : 1));
@@ -29,6 +70,24 @@ export class ShardMap {
         throw new Error(`shards ${open[i - 1]!.shardId} and ${open[i]!.shardId} overlap`);
     }
     this.shards = open;
+    const ceilDiv = (a: bigint, b: bigint) => (a <= 0n ? 0n : (a + b - 1n) / b);
+    this.firstHash = open.map((s) => Number(ceilDiv(s.startingHashKey - HALF_STEP, STEP)));
+    this.lastHash = open.map((s) =>
+      s.endingHashKey < HALF_STEP ? -1 : Number((s.endingHashKey - HALF_STEP) / STEP),
+    );
+  }
+
+  /** Index into `shards` of the shard owning this routing hash's key; -1 if no open shard covers it. */
+  indexOfRoutingHash(routingHash: number): number {
+    let low = 0;
+    let high = this.shards.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      if (routingHash < this.firstHash[mid]!) high = mid - 1;
+      else if (routingHash > this.lastHash[mid]!) low = mid + 1;
+      else return mid;
+    }
+    return -1;
   }
 
   get size(): number {
@@ -47,16 +106,6 @@ export class ShardMap {
       else return mid;
     }
     return -1;
-  }
-
-  indexOfKey(partitionKey: string): number {
-    let index = this.cache.get(partitionKey);
-    if (index === undefined) {
-      index = this.indexOfHashKey(hashKeyOf(partitionKey));
-      if (this.cache.size >= ShardMap.cacheLimit) this.cache.clear();
-      this.cache.set(partitionKey, index);
-    }
-    return index;
   }
 
   /** Same open shards (ids and ranges) as another map. */

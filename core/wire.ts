@@ -123,11 +123,17 @@ class ByteWriter {
 /** Writes an unsigned varint at `offset`, returns the offset after it. Room for 8 bytes must exist. */
 function writeVarintAt(buffer: Buffer, offset: number, value: number): number {
   if (!(value >= 0) || !Number.isSafeInteger(value)) value = 0; // NaN/negative never come from decoded IPFIX
-  while (value >= 0x80) {
+  // Above 2^31 (millisecond timestamps, big counters) with float arithmetic, then with int32 bit operations.
+  while (value > 0x7fffffff) {
     buffer[offset++] = (value % 128) | 0x80;
     value = Math.floor(value / 128);
   }
-  buffer[offset++] = value;
+  let small = value | 0;
+  while (small >= 0x80) {
+    buffer[offset++] = (small & 0x7f) | 0x80;
+    small >>>= 7;
+  }
+  buffer[offset++] = small;
   return offset;
 }
 
@@ -213,21 +219,50 @@ export class WireBatchBuilder {
     if (index === undefined) {
       index = this.strings.size;
       this.strings.set(text, index);
-      const bytes = Buffer.from(text, 'utf8');
-      this.table.varint(bytes.length);
-      this.table.bytes(bytes);
+      this.appendString(text);
     }
     return index;
   }
 
+  /** Appends varint byte length + UTF-8 bytes to the string table without an intermediate Buffer. */
+  private appendString(text: string): void {
+    const table = this.table;
+    const length = text.length;
+    // Names, addresses and labels are short ASCII: copy the code units, the length fits one varint byte.
+    if (length < 0x80) {
+      table.ensure(length + 1);
+      const buffer = table.buffer;
+      const start = table.length + 1;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) break;
+        buffer[start + i] = code;
+      }
+      if (i === length) {
+        buffer[start - 1] = length;
+        table.length = start + length;
+        return;
+      }
+    }
+    const bytes = Buffer.byteLength(text, 'utf8');
+    table.varint(bytes);
+    table.ensure(bytes);
+    table.length += table.buffer.write(text, table.length, bytes, 'utf8');
+  }
+
   finish(): Buffer {
-    const out = new ByteWriter();
-    out.bytes(Uint8Array.of(WIRE_MAGIC_0, WIRE_MAGIC_1, WIRE_VERSION, 0));
-    out.varint(this.strings.size);
-    out.bytes(this.table.buffer.subarray(0, this.table.length));
-    out.varint(this.count);
-    out.bytes(this.body.buffer.subarray(0, this.body.length));
-    return Buffer.from(out.buffer.subarray(0, out.length));
+    // One allocation of the exact size (byteLength), no intermediate growth.
+    const out = Buffer.allocUnsafe(this.byteLength);
+    out[0] = WIRE_MAGIC_0;
+    out[1] = WIRE_MAGIC_1;
+    out[2] = WIRE_VERSION;
+    out[3] = 0;
+    let offset = writeVarintAt(out, HEADER_BYTES, this.strings.size);
+    offset += this.table.buffer.copy(out, offset, 0, this.table.length);
+    offset = writeVarintAt(out, offset, this.count);
+    this.body.buffer.copy(out, offset, 0, this.body.length);
+    return out;
   }
 }
 

@@ -24,6 +24,9 @@ export interface ClickHouseSinkOptions {
  * the same block too (deduplicate_blocks_in_dependent_materialized_views). A batch stays far below
  * max_insert_block_size (1,048,449 rows), so it is one block; and a replay sends the same bytes, so even a
  * split would repeat itself block for block (ClickHouse suffixes the token per block).
+ * optimize_on_insert=0: each view's GROUP BY already covers its target's whole sorting key, so every
+ * block a view writes has unique keys and SummingMergeTree's summing pass at insert time could merge
+ * nothing; skipping it saves about a fifth of the engine's CPU per row (merges still sum across parts).
  */
 export function insertSettings(dedupToken: string, options: ClickHouseSinkOptions = {}): ClickHouseSettings {
   const settings: ClickHouseSettings = {
@@ -31,6 +34,7 @@ export function insertSettings(dedupToken: string, options: ClickHouseSinkOption
     insert_deduplicate: 1,
     insert_deduplication_token: dedupToken,
     deduplicate_blocks_in_dependent_materialized_views: 1,
+    optimize_on_insert: 0,
   };
   if (options.insertQuorum) {
     settings.insert_quorum = options.insertQuorum as ClickHouseSettings['insert_quorum'];

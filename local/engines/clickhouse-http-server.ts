@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type { Transform } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -216,23 +217,58 @@ const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
 const brotli = promisify(zlib.brotliCompress);
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const raw = Buffer.concat(chunks);
-  const encoding = (req.headers['content-encoding'] ?? '').toLowerCase().trim();
-  if (encoding === '' || encoding === 'identity' || raw.length === 0) return raw;
-  if (encoding === 'gzip') return promisify(zlib.gunzip)(raw);
-  if (encoding === 'deflate') return promisify(zlib.inflate)(raw);
-  if (encoding === 'br') return promisify(zlib.brotliDecompress)(raw);
-  const zstd = (
-    zlib as unknown as { zstdDecompress?: (b: Buffer, cb: (e: Error | null, r: Buffer) => void) => void }
-  ).zstdDecompress;
-  if (encoding === 'zstd' && zstd) return promisify(zstd)(raw);
+function decompressorFor(encoding: string): Transform | undefined {
+  if (encoding === '' || encoding === 'identity') return undefined;
+  if (encoding === 'gzip') return zlib.createGunzip();
+  if (encoding === 'deflate') return zlib.createInflate();
+  if (encoding === 'br') return zlib.createBrotliDecompress();
+  const createZstd = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
+  if (encoding === 'zstd' && createZstd) return createZstd();
   throw new ClickHouseException(
     36,
     `Code: 36. DB::Exception: Unsupported Content-Encoding: ${encoding}. (BAD_ARGUMENTS)`,
   );
+}
+
+/**
+ * The request body, decompressed while it arrives (an insert's body is inflated chunk by chunk as the
+ * client streams it, not after the last byte), gathered into one buffer for the engine.
+ */
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const decompressor = decompressorFor((req.headers['content-encoding'] ?? '').toLowerCase().trim());
+  const chunks: Buffer[] = [];
+  let length = 0;
+  if (!decompressor) {
+    for await (const chunk of req) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+  }
+  return new Promise<Buffer>((resolveBody, rejectBody) => {
+    let compressedBytes = 0;
+    decompressor.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+    });
+    decompressor.once('end', () =>
+      resolveBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)),
+    );
+    decompressor.once('error', rejectBody);
+    req.once('error', rejectBody);
+    req.on('data', (chunk: Buffer) => {
+      compressedBytes += chunk.length;
+      decompressor.write(chunk);
+    });
+    req.once('end', () => {
+      if (compressedBytes > 0) decompressor.end();
+      else {
+        // An empty body with a Content-Encoding header: nothing to inflate.
+        decompressor.destroy();
+        resolveBody(Buffer.alloc(0));
+      }
+    });
+  });
 }
 
 /** multipart/form-data bodies carry `query` and `param_*` parts (the client's use_multipart_params). */

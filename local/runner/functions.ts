@@ -2,7 +2,7 @@
 // - live mode: the deployed entries, functions/<name>/handler.ts, exactly as Lambda loads them;
 // - event-time runs: event-time-functions.ts, the same wiring with the clock as a parameter.
 // Each function's environment must be in process.env before its bundle is loaded (module-scope config).
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILD_DIR, bundleFunction, loadBundledHandler } from '../bundle.ts';
 import type { LambdaHandler } from '../esm/invoker.ts';
@@ -38,6 +38,7 @@ let eventTimeBundle: Promise<string> | undefined;
  */
 export async function loadEventTimeFunctions(): Promise<EventTimeFunctions> {
   eventTimeBundle ??= (async () => {
+    removeBundlesOfDeadProcesses();
     const outRoot = join(BUILD_DIR, `event-time-${process.pid}`);
     process.once('exit', () => rmSync(outRoot, { recursive: true, force: true }));
     const bundled = await bundleFunction('functions', 'local/runner/event-time-functions.ts', { outRoot });
@@ -46,4 +47,25 @@ export async function loadEventTimeFunctions(): Promise<EventTimeFunctions> {
   const outFile = await eventTimeBundle;
   const url = `${new URL(`file://${outFile}`).href}?instance=${Date.now()}-${Math.random().toString(36).slice(2)}`;
   return (await import(/* @vite-ignore */ url)) as EventTimeFunctions;
+}
+
+/** Test workers are often killed rather than exited: their bundle folders are removed by the next run. */
+function removeBundlesOfDeadProcesses(): void {
+  let names: string[];
+  try {
+    names = readdirSync(BUILD_DIR);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^event-time-(\d+)$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') {
+        rmSync(join(BUILD_DIR, name), { recursive: true, force: true });
+      }
+    }
+  }
 }

@@ -13,12 +13,17 @@ import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-cl
 import type { ListenSpec } from '../../collector-edge/config.ts';
 import { exportSimulation, type SimClock } from '../../simulator/exporter.ts';
 import { ClusterSimulation } from '../../simulator/model.ts';
+import { type LocalEngines, PortInUseError, startLocalEngines } from '../engines/index.ts';
 import { FileCheckpointStore, MemoryCheckpointStore } from '../esm/checkpoint-store.ts';
 import { systemClock } from '../esm/clock.ts';
 import { JsonLinesFailureDestination } from '../esm/failure-destination.ts';
 import { InProcessFunctionInvoker, type LambdaHandler } from '../esm/invoker.ts';
-import { type LocalEngines, PortInUseError, startLocalEngines } from '../engines/index.ts';
-import { CorrelatorCounters, correlatorMapping, countingCorrelator, startLocalCollector } from './components.ts';
+import {
+  CorrelatorCounters,
+  correlatorMapping,
+  countingCorrelator,
+  startLocalCollector,
+} from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
 import { prepareLocalStack } from './prepare.ts';
 import { type LocalTopology, loadStackTemplate, readLocalTopology } from './template.ts';
@@ -80,11 +85,15 @@ function abortablePace(signal: AbortSignal): SimClock {
     sleep: (ms) =>
       new Promise((resolvePromise, reject) => {
         if (signal.aborted) return reject(new AbortedError());
-        const timer = setTimeout(resolvePromise, ms);
-        signal.addEventListener('abort', () => {
+        const onAbort = () => {
           clearTimeout(timer);
           reject(new AbortedError());
-        });
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolvePromise();
+        }, ms);
+        signal.addEventListener('abort', onAbort, { once: true });
       }),
   };
 }
@@ -96,7 +105,9 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const step = (what: string) => io.err(`[${seconds(performance.now() - started)}] ${what}\n`);
 
-  step(dataDir ? `data folder ${dataDir}` : 'state in memory (use --data-dir DIR to keep it across restarts)');
+  step(
+    dataDir ? `data folder ${dataDir}` : 'state in memory (use --data-dir DIR to keep it across restarts)',
+  );
   const templatePromise = loadStackTemplate().then((template) => {
     step('stack template synthesized (stream, table, mapping and functions come from it)');
     return template;
@@ -112,9 +123,6 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   const [template, engines] = await Promise.all([templatePromise, enginesPromise]);
   const env = engines.env();
   Object.assign(process.env, env);
-  // The functions log errors only and publish no EMF metrics here: the progress line replaces both.
-  if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
   const topology = readLocalTopology(template);
   const kinesis = createKinesisClient();
@@ -133,6 +141,9 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
     clusterUUID: clusterUUIDFor(dataDir),
     enableTtl: true,
   });
+  // The functions log errors only and publish no EMF metrics here: the progress line replaces both.
+  if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   step(
     `stream ${topology.stream.name} (${topology.stream.streamMode}), table ${topology.table.name}, ` +
       `ClickHouse schema (${prepared.migrations.applied.length} migrations applied, ${prepared.migrations.alreadyApplied.length} already there)`,
@@ -166,7 +177,12 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
     clock: systemClock,
   });
   mapping.start();
-  const flusherSchedule = scheduleFlusher(handlers.flusher, topology.flusherScheduleSeconds, topology, prepared.streamArn);
+  const flusherSchedule = scheduleFlusher(
+    handlers.flusher,
+    topology.flusherScheduleSeconds,
+    topology,
+    prepared.streamArn,
+  );
 
   const clickhouse = createClient(clickhouseConnection);
   const shutdown = new AbortController();
@@ -394,7 +410,11 @@ async function runDemo(options: LiveOptions, signal: AbortSignal, io: Output): P
     });
     try {
       await exportSimulation(sim, {
-        collector: { host: options.listenHost === '0.0.0.0' ? '127.0.0.1' : options.listenHost, port: options.port, protocol: 'tcp' },
+        collector: {
+          host: options.listenHost === '0.0.0.0' ? '127.0.0.1' : options.listenHost,
+          port: options.port,
+          protocol: 'tcp',
+        },
         pace: abortablePace(signal),
       });
     } catch (error) {
@@ -404,4 +424,3 @@ async function runDemo(options: LiveOptions, signal: AbortSignal, io: Output): P
     }
   }
 }
-

@@ -14,8 +14,8 @@ import {
   DescribeStreamSummaryCommand,
   IncreaseStreamRetentionPeriodCommand,
   type KinesisClient,
-  ResourceInUseException,
   ResourceNotFoundException as KinesisResourceNotFoundException,
+  ResourceInUseException,
 } from '@aws-sdk/client-kinesis';
 import type { StreamDefinition, TableDefinition } from './template.ts';
 
@@ -78,11 +78,17 @@ export function createTableInputOf(table: TableDefinition): CreateTableCommandIn
     AttributeDefinitions: table.attributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
     KeySchema: table.keySchema as CreateTableCommandInput['KeySchema'],
     ...(table.globalSecondaryIndexes
-      ? { GlobalSecondaryIndexes: table.globalSecondaryIndexes as CreateTableCommandInput['GlobalSecondaryIndexes'] }
+      ? {
+          GlobalSecondaryIndexes:
+            table.globalSecondaryIndexes as CreateTableCommandInput['GlobalSecondaryIndexes'],
+        }
       : {}),
     BillingMode: table.billingMode as CreateTableCommandInput['BillingMode'],
     ...(table.provisionedThroughput
-      ? { ProvisionedThroughput: table.provisionedThroughput as CreateTableCommandInput['ProvisionedThroughput'] }
+      ? {
+          ProvisionedThroughput:
+            table.provisionedThroughput as CreateTableCommandInput['ProvisionedThroughput'],
+        }
       : {}),
   };
 }

@@ -35,7 +35,10 @@ export interface ReplayInput {
 }
 
 /** Reads the files in order; a file that cannot be read is reported and skipped. */
-export async function readReplayInputs(files: string[], report: (line: string) => void): Promise<ReplayInput[]> {
+export async function readReplayInputs(
+  files: string[],
+  report: (line: string) => void,
+): Promise<ReplayInput[]> {
   const inputs: ReplayInput[] = [];
   for (const file of files) {
     try {

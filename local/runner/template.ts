@@ -42,7 +42,11 @@ async function templateInputsHash(projectRoot: string, context: Record<string, u
     .filter((file) => /\.(ts|json)$/.test(file))
     .sort();
   for (const file of files) {
-    hash.update(relative(projectRoot, file)).update('\0').update(await readFile(file)).update('\0');
+    hash
+      .update(relative(projectRoot, file))
+      .update('\0')
+      .update(await readFile(file))
+      .update('\0');
   }
   return hash.digest('hex').slice(0, 16);
 }
@@ -125,7 +129,9 @@ function functionByEntry(
       resource.Type === 'AWS::Lambda::Function' && resource.Metadata?.['flowline:entry'] === entry,
   );
   if (found.length !== 1) {
-    throw new TemplateSettingsError(`expected one AWS::Lambda::Function with flowline:entry ${entry}, found ${found.length}`);
+    throw new TemplateSettingsError(
+      `expected one AWS::Lambda::Function with flowline:entry ${entry}, found ${found.length}`,
+    );
   }
   return found[0] as [string, CloudFormationResource];
 }
@@ -146,7 +152,9 @@ function functionDefinition(logicalId: string, resource: CloudFormationResource)
 function rateSeconds(expression: string): number | undefined {
   const match = /^rate\((\d+) (second|minute|hour|day)s?\)$/.exec(expression.trim());
   if (!match) return undefined;
-  const unit = { second: 1, minute: 60, hour: 3600, day: 86_400 }[match[2] as 'second' | 'minute' | 'hour' | 'day'];
+  const unit = { second: 1, minute: 60, hour: 3600, day: 86_400 }[
+    match[2] as 'second' | 'minute' | 'hour' | 'day'
+  ];
   return Number(match[1]) * unit;
 }
 
@@ -185,11 +193,14 @@ export function readLocalTopology(template: CloudFormationTemplate, stackName = 
   };
 
   // The table the correlator writes: its TABLE_NAME is a Ref to it.
-  const tableRef = (functionDefinition(correlatorId, correlatorResource).environment.TABLE_NAME as { Ref?: unknown })
-    ?.Ref;
+  const tableRef = (
+    functionDefinition(correlatorId, correlatorResource).environment.TABLE_NAME as { Ref?: unknown }
+  )?.Ref;
   const tableResource = typeof tableRef === 'string' ? resources[tableRef] : undefined;
   if (typeof tableRef !== 'string' || tableResource?.Type !== 'AWS::DynamoDB::Table') {
-    throw new TemplateSettingsError('the correlator\u2019s TABLE_NAME does not reference an AWS::DynamoDB::Table');
+    throw new TemplateSettingsError(
+      'the correlator\u2019s TABLE_NAME does not reference an AWS::DynamoDB::Table',
+    );
   }
   const tableProps = tableResource.Properties ?? {};
   const ttl = tableProps.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
@@ -253,7 +264,10 @@ export function resolveEnvironment(
 }
 
 /** Both functions' environments merged: they share this process, so a variable must mean the same to both. */
-export function mergedFunctionEnvironment(topology: LocalTopology, local: LocalEndpoints): Record<string, string> {
+export function mergedFunctionEnvironment(
+  topology: LocalTopology,
+  local: LocalEndpoints,
+): Record<string, string> {
   const merged: Record<string, string> = {};
   for (const fn of [topology.correlator, topology.flusher]) {
     for (const [name, value] of Object.entries(resolveEnvironment(fn, topology, local))) {

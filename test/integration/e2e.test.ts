@@ -8,12 +8,21 @@ import { describe, expect, it } from 'vitest';
 import { ANTREA_INSERT_COLUMNS } from '../../clickhouse/columns.ts';
 import { FlowType } from '../../core/flow-record.ts';
 import { firstEventTime, readFlowRows, readReplayInputs, replayInputs } from '../../local/runner/replay.ts';
-import { CLUSTER_UUID, expectSumsMatchTruth, MetricTotals, runLockstep, SteppedSimulation, useE2e } from './e2e/harness.ts';
+import {
+  CLUSTER_UUID,
+  expectSumsMatchTruth,
+  MetricTotals,
+  runLockstep,
+  SteppedSimulation,
+  useE2e,
+} from './e2e/harness.ts';
 
 const e2e = useE2e();
 const VECTORS = join(import.meta.dirname, '..', '..', '..', 'shared', 'vectors');
 const v1Files = (family: 'IPv4' | 'IPv6') =>
-  ['templatePacket', 'dataPacket1', 'dataPacket2'].map((name) => join(VECTORS, `goipfix_f5c5793_${name}${family}.hex`));
+  ['templatePacket', 'dataPacket1', 'dataPacket2'].map((name) =>
+    join(VECTORS, `goipfix_f5c5793_${name}${family}.hex`),
+  );
 
 /** UTC text of a DateTime column, as ClickHouse prints it. */
 const dateTime = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
@@ -41,34 +50,45 @@ describe('V-1 through the whole pipeline', () => {
   it.each([
     ['IPv4', '10.0.0.1', '10.0.0.2', '10.0.0.3'],
     ['IPv6', '2001:0:3238:dfe1:63::fefb', '2001:0:3238:dfe1:63::fefc', '2001:0:3238:bbbb:63::aaaa'],
-  ] as const)('%s: template, data1, data2 give Antrea\u2019s expected row, once', async (family, src, dst, clusterIP) => {
-    const inputs = await readReplayInputs(v1Files(family), (line) => {
-      throw new Error(line);
-    });
-    const exportTime = firstEventTime(inputs) as number; // the template's export time: the clock starts there
-    expect(exportTime).toBeGreaterThan(1_636_000_000_000);
-    const { pipeline, clickhouse } = await e2e.newRun({ startMs: exportTime });
-    const stats = await replayInputs(pipeline, inputs, (line) => {
-      throw new Error(line);
-    });
-    expect(stats).toMatchObject({ messages: 3, problems: 0, firstEventMs: exportTime });
-    const rows = await readFlowRows(clickhouse);
-    expect(rows).toHaveLength(1);
-    const row = rows[0] as Record<string, unknown>;
-    const antreaColumns = Object.fromEntries(ANTREA_INSERT_COLUMNS.map((column) => [column, row[column]]));
-    expect(antreaColumns).toEqual(v1ExpectedRow(src, dst, clusterIP));
-    expect(row).toMatchObject({ flowKey: `${src}|${dst}|6|1234|5678`, exportSeq: 1, incomplete: 0 });
-    // Exported by the first flusher round after the records arrived: rounds every 8 s of event time.
-    const firstRound = (Math.floor(exportTime / 8000) + 1) * 8000;
-    expect(row.exportedAt).toBe(new Date(firstRound).toISOString().replace('T', ' ').replace('Z', ''));
-    expect(pipeline.rounds.every((round) => round.ok)).toBe(true);
-    expect(pipeline.mapping.snapshot()).toMatchObject({ functionErrors: 0, failureRecordsSent: 0 });
-  });
+  ] as const)(
+    '%s: template, data1, data2 give Antrea\u2019s expected row, once',
+    async (family, src, dst, clusterIP) => {
+      const inputs = await readReplayInputs(v1Files(family), (line) => {
+        throw new Error(line);
+      });
+      const exportTime = firstEventTime(inputs) as number; // the template's export time: the clock starts there
+      expect(exportTime).toBeGreaterThan(1_636_000_000_000);
+      const { pipeline, clickhouse } = await e2e.newRun({ startMs: exportTime });
+      const stats = await replayInputs(pipeline, inputs, (line) => {
+        throw new Error(line);
+      });
+      expect(stats).toMatchObject({ messages: 3, problems: 0, firstEventMs: exportTime });
+      const rows = await readFlowRows(clickhouse);
+      expect(rows).toHaveLength(1);
+      const row = rows[0] as Record<string, unknown>;
+      const antreaColumns = Object.fromEntries(ANTREA_INSERT_COLUMNS.map((column) => [column, row[column]]));
+      expect(antreaColumns).toEqual(v1ExpectedRow(src, dst, clusterIP));
+      expect(row).toMatchObject({ flowKey: `${src}|${dst}|6|1234|5678`, exportSeq: 1, incomplete: 0 });
+      // Exported by the first flusher round after the records arrived: rounds every 8 s of event time.
+      const firstRound = (Math.floor(exportTime / 8000) + 1) * 8000;
+      expect(row.exportedAt).toBe(new Date(firstRound).toISOString().replace('T', ' ').replace('Z', ''));
+      expect(pipeline.rounds.every((round) => round.ok)).toBe(true);
+      expect(pipeline.mapping.snapshot()).toMatchObject({ functionErrors: 0, failureRecordsSent: 0 });
+    },
+  );
 
   it('`flowline local --replay ... --print-rows` prints that row as JSON Lines and exits 0', () => {
     const result = spawnSync(
       process.execPath,
-      ['bin/flowline.js', 'local', '--replay', ...v1Files('IPv4'), '--print-rows', '--cluster-uuid', CLUSTER_UUID],
+      [
+        'bin/flowline.js',
+        'local',
+        '--replay',
+        ...v1Files('IPv4'),
+        '--print-rows',
+        '--cluster-uuid',
+        CLUSTER_UUID,
+      ],
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(result.status, result.stderr).toBe(0);

@@ -9,8 +9,11 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createClickHouseClient } from '../../../clickhouse/client.ts';
 import type { CloudFormationTemplate } from '../../../local/esm/settings.ts';
-import { EventTimePipeline, type EventTimePipelineOptions } from '../../../local/runner/event-time-pipeline.ts';
 import type { MetricSink } from '../../../local/runner/event-time-functions.ts';
+import {
+  EventTimePipeline,
+  type EventTimePipelineOptions,
+} from '../../../local/runner/event-time-pipeline.ts';
 import { prepareLocalStack, renameResources } from '../../../local/runner/prepare.ts';
 import { type LocalTopology, loadStackTemplate, readLocalTopology } from '../../../local/runner/template.ts';
 import { type CollectorAddress, exportSimulation } from '../../../simulator/exporter.ts';
@@ -29,7 +32,9 @@ export interface E2eRun {
 
 export interface E2eHarness {
   engines(): TestEngines;
-  newRun(options?: Partial<Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'kinesis' | 'workDir'>>): Promise<E2eRun>;
+  newRun(
+    options?: Partial<Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'kinesis' | 'workDir'>>,
+  ): Promise<E2eRun>;
 }
 
 /** Call at the top of a test file: engines for the file, a template, and cleanup of every run. */
@@ -155,7 +160,10 @@ export async function runLockstep(
       },
     },
   });
-  await waitFor(`${sim.recordsHandedOut} records at the collector`, async () => (await received()) >= sim.recordsHandedOut);
+  await waitFor(
+    `${sim.recordsHandedOut} records at the collector`,
+    async () => (await received()) >= sim.recordsHandedOut,
+  );
   expect(recordsBeforePoll).toBeLessThanOrEqual(sim.recordsHandedOut);
   await pipeline.finish();
   return report.truth;
@@ -210,7 +218,8 @@ export async function expectSumsMatchTruth(clickhouse: ClickHouseClient, truth: 
   const expected = new Map<string, GroundTruth['flows'][string]['finalTotals']>();
   for (const flow of Object.values(truth.flows)) {
     const other = expected.get(flow.flowKey);
-    if (other) expect(flow.finalTotals, `both Nodes of ${flow.flowKey} report the same counters`).toEqual(other);
+    if (other)
+      expect(flow.finalTotals, `both Nodes of ${flow.flowKey} report the same counters`).toEqual(other);
     expected.set(flow.flowKey, flow.finalTotals);
   }
   const sums = await flowSums(clickhouse);
@@ -237,7 +246,8 @@ export async function expectSumsMatchTruth(clickhouse: ClickHouseClient, truth: 
       if (actual !== wanted) problems.push(`${flowKey}: ${what} ${actual}, expected ${wanted}`);
     }
   }
-  for (const flowKey of sums.keys()) if (!expected.has(flowKey)) problems.push(`${flowKey}: row of a flow never sent`);
+  for (const flowKey of sums.keys())
+    if (!expected.has(flowKey)) problems.push(`${flowKey}: row of a flow never sent`);
   expect(problems.slice(0, 20), `${problems.length} problems`).toEqual([]);
   expect(sums.size).toBe(expected.size);
 }

@@ -56,6 +56,42 @@ describe('Kinesis wire format v1', () => {
     );
   });
 
+  it('interleaved batches round-trip and list each string once, as a batch built alone does', () => {
+    const unique = (i: number): FlowRecord => ({
+      ...sample(i),
+      sourcePodName: `a${i}`,
+      sourcePodNamespace: `b${i}`,
+      sourceNodeName: `c${i}`,
+      destinationPodName: `d${i}`,
+      destinationPodNamespace: `e${i}`,
+      destinationNodeName: `f${i}`,
+      destinationClusterIP: `g${i}`,
+      destinationServiceIP: `h${i}`,
+      destinationServicePortName: `i${i}`,
+      ingressNetworkPolicyName: `j${i}`,
+      ingressNetworkPolicyNamespace: `k${i}`,
+      egressNetworkPolicyName: `l${i}`,
+      egressNetworkPolicyNamespace: `m${i}`,
+      egressName: `n${i}`,
+      sourcePodLabels: `o${i}`,
+    });
+    const builders = [new WireBatchBuilder(), new WireBatchBuilder(), new WireBatchBuilder()];
+    const expected: FlowRecord[][] = [[], [], []];
+    for (let i = 0; i < 6_000; i++) {
+      // Every third record repeats an earlier one's strings, so lookups hit as well as miss.
+      const record = i % 3 === 2 ? { ...unique(i - 2), sequenceNumber: i } : unique(i);
+      builders[i % 3]!.add(record);
+      expected[i % 3]!.push(record);
+    }
+    builders.forEach((builder, b) => {
+      const size = builder.byteLength;
+      const payload = builder.finish();
+      expect(payload.length).toBe(size);
+      expect(decodeWireBatch(payload)).toEqual(expected[b]);
+      expect(payload.equals(encodeWireBatch(expected[b]!))).toBe(true);
+    });
+  });
+
   it('knows its exact encoded size before finishing', () => {
     const builder = new WireBatchBuilder();
     for (let i = 0; i < 300; i++) {

@@ -1,6 +1,7 @@
 // Migration files and their parameters, the flusher's configuration and secret format, and the round
 // loop's timing (virtual clock).
 import { describe, expect, it } from 'vitest';
+import { createClickHouseClient } from '../../../clickhouse/client.ts';
 import { ANTREA_INSERT_COLUMNS, DEFAULTED_COLUMNS, FLOWLINE_COLUMNS } from '../../../clickhouse/columns.ts';
 import {
   loadMigrations,
@@ -9,6 +10,7 @@ import {
   splitStatements,
 } from '../../../clickhouse/migrations.ts';
 import { loadDashboardQueries } from '../../../clickhouse/queries.ts';
+import { insertSettings } from '../../../functions/flusher/clickhouse-sink.ts';
 import { flusherConfigFromEnv } from '../../../functions/flusher/config.ts';
 import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
 import { FlushLoop, type RoundReport } from '../../../functions/flusher/flusher.ts';
@@ -93,6 +95,23 @@ describe('flusher configuration', () => {
     expect(parseClickHouseSecret('{"password":"p"}', 'u')).toEqual({ username: 'u', password: 'p' });
     expect(parseClickHouseSecret('s3cret', 'u')).toEqual({ username: 'u', password: 's3cret' });
     expect(() => parseClickHouseSecret('{"user":"x"}', 'u')).toThrow(/password/);
+  });
+  it('insert settings: synchronous, deduplicated by the token down to the views, no summing pass', () => {
+    expect(insertSettings('tok')).toEqual({
+      async_insert: 0,
+      insert_deduplicate: 1,
+      insert_deduplication_token: 'tok',
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      optimize_on_insert: 0,
+    });
+    expect(insertSettings('tok', { insertQuorum: '2' })).toMatchObject({ insert_quorum: '2' });
+  });
+  it('request compression level: 1-9 only', () => {
+    const connection = { url: 'http://127.0.0.1:8123', username: 'u', password: 'p', database: 'd' };
+    for (const compressionLevel of [0, 10, 1.5]) {
+      expect(() => createClickHouseClient({ ...connection, compressionLevel })).toThrow(/level must be/);
+    }
+    expect(() => createClickHouseClient({ ...connection, compressionLevel: 9 })).not.toThrow();
   });
 });
 

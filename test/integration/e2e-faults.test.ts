@@ -1,0 +1,337 @@
+// The end-to-end workload with faults injected, each outcome asserted: duplicate delivery from the collector,
+// a correlator crash mid-batch, ClickHouse down for a while, Kinesis throttling (producer and reader), and the
+// collector SIGKILLed and restarted. Whatever happens, ClickHouse ends with the ground truth per flow.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { KinesisSink, PutResult } from '../../collector-edge/producer.ts';
+import type { FlowStore } from '../../functions/flow-store/store.ts';
+import { findFreePort } from '../../local/engines/ports.ts';
+import type { LambdaHandler } from '../../local/esm/invoker.ts';
+import type { StreamReader } from '../../local/esm/stream-reader.ts';
+import { exportSimulation } from '../../simulator/exporter.ts';
+import {
+  expectSumsMatchTruth,
+  MetricTotals,
+  rowCount,
+  runLockstep,
+  SteppedSimulation,
+  useE2e,
+  waitFor,
+} from './e2e/harness.ts';
+
+const e2e = useE2e();
+const workload = () =>
+  new SteppedSimulation({ seed: 11, nodes: 3, connections: 250, polls: 6, ipv6Share: 0.3 });
+const startOf = (sim: SteppedSimulation) =>
+  (sim.options.startTimeSeconds + sim.options.pollIntervalSeconds) * 1000;
+const TCP_LISTENER = { listen: [{ protocol: 'tcp' as const, host: '127.0.0.1', port: 0 }] };
+
+describe('faults injected into the end-to-end workload', () => {
+  it('duplicate delivery: the collector puts every Kinesis record twice; each flow record is applied once', async () => {
+    let duplicated = 0;
+    const sim = workload();
+    const metrics = new MetricTotals();
+    const { pipeline, clickhouse } = await e2e.newRun({
+      startMs: startOf(sim),
+      collector: {
+        ...TCP_LISTENER,
+        wrapSink: (sink): KinesisSink => ({
+          async putRecords(entries) {
+            const results = await sink.putRecords(entries);
+            const accepted = entries.filter((_, i) => results[i]?.ok);
+            if (accepted.length > 0) {
+              await sink.putRecords(accepted); // the same records again, as after a lost acknowledgement
+              duplicated += accepted.length;
+            }
+            return results;
+          },
+          listShards: () => sink.listShards(),
+        }),
+      },
+      correlator: { metrics },
+    });
+    const truth = await runLockstep(pipeline, sim);
+    const delivered = await pipeline.collector!.metrics.total('flowline_kinesis_delivered_records_total');
+    expect(duplicated).toBe(delivered);
+    expect(pipeline.mapping.snapshot().recordsCompleted).toBe(2 * delivered);
+    expect(metrics.get('FlowRecords')).toBeGreaterThanOrEqual(2 * truth.records);
+    expect(metrics.get('AppliedRecords')).toBe(truth.records);
+    expect(metrics.get('ReplayedRecords')).toBeGreaterThanOrEqual(truth.records);
+    await expectSumsMatchTruth(clickhouse, truth);
+  }, 120_000);
+
+  it('correlator crash mid-batch: the invocation dies after 10 keys; the retry skips what was written', async () => {
+    const crashAfterKeys = 10;
+    const invocation = new AsyncLocalStorage<{
+      writes: number;
+      crashed: boolean;
+      crash: (error: Error) => void;
+    }>();
+    let crashes = 0;
+    const sim = workload();
+    const metrics = new MetricTotals();
+    const { pipeline, clickhouse } = await e2e.newRun({
+      startMs: startOf(sim),
+      collector: TCP_LISTENER,
+      correlator: {
+        metrics,
+        wrapStore: (store): FlowStore => ({
+          read: (keys) => store.read(keys),
+          async write(state, expectedVersion, nowMs) {
+            const current = invocation.getStore();
+            if (current?.crashed) return new Promise(() => {}); // a dead sandbox writes nothing more
+            const result = await store.write(state, expectedVersion, nowMs);
+            if (current && ++current.writes === crashAfterKeys && crashes === 0) {
+              crashes += 1;
+              current.crashed = true;
+              current.crash(new Error(`injected crash after ${crashAfterKeys} keys`));
+            }
+            return result;
+          },
+        }),
+        wrapHandler:
+          (handler): LambdaHandler =>
+          (event, context, callback) =>
+            new Promise((resolve, reject) => {
+              invocation.run({ writes: 0, crashed: false, crash: reject }, () => {
+                Promise.resolve(handler(event, context, callback)).then(resolve, reject);
+              });
+            }),
+      },
+    });
+    const truth = await runLockstep(pipeline, sim);
+    expect(crashes).toBe(1);
+    const esm = pipeline.mapping.snapshot();
+    expect(esm.functionErrors).toBe(1);
+    expect(esm.bisects).toBeGreaterThanOrEqual(1); // the template sets BisectBatchOnFunctionError
+    expect(esm.failureRecordsSent).toBe(0);
+    // The keys written before the crash were redelivered and recognised; every record applied once.
+    expect(metrics.get('ReplayedRecords')).toBeGreaterThanOrEqual(crashAfterKeys);
+    expect(metrics.get('AppliedRecords')).toBe(truth.records);
+    await expectSumsMatchTruth(clickhouse, truth);
+  }, 120_000);
+
+  it('ClickHouse down for a while: rounds fail and leave flows due; after the restart every row arrives once', async (context) => {
+    const local = e2e.engines().local?.clickhouse;
+    if (!local) return context.skip(); // an external ClickHouse (CLICKHOUSE_URL) cannot be stopped from here
+    const sim = workload();
+    const { pipeline, clickhouse } = await e2e.newRun({ startMs: startOf(sim), collector: TCP_LISTENER });
+    let rowsBeforeOutage = -1;
+    let roundsBeforeOutage = 0;
+    const truth = await runLockstep(pipeline, sim, {
+      async beforePoll(poll) {
+        if (poll === 2) {
+          rowsBeforeOutage = await rowCount(clickhouse);
+          roundsBeforeOutage = pipeline.rounds.length;
+          await local.simulateOutage(); // the ClickHouse front is killed: connections refused
+        }
+        if (poll === 5) await local.endOutage();
+      },
+    });
+    const duringOutage = pipeline.rounds.slice(roundsBeforeOutage).filter((round) => !round.ok);
+    expect(rowsBeforeOutage).toBeGreaterThan(0);
+    expect(duringOutage.length).toBeGreaterThanOrEqual(1);
+    for (const round of duringOutage) {
+      expect(round.error).toMatch(/ClickHouseUnavailableError/);
+      expect(round.rowsInserted).toBe(0);
+    }
+    // The first good round after the outage exported what had become due meanwhile.
+    const recovered = pipeline.rounds.slice(roundsBeforeOutage).find((round) => round.ok);
+    expect(recovered?.rowsInserted).toBeGreaterThan(0);
+    await expectSumsMatchTruth(clickhouse, truth);
+  }, 120_000);
+
+  it('Kinesis throttling: refused puts are retried by the collector, failed reads by the mapping; nothing lost', async () => {
+    const throttled = () =>
+      Object.assign(new Error('Rate exceeded for shard'), { name: 'ProvisionedThroughputExceededException' });
+    const triedOnce = new WeakSet<Uint8Array>();
+    let refusedPuts = 0;
+    let puts = 0;
+    let failedReads = 0;
+    let reads = 0;
+    const sim = workload();
+    const metrics = new MetricTotals();
+    const { pipeline, clickhouse } = await e2e.newRun({
+      startMs: startOf(sim),
+      collector: {
+        ...TCP_LISTENER,
+        // Every other request has its first entry refused (first attempt only), as a hot shard would.
+        wrapSink: (sink): KinesisSink => ({
+          async putRecords(entries) {
+            const throttleThisCall = ++puts % 2 === 1;
+            const refuse = entries.map(
+              (entry, i) => throttleThisCall && i === 0 && !triedOnce.has(entry.data),
+            );
+            for (const entry of entries) triedOnce.add(entry.data);
+            const passed = entries.filter((_, i) => !refuse[i]);
+            const results = passed.length > 0 ? await sink.putRecords(passed) : [];
+            let next = 0;
+            return entries.map((_, i): PutResult => {
+              if (!refuse[i]) return results[next++] as PutResult;
+              refusedPuts += 1;
+              return {
+                ok: false,
+                errorCode: 'ProvisionedThroughputExceededException',
+                errorMessage: 'Rate exceeded',
+              };
+            });
+          },
+          listShards: () => sink.listShards(),
+        }),
+      },
+      wrapReader: (reader): StreamReader => ({
+        streamArn: reader.streamArn,
+        describe: () => reader.describe(),
+        iterator: (shardId, position) => reader.iterator(shardId, position),
+        async read(shardId, iterator, limit) {
+          if (++reads % 3 === 0) {
+            failedReads += 1;
+            throw throttled();
+          }
+          return reader.read(shardId, iterator, limit);
+        },
+      }),
+      correlator: { metrics },
+    });
+    const truth = await runLockstep(pipeline, sim);
+    expect(refusedPuts).toBeGreaterThan(0);
+    expect(await pipeline.collector!.metrics.total('flowline_kinesis_throttles_total')).toBeGreaterThan(0);
+    expect(await pipeline.collector!.metrics.total('flowline_kinesis_retried_records_total')).toBe(
+      refusedPuts,
+    );
+    expect(failedReads).toBeGreaterThan(0);
+    expect(pipeline.mapping.snapshot().pollErrors).toBe(failedReads);
+    expect(metrics.get('AppliedRecords')).toBe(truth.records);
+    await expectSumsMatchTruth(clickhouse, truth);
+  }, 120_000);
+});
+
+/** A TCP relay to kinesis-mock that can be taken down (connections refused) and brought back. */
+class Relay {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  constructor(
+    readonly port: number,
+    private readonly target: URL,
+  ) {}
+  async up(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(Number(this.target.port), this.target.hostname);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {});
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+  }
+  async down(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = undefined;
+  }
+}
+
+describe('collector SIGKILL and restart', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'flowline-e2e-collector-'));
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function metric(httpPort: number, name: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+        sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return sum;
+  }
+
+  it('records spooled by a collector killed with SIGKILL are delivered by its successor, exactly once in ClickHouse', async (context) => {
+    const kinesisUrl = process.env.AWS_ENDPOINT_URL_KINESIS ?? process.env.AWS_ENDPOINT_URL;
+    if (!kinesisUrl) return context.skip();
+    const sim = workload();
+    const { pipeline, clickhouse, topology } = await e2e.newRun({ startMs: Date.now(), collector: false });
+    const relay = new Relay(await findFreePort(), new URL(kinesisUrl));
+    const [ipfixPort, httpPort] = [await findFreePort(), await findFreePort()];
+    const start = () => {
+      const child = spawn(process.execPath, ['bin/flowline.js', 'collect'], {
+        env: {
+          ...process.env,
+          AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${relay.port}`,
+          FLOWLINE_STREAM_NAME: topology.stream.name,
+          FLOWLINE_LISTEN: `tcp://127.0.0.1:${ipfixPort}`,
+          FLOWLINE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+          FLOWLINE_SPOOL_DIR: join(tmp, 'spool'),
+          FLOWLINE_BATCH_LINGER_MS: '50',
+          FLOWLINE_BACKOFF_CAP_MS: '500',
+          FLOWLINE_LOG_LEVEL: 'error',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    };
+    const ready = () =>
+      waitFor('collector /metrics', async () =>
+        metric(httpPort, 'flowline_collector_flow_records_total').then(
+          () => true,
+          () => false,
+        ),
+      );
+
+    // Kinesis unreachable: the first collector can only spool. The relay must be up for its start-up
+    // (it reads the shard map), then goes down.
+    await relay.up();
+    const first = start();
+    await ready();
+    await relay.down();
+    sim.limit = 3;
+    await exportSimulation(sim, { collector: { host: '127.0.0.1', port: ipfixPort, protocol: 'tcp' } });
+    await waitFor('polls 0-2 spooled', async () => {
+      const received = await metric(httpPort, 'flowline_collector_flow_records_total');
+      const open = await metric(httpPort, 'flowline_packer_open_flow_records');
+      const queued = await metric(httpPort, 'flowline_queue_entries');
+      return received === sim.recordsHandedOut && open === 0 && queued > 0;
+    });
+    expect(await metric(httpPort, 'flowline_kinesis_delivered_records_total')).toBe(0);
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+
+    // Kinesis back; the successor replays the spool, then receives polls 3-5.
+    await relay.up();
+    start();
+    await ready();
+    const recovered = await metric(httpPort, 'flowline_spool_recovered_records_total');
+    expect(recovered).toBeGreaterThan(0);
+    sim.limit = Number.POSITIVE_INFINITY;
+    await exportSimulation(sim, { collector: { host: '127.0.0.1', port: ipfixPort, protocol: 'tcp' } });
+    let deliveredKinesisRecords = 0;
+    await waitFor('every flow record delivered to Kinesis', async () => {
+      deliveredKinesisRecords = await metric(httpPort, 'flowline_kinesis_delivered_records_total');
+      return (
+        (await metric(httpPort, 'flowline_kinesis_delivered_flow_records_total')) >= sim.recordsHandedOut
+      );
+    });
+    // The collector stamped records with the wall clock: move event time there, then finish.
+    await pipeline.settle({ kinesisRecords: deliveredKinesisRecords });
+    await pipeline.advanceTo(Date.now());
+    await pipeline.finish();
+    await relay.down();
+
+    const truth = sim.groundTruth();
+    expect(pipeline.correlatorCounters.flowRecordsCompleted).toBeGreaterThanOrEqual(truth.records);
+    expect(await rowCount(clickhouse)).toBeGreaterThan(0);
+    await expectSumsMatchTruth(clickhouse, truth);
+  }, 120_000);
+});
