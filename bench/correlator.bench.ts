@@ -344,7 +344,8 @@ export const correlatorBench: BenchModule = {
           unit: 'WCU/record',
           baselineName: 'naive: one UpdateItem per record',
           baseline: naiveWcu,
-          target: 0.5,
+          // The target applies to what is deployed; the fixed spans show what drives the figure.
+          ...(testCase.feedsCostModel ? { target: 0.5 } : {}),
           better: 'lower',
           counters,
           notes: `${testCase.feedsCostModel ? `${shapeNote}; ` : ''}${note}; WCU from ReturnConsumedCapacity=TOTAL`,

@@ -188,6 +188,7 @@ export class Collector {
     try {
       this.queue.push(batch);
       this.metrics.batchesSealed.inc();
+      this.metrics.openFlowRecords.set(this.packer.pendingRecords);
     } catch (error) {
       // The spool cannot be written (disk full, I/O error): the only case where accepted records are lost.
       this.metrics.drops.labels('spool-write-failed').inc(batch.recordCount);

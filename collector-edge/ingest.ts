@@ -114,7 +114,8 @@ export class IngestPipeline {
       }
       const lostBefore = tracker.lostRecords;
       const reorderedBefore = tracker.reorderedMessages;
-      const ownRecords = result.dataSets.filter((s) => !s.delayed).reduce((n, s) => n + s.records.length, 0);
+      let ownRecords = 0;
+      for (const set of result.dataSets) if (!set.delayed) ownRecords += set.records.length;
       tracker.observe(result.header.sequenceNumber, result.heldSets > 0 ? undefined : ownRecords);
       if (tracker.lostRecords !== lostBefore || tracker.reorderedMessages !== reorderedBefore)
         this.metrics.sequenceGaps.inc();
@@ -126,7 +127,12 @@ export class IngestPipeline {
       for (let i = 0; i < records.length; i++) this.packer.add(records[i]!);
       accepted += records.length;
     }
-    if (accepted > 0) this.metrics.records.labels(session.transport).inc(accepted);
+    if (accepted > 0) {
+      this.metrics.records.labels(session.transport).inc(accepted);
+      // Kept current per message (not only by the 1 s gauge refresh): records still in open batches are
+      // what a crash would lose, so a reader must never see a stale 0 here.
+      this.metrics.openFlowRecords.set(this.packer.pendingRecords);
+    }
 
     if (session.templates.size > this.options.maxTemplatesPerSession) {
       this.metrics.drops.labels('template-flood').inc();

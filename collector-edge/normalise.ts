@@ -117,14 +117,17 @@ export function normaliseRecord(f: IpfixRecord, context: RecordContext): FlowRec
 export function normaliseDataSet(set: DecodedDataSet): FlowRecord[] {
   if (set.options) return [];
   const out = new Array<FlowRecord>(set.records.length);
+  // One context object per set, its sequence number advanced per record (normaliseRecord copies it).
+  const context: RecordContext = {
+    exporterAddress: set.exporterAddress,
+    observationDomainId: set.observationDomainId,
+    exportTime: set.exportTime,
+    sequenceNumber: 0,
+    receivedAtMs: set.receivedAtMs,
+  };
   for (let i = 0; i < set.records.length; i++) {
-    out[i] = normaliseRecord(set.records[i]!, {
-      exporterAddress: set.exporterAddress,
-      observationDomainId: set.observationDomainId,
-      exportTime: set.exportTime,
-      sequenceNumber: (set.sequenceNumber + set.firstRecordIndex + i) >>> 0,
-      receivedAtMs: set.receivedAtMs,
-    });
+    context.sequenceNumber = (set.sequenceNumber + set.firstRecordIndex + i) >>> 0;
+    out[i] = normaliseRecord(set.records[i]!, context);
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // their flow key's routing hash, so that one packed Kinesis record holds only flows of its shard (both
 // halves of a flow meet in one shard), and sends each group with an explicit hash key inside the shard's
 // range. Pure: no AWS imports.
-import { flowTupleOf } from '../core/flow-key.ts';
+import { isSourceNodeFromExternalFlow } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 
 export interface ShardRange {
@@ -32,17 +32,17 @@ function fnvNumber(h: number, value: number): number {
 }
 
 /**
- * A uint32 hash of a record's flow key (the fields of core/flow-key.ts, SNAT rule included) without
- * building the key text: the collector routes every record by it, so it must be cheap. Equal flow keys
+ * A uint32 hash of a record's flow key (the fields of core/flow-key.ts flowTupleOf, SNAT rule included)
+ * without building the key text: the collector routes every record by it, so it must be cheap. Equal flow keys
  * give equal hashes on every collector replica (pure integer arithmetic), which is all routing needs.
  */
 export function flowRoutingHash(record: FlowRecord): number {
-  const tuple = flowTupleOf(record);
-  let h = fnvText(0x811c9dc5, tuple.sourceIP);
-  h = fnvText(h, tuple.destinationIP);
-  h = fnvNumber(h, tuple.protocolIdentifier);
-  h = fnvNumber(h, tuple.sourceTransportPort);
-  h = fnvNumber(h, tuple.destinationTransportPort);
+  const snat = isSourceNodeFromExternalFlow(record);
+  let h = fnvText(0x811c9dc5, snat ? record.proxySnatIP : record.sourceIP);
+  h = fnvText(h, record.destinationIP);
+  h = fnvNumber(h, record.protocolIdentifier);
+  h = fnvNumber(h, snat ? record.proxySnatPort : record.sourceTransportPort);
+  h = fnvNumber(h, record.destinationTransportPort);
   return mix32(h);
 }
 

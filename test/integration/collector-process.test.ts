@@ -112,7 +112,6 @@ test('Kinesis outage, SIGKILL and restart: the spool delivers every record exact
   const sentBefore = await simulate(1, 1_767_225_600);
   await waitFor('first batch accepted, spooled and failing to send', async () => {
     const text = await metrics();
-    console.log('DBG1', metricValue(text, 'flowline_collector_flow_records_total'), sentBefore.length, metricValue(text, 'flowline_packer_open_flow_records'), metricValue(text, 'flowline_kinesis_retried_records_total'));
     return (
       metricValue(text, 'flowline_collector_flow_records_total') === sentBefore.length &&
       metricValue(text, 'flowline_packer_open_flow_records') === 0 &&
@@ -133,7 +132,7 @@ test('Kinesis outage, SIGKILL and restart: the spool delivers every record exact
   const all = [...sentBefore, ...sentAfter];
   await waitFor(
     'everything delivered',
-    async () => { const t = await metrics(); console.log('DBG2', metricValue(t, 'flowline_kinesis_delivered_flow_records_total'), all.length, metricValue(t, 'flowline_queue_entries')); return metricValue(t, 'flowline_kinesis_delivered_flow_records_total') === all.length; },
+    async () => metricValue(await metrics(), 'flowline_kinesis_delivered_flow_records_total') === all.length,
     60_000,
   );
   const exit = new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)));
