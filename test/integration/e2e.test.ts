@@ -18,7 +18,7 @@ import {
 } from './e2e/harness.ts';
 
 const e2e = useE2e();
-const VECTORS = join(import.meta.dirname, '..', '..', '..', 'shared', 'vectors');
+const VECTORS = join(import.meta.dirname, '..', 'fixtures', 'vectors');
 const v1Files = (family: 'IPv4' | 'IPv6') =>
   ['templatePacket', 'dataPacket1', 'dataPacket2'].map((name) =>
     join(VECTORS, `goipfix_f5c5793_${name}${family}.hex`),
