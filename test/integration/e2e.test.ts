@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ANTREA_INSERT_COLUMNS } from '../../clickhouse/columns.ts';
-import { FlowType } from '../../core/flow-record.ts';
 import { firstEventTime, readFlowRows, readReplayInputs, replayInputs } from '../../local/runner/replay.ts';
+import { v1ExpectedInsertArguments } from '../fixtures/v1-expected-row.ts';
 import {
   CLUSTER_UUID,
   expectSumsMatchTruth,
@@ -27,23 +27,12 @@ const v1Files = (family: 'IPv4' | 'IPv6') =>
 /** UTC text of a DateTime column, as ClickHouse prints it. */
 const dateTime = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
 
-/** peer-cases.md E (V-1) aggregate, converted as in G / reference 3.2: Antrea's 51 insert arguments. */
+/** peer-cases.md V-1 as Antrea's 51 insert arguments, DateTime columns as ClickHouse prints them. */
 function v1ExpectedRow(src: string, dst: string, clusterIP: string): Record<string, unknown> {
-  // biome-ignore format: one Antrea argument per position
-  const values = [
-    dateTime(1257893000), dateTime(1257896000), dateTime(1257894000), dateTime(1257896000), 2,
-    src, dst, 1234, 5678, 6,
-    1000, 1000000, 500, 0,
-    400, 1000000, 200, 0,
-    'pod1', '', '', 'pod2', '', '',
-    clusterIP, 4739, '',
-    '', '', '', 0, 0,
-    '', '', '', 0, 0,
-    'ESTABLISHED', FlowType.InterNode, '', '',
-    2666, 2666, 6400, 2666, 6400, 2666,
-    CLUSTER_UUID, '', '', '',
-  ];
-  return Object.fromEntries(ANTREA_INSERT_COLUMNS.map((column, i) => [column, values[i]]));
+  const values = v1ExpectedInsertArguments(src, dst, clusterIP, CLUSTER_UUID);
+  return Object.fromEntries(
+    ANTREA_INSERT_COLUMNS.map((column, i) => [column, i < 4 ? dateTime(values[i] as number) : values[i]]),
+  );
 }
 
 describe('V-1 through the whole pipeline', () => {

@@ -18,6 +18,7 @@ import { createTableInput, defaultScheduleConfig } from '../../functions/flow-st
 import { ClickHouseRowSink, type RowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { Flusher, type FlusherOptions } from '../../functions/flusher/flusher.ts';
 import type { FlowRow } from '../../functions/flusher/rows.ts';
+import { v1ExpectedInsertArguments } from '../fixtures/v1-expected-row.ts';
 import { useEngines } from '../support/engines.ts';
 import { CLUSTER_UUID } from './flusher-workload.ts';
 
@@ -131,21 +132,7 @@ describe('V-1: vector -> decoder -> correlator -> flusher -> ClickHouse', () => 
       const report = await stack.flusher().round();
       expect(report).toMatchObject({ ok: true, rowsInserted: 1, inserts: 1 });
       const [row] = await stack.rows();
-      // peer-cases V-1 aggregate, converted by the rules of reference 3.2 (HEAD: "" for unset fields).
-      // biome-ignore format: one Antrea argument per position
-      const expected = [
-      1257893000, 1257896000, 1257894000, 1257896000, 2,
-      src, dst, 1234, 5678, 6,
-      1000, 1000000, 500, 0,
-      400, 1000000, 200, 0,
-      'pod1', '', '', 'pod2', '', '',
-      clusterIP, 4739, '',
-      '', '', '', 0, 0,
-      '', '', '', 0, 0,
-      'ESTABLISHED', FlowType.InterNode, '', '',
-      2666, 2666, 6400, 2666, 6400, 2666,
-      CLUSTER_UUID, '', '', '',
-    ];
+      const expected = v1ExpectedInsertArguments(src, dst, clusterIP, CLUSTER_UUID);
       ANTREA_INSERT_COLUMNS.forEach((column, i) => {
         expect(row![column], column).toEqual(expected[i]);
       });
