@@ -109,10 +109,6 @@ export interface MeasuredInputs {
  * assumed: the cost bench measures them on its own workload when the other modules did not.
  */
 export const ASSUMED_INPUTS: Partial<Record<InputName, { value: number; basis: string }>> = {
-  correlatorMemoryMb: {
-    value: DEFAULT_CONFIG.correlatorMemoryMb,
-    basis: 'deployed correlator memory (lib/config.ts default)',
-  },
   naiveWriteUnitsPerFlowRecord: { value: 1, basis: 'one UpdateItem of an item <= 1 KB, reference §3.1' },
   naiveMsPerFlowRecord: {
     value: 6,
@@ -127,10 +123,6 @@ export const ASSUMED_INPUTS: Partial<Record<InputName, { value: number; basis: s
     basis: 'conditional "exported" mark (1 WRU, item <= 1 KB) + removal from the sparse GSI (1 WRU)',
   },
   flusherMsPerRow: { value: 1, basis: 'upper-bound guess of 1 ms per row; no measurement in this run' },
-  flusherMemoryMb: {
-    value: DEFAULT_CONFIG.flusherMemoryMb,
-    basis: 'deployed flusher memory (lib/config.ts default)',
-  },
   rowsPerFlowPerInterval: {
     value: 1,
     basis: 'Flow Aggregator semantics: one row per flow per activeFlowRecordTimeout (reference antrea §2.6)',
@@ -169,6 +161,16 @@ export type InputName = (typeof INPUT_NAMES)[number];
 export const FALLBACK_SUFFIX = 'Fallback';
 export const FALLBACK_MEASURED = 1;
 export const FALLBACK_ASSUMED = 2;
+export const FROM_DEPLOYED_SETTING = 3;
+
+/** Inputs that are settings of the deployed stack, not measurements: read from lib/config.ts defaults. */
+export const DEPLOYED_SETTING_INPUTS: Partial<Record<InputName, { value: number; basis: string }>> = {
+  correlatorMemoryMb: {
+    value: DEFAULT_CONFIG.correlatorMemoryMb,
+    basis: 'correlator memory, lib/config.ts default',
+  },
+  flusherMemoryMb: { value: DEFAULT_CONFIG.flusherMemoryMb, basis: 'flusher memory, lib/config.ts default' },
+};
 
 /** Where each input came from, e.g. "measured: correlator / fold 10k records". */
 export type Provenance = Partial<Record<InputName, string>>;
@@ -190,11 +192,13 @@ export function inputsFromRows(rows: readonly BenchRow[]): {
       inputs[name] = value;
       const kind = row.counters?.[`${name}${FALLBACK_SUFFIX}`];
       provenance[name] =
-        kind === FALLBACK_ASSUMED
-          ? `assumption: ${ASSUMED_INPUTS[name]?.basis ?? 'see the cost bench notes'}`
-          : kind === FALLBACK_MEASURED
-            ? "fallback: measured on the cost bench's own workload"
-            : `measured: ${row.group} / ${row.name}`;
+        kind === FROM_DEPLOYED_SETTING
+          ? `deployed setting: ${DEPLOYED_SETTING_INPUTS[name]?.basis ?? 'lib/config.ts'}`
+          : kind === FALLBACK_ASSUMED
+            ? `assumption: ${ASSUMED_INPUTS[name]?.basis ?? 'see the cost bench notes'}`
+            : kind === FALLBACK_MEASURED
+              ? "fallback: measured on the cost bench's own workload"
+              : `measured: ${row.group} / ${row.name}`;
       break;
     }
   }

@@ -1,19 +1,46 @@
 // `npm run bench` / `flowline bench`: runs every benchmark module, prints one table, writes JSON.
-import { writeFileSync } from 'node:fs';
-import type { BenchModule, BenchRow } from './types.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_MODULES } from './modules.ts';
+import type { BenchRow } from './types.ts';
 
 /** Issue 9: the whole suite stays under 10 minutes on 2 cores. */
 const SUITE_BUDGET_SECONDS = 600;
 
-// Keep this list in data-flow order; the cost module goes last (it reads the earlier rows' counters).
-const modules: Array<[string, () => Promise<BenchModule>]> = [
-  ['engines', async () => (await import('./engines.bench.ts')).enginesBench],
-  ['decode', async () => (await import('./decode.bench.ts')).decodeBench],
-  ['collector', async () => (await import('./collector.bench.ts')).collectorBench],
-  ['correlator', async () => (await import('./correlator.bench.ts')).correlatorBench],
-  ['flusher', async () => (await import('./flusher.bench.ts')).flusherBench],
-  ['cost', async () => (await import('./cost.bench.ts')).costBench],
-];
+/**
+ * Each module runs in a fresh Node process, as benchmarks should: chDB keeps ClickHouse's background
+ * threads alive in a process that loaded it, and JIT and GC state carry over, which slowed the modules after
+ * it by about 2x when they shared one process. Earlier rows reach later modules through a file.
+ */
+function runModule(name: string, quick: boolean, previous: BenchRow[]): BenchRow[] {
+  const dir = mkdtempSync(join(tmpdir(), 'flowline-bench-'));
+  try {
+    const previousFile = join(dir, 'previous.json');
+    const resultFile = join(dir, 'rows.json');
+    writeFileSync(previousFile, JSON.stringify(previous));
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./run-module.ts', import.meta.url)),
+        name,
+        String(quick),
+        previousFile,
+        resultFile,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    if (child.status !== 0)
+      throw new Error(`bench module ${name} failed (exit ${child.status ?? child.signal})`);
+    return JSON.parse(readFileSync(resultFile, 'utf8')) as BenchRow[];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export async function runBenchmarks(options: {
   quick: boolean;
@@ -23,11 +50,10 @@ export async function runBenchmarks(options: {
   const rows: BenchRow[] = [];
   const seconds: Record<string, number> = {};
   const suiteStarted = performance.now();
-  for (const [name, load] of modules) {
+  for (const name of Object.keys(BENCH_MODULES)) {
     if (options.only && !name.includes(options.only)) continue;
     const started = performance.now();
-    const produced = await (await load()).run({ quick: options.quick, previous: [...rows] });
-    rows.push(...produced);
+    rows.push(...runModule(name, options.quick, rows));
     seconds[name] = (performance.now() - started) / 1000;
     process.stderr.write(`bench ${name}: ${seconds[name].toFixed(1)} s\n`);
   }

@@ -1,0 +1,11 @@
+import type { BenchModule } from './types.ts';
+
+/** Every benchmark module, in data-flow order; `cost` goes last (it reads the earlier rows' counters). */
+export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
+  engines: async () => (await import('./engines.bench.ts')).enginesBench,
+  decode: async () => (await import('./decode.bench.ts')).decodeBench,
+  collector: async () => (await import('./collector.bench.ts')).collectorBench,
+  correlator: async () => (await import('./correlator.bench.ts')).correlatorBench,
+  flusher: async () => (await import('./flusher.bench.ts')).flusherBench,
+  cost: async () => (await import('./cost.bench.ts')).costBench,
+};
