@@ -3,8 +3,8 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { requireJava } from './java.ts';
-import { LOOPBACK, withPort } from './ports.ts';
-import { EngineStartError, type RunningEngine, spawnEngine, waitUntilReady } from './process.ts';
+import { withPort } from './ports.ts';
+import { EngineStartError, type RunningEngine, runningHttpEngine, spawnEngine } from './process.ts';
 
 export interface DynamoDbOptions {
   /** Fixed port; by default a free loopback port. */
@@ -73,19 +73,13 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Runn
         env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
         echoOutput: options.echoOutput,
       });
-      const endpoint = `http://${LOOPBACK}:${port}`;
-      await waitUntilReady(engine, () => listTablesResponds(endpoint), {
-        timeoutMs: options.startTimeoutMs ?? 30_000,
-        what: 'ListTables',
-      });
-      return {
-        name: 'DynamoDB Local',
-        endpoint,
+      return runningHttpEngine(engine, {
         port,
-        pid: engine.pid,
-        startupMs: performance.now() - started,
-        stop: () => engine.stop(),
-      };
+        startedAt: started,
+        probe: listTablesResponds,
+        what: 'ListTables',
+        timeoutMs: options.startTimeoutMs,
+      });
     },
     (error) => error instanceof EngineStartError && error.portWasTaken,
   );

@@ -3,8 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { findFreePort, LOOPBACK, withPort } from './ports.ts';
-import { EngineStartError, type RunningEngine, spawnEngine, waitUntilReady } from './process.ts';
+import { findFreePort, withPort } from './ports.ts';
+import { EngineStartError, type RunningEngine, runningHttpEngine, spawnEngine } from './process.ts';
 
 export interface KinesisOptions {
   /** Fixed plain-HTTP port; by default a free loopback port. */
@@ -86,19 +86,13 @@ export async function startKinesis(options: KinesisOptions = {}): Promise<Runnin
         },
         echoOutput: options.echoOutput,
       });
-      const endpoint = `http://${LOOPBACK}:${port}`;
-      await waitUntilReady(engine, () => listStreamsResponds(endpoint), {
-        timeoutMs: options.startTimeoutMs ?? 30_000,
-        what: 'ListStreams',
-      });
-      return {
-        name: 'kinesis-mock',
-        endpoint,
+      return runningHttpEngine(engine, {
         port,
-        pid: engine.pid,
-        startupMs: performance.now() - started,
-        stop: () => engine.stop(),
-      };
+        startedAt: started,
+        probe: listStreamsResponds,
+        what: 'ListStreams',
+        timeoutMs: options.startTimeoutMs,
+      });
     },
     (error) => error instanceof EngineStartError && error.portWasTaken,
   );

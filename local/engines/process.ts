@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
+import { LOOPBACK } from './ports.ts';
 
 export interface EngineProcess {
   readonly name: string;
@@ -180,6 +181,35 @@ export async function waitUntilReady(
     await engine.stop();
     throw error;
   }
+}
+
+/**
+ * Waits until an HTTP engine answers its probe at http://127.0.0.1:<port>, then describes it as running.
+ * `startedAt` is the performance.now() before the spawn, for the start-up time.
+ */
+export async function runningHttpEngine(
+  engine: EngineProcess,
+  options: {
+    port: number;
+    startedAt: number;
+    probe: (endpoint: string) => Promise<boolean>;
+    what: string;
+    timeoutMs?: number;
+  },
+): Promise<RunningEngine> {
+  const endpoint = `http://${LOOPBACK}:${options.port}`;
+  await waitUntilReady(engine, () => options.probe(endpoint), {
+    timeoutMs: options.timeoutMs ?? 30_000,
+    what: options.what,
+  });
+  return {
+    name: engine.name,
+    endpoint,
+    port: options.port,
+    pid: engine.pid,
+    startupMs: performance.now() - options.startedAt,
+    stop: () => engine.stop(),
+  };
 }
 
 async function pollUntilReady(
