@@ -45,6 +45,11 @@ export function isUnspecifiedAddress(text: string): boolean {
   return text === '' || text === '0.0.0.0' || text === '::';
 }
 
+/** Antrea's rule for Service/SNAT addresses: the all-zeros address means unset, written as "". */
+export function addressOrEmpty(text: string): string {
+  return isUnspecifiedAddress(text) ? '' : text;
+}
+
 /** Parses an IPv4 or IPv6 text address into bytes (4 or 16); undefined when it is not an address. */
 export function parseIP(text: string): Uint8Array | undefined {
   if (text.includes(':')) return parseIPv6(text);

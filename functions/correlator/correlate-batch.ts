@@ -2,6 +2,7 @@
 // conditional write per key (bounded concurrency, optimistic retry), and the partial batch response.
 // Depends only on the FlowStore port; the handler wires the DynamoDB adapter, logging and metrics.
 import type { KinesisStreamBatchItemFailure } from 'aws-lambda';
+import { forEachLimited } from '../../core/concurrency.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
 import { decodeWireBatch, WireFormatError } from '../../core/wire.ts';
 import type { StoredFlow } from '../flow-store/state.ts';
@@ -89,18 +90,6 @@ function decodeAll(records: readonly KinesisRecordLike[]): { decoded: SourcedRec
   return { decoded, poison };
 }
 
-async function forEachBounded<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}
-
 /**
  * Processes one batch. Never throws for a bad record or a failed key: they become batchItemFailures (the
  * event source mapping resumes at the lowest one; everything after it is replayed and skipped by the
@@ -160,7 +149,7 @@ export async function correlateBatch(
     }
   };
 
-  await forEachBounded(groups, settings.writeConcurrency, async (group) => {
+  await forEachLimited(groups, settings.writeConcurrency, async (group) => {
     try {
       await applyGroup(group);
     } catch (error) {

@@ -2,7 +2,7 @@
 // `antctl get flowrecords` shows the Flow Aggregator's map (reference antrea-flow-aggregator.md section 5).
 import { type DynamoDBClient, GetItemCommand, paginateScan } from '@aws-sdk/client-dynamodb';
 import { parseFlowKey } from '../../core/flow-key.ts';
-import { isUnspecifiedAddress } from '../../core/ip.ts';
+import { addressOrEmpty } from '../../core/ip.ts';
 import { MANIFEST_PREFIX } from './export-queue.ts';
 import { storedFlowOf } from './marshal.ts';
 import { ATTR } from './schema.ts';
@@ -75,7 +75,6 @@ export function flowRecordJson(stored: StoredFlow): Record<string, string | numb
   const { flow } = stored.state;
   const r = flow.record;
   const v = r.sourceIP.includes(':') ? 'IPv6' : 'IPv4';
-  const address = (text: string) => (isUnspecifiedAddress(text) ? '' : text);
   return {
     [`source${v}Address`]: r.sourceIP,
     [`destination${v}Address`]: r.destinationIP,
@@ -94,8 +93,8 @@ export function flowRecordJson(stored: StoredFlow): Record<string, string | numb
     destinationPodName: r.destinationPodName,
     destinationPodNamespace: r.destinationPodNamespace,
     destinationNodeName: r.destinationNodeName,
-    [`destinationCluster${v}`]: address(r.destinationClusterIP),
-    [`destinationService${v}`]: address(r.destinationServiceIP),
+    [`destinationCluster${v}`]: addressOrEmpty(r.destinationClusterIP),
+    [`destinationService${v}`]: addressOrEmpty(r.destinationServiceIP),
     destinationServicePort: r.destinationServicePort,
     destinationServicePortName: r.destinationServicePortName,
     ingressNetworkPolicyNamespace: r.ingressNetworkPolicyNamespace,

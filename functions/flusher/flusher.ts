@@ -10,6 +10,8 @@
 // A crash before 3 leaves the flows due; after 3, the manifest is replayed; a replayed insert is dropped
 // by ClickHouse as a duplicate. A flow whose marking lost a race with the correlator stays due and is
 // exported, with its newer data, next round; its row is not in the insert (it was never marked).
+
+import { forEachLimited } from '../../core/concurrency.ts';
 import type { ExportQueue } from '../flow-store/export-queue.ts';
 import { MANIFEST_CHUNK_BYTES } from '../flow-store/export-queue.ts';
 import { processDue } from '../flow-store/schedule.ts';
@@ -190,18 +192,6 @@ export class Flusher {
     report.rowsInserted += rows.length;
     report.inserts += 1;
   }
-}
-
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(workers);
 }
 
 export interface LoopOptions {

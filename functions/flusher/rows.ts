@@ -7,7 +7,7 @@ import {
   type FlowsColumn,
 } from '../../clickhouse/columns.ts';
 import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
-import { isUnspecifiedAddress } from '../../core/ip.ts';
+import { addressOrEmpty } from '../../core/ip.ts';
 
 /** One row of `flows`: DateTime columns as Unix seconds, exportedAt as UTC text with milliseconds. */
 export type FlowRow = Record<FlowsColumn, string | number>;
@@ -51,7 +51,7 @@ export function buildFlowRow(flow: AggregatedFlow, context: RowContext): FlowRow
     destinationNodeName: r.destinationNodeName,
     // Antrea >= 2.4 writes "" (not 0.0.0.0 / ::) when the flow has no Service: the collector turns the
     // all-zeros address into "unset" and net.IP.String() of nothing is "".
-    destinationClusterIP: serviceAddressText(r.destinationClusterIP),
+    destinationClusterIP: addressOrEmpty(r.destinationClusterIP),
     destinationServicePort: r.destinationServicePort,
     destinationServicePortName: r.destinationServicePortName,
     ingressNetworkPolicyName: r.ingressNetworkPolicyName,
@@ -83,13 +83,9 @@ export function buildFlowRow(flow: AggregatedFlow, context: RowContext): FlowRow
     exportSeq: context.exportSeq,
     incomplete: flow.incomplete ? 1 : 0,
     exporterAddress: r.exporterAddress,
-    destinationServiceIP: serviceAddressText(r.destinationServiceIP),
+    destinationServiceIP: addressOrEmpty(r.destinationServiceIP),
     exportedAt: utcMillisText(context.exportedAtMs),
   };
-}
-
-function serviceAddressText(address: string): string {
-  return isUnspecifiedAddress(address) ? '' : address;
 }
 
 /** "YYYY-MM-DD hh:mm:ss.sss" in UTC, the text form of the DateTime64(3, 'UTC') column. */
