@@ -8,11 +8,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LAMBDA_BUNDLE_SETTINGS } from './bundle-settings.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Provided by the Lambda Node.js 22 runtime (AWS SDK v3), or never to be shipped (chdb: test-only native engine). */
-export const EXTERNAL_MODULES = ['@aws-sdk/*', 'chdb'];
 
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_22_X;
 export const LAMBDA_ARCHITECTURE = lambda.Architecture.ARM_64;
@@ -66,15 +64,13 @@ export class FlowlineFunction extends Construct {
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        externalModules: EXTERNAL_MODULES,
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies (e.g. @clickhouse/client) call require() on Node built-ins inside an ESM bundle.
-        banner:
-          "import { createRequire as __flowlineCreateRequire } from 'node:module'; const require = __flowlineCreateRequire(import.meta.url);",
+        target: LAMBDA_BUNDLE_SETTINGS.target,
+        minify: LAMBDA_BUNDLE_SETTINGS.minify,
+        sourceMap: LAMBDA_BUNDLE_SETTINGS.sourcemap,
+        sourcesContent: LAMBDA_BUNDLE_SETTINGS.sourcesContent,
+        externalModules: [...LAMBDA_BUNDLE_SETTINGS.external],
+        mainFields: [...LAMBDA_BUNDLE_SETTINGS.mainFields],
+        banner: LAMBDA_BUNDLE_SETTINGS.banner,
       },
     });
     // Lets the local-mode emulator map a function in the synthesized template to its handler module.

@@ -6,24 +6,11 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { LAMBDA_BUNDLE_SETTINGS } from '../lib/bundle-settings.ts';
 import type { LambdaHandler } from './esm/invoker.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUILD_DIR = join(PROJECT_ROOT, '.flowline', 'build');
-
-/** The esbuild settings of lib/flowline-function.ts's `bundling` block, as NodejsFunction turns them into flags. */
-export const LAMBDA_BUNDLE_SETTINGS = {
-  format: 'esm',
-  outFileName: 'index.mjs',
-  target: 'node22',
-  minify: true,
-  sourcemap: true,
-  sourcesContent: false,
-  external: ['@aws-sdk/*', 'chdb'],
-  mainFields: ['module', 'main'],
-  banner:
-    "import { createRequire as __flowlineCreateRequire } from 'node:module'; const require = __flowlineCreateRequire(import.meta.url);",
-} as const;
 
 export interface BundledFunction {
   readonly name: string;
