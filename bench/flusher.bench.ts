@@ -7,19 +7,15 @@
 //  - the export schedule over simulated time (correlator + flusher rounds every commit interval): rows per
 //    live flow per activeFlowRecordTimeout.
 // The counters the cost model reads (bench/cost-model.ts MeasuredInputs) are on the rows that measure them.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { Session } from 'chdb';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
-import {
-  type ClickHouseExecutor,
-  createClickHouseClient,
-  DEFAULT_REQUEST_COMPRESSION_LEVEL,
-  executorFor,
-} from '../clickhouse/client.ts';
+import { type ClickHouseExecutor, createClickHouseClient, executorFor } from '../clickhouse/client.ts';
 import { FLOWLINE_INSERT_COLUMNS, FLOWS_TABLE } from '../clickhouse/columns.ts';
 import {
   applyMigrations,
@@ -29,17 +25,25 @@ import {
   renderMigration,
   splitStatements,
 } from '../clickhouse/migrations.ts';
+import { forEachLimited } from '../core/concurrency.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../core/flow-record.ts';
 import { encodeWireBatch } from '../core/wire.ts';
 import { correlateBatch } from '../functions/correlator/correlate-batch.ts';
 import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
 import { createTableInput, defaultScheduleConfig } from '../functions/flow-store/index.ts';
 import type { ScheduleConfig } from '../functions/flow-store/state.ts';
-import { ClickHouseRowSink, insertSettings } from '../functions/flusher/clickhouse-sink.ts';
+import {
+  ClickHouseRowSink,
+  DEFAULT_INSERT_GZIP_LEVEL,
+  encodeInsertBody,
+  INSERT_STATEMENT,
+  insertSettings,
+} from '../functions/flusher/clickhouse-sink.ts';
 import { flusherConfigFromEnv } from '../functions/flusher/config.ts';
 import { Flusher } from '../functions/flusher/flusher.ts';
 import { buildFlowRow, type FlowRow, rowValues } from '../functions/flusher/rows.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
+import { insertBinaryThroughFile, loadNativeBinding } from '../local/engines/clickhouse-http-server.ts';
 import { startLocalEngines } from '../local/engines/index.ts';
 import { CLUSTER_UUID, workloadFlows } from '../test/integration/flusher-workload.ts';
 import type { BenchModule, BenchRow } from './types.ts';
@@ -52,12 +56,24 @@ function distinctRows(count: number): FlowRow[] {
   );
 }
 
-/** What @clickhouse/client does to the rows before sending (JSONCompactEachRow lines, then gzip). */
-function clientSideWork(rows: readonly FlowRow[]): { ms: number; rawBytes: number; gzipBytes: number } {
+/** The flusher's own work before a request leaves: RowBinary encoding, then gzip as the client does it. */
+function clientSideWork(rows: readonly FlowRow[]): {
+  encodeMs: number;
+  gzipMs: number;
+  rawBytes: number;
+  gzipBytes: number;
+} {
+  encodeInsertBody(rows.slice(0, 2000)); // warm the encoder
   const started = performance.now();
-  const text = rows.map((row) => `${JSON.stringify(rowValues(row))}\n`).join('');
-  const packed = gzipSync(text, { level: DEFAULT_REQUEST_COMPRESSION_LEVEL });
-  return { ms: performance.now() - started, rawBytes: Buffer.byteLength(text), gzipBytes: packed.length };
+  const body = encodeInsertBody(rows);
+  const encoded = performance.now();
+  const packed = gzipSync(body, { level: DEFAULT_INSERT_GZIP_LEVEL });
+  return {
+    encodeMs: encoded - started,
+    gzipMs: performance.now() - encoded,
+    rawBytes: body.length,
+    gzipBytes: packed.length,
+  };
 }
 
 async function createDatabase(url: string, username: string, password: string, database: string) {
@@ -78,35 +94,133 @@ async function storedBytes(executor: ClickHouseExecutor, tables: readonly string
   return { bytes: Number(parts?.bytes ?? 0), flowRows: Number(parts?.flowRows ?? 0) };
 }
 
+/** The previous insert path, kept as the baseline: @clickhouse/client's insert() in JSONCompactEachRow. */
+class JsonRowSink {
+  constructor(private readonly client: ClickHouseClient) {}
+  async insert(rows: readonly FlowRow[], dedupToken: string): Promise<void> {
+    await this.client.insert({
+      table: FLOWS_TABLE,
+      values: rows.map(rowValues),
+      format: 'JSONCompactEachRow',
+      columns: [...FLOWLINE_INSERT_COLUMNS],
+      clickhouse_settings: insertSettings(dedupToken),
+    });
+  }
+}
+
+/** CPU time (user + system, all threads) of another process so far, microseconds; Linux /proc. */
+function processCpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
+}
+
 interface SinkMeasurement {
   rowsPerSecond: number;
+  /** CPU per row of the flusher process (encoding, compression, HTTP), microseconds. */
+  clientMicrosPerRow: number;
+  /** CPU per row of the local ClickHouse (HTTP front, decompression, engine, its merges), microseconds. */
+  serverMicrosPerRow: number;
+  jsonRowsPerSecond?: number;
   perRowInsertsPerSecond?: number;
   compressedBytesPerRow?: { all: number; flowsOnly: number };
 }
 
-async function measureSink(
-  url: string,
-  username: string,
-  password: string,
+/** One flusher round's inserts, as the flusher makes them: `concurrency` batches in flight at once. */
+async function timedRound(
+  sink: Pick<ClickHouseRowSink, 'insert'>,
+  batches: FlowRow[][],
+  concurrency: number,
+  label: string,
+  serverPid: number,
+): Promise<{ rowsPerSecond: number; clientMicrosPerRow: number; serverMicrosPerRow: number }> {
+  const rows = batches.reduce((sum, batch) => sum + batch.length, 0);
+  const cpuBefore = process.cpuUsage();
+  const serverBefore = processCpuMicros(serverPid);
+  const started = performance.now();
+  await forEachLimited([...batches.keys()], concurrency, (b) =>
+    sink.insert(batches[b]!, `${label}-${b}-${Date.now()}`),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    rowsPerSecond: rows / seconds,
+    clientMicrosPerRow: (cpu.user + cpu.system) / rows,
+    serverMicrosPerRow: (processCpuMicros(serverPid) - serverBefore) / rows,
+  };
+}
+
+type SinkFactory = (database: string) => { sink: Pick<ClickHouseRowSink, 'insert'>; close(): Promise<void> };
+
+let benchDatabases = 0;
+
+/**
+ * One flusher round into a fresh, migrated database, after an untimed round into a scratch database that
+ * is dropped before the timed one: both processes are warm (connections, JIT), and no merges of the
+ * warm-up parts run during the timed round. Merges of the round's own parts run during and after it, as
+ * they do between two commit intervals.
+ */
+async function measureRound(
+  connection: { url: string; username: string; password: string },
   views: boolean,
   batches: FlowRow[][],
-  perRowCount: number,
+  concurrency: number,
+  serverPid: number,
+  makeSink: SinkFactory,
+): Promise<{ database: string; round: Awaited<ReturnType<typeof timedRound>> }> {
+  const { url, username, password } = connection;
+  const migrations = loadMigrations().filter((m) => views || m.version === 1);
+  const prepare = async (purpose: string) => {
+    const database = `bench_${purpose}_${++benchDatabases}`;
+    const admin = await createDatabase(url, username, password, database);
+    await applyMigrations(executorFor(admin), { migrations });
+    await admin.close();
+    return database;
+  };
+  const warmDatabase = await prepare('warm');
+  const warm = makeSink(warmDatabase);
+  await timedRound(warm.sink, batches, concurrency, 'warm', serverPid);
+  await warm.close();
+  const database = await prepare(views ? 'views' : 'flows');
+  const dropper = createClickHouseClient({ url, username, password, database: 'default' });
+  await dropper.command({ query: `DROP DATABASE ${warmDatabase} SYNC` });
+  await dropper.close();
+  const measured = makeSink(database);
+  const round = await timedRound(measured.sink, batches, concurrency, 'bench', serverPid);
+  await measured.close();
+  return { database, round };
+}
+
+async function measureSink(
+  connection: { url: string; username: string; password: string },
+  views: boolean,
+  batches: FlowRow[][],
+  concurrency: number,
+  serverPid: number,
+  baselines: { json: boolean; perRowCount: number },
 ): Promise<SinkMeasurement> {
-  const client = await createDatabase(url, username, password, `bench_sink_${views ? 'views' : 'flows'}`);
+  const { url, username, password } = connection;
+  const rowBinary: SinkFactory = (database) => {
+    const client = createClickHouseClient({ url, username, password, database });
+    return { sink: new ClickHouseRowSink(client), close: () => client.close() };
+  };
+  const { database, round } = await measureRound(
+    connection,
+    views,
+    batches,
+    concurrency,
+    serverPid,
+    rowBinary,
+  );
+  const measurement: SinkMeasurement = {
+    rowsPerSecond: round.rowsPerSecond,
+    clientMicrosPerRow: round.clientMicrosPerRow,
+    serverMicrosPerRow: round.serverMicrosPerRow,
+  };
+  const client = createClickHouseClient({ url, username, password, database });
   try {
-    const migrations = loadMigrations().filter((m) => views || m.version === 1);
-    const executor = executorFor(client);
-    await applyMigrations(executor, { migrations });
-    const sink = new ClickHouseRowSink(client);
-    // Warm-up (connection, first part), then timed batches, each a distinct block (distinct token).
-    await sink.insert(batches[0]!.slice(0, 1000), `warm-${Date.now()}`);
-    const started = performance.now();
-    for (const [b, rows] of batches.entries()) await sink.insert(rows, `bench-${b}-${Date.now()}`);
-    const seconds = (performance.now() - started) / 1000;
-    const measurement: SinkMeasurement = {
-      rowsPerSecond: batches.reduce((sum, rows) => sum + rows.length, 0) / seconds,
-    };
     if (views) {
+      const executor = executorFor(client);
       const all = await storedBytes(executor, [FLOWS_TABLE, ...VIEW_TABLES]);
       const flowsOnly = await storedBytes(executor, [FLOWS_TABLE]);
       measurement.compressedBytesPerRow = {
@@ -114,11 +228,27 @@ async function measureSink(
         flowsOnly: flowsOnly.bytes / flowsOnly.flowRows,
       };
     }
-    if (perRowCount > 0) {
+    if (baselines.json) {
+      const json: SinkFactory = (jsonDatabase) => {
+        const jsonClient = createClient({
+          url,
+          username,
+          password,
+          database: jsonDatabase,
+          compression: { request: { codec: 'gzip', level: DEFAULT_INSERT_GZIP_LEVEL }, response: true },
+        });
+        return { sink: new JsonRowSink(jsonClient), close: () => jsonClient.close() };
+      };
+      const jsonRound = await measureRound(connection, views, batches, concurrency, serverPid, json);
+      measurement.jsonRowsPerSecond = jsonRound.round.rowsPerSecond;
+    }
+    if (baselines.perRowCount > 0) {
+      const sink = new ClickHouseRowSink(client);
       const rows = batches[0]!;
       const perRowStarted = performance.now();
-      for (let i = 0; i < perRowCount; i++) await sink.insert([rows[i]!], `row-${i}-${Date.now()}`);
-      measurement.perRowInsertsPerSecond = perRowCount / ((performance.now() - perRowStarted) / 1000);
+      for (let i = 0; i < baselines.perRowCount; i++) await sink.insert([rows[i]!], `row-${i}-${Date.now()}`);
+      measurement.perRowInsertsPerSecond =
+        baselines.perRowCount / ((performance.now() - perRowStarted) / 1000);
     }
     return measurement;
   } finally {
@@ -127,50 +257,78 @@ async function measureSink(
 }
 
 /**
- * chDB in this process, no HTTP and no client: the same payload, settings and schema, engine only; with the
- * views and with the flows table alone (chDB binds one data folder per process: one session, two databases).
+ * chDB in this process, no HTTP and no client: the same RowBinary payloads, settings, schema and
+ * concurrency (one connection per insert in flight, as the front opens), engine only; with the views and
+ * with the flows table alone (chDB binds one data folder per process: one folder, two databases).
  */
-async function engineAlone(batches: FlowRow[][]): Promise<{ withViews: number; flowsOnly: number }> {
+async function engineAlone(
+  batches: FlowRow[][],
+  concurrency: number,
+): Promise<{ withViews: number; flowsOnly: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flowline-bench-chdb-'));
-  const session = new Session(dataDir);
+  const native = loadNativeBinding();
+  const sessions = Array.from({ length: concurrency + 1 }, () => new Session(dataDir));
+  const insertDir = join(dataDir, 'user_files', 'bench-inserts');
+  mkdirSync(insertDir, { recursive: true });
   try {
-    const payloads = batches.map((rows) =>
-      Buffer.from(rows.map((row) => `${JSON.stringify(rowValues(row))}\n`).join('')),
-    );
+    const payloads = batches.map((rows) => encodeInsertBody(rows));
     const retention = parseRetention(DEFAULT_TTL);
-    const rowsPerSecond = async (views: boolean): Promise<number> => {
-      const database = views ? 'bench_views' : 'bench_flows';
-      await session.queryAsync(`CREATE DATABASE ${database}`);
-      await session.queryAsync(`USE ${database}`);
+    const [admin, ...workers] = sessions;
+    const migrate = async (database: string, views: boolean) => {
+      await admin!.queryAsync(`CREATE DATABASE ${database}`);
+      await admin!.queryAsync(`USE ${database}`);
       for (const migration of loadMigrations().filter((m) => views || m.version === 1)) {
         for (const statement of splitStatements(renderMigration(migration.sql, retention))) {
-          await session.queryAsync(statement);
+          await admin!.queryAsync(statement);
         }
       }
-      const insert = (payload: Buffer, token: string) =>
-        session.insert({
-          table: `${database}.${FLOWS_TABLE}`,
-          values: payload,
-          format: 'JSONCompactEachRow',
-          columns: [...FLOWLINE_INSERT_COLUMNS],
-          settings: insertSettings(token) as Record<string, string | number>,
+    };
+    let nextWorker = 0;
+    const round = (database: string, label: string) =>
+      forEachLimited([...payloads.keys()], concurrency, async (b) => {
+        const session = workers[nextWorker++ % workers.length]!;
+        const settings = Object.entries(insertSettings(`${label}-${b}`))
+          .map(([name, value]) => `${name} = ${typeof value === 'string' ? `'${value}'` : value}`)
+          .join(', ');
+        await insertBinaryThroughFile(native, session.connection, insertDir, {
+          insertSql: INSERT_STATEMENT.replace(
+            `INSERT INTO ${FLOWS_TABLE}`,
+            `INSERT INTO ${database}.${FLOWS_TABLE}`,
+          ).replace(' FORMAT ', ` SETTINGS ${settings} FORMAT `),
+          format: 'RowBinaryWithNamesAndTypes',
+          data: payloads[b]!,
         });
-      await insert(payloads[0]!.subarray(0, payloads[0]!.indexOf('\n', 300_000) + 1), 'warm');
+      });
+    // As measureRound: warm up in a scratch database, drop it, then time one round into a fresh one.
+    const rowsPerSecond = async (views: boolean): Promise<number> => {
+      const database = views ? 'bench_views' : 'bench_flows';
+      await migrate(`${database}_warm`, views);
+      await round(`${database}_warm`, 'warm');
+      await admin!.queryAsync(`DROP DATABASE ${database}_warm SYNC`);
+      await migrate(database, views);
       const started = performance.now();
-      for (const [b, payload] of payloads.entries()) await insert(payload, `engine-${b}`);
+      await round(database, 'engine');
       const seconds = (performance.now() - started) / 1000;
       return batches.reduce((sum, rows) => sum + rows.length, 0) / seconds;
     };
     return { withViews: await rowsPerSecond(true), flowsOnly: await rowsPerSecond(false) };
   } finally {
-    session.close();
+    for (const session of sessions) session.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
 async function sinkBench(quick: boolean): Promise<BenchRow[]> {
-  const batchSize = 50_000;
-  const batchCount = quick ? 1 : 3;
+  // One full flusher round at the deployed settings: maxInsertsPerRound batches of maxRowsPerInsert rows,
+  // insertConcurrency of them in flight.
+  const deployed = flusherConfigFromEnv({
+    CLICKHOUSE_URL: 'http://127.0.0.1:8123',
+    CLUSTER_UUID,
+    CLICKHOUSE_PASSWORD: '',
+  });
+  const batchSize = deployed.maxRowsPerInsert;
+  const batchCount = quick ? 2 : deployed.maxInsertsPerRound;
+  const concurrency = deployed.insertConcurrency;
   const all = distinctRows(batchSize * batchCount);
   const batches = Array.from({ length: batchCount }, (_, b) => all.slice(b * batchSize, (b + 1) * batchSize));
   const client = clientSideWork(batches[0]!);
@@ -180,57 +338,74 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
   try {
     const { user, password } = engines.clickhouse!;
     const url = engines.endpoints.clickhouse!;
-    withViews = await measureSink(url, user, password, true, batches, quick ? 10 : 20);
-    flowsOnly = await measureSink(url, user, password, false, batches, 0);
+    const serverPid = engines.clickhouse!.pid;
+    const connection = { url, username: user, password };
+    withViews = await measureSink(connection, true, batches, concurrency, serverPid, {
+      json: true,
+      perRowCount: quick ? 10 : 20,
+    });
+    flowsOnly = await measureSink(connection, false, batches, concurrency, serverPid, {
+      json: false,
+      perRowCount: 0,
+    });
   } finally {
     await engines.stop();
   }
-  const engine = await engineAlone(batches);
-  const engineWithViews = engine.withViews;
-  const engineFlowsOnly = engine.flowsOnly;
-  const clientUsPerRow = (client.ms * 1000) / batchSize;
+  const engine = await engineAlone(batches, concurrency);
+  const encodeUsPerRow = (client.encodeMs * 1000) / batchSize;
+  const gzipUsPerRow = (client.gzipMs * 1000) / batchSize;
   const bytes = withViews.compressedBytesPerRow!;
+  const round = `${batchCount} x ${batchSize.toLocaleString('en-US')} rows, ${concurrency} in flight`;
   return [
     {
       group: 'flusher',
-      name: `ClickHouse insert, ${batchSize.toLocaleString('en-US')} rows per insert, flows + 3 views (JSONCompactEachRow, gzip ${DEFAULT_REQUEST_COMPRESSION_LEVEL})`,
+      name: `ClickHouse insert, one flusher round (${round}), flows + 3 views (RowBinaryWithNamesAndTypes, gzip ${DEFAULT_INSERT_GZIP_LEVEL})`,
       value: withViews.rowsPerSecond,
       unit: 'rows/s',
-      baselineName: 'one insert per row',
-      baseline: withViews.perRowInsertsPerSecond,
+      baselineName: 'JSONCompactEachRow via insert() (previous path)',
+      baseline: withViews.jsonRowsPerSecond,
       target: 100_000,
       better: 'higher',
       counters: {
         batchSize,
         batches: batchCount,
+        insertConcurrency: concurrency,
         clickhouseCompressedBytesPerRow: bytes.all,
         clickhouseCompressedBytesPerRowFlowsTable: bytes.flowsOnly,
-        clientMicrosecondsPerRow: clientUsPerRow,
+        clientMicrosecondsPerRow: encodeUsPerRow + gzipUsPerRow,
         requestBytesPerRow: client.gzipBytes / batchSize,
+        flusherCpuMicrosecondsPerRow: withViews.clientMicrosPerRow,
+        clickhouseCpuMicrosecondsPerRow: withViews.serverMicrosPerRow,
+        rowsPerCpuSecond: 1e6 / (withViews.clientMicrosPerRow + withViews.serverMicrosPerRow),
+        perRowInsertsPerSecond: withViews.perRowInsertsPerSecond ?? 0,
       },
       notes:
-        `bounded by the engine: chDB alone (no HTTP, no client) inserts ${Math.round(engineWithViews)} rows/s with the views; ` +
-        `client-side JSON + gzip ${clientUsPerRow.toFixed(1)} us/row (${Math.round(client.rawBytes / batchSize)} B -> ${Math.round(client.gzipBytes / batchSize)} B per row); ` +
+        `one insert per row (Antrea's pattern): ${withViews.perRowInsertsPerSecond?.toFixed(1)} rows/s; ` +
+        `the engine alone (no HTTP, no client) inserts ${Math.round(engine.withViews)} rows/s with the views; ` +
+        `CPU per row: flusher ${withViews.clientMicrosPerRow.toFixed(1)} us (RowBinary ${encodeUsPerRow.toFixed(1)} + gzip ${gzipUsPerRow.toFixed(1)} + HTTP), ` +
+        `local ClickHouse ${withViews.serverMicrosPerRow.toFixed(1)} us (front, gunzip, engine, merges), ` +
+        `${Math.round(1e6 / (withViews.clientMicrosPerRow + withViews.serverMicrosPerRow))} rows per CPU-second of both; ` +
+        `${Math.round(client.rawBytes / batchSize)} B -> ${Math.round(client.gzipBytes / batchSize)} B per row on the wire; ` +
         `stored ${bytes.all.toFixed(0)} B/row compressed incl. the view tables (${bytes.flowsOnly.toFixed(0)} B in flows)`,
     },
     {
       group: 'flusher',
-      name: `ClickHouse insert, ${batchSize.toLocaleString('en-US')} rows per insert, flows table alone (no views)`,
+      name: `ClickHouse insert, one flusher round (${round}), flows table alone (no views)`,
       value: flowsOnly.rowsPerSecond,
       unit: 'rows/s',
       target: 100_000,
       better: 'higher',
-      notes: `chDB alone inserts ${Math.round(engineFlowsOnly)} rows/s without the views`,
+      notes: `chDB alone inserts ${Math.round(engine.flowsOnly)} rows/s without the views`,
     },
     {
       group: 'flusher',
-      name: 'reference: chDB engine alone (in-process insert, same payload and settings), flows + 3 views',
-      value: engineWithViews,
+      name: `reference: chDB engine alone (in-process, same RowBinary payloads, settings and concurrency), flows + 3 views`,
+      value: engine.withViews,
       unit: 'rows/s',
       baselineName: 'flows table alone',
-      baseline: engineFlowsOnly,
+      baseline: engine.flowsOnly,
       better: 'higher',
-      notes: `the ceiling of the local ClickHouse on this machine (${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(1)} at the end); the views cost ${Math.round((1 - engineWithViews / engineFlowsOnly) * 100)}% of it`,
+      notes: `the ceiling of the local ClickHouse on this machine (${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(1)} at the end); the views cost ${Math.round((1 - engine.withViews / engine.flowsOnly) * 100)}% of it`,
     },
   ];
 }
@@ -370,6 +545,7 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
       schedule,
       maxRowsPerInsert: deployed.maxRowsPerInsert,
       maxInsertsPerRound: deployed.maxInsertsPerRound,
+      insertConcurrency: deployed.insertConcurrency,
       writeConcurrency: 64,
       clock: () => t0 + schedule.activeTimeoutMs,
     });
@@ -406,6 +582,7 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
       schedule,
       maxRowsPerInsert: deployed.maxRowsPerInsert,
       maxInsertsPerRound: deployed.maxInsertsPerRound,
+      insertConcurrency: deployed.insertConcurrency,
       writeConcurrency: 16,
       clock: () => now,
     });

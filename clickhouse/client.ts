@@ -11,16 +11,12 @@ export interface ClickHouseConfig {
   database: string;
   /** Per-request timeout, ms. */
   requestTimeoutMs?: number;
-  /** gzip request bodies (inserts) and responses; on by default, as Antrea's `compress: true`. */
-  compression?: boolean;
   /**
-   * gzip level of request bodies (1-9). Default 1: on a 50,000-row insert zlib's default level 6 costs
-   * about 2.5x the CPU of level 1 (~14 vs ~5 us per row) for ~20% fewer bytes, and the flusher is CPU-bound.
+   * gzip responses; on by default, as Antrea's `compress: true`. Request bodies are not compressed by the
+   * client: the flusher's sink gzips each insert body itself (ClickHouseRowSink, in one pass).
    */
-  compressionLevel?: number;
+  compression?: boolean;
 }
-
-export const DEFAULT_REQUEST_COMPRESSION_LEVEL = 1;
 
 export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClient {
   const url = new URL(config.url);
@@ -32,10 +28,6 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
     throw new Error('ClickHouse URL must not contain credentials, a path or a query string');
   }
   const compression = config.compression ?? true;
-  const level = config.compressionLevel ?? DEFAULT_REQUEST_COMPRESSION_LEVEL;
-  if (!Number.isInteger(level) || level < 1 || level > 9) {
-    throw new Error(`ClickHouse compression level must be an integer 1-9, got ${level}`);
-  }
   return createClient({
     url: url.origin,
     username: config.username,
@@ -43,7 +35,7 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
     database: config.database,
     request_timeout: config.requestTimeoutMs ?? 30_000,
     compression: {
-      request: compression ? { codec: 'gzip', level } : false,
+      request: false,
       response: compression,
     },
     application: 'flowline',

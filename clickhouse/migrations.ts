@@ -1,7 +1,7 @@
 // Versioned SQL migrations (clickhouse/migrations/NNNN_name.sql), applied in order and idempotently:
-// applied versions are tracked in `flowline_schema_migrations`, every statement is CREATE ... IF NOT
-// EXISTS (so a run interrupted half-way can simply be repeated), and the retention TTL is a parameter
-// that can be changed later by re-running with another --ttl.
+// applied versions are tracked in `flowline_schema_migrations`, every statement is idempotent (CREATE ...
+// IF NOT EXISTS, ALTER ... MODIFY QUERY), so a run interrupted half-way can simply be repeated, and the
+// retention TTL is a parameter that can be changed later by re-running with another --ttl.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,14 +1,27 @@
-// Bounded concurrency for I/O-bound work (conditional writes): at most `limit` calls of `work` in flight.
+// Bounded concurrency for I/O-bound work (conditional writes, inserts): at most `limit` calls of `work` in
+// flight.
 
-/** Runs `work` on every item, at most `limit` at a time; rejects with the first error. */
+/**
+ * Runs `work` on every item, at most `limit` at a time. After a failure no new item starts; the calls
+ * already in flight finish (so nothing runs on after the caller has moved on), then it rejects with the
+ * first error.
+ */
 export async function forEachLimited<T>(
   items: readonly T[],
   limit: number,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
+    while (next < items.length && !failure) {
+      try {
+        await work(items[next++]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.error;
 }

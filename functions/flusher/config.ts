@@ -27,6 +27,8 @@ export interface FlusherConfig {
   maxBackoffMs: number;
   maxRowsPerInsert: number;
   maxInsertsPerRound: number;
+  /** Inserts of one round in flight at once (one is encoded while another is written). */
+  insertConcurrency: number;
   writeConcurrency: number;
   /** How long fetched credentials are reused by a warm container. */
   secretMaxAgeSeconds: number;
@@ -68,6 +70,7 @@ export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
     maxBackoffMs: positiveIntFromEnv(env, 'MAX_BACKOFF_SECONDS', 60) * 1000,
     maxRowsPerInsert: positiveIntFromEnv(env, 'MAX_ROWS_PER_INSERT', 50_000),
     maxInsertsPerRound: positiveIntFromEnv(env, 'MAX_INSERTS_PER_ROUND', 4),
+    insertConcurrency: positiveIntFromEnv(env, 'INSERT_CONCURRENCY', 2),
     writeConcurrency: positiveIntFromEnv(env, 'WRITE_CONCURRENCY', 32),
     secretMaxAgeSeconds: positiveIntFromEnv(env, 'CLICKHOUSE_SECRET_MAX_AGE_SECONDS', 300),
   };

@@ -27,6 +27,8 @@ export interface FlusherOptions {
   maxRowsPerInsert: number;
   /** Batches (inserts) per round; also the number of manifest slots. */
   maxInsertsPerRound: number;
+  /** Inserts in flight at once: the next batch is encoded and sent while ClickHouse writes another. */
+  insertConcurrency: number;
   /** Conditional writes in flight at once. */
   writeConcurrency: number;
   /** Epoch ms. */
@@ -168,13 +170,15 @@ export class Flusher {
       } else report.markConflicts += 1;
     });
 
-    for (const [i, rows] of batches.entries()) {
+    // Each batch is its own block with its own token and manifest: they may land in any order, and a
+    // failed one stays in its manifest for the next round while the others are done.
+    await forEachLimited([...batches.keys()], this.options.insertConcurrency, async (i) => {
       await this.insertBatch(
-        rows.filter((r) => markedKeys.has(r.row.flowKey as string)),
+        batches[i]!.filter((r) => markedKeys.has(r.row.flowKey as string)),
         report,
       );
       await this.queue.deleteManifest(manifests[i]!);
-    }
+    });
   }
 
   private async insertBatch(rows: PendingRow[], report: RoundReport): Promise<void> {

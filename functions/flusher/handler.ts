@@ -25,13 +25,17 @@ export const handler = createFlusherHandler({
     // One clear error naming any missing column, instead of a failing insert every commit interval.
     const schema = await checkFlowsSchema(executorFor(client), config.clickhouse.database);
     logger.info('ClickHouse schema ok', { ...schema });
-    const sink = new ClickHouseRowSink(client, { insertQuorum: config.clickhouse.insertQuorum });
+    const sink = new ClickHouseRowSink(client, {
+      insertQuorum: config.clickhouse.insertQuorum,
+      gzipLevel: config.clickhouse.compression ? undefined : false,
+    });
     return new FlushLoop(
       new Flusher(queue, sink, {
         clusterUUID: config.clusterUUID,
         schedule: config.schedule,
         maxRowsPerInsert: config.maxRowsPerInsert,
         maxInsertsPerRound: config.maxInsertsPerRound,
+        insertConcurrency: config.insertConcurrency,
         writeConcurrency: config.writeConcurrency,
         clock: Date.now,
       }),

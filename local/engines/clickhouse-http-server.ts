@@ -4,6 +4,7 @@
 // and restart it like a server:  node --import tsx local/engines/clickhouse-http-server.ts --port 8123 ...
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
@@ -42,7 +43,7 @@ interface ConnectionHandle {
 // ClickHouse's HTTP semantics need both: `param_*` values are passed through as the engine's own text
 // form (exactly what a server does), and an INSERT's data is appended to the client's statement.
 // Both calls exist on chDB's native binding, which its own Session methods use.
-interface NativeBinding {
+export interface NativeBinding {
   QueryAsyncConnection(
     connection: unknown,
     sql: string,
@@ -57,7 +58,7 @@ interface NativeBinding {
   ): Promise<RawInsertResult>;
 }
 
-function loadNativeBinding(): NativeBinding {
+export function loadNativeBinding(): NativeBinding {
   const require = createRequire(import.meta.url);
   const loader = require(join(dirname(require.resolve('chdb')), 'dist', 'loader.js')) as {
     loadNative(): Partial<NativeBinding>;
@@ -291,6 +292,46 @@ function sqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+// Binary input formats whose data names its own column types, so the engine can read them from a file.
+const SELF_DESCRIBING_BINARY_FORMATS_DISPLAY = [
+  'RowBinaryWithNamesAndTypes',
+  'Native',
+  'Parquet',
+  'Arrow',
+  'ArrowStream',
+  'ORC',
+  'Avro',
+];
+const SELF_DESCRIBING_BINARY_FORMATS = new Set(
+  SELF_DESCRIBING_BINARY_FORMATS_DISPLAY.map((f) => f.toLowerCase()),
+);
+
+/**
+ * A binary INSERT's data (chDB appends an INSERT's data to the statement text, which only text formats
+ * survive): written to a file in the engine's user_files, then `INSERT INTO t (cols) SELECT * FROM
+ * file(path, Format)`, so the engine's own parser reads it. The format's header gives the types (a
+ * server checks them against the table; here they are cast). One file per insert, removed after.
+ */
+export async function insertBinaryThroughFile(
+  native: NativeBinding,
+  connection: unknown,
+  directory: string,
+  insert: { insertSql: string; format: string; data: Buffer },
+): Promise<{ rowsWritten: number; bytesWritten: number }> {
+  const path = join(directory, `${randomUUID()}.bin`);
+  await writeFile(path, insert.data);
+  try {
+    const statement = insert.insertSql.replace(
+      /\bFORMAT\s+[A-Za-z0-9_]+\s*;?\s*$/i,
+      `SELECT * FROM file(${sqlString(path)}, ${insert.format})`,
+    );
+    const result = await native.QueryAsyncConnection(connection, statement, 'TabSeparated');
+    return { rowsWritten: result.rowsRead, bytesWritten: result.bytesRead };
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
 function trailingFormat(sql: string): string | undefined {
   return /\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$/i.exec(sql)?.[1];
 }
@@ -334,6 +375,9 @@ export async function createClickHouseFront(options: ClickHouseFrontOptions): Pr
   const expectedUser = digest(options.user);
   const expectedPassword = digest(options.password);
   const codeOf = (name: string, fallback: number) => codes.byName.get(name) ?? fallback;
+
+  const binaryInsertDir = join(dataDir, 'user_files', 'flowline-binary-inserts');
+  mkdirSync(binaryInsertDir, { recursive: true });
 
   // chDB's parameter binding is not isolated between connections running at the same moment
   // (see its index.js, runExclusiveParam), so queries with parameters run one at a time.
@@ -506,10 +550,34 @@ export async function createClickHouseFront(options: ClickHouseFrontOptions): Pr
               `Code: ${code}. DB::Exception: The local ClickHouse front does not bind query parameters in an INSERT that carries data. (NOT_IMPLEMENTED)`,
             );
           }
-          // The body is the INSERT's data, handed to the engine's own parser as bytes (any format).
-          const written = await native.InsertRawAsyncConnection(connection.connection, urlQuery, body, false);
-          summary.written_rows = String(written.rowsWritten);
-          summary.written_bytes = String(written.bytesWritten);
+          const insertFormat = trailingFormat(urlQuery) ?? '';
+          if (SELF_DESCRIBING_BINARY_FORMATS.has(insertFormat.toLowerCase())) {
+            const inserted = await insertBinaryThroughFile(native, connection.connection, binaryInsertDir, {
+              insertSql: urlQuery,
+              format: insertFormat,
+              data: body,
+            });
+            summary.written_rows = String(inserted.rowsWritten);
+            summary.written_bytes = String(inserted.bytesWritten);
+          } else if (
+            /^(RowBinary|Native|Parquet|Arrow|ORC|Avro|BSON|Protobuf|CapnProto|MsgPack)/i.test(insertFormat)
+          ) {
+            const code = codeOf('NOT_IMPLEMENTED', 48);
+            throw new ClickHouseException(
+              code,
+              `Code: ${code}. DB::Exception: The local ClickHouse front takes binary inserts only in formats that carry their column types (${[...SELF_DESCRIBING_BINARY_FORMATS_DISPLAY].join(', ')}), not ${insertFormat}. (NOT_IMPLEMENTED)`,
+            );
+          } else {
+            // The body is the INSERT's data, handed to the engine's own text parser as bytes.
+            const written = await native.InsertRawAsyncConnection(
+              connection.connection,
+              urlQuery,
+              body,
+              false,
+            );
+            summary.written_rows = String(written.rowsWritten);
+            summary.written_bytes = String(written.bytesWritten);
+          }
         } else {
           const sql = urlQuery
             ? body.length > 0

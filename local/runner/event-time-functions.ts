@@ -61,12 +61,16 @@ export async function createEventTimeFlusher(options: { clock: () => number }): 
   const client = createClickHouseClient({ ...config.clickhouse, ...credentials });
   const schema = await checkFlowsSchema(executorFor(client), config.clickhouse.database);
   logger.debug('ClickHouse schema ok', { ...schema });
-  const sink = new ClickHouseRowSink(client, { insertQuorum: config.clickhouse.insertQuorum });
+  const sink = new ClickHouseRowSink(client, {
+    insertQuorum: config.clickhouse.insertQuorum,
+    gzipLevel: config.clickhouse.compression ? undefined : false,
+  });
   const flusher = new Flusher(queue, sink, {
     clusterUUID: config.clusterUUID,
     schedule: config.schedule,
     maxRowsPerInsert: config.maxRowsPerInsert,
     maxInsertsPerRound: config.maxInsertsPerRound,
+    insertConcurrency: config.insertConcurrency,
     writeConcurrency: config.writeConcurrency,
     clock: options.clock,
   });

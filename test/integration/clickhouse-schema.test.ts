@@ -4,7 +4,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
-import { ANTREA_INSERT_COLUMNS } from '../../clickhouse/columns.ts';
+import {
+  ANTREA_INSERT_COLUMNS,
+  FLOWLINE_INSERT_COLUMNS,
+  FLOWS_COLUMN_TYPES,
+} from '../../clickhouse/columns.ts';
 import { applyMigrations, MIGRATIONS_TABLE } from '../../clickhouse/migrations.ts';
 import { dashboardQuery, loadDashboardQueries } from '../../clickhouse/queries.ts';
 import { checkFlowsSchema, SchemaMismatchError } from '../../clickhouse/schema-check.ts';
@@ -48,23 +52,35 @@ describe('migrations', () => {
     const { client, database } = await freshDatabase();
     const executor = executorFor(client);
     const first = await applyMigrations(executor, { ttl: '12 HOUR' });
-    expect(first.applied.map((m) => m.version)).toEqual([1, 2]);
+    expect(first.applied.map((m) => m.version)).toEqual([1, 2, 3]);
     const again = await applyMigrations(executor, { ttl: '12 HOUR' });
     expect(again.applied).toEqual([]);
-    expect(again.alreadyApplied.map((m) => m.version)).toEqual([1, 2]);
+    expect(again.alreadyApplied.map((m) => m.version)).toEqual([1, 2, 3]);
     expect(again.retentionChanged).toEqual([]);
     const tracked = await executor.queryRows<{ version: number }>(`SELECT version FROM ${MIGRATIONS_TABLE}`);
-    expect(tracked.map((t) => Number(t.version)).sort()).toEqual([1, 2]);
+    expect(tracked.map((t) => Number(t.version)).sort()).toEqual([1, 2, 3]);
 
     const columns = await executor.queryRows<{ name: string; type: string; default_expression: string }>(
       `SELECT name, type, default_expression FROM system.columns WHERE database = '${database}' AND table = 'flows' ORDER BY position`,
     );
     const types = Object.fromEntries(columns.map((c) => [c.name, c.type]));
     for (const column of ANTREA_INSERT_COLUMNS) expect(types[column], column).toBe(ANTREA_TYPES[column]);
+    // The types the flusher's RowBinary header declares are the table's own.
+    for (const column of FLOWLINE_INSERT_COLUMNS)
+      expect(types[column], column).toBe(FLOWS_COLUMN_TYPES[column]);
     expect(columns.find((c) => c.name === 'timeInserted')?.default_expression).toBe('now()');
     expect(columns.find((c) => c.name === 'trusted')?.default_expression).toBe('0');
     const report = await checkFlowsSchema(executor, database, { requireViews: true });
     expect(report.views).toEqual(['flows_node_view', 'flows_pod_view', 'flows_policy_view']);
+    // 0003: the pod and policy views no longer group each block; the node view still does.
+    const selects = await executor.queryRows<{ name: string; as_select: string }>(
+      `SELECT name, as_select FROM system.tables WHERE database = '${database}' AND name LIKE 'flows_%_view' ORDER BY name`,
+    );
+    expect(selects.map((v) => [v.name, /GROUP BY/i.test(v.as_select)])).toEqual([
+      ['flows_node_view', true],
+      ['flows_pod_view', false],
+      ['flows_policy_view', false],
+    ]);
   });
 
   it('a different --ttl changes the retention of flows and the view tables', async () => {
@@ -97,6 +113,19 @@ describe('migrations', () => {
     expect(error).toBeInstanceOf(SchemaMismatchError);
     expect((error as SchemaMismatchError).missingColumns).toEqual(['egressNodeName']);
     expect((error as Error).message).toMatch(/lacks column\(s\) egressNodeName/);
+  });
+
+  it('the schema check names a column whose type differs from what the flusher writes', async () => {
+    const { client, database } = await freshDatabase();
+    const executor = executorFor(client);
+    await applyMigrations(executor);
+    await executor.command('ALTER TABLE flows MODIFY COLUMN octetDeltaCount UInt32');
+    const error = await checkFlowsSchema(executor, database).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SchemaMismatchError);
+    expect((error as SchemaMismatchError).mismatchedTypes).toEqual([
+      { column: 'octetDeltaCount', expected: 'UInt64', actual: 'UInt32' },
+    ]);
+    expect((error as Error).message).toMatch(/octetDeltaCount is UInt32, the flusher writes UInt64/);
   });
 });
 

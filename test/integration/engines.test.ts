@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import {
   ConditionalCheckFailedException,
   CreateTableCommand,
@@ -326,6 +327,62 @@ describe('ClickHouse (chDB behind the HTTP interface)', () => {
       [3, 'w'],
     ]);
     await compressed.close();
+  });
+
+  test('binary inserts: RowBinaryWithNamesAndTypes arrives byte for byte; a format without types is refused clearly', async () => {
+    const { clickhouse, local } = engines();
+    await clickhouse.command({
+      query: 'CREATE TABLE bin_test (a UInt64, b String) ENGINE = MergeTree ORDER BY a',
+    });
+    // Values whose bytes include newlines and NULs, which a text-only path would cut or corrupt.
+    const rows: Array<[bigint, string]> = [
+      [0x0a0a0a0a0a0an, 'line\nbreak'],
+      [10n, '\u0000nul'],
+      [2n ** 64n - 1n, 'é'.repeat(100)],
+    ];
+    const columns = [
+      ['a', 'UInt64'],
+      ['b', 'String'],
+    ];
+    const text = (value: string) => {
+      const bytes = Buffer.from(value, 'utf8');
+      return Buffer.concat([
+        Buffer.from([bytes.length < 0x80 ? bytes.length : (bytes.length & 0x7f) | 0x80]),
+        ...(bytes.length < 0x80 ? [] : [Buffer.from([bytes.length >> 7])]),
+        bytes,
+      ]);
+    };
+    const body = Buffer.concat([
+      Buffer.from([columns.length]),
+      ...columns.map(([name]) => text(name!)),
+      ...columns.map(([, type]) => text(type!)),
+      ...rows.flatMap(([a, b]) => {
+        const number = Buffer.alloc(8);
+        number.writeBigUInt64LE(a);
+        return [number, text(b)];
+      }),
+    ]);
+    const insert = (format: string) =>
+      clickhouse.exec({
+        query: `INSERT INTO bin_test (a, b) FORMAT ${format}`,
+        values: Readable.from([body]),
+      });
+    await (await insert('RowBinaryWithNamesAndTypes')).stream.resume();
+    const read = await clickhouse.query({
+      query: 'SELECT toString(a) AS a, b FROM bin_test ORDER BY a',
+      format: 'JSONEachRow',
+    });
+    expect(await read.json()).toEqual(
+      rows.map(([a, b]) => ({ a: a.toString(), b })).sort((x, y) => (x.a < y.a ? -1 : 1)),
+    );
+    if (local?.clickhouse) {
+      // The local front cannot read binary data without its types; a server could (it knows the table).
+      const refused = await insert('RowBinary').catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ClickHouseError);
+      expect((refused as Error).message).toMatch(
+        /only in formats that carry their column types.*not RowBinary/,
+      );
+    }
   });
 
   test('concurrent requests are answered correctly', async () => {

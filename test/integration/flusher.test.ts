@@ -66,6 +66,7 @@ async function newStack(): Promise<Stack> {
     schedule: SCHEDULE,
     maxRowsPerInsert: 1000,
     maxInsertsPerRound: 4,
+    insertConcurrency: 2,
     writeConcurrency: 16,
     clock: () => clock.now,
   };

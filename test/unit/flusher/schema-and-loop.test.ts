@@ -10,7 +10,7 @@ import {
   splitStatements,
 } from '../../../clickhouse/migrations.ts';
 import { loadDashboardQueries } from '../../../clickhouse/queries.ts';
-import { insertSettings } from '../../../functions/flusher/clickhouse-sink.ts';
+import { ClickHouseRowSink, insertSettings } from '../../../functions/flusher/clickhouse-sink.ts';
 import { flusherConfigFromEnv } from '../../../functions/flusher/config.ts';
 import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
 import { FlushLoop, type RoundReport } from '../../../functions/flusher/flusher.ts';
@@ -106,12 +106,18 @@ describe('flusher configuration', () => {
     });
     expect(insertSettings('tok', { insertQuorum: '2' })).toMatchObject({ insert_quorum: '2' });
   });
-  it('request compression level: 1-9 only', () => {
-    const connection = { url: 'http://127.0.0.1:8123', username: 'u', password: 'p', database: 'd' };
-    for (const compressionLevel of [0, 10, 1.5]) {
-      expect(() => createClickHouseClient({ ...connection, compressionLevel })).toThrow(/level must be/);
+  it('insert gzip level: 1-9 or false only', () => {
+    const client = createClickHouseClient({
+      url: 'http://127.0.0.1:8123',
+      username: 'u',
+      password: 'p',
+      database: 'd',
+    });
+    for (const gzipLevel of [0, 10, 1.5]) {
+      expect(() => new ClickHouseRowSink(client, { gzipLevel })).toThrow(/level must be/);
     }
-    expect(() => createClickHouseClient({ ...connection, compressionLevel: 9 })).not.toThrow();
+    for (const gzipLevel of [9, false, undefined] as const)
+      expect(() => new ClickHouseRowSink(client, { gzipLevel })).not.toThrow();
   });
 });
 
