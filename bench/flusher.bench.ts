@@ -10,7 +10,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { Session } from 'chdb';
@@ -36,6 +35,7 @@ import {
   ClickHouseRowSink,
   DEFAULT_INSERT_GZIP_LEVEL,
   encodeInsertBody,
+  gzipInsertBody,
   INSERT_STATEMENT,
   insertSettings,
 } from '../functions/flusher/clickhouse-sink.ts';
@@ -67,7 +67,7 @@ function clientSideWork(rows: readonly FlowRow[]): {
   const started = performance.now();
   const body = encodeInsertBody(rows);
   const encoded = performance.now();
-  const packed = gzipSync(body, { level: DEFAULT_INSERT_GZIP_LEVEL });
+  const packed = gzipInsertBody(body);
   return {
     encodeMs: encoded - started,
     gzipMs: performance.now() - encoded,

@@ -246,7 +246,8 @@ export function encodeRowBinaryWithNamesAndTypes<Row extends Record<string, unkn
   if (columns.length !== types.length) {
     throw new RowBinaryValueError(`${columns.length} columns but ${types.length} types`);
   }
-  const out = new ByteWriter(256 + rows.length * columns.length * 6);
+  // Sized for the common case (a flow row averages 6 bytes per column), so the buffer rarely grows.
+  const out = new ByteWriter(256 + rows.length * columns.length * 8);
   out.varUInt(columns.length);
   for (const column of columns) out.string(column);
   for (const type of types) out.string(type);

@@ -218,11 +218,15 @@ const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
 const brotli = promisify(zlib.brotliCompress);
 
+// Insert bodies inflate to tens of MB: 1 MiB output chunks instead of zlib's 16 KiB cut the thread-pool
+// round trips per request by 64x.
+const INFLATE_CHUNK_BYTES = 1 << 20;
+
 function decompressorFor(encoding: string): Transform | undefined {
   if (encoding === '' || encoding === 'identity') return undefined;
-  if (encoding === 'gzip') return zlib.createGunzip();
-  if (encoding === 'deflate') return zlib.createInflate();
-  if (encoding === 'br') return zlib.createBrotliDecompress();
+  if (encoding === 'gzip') return zlib.createGunzip({ chunkSize: INFLATE_CHUNK_BYTES });
+  if (encoding === 'deflate') return zlib.createInflate({ chunkSize: INFLATE_CHUNK_BYTES });
+  if (encoding === 'br') return zlib.createBrotliDecompress({ chunkSize: INFLATE_CHUNK_BYTES });
   const createZstd = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
   if (encoding === 'zstd' && createZstd) return createZstd();
   throw new ClickHouseException(
