@@ -122,6 +122,7 @@ interface SinkMeasurement {
   /** CPU per row of the local ClickHouse (HTTP front, decompression, engine, its merges), microseconds. */
   serverMicrosPerRow: number;
   jsonRowsPerSecond?: number;
+  uncompressedRowsPerSecond?: number;
   perRowInsertsPerSecond?: number;
   compressedBytesPerRow?: { all: number; flowsOnly: number };
 }
@@ -197,7 +198,7 @@ async function measureSink(
   batches: FlowRow[][],
   concurrency: number,
   serverPid: number,
-  baselines: { json: boolean; perRowCount: number },
+  baselines: { json: boolean; uncompressed: boolean; perRowCount: number },
 ): Promise<SinkMeasurement> {
   const { url, username, password } = connection;
   const rowBinary: SinkFactory = (database) => {
@@ -241,6 +242,17 @@ async function measureSink(
       };
       const jsonRound = await measureRound(connection, views, batches, concurrency, serverPid, json);
       measurement.jsonRowsPerSecond = jsonRound.round.rowsPerSecond;
+    }
+    if (baselines.uncompressed) {
+      const plain: SinkFactory = (plainDatabase) => {
+        const plainClient = createClickHouseClient({ url, username, password, database: plainDatabase });
+        return {
+          sink: new ClickHouseRowSink(plainClient, { gzipLevel: false }),
+          close: () => plainClient.close(),
+        };
+      };
+      const plainRound = await measureRound(connection, views, batches, concurrency, serverPid, plain);
+      measurement.uncompressedRowsPerSecond = plainRound.round.rowsPerSecond;
     }
     if (baselines.perRowCount > 0) {
       const sink = new ClickHouseRowSink(client);
@@ -342,10 +354,12 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
     const connection = { url, username: user, password };
     withViews = await measureSink(connection, true, batches, concurrency, serverPid, {
       json: true,
+      uncompressed: true,
       perRowCount: quick ? 10 : 20,
     });
     flowsOnly = await measureSink(connection, false, batches, concurrency, serverPid, {
       json: false,
+      uncompressed: false,
       perRowCount: 0,
     });
   } finally {
@@ -387,6 +401,17 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
         `${Math.round(1e6 / (withViews.clientMicrosPerRow + withViews.serverMicrosPerRow))} rows per CPU-second of both; ` +
         `${Math.round(client.rawBytes / batchSize)} B -> ${Math.round(client.gzipBytes / batchSize)} B per row on the wire; ` +
         `stored ${bytes.all.toFixed(0)} B/row compressed incl. the view tables (${bytes.flowsOnly.toFixed(0)} B in flows)`,
+    },
+    {
+      group: 'flusher',
+      name: `ClickHouse insert, one flusher round (${round}), flows + 3 views, request uncompressed (CLICKHOUSE_COMPRESSION=false)`,
+      value: withViews.uncompressedRowsPerSecond!,
+      unit: 'rows/s',
+      baselineName: 'gzip level 1 (deployed default)',
+      baseline: withViews.rowsPerSecond,
+      target: 100_000,
+      better: 'higher',
+      notes: `for a ClickHouse on loopback or in the same network, where ${Math.round(client.rawBytes / batchSize)} B/row on the wire cost less than compressing them`,
     },
     {
       group: 'flusher',
