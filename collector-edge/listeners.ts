@@ -132,7 +132,8 @@ function serveConnection(
     socket.remotePort ?? 0,
     local,
   );
-  const framer = new IpfixStreamFramer();
+  // Socket 'data' buffers are fresh allocations the socket never touches again.
+  const framer = new IpfixStreamFramer({ immutableChunks: true });
   const bytesCounter = metrics.bytes.labels(transport);
   open.add(socket);
   if (context.isPaused()) socket.pause();

@@ -2,11 +2,16 @@
 // Aggregator preprocessor (reference/antrea-flow-aggregator.md 1.1): dispatch by IE name (names are unique
 // across IANA, reverse and Antrea, and the decoder already keys Antrea's on (56506|56505|55829, id)),
 // IPv4 or IPv6 address IEs, all-zeros Service / ClusterIP / SNAT addresses -> "", egressIP is a textual
-// address (invalid -> ""), unknown IEs ignored, missing IEs leave defaults.
-import type { FlowRecord } from '../core/flow-record.ts';
+// address (invalid -> ""), unknown IEs ignored, missing IEs leave defaults. The collector's decoder builds
+// FlowRecords straight from the bytes with flowRecordShape; normaliseRecord / normaliseDataSet apply the same
+// rules to decoded IpfixRecords.
+import type { FlowRecord, StringField } from '../core/flow-record.ts';
 import { canonicalIP, isUnspecifiedAddress, parseIP } from '../core/ip.ts';
+import { WIRE_STRING_FIELDS } from '../core/wire.ts';
+import type { RecordShape, ValueKind } from './ipfix/compile.ts';
 import type { DecodedDataSet } from './ipfix/decoder.ts';
 import type { IpfixRecord, IpfixValue } from './ipfix/types.ts';
+import { STRING_HINT_COUNT } from './ipfix/values.ts';
 
 export interface RecordContext {
   exporterAddress: string;
@@ -52,63 +57,228 @@ function textualAddress(text: string): string {
   return canonical;
 }
 
-export function normaliseRecord(f: IpfixRecord, context: RecordContext): FlowRecord {
-  // Antrea sets the IP version from whichever source address IE is present (IPv4 first).
-  const v4 = f.sourceIPv4Address !== undefined;
-  // One object literal in FlowRecord's field order: one allocation, one hidden class for every record.
-  return {
+/**
+ * How each FlowRecord field is made, as JavaScript source over `ie(name)` (an IE's value), `hint(name)` (its
+ * string hint, compile.ts RecordShape) and the context.
+ */
+interface FlowRecordSources {
+  ie(name: string): string;
+  /** What the IE's value always is, when known (compile.ts ValueKind): saves a conversion. */
+  kind(name: string): ValueKind;
+  hint(name: string): string;
+  context: { [K in keyof RecordContext]: string };
+}
+
+/** Sources of a FlowRecord object literal and of its string fields' hints (in WIRE_STRING_FIELDS order). */
+interface FlowRecordSource {
+  literal: string;
+  hints: string[];
+}
+
+/** The hint of context strings (exporterAddress): any number does, as hints are checked (core/wire.ts). */
+const CONTEXT_HINT = STRING_HINT_COUNT;
+
+// The preprocessor rules above, once, as the source of a FlowRecord object literal in FlowRecord's field order
+// (one hidden class for every record). Compiled twice: into every data template's decoder (the collector gets
+// FlowRecords straight from the bytes, no intermediate IpfixRecord) and into normaliseRecord (any IpfixRecord).
+function flowRecordSource({ ie, kind, hint, context }: FlowRecordSources): FlowRecordSource {
+  // num() and str() of a value known to be a number / string (or absent) are the value itself (or 0 / "").
+  const convert = (name: string, type: 'number' | 'string') => {
+    const known = kind(name);
+    if (known === 'absent') return type === 'number' ? '0' : "''";
+    return known === type ? ie(name) : `${type === 'number' ? 'num' : 'str'}(${ie(name)})`;
+  };
+  const num = (name: string) => convert(name, 'number');
+  const str = (name: string) => convert(name, 'string');
+  const address = (name: string) => `address(${ie(`${name}v4`)}, ${ie(`${name}v6`)})`;
+  // Antrea sets the IP version from whichever source address IE is present (IPv4 first); a template
+  // says which statically, an IpfixRecord only at run time.
+  const v4Kind = kind('sourceIPv4Address');
+  const v4 = `${ie('sourceIPv4Address')} !== undefined`;
+  const ip = (v4Name: string, v6Name: string) => {
+    if (v4Kind === 'other') return `str(${v4} ? ${ie(v4Name)} : ${ie(v6Name)})`;
+    return str(v4Kind === 'absent' ? v6Name : v4Name);
+  };
+  // The hint of the IE a string field's value comes from; -1 where it is made anew (egressIP).
+  const ipHint = (v4Name: string, v6Name: string) => {
+    if (v4Kind === 'other') return `(${v4} ? ${hint(v4Name)} : ${hint(v6Name)})`;
+    return hint(v4Kind === 'absent' ? v6Name : v4Name);
+  };
+  const addressHint = (name: string) => (hint(`${name}v4`) !== '-1' ? hint(`${name}v4`) : hint(`${name}v6`));
+  const hints: { [K in StringField]: string } = {
+    exporterAddress: String(CONTEXT_HINT),
+    sourceIP: ipHint('sourceIPv4Address', 'sourceIPv6Address'),
+    destinationIP: ipHint('destinationIPv4Address', 'destinationIPv6Address'),
+    tcpState: hint('tcpState'),
+    sourcePodName: hint('sourcePodName'),
+    sourcePodNamespace: hint('sourcePodNamespace'),
+    sourceNodeName: hint('sourceNodeName'),
+    destinationPodName: hint('destinationPodName'),
+    destinationPodNamespace: hint('destinationPodNamespace'),
+    destinationNodeName: hint('destinationNodeName'),
+    destinationClusterIP: addressHint('destinationClusterIP'),
+    destinationServiceIP: addressHint('destinationServiceIP'),
+    destinationServicePortName: hint('destinationServicePortName'),
+    ingressNetworkPolicyName: hint('ingressNetworkPolicyName'),
+    ingressNetworkPolicyNamespace: hint('ingressNetworkPolicyNamespace'),
+    ingressNetworkPolicyRuleName: hint('ingressNetworkPolicyRuleName'),
+    egressNetworkPolicyName: hint('egressNetworkPolicyName'),
+    egressNetworkPolicyNamespace: hint('egressNetworkPolicyNamespace'),
+    egressNetworkPolicyRuleName: hint('egressNetworkPolicyRuleName'),
+    egressName: hint('egressName'),
+    egressIP: '-1',
+    egressNodeName: hint('egressNodeName'),
+    proxySnatIP: addressHint('proxySnatIP'),
+    sourcePodLabels: hint('sourcePodLabels'),
+    destinationPodLabels: hint('destinationPodLabels'),
+  };
+  const fields: { [K in keyof FlowRecord]: string } = {
     exporterAddress: context.exporterAddress,
     observationDomainId: context.observationDomainId,
     exportTime: context.exportTime,
     sequenceNumber: context.sequenceNumber,
     receivedAtMs: context.receivedAtMs,
-    sourceIP: str(v4 ? f.sourceIPv4Address : f.sourceIPv6Address),
-    destinationIP: str(v4 ? f.destinationIPv4Address : f.destinationIPv6Address),
-    sourceTransportPort: num(f.sourceTransportPort),
-    destinationTransportPort: num(f.destinationTransportPort),
-    protocolIdentifier: num(f.protocolIdentifier),
-    flowStartSeconds: num(f.flowStartSeconds),
-    flowEndSeconds: num(f.flowEndSeconds),
-    flowEndReason: num(f.flowEndReason),
-    tcpState: str(f.tcpState),
-    flowType: num(f.flowType),
-    packetTotalCount: num(f.packetTotalCount),
-    packetDeltaCount: num(f.packetDeltaCount),
-    octetTotalCount: num(f.octetTotalCount),
-    octetDeltaCount: num(f.octetDeltaCount),
-    reversePacketTotalCount: num(f.reversePacketTotalCount),
-    reversePacketDeltaCount: num(f.reversePacketDeltaCount),
-    reverseOctetTotalCount: num(f.reverseOctetTotalCount),
-    reverseOctetDeltaCount: num(f.reverseOctetDeltaCount),
-    sourcePodName: str(f.sourcePodName),
-    sourcePodNamespace: str(f.sourcePodNamespace),
-    sourceNodeName: str(f.sourceNodeName),
-    destinationPodName: str(f.destinationPodName),
-    destinationPodNamespace: str(f.destinationPodNamespace),
-    destinationNodeName: str(f.destinationNodeName),
-    destinationClusterIP: address(f.destinationClusterIPv4, f.destinationClusterIPv6),
-    destinationServiceIP: address(f.destinationServiceIPv4, f.destinationServiceIPv6),
-    destinationServicePort: num(f.destinationServicePort),
-    destinationServicePortName: str(f.destinationServicePortName),
-    ingressNetworkPolicyName: str(f.ingressNetworkPolicyName),
-    ingressNetworkPolicyNamespace: str(f.ingressNetworkPolicyNamespace),
-    ingressNetworkPolicyRuleName: str(f.ingressNetworkPolicyRuleName),
-    ingressNetworkPolicyRuleAction: num(f.ingressNetworkPolicyRuleAction),
-    ingressNetworkPolicyType: num(f.ingressNetworkPolicyType),
-    egressNetworkPolicyName: str(f.egressNetworkPolicyName),
-    egressNetworkPolicyNamespace: str(f.egressNetworkPolicyNamespace),
-    egressNetworkPolicyRuleName: str(f.egressNetworkPolicyRuleName),
-    egressNetworkPolicyRuleAction: num(f.egressNetworkPolicyRuleAction),
-    egressNetworkPolicyType: num(f.egressNetworkPolicyType),
-    egressName: str(f.egressName),
-    egressIP: textualAddress(str(f.egressIP)),
-    egressNodeName: str(f.egressNodeName),
-    proxySnatIP: address(f.proxySnatIPv4, f.proxySnatIPv6),
-    proxySnatPort: num(f.proxySnatPort),
-    sourcePodLabels: str(f.sourcePodLabels),
-    destinationPodLabels: str(f.destinationPodLabels),
+    sourceIP: ip('sourceIPv4Address', 'sourceIPv6Address'),
+    destinationIP: ip('destinationIPv4Address', 'destinationIPv6Address'),
+    sourceTransportPort: num('sourceTransportPort'),
+    destinationTransportPort: num('destinationTransportPort'),
+    protocolIdentifier: num('protocolIdentifier'),
+    flowStartSeconds: num('flowStartSeconds'),
+    flowEndSeconds: num('flowEndSeconds'),
+    flowEndReason: num('flowEndReason'),
+    tcpState: str('tcpState'),
+    flowType: num('flowType'),
+    packetTotalCount: num('packetTotalCount'),
+    packetDeltaCount: num('packetDeltaCount'),
+    octetTotalCount: num('octetTotalCount'),
+    octetDeltaCount: num('octetDeltaCount'),
+    reversePacketTotalCount: num('reversePacketTotalCount'),
+    reversePacketDeltaCount: num('reversePacketDeltaCount'),
+    reverseOctetTotalCount: num('reverseOctetTotalCount'),
+    reverseOctetDeltaCount: num('reverseOctetDeltaCount'),
+    sourcePodName: str('sourcePodName'),
+    sourcePodNamespace: str('sourcePodNamespace'),
+    sourceNodeName: str('sourceNodeName'),
+    destinationPodName: str('destinationPodName'),
+    destinationPodNamespace: str('destinationPodNamespace'),
+    destinationNodeName: str('destinationNodeName'),
+    destinationClusterIP: address('destinationClusterIP'),
+    destinationServiceIP: address('destinationServiceIP'),
+    destinationServicePort: num('destinationServicePort'),
+    destinationServicePortName: str('destinationServicePortName'),
+    ingressNetworkPolicyName: str('ingressNetworkPolicyName'),
+    ingressNetworkPolicyNamespace: str('ingressNetworkPolicyNamespace'),
+    ingressNetworkPolicyRuleName: str('ingressNetworkPolicyRuleName'),
+    ingressNetworkPolicyRuleAction: num('ingressNetworkPolicyRuleAction'),
+    ingressNetworkPolicyType: num('ingressNetworkPolicyType'),
+    egressNetworkPolicyName: str('egressNetworkPolicyName'),
+    egressNetworkPolicyNamespace: str('egressNetworkPolicyNamespace'),
+    egressNetworkPolicyRuleName: str('egressNetworkPolicyRuleName'),
+    egressNetworkPolicyRuleAction: num('egressNetworkPolicyRuleAction'),
+    egressNetworkPolicyType: num('egressNetworkPolicyType'),
+    egressName: str('egressName'),
+    egressIP: `textualAddress(${str('egressIP')})`,
+    egressNodeName: str('egressNodeName'),
+    proxySnatIP: address('proxySnatIP'),
+    proxySnatPort: num('proxySnatPort'),
+    sourcePodLabels: str('sourcePodLabels'),
+    destinationPodLabels: str('destinationPodLabels'),
+  };
+  return {
+    literal: `{\n${Object.entries(fields)
+      .map(([field, source]) => `  ${field}: ${source},`)
+      .join('\n')}\n}`,
+    hints: WIRE_STRING_FIELDS.map((field) => hints[field as StringField]),
   };
 }
+
+const helpers = { num, str, address, textualAddress };
+
+/**
+ * String hints of the FlowRecords a decoder with flowRecordShape(hints) builds, for WireBatchBuilder.add:
+ * WIRE_STRING_FIELDS.length numbers per record, a data set's records one after another from the offset in
+ * its `shapeState`. They accumulate until reset() (the collector resets before each message).
+ */
+export class FlowStringHints {
+  static readonly perRecord = WIRE_STRING_FIELDS.length;
+  buffer = new Int32Array(1024 * FlowStringHints.perRecord);
+  length = 0;
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** Where the hints of record `index` of `set` start. */
+  offsetOf(set: DecodedDataSet<FlowRecord>, index: number): number {
+    return (set.shapeState as number) + index * FlowStringHints.perRecord;
+  }
+
+  /** Room for one more record's hints; returns where they go. */
+  reserve(): number {
+    const offset = this.length;
+    if (offset + FlowStringHints.perRecord > this.buffer.length) {
+      const grown = new Int32Array(this.buffer.length * 2);
+      grown.set(this.buffer);
+      this.buffer = grown;
+    }
+    this.length = offset + FlowStringHints.perRecord;
+    return offset;
+  }
+}
+
+/**
+ * The RecordShape (ipfix/compile.ts) that makes an IPFIX decoder build FlowRecords directly: its data sets'
+ * records are what normaliseDataSet would return for them. With `hints`, it also notes each record's string
+ * hints there, so that packing it (core/wire.ts) finds its strings without hashing them.
+ */
+export function flowRecordShape(hints?: FlowStringHints): RecordShape<FlowRecord> {
+  return {
+    source: ({ value, kind, hint }) => {
+      const { literal, hints: hintSources } = flowRecordSource({
+        ie: value,
+        kind,
+        hint,
+        context: {
+          exporterAddress: 'c.exporterAddress',
+          observationDomainId: 'c.observationDomainId',
+          exportTime: 'c.exportTime',
+          sequenceNumber: '(c.sequenceNumber + c.firstRecordIndex + i) >>> 0',
+          receivedAtMs: 'c.receivedAtMs',
+        },
+      });
+      if (!hints) return { expression: literal };
+      const statements = [
+        '    const hintAt = flowHints.reserve();',
+        '    if (i === 0) c.shapeState = hintAt;',
+        '    const hintBuffer = flowHints.buffer;',
+        ...hintSources.map((source, k) => `    hintBuffer[hintAt + ${k}] = ${source};`),
+      ];
+      return { statements: statements.join('\n'), expression: literal };
+    },
+    helpers: hints ? { ...helpers, flowHints: hints } : helpers,
+  };
+}
+
+const helperNames = Object.keys(helpers) as (keyof typeof helpers)[];
+
+/** One IPFIX data record (by IE name) as a FlowRecord. */
+export const normaliseRecord = new Function(
+  ...helperNames,
+  `return function normaliseRecord(f, context) {\n  return ${
+    flowRecordSource({
+      ie: (name) => `f[${JSON.stringify(name)}]`,
+      kind: () => 'other',
+      hint: () => '-1',
+      context: {
+        exporterAddress: 'context.exporterAddress',
+        observationDomainId: 'context.observationDomainId',
+        exportTime: 'context.exportTime',
+        sequenceNumber: 'context.sequenceNumber',
+        receivedAtMs: 'context.receivedAtMs',
+      },
+    }).literal
+  };\n};`,
+)(...helperNames.map((name) => helpers[name])) as (f: IpfixRecord, context: RecordContext) => FlowRecord;
 
 /**
  * FlowRecords of a decoded data set. Options records (exporter statistics) are not flows: none.

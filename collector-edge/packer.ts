@@ -22,8 +22,14 @@
 // is one unit. The sealing check uses an upper bound of the next record's encoded size, so a batch never
 // exceeds the target (except a single record larger than the target, sent alone).
 import type { FlowRecord } from '../core/flow-record.ts';
-import { encodedSizeBound, WireBatchBuilder } from '../core/wire.ts';
-import { flowRoutingHash, laneHashOf, type ShardMap } from './shard-map.ts';
+import { encodedSizeBound, WIRE_STRING_FIELDS, WireBatchBuilder } from '../core/wire.ts';
+import {
+  flowRoutingHash,
+  laneHashOf,
+  routingSourceAddress,
+  routingSourceHash,
+  type ShardMap,
+} from './shard-map.ts';
 
 /** A packed Kinesis record, ready for PutRecords. */
 export interface SealedBatch {
@@ -45,6 +51,11 @@ export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
 export const DEFAULT_PARTITION_LANES = 16;
 
 const HASH_SPACE = 1n << 128n;
+
+/** Where a record's string hints have its source and SNAT addresses' (WireBatchBuilder.add). */
+const SOURCE_IP_HINT = WIRE_STRING_FIELDS.indexOf('sourceIP');
+const PROXY_SNAT_IP_HINT = WIRE_STRING_FIELDS.indexOf('proxySnatIP');
+const SOURCE_HASH_SLOTS = 4096;
 
 interface OpenBatch {
   builder: WireBatchBuilder;
@@ -84,6 +95,11 @@ export class ShardPacker {
   private readonly partitionKeys: string[];
   private readonly partitionKeyBytes: number[];
   private openRecords = 0;
+  /** Builders of sealed batches, reset for the next ones (their buffers are allocated once). */
+  private readonly spareBuilders: WireBatchBuilder[] = [];
+  /** routingSourceHash of recent source addresses, by string hint (see slotOf). */
+  private readonly sourceHashText: string[] = new Array<string>(SOURCE_HASH_SLOTS).fill('');
+  private readonly sourceHashValue = new Int32Array(SOURCE_HASH_SLOTS);
 
   constructor(private readonly options: PackerOptions) {
     this.lanes = options.lanes ?? DEFAULT_PARTITION_LANES;
@@ -123,9 +139,28 @@ export class ShardPacker {
     return keys;
   }
 
-  /** The flow's (shard, lane): both from its flow key's routing hash, so every record of a flow agrees. */
-  private slotOf(record: FlowRecord): number {
-    const routingHash = flowRoutingHash(record);
+  /**
+   * The flow's (shard, lane): both from its flow key's routing hash, so every record of a flow agrees. With
+   * string hints, the hash of the source address (the same few addresses again and again) comes from a cache.
+   */
+  private slotOf(record: FlowRecord, hints: ArrayLike<number> | undefined, hintOffset: number): number {
+    const source = routingSourceAddress(record);
+    let sourceHash: number;
+    const hint =
+      hints === undefined
+        ? -1
+        : hints[hintOffset + (source === record.sourceIP ? SOURCE_IP_HINT : PROXY_SNAT_IP_HINT)]!;
+    if (hint < 0) sourceHash = routingSourceHash(source);
+    else {
+      const slot = hint & (SOURCE_HASH_SLOTS - 1);
+      if (this.sourceHashText[slot] === source) sourceHash = this.sourceHashValue[slot]!;
+      else {
+        sourceHash = routingSourceHash(source);
+        this.sourceHashText[slot] = source;
+        this.sourceHashValue[slot] = sourceHash;
+      }
+    }
+    const routingHash = flowRoutingHash(record, sourceHash);
     const lane = laneHashOf(routingHash) % this.lanes;
     const map = this.shardMap;
     if (map === undefined) return lane;
@@ -133,8 +168,9 @@ export class ShardPacker {
     return (shard >= 0 ? shard : map.size) * this.lanes + lane;
   }
 
-  add(record: FlowRecord): void {
-    const slot = this.slotOf(record);
+  /** Packs a record; `hints`/`hintOffset`: its string hints, if known (core/wire.ts WireBatchBuilder.add). */
+  add(record: FlowRecord, hints?: ArrayLike<number>, hintOffset = 0): void {
+    const slot = this.slotOf(record, hints, hintOffset);
     let batch = this.open[slot];
     if (batch !== undefined && batch.builder.byteLength + encodedSizeBound(record) > batch.dataLimit) {
       this.seal(slot);
@@ -142,19 +178,21 @@ export class ShardPacker {
     }
     if (batch === undefined) {
       batch = {
-        builder: new WireBatchBuilder(),
+        builder: this.spareBuilders.pop() ?? new WireBatchBuilder(),
         dataLimit: this.options.targetBytes - this.partitionKeyBytes[slot % this.lanes]!,
         openedAtMs: this.options.now(),
       };
       this.open[slot] = batch;
     }
-    batch.builder.add(record);
+    batch.builder.add(record, hints, hintOffset);
     this.openRecords++;
     if (batch.builder.recordCount === 1) {
       const size = batch.builder.byteLength + this.partitionKeyBytes[slot % this.lanes]!;
       if (size > KINESIS_MAX_RECORD_BYTES) {
         this.open[slot] = undefined;
         this.openRecords--;
+        batch.builder.reset();
+        this.spareBuilders.push(batch.builder);
         this.options.onOversize?.(record, size);
       }
     }
@@ -177,11 +215,14 @@ export class ShardPacker {
     const batch = this.open[slot]!;
     this.open[slot] = undefined;
     this.openRecords -= batch.builder.recordCount;
-    this.options.onSealed({
+    const sealed: SealedBatch = {
       data: batch.builder.finish(),
       partitionKey: this.partitionKeys[slot % this.lanes]!,
       explicitHashKey: this.slotHashKeys[slot]!,
       recordCount: batch.builder.recordCount,
-    });
+    };
+    batch.builder.reset();
+    this.spareBuilders.push(batch.builder);
+    this.options.onSealed(sealed);
   }
 }

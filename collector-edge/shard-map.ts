@@ -31,15 +31,28 @@ function fnvNumber(h: number, value: number): number {
   return Math.imul(h ^ (value >>> 0), 0x01000193);
 }
 
+/** The flow key's source address: the SNAT address for the ingress-Node half of a from-external flow. */
+export function routingSourceAddress(record: FlowRecord): string {
+  return isSourceNodeFromExternalFlow(record) ? record.proxySnatIP : record.sourceIP;
+}
+
+/** flowRoutingHash's first step, on routingSourceAddress (depends on the address text alone: cacheable). */
+export function routingSourceHash(sourceAddress: string): number {
+  return fnvText(0x811c9dc5, sourceAddress);
+}
+
 /**
  * A uint32 hash of a record's flow key (the fields of core/flow-key.ts flowTupleOf, SNAT rule included)
  * without building the key text: the collector routes every record by it, so it must be cheap. Equal flow keys
  * give equal hashes on every collector replica (pure integer arithmetic), which is all routing needs.
+ * `sourceHash` is routingSourceHash(routingSourceAddress(record)), if the caller has it at hand.
  */
-export function flowRoutingHash(record: FlowRecord): number {
+export function flowRoutingHash(
+  record: FlowRecord,
+  sourceHash = routingSourceHash(routingSourceAddress(record)),
+): number {
   const snat = isSourceNodeFromExternalFlow(record);
-  let h = fnvText(0x811c9dc5, snat ? record.proxySnatIP : record.sourceIP);
-  h = fnvText(h, record.destinationIP);
+  let h = fnvText(sourceHash, record.destinationIP);
   h = fnvNumber(h, record.protocolIdentifier);
   h = fnvNumber(h, snat ? record.proxySnatPort : record.sourceTransportPort);
   h = fnvNumber(h, record.destinationTransportPort);

@@ -5,8 +5,10 @@ export function formatIPv4(bytes: Uint8Array, offset = 0): string {
   return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
 }
 
+// Scratch for formatIPv6's groups: formatting runs synchronously, so one array serves every call.
+const groups = new Uint16Array(8);
+
 export function formatIPv6(bytes: Uint8Array, offset = 0): string {
-  const groups = new Array<number>(8);
   for (let i = 0; i < 8; i++) groups[i] = (bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!;
   if (
     groups[0] === 0 &&
@@ -34,10 +36,18 @@ export function formatIPv6(bytes: Uint8Array, offset = 0): string {
     }
     i = j;
   }
-  if (bestStart < 0) return groups.map((g) => g.toString(16)).join(':');
-  const head = groups.slice(0, bestStart).map((g) => g.toString(16));
-  const tail = groups.slice(bestStart + bestLength).map((g) => g.toString(16));
-  return `${head.join(':')}::${tail.join(':')}`;
+  // Built by concatenation: no intermediate arrays (the collector formats every IPv6 address it sees).
+  let text = '';
+  if (bestStart < 0) {
+    for (let i = 0; i < 8; i++) text += i === 0 ? groups[i]!.toString(16) : `:${groups[i]!.toString(16)}`;
+    return text;
+  }
+  for (let i = 0; i < bestStart; i++)
+    text += i === 0 ? groups[i]!.toString(16) : `:${groups[i]!.toString(16)}`;
+  text += '::';
+  for (let i = bestStart + bestLength; i < 8; i++)
+    text += i === bestStart + bestLength ? groups[i]!.toString(16) : `:${groups[i]!.toString(16)}`;
+  return text;
 }
 
 /** True for 0.0.0.0 and :: (Antrea's "unset" address), and for the empty string. */

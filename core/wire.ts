@@ -99,6 +99,8 @@ export function varintLength(value: number): number {
 
 class ByteWriter {
   buffer = Buffer.allocUnsafe(4096);
+  /** The same bytes, for writing up to four at once. */
+  view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   length = 0;
 
   ensure(extra: number): void {
@@ -106,6 +108,7 @@ class ByteWriter {
     const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + extra));
     this.buffer.copy(next, 0, 0, this.length);
     this.buffer = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
   varint(value: number): void {
@@ -137,34 +140,115 @@ function writeVarintAt(buffer: Buffer, offset: number, value: number): number {
   return offset;
 }
 
-const stringFields = WIRE_FIELDS_V1.filter(([, kind]) => kind === 'string').map(([field]) => field);
+/** The string fields of version 1, in wire order: the k-th one's string hint is hints[offset + k] (add()). */
+export const WIRE_STRING_FIELDS: readonly FlowRecordField[] = WIRE_FIELDS_V1.filter(
+  ([, kind]) => kind === 'string',
+).map(([field]) => field);
+const stringFields = WIRE_STRING_FIELDS;
 /** A record's fields never take more than this: 8 bytes per varint (values stay below 2^53). */
 const MAX_RECORD_FIELD_BYTES = 8 * WIRE_FIELDS_V1.length;
 
 type RecordWriter = (
   record: FlowRecord,
-  writer: ByteWriter,
-  intern: (text: string) => number,
+  builder: WireBatchBuilder,
+  body: ByteWriter,
+  hints: ArrayLike<number> | undefined,
+  hintOffset: number,
+  hintTable: Int32Array | undefined,
+  hintStamp: number,
+  texts: readonly string[],
   writeVarint: typeof writeVarintAt,
 ) => void;
 
+/**
+ * Source writing `v`, a non-negative integer below 2^28, as a varint at `p` with one little-endian store of
+ * its (up to 4) bytes: a typed-array store costs V8 a dozen checks, so one per field instead of one per byte.
+ * The record's room is reserved first (8 bytes per field), so a 4-byte store may run past the varint.
+ */
+const smallVarintSource = `if (v < 128) {
+      dv.setUint8(p, v);
+      p += 1;
+    } else if (v < 16384) {
+      dv.setUint16(p, (v & 127) | 128 | ((v >> 7) << 8), true);
+      p += 2;
+    } else if (v < 2097152) {
+      dv.setUint32(p, (v & 127) | 128 | ((((v >> 7) & 127) | 128) << 8) | ((v >> 14) << 16), true);
+      p += 3;
+    } else {
+      dv.setUint32(p, (v & 127) | 128 | ((((v >> 7) & 127) | 128) << 8) | ((((v >> 14) & 127) | 128) << 16) | ((v >> 21) << 24), true);
+      p += 4;
+    }`;
+
+/**
+ * Source writing number field value `v` exactly as writeVarintAt does: integers below 2^28 as above, below
+ * 2^35 (second timestamps) as 4 + 1 bytes, a fraction below 128 truncated (as it always was), the rest (large
+ * values; anything not a safe non-negative integer becomes 0) through writeVarint.
+ */
+const numberVarintSource = `if (v >= 0 && v < 268435456 && (v | 0) === v) {
+    ${smallVarintSource}
+  } else if (v >= 268435456 && v < 34359738368 && Math.floor(v) === v) {
+    h = Math.floor(v / 268435456);
+    v = v - h * 268435456;
+    dv.setUint32(p, (v & 127) | 128 | ((((v >> 7) & 127) | 128) << 8) | ((((v >> 14) & 127) | 128) << 16) | (((v >> 21) | 128) << 24), true);
+    dv.setUint8(p + 4, h);
+    p += 5;
+  } else if (v >= 0 && v < 128) {
+    dv.setUint8(p, v);
+    p += 1;
+  } else p = writeVarint(b, p, v);`;
+
+/** Seed of the string-table hash: per process, so input cannot be made to collide on purpose. */
+const STRING_HASH_SEED = (Math.random() * 0x100000000) >>> 0;
+/** Probing beyond this means colliding strings: the builder switches to a Map for the rest of its batch. */
+const MAX_PROBES = 64;
+
+/** Slots of a builder's hint table (hints are folded into it; a collision only costs a map lookup). */
+const HINT_SLOTS = 16384;
+const HINT_SHIFT = 32 - Math.log2(HINT_SLOTS);
+const HINT_MIX = 0x9e3779b1;
+
 // Generated once with direct property reads: a loop over field names costs several times more, and the
-// collector encodes every flow record it receives.
+// collector encodes every flow record it receives. The strings are looked up first (empty ones, most of
+// them, are index 0; a hinted one found under its hint without a call), so that writing needs no calls but
+// for large numbers.
 const writeRecordFields = new Function(
   'r',
   'w',
-  'intern',
+  'body',
+  'hints',
+  'o',
+  'hintTable',
+  'stamp',
+  'texts',
   'writeVarint',
-  `w.ensure(${MAX_RECORD_FIELD_BYTES});
-  const b = w.buffer;
-  let p = w.length;
-  let v;
+  `let v, h, x;
+${stringFields
+  .map(
+    (field, k) => `  v = r.${field};
+  let s${k} = 0;
+  if (v.length !== 0) {
+    if (hints === undefined) s${k} = w.intern(v, -1);
+    else {
+      h = hints[o + ${k}];
+      x = h < 0 ? -1 : hintTable[Math.imul(h, ${HINT_MIX}) >>> ${HINT_SHIFT}];
+      x = x >>> 16 === stamp ? (x & 65535) - 1 : -1;
+      s${k} = x >= 0 && texts[x] === v ? x : w.intern(v, h);
+    }
+  }`,
+  )
+  .join('\n')}
+  body.ensure(${MAX_RECORD_FIELD_BYTES});
+  const b = body.buffer;
+  const dv = body.view;
+  let p = body.length;
 ${WIRE_FIELDS_V1.map(([field, kind]) =>
-  kind === 'number'
-    ? `  v = r.${field}; if (v >= 0 && v < 128) b[p++] = v; else p = writeVarint(b, p, v);`
-    : `  v = r.${field}; v = v === '' ? 0 : intern(v); if (v < 128) b[p++] = v; else p = writeVarint(b, p, v);`,
+  kind === 'string'
+    ? `  v = s${stringFields.indexOf(field)};
+  ${smallVarintSource}`
+    : `  v = r.${field};
+  ${numberVarintSource}`,
 ).join('\n')}
-  w.length = p;`,
+  body.length = p;`,
 ) as RecordWriter;
 
 /**
@@ -184,14 +268,31 @@ export const encodedSizeBound = new Function(
  * producer can stop before a Kinesis size limit.
  */
 export class WireBatchBuilder {
-  private readonly strings = new Map<string, number>();
+  /**
+   * The string table: its first `textCount` entries (the array keeps the entries of earlier batches beyond
+   * that after reset(), so that it need not grow again).
+   */
+  private readonly texts: string[] = [];
+  private textCount = 0;
+  /**
+   * The table's strings by a seeded hash of their characters (open addressing: index + 1, 0 = free), so
+   * finding a string costs no Map operations; `byText` takes over for the rest of the batch should the
+   * probing ever run long (strings made to collide).
+   */
+  private byHash = new Int32Array(64);
+  private byText: Map<string, number> | undefined;
+  /**
+   * String hint (folded) -> index + 1 in the table (low 16 bits) under the batch's stamp (high bits): entries
+   * of earlier batches, with other stamps, count as empty. Made on demand.
+   */
+  private hintIndex: Int32Array | undefined;
+  private hintStamp = 1;
   private readonly table = new ByteWriter();
   private readonly body = new ByteWriter();
   private count = 0;
-  private readonly internText = (text: string) => this.intern(text);
 
   constructor() {
-    this.intern(''); // most string fields are empty: index 0, no map lookup
+    this.internText(''); // most string fields are empty: index 0, no map lookup
   }
 
   get recordCount(): number {
@@ -202,26 +303,121 @@ export class WireBatchBuilder {
   get byteLength(): number {
     return (
       HEADER_BYTES +
-      varintLength(this.strings.size) +
+      varintLength(this.textCount) +
       this.table.length +
       varintLength(this.count) +
       this.body.length
     );
   }
 
-  add(record: FlowRecord): void {
-    writeRecordFields(record, this.body, this.internText, writeVarintAt);
+  /**
+   * Appends a record. `hints` (optional) are string hints of its string fields in WIRE_STRING_FIELDS order
+   * from `hintOffset` on: small numbers that are usually equal for the same string (the collector's IPFIX
+   * value caches give them, collector-edge/ipfix/values.ts), -1 for none. They only speed up finding a
+   * string in the table: the encoding is the same with or without them.
+   */
+  add(record: FlowRecord, hints?: ArrayLike<number>, hintOffset = 0): void {
+    if (hints !== undefined) this.hintIndex ??= new Int32Array(HINT_SLOTS);
+    writeRecordFields(
+      record,
+      this,
+      this.body,
+      hints,
+      hintOffset,
+      this.hintIndex,
+      this.hintStamp,
+      this.texts,
+      writeVarintAt,
+    );
     this.count++;
   }
 
-  private intern(text: string): number {
-    let index = this.strings.get(text);
+  /** Index of `text` in the string table (added if new). Called by the generated record writer. */
+  intern(text: string, hint: number): number {
+    if (hint < 0) return this.internText(text);
+    // The table entry under the hint must be this very string (or an equal one): hints are reused.
+    const slot = Math.imul(hint, HINT_MIX) >>> HINT_SHIFT;
+    this.hintIndex ??= new Int32Array(HINT_SLOTS);
+    const hinted = this.hintIndex;
+    const entry = hinted[slot]!;
+    const candidate = entry >>> 16 === this.hintStamp ? (entry & 0xffff) - 1 : -1;
+    if (candidate >= 0 && this.texts[candidate] === text) return candidate;
+    const index = this.internText(text);
+    if (index < 0xffff) hinted[slot] = (this.hintStamp << 16) | (index + 1);
+    return index;
+  }
+
+  private internText(text: string): number {
+    if (this.byText !== undefined) return this.internByText(text, this.byText);
+    // One pass over the characters for the hash and, should the string be new and short ASCII (names and
+    // addresses are), its bytes: written after the table's end, kept only if it is appended.
+    const length = text.length;
+    const table = this.table;
+    table.ensure(length + 1);
+    const buffer = table.buffer;
+    const start = table.length + 1;
+    let ascii = length < 0x80;
+    let hash = STRING_HASH_SEED ^ length;
+    for (let i = 0; i < length; i++) {
+      const code = text.charCodeAt(i);
+      hash = Math.imul(hash ^ code, 0x01000193);
+      if (code >= 0x80) ascii = false;
+      buffer[start + i] = code;
+    }
+    const slots = this.byHash;
+    const mask = slots.length - 1;
+    let slot = (hash ^ (hash >>> 16)) & mask;
+    for (let probes = 0; slots[slot] !== 0; probes++) {
+      const index = slots[slot]! - 1;
+      if (this.texts[index] === text) return index;
+      if (probes === MAX_PROBES) {
+        this.byText = new Map(this.texts.slice(0, this.textCount).map((t, i) => [t, i]));
+        return this.internByText(text, this.byText);
+      }
+      slot = (slot + 1) & mask;
+    }
+    let index: number;
+    if (ascii) {
+      buffer[start - 1] = length;
+      table.length = start + length;
+      index = this.textCount++;
+      if (index < this.texts.length) this.texts[index] = text;
+      else this.texts.push(text);
+    } else index = this.appendNew(text);
+    slots[slot] = index + 1;
+    if (this.textCount * 2 > slots.length) this.rehash(slots.length * 2);
+    return index;
+  }
+
+  private internByText(text: string, byText: Map<string, number>): number {
+    let index = byText.get(text);
     if (index === undefined) {
-      index = this.strings.size;
-      this.strings.set(text, index);
-      this.appendString(text);
+      index = this.appendNew(text);
+      byText.set(text, index);
     }
     return index;
+  }
+
+  /** Appends a string new to the table. */
+  private appendNew(text: string): number {
+    const index = this.textCount++;
+    if (index < this.texts.length) this.texts[index] = text;
+    else this.texts.push(text);
+    this.appendString(text);
+    return index;
+  }
+
+  private rehash(size: number): void {
+    const slots = new Int32Array(size);
+    const mask = size - 1;
+    this.texts.slice(0, this.textCount).forEach((text, index) => {
+      let hash = STRING_HASH_SEED ^ text.length;
+      for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+      let slot = (hash ^ (hash >>> 16)) & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = index + 1;
+    });
+    this.byHash = slots;
   }
 
   /** Appends varint byte length + UTF-8 bytes to the string table without an intermediate Buffer. */
@@ -251,6 +447,22 @@ export class WireBatchBuilder {
     table.length += table.buffer.write(text, table.length, bytes, 'utf8');
   }
 
+  /** Starts a new, empty payload, keeping the buffers (a packer reuses one builder batch after batch). */
+  reset(): void {
+    this.textCount = 0;
+    // A new stamp voids the hint table's entries (texts keeps old strings: an old index must not be used).
+    if (++this.hintStamp > 0x7fff) {
+      this.hintStamp = 1;
+      this.hintIndex?.fill(0);
+    }
+    this.byHash.fill(0);
+    this.byText = undefined;
+    this.table.length = 0;
+    this.body.length = 0;
+    this.count = 0;
+    this.internText('');
+  }
+
   finish(): Buffer {
     // One allocation of the exact size (byteLength), no intermediate growth.
     const out = Buffer.allocUnsafe(this.byteLength);
@@ -258,7 +470,7 @@ export class WireBatchBuilder {
     out[1] = WIRE_MAGIC_1;
     out[2] = WIRE_VERSION;
     out[3] = 0;
-    let offset = writeVarintAt(out, HEADER_BYTES, this.strings.size);
+    let offset = writeVarintAt(out, HEADER_BYTES, this.textCount);
     offset += this.table.buffer.copy(out, offset, 0, this.table.length);
     offset = writeVarintAt(out, offset, this.count);
     this.body.buffer.copy(out, offset, 0, this.body.length);

@@ -2,6 +2,9 @@
 // generated once with `new Function`, reading every field at a constant or running offset with the
 // value conversion inlined and building the record as one object literal (one hidden class per
 // template). Interpreting the field list per record costs several times more (bench/decode.bench.ts).
+// What a record becomes is a RecordShape: by default an object keyed by IE name; a caller can compile its
+// own record type straight from the field values (the collector builds FlowRecords, normalise.ts), which
+// saves building and reading an intermediate object per record.
 import { type IeRegistry, unknownElementName } from './registry.ts';
 import { type IeType, type IpfixRecord, VARIABLE_LENGTH } from './types.ts';
 import * as values from './values.ts';
@@ -20,7 +23,56 @@ export interface TemplateField extends FieldSpecifier {
   known: boolean;
 }
 
-export interface CompiledTemplate {
+/** What the data set a record came in tells a RecordShape (decoder.ts DecodedDataSet carries these). */
+export interface DataSetContext {
+  exporterAddress: string;
+  observationDomainId: number;
+  /** Export time (seconds) and sequence number of the message the set came in. */
+  exportTime: number;
+  sequenceNumber: number;
+  /** Data records of the same message before this set. */
+  firstRecordIndex: number;
+  receivedAtMs: number;
+  /** Free for a RecordShape to note per-set data (normalise.ts: where the set's string hints start). */
+  shapeState: unknown;
+}
+
+/** What a value is, as far as the template tells: a shape can skip conversions for 'number' and 'string'. */
+export type ValueKind = 'number' | 'string' | 'other' | 'absent';
+
+/** A template's fields as the generated decoder holds them for one record, for a RecordShape. */
+export interface TemplateValues {
+  fields: readonly TemplateField[];
+  /** Expression of IE `name`'s value in this record; `undefined` when the template lacks the IE. */
+  value(name: string): string;
+  kind(name: string): ValueKind;
+  /** Expression of the value's string hint (values.ts lastStringHint); -1 when it has none. */
+  hint(name: string): string;
+}
+
+/** The record type R a compiled decoder builds. */
+export interface RecordShape<R> {
+  /**
+   * Source that builds one record: optional statements, then the expression whose value is the record.
+   * Both may read `c`, the set's DataSetContext, and `i`, the record's index in its set; statements may
+   * declare locals not named like the decoder's own (b, dv, p, end, out, c, h, l, q, i, v<n>, s<n>).
+   */
+  source(template: TemplateValues): { statements?: string; expression: string };
+  /** Functions the source calls, by name (must not shadow the decoder's own helpers). */
+  readonly helpers: Readonly<Record<string, unknown>>;
+  /** Phantom: the record type (never read). */
+  readonly record?: R;
+}
+
+/** The default shape: a plain object keyed by IE name (unknown IEs under "enterprise:id"). */
+export const ieRecordShape: RecordShape<IpfixRecord> = {
+  source: ({ fields, value }) => ({
+    expression: `{ ${fields.map((f) => `${JSON.stringify(f.name)}: ${value(f.name)}`).join(', ')} }`,
+  }),
+  helpers: {},
+};
+
+export interface CompiledTemplate<R = IpfixRecord> {
   fields: readonly TemplateField[];
   /** Smallest record (variable-length fields count 1 byte); a set's trailing bytes below this are padding. */
   minRecordLength: number;
@@ -30,7 +82,7 @@ export interface CompiledTemplate {
    * Decodes the records of a data set between `start` and `end` into `out`. Returns the offset after the
    * last record (the rest is padding), or `~offset` of the first record that runs past `end`.
    */
-  decodeRecords(bytes: Uint8Array, start: number, end: number, out: IpfixRecord[]): number;
+  decodeRecords(bytes: Uint8Array, start: number, end: number, out: R[], context: DataSetContext): number;
 }
 
 /** Resolves names and types of a field list (unknown IEs are octetArray under "enterprise:id"). */
@@ -62,6 +114,8 @@ const HELPERS = {
   ntpNanoseconds: values.ntpNanoseconds,
   bool: values.bool,
   decodeValue: values.decodeValue,
+  lastStringHint: values.lastStringHint,
+  ipv4Text: values.ipv4Text,
 };
 
 /** JavaScript expression reading a fixed-length field at `at` (an expression) from `b`. */
@@ -77,13 +131,11 @@ function fixedFieldExpression(field: TemplateField, at: string): string {
     case 'dateTimeMilliseconds':
       return unsignedExpression(at, length);
     case 'signed8':
-      return `((b[${at}] << 24) >> 24)`;
+      return `dv.getInt8(${at})`;
     case 'signed16':
-      return length === 2 ? `(((b[${at}] << 24) >> 16) | b[${at} + 1])` : `signed(b, ${at}, ${length})`;
+      return length === 2 ? `dv.getInt16(${at})` : `signed(b, ${at}, ${length})`;
     case 'signed32':
-      return length === 4
-        ? `((b[${at}] << 24) | (b[${at} + 1] << 16) | (b[${at} + 2] << 8) | b[${at} + 3])`
-        : `signed(b, ${at}, ${length})`;
+      return length === 4 ? `dv.getInt32(${at})` : `signed(b, ${at}, ${length})`;
     case 'signed64':
       return `signed(b, ${at}, ${length})`;
     case 'float32':
@@ -100,7 +152,7 @@ function fixedFieldExpression(field: TemplateField, at: string): string {
     case 'dateTimeNanoseconds':
       return `ntpNanoseconds(b, ${at})`;
     case 'ipv4Address':
-      return `ipv4(b, ${at})`;
+      return `ipv4Text(dv.getUint32(${at}))`;
     case 'ipv6Address':
       return `ipv6(b, ${at})`;
     default:
@@ -108,22 +160,60 @@ function fixedFieldExpression(field: TemplateField, at: string): string {
   }
 }
 
+// Multi-byte reads go through `dv`, a big-endian DataView of `b`: one read per field instead of one per byte
+// (each typed-array read costs V8 a dozen checks). The record's bounds are checked before its fields are read.
 function unsignedExpression(at: string, length: number): string {
   switch (length) {
     case 1:
       return `b[${at}]`;
     case 2:
-      return `((b[${at}] << 8) | b[${at} + 1])`;
+      return `dv.getUint16(${at})`;
     case 3:
-      return `((b[${at}] << 16) | (b[${at} + 1] << 8) | b[${at} + 2])`;
+      return `((dv.getUint16(${at}) << 8) | b[${at} + 2])`;
     case 4:
-      return `(b[${at}] * 16777216 + ((b[${at} + 1] << 16) | (b[${at} + 2] << 8) | b[${at} + 3]))`;
+      return `dv.getUint32(${at})`;
     case 8:
       // Numbers while the value fits in 2^53 (the high word below 2^21), bigint above.
-      return `((h = b[${at}] * 16777216 + ((b[${at} + 1] << 16) | (b[${at} + 2] << 8) | b[${at} + 3])) < 2097152 ? h * 4294967296 + (b[${at} + 4] * 16777216 + ((b[${at} + 5] << 16) | (b[${at} + 6] << 8) | b[${at} + 7])) : u64Big(b, ${at}))`;
+      return `((h = dv.getUint32(${at})) < 2097152 ? h * 4294967296 + dv.getUint32(${at} + 4) : u64Big(b, ${at}))`;
     default:
       return `unsigned(b, ${at}, ${length})`;
   }
+}
+
+/** The JavaScript type a field's value always has, if any (see fixedFieldExpression, variableFieldExpression). */
+function valueKind(field: TemplateField): ValueKind {
+  const { type, length } = field;
+  if (length === VARIABLE_LENGTH)
+    return type === 'string' || type === 'octetArray' || !field.known ? 'string' : 'other';
+  if (!values.lengthFits(type, length)) return 'string'; // hex
+  switch (type) {
+    case 'unsigned8':
+    case 'unsigned16':
+    case 'unsigned32':
+    case 'unsigned64':
+    case 'dateTimeSeconds':
+    case 'dateTimeMilliseconds':
+    case 'signed8':
+    case 'signed16':
+    case 'signed32':
+    case 'signed64':
+      return length <= 6 ? 'number' : 'other'; // 7 and 8 bytes: a bigint above 2^53
+    case 'float32':
+    case 'float64':
+    case 'dateTimeMicroseconds':
+      return 'number';
+    case 'boolean':
+    case 'dateTimeNanoseconds':
+      return 'other';
+    default:
+      return 'string'; // text, addresses, MAC, hex
+  }
+}
+
+/** Whether a fixed-length field's value comes from a helper that gives a string hint (values.ts). */
+function fixedFieldHasHint(field: TemplateField): boolean {
+  if (!values.lengthFits(field.type, field.length)) return false;
+  return field.type === 'string' || field.type === 'ipv4Address' || field.type === 'ipv6Address';
 }
 
 function variableFieldExpression(field: TemplateField): string {
@@ -134,7 +224,10 @@ function variableFieldExpression(field: TemplateField): string {
 }
 
 /** Generates the decoder source for a field list (exported for tests that inspect it). */
-export function generateDecoderSource(fields: readonly TemplateField[]): string {
+export function generateDecoderSource<R>(
+  fields: readonly TemplateField[],
+  shape: RecordShape<R> = ieRecordShape as RecordShape<never>,
+): string {
   const isVariable = fields.map((f) => f.length === VARIABLE_LENGTH);
   // Minimum bytes from field i to the end of the record.
   const minFrom = new Array<number>(fields.length + 1).fill(0);
@@ -142,7 +235,9 @@ export function generateDecoderSource(fields: readonly TemplateField[]): string 
     minFrom[i] = minFrom[i + 1]! + (isVariable[i] ? 1 : fields[i]!.length);
   const minRecord = minFrom[0]!;
   const lines: string[] = [];
-  lines.push('return function decodeRecords(b, p, end, out) {');
+  const hinted = new Set<string>();
+  lines.push('return function decodeRecords(b, p, end, out, c) {');
+  lines.push('  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);');
   lines.push('  let h = 0, l = 0, q = 0;');
   lines.push(`  while (end - p >= ${minRecord}) {`);
   lines.push('    q = p;');
@@ -159,15 +254,32 @@ export function generateDecoderSource(fields: readonly TemplateField[]): string 
       );
       lines.push(`    if (end - q < l + ${after}) return ~p;`);
       lines.push(`    const v${i} = ${variableFieldExpression(field)};`);
+      if (field.type === 'string') {
+        lines.push(`    const s${i} = l === 0 ? -1 : lastStringHint();`);
+        hinted.add(field.name);
+      }
       lines.push('    q += l;');
     } else {
       lines.push(`    const v${i} = ${fixedFieldExpression(field, fixed === 0 ? 'q' : `q + ${fixed}`)};`);
+      if (fixedFieldHasHint(field)) {
+        lines.push(`    const s${i} = lastStringHint();`);
+        hinted.add(field.name);
+      }
       fixed += field.length;
     }
   });
   if (fixed > 0) lines.push(`    q += ${fixed};`);
-  const properties = fields.map((field, i) => `${JSON.stringify(field.name)}: v${i}`);
-  lines.push(`    out.push({ ${properties.join(', ')} });`);
+  // Names are unique within a template (resolveFields), so each one names exactly one variable.
+  const variables = new Map(fields.map((field, i) => [field.name, i]));
+  const { statements, expression } = shape.source({
+    fields,
+    value: (name) => (variables.has(name) ? `v${variables.get(name)}` : 'undefined'),
+    kind: (name) => (variables.has(name) ? valueKind(fields[variables.get(name)!]!) : 'absent'),
+    hint: (name) => (hinted.has(name) ? `s${variables.get(name)}` : '-1'),
+  });
+  lines.push('    const i = out.length;');
+  if (statements) lines.push(statements);
+  lines.push(`    out.push(${expression});`);
   lines.push('    p = q;');
   lines.push('  }');
   lines.push('  return p;');
@@ -175,13 +287,37 @@ export function generateDecoderSource(fields: readonly TemplateField[]): string 
   return lines.join('\n');
 }
 
-export function compileTemplate(fields: readonly TemplateField[]): CompiledTemplate {
-  const source = generateDecoderSource(fields);
-  const helperNames = Object.keys(HELPERS);
-  const factory = new Function(...helperNames, source) as (
-    ...helpers: unknown[]
-  ) => CompiledTemplate['decodeRecords'];
-  const decodeRecords = factory(...helperNames.map((n) => HELPERS[n as keyof typeof HELPERS]));
+type DecoderFactory = (...helpers: unknown[]) => CompiledTemplate<unknown>['decodeRecords'];
+const factories = new Map<string, DecoderFactory>();
+const MAX_COMPILED_FACTORIES = 1024;
+
+/** Parameters and locals of the generated decoder. */
+const GENERATED_NAMES = /^(b|dv|p|end|out|c|h|l|q|i|[vs]\d+)$/;
+
+export function compileTemplate<R = IpfixRecord>(
+  fields: readonly TemplateField[],
+  shape?: RecordShape<R>,
+): CompiledTemplate<R> {
+  const source = generateDecoderSource(fields, shape);
+  const helpers: Record<string, unknown> = { ...HELPERS };
+  for (const [name, helper] of Object.entries(shape?.helpers ?? {})) {
+    if (name in helpers || GENERATED_NAMES.test(name))
+      throw new Error(`record shape helper "${name}" shadows a name of the generated decoder`);
+    helpers[name] = helper;
+  }
+  const helperNames = Object.keys(helpers);
+  // One factory per distinct source: decoders of the same template (every decoder of a process, every
+  // collector in a test run) then share V8's type feedback and optimised code instead of compiling again.
+  const key = `${helperNames.join(',')}\n${source}`;
+  let factory = factories.get(key);
+  if (!factory) {
+    if (factories.size >= MAX_COMPILED_FACTORIES) factories.clear();
+    factory = new Function(...helperNames, source) as DecoderFactory;
+    factories.set(key, factory);
+  }
+  const decodeRecords = factory(
+    ...helperNames.map((n) => helpers[n]),
+  ) as CompiledTemplate<R>['decodeRecords'];
   const variable = fields.some((f) => f.length === VARIABLE_LENGTH);
   const minRecordLength = fields.reduce((sum, f) => sum + (f.length === VARIABLE_LENGTH ? 1 : f.length), 0);
   return {

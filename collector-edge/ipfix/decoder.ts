@@ -3,7 +3,14 @@
 // session + observation domain + template id, a bounded holding area for data sets that arrive before
 // their template, and sequence accounting. It never throws on input: every problem is a counted,
 // typed DecodeError and the state stays consistent for the next message.
-import { type CompiledTemplate, compileTemplate, type FieldSpecifier, resolveFields } from './compile.ts';
+import {
+  type CompiledTemplate,
+  compileTemplate,
+  type DataSetContext,
+  type FieldSpecifier,
+  type RecordShape,
+  resolveFields,
+} from './compile.ts';
 import { defaultRegistry, type IeRegistry } from './registry.ts';
 import { type SequenceCounters, SequenceTracker } from './sequence.ts';
 import { type DecodeError, DecodeErrorReason, type IpfixRecord } from './types.ts';
@@ -23,24 +30,22 @@ export interface MessageHeader {
   observationDomainId: number;
 }
 
-export interface DecodedDataSet {
+interface DataSetOrigin extends DataSetContext {
   sessionId: string;
-  exporterAddress: string;
   templateId: number;
-  observationDomainId: number;
-  /** Export time (seconds) and sequence number of the message the set came in. */
-  exportTime: number;
-  sequenceNumber: number;
-  /** Data records of the same message before this set (Antrea numbers records sequenceNumber + index). */
-  firstRecordIndex: number;
-  /** Records of an options template (set 3), e.g. exporter statistics, not flows. */
-  options: boolean;
   /** Held until its template arrived (then it belongs to an earlier message). */
   delayed: boolean;
-  receivedAtMs: number;
   tag: unknown;
-  records: IpfixRecord[];
 }
+
+/**
+ * A decoded data set. Data records have the decoder's record shape (IpfixRecord unless a recordShape was
+ * given); records of an options template (set 3, `options: true`), e.g. exporter statistics, not flows, are
+ * always IpfixRecords. `firstRecordIndex`: data records of the same message before this set (Antrea numbers
+ * records sequenceNumber + index).
+ */
+export type DecodedDataSet<R = IpfixRecord> = DataSetOrigin &
+  ({ options: false; records: R[] } | { options: true; records: IpfixRecord[] });
 
 export interface TemplateInfo {
   sessionId: string;
@@ -51,10 +56,10 @@ export interface TemplateInfo {
   fields: CompiledTemplate['fields'];
 }
 
-export interface DecodeResult {
+export interface DecodeResult<R = IpfixRecord> {
   header: MessageHeader | undefined;
   /** Data sets decoded from this message, then any held sets its templates released. */
-  dataSets: DecodedDataSet[];
+  dataSets: DecodedDataSet<R>[];
   /** Records in dataSets. */
   recordCount: number;
   templatesDefined: TemplateInfo[];
@@ -83,6 +88,8 @@ export interface IpfixDecoderOptions {
   maxHeldBytes?: number;
   /** ... for at most this long; default 30 s. */
   maxHoldMs?: number;
+  /** What data records become (default: IpfixRecord objects keyed by IE name); see compile.ts. */
+  recordShape?: RecordShape<unknown>;
 }
 
 export interface DecoderStats extends SequenceCounters {
@@ -105,8 +112,8 @@ export interface SequenceStats extends SequenceCounters {
   observationDomainId: number;
 }
 
-export interface IpfixDecoder {
-  decodeMessage(bytes: Uint8Array, session: TransportSession, options?: DecodeOptions): DecodeResult;
+export interface IpfixDecoder<R = IpfixRecord> {
+  decodeMessage(bytes: Uint8Array, session: TransportSession, options?: DecodeOptions): DecodeResult<R>;
   /** Drops held sets older than maxHoldMs (also done on every decodeMessage); returns their errors. */
   expireHeld(nowMs?: number): DecodeError[];
   /** Drops every held set now (end of input); returns one TemplateMissing error per set. */
@@ -119,7 +126,8 @@ export interface IpfixDecoder {
 }
 
 interface TemplateEntry extends TemplateInfo {
-  compiled: CompiledTemplate;
+  /** Options templates decode to IpfixRecords, data templates to the decoder's record shape. */
+  compiled: CompiledTemplate<unknown>;
   definedAtMs: number;
 }
 
@@ -155,7 +163,11 @@ function emptyErrorCounts(): Record<DecodeErrorReason, number> {
   return counts;
 }
 
-export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDecoder {
+export function createIpfixDecoder(options?: IpfixDecoderOptions & { recordShape?: undefined }): IpfixDecoder;
+export function createIpfixDecoder<R>(
+  options: IpfixDecoderOptions & { recordShape: RecordShape<R> },
+): IpfixDecoder<R>;
+export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDecoder<unknown> {
   const clock = options.clock ?? Date.now;
   const registry = options.registry ?? defaultRegistry;
   const udpLifetimeMs = options.udpTemplateLifetimeMs ?? 1_800_000;
@@ -164,8 +176,9 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
   const maxHoldMs = options.maxHoldMs ?? 30_000;
 
   const sessions = new Map<string, SessionState>();
+  const recordShape = options.recordShape;
   // Compiled decoders are shared by every session sending the same field list (all Antrea agents).
-  const compiledBySignature = new Map<string, CompiledTemplate>();
+  const compiledBySignature = new Map<string, CompiledTemplate<unknown>>();
   let held: HeldSet[] = [];
   let heldBytes = 0;
 
@@ -196,12 +209,14 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     return domain;
   }
 
-  function compiledFor(specifiers: FieldSpecifier[]): CompiledTemplate {
-    const signature = specifiers.map((s) => `${s.enterprise}:${s.id}:${s.length}`).join(',');
+  function compiledFor(specifiers: FieldSpecifier[], options: boolean): CompiledTemplate<unknown> {
+    const shape = options ? undefined : recordShape;
+    const signature =
+      (shape ? 'shaped|' : '') + specifiers.map((s) => `${s.enterprise}:${s.id}:${s.length}`).join(',');
     let compiled = compiledBySignature.get(signature);
     if (!compiled) {
       if (compiledBySignature.size >= MAX_COMPILED) compiledBySignature.clear();
-      compiled = compileTemplate(resolveFields(specifiers, registry));
+      compiled = compileTemplate<unknown>(resolveFields(specifiers, registry), shape);
       compiledBySignature.set(signature, compiled);
     }
     return compiled;
@@ -264,12 +279,12 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     bytes: Uint8Array,
     start: number,
     end: number,
-    context: Omit<DecodedDataSet, 'records' | 'options' | 'templateId'>,
+    context: Omit<DataSetOrigin, 'templateId'>,
     templateId: number,
     errors: DecodeError[],
-  ): DecodedDataSet {
-    const records: IpfixRecord[] = [];
-    let stop = entry.compiled.decodeRecords(bytes, start, end, records);
+  ): DecodedDataSet<unknown> {
+    const records: unknown[] = [];
+    let stop = entry.compiled.decodeRecords(bytes, start, end, records, context);
     if (stop < 0) {
       stop = ~stop;
       errorCounts[DecodeErrorReason.RecordOverrun]++;
@@ -299,17 +314,17 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     }
     counters.dataSets++;
     counters.records += records.length;
-    return { ...context, templateId, options: entry.options, records };
+    return { ...context, templateId, options: entry.options, records } as DecodedDataSet<unknown>;
   }
 
   function decodeMessage(
     bytes: Uint8Array,
     session: TransportSession,
     decodeOptions?: DecodeOptions,
-  ): DecodeResult {
+  ): DecodeResult<unknown> {
     const receivedAtMs = decodeOptions?.receivedAtMs ?? clock();
     const tag = decodeOptions?.tag;
-    const result: DecodeResult = {
+    const result: DecodeResult<unknown> = {
       header: undefined,
       dataSets: [],
       recordCount: 0,
@@ -388,7 +403,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     const domain = domainOf(session, odid);
     let recordsInMessage = 0;
     let countable = true;
-    const released: DecodedDataSet[] = [];
+    const released: DecodedDataSet<unknown>[] = [];
     let offset = HEADER_LENGTH;
     while (offset < end) {
       if (end - offset < 4) {
@@ -441,6 +456,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
           delayed: false,
           receivedAtMs,
           tag,
+          shapeState: undefined,
         };
         if (entry) {
           const set = decodeDataSet(entry, bytes, bodyStart, setEnd, context, setId, errors);
@@ -633,7 +649,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       scopeFieldCount: number,
       specifiers: FieldSpecifier[],
     ): void {
-      const compiled = compiledFor(specifiers);
+      const compiled = compiledFor(specifiers, options);
       const entry: TemplateEntry = {
         sessionId: session.id,
         observationDomainId: odid,
@@ -687,6 +703,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
               delayed: true,
               receivedAtMs: set.receivedAtMs,
               tag: set.tag,
+              shapeState: undefined,
             },
             entry.templateId,
             errors,

@@ -14,17 +14,33 @@ export interface FramerOutput {
   errors: DecodeError[];
 }
 
+export interface FramerOptions {
+  /**
+   * The caller never changes a chunk after push() (a socket's 'data' buffers): messages may be views of
+   * it. Otherwise (default) every chunk is copied first, as a caller may reuse its memory.
+   */
+  immutableChunks?: boolean;
+}
+
 export class IpfixStreamFramer {
-  private buffer = new Uint8Array(0);
+  private buffer: Uint8Array = new Uint8Array(0);
   /** Stream offset of buffer[0]. */
   private base = 0;
 
-  /** Appends a chunk and returns the complete messages now available. */
+  constructor(private readonly options: FramerOptions = {}) {}
+
+  /**
+   * Appends a chunk and returns the complete messages now available. Messages are views of memory the
+   * framer never writes again (its own copies, or immutable chunks), so they stay valid.
+   */
   push(chunk: Uint8Array): FramerOutput {
-    // Copies: a Node Buffer's slice() would alias the caller's (possibly reused) memory.
-    if (this.buffer.length === 0) this.buffer = new Uint8Array(chunk);
+    const immutable = this.options.immutableChunks === true;
+    if (this.buffer.length === 0) this.buffer = immutable ? chunk : new Uint8Array(chunk);
     else {
-      const next = new Uint8Array(this.buffer.length + chunk.length);
+      // Copied: the rest of the previous chunks and this one, together (a Buffer like the chunks when
+      // they are a socket's, without zero-filling it first).
+      const length = this.buffer.length + chunk.length;
+      const next = immutable ? Buffer.allocUnsafe(length) : new Uint8Array(length);
       next.set(this.buffer);
       next.set(chunk, this.buffer.length);
       this.buffer = next;
@@ -46,10 +62,10 @@ export class IpfixStreamFramer {
         continue;
       }
       if (b.length - p < length) break;
-      out.messages.push({ bytes: b.slice(p, p + length), streamOffset: this.base + p });
+      out.messages.push({ bytes: b.subarray(p, p + length), streamOffset: this.base + p });
       p += length;
     }
-    this.buffer = b.slice(p);
+    this.buffer = b.subarray(p);
     this.base += p;
     return out;
   }

@@ -1,6 +1,6 @@
 // Reading single field values from bytes. The compiled decoders inline the common cases and call these
 // for the rest; `decodeValue` is the general (slower) path for any type and length.
-import { formatIPv4, formatIPv6 } from '../../core/ip.ts';
+import { formatIPv6 } from '../../core/ip.ts';
 import type { IeType, IpfixValue } from './types.ts';
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -13,30 +13,87 @@ export function hex(bytes: Uint8Array, offset: number, length: number): string {
 
 const utf8 = new TextDecoder('utf-8');
 
+// String hints: text(), ipv4() and ipv6() return the same string object for the same bytes while it stays
+// in their cache, and say which cache slot it came from (lastStringHint(), read right after the call). A
+// consumer that dedupes strings (the wire encoder's string table, core/wire.ts) can then look a string up
+// by its slot number instead of hashing the text. A hint is only a hint: slots are reused for other
+// strings, so a consumer checks that what it finds under a hint is the same string.
+let hint = -1;
+
+/** Hint of the string the last text(), ipv4() or ipv6() call returned: a small number, or -1 for none. */
+export function lastStringHint(): number {
+  return hint;
+}
+
 // Antrea's strings repeat (namespaces, pod and node names, TCP states, policy names): a direct-mapped
 // cache of recent short ASCII strings, checked byte by byte, returns the existing string instead of
-// building a new one per record. A miss costs one hash pass more than building it.
+// building a new one per record. A miss costs one hash pass more than building it. The check compares the
+// bytes with a copy of the cached string's bytes four at a time (a typed-array read costs V8 a dozen
+// checks whatever its width, and String.charCodeAt more).
 const TEXT_CACHE_SIZE = 8192;
-const textCache: string[] = new Array<string>(TEXT_CACHE_SIZE).fill('');
 const MAX_CACHED_TEXT = 64;
+const textCache: string[] = new Array<string>(TEXT_CACHE_SIZE).fill('');
+/** Byte length of each slot's string (0: empty slot) and its bytes at slot * MAX_CACHED_TEXT. */
+const textCacheLength = new Uint8Array(TEXT_CACHE_SIZE);
+const textCacheBytes = new Uint8Array(TEXT_CACHE_SIZE * MAX_CACHED_TEXT);
+const textCacheView = new DataView(textCacheBytes.buffer);
+// A DataView of the bytes last read from (usually one message's), made once per message.
+let viewedBytes: Uint8Array = textCacheBytes;
+let viewed: DataView = textCacheView;
+
+function viewOf(bytes: Uint8Array): DataView {
+  if (bytes !== viewedBytes) {
+    viewedBytes = bytes;
+    viewed = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  return viewed;
+}
 
 /** UTF-8 text; short ASCII (the usual Kubernetes name) without a TextDecoder call. */
 export function text(bytes: Uint8Array, offset: number, length: number): string {
+  hint = -1;
   if (length === 0) return '';
   if (length > MAX_CACHED_TEXT) return utf8.decode(bytes.subarray(offset, offset + length));
-  // Slot from the length and a few sampled bytes (constant time); the byte-by-byte check below decides.
-  const last = offset + length - 1;
-  let hash = Math.imul(
-    length ^ (bytes[offset]! << 8) ^ (bytes[last]! << 16) ^ (bytes[offset + (length >> 1)]! << 24),
-    0x9e3779b1,
-  );
-  hash = Math.imul(hash ^ bytes[last - (length >> 2)]! ^ (bytes[offset + (length >> 2)]! << 8), 0x85ebca6b);
-  const slot = (hash >>> 19) & (TEXT_CACHE_SIZE - 1);
-  const cached = textCache[slot]!;
-  if (cached.length === length) {
-    let i = 0;
-    while (i < length && cached.charCodeAt(i) === bytes[offset + i]) i++;
-    if (i === length) return cached;
+  const view = viewOf(bytes);
+  // Slot from the length and the first and last four bytes (fewer for shorter strings); the check decides.
+  let hash: number;
+  if (length >= 4) {
+    hash = Math.imul(
+      view.getInt32(offset, true) ^ Math.imul(view.getInt32(offset + length - 4, true), 0x85ebca6b),
+      0x9e3779b1,
+    );
+  } else {
+    hash = Math.imul(
+      bytes[offset]! | (bytes[offset + length - 1]! << 8) | (bytes[offset + (length >> 1)]! << 16),
+      0x9e3779b1,
+    );
+  }
+  const slot = (Math.imul(hash ^ length, 0xc2b2ae35) >>> 19) & (TEXT_CACHE_SIZE - 1);
+  if (textCacheLength[slot] === length) {
+    const base = slot * MAX_CACHED_TEXT;
+    let same = true;
+    if (length >= 4) {
+      // Four bytes at a time, the last four overlapping where the length is not a multiple of four.
+      for (let i = 0; ; i += 4) {
+        if (i > length - 4) i = length - 4;
+        if (view.getInt32(offset + i, true) !== textCacheView.getInt32(base + i, true)) {
+          same = false;
+          break;
+        }
+        if (i === length - 4) break;
+      }
+    } else {
+      for (let i = 0; i < length; i++) {
+        if (bytes[offset + i] !== textCacheBytes[base + i]) {
+          same = false;
+          break;
+        }
+      }
+    }
+    if (same) {
+      hint = slot;
+      return textCache[slot]!;
+    }
   }
   for (let i = 0; i < length; i++) {
     if (bytes[offset + i]! >= 0x80) return utf8.decode(bytes.subarray(offset, offset + length));
@@ -46,20 +103,30 @@ export function text(bytes: Uint8Array, offset: number, length: number): string 
     bytes.subarray(offset, offset + length) as unknown as number[],
   );
   textCache[slot] = made;
+  textCacheLength[slot] = length;
+  textCacheBytes.set(bytes.subarray(offset, offset + length), slot * MAX_CACHED_TEXT);
+  hint = slot;
   return made;
 }
 
 // The same for IPv4 addresses, keyed by their 32-bit value.
 const IPV4_CACHE_SIZE = 8192;
+const IPV4_HINTS = TEXT_CACHE_SIZE;
 const ipv4CacheKeys = new Float64Array(IPV4_CACHE_SIZE).fill(-1);
 const ipv4CacheText: string[] = new Array<string>(IPV4_CACHE_SIZE).fill('');
 
 export function ipv4(bytes: Uint8Array, offset: number): string {
-  const value =
-    bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!);
+  return ipv4Text(
+    bytes[offset]! * 16777216 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!),
+  );
+}
+
+/** ipv4() of an address given as its 32-bit value. */
+export function ipv4Text(value: number): string {
   const slot = (Math.imul(value | 0, 0x9e3779b1) >>> 19) & (IPV4_CACHE_SIZE - 1);
+  hint = IPV4_HINTS + slot;
   if (ipv4CacheKeys[slot] === value) return ipv4CacheText[slot]!;
-  const made = formatIPv4(bytes, offset);
+  const made = `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
   ipv4CacheKeys[slot] = value;
   ipv4CacheText[slot] = made;
   return made;
@@ -76,8 +143,46 @@ export function mac(bytes: Uint8Array, offset: number): string {
   return `${HEX_BYTE[bytes[offset]!]}:${HEX_BYTE[bytes[offset + 1]!]}:${HEX_BYTE[bytes[offset + 2]!]}:${HEX_BYTE[bytes[offset + 3]!]}:${HEX_BYTE[bytes[offset + 4]!]}:${HEX_BYTE[bytes[offset + 5]!]}`;
 }
 
+// And for IPv6 addresses, keyed by their four 32-bit words (formatting one costs far more than a lookup).
+const IPV6_CACHE_SIZE = 4096;
+const IPV6_HINTS = IPV4_HINTS + IPV4_CACHE_SIZE;
+/** Hints are below this. */
+export const STRING_HINT_COUNT = IPV6_HINTS + IPV6_CACHE_SIZE;
+const ipv6CacheKeys = new Int32Array(IPV6_CACHE_SIZE * 4);
+// '' marks an empty slot: a formatted address is never empty.
+const ipv6CacheText: string[] = new Array<string>(IPV6_CACHE_SIZE).fill('');
+
 export function ipv6(bytes: Uint8Array, offset: number): string {
-  return formatIPv6(bytes, offset);
+  const view = viewOf(bytes);
+  const w0 = view.getInt32(offset);
+  const w1 = view.getInt32(offset + 4);
+  const w2 = view.getInt32(offset + 8);
+  const w3 = view.getInt32(offset + 12);
+  const slot =
+    (Math.imul(
+      w3 ^ Math.imul(w2 ^ Math.imul(w1 ^ Math.imul(w0, 0x85ebca6b), 0xc2b2ae35), 0x27d4eb2f),
+      0x9e3779b1,
+    ) >>>
+      20) &
+    (IPV6_CACHE_SIZE - 1);
+  const key = slot * 4;
+  hint = IPV6_HINTS + slot;
+  const cached = ipv6CacheText[slot]!;
+  if (
+    cached !== '' &&
+    ipv6CacheKeys[key] === w0 &&
+    ipv6CacheKeys[key + 1] === w1 &&
+    ipv6CacheKeys[key + 2] === w2 &&
+    ipv6CacheKeys[key + 3] === w3
+  )
+    return cached;
+  const made = formatIPv6(bytes, offset);
+  ipv6CacheKeys[key] = w0;
+  ipv6CacheKeys[key + 1] = w1;
+  ipv6CacheKeys[key + 2] = w2;
+  ipv6CacheKeys[key + 3] = w3;
+  ipv6CacheText[slot] = made;
+  return made;
 }
 
 const TWO_32 = 4294967296;

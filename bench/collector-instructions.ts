@@ -1,0 +1,138 @@
+// Instructions per flow record of the collector, counted by valgrind (callgrind): a figure that does not
+// move with this VM's speed, unlike records per CPU-second. Opt-in (not in `npm test` or `npm run bench`):
+// it needs valgrind and takes minutes.
+//
+//   node --import tsx bench/collector-instructions.ts [--warmup 50] [--rounds 10] [--nodes 8] [--connections 2000]
+//
+// One collector (TCP listener, spool, in-process sink, as bench/collector.bench.ts) runs under callgrind;
+// simulated agents send from a child process that runs natively. After `warmup` rounds (so that V8 has
+// compiled the collector's code, as in a long-running collector), `rounds` rounds are measured: the script
+// calls process.cpuUsage() at both ends of that window and callgrind, told to dump before uv_getrusage,
+// writes the window as its own part. User-space instructions of the collector process only (the kernel's
+// socket and file work is not counted). V8 runs single-threaded (--single-threaded) so that compilation and
+// GC happen on the counted thread.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Collector } from '../collector-edge/collector.ts';
+import { loadCollectorConfig } from '../collector-edge/config.ts';
+import { createLogger } from '../collector-edge/log.ts';
+import { CollectorMetrics } from '../collector-edge/metrics.ts';
+import { encodeAgents, InProcessSink } from './collector.bench.ts';
+
+const { values: options } = parseArgs({
+  options: {
+    warmup: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '10' },
+    nodes: { type: 'string', default: '8' },
+    connections: { type: 'string', default: '2000' },
+    /** Internal: run the measured collector (this process is the one under callgrind). */
+    measured: { type: 'boolean', default: false },
+  },
+});
+const warmup = Number(options.warmup);
+const rounds = Number(options.rounds);
+const nodes = Number(options.nodes);
+const connections = Number(options.connections);
+
+async function runCollector(): Promise<void> {
+  const agents = encodeAgents(nodes, connections);
+  const spoolDir = mkdtempSync(join(tmpdir(), 'flowline-instructions-spool-'));
+  const metrics = new CollectorMetrics();
+  const collector = await Collector.start(
+    loadCollectorConfig({
+      FLOWLINE_STREAM_NAME: 'instructions',
+      FLOWLINE_LISTEN: 'tcp://127.0.0.1:0',
+      FLOWLINE_SPOOL_DIR: spoolDir,
+      FLOWLINE_SPOOL_MAX_BYTES: String(4 * 1024 * 1024 * 1024),
+    }),
+    { sink: new InProcessSink(), metrics, logger: createLogger('error'), http: false },
+  );
+  let sent = 0;
+  const send = async (count: number) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./collector-sender.ts', import.meta.url)),
+        String(collector.portOf('tcp')),
+        String(nodes),
+        String(connections),
+        String(count),
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`sender exited with ${code}`);
+    sent += agents.records * count;
+    while ((await metrics.total('flowline_collector_flow_records_total')) < sent)
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    await collector.whenDelivered();
+  };
+  await send(warmup);
+  process.cpuUsage(); // callgrind part boundary: the measured window starts
+  await send(rounds);
+  process.cpuUsage(); // ... and ends
+  process.stdout.write(
+    `measured-records ${agents.records * rounds} warmup-records ${agents.records * warmup}\n`,
+  );
+  await collector.drain();
+  rmSync(spoolDir, { recursive: true, force: true });
+}
+
+function totalInstructions(file: string): number {
+  const match = /^totals:\s+(\d+)/m.exec(readFileSync(file, 'utf8'));
+  if (!match) throw new Error(`no totals in ${file}`);
+  return Number(match[1]);
+}
+
+function measureUnderCallgrind(): void {
+  if (spawnSync('valgrind', ['--version']).status !== 0)
+    throw new Error('valgrind is not installed (apt-get install valgrind)');
+  const dir = mkdtempSync(join(tmpdir(), 'flowline-callgrind-'));
+  try {
+    const out = join(dir, 'callgrind.out');
+    const child = spawnSync(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        '--dump-before=uv_getrusage',
+        `--callgrind-out-file=${out}`,
+        process.execPath,
+        '--single-threaded',
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        '--measured',
+        `--warmup=${warmup}`,
+        `--rounds=${rounds}`,
+        `--nodes=${nodes}`,
+        `--connections=${connections}`,
+      ],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
+    const report = /measured-records (\d+) warmup-records (\d+)/.exec(child.stdout);
+    if (child.status !== 0 || !report)
+      throw new Error(`measured collector failed (exit ${child.status}):\n${child.stderr.slice(-2000)}`);
+    const records = Number(report[1]);
+    // Part 1: start-up and warm-up; part 2: the measured window; the rest goes to the final dump.
+    const instructions = totalInstructions(`${out}.2`);
+    process.stdout.write(
+      `${Math.round(instructions / records).toLocaleString('en-US')} instructions per flow record ` +
+        `(collector process, user space; ${records.toLocaleString('en-US')} records measured after ` +
+        `${Number(report[2]).toLocaleString('en-US')} warm-up records)\n`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (options.measured) {
+  await runCollector();
+  process.exit(0);
+} else measureUnderCallgrind();
