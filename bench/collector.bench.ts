@@ -143,6 +143,8 @@ async function sendFromChild(
  * collector first, unmeasured: a collector runs for days, so the figure is for code the JIT has optimised,
  * not for V8 compiling the decoders and encoders a new collector generates (that took most of the CPU of a
  * short run: a fresh collector per measurement compiled its template decoders inside the measured window).
+ * With `between`, the rounds are sent in `segments` parts and `between` runs before, between and after
+ * them, outside the measured time (the bench's reference workload, sampled across the measurement).
  */
 export async function measure(
   sink: KinesisSink,
@@ -151,6 +153,7 @@ export async function measure(
   rounds: number,
   sender: 'in-process' | 'child' = 'in-process',
   warmupRounds = 0,
+  between?: { segments: number; run: () => void },
 ): Promise<{ wallRate: number; cpuRate: number; metrics: CollectorMetrics; records: number }> {
   const spoolDir = mkdtempSync(join(tmpdir(), 'flowline-bench-spool-'));
   const metrics = new CollectorMetrics();
@@ -171,18 +174,28 @@ export async function measure(
     await collector.whenDelivered();
   };
   if (warmupRounds > 0) await send(warmupRounds, 0);
-  const warmupRecords = agents.records * warmupRounds;
   const expected = agents.records * rounds;
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  await send(rounds, warmupRecords);
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
+  let sent = agents.records * warmupRounds;
+  let cpuMicros = 0;
+  let seconds = 0;
+  const segments = between ? Math.max(1, Math.min(between.segments, rounds)) : 1;
+  for (let segment = 0; segment < segments; segment++) {
+    between?.run();
+    const count = Math.floor((rounds * (segment + 1)) / segments) - Math.floor((rounds * segment) / segments);
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    await send(count, sent);
+    seconds += (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    cpuMicros += cpu.user + cpu.system;
+    sent += agents.records * count;
+  }
+  between?.run();
   await collector.drain();
   rmSync(spoolDir, { recursive: true, force: true });
   return {
     wallRate: expected / seconds,
-    cpuRate: expected / ((cpu.user + cpu.system) / 1e6),
+    cpuRate: expected / (cpuMicros / 1e6),
     metrics,
     records: expected,
   };
@@ -257,12 +270,15 @@ export const collectorBench: BenchModule = {
     const decodeOnly = decodeOnlyRate(agents, Math.max(2, rounds / 4), decoder);
     const warmup = Math.max(4, rounds / 2);
     const local = await measure(new InProcessSink(), 'bench', agents, rounds, 'in-process', warmup);
-    // The reference right before and right after the collector's measurement (this VM's speed drifts).
-    const referenceMs = quick ? 200 : 500;
+    // The reference before, between and after parts of the collector's measurement: this VM's speed drifts
+    // within seconds, so both are sampled over the same stretch of time.
     referenceRate(sample, 100);
-    const referenceBefore = referenceRate(sample, referenceMs);
-    const alone = await measure(new InProcessSink(), 'bench', agents, rounds, 'child', warmup);
-    const reference = (referenceBefore + referenceRate(sample, referenceMs)) / 2;
+    const references: number[] = [];
+    const alone = await measure(new InProcessSink(), 'bench', agents, rounds, 'child', warmup, {
+      segments: 2,
+      run: () => references.push(referenceRate(sample, quick ? 100 : 250)),
+    });
+    const reference = references.reduce((sum, rate) => sum + rate, 0) / references.length;
     const delivered = await local.metrics.total('flowline_kinesis_delivered_flow_records_total');
     const kinesisRecords = await local.metrics.total('flowline_kinesis_delivered_records_total');
     const wireBytes = await local.metrics.total('flowline_kinesis_delivered_bytes_total');

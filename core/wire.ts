@@ -154,8 +154,7 @@ type RecordWriter = (
   body: ByteWriter,
   hints: ArrayLike<number> | undefined,
   hintOffset: number,
-  hintTable: Int32Array | undefined,
-  hintStamp: number,
+  hintTable: Uint16Array | undefined,
   texts: readonly string[],
   writeVarint: typeof writeVarintAt,
 ) => void;
@@ -202,8 +201,8 @@ const STRING_HASH_SEED = (Math.random() * 0x100000000) >>> 0;
 /** Probing beyond this means colliding strings: the builder switches to a Map for the rest of its batch. */
 const MAX_PROBES = 64;
 
-/** Slots of a builder's hint table (hints are folded into it; a collision only costs a map lookup). */
-const HINT_SLOTS = 16384;
+/** Slots of a builder's hint table (hints are folded into it; a collision only costs a lookup by content). */
+const HINT_SLOTS = 4096;
 const HINT_SHIFT = 32 - Math.log2(HINT_SLOTS);
 const HINT_MIX = 0x9e3779b1;
 
@@ -218,7 +217,6 @@ const writeRecordFields = new Function(
   'hints',
   'o',
   'hintTable',
-  'stamp',
   'texts',
   'writeVarint',
   `let v, h, x;
@@ -230,8 +228,7 @@ ${stringFields
     if (hints === undefined) s${k} = w.intern(v, -1);
     else {
       h = hints[o + ${k}];
-      x = h < 0 ? -1 : hintTable[Math.imul(h, ${HINT_MIX}) >>> ${HINT_SHIFT}];
-      x = x >>> 16 === stamp ? (x & 65535) - 1 : -1;
+      x = h < 0 ? -1 : hintTable[Math.imul(h, ${HINT_MIX}) >>> ${HINT_SHIFT}] - 1;
       s${k} = x >= 0 && texts[x] === v ? x : w.intern(v, h);
     }
   }`,
@@ -282,11 +279,11 @@ export class WireBatchBuilder {
   private byHash = new Int32Array(64);
   private byText: Map<string, number> | undefined;
   /**
-   * String hint (folded) -> index + 1 in the table (low 16 bits) under the batch's stamp (high bits): entries
-   * of earlier batches, with other stamps, count as empty. Made on demand.
+   * String hint (folded) -> index + 1 in this batch's table, 0 when none (indexes from 65,535 on are not
+   * kept). 8 KB, made on demand: the packer keeps dozens of builders, so their tables must stay small to stay
+   * in the CPU's cache.
    */
-  private hintIndex: Int32Array | undefined;
-  private hintStamp = 1;
+  private hintIndex: Uint16Array | undefined;
   private readonly table = new ByteWriter();
   private readonly body = new ByteWriter();
   private count = 0;
@@ -317,18 +314,8 @@ export class WireBatchBuilder {
    * string in the table: the encoding is the same with or without them.
    */
   add(record: FlowRecord, hints?: ArrayLike<number>, hintOffset = 0): void {
-    if (hints !== undefined) this.hintIndex ??= new Int32Array(HINT_SLOTS);
-    writeRecordFields(
-      record,
-      this,
-      this.body,
-      hints,
-      hintOffset,
-      this.hintIndex,
-      this.hintStamp,
-      this.texts,
-      writeVarintAt,
-    );
+    if (hints !== undefined) this.hintIndex ??= new Uint16Array(HINT_SLOTS);
+    writeRecordFields(record, this, this.body, hints, hintOffset, this.hintIndex, this.texts, writeVarintAt);
     this.count++;
   }
 
@@ -337,13 +324,13 @@ export class WireBatchBuilder {
     if (hint < 0) return this.internText(text);
     // The table entry under the hint must be this very string (or an equal one): hints are reused.
     const slot = Math.imul(hint, HINT_MIX) >>> HINT_SHIFT;
-    this.hintIndex ??= new Int32Array(HINT_SLOTS);
+    this.hintIndex ??= new Uint16Array(HINT_SLOTS);
     const hinted = this.hintIndex;
     const entry = hinted[slot]!;
-    const candidate = entry >>> 16 === this.hintStamp ? (entry & 0xffff) - 1 : -1;
+    const candidate = entry - 1;
     if (candidate >= 0 && this.texts[candidate] === text) return candidate;
     const index = this.internText(text);
-    if (index < 0xffff) hinted[slot] = (this.hintStamp << 16) | (index + 1);
+    if (index < 0xffff) hinted[slot] = index + 1;
     return index;
   }
 
@@ -450,11 +437,8 @@ export class WireBatchBuilder {
   /** Starts a new, empty payload, keeping the buffers (a packer reuses one builder batch after batch). */
   reset(): void {
     this.textCount = 0;
-    // A new stamp voids the hint table's entries (texts keeps old strings: an old index must not be used).
-    if (++this.hintStamp > 0x7fff) {
-      this.hintStamp = 1;
-      this.hintIndex?.fill(0);
-    }
+    // The hint table's entries index this batch's table only (texts keeps old strings beyond textCount).
+    this.hintIndex?.fill(0);
     this.byHash.fill(0);
     this.byText = undefined;
     this.table.length = 0;
