@@ -201,17 +201,20 @@ async function measureSink(
   baselines: { json: boolean; uncompressed: boolean; perRowCount: number },
 ): Promise<SinkMeasurement> {
   const { url, username, password } = connection;
-  const rowBinary: SinkFactory = (database) => {
-    const client = createClickHouseClient({ url, username, password, database });
-    return { sink: new ClickHouseRowSink(client), close: () => client.close() };
-  };
+  // The flusher's sink, with the deployed gzip level or another (false: uncompressed).
+  const rowBinary =
+    (gzipLevel?: number | false): SinkFactory =>
+    (database) => {
+      const client = createClickHouseClient({ url, username, password, database });
+      return { sink: new ClickHouseRowSink(client, { gzipLevel }), close: () => client.close() };
+    };
   const { database, round } = await measureRound(
     connection,
     views,
     batches,
     concurrency,
     serverPid,
-    rowBinary,
+    rowBinary(),
   );
   const measurement: SinkMeasurement = {
     rowsPerSecond: round.rowsPerSecond,
@@ -244,14 +247,14 @@ async function measureSink(
       measurement.jsonRowsPerSecond = jsonRound.round.rowsPerSecond;
     }
     if (baselines.uncompressed) {
-      const plain: SinkFactory = (plainDatabase) => {
-        const plainClient = createClickHouseClient({ url, username, password, database: plainDatabase });
-        return {
-          sink: new ClickHouseRowSink(plainClient, { gzipLevel: false }),
-          close: () => plainClient.close(),
-        };
-      };
-      const plainRound = await measureRound(connection, views, batches, concurrency, serverPid, plain);
+      const plainRound = await measureRound(
+        connection,
+        views,
+        batches,
+        concurrency,
+        serverPid,
+        rowBinary(false),
+      );
       measurement.uncompressedRowsPerSecond = plainRound.round.rowsPerSecond;
     }
     if (baselines.perRowCount > 0) {
@@ -307,7 +310,6 @@ async function engineAlone(
             `INSERT INTO ${FLOWS_TABLE}`,
             `INSERT INTO ${database}.${FLOWS_TABLE}`,
           ).replace(' FORMAT ', ` SETTINGS ${settings} FORMAT `),
-          format: 'RowBinaryWithNamesAndTypes',
           data: payloads[b]!,
         });
       });

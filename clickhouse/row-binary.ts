@@ -11,12 +11,17 @@ export class RowBinaryValueError extends Error {
 
 type Writer = (value: unknown, column: string) => void;
 
-const UINT_MAX: Partial<Record<InsertColumnType, number>> = {
-  UInt8: 0xff,
-  UInt16: 0xffff,
-  UInt32: 0xffff_ffff,
-  DateTime: 0xffff_ffff,
+/** Unsigned types of at most 4 bytes (DateTime is seconds as UInt32): their width in bytes. */
+const UINT_WIDTH: Partial<Record<InsertColumnType, 1 | 2 | 4>> = {
+  UInt8: 1,
+  UInt16: 2,
+  UInt32: 4,
+  DateTime: 4,
 };
+
+function uintMax(width: 1 | 2 | 4): number {
+  return 2 ** (8 * width) - 1;
+}
 
 /** Grows as it is written; one per payload. */
 class ByteWriter {
@@ -145,8 +150,8 @@ function uint64Writer(out: ByteWriter): Writer {
 
 function unsignedWriter(out: ByteWriter, type: InsertColumnType): Writer {
   if (type === 'UInt64') return uint64Writer(out);
-  const max = UINT_MAX[type]!;
-  const width = type === 'UInt8' ? 1 : type === 'UInt16' ? 2 : 4;
+  const width = UINT_WIDTH[type]!;
+  const max = uintMax(width);
   return (value, column) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
       throw new RowBinaryValueError(
@@ -221,9 +226,9 @@ function compileRowsEncoder(columns: readonly string[], types: readonly InsertCo
     if (type === 'UInt64') {
       return `${read} if (typeof v === 'number' && v >= 0 && v <= ${Number.MAX_SAFE_INTEGER} && Math.floor(v) === v) out.uint64(v); else w[${i}](v, ${key});`;
     }
-    const max = UINT_MAX[type];
-    if (max !== undefined) {
-      const width = type === 'UInt8' ? 1 : type === 'UInt16' ? 2 : 4;
+    const width = UINT_WIDTH[type];
+    if (width !== undefined) {
+      const max = uintMax(width);
       return `${read} if (typeof v === 'number' && v >= 0 && v <= ${max} && Math.floor(v) === v) out.uint(v, ${width}); else w[${i}](v, ${key});`;
     }
     return `${read} w[${i}](v, ${key});`;

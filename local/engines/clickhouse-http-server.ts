@@ -310,6 +310,9 @@ const SELF_DESCRIBING_BINARY_FORMATS = new Set(
   SELF_DESCRIBING_BINARY_FORMATS_DISPLAY.map((f) => f.toLowerCase()),
 );
 
+/** A statement's closing `FORMAT <name>` clause; the name is group 1. */
+const TRAILING_FORMAT = /\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$/i;
+
 /**
  * A binary INSERT's data (chDB appends an INSERT's data to the statement text, which only text formats
  * survive): written to a file in the engine's user_files, then `INSERT INTO t (cols) SELECT * FROM
@@ -320,14 +323,14 @@ export async function insertBinaryThroughFile(
   native: NativeBinding,
   connection: unknown,
   directory: string,
-  insert: { insertSql: string; format: string; data: Buffer },
+  insert: { insertSql: string; data: Buffer },
 ): Promise<{ rowsWritten: number; bytesWritten: number }> {
   const path = join(directory, `${randomUUID()}.bin`);
   await writeFile(path, insert.data);
   try {
     const statement = insert.insertSql.replace(
-      /\bFORMAT\s+[A-Za-z0-9_]+\s*;?\s*$/i,
-      `SELECT * FROM file(${sqlString(path)}, ${insert.format})`,
+      TRAILING_FORMAT,
+      (_clause, format: string) => `SELECT * FROM file(${sqlString(path)}, ${format})`,
     );
     const result = await native.QueryAsyncConnection(connection, statement, 'TabSeparated');
     return { rowsWritten: result.rowsRead, bytesWritten: result.bytesRead };
@@ -337,7 +340,7 @@ export async function insertBinaryThroughFile(
 }
 
 function trailingFormat(sql: string): string | undefined {
-  return /\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$/i.exec(sql)?.[1];
+  return TRAILING_FORMAT.exec(sql)?.[1];
 }
 
 function contentTypeFor(format: string): string {
@@ -558,7 +561,6 @@ export async function createClickHouseFront(options: ClickHouseFrontOptions): Pr
           if (SELF_DESCRIBING_BINARY_FORMATS.has(insertFormat.toLowerCase())) {
             const inserted = await insertBinaryThroughFile(native, connection.connection, binaryInsertDir, {
               insertSql: urlQuery,
-              format: insertFormat,
               data: body,
             });
             summary.written_rows = String(inserted.rowsWritten);
