@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createClient } from '@clickhouse/client';
-import { drainPending, Session } from 'chdb';
+import { drainPending } from 'chdb';
+import { embeddedEngineSession } from '../local/engines/clickhouse-http-server.ts';
 import { startClickHouse, startDynamoDb, startKinesis, startLocalEngines } from '../local/engines/index.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
@@ -101,7 +102,7 @@ async function insertRows(repeats: number): Promise<BenchRow[]> {
   });
   // Baseline: the same bytes inserted by chDB in this process, no HTTP and no JSON encoding in JS.
   const dir = mkdtempSync(join(tmpdir(), 'flowline-bench-chdb-'));
-  const session = new Session(dir);
+  const session = embeddedEngineSession(dir);
   const objects: number[] = [];
   const bytes: number[] = [];
   const inProcess: number[] = [];

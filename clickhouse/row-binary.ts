@@ -23,18 +23,19 @@ function uintMax(width: 1 | 2 | 4): number {
   return 2 ** (8 * width) - 1;
 }
 
-/** Grows as it is written; one per payload. */
+/** Grows as it is written; one per payload. Starts in the caller's buffer when it is given one. */
 class ByteWriter {
   private buffer: Buffer;
   private offset = 0;
 
-  constructor(initialBytes: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(64, initialBytes));
+  constructor(initialBytes: number, reuse?: Buffer) {
+    // Never a slice of Node's shared pool: a caller may keep the whole buffer for the next payload.
+    this.buffer = reuse ?? Buffer.allocUnsafeSlow(Math.max(64, initialBytes));
   }
 
   private reserve(bytes: number): void {
     if (this.offset + bytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.offset + bytes));
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buffer.length * 2, this.offset + bytes));
     this.buffer.copy(grown, 0, 0, this.offset);
     this.buffer = grown;
   }
@@ -242,17 +243,23 @@ function compileRowsEncoder(columns: readonly string[], types: readonly InsertCo
 /**
  * The rows as one RowBinaryWithNamesAndTypes payload, `columns` in this order with these types. A value
  * that does not fit its type throws a RowBinaryValueError naming the column (nothing is sent).
+ *
+ * `reuse`: a buffer to write into; the payload is a view of it while it fits, of a new buffer when it
+ * outgrows it. Either way `payload.buffer` belongs to this payload alone, so a caller can keep it whole
+ * for the next call. A flusher batch is tens of MB: a fresh buffer per insert is external memory, which
+ * makes V8 collect the whole heap (holding the round's rows) sooner.
  */
 export function encodeRowBinaryWithNamesAndTypes<Row extends Record<string, unknown>>(
   columns: ReadonlyArray<keyof Row & string>,
   types: readonly InsertColumnType[],
   rows: readonly Row[],
+  reuse?: Buffer,
 ): Buffer {
   if (columns.length !== types.length) {
     throw new RowBinaryValueError(`${columns.length} columns but ${types.length} types`);
   }
   // Sized for the common case (a flow row averages 6 bytes per column), so the buffer rarely grows.
-  const out = new ByteWriter(256 + rows.length * columns.length * 8);
+  const out = new ByteWriter(256 + rows.length * columns.length * 8, reuse);
   out.varUInt(columns.length);
   for (const column of columns) out.string(column);
   for (const type of types) out.string(type);

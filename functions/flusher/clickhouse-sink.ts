@@ -11,9 +11,17 @@ import type { FlowRow } from './rows.ts';
 const INSERT_TYPES = FLOWLINE_INSERT_COLUMNS.map((column) => FLOWS_COLUMN_TYPES[column]);
 export const INSERT_STATEMENT = `INSERT INTO ${FLOWS_TABLE} (${FLOWLINE_INSERT_COLUMNS.join(', ')}) FORMAT RowBinaryWithNamesAndTypes`;
 
-/** One insert's body: the rows in RowBinaryWithNamesAndTypes, in FLOWLINE_INSERT_COLUMNS order. */
-export function encodeInsertBody(rows: readonly FlowRow[]): Buffer {
-  return encodeRowBinaryWithNamesAndTypes(FLOWLINE_INSERT_COLUMNS, INSERT_TYPES, rows);
+/**
+ * One insert's body: the rows in RowBinaryWithNamesAndTypes, in FLOWLINE_INSERT_COLUMNS order, written
+ * into `reuse` while it fits.
+ */
+export function encodeInsertBody(rows: readonly FlowRow[], reuse?: Buffer): Buffer {
+  return encodeRowBinaryWithNamesAndTypes(FLOWLINE_INSERT_COLUMNS, INSERT_TYPES, rows, reuse);
+}
+
+/** The whole buffer a payload was written into (the encoder's buffers are never pooled slices). */
+function backingBuffer(payload: Buffer): Buffer {
+  return Buffer.from(payload.buffer, 0, payload.buffer.byteLength);
 }
 
 export const DEFAULT_INSERT_GZIP_LEVEL = 1;
@@ -81,6 +89,8 @@ export function insertSettings(dedupToken: string, options: ClickHouseSinkOption
 
 export class ClickHouseRowSink implements RowSink {
   private readonly gzipLevel: number | false;
+  /** Encode buffers free for the next insert: as many as inserts ever were in flight at once. */
+  private readonly freeBuffers: Buffer[] = [];
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -97,15 +107,28 @@ export class ClickHouseRowSink implements RowSink {
   async insert(rows: readonly FlowRow[], dedupToken: string): Promise<void> {
     if (rows.length === 0) return;
     // Encoded before the request: a value that does not fit its column fails here, naming the column.
-    const body = encodeInsertBody(rows);
+    const scratch = this.freeBuffers.pop();
+    let body: Buffer;
+    try {
+      body = encodeInsertBody(rows, scratch);
+    } catch (error) {
+      if (scratch) this.freeBuffers.push(scratch);
+      throw error;
+    }
     const level = this.gzipLevel;
+    const sent = level === false ? body : gzipInsertBody(body, level);
+    // A gzip'd body is a copy: the buffer is free again. An uncompressed one is free only once the
+    // server answered, having read all of it; after a failure the socket may still hold it, so it is
+    // left to the garbage collector.
+    if (sent !== body) this.freeBuffers.push(backingBuffer(body));
     const result = await this.client.exec({
       query: INSERT_STATEMENT,
-      values: Readable.from([level === false ? body : gzipInsertBody(body, level)]),
+      values: Readable.from([sent]),
       http_headers: level === false ? {} : { 'Content-Encoding': 'gzip' },
       clickhouse_settings: insertSettings(dedupToken, this.options),
     });
     // The response carries nothing; read it to the end so the connection returns to the pool.
     await finished(result.stream.resume());
+    if (sent === body) this.freeBuffers.push(backingBuffer(body));
   }
 }

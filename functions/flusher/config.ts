@@ -34,6 +34,27 @@ export interface FlusherConfig {
   secretMaxAgeSeconds: number;
 }
 
+/**
+ * CLICKHOUSE_COMPRESSION: true, false or auto (the default). Compression pays where bytes cost, over the
+ * internet to ClickHouse Cloud (data transfer, NAT); to a ClickHouse on this host it only costs CPU on
+ * both ends, so auto compresses unless the URL's host is a loopback address.
+ */
+export function compressionFor(setting: string | undefined, url: string): boolean {
+  const value = (setting ?? 'auto').trim().toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (value !== 'auto') {
+    throw new EnvConfigError(`CLICKHOUSE_COMPRESSION=${setting}: expected true, false or auto`);
+  }
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    throw new EnvConfigError(`CLICKHOUSE_URL=${url}: not a URL`);
+  }
+  return !(host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
@@ -62,7 +83,7 @@ export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
       secretId,
       password: secretId ? undefined : password,
       requestTimeoutMs: positiveIntFromEnv(env, 'CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000),
-      compression: (env.CLICKHOUSE_COMPRESSION ?? 'true').trim() !== 'false',
+      compression: compressionFor(env.CLICKHOUSE_COMPRESSION, url),
       insertQuorum: env.CLICKHOUSE_INSERT_QUORUM?.trim() || undefined,
     },
     commitIntervalMs: commitSeconds * 1000,

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Transform } from 'node:stream';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { Session } from 'chdb';
@@ -56,6 +56,21 @@ export interface NativeBinding {
     data: Buffer,
     countLines: boolean,
   ): Promise<RawInsertResult>;
+}
+
+/** The local engine's server configuration (local/engines/chdb-engine.xml). */
+export const ENGINE_CONFIG_FILE = fileURLToPath(new URL('./chdb-engine.xml', import.meta.url));
+
+/**
+ * A connection to the embedded engine on `dataDir`, with the local engine's configuration: MergeTree
+ * parts stay Compact (a few files each) up to 256 MiB instead of going Wide (two files per column, about
+ * 120 for a flows part) from 10 MiB. Creating files is what a workstation's disk does worst; on ext4
+ * without a journal, as on this project's development VMs, the inode allocator walks the recently deleted
+ * inodes on every create, and that was half the engine's CPU per inserted row. Only this embedded engine
+ * is configured so; ClickHouse Cloud and self-hosted servers keep their defaults and the same migrations.
+ */
+export function embeddedEngineSession(dataDir: string): Session {
+  return new Session(dataDir, { connectionArgs: [`--config-file=${ENGINE_CONFIG_FILE}`] });
 }
 
 export function loadNativeBinding(): NativeBinding {
@@ -367,7 +382,7 @@ export async function createClickHouseFront(options: ClickHouseFrontOptions): Pr
   const dataDir = resolve(options.dataDir);
   const native = loadNativeBinding();
   // Held for the process lifetime: it binds the data folder and keeps the engine up between requests.
-  const engineSession = new Session(dataDir);
+  const engineSession = embeddedEngineSession(dataDir);
   const codes = await loadErrorCodes(native, engineSession);
   const versionResult = await native.QueryAsyncConnection(
     engineSession.connection,
@@ -524,7 +539,7 @@ export async function createClickHouseFront(options: ClickHouseFrontOptions): Pr
         fields.get('default_format') ?? headerValue(req, 'x-clickhouse-format') ?? 'TabSeparated';
       const urlQuery = fields.get('query') ?? '';
 
-      const connection = new Session(dataDir);
+      const connection = embeddedEngineSession(dataDir);
       try {
         if (database)
           await native.QueryAsyncConnection(

@@ -129,6 +129,37 @@ describe('migrations', () => {
   });
 });
 
+describe('the sink', () => {
+  it('reuses its encode buffers: every batch lands intact, gzip or not, one at a time or two in flight', async () => {
+    const flows = workloadFlows(900, 7, 1_750_000_000);
+    const rowsOf = (from: number, to: number) =>
+      flows.slice(from, to).map((flow, i) =>
+        buildFlowRow(flow, {
+          clusterUUID: CLUSTER_UUID,
+          exportSeq: 1,
+          exportedAtMs: 1_750_000_000_000 + i,
+        }),
+      );
+    for (const gzipLevel of [1, false] as const) {
+      const { client } = await freshDatabase();
+      await applyMigrations(executorFor(client));
+      const sink = new ClickHouseRowSink(client, { gzipLevel });
+      // Small, large (outgrows the buffer kept from the small one), small again, then two at once.
+      const batches = [rowsOf(0, 50), rowsOf(50, 600), rowsOf(600, 650), rowsOf(650, 800), rowsOf(800, 900)];
+      for (const [b, rows] of batches.slice(0, 3).entries()) await sink.insert(rows, `reuse-${b}`);
+      await Promise.all(batches.slice(3).map((rows, b) => sink.insert(rows, `reuse-${b + 3}`)));
+      const stored = await executorFor(client).queryRows<{ flowKey: string; octets: string; pod: string }>(
+        'SELECT flowKey, toString(octetDeltaCount) AS octets, sourcePodName AS pod FROM flows ORDER BY flowKey',
+      );
+      const expected = batches
+        .flat()
+        .map((r) => ({ flowKey: r.flowKey, octets: String(r.octetDeltaCount), pod: r.sourcePodName }))
+        .sort((a, b) => (a.flowKey < b.flowKey ? -1 : a.flowKey > b.flowKey ? 1 : 0));
+      expect(stored, `gzipLevel ${gzipLevel}`).toEqual(expected);
+    }
+  });
+});
+
 describe('rows, views and dashboard queries on a workload', () => {
   const END_FROM = 1_750_000_000;
   let client: ClickHouseClient;

@@ -329,6 +329,25 @@ describe('ClickHouse (chDB behind the HTTP interface)', () => {
     await compressed.close();
   });
 
+  test('the engine keeps MergeTree parts Compact up to 256 MiB (local/engines/chdb-engine.xml)', async () => {
+    const { clickhouse } = engines();
+    await clickhouse.command({
+      query: 'CREATE TABLE part_test (n UInt64, s String) ENGINE = MergeTree ORDER BY n',
+    });
+    // About 14 MiB uncompressed: a Wide part (two files per column) under ClickHouse's default 10 MiB.
+    await clickhouse.command({
+      query: "INSERT INTO part_test SELECT number, repeat('x', 60) FROM numbers(200000)",
+    });
+    const parts = await clickhouse.query({
+      query: `SELECT part_type AS type, data_uncompressed_bytes AS bytes FROM system.parts
+               WHERE database = currentDatabase() AND table = 'part_test' AND active`,
+      format: 'JSONEachRow',
+    });
+    const rows = await parts.json<{ type: string; bytes: string }>();
+    expect(rows.map((p) => p.type)).toEqual(['Compact']);
+    expect(Number(rows[0]!.bytes)).toBeGreaterThan(10 * 1024 * 1024);
+  });
+
   test('binary inserts: RowBinaryWithNamesAndTypes arrives byte for byte; a format without types is refused clearly', async () => {
     const { clickhouse, local } = engines();
     await clickhouse.command({

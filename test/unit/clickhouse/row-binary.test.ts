@@ -122,6 +122,35 @@ describe('RowBinaryWithNamesAndTypes', () => {
     expect(at).toBeGreaterThan(0);
   });
 
+  it('writes into a reused buffer while the payload fits, into its own unpooled buffer when it outgrows it', () => {
+    const row = (i: number): Row => ({
+      name: `pod-${i}`,
+      port: i,
+      packets: i,
+      end: i,
+      at: i,
+      kind: 1,
+      seq: i,
+    });
+    const few = [row(1), row(2)];
+    const many = Array.from({ length: 200 }, (_, i) => row(i));
+    const reuse = Buffer.alloc(4096, 0xee);
+    const small = encodeRowBinaryWithNamesAndTypes<Row>(COLUMNS, TYPES, few, reuse);
+    expect(small.buffer).toBe(reuse.buffer);
+    expect(small).toEqual(encode(few));
+    const grown = encodeRowBinaryWithNamesAndTypes<Row>(COLUMNS, TYPES, many, reuse);
+    expect(grown.buffer).not.toBe(reuse.buffer);
+    expect(grown).toEqual(encode(many));
+    // Written over the first payload: a caller reuses a buffer only once its payload is gone.
+    const again = encodeRowBinaryWithNamesAndTypes<Row>(COLUMNS, TYPES, [row(9)], reuse);
+    expect(decode(again).rows.map((r) => r.name)).toEqual(['pod-9']);
+    // Fresh buffers are never slices of Node's shared pool, so a caller may keep one whole.
+    const fresh = encode(few);
+    expect(fresh.byteOffset).toBe(0);
+    expect(fresh.buffer.byteLength).toBeGreaterThanOrEqual(fresh.length);
+    expect(fresh.buffer).not.toBe(encode(few).buffer);
+  });
+
   it('writes 64-bit counters exactly below 2^53, bigints exactly, and a double of 2^64 as the largest UInt64', () => {
     const decoded = decode(
       encode(

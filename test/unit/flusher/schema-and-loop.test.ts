@@ -87,6 +87,26 @@ describe('flusher configuration', () => {
     expect(() => flusherConfigFromEnv({ ...base, CLUSTER_UUID: 'my-cluster' })).toThrow(/CLUSTER_UUID/);
     expect(() => flusherConfigFromEnv({ ...base, CLICKHOUSE_SECRET_ID: '' })).toThrow(/CLICKHOUSE_PASSWORD/);
   });
+  it('compression: auto compresses unless ClickHouse is on a loopback address; true/false force it', () => {
+    const compression = (url: string, setting?: string) =>
+      flusherConfigFromEnv({ ...base, CLICKHOUSE_URL: url, CLICKHOUSE_COMPRESSION: setting }).clickhouse
+        .compression;
+    expect(compression('https://example.clickhouse.cloud:8443')).toBe(true);
+    expect(compression('http://10.0.0.7:8123', 'auto')).toBe(true);
+    for (const local of [
+      'http://127.0.0.1:8123',
+      'http://127.8.0.1:8123',
+      'http://localhost:8123',
+      'http://[::1]:8123',
+    ])
+      expect(compression(local)).toBe(false);
+    expect(compression('http://127.0.0.1:8123', 'true')).toBe(true);
+    expect(compression('https://example.clickhouse.cloud:8443', ' FALSE ')).toBe(false);
+    expect(() => compression('https://example.clickhouse.cloud:8443', 'gzip')).toThrow(
+      /CLICKHOUSE_COMPRESSION=gzip: expected true, false or auto/,
+    );
+    expect(() => compression('not a url')).toThrow(/CLICKHOUSE_URL=not a url: not a URL/);
+  });
   it('secret: JSON with password (and username) or the bare password', () => {
     expect(parseClickHouseSecret('{"username":"writer","password":"p"}', 'default')).toEqual({
       username: 'writer',
