@@ -1,5 +1,6 @@
 // Where rows go: the ClickHouse `flows` table over @clickhouse/client (HTTPS), one synchronous insert per
-// batch carrying the batch's deduplication token, in RowBinaryWithNamesAndTypes, gzip'd by the sink.
+// batch carrying the batch's deduplication token, in RowBinaryWithNamesAndTypes, gzip'd by the sink unless
+// compression is off (CLICKHOUSE_COMPRESSION; off by default only for a ClickHouse on loopback).
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
