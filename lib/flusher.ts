@@ -23,7 +23,8 @@ export const FLUSHER_ENTRY = 'functions/flusher/handler.ts';
  */
 export const FLUSHER_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',
-  'dynamodb:UpdateItem',
+  // The "mark exported" writes: PartiQL UPDATEs, 25 to a BatchExecuteStatement.
+  'dynamodb:PartiQLUpdate',
   'dynamodb:PutItem',
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',

@@ -11,6 +11,7 @@
 // batches only when every slot is free (reserved concurrency 1 => one flusher at a time).
 import {
   type AttributeValue,
+  BatchExecuteStatementCommand,
   BatchGetItemCommand,
   BatchWriteItemCommand,
   type BatchWriteItemCommandOutput,
@@ -21,6 +22,7 @@ import {
   QueryCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { conditionalStatementOf, storedFlowOf } from './marshal.ts';
 import { ATTR, allDueShards, DUE_INDEX_NAME } from './schema.ts';
 import type { FlowState, ScheduleConfig } from './state.ts';
 import { DynamoFlowStore, type FlowStore, type ReadResult, type WriteResult } from './store.ts';
@@ -29,6 +31,24 @@ export const MANIFEST_PREFIX = 'flusher#slot#';
 /** Stay well below DynamoDB's 400 KB item limit. */
 export const MANIFEST_CHUNK_BYTES = 350_000;
 const MANIFEST_TTL_SECONDS = 14 * 86_400;
+
+/** Conditional writes per writeBatch: BatchExecuteStatement's limit. */
+export const MAX_WRITES_PER_BATCH = 25;
+/** Per-statement errors that a later attempt can get past. */
+const RETRYABLE_STATEMENT_ERRORS = new Set([
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'RequestLimitExceeded',
+  'TransactionConflict',
+  'InternalServerError',
+]);
+const STATEMENT_ATTEMPTS = 9;
+
+/** A conditional write of an item that exists: `state` as version expectedVersion + 1. */
+export interface ExistingItemWrite {
+  state: FlowState;
+  expectedVersion: number;
+}
 
 export interface BatchManifest {
   slot: number;
@@ -49,6 +69,11 @@ export interface ExportQueue extends FlowStore {
   /** Open manifests of slots 0..slotCount-1, by slot. */
   openManifests(slotCount: number): Promise<BatchManifest[]>;
   deleteManifest(manifest: BatchManifest): Promise<void>;
+  /**
+   * Up to MAX_WRITES_PER_BATCH conditional writes in one request, each applied or refused on its own (no
+   * transaction): a result per write, in order, as write() would give it.
+   */
+  writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]>;
 }
 
 export class DynamoExportQueue implements ExportQueue {
@@ -68,6 +93,65 @@ export class DynamoExportQueue implements ExportQueue {
 
   write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult> {
     return this.store.write(state, expectedVersion, nowMs);
+  }
+
+  /**
+   * PartiQL UPDATEs through BatchExecuteStatement: the same conditional writes as UpdateItem, at the same
+   * write units, but the SDK's per-request work (signing, middleware, HTTP), which is most of the
+   * flusher's CPU per marked flow, is paid once per 25. Statements refused for throughput or a
+   * transaction conflict are retried with backoff; any other per-statement error fails the batch.
+   */
+  async writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]> {
+    if (writes.length > MAX_WRITES_PER_BATCH) {
+      throw new Error(`writeBatch takes at most ${MAX_WRITES_PER_BATCH} writes, got ${writes.length}`);
+    }
+    const results: WriteResult[] = new Array(writes.length);
+    let pending = writes.map((_, i) => i);
+    let lastRetryable = '';
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= STATEMENT_ATTEMPTS) {
+        throw new Error(`BatchExecuteStatement: ${pending.length} writes still refused (${lastRetryable})`);
+      }
+      if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      const out = await this.client.send(
+        new BatchExecuteStatementCommand({
+          Statements: pending.map((i) => ({
+            ...conditionalStatementOf(
+              this.tableName,
+              writes[i]!.state,
+              writes[i]!.expectedVersion,
+              nowMs,
+              this.config,
+            ),
+            // The current item comes back with a refusal at no extra cost, as with UpdateItem.
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          })),
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      const responses = out.Responses ?? [];
+      const applied = pending.filter((_, j) => !responses[j]?.Error).length;
+      const units = (out.ConsumedCapacity ?? []).reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+      const retry: number[] = [];
+      for (const [j, i] of pending.entries()) {
+        const error = responses[j]?.Error;
+        if (!error) {
+          // The request's units, shared among the writes it applied (the response has no per-statement figure).
+          results[i] = { ok: true, version: writes[i]!.expectedVersion + 1, consumedWriteUnits: units / applied };
+        } else if (error.Code === 'ConditionalCheckFailed') {
+          results[i] = { ok: false, current: error.Item ? storedFlowOf(error.Item) : undefined };
+        } else if (error.Code && RETRYABLE_STATEMENT_ERRORS.has(error.Code)) {
+          retry.push(i);
+          lastRetryable = `${error.Code}: ${error.Message ?? ''}`;
+        } else {
+          throw new Error(
+            `BatchExecuteStatement refused the write of ${writes[i]!.state.flow.flowKey}: ${error.Code}: ${error.Message ?? ''}`,
+          );
+        }
+      }
+      pending = retry;
+    }
+    return results;
   }
 
   async dueKeys(nowMs: number, limit: number): Promise<string[]> {

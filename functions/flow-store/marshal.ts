@@ -216,6 +216,18 @@ export interface ConditionalWrite {
   ExpressionAttributeValues: FlowItem;
 }
 
+/** The attributes a write replaces: set when the new item has them, removed when it does not. */
+const WRITTEN_ATTRIBUTES = [
+  ATTR.version,
+  ATTR.record,
+  ATTR.aggregation,
+  ATTR.updated,
+  ATTR.exportSeq,
+  ATTR.expiresAt,
+  ATTR.dueShard,
+  ATTR.nextExportAt,
+] as const;
+
 /**
  * The UpdateItem that replaces the item's state with `state` as version expectedVersion + 1, only if the
  * item is still at expectedVersion (or still absent when expectedVersion is undefined). The index keys
@@ -232,16 +244,7 @@ export function conditionalWriteOf(
   const values: FlowItem = {};
   const sets: string[] = [];
   const removes: string[] = [];
-  for (const attribute of [
-    ATTR.version,
-    ATTR.record,
-    ATTR.aggregation,
-    ATTR.updated,
-    ATTR.exportSeq,
-    ATTR.expiresAt,
-    ATTR.dueShard,
-    ATTR.nextExportAt,
-  ]) {
+  for (const attribute of WRITTEN_ATTRIBUTES) {
     names[`#${attribute}`] = attribute;
     const value = item[attribute];
     if (value) {
@@ -264,5 +267,41 @@ export function conditionalWriteOf(
     ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
+  };
+}
+
+export interface ConditionalStatement {
+  Statement: string;
+  Parameters: AttributeValue[];
+}
+
+/**
+ * The same conditional write as conditionalWriteOf, of an item that exists at expectedVersion, as a
+ * PartiQL UPDATE: BatchExecuteStatement carries 25 of them per request, each with its own condition and
+ * outcome, where UpdateItem carries one.
+ */
+export function conditionalStatementOf(
+  tableName: string,
+  state: FlowState,
+  expectedVersion: number,
+  nowMs: number,
+  config: ScheduleConfig,
+): ConditionalStatement {
+  const item = flowItemOf(state, expectedVersion + 1, nowMs, config);
+  const quoted = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const parameters: AttributeValue[] = [];
+  const sets: string[] = [];
+  const removes: string[] = [];
+  for (const attribute of WRITTEN_ATTRIBUTES) {
+    const value = item[attribute];
+    if (value) {
+      sets.push(` SET ${quoted(attribute)} = ?`);
+      parameters.push(value);
+    } else removes.push(` REMOVE ${quoted(attribute)}`);
+  }
+  parameters.push({ S: state.flow.flowKey }, num(expectedVersion));
+  return {
+    Statement: `UPDATE ${quoted(tableName)}${sets.join('')}${removes.join('')} WHERE ${quoted(ATTR.pk)} = ? AND ${quoted(ATTR.version)} = ?`,
+    Parameters: parameters,
   };
 }

@@ -92,7 +92,7 @@ export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
     maxRowsPerInsert: positiveIntFromEnv(env, 'MAX_ROWS_PER_INSERT', 50_000),
     maxInsertsPerRound: positiveIntFromEnv(env, 'MAX_INSERTS_PER_ROUND', 4),
     insertConcurrency: positiveIntFromEnv(env, 'INSERT_CONCURRENCY', 2),
-    writeConcurrency: positiveIntFromEnv(env, 'WRITE_CONCURRENCY', 32),
+    writeConcurrency: positiveIntFromEnv(env, 'WRITE_CONCURRENCY', 8),
     secretMaxAgeSeconds: positiveIntFromEnv(env, 'CLICKHOUSE_SECRET_MAX_AGE_SECONDS', 300),
   };
 }

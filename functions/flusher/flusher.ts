@@ -4,8 +4,9 @@
 //   1. replay the open manifests of earlier rounds (crash or ClickHouse failure after the flows were
 //      marked): the rows whose flows really were marked, same rows, same order, same token;
 //   2. if ClickHouse answers: query the due flows, apply the export schedule (processDue), build rows;
-//   3. write the rows to manifests (DynamoDB), THEN mark the flows exported (conditional on their version:
-//      deltas and throughputs reset, exportSeq + 1, next due time, closed flows leave the index);
+//   3. write the rows to manifests (DynamoDB), THEN mark the flows exported (conditional on their version,
+//      25 to a request: deltas and throughputs reset, exportSeq + 1, next due time, closed flows leave
+//      the index);
 //   4. insert each batch with the token of the rows whose marking succeeded, then delete the manifest.
 // A crash before 3 leaves the flows due; after 3, the manifest is replayed; a replayed insert is dropped
 // by ClickHouse as a duplicate. A flow whose marking lost a race with the correlator stays due and is
@@ -13,7 +14,7 @@
 
 import { forEachLimited } from '../../core/concurrency.ts';
 import type { ExportQueue } from '../flow-store/export-queue.ts';
-import { MANIFEST_CHUNK_BYTES } from '../flow-store/export-queue.ts';
+import { MANIFEST_CHUNK_BYTES, MAX_WRITES_PER_BATCH } from '../flow-store/export-queue.ts';
 import { processDue } from '../flow-store/schedule.ts';
 import { isExpired, type ScheduleConfig, type StoredFlow } from '../flow-store/state.ts';
 import { batchToken, decodeManifestRows, encodeManifestRows, type PendingRow, sortByToken } from './batch.ts';
@@ -29,7 +30,7 @@ export interface FlusherOptions {
   maxInsertsPerRound: number;
   /** Inserts in flight at once: the next batch is encoded and sent while ClickHouse writes another. */
   insertConcurrency: number;
-  /** Conditional writes in flight at once. */
+  /** Requests of conditional "mark exported" writes in flight at once (up to 25 writes each). */
   writeConcurrency: number;
   /** Epoch ms. */
   clock: () => number;
@@ -162,12 +163,21 @@ export class Flusher {
     for (const manifest of manifests) await this.queue.putManifest(manifest);
 
     const markedKeys = new Set<string>();
-    await forEachLimited(marks, this.options.writeConcurrency, async ({ stored, outcome }) => {
-      const result = await this.queue.write(outcome.state, stored.version, now);
-      if (result.ok) {
-        markedKeys.add(stored.state.flow.flowKey);
-        if (outcome.closed) report.closedFlows += 1;
-      } else report.markConflicts += 1;
+    const markBatches: (typeof marks)[] = [];
+    for (let i = 0; i < marks.length; i += MAX_WRITES_PER_BATCH)
+      markBatches.push(marks.slice(i, i + MAX_WRITES_PER_BATCH));
+    await forEachLimited(markBatches, this.options.writeConcurrency, async (batch) => {
+      const results = await this.queue.writeBatch(
+        batch.map(({ stored, outcome }) => ({ state: outcome.state, expectedVersion: stored.version })),
+        now,
+      );
+      for (const [i, result] of results.entries()) {
+        const { stored, outcome } = batch[i]!;
+        if (result.ok) {
+          markedKeys.add(stored.state.flow.flowKey);
+          if (outcome.closed) report.closedFlows += 1;
+        } else report.markConflicts += 1;
+      }
     });
 
     // Each batch is its own block with its own token and manifest: they may land in any order, and a

@@ -241,7 +241,7 @@ describe('flusher', () => {
       Architectures: ['arm64'],
       ReservedConcurrentExecutions: 1,
       Timeout: 55 + 15,
-      MemorySize: 512,
+      MemorySize: 1769,
       Environment: {
         Variables: {
           COMMIT_INTERVAL_SECONDS: '8',
@@ -474,8 +474,8 @@ describe('least privilege', () => {
       'dynamodb:BatchGetItem',
       'dynamodb:BatchWriteItem',
       'dynamodb:DeleteItem',
+      'dynamodb:PartiQLUpdate',
       'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
     ]);
     expect(policyOf('Flusher')).toContainEqual(
       expect.objectContaining({

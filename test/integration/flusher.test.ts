@@ -1,6 +1,7 @@
 // The flusher against the real engines (DynamoDB Local + ClickHouse via chDB): the V-1 vector through
 // decoder, correlator and flusher gives Antrea's insert arguments; a run that crashes after its insert
-// (or before marking) and runs again yields every row once; a ClickHouse outage loses nothing.
+// (or before marking) and runs again yields every row once; a flow the correlator updates while the
+// flusher marks is exported next round with its newer data; a ClickHouse outage loses nothing.
 import { readFileSync } from 'node:fs';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -13,7 +14,7 @@ import { normaliseDataSet } from '../../collector-edge/normalise.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../core/flow-record.ts';
 import { encodeWireBatch } from '../../core/wire.ts';
 import { type CorrelatorSettings, correlateBatch } from '../../functions/correlator/correlate-batch.ts';
-import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
+import { DynamoExportQueue, type ExistingItemWrite } from '../../functions/flow-store/export-queue.ts';
 import { createTableInput, defaultScheduleConfig } from '../../functions/flow-store/index.ts';
 import { ClickHouseRowSink, type RowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { Flusher, type FlusherOptions } from '../../functions/flusher/flusher.ts';
@@ -227,7 +228,7 @@ describe('exactly once', () => {
     await stack.feed(flowPairs(40, 2, 500).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
     stack.clock.now += SCHEDULE.activeTimeoutMs;
     class CrashingQueue extends DynamoExportQueue {
-      override async write(): Promise<never> {
+      override async writeBatch(): Promise<never> {
         throw new Crash('crashed while marking');
       }
     }
@@ -244,6 +245,40 @@ describe('exactly once', () => {
     expect(second.reduce((a, r) => a + Number(r.octetDeltaCount), 0)).toBe(pending);
     expect(await pendingOctets(stack, 40)).toBe(0); // reset after export (Antrea 2.5)
     expect(await stack.rows()).toHaveLength(80);
+  });
+});
+
+describe('a race with the correlator', () => {
+  it('a flow updated between the read and its mark is refused, stays due, and is exported next round with all its data', async () => {
+    const stack = await newStack();
+    await stack.feed(flowPairs(30, 1, 100).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
+    stack.clock.now += 1000;
+    // Flow 3's next records (both halves) are correlated after the flusher read the flows, before it marks.
+    const late = flowPairs(30, 2, 7)
+      .slice(6, 8)
+      .map((r) => ({ ...r, receivedAtMs: stack.clock.now }));
+    let correlated: Promise<void> | undefined;
+    class RacingQueue extends DynamoExportQueue {
+      override async writeBatch(writes: readonly ExistingItemWrite[], nowMs: number) {
+        correlated ??= stack.feed(late);
+        await correlated;
+        return super.writeBatch(writes, nowMs);
+      }
+    }
+    const racing = new RacingQueue(stack.dynamodb, stack.table, SCHEDULE);
+    const first = await stack.flusher(racing).round();
+    expect(first).toMatchObject({ ok: true, dueFlows: 30, markConflicts: 1, rowsInserted: 29 });
+    const raced = '10.5.0.3|10.6.0.3|6|40003|443';
+    expect((await stack.rows()).map((r) => r.flowKey)).not.toContain(raced);
+    expect(await stack.queue.dueKeys(stack.clock.now, 100)).toEqual([raced]);
+
+    const pending = await pendingOctets(stack, 30); // only the raced flow still holds a delta
+    expect(pending).toBeGreaterThan(100);
+    stack.clock.now += 8000;
+    expect(await stack.flusher().round()).toMatchObject({ ok: true, rowsInserted: 1, markConflicts: 0 });
+    const rows = await stack.rows(`flowKey = '${raced}'`);
+    expect(rows.map((r) => Number(r.octetDeltaCount))).toEqual([pending]);
+    expect(await stack.rows()).toHaveLength(30);
   });
 });
 

@@ -5,6 +5,7 @@ import { flowKeyOf } from '../../../core/flow-key.ts';
 import { type FlowRecord, FlowType } from '../../../core/flow-record.ts';
 import { foldRecords, groupByFlowKey } from '../../../functions/correlator/fold.ts';
 import {
+  conditionalStatementOf,
   conditionalWriteOf,
   defaultScheduleConfig,
   dueShardOf,
@@ -195,6 +196,25 @@ describe('item encoding', () => {
     expect(conditionalWriteOf(s, undefined, T0, CONFIG).ConditionExpression).toBe(
       'attribute_not_exists(#pk)',
     );
+  });
+  it('the same write as a PartiQL UPDATE: every attribute set or removed, conditional on the version', () => {
+    const open = state();
+    const statement = conditionalStatementOf('flows "x"', open, 3, T0, CONFIG);
+    expect(statement.Statement).toBe(
+      'UPDATE "flows ""x""" SET "v" = ? SET "rec" = ? SET "agg" = ? SET "updated" = ? SET "exportSeq" = ? ' +
+        'SET "expiresAt" = ? SET "dueShard" = ? SET "nextExportAt" = ? WHERE "pk" = ? AND "v" = ?',
+    );
+    const item = flowItemOf(open, 4, T0, CONFIG);
+    const write = conditionalWriteOf(open, 3, T0, CONFIG);
+    expect(statement.Parameters).toEqual([
+      ...Object.keys(write.ExpressionAttributeValues)
+        .filter((name) => name !== ':expectedVersion')
+        .map((name) => item[name.slice(1)]),
+      { S: open.flow.flowKey },
+      { N: '3' },
+    ]);
+    const closed = conditionalStatementOf('flows', { ...open, closed: true }, 3, T0, CONFIG).Statement;
+    expect(closed).toMatch(/ REMOVE "dueShard" REMOVE "nextExportAt" WHERE "pk" = \? AND "v" = \?$/);
   });
   it('due shards spread keys', () => {
     const keys = groupByFlowKey(
