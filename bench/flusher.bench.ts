@@ -671,7 +671,10 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
     const correlated = pairs({ count: flows + probeFlows, receivedAtMs: t0, endSeconds: 1_799_999_990 });
     await correlate(queue, correlated, t0, schedule);
     // 100 more flows, marked before the round through UpdateItem, for the marks' write units.
-    const probeKeys = correlated.slice(2 * flows).filter((_, i) => i % 2 === 0).map(flowKeyOf);
+    const probeKeys = correlated
+      .slice(2 * flows)
+      .filter((_, i) => i % 2 === 0)
+      .map(flowKeyOf);
     const probeUnitsPerMark = await markUnitsByUpdateItem(queue, probeKeys, roundAt, schedule);
     const flusher = new Flusher(queue, new ClickHouseRowSink(client), {
       clusterUUID: CLUSTER_UUID,

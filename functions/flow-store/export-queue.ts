@@ -137,7 +137,11 @@ export class DynamoExportQueue implements ExportQueue {
         const error = responses[j]?.Error;
         if (!error) {
           // The request's units, shared among the writes it applied (the response has no per-statement figure).
-          results[i] = { ok: true, version: writes[i]!.expectedVersion + 1, consumedWriteUnits: units / applied };
+          results[i] = {
+            ok: true,
+            version: writes[i]!.expectedVersion + 1,
+            consumedWriteUnits: units / applied,
+          };
         } else if (error.Code === 'ConditionalCheckFailed') {
           results[i] = { ok: false, current: error.Item ? storedFlowOf(error.Item) : undefined };
         } else if (error.Code && RETRYABLE_STATEMENT_ERRORS.has(error.Code)) {
