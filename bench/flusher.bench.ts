@@ -38,6 +38,7 @@ import {
   gzipInsertBody,
   INSERT_STATEMENT,
   insertSettings,
+  type RejectedRow,
 } from '../functions/flusher/clickhouse-sink.ts';
 import { compressionFor, flusherConfigFromEnv } from '../functions/flusher/config.ts';
 import { Flusher } from '../functions/flusher/flusher.ts';
@@ -108,7 +109,7 @@ async function storedBytes(executor: ClickHouseExecutor, tables: readonly string
 /** The previous insert path, kept as the baseline: @clickhouse/client's insert() in JSONCompactEachRow. */
 class JsonRowSink {
   constructor(private readonly client: ClickHouseClient) {}
-  async insert(rows: readonly FlowRow[], dedupToken: string): Promise<void> {
+  async insert(rows: readonly FlowRow[], dedupToken: string): Promise<RejectedRow[]> {
     await this.client.insert({
       table: FLOWS_TABLE,
       values: rows.map(rowValues),
@@ -116,6 +117,7 @@ class JsonRowSink {
       columns: [...FLOWLINE_INSERT_COLUMNS],
       clickhouse_settings: insertSettings(dedupToken),
     });
+    return [];
   }
 }
 
@@ -150,9 +152,10 @@ async function timedRound(
   const cpuBefore = process.cpuUsage();
   const serverBefore = processCpuMicros(serverPid);
   const started = performance.now();
-  await forEachLimited([...batches.keys()], concurrency, (b) =>
-    sink.insert(batches[b]!, `${label}-${b}-${Date.now()}`),
-  );
+  await forEachLimited([...batches.keys()], concurrency, async (b) => {
+    const rejected = await sink.insert(batches[b]!, `${label}-${b}-${Date.now()}`);
+    if (rejected.length > 0) throw new Error(`${rejected.length} rows rejected: ${rejected[0]!.reason}`);
+  });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   return {

@@ -13,3 +13,9 @@ export const FLUSHER_SERVICE_NAME = 'flowline-flusher';
  * that is due for export and not yet exported (0 when nothing is overdue). Dimension: service.
  */
 export const EXPORT_LAG_METRIC = 'ExportLagSeconds';
+
+/**
+ * Emitted by the flusher every round: rows left out of their insert because a value does not fit its
+ * ClickHouse column (logged in full with the reason). Dimension: service.
+ */
+export const REJECTED_ROWS_METRIC = 'RejectedRows';

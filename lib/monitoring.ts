@@ -12,7 +12,12 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FlowStore } from './flow-store.ts';
 import type { IngestStream } from './ingest-stream.ts';
-import { EXPORT_LAG_METRIC, FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from './metric-names.ts';
+import {
+  EXPORT_LAG_METRIC,
+  FLUSHER_SERVICE_NAME,
+  METRICS_NAMESPACE,
+  REJECTED_ROWS_METRIC,
+} from './metric-names.ts';
 
 export interface MonitoringProps {
   ingest: IngestStream;
@@ -110,17 +115,28 @@ export class Monitoring extends Construct {
       });
     }
 
-    const exportLag = new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: EXPORT_LAG_METRIC,
-      dimensionsMap: { service: FLUSHER_SERVICE_NAME },
-      statistic: 'Maximum',
-      period: oneMinute,
-    });
+    /** A metric the flusher emits (Powertools EMF, `service` dimension). */
+    const flusherMetric = (metricName: string, statistic: string, period: Duration) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: FLUSHER_SERVICE_NAME },
+        statistic,
+        period,
+      });
+    const exportLag = flusherMetric(EXPORT_LAG_METRIC, 'Maximum', oneMinute);
     add('ExportLag', exportLag, {
       alarmDescription: `Due flows wait more than ${props.exportLagAlarmSeconds} s for export to ClickHouse`,
       threshold: props.exportLagAlarmSeconds,
       evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const rejectedRows = flusherMetric(REJECTED_ROWS_METRIC, 'Sum', fiveMinutes);
+    add('RejectedRows', rejectedRows, {
+      alarmDescription:
+        'Rows were left out of ClickHouse because a value does not fit its column; the flusher log has each row',
+      threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
@@ -172,7 +188,7 @@ export class Monitoring extends Construct {
     );
     this.dashboard.addWidgets(
       graph('On-failure queue depth', [dlqDepth]),
-      graph('Flusher: export lag (s)', [exportLag]),
+      graph('Flusher: export lag (s)', [exportLag], [rejectedRows]),
     );
     this.dashboard.addWidgets(
       graph(

@@ -6,7 +6,7 @@ import { finished } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { FLOWLINE_INSERT_COLUMNS, FLOWS_COLUMN_TYPES, FLOWS_TABLE } from '../../clickhouse/columns.ts';
-import { encodeRowBinaryWithNamesAndTypes } from '../../clickhouse/row-binary.ts';
+import { encodeRowBinaryWithNamesAndTypes, RowBinaryValueError } from '../../clickhouse/row-binary.ts';
 import type { FlowRow } from './rows.ts';
 
 const INSERT_TYPES = FLOWLINE_INSERT_COLUMNS.map((column) => FLOWS_COLUMN_TYPES[column]);
@@ -18,6 +18,17 @@ export const INSERT_STATEMENT = `INSERT INTO ${FLOWS_TABLE} (${FLOWLINE_INSERT_C
  */
 export function encodeInsertBody(rows: readonly FlowRow[], reuse?: Buffer): Buffer {
   return encodeRowBinaryWithNamesAndTypes(FLOWLINE_INSERT_COLUMNS, INSERT_TYPES, rows, reuse);
+}
+
+/** Why a row cannot be encoded, or undefined when it can. */
+function encodingError(row: FlowRow): string | undefined {
+  try {
+    encodeInsertBody([row]);
+    return undefined;
+  } catch (error) {
+    if (error instanceof RowBinaryValueError) return error.message;
+    throw error;
+  }
 }
 
 /** The whole buffer a payload was written into (the encoder's buffers are never pooled slices). */
@@ -32,11 +43,20 @@ export function gzipInsertBody(body: Buffer, level = DEFAULT_INSERT_GZIP_LEVEL):
   return gzipSync(body, { level, chunkSize: 1 << 20 });
 }
 
+/** A row no insert can carry: a value that does not fit its column (the reason names the column). */
+export interface RejectedRow {
+  row: FlowRow;
+  reason: string;
+}
+
 export interface RowSink {
   /** True when the database answers at all (checked before flows are claimed for export). */
   ping(): Promise<boolean>;
-  /** Inserts the rows as one block; resolves only once ClickHouse has durably written them. */
-  insert(rows: readonly FlowRow[], dedupToken: string): Promise<void>;
+  /**
+   * Inserts the rows as one block; resolves only once ClickHouse has durably written them, with the rows
+   * it left out because they cannot be written at all (the same ones every time for the same rows).
+   */
+  insert(rows: readonly FlowRow[], dedupToken: string): Promise<RejectedRow[]>;
 }
 
 export interface ClickHouseSinkOptions {
@@ -105,13 +125,32 @@ export class ClickHouseRowSink implements RowSink {
     return result.success;
   }
 
-  async insert(rows: readonly FlowRow[], dedupToken: string): Promise<void> {
-    if (rows.length === 0) return;
+  async insert(rows: readonly FlowRow[], dedupToken: string): Promise<RejectedRow[]> {
+    if (rows.length === 0) return [];
     // Encoded before the request: a value that does not fit its column fails here, naming the column.
     const scratch = this.freeBuffers.pop();
     let body: Buffer;
+    let rejected: RejectedRow[] = [];
     try {
-      body = encodeInsertBody(rows, scratch);
+      try {
+        body = encodeInsertBody(rows, scratch);
+      } catch (error) {
+        if (!(error instanceof RowBinaryValueError)) throw error;
+        // One row must not hold back the batch (a replay would fail the same way forever): the rows that
+        // fit go in, with the batch's token (a replay leaves out the same rows), the others are returned.
+        const fitting: FlowRow[] = [];
+        rejected = [];
+        for (const row of rows) {
+          const reason = encodingError(row);
+          if (reason === undefined) fitting.push(row);
+          else rejected.push({ row, reason });
+        }
+        if (fitting.length === 0) {
+          if (scratch) this.freeBuffers.push(scratch);
+          return rejected;
+        }
+        body = encodeInsertBody(fitting, scratch);
+      }
     } catch (error) {
       if (scratch) this.freeBuffers.push(scratch);
       throw error;
@@ -131,5 +170,6 @@ export class ClickHouseRowSink implements RowSink {
     // The response carries nothing; read it to the end so the connection returns to the pool.
     await finished(result.stream.resume());
     if (sent === body) this.freeBuffers.push(backingBuffer(body));
+    return rejected;
   }
 }

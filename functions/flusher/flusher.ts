@@ -18,8 +18,8 @@ import { MANIFEST_CHUNK_BYTES, MAX_WRITES_PER_BATCH } from '../flow-store/export
 import { processDue } from '../flow-store/schedule.ts';
 import { isExpired, type ScheduleConfig, type StoredFlow } from '../flow-store/state.ts';
 import { batchToken, decodeManifestRows, encodeManifestRows, type PendingRow, sortByToken } from './batch.ts';
-import type { RowSink } from './clickhouse-sink.ts';
-import { buildFlowRow } from './rows.ts';
+import type { RejectedRow, RowSink } from './clickhouse-sink.ts';
+import { buildFlowRow, type FlowRow } from './rows.ts';
 
 export interface FlusherOptions {
   clusterUUID: string;
@@ -50,6 +50,10 @@ export interface RoundReport {
   incompleteRows: number;
   closedFlows: number;
   insertFailures: number;
+  /** Rows no insert can carry (a value that does not fit its column): left out, their flows stay marked. */
+  rejectedRows: number;
+  /** Those rows in full, with the reason naming the column, for the log: the only place they are kept. */
+  rejected: Array<{ flowKey: string; exportSeq: number; reason: string; row: FlowRow }>;
   durationMs: number;
   /** Now minus the due time of the oldest flow still due after the round (0 when none); unset if unknown. */
   exportLagSeconds?: number;
@@ -71,6 +75,8 @@ function emptyReport(): RoundReport {
     incompleteRows: 0,
     closedFlows: 0,
     insertFailures: 0,
+    rejectedRows: 0,
+    rejected: [],
     durationMs: 0,
   };
 }
@@ -194,8 +200,9 @@ export class Flusher {
   private async insertBatch(rows: PendingRow[], report: RoundReport): Promise<void> {
     if (rows.length === 0) return;
     const ordered = sortByToken(rows);
+    let rejected: RejectedRow[];
     try {
-      await this.sink.insert(
+      rejected = await this.sink.insert(
         ordered.map((r) => r.row),
         batchToken(ordered),
       );
@@ -203,8 +210,17 @@ export class Flusher {
       report.insertFailures += 1;
       throw error;
     }
-    report.rowsInserted += rows.length;
-    report.inserts += 1;
+    for (const { row, reason } of rejected) {
+      report.rejected.push({
+        flowKey: row.flowKey as string,
+        exportSeq: row.exportSeq as number,
+        reason,
+        row,
+      });
+    }
+    report.rejectedRows += rejected.length;
+    report.rowsInserted += rows.length - rejected.length;
+    if (rejected.length < rows.length) report.inserts += 1;
   }
 }
 

@@ -5,7 +5,7 @@
 // commitInterval; reserved concurrency 1 keeps a single flusher (a late tick waits, never overlaps).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EXPORT_LAG_METRIC } from '../../lib/metric-names.ts';
+import { EXPORT_LAG_METRIC, REJECTED_ROWS_METRIC } from '../../lib/metric-names.ts';
 import type { FlushLoop, LoopOptions, RoundReport } from './flusher.ts';
 
 export interface FlusherHandlerDeps {
@@ -30,6 +30,7 @@ export function publishRound(metrics: Metrics, report: RoundReport): void {
   metrics.addMetric('MarkConflicts', MetricUnit.Count, report.markConflicts);
   metrics.addMetric('IncompleteRows', MetricUnit.Count, report.incompleteRows);
   metrics.addMetric('InsertFailures', MetricUnit.Count, report.insertFailures);
+  metrics.addMetric(REJECTED_ROWS_METRIC, MetricUnit.Count, report.rejectedRows);
   metrics.addMetric('FailedRounds', MetricUnit.Count, report.ok ? 0 : 1);
   metrics.addMetric('RoundDuration', MetricUnit.Milliseconds, report.durationMs);
   if (report.exportLagSeconds !== undefined) {
@@ -55,10 +56,15 @@ export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<Fl
     const reports = await loop.run({
       ...deps.loopOptions,
       onRound: (report) => {
-        if (report.ok) deps.logger.info('round', { ...report });
+        const { rejected, ...summary } = report;
+        // Each rejected row in full: the log is where it is kept (its flow is marked exported).
+        for (const row of rejected) {
+          deps.logger.error('row rejected: a value does not fit its ClickHouse column', { ...row });
+        }
+        if (report.ok) deps.logger.info('round', { ...summary });
         else
           deps.logger.error('round failed: flows stay due or in their manifest, retried with backoff', {
-            ...report,
+            ...summary,
           });
         publishRound(deps.metrics, report);
       },

@@ -15,6 +15,7 @@ import {
   EXPORT_LAG_METRIC,
   FLUSHER_SERVICE_NAME,
   METRICS_NAMESPACE,
+  REJECTED_ROWS_METRIC,
 } from '../../lib/metric-names.ts';
 import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
 
@@ -507,8 +508,8 @@ describe('monitoring', () => {
       (a) => a.Properties.MetricName === metricName && a.Properties.Namespace === namespace,
     );
 
-  it('alarms on iterator age, failure queue depth, errors, throttles, export lag and a stopped flusher', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+  it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows and a stopped flusher', () => {
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 9);
     expect(alarmOn('IteratorAge', 'AWS/Lambda')[0]?.Properties).toMatchObject({
       Threshold: 300_000,
       Statistic: 'Maximum',
@@ -522,6 +523,12 @@ describe('monitoring', () => {
     expect(alarmOn(EXPORT_LAG_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
       Threshold: 120,
       Statistic: 'Maximum',
+      Dimensions: [{ Name: 'service', Value: FLUSHER_SERVICE_NAME }],
+    });
+    expect(alarmOn(REJECTED_ROWS_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanThreshold',
       Dimensions: [{ Name: 'service', Value: FLUSHER_SERVICE_NAME }],
     });
     expect(alarmOn('Invocations', 'AWS/Lambda')[0]?.Properties).toMatchObject({

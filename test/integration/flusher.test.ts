@@ -282,6 +282,49 @@ describe('a race with the correlator', () => {
   });
 });
 
+describe('a row that cannot be written', () => {
+  it('is left out of its batch, reported with its column, and the rest land once, also on a replay', async () => {
+    const stack = await newStack();
+    // Flow 0 carries a Service port that does not fit UInt16 (no decoder produces one; a bug could).
+    const records = flowPairs(10, 1, 300).map((r, i) => ({
+      ...r,
+      receivedAtMs: stack.clock.now,
+      ...(i < 2 ? { destinationServicePort: 70_000 } : {}),
+    }));
+    await stack.feed(records);
+    stack.clock.now += 1000;
+    const poisoned = '10.5.0.0|10.6.0.0|6|40000|443';
+    // The insert lands, then the process dies before the manifest is closed: the next round replays it.
+    const ackLost: RowSink = {
+      ping: () => stack.sink.ping(),
+      insert: async (rows, token) => {
+        await stack.sink.insert(rows, token);
+        throw new Crash('crashed after insert');
+      },
+    };
+    expect(await stack.flusher(stack.queue, ackLost).round()).toMatchObject({ ok: false, insertFailures: 1 });
+    const replay = await stack.flusher().round();
+    expect(replay).toMatchObject({ ok: true, replayedBatches: 1, rowsInserted: 9, rejectedRows: 1 });
+    expect(replay.rejected).toEqual([
+      expect.objectContaining({
+        flowKey: poisoned,
+        exportSeq: 1,
+        reason: expect.stringMatching(
+          /^column destinationServicePort \(UInt16\): 70000 is not in 0\.\.65535$/,
+        ),
+      }),
+    ]);
+    expect(replay.rejected[0]!.row.destinationServicePort).toBe(70_000);
+    const rows = await stack.rows();
+    expect(rows.map((r) => r.flowKey)).not.toContain(poisoned);
+    expect(rows).toHaveLength(9);
+    // Its flow was marked like the others: nothing stays due, nothing is replayed again.
+    expect(await stack.queue.dueKeys(stack.clock.now, 100)).toEqual([]);
+    stack.clock.now += 8000;
+    expect(await stack.flusher().round()).toMatchObject({ ok: true, replayedBatches: 0, rowsInserted: 0 });
+  });
+});
+
 describe('ClickHouse outage', () => {
   it('nothing is marked while ClickHouse is down; afterwards every delta arrives once', async () => {
     const stack = await newStack();
@@ -324,7 +367,7 @@ describe('ClickHouse outage', () => {
       ping: () => stack.sink.ping(),
       insert: async (rows, token) => {
         await clickhouse.simulateOutage();
-        await stack.sink.insert(rows, token);
+        return stack.sink.insert(rows, token);
       },
     };
     try {

@@ -160,6 +160,8 @@ describe('FlushLoop', () => {
     incompleteRows: 0,
     closedFlows: 0,
     insertFailures: ok ? 0 : 1,
+    rejectedRows: 0,
+    rejected: [],
     durationMs: 0,
   });
 
