@@ -20,6 +20,31 @@ export function encodeInsertBody(rows: readonly FlowRow[], reuse?: Buffer): Buff
   return encodeRowBinaryWithNamesAndTypes(FLOWLINE_INSERT_COLUMNS, INSERT_TYPES, rows, reuse);
 }
 
+/**
+ * The insert body of the rows that can be written (undefined when none can), and the rows that cannot: a
+ * value that does not fit its column. One such row must not hold back its batch, which a replay would
+ * fail the same way forever; the same rows always split the same way, so a replay with the batch's token
+ * leaves out the same rows.
+ */
+function encodeFitting(
+  rows: readonly FlowRow[],
+  reuse: Buffer | undefined,
+): { body: Buffer | undefined; rejected: RejectedRow[] } {
+  try {
+    return { body: encodeInsertBody(rows, reuse), rejected: [] };
+  } catch (error) {
+    if (!(error instanceof RowBinaryValueError)) throw error;
+  }
+  const fitting: FlowRow[] = [];
+  const rejected: RejectedRow[] = [];
+  for (const row of rows) {
+    const reason = encodingError(row);
+    if (reason === undefined) fitting.push(row);
+    else rejected.push({ row, reason });
+  }
+  return { body: fitting.length > 0 ? encodeInsertBody(fitting, reuse) : undefined, rejected };
+}
+
 /** Why a row cannot be encoded, or undefined when it can. */
 function encodingError(row: FlowRow): string | undefined {
   try {
@@ -127,33 +152,19 @@ export class ClickHouseRowSink implements RowSink {
 
   async insert(rows: readonly FlowRow[], dedupToken: string): Promise<RejectedRow[]> {
     if (rows.length === 0) return [];
-    // Encoded before the request: a value that does not fit its column fails here, naming the column.
+    // Encoded before the request: a value that does not fit its column is found here, naming the column.
     const scratch = this.freeBuffers.pop();
-    let body: Buffer;
-    let rejected: RejectedRow[] = [];
+    let encoded: ReturnType<typeof encodeFitting>;
     try {
-      try {
-        body = encodeInsertBody(rows, scratch);
-      } catch (error) {
-        if (!(error instanceof RowBinaryValueError)) throw error;
-        // One row must not hold back the batch (a replay would fail the same way forever): the rows that
-        // fit go in, with the batch's token (a replay leaves out the same rows), the others are returned.
-        const fitting: FlowRow[] = [];
-        rejected = [];
-        for (const row of rows) {
-          const reason = encodingError(row);
-          if (reason === undefined) fitting.push(row);
-          else rejected.push({ row, reason });
-        }
-        if (fitting.length === 0) {
-          if (scratch) this.freeBuffers.push(scratch);
-          return rejected;
-        }
-        body = encodeInsertBody(fitting, scratch);
-      }
+      encoded = encodeFitting(rows, scratch);
     } catch (error) {
       if (scratch) this.freeBuffers.push(scratch);
       throw error;
+    }
+    const { body, rejected } = encoded;
+    if (body === undefined) {
+      if (scratch) this.freeBuffers.push(scratch);
+      return rejected;
     }
     const level = this.gzipLevel;
     const sent = level === false ? body : gzipInsertBody(body, level);

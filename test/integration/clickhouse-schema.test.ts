@@ -160,6 +160,31 @@ describe('the sink', () => {
   });
 });
 
+describe('the sink, with a row no column can hold', () => {
+  it('inserts the rows that fit and returns the others with the column; none fit: no insert at all', async () => {
+    const { client } = await freshDatabase();
+    await applyMigrations(executorFor(client));
+    const sink = new ClickHouseRowSink(client);
+    const [good, bad, alsoBad] = workloadFlows(3, 11, 1_750_000_000).map((flow, i) =>
+      buildFlowRow(flow, { clusterUUID: CLUSTER_UUID, exportSeq: 1, exportedAtMs: 1_750_000_000_000 + i }),
+    );
+    const overflowing = { ...bad!, destinationServicePort: 70_000 };
+    const negative = { ...alsoBad!, octetDeltaCount: -1 };
+    const count = async () =>
+      Number((await executorFor(client).queryRows<{ c: string }>('SELECT count() AS c FROM flows'))[0]!.c);
+
+    expect(await sink.insert([negative, overflowing], 'none-fit')).toEqual([
+      { row: negative, reason: expect.stringMatching(/^column octetDeltaCount \(UInt64\): -1 /) },
+      { row: overflowing, reason: expect.stringMatching(/^column destinationServicePort \(UInt16\)/) },
+    ]);
+    expect(await count()).toBe(0);
+    const rejected = await sink.insert([good!, overflowing], 'some-fit');
+    expect(rejected.map((r) => r.row.flowKey)).toEqual([overflowing.flowKey]);
+    const stored = await executorFor(client).queryRows<{ flowKey: string }>('SELECT flowKey FROM flows');
+    expect(stored).toEqual([{ flowKey: good!.flowKey }]);
+  });
+});
+
 describe('rows, views and dashboard queries on a workload', () => {
   const END_FROM = 1_750_000_000;
   let client: ClickHouseClient;
