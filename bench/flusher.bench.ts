@@ -661,6 +661,17 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
       CLICKHOUSE_PASSWORD: password,
     });
 
+    /** A flusher with the deployed settings, on `clock`. */
+    const deployedFlusher = (queue: DynamoExportQueue, client: ClickHouseClient, clock: () => number) =>
+      new Flusher(queue, new ClickHouseRowSink(client), {
+        clusterUUID: CLUSTER_UUID,
+        schedule,
+        maxRowsPerInsert: deployed.maxRowsPerInsert,
+        maxInsertsPerRound: deployed.maxInsertsPerRound,
+        insertConcurrency: deployed.insertConcurrency,
+        writeConcurrency: deployed.writeConcurrency,
+        clock,
+      });
     const t0 = 1_800_000_000_000;
     const roundAt = t0 + schedule.activeTimeoutMs;
     /** A table holding `count` correlated flows due at roundAt, a database, and a flusher for them. */
@@ -672,15 +683,7 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
       await applyMigrations(executorFor(client));
       const correlated = pairs({ count, receivedAtMs: t0, endSeconds: 1_799_999_990 });
       await correlate(queue, correlated, t0, schedule);
-      const flusher = new Flusher(queue, new ClickHouseRowSink(client), {
-        clusterUUID: CLUSTER_UUID,
-        schedule,
-        maxRowsPerInsert: deployed.maxRowsPerInsert,
-        maxInsertsPerRound: deployed.maxInsertsPerRound,
-        insertConcurrency: deployed.insertConcurrency,
-        writeConcurrency: deployed.writeConcurrency,
-        clock: () => roundAt,
-      });
+      const flusher = deployedFlusher(queue, client, () => roundAt);
       return { queue, client, correlated, flusher };
     };
     // A warm-up round on its own table first: a flusher container runs a round every commit interval,
@@ -730,15 +733,7 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
     const agentExportMs = 5000;
     const simulatedMs = intervals * schedule.activeTimeoutMs;
     let now = t0;
-    const liveFlusher = new Flusher(liveQueue, new ClickHouseRowSink(liveClient), {
-      clusterUUID: CLUSTER_UUID,
-      schedule,
-      maxRowsPerInsert: deployed.maxRowsPerInsert,
-      maxInsertsPerRound: deployed.maxInsertsPerRound,
-      insertConcurrency: deployed.insertConcurrency,
-      writeConcurrency: deployed.writeConcurrency,
-      clock: () => now,
-    });
+    const liveFlusher = deployedFlusher(liveQueue, liveClient, () => now);
     let nextRecords = t0;
     let nextRound = t0 + commitMs;
     let tick = 0;
