@@ -8,6 +8,7 @@ import { createClient } from '@clickhouse/client';
 import { drainPending } from 'chdb';
 import { embeddedEngineSession } from '../local/engines/clickhouse-http-server.ts';
 import { startClickHouse, startDynamoDb, startKinesis, startLocalEngines } from '../local/engines/index.ts';
+import { median } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
 const ROWS = 100_000;
@@ -43,11 +44,6 @@ function flowRows(count: number): Array<Record<string, string | number>> {
     sourcePodName: `pod-${i % 1000}-${(i * 7919) % 100000}`,
     trusted: 1,
   }));
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 async function time(run: () => Promise<unknown>): Promise<number> {

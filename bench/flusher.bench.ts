@@ -51,6 +51,7 @@ import {
 } from '../local/engines/clickhouse-http-server.ts';
 import { startLocalEngines } from '../local/engines/index.ts';
 import { CLUSTER_UUID, workloadFlows } from '../test/integration/flusher-workload.ts';
+import { median, medianBy } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
 const VIEW_TABLES = ['pod_view_table', 'node_view_table', 'policy_view_table'];
@@ -71,7 +72,6 @@ function clientSideWork(rows: readonly FlowRow[]): {
   rawBytes: number;
   gzipBytes: number;
 } {
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   let reuse = encodeInsertBody(rows); // warms the encoder and sizes the buffer
   const encodeMs: number[] = [];
   const gzipMs: number[] = [];
@@ -215,10 +215,9 @@ async function measureRound(
     measured.push(await timedRound(timed.sink, batches, concurrency, `bench-${r}`, serverPid));
     await timed.close();
   }
-  const byRate = [...measured].sort((a, b) => a.rowsPerSecond - b.rowsPerSecond);
   return {
     database: previous,
-    round: byRate[Math.floor(byRate.length / 2)]!,
+    round: medianBy(measured, (m) => m.rowsPerSecond)!,
     rounds: measured.map((m) => m.rowsPerSecond),
   };
 }

@@ -1,5 +1,14 @@
 // Bounded concurrency for I/O-bound work (conditional writes, inserts): at most `limit` calls of `work` in
-// flight.
+// flight, over items often grouped first into requests of a service's size limit.
+
+/** `items` in consecutive groups of `size` (the last may be shorter), in order. */
+export function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`chunk size must be a positive integer, got ${size}`);
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
 
 /**
  * Runs `work` on every item, at most `limit` at a time. After a failure no new item starts; the calls

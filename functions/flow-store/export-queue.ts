@@ -22,6 +22,7 @@ import {
   QueryCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { chunksOf } from '../../core/concurrency.ts';
 import { conditionalStatementOf, storedFlowOf } from './marshal.ts';
 import { ATTR, allDueShards, DUE_INDEX_NAME } from './schema.ts';
 import type { FlowState, ScheduleConfig } from './state.ts';
@@ -32,6 +33,9 @@ export const MANIFEST_PREFIX = 'flusher#slot#';
 export const MANIFEST_CHUNK_BYTES = 350_000;
 const MANIFEST_TTL_SECONDS = 14 * 86_400;
 
+/** Items per BatchWriteItem and keys per BatchGetItem request: DynamoDB's limits. */
+const BATCH_WRITE_LIMIT = 25;
+const BATCH_GET_LIMIT = 100;
 /** Conditional writes per writeBatch: BatchExecuteStatement's limit. */
 export const MAX_WRITES_PER_BATCH = 25;
 /** Per-statement errors that a later attempt can get past. */
@@ -235,8 +239,8 @@ export class DynamoExportQueue implements ExportQueue {
         },
       },
     }));
-    for (let i = 0; i < chunkItems.length; i += 25) {
-      let pending: WriteRequest[] | undefined = chunkItems.slice(i, i + 25);
+    for (const items of chunksOf(chunkItems, BATCH_WRITE_LIMIT)) {
+      let pending: WriteRequest[] | undefined = items;
       for (let attempt = 0; pending && pending.length > 0; attempt++) {
         if (attempt > 8) throw new Error(`BatchWriteItem left ${pending.length} manifest chunks unprocessed`);
         if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
@@ -307,19 +311,17 @@ export class DynamoExportQueue implements ExportQueue {
     const chunkDeletes = manifest.chunks.map((_, j) => ({
       DeleteRequest: { Key: { [ATTR.pk]: { S: `${header}#${j}` } } },
     }));
-    for (let i = 0; i < chunkDeletes.length; i += 25) {
-      await this.client.send(
-        new BatchWriteItemCommand({ RequestItems: { [this.tableName]: chunkDeletes.slice(i, i + 25) } }),
-      );
+    for (const deletes of chunksOf(chunkDeletes, BATCH_WRITE_LIMIT)) {
+      await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: deletes } }));
     }
   }
 
   private async batchGet(keys: string[]) {
     const found = new Map<string, Record<string, AttributeValue>>();
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending: Array<Record<string, { S: string }>> | undefined = keys
-        .slice(i, i + 100)
-        .map((pk) => ({ [ATTR.pk]: { S: pk } }));
+    for (const chunk of chunksOf(keys, BATCH_GET_LIMIT)) {
+      let pending: Array<Record<string, { S: string }>> | undefined = chunk.map((pk) => ({
+        [ATTR.pk]: { S: pk },
+      }));
       for (let attempt = 0; pending && pending.length > 0; attempt++) {
         if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} manifest keys unprocessed`);
         if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));

@@ -6,6 +6,7 @@ import {
   type DynamoDBClient,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { chunksOf } from '../../core/concurrency.ts';
 import { conditionalWriteOf, type FlowItem, storedFlowOf } from './marshal.ts';
 import { ATTR } from './schema.ts';
 import type { FlowState, ScheduleConfig, StoredFlow } from './state.ts';
@@ -40,11 +41,8 @@ export class DynamoFlowStore implements FlowStore {
   async read(keys: readonly string[]): Promise<ReadResult> {
     const flows = new Map<string, StoredFlow>();
     let consumedReadUnits = 0;
-    const chunks: string[][] = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT)
-      chunks.push(keys.slice(i, i + BATCH_GET_LIMIT) as string[]);
     await Promise.all(
-      chunks.map(async (chunk) => {
+      chunksOf(keys, BATCH_GET_LIMIT).map(async (chunk) => {
         let pending: FlowItem[] | undefined = chunk.map((pk) => ({ [ATTR.pk]: { S: pk } }));
         for (let attempt = 0; pending && pending.length > 0; attempt++) {
           if (attempt > UNPROCESSED_RETRIES)

@@ -154,18 +154,15 @@ export class ClickHouseRowSink implements RowSink {
     if (rows.length === 0) return [];
     // Encoded before the request: a value that does not fit its column is found here, naming the column.
     const scratch = this.freeBuffers.pop();
-    let encoded: ReturnType<typeof encodeFitting>;
+    let encoded: ReturnType<typeof encodeFitting> | undefined;
     try {
       encoded = encodeFitting(rows, scratch);
-    } catch (error) {
-      if (scratch) this.freeBuffers.push(scratch);
-      throw error;
+    } finally {
+      // No body holds the buffer (an error, or no row fits): it is free again at once.
+      if (encoded?.body === undefined && scratch) this.freeBuffers.push(scratch);
     }
     const { body, rejected } = encoded;
-    if (body === undefined) {
-      if (scratch) this.freeBuffers.push(scratch);
-      return rejected;
-    }
+    if (body === undefined) return rejected;
     const level = this.gzipLevel;
     const sent = level === false ? body : gzipInsertBody(body, level);
     // A gzip'd body is a copy: the buffer is free again. An uncompressed one is free only once the

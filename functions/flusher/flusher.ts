@@ -12,7 +12,7 @@
 // by ClickHouse as a duplicate. A flow whose marking lost a race with the correlator stays due and is
 // exported, with its newer data, next round; its row is not in the insert (it was never marked).
 
-import { forEachLimited } from '../../core/concurrency.ts';
+import { chunksOf, forEachLimited } from '../../core/concurrency.ts';
 import type { ExportQueue } from '../flow-store/export-queue.ts';
 import { MANIFEST_CHUNK_BYTES, MAX_WRITES_PER_BATCH } from '../flow-store/export-queue.ts';
 import { processDue } from '../flow-store/schedule.ts';
@@ -155,10 +155,7 @@ export class Flusher {
     report.dueFlows = marks.length;
 
     // Manifests first: from here on a crash is recovered by replaying them.
-    const batches: PendingRow[][] = [];
-    const sorted = sortByToken(pending);
-    for (let i = 0; i < sorted.length; i += maxRowsPerInsert)
-      batches.push(sorted.slice(i, i + maxRowsPerInsert));
+    const batches = chunksOf(sortByToken(pending), maxRowsPerInsert);
     const manifests = batches.map((rows, slot) => ({
       slot,
       batchId: batchToken(rows),
@@ -169,9 +166,7 @@ export class Flusher {
     for (const manifest of manifests) await this.queue.putManifest(manifest);
 
     const markedKeys = new Set<string>();
-    const markBatches: (typeof marks)[] = [];
-    for (let i = 0; i < marks.length; i += MAX_WRITES_PER_BATCH)
-      markBatches.push(marks.slice(i, i + MAX_WRITES_PER_BATCH));
+    const markBatches = chunksOf(marks, MAX_WRITES_PER_BATCH);
     await forEachLimited(markBatches, this.options.writeConcurrency, async (batch) => {
       const results = await this.queue.writeBatch(
         batch.map(({ stored, outcome }) => ({ state: outcome.state, expectedVersion: stored.version })),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachLimited } from '../../../core/concurrency.ts';
+import { chunksOf, forEachLimited } from '../../../core/concurrency.ts';
 
 /** A promise the test settles by hand, so interleavings are explicit rather than timed. */
 function deferred() {
@@ -53,5 +53,17 @@ describe('forEachLimited', () => {
 
   it('handles no items', async () => {
     await expect(forEachLimited([], 4, async () => {})).resolves.toBeUndefined();
+  });
+});
+
+describe('chunksOf', () => {
+  it('groups items in order, the last group shorter; none for no items', () => {
+    expect(chunksOf([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(chunksOf([1, 2, 3, 4], 2)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(chunksOf([], 25)).toEqual([]);
+    expect(() => chunksOf([1], 0)).toThrow(RangeError);
   });
 });
