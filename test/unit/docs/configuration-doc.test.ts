@@ -20,7 +20,7 @@ function documentedContextKeys(): Map<string, string> {
     const [, keyCell = '', defaultCell = ''] = line.split('|').map((cell) => cell.trim());
     const names = [...keyCell.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!);
     const defaults = [...defaultCell.matchAll(/`([^`]*)`/g)].map((m) => m[1]!);
-    names.forEach((name, i) => keys.set(name, defaults[i] ?? defaultCell));
+    for (const [i, name] of names.entries()) keys.set(name, defaults[i] ?? defaultCell);
   }
   return keys;
 }
