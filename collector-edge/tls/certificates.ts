@@ -63,7 +63,9 @@ function extensionsFor(request: CertificateRequest): object[] {
       { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
     ];
   const usage =
-    request.role === 'server' ? { name: 'extKeyUsage', serverAuth: true } : { name: 'extKeyUsage', clientAuth: true };
+    request.role === 'server'
+      ? { name: 'extKeyUsage', serverAuth: true }
+      : { name: 'extKeyUsage', clientAuth: true };
   const extensions: object[] = [{ name: 'keyUsage', digitalSignature: true, critical: true }, usage];
   if (request.role === 'server')
     extensions.push({
@@ -78,7 +80,8 @@ function extensionsFor(request: CertificateRequest): object[] {
 
 /** Issues one certificate with a fresh RSA 2048 key; the CA signs itself. */
 export async function issueCertificate(request: CertificateRequest): Promise<CertificateAndKey> {
-  if (request.role !== 'ca' && !request.issuer) throw new Error(`a ${request.role} certificate needs an issuer`);
+  if (request.role !== 'ca' && !request.issuer)
+    throw new Error(`a ${request.role} certificate needs an issuer`);
   const { privateKey } = await generateRsa('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -133,7 +136,10 @@ function remainingMs(cert: X509Certificate, now: number): number {
 }
 
 /** Why a stored CA must be replaced, or undefined when it is good (Antrea's shouldUpdateCACertificate). */
-export function caReplacementReason(pair: Partial<CertificateAndKey> | undefined, now: number): string | undefined {
+export function caReplacementReason(
+  pair: Partial<CertificateAndKey> | undefined,
+  now: number,
+): string | undefined {
   if (!pair?.cert && !pair?.key) return 'missing';
   const cert = parsePair(pair);
   if (!cert) return 'unreadable or key does not match';

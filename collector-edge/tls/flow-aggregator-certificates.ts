@@ -145,13 +145,21 @@ export class FlowAggregatorCertificates {
   private async syncOnce(): Promise<SyncOutcome> {
     const { api, namespace, logger } = this.options;
     const now = this.now();
-    const outcome: SyncOutcome = { caIssued: false, clientIssued: false, configMapWritten: false, serverIssued: false };
+    const outcome: SyncOutcome = {
+      caIssued: false,
+      clientIssued: false,
+      configMapWritten: false,
+      serverIssued: false,
+    };
 
     const caSecret = await orUndefined(api.readNamespacedSecret({ name: CA_SECRET_NAME, namespace }));
     let ca = pairOf(caSecret);
     const caReason = caReplacementReason(ca, now);
     if (caReason) {
-      logger.info('issuing the CA certificate', { reason: caReason, secret: `${namespace}/${CA_SECRET_NAME}` });
+      logger.info('issuing the CA certificate', {
+        reason: caReason,
+        secret: `${namespace}/${CA_SECRET_NAME}`,
+      });
       ca = await issueCertificate({ role: 'ca', now });
       await this.writeSecret(CA_SECRET_NAME, ca as CertificateAndKey, caSecret);
       outcome.caIssued = true;
@@ -191,7 +199,11 @@ export class FlowAggregatorCertificates {
     return outcome;
   }
 
-  private async writeSecret(name: string, pair: CertificateAndKey, current: V1Secret | undefined): Promise<void> {
+  private async writeSecret(
+    name: string,
+    pair: CertificateAndKey,
+    current: V1Secret | undefined,
+  ): Promise<void> {
     const { api, namespace } = this.options;
     const data = {
       'tls.crt': Buffer.from(pair.cert).toString('base64'),
@@ -215,7 +227,9 @@ export class FlowAggregatorCertificates {
     if (current?.data?.[CA_CONFIGMAP_KEY] === caCert) return false;
     const data = { [CA_CONFIGMAP_KEY]: caCert };
     if (current)
-      await write(api.replaceNamespacedConfigMap({ name: CA_CONFIGMAP_NAME, namespace, body: { ...current, data } }));
+      await write(
+        api.replaceNamespacedConfigMap({ name: CA_CONFIGMAP_NAME, namespace, body: { ...current, data } }),
+      );
     else {
       const body: V1ConfigMap = {
         metadata: { name: CA_CONFIGMAP_NAME, namespace, labels: { app: 'flow-aggregator' } },
@@ -252,7 +266,10 @@ export class FlowAggregatorCertificates {
       } catch (error) {
         this.failures?.inc();
         if (this.stopped) throw error;
-        this.options.logger.error('certificate sync with the Kubernetes API failed; retrying', { error, delayMs: delay });
+        this.options.logger.error('certificate sync with the Kubernetes API failed; retrying', {
+          error,
+          delayMs: delay,
+        });
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, retry.capMs);
       }

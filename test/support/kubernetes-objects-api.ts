@@ -23,10 +23,9 @@ export interface RecordedRequest {
   status: number;
 }
 
-type KubeObject = { metadata?: { name?: string; namespace?: string; resourceVersion?: string } } & Record<
-  string,
-  unknown
->;
+type KubeObject = {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
+} & Record<string, unknown>;
 
 const KINDS: Record<string, string> = { configmaps: 'ConfigMap', secrets: 'Secret' };
 
@@ -63,6 +62,11 @@ export class KubernetesObjectsApi {
 
   /** A CoreV1Api client authenticating with `token`. */
   client(token: string): CoreV1Api {
+    return this.kubeConfig(token).makeApiClient(CoreV1Api);
+  }
+
+  /** A kubeconfig for this server authenticating with `token`. */
+  kubeConfig(token: string): KubeConfig {
     const config = new KubeConfig();
     config.loadFromOptions({
       clusters: [{ name: 'test', server: `http://127.0.0.1:${this.port}`, skipTLSVerify: true }],
@@ -70,7 +74,7 @@ export class KubernetesObjectsApi {
       contexts: [{ name: 'test', cluster: 'test', user: 'test' }],
       currentContext: 'test',
     });
-    return config.makeApiClient(CoreV1Api);
+    return config;
   }
 
   /** The stored object, as the API would return it. */
@@ -99,7 +103,9 @@ export class KubernetesObjectsApi {
         (rule.apiGroups ?? ['']).includes('') &&
         rule.resources.includes(resource) &&
         rule.verbs.includes(verb) &&
-        (!rule.resourceNames || rule.resourceNames.length === 0 || (name !== undefined && rule.resourceNames.includes(name))),
+        (!rule.resourceNames ||
+          rule.resourceNames.length === 0 ||
+          (name !== undefined && rule.resourceNames.includes(name))),
     );
   }
 
@@ -115,14 +121,26 @@ export class KubernetesObjectsApi {
     );
     const identity = this.identities.get((request.headers.authorization ?? '').replace(/^Bearer /, ''));
     if (!identity) return status(401, 'Unauthorized', 'Unauthorized');
-    if (!match) return status(404, 'NotFound', `the server could not find the requested resource ${request.url}`);
+    if (!match)
+      return status(404, 'NotFound', `the server could not find the requested resource ${request.url}`);
     const [, namespace, resource, name] = match as unknown as [string, string, string, string | undefined];
     const verb = { GET: 'get', POST: 'create', PUT: 'update' }[request.method ?? ''] ?? 'unsupported';
     const record = (code: number) =>
-      this.requests.push({ identity: identity.name, verb, resource, namespace, ...(name ? { name } : {}), status: code });
+      this.requests.push({
+        identity: identity.name,
+        verb,
+        resource,
+        namespace,
+        ...(name ? { name } : {}),
+        status: code,
+      });
     if (!this.allowed(identity.rules, verb, resource, name)) {
       record(403);
-      return status(403, 'Forbidden', `${identity.name} cannot ${verb} ${resource} ${name ?? ''} in ${namespace}`);
+      return status(
+        403,
+        'Forbidden',
+        `${identity.name} cannot ${verb} ${resource} ${name ?? ''} in ${namespace}`,
+      );
     }
     const key = (objectName: string) => `${resource}/${namespace}/${objectName}`;
     if (verb === 'get' && name) {
@@ -151,7 +169,11 @@ export class KubernetesObjectsApi {
       }
       if (object.metadata?.resourceVersion !== current.metadata?.resourceVersion) {
         record(409);
-        return status(409, 'Conflict', `the object has been modified; please apply your changes to the latest version`);
+        return status(
+          409,
+          'Conflict',
+          `the object has been modified; please apply your changes to the latest version`,
+        );
       }
       const stored = this.stamped(resource, { ...object, metadata: { ...object.metadata, namespace } });
       this.objects.set(key(name), stored);

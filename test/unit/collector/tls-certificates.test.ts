@@ -88,8 +88,12 @@ describe('replacement rules', () => {
 
   test('a missing, unreadable, mismatched or non-CA pair is replaced', () => {
     expect(caReplacementReason(undefined, NOW)).toBe('missing');
-    expect(caReplacementReason({ cert: 'garbage', key: ca.key }, NOW)).toBe('unreadable or key does not match');
-    expect(caReplacementReason({ cert: ca.cert, key: otherCa.key }, NOW)).toBe('unreadable or key does not match');
+    expect(caReplacementReason({ cert: 'garbage', key: ca.key }, NOW)).toBe(
+      'unreadable or key does not match',
+    );
+    expect(caReplacementReason({ cert: ca.cert, key: otherCa.key }, NOW)).toBe(
+      'unreadable or key does not match',
+    );
     expect(caReplacementReason(client, NOW)).toBe('not a CA certificate');
   });
 
