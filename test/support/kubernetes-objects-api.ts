@@ -109,7 +109,7 @@ export class KubernetesObjectsApi {
     );
   }
 
-  private handle(request: IncomingMessage, body: string, response: ServerResponse): void {
+  private handle(request: IncomingMessage, body: string, response: ServerResponse) {
     const send = (status: number, object: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' });
       response.end(JSON.stringify(object));
