@@ -3,9 +3,11 @@
 // Status errors as the real API server returns them, and RBAC: each bearer token is bound to Role rules (the
 // chart's rendered Roles in the tests), so a request the Role does not allow gets 403 as in a cluster.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 
 export interface PolicyRule {
   apiGroups?: string[];
@@ -21,6 +23,14 @@ export interface RecordedRequest {
   namespace: string;
   name?: string;
   status: number;
+}
+
+/** The rules of a Role in the committed plain manifests (the chart rendered with its defaults). */
+export function renderedRoleRules(name: string): PolicyRule[] {
+  const objects = parseAllDocuments(readFileSync('deploy/k8s/collector.yaml', 'utf8')).map((d) => d.toJS());
+  const role = objects.find((o) => o?.kind === 'Role' && o.metadata.name === name);
+  if (!role) throw new Error(`Role ${name} not in deploy/k8s/collector.yaml`);
+  return role.rules as PolicyRule[];
 }
 
 type KubeObject = {
