@@ -7,7 +7,8 @@
 // name flow-aggregator.flow-aggregator.svc, TLS 1.2 at least) sends the simulator's Antrea IPFIX, and every
 // record reaches Kinesis (kinesis-mock). A client whose certificate comes from another CA is refused and
 // counted, and so is one that expects another server name.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConnectionOptions, connect as connectTls } from 'node:tls';
@@ -21,11 +22,12 @@ import { CollectorMetrics } from '../../collector-edge/metrics.ts';
 import { issueCertificate } from '../../collector-edge/tls/certificates.ts';
 import type { FlowAggregatorCertificates } from '../../collector-edge/tls/flow-aggregator-certificates.ts';
 import { startGeneratedCertificates } from '../../collector-edge/tls/generated-certificates.ts';
+import { findFreePort } from '../../local/engines/ports.ts';
 import { exportSimulation } from '../../simulator/exporter.ts';
 import { ClusterSimulation } from '../../simulator/model.ts';
 import { useEngines } from '../support/engines.ts';
 import { KubernetesObjectsApi, renderedRoleRules } from '../support/kubernetes-objects-api.ts';
-import { createStream, expectExactlyOnce, readStream, waitFor } from './collector-support.ts';
+import { createStream, expectExactlyOnce, metricValue, readStream, waitFor } from './collector-support.ts';
 
 const engines = useEngines({ dynamodb: false, clickhouse: false });
 const tmp = mkdtempSync(join(tmpdir(), 'flowline-agent-tls-'));
@@ -168,5 +170,72 @@ describe('an Antrea agent over TLS, credentials from where the Flow Aggregator p
     // The agent checks the name it connected by: another Service name fails verification on the client.
     const outcome = await attempt({ ...credentials, servername: 'flowline-collector.flowline.svc' });
     expect(outcome).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+  });
+});
+
+describe('the collector process (`flowline collect`) in generated-certificate mode, as the chart runs it', () => {
+  test('makes its certificates through $KUBECONFIG before listening, serves agents with them, exits 0 on SIGTERM', async () => {
+    const collectorToken = api.addIdentity(
+      'flowline-collector',
+      renderedRoleRules('flowline-collector-certificates'),
+    );
+    const kubeconfig = join(tmp, 'kubeconfig.json');
+    writeFileSync(kubeconfig, api.kubeConfig(collectorToken).exportConfig());
+    const stream = 'agent-tls-process-it';
+    await createStream(engines().kinesis, stream);
+    const [tlsPort, httpPort] = [await findFreePort(), await findFreePort()];
+    const child = spawn(process.execPath, ['bin/flowline.js', 'collect'], {
+      env: {
+        ...process.env,
+        KUBECONFIG: kubeconfig,
+        POD_NAMESPACE: 'flow-aggregator',
+        FLOWLINE_TLS_CERTIFICATES: 'generate',
+        FLOWLINE_TLS_DIR: join(tmp, 'process-tls'),
+        FLOWLINE_TLS_CLIENT_AUTH: 'require',
+        FLOWLINE_LISTEN: `tls://127.0.0.1:${tlsPort}`,
+        FLOWLINE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+        FLOWLINE_STREAM_NAME: stream,
+        FLOWLINE_SPOOL_DIR: join(tmp, 'process-spool'),
+        FLOWLINE_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const metrics = async () => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      await waitFor('the collector serving /metrics', async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok;
+        } catch {
+          return false;
+        }
+      });
+      const agentToken = api.addIdentity('antrea-agent', renderedRoleRules('flow-aggregator-exporter-role'));
+      const sim = new ClusterSimulation({ seed: 7, nodes: 2, connections: 40, polls: 2 });
+      const report = await exportSimulation(sim, {
+        collector: { host: '127.0.0.1', port: tlsPort, protocol: 'tls' },
+        tls: { ...(await agentCredentials(agentToken)), serverName: SERVER_NAME },
+      });
+      await waitFor(
+        'every record accepted',
+        async () =>
+          metricValue(await metrics(), 'flowline_collector_flow_records_total') >= report.truth.records,
+      );
+      const text = await metrics();
+      expect(metricValue(text, 'flowline_collector_tls_certificate_sync_failures_total')).toBe(0);
+      expect(text).toContain(
+        'flowline_collector_tls_certificate_expiry_timestamp_seconds{certificate="server"}',
+      );
+      child.kill('SIGTERM');
+      expect(await exited, stderr).toBe(0);
+      const { records } = await readStream(engines().kinesis, stream);
+      expect(records.length).toBe(report.truth.records);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
