@@ -72,6 +72,7 @@ networkPolicy:
   metricsFrom: [{ namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: monitoring } } }]
 podDisruptionBudget: { maxUnavailable: 0 }
 collector: { logLevel: debug }
+recordContents: { podLabels: true }
 `;
 
 describe('helm lint', () => {
@@ -95,11 +96,15 @@ describe('helm template with the default values', () => {
     objects = render();
   });
 
-  test('every object is in namespace flow-aggregator, and there is no Secret at all', () => {
-    for (const object of objects) expect(object.metadata.namespace, object.kind).toBe('flow-aggregator');
+  test('every namespaced object is in namespace flow-aggregator, and there is no Secret at all', () => {
+    const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace']);
+    for (const object of objects.filter((o) => !clusterScoped.has(o.kind)))
+      expect(object.metadata.namespace, object.kind).toBe('flow-aggregator');
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
     expect(objects.map((o) => o.kind).sort()).toEqual(
       [
+        'ClusterRole',
+        'ClusterRoleBinding',
         'ConfigMap',
         'Deployment',
         'NetworkPolicy',
@@ -112,6 +117,18 @@ describe('helm template with the default values', () => {
         'ServiceAccount',
       ].sort(),
     );
+  });
+
+  test('the Pod informer may list and watch Pods and nothing else; labels off by default', () => {
+    const role = find(objects, 'ClusterRole', 'flow-aggregator-flowline-collector-pods');
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
+    const binding = find(objects, 'ClusterRoleBinding', 'flow-aggregator-flowline-collector-pods');
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'flowline-collector', namespace: 'flow-aggregator' },
+    ]);
+    expect(binding.roleRef.name).toBe('flow-aggregator-flowline-collector-pods');
+    const config = find(objects, 'ConfigMap', 'flowline-collector').data;
+    expect([config.FLOWLINE_K8S_METADATA, config.FLOWLINE_POD_LABELS]).toEqual(['on', 'false']);
   });
 
   test('Service flow-aggregator: 4739/TCP only (TLS), onto the collector Pods', () => {
@@ -236,6 +253,7 @@ describe('helm template with non-default values', () => {
     expect(config.AWS_REGION).toBe('eu-west-1');
     expect(config.FLOWLINE_TLS_EXTRA_ADDRESS).toBe('10.96.0.99');
     expect(config.FLOWLINE_LOG_LEVEL).toBe('debug');
+    expect(config.FLOWLINE_POD_LABELS).toBe('true');
     const deployment = find(objects, 'Deployment', 'flowline-collector');
     expect(deployment.spec.replicas).toBe(2);
     const container = deployment.spec.template.spec.containers[0];
@@ -255,6 +273,13 @@ describe('helm template with non-default values', () => {
       roleARN: 'arn:aws:iam::111122223333:role/Flowline-CollectorRole',
     });
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+  });
+
+  test('k8sMetadata off: no ClusterRole, informer and labels off', () => {
+    const objects = render(['--set', 'k8sMetadata.enabled=false', '--set', 'recordContents.podLabels=true']);
+    expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+    const config = find(objects, 'ConfigMap', 'flowline-collector').data;
+    expect([config.FLOWLINE_K8S_METADATA, config.FLOWLINE_POD_LABELS]).toEqual(['off', 'false']);
   });
 
   test('the agent RoleBinding follows antreaNamespace', () => {
