@@ -307,13 +307,18 @@ describe('helm template with non-default values', () => {
   });
 });
 
-describe('helm template refuses contradictory values with a clear message', () => {
+describe('helm template refuses contradictory or malformed values with a clear message', () => {
   test.each([
     [['--set', 'ipfix.tls=false'], 'enable at least one of tls, udp and tcp'],
     [['--set', 'ipfix.tcp=true', '--set', 'ipfix.tcpPort=4739'], 'ipfix.tcpPort must differ from ipfix.port'],
     [['--set', 'tls.certificates=existingSecret'], 'needs tls.existingSecret'],
-    [['--set', 'tls.certificates=vault'], 'tls.certificates must be generate or existingSecret'],
+    [['--set', 'tls.certificates=vault'], "at '/tls/certificates'"],
     [['--set', 'aws.podIdentity.createAssociation=true'], 'needs aws.podIdentity.clusterName'],
+    // values.schema.json
+    [['--set', 'ipfix.port=70000'], "at '/ipfix/port'"],
+    [['--set', 'stack.streamName=flow lines'], "at '/stack/streamName'"],
+    [['--set', 'aws.irsaRoleArn=flowline-collector'], "at '/aws/irsaRoleArn'"],
+    [['--set', 'networkPolicy.agentCIDRs={10.0.0.0}'], "at '/networkPolicy/agentCIDRs/0'"],
   ])('%j', (args, message) => {
     const result = runHelm(['template', 'flow-aggregator', CHART, '--namespace', 'flow-aggregator', ...args]);
     expect(result.status).not.toBe(0);

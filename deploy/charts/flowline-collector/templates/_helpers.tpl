@@ -40,15 +40,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end -}}
 
+{{/* Checks across values; the type and format of each value is values.schema.json's. */}}
 {{- define "flowline.validate" -}}
 {{- if not (or .Values.ipfix.tls .Values.ipfix.udp .Values.ipfix.tcp) }}
 {{- fail "ipfix: enable at least one of tls, udp and tcp" }}
 {{- end }}
 {{- if and .Values.ipfix.tls .Values.ipfix.tcp (eq (int .Values.ipfix.port) (int .Values.ipfix.tcpPort)) }}
 {{- fail "ipfix.tcpPort must differ from ipfix.port: TLS holds that TCP port" }}
-{{- end }}
-{{- if not (has .Values.tls.certificates (list "generate" "existingSecret")) }}
-{{- fail "tls.certificates must be generate or existingSecret" }}
 {{- end }}
 {{- if and .Values.ipfix.tls (eq .Values.tls.certificates "existingSecret") (not .Values.tls.existingSecret) }}
 {{- fail "tls.certificates=existingSecret needs tls.existingSecret (a Secret with tls.crt, tls.key, ca.crt)" }}
