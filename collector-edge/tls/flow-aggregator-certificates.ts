@@ -142,61 +142,63 @@ export class FlowAggregatorCertificates {
     }
   }
 
+  /** Antrea's order: the CA, then the client certificate it signs, then the ConfigMap, then the server. */
   private async syncOnce(): Promise<SyncOutcome> {
-    const { api, namespace, logger } = this.options;
     const now = this.now();
-    const outcome: SyncOutcome = {
-      caIssued: false,
-      clientIssued: false,
-      configMapWritten: false,
-      serverIssued: false,
-    };
+    const ca = await this.syncCa(now);
+    const clientIssued = await this.syncClient(ca.pair, now);
+    const configMapWritten = await this.publishCa(ca.pair.cert);
+    const serverIssued = await this.syncServer(ca.pair, now);
+    return { caIssued: ca.issued, clientIssued, configMapWritten, serverIssued };
+  }
 
-    const caSecret = await orUndefined(api.readNamespacedSecret({ name: CA_SECRET_NAME, namespace }));
-    let ca = pairOf(caSecret);
-    const caReason = caReplacementReason(ca, now);
-    if (caReason) {
-      logger.info('issuing the CA certificate', {
-        reason: caReason,
-        secret: `${namespace}/${CA_SECRET_NAME}`,
-      });
-      ca = await issueCertificate({ role: 'ca', now });
-      await this.writeSecret(CA_SECRET_NAME, ca as CertificateAndKey, caSecret);
-      outcome.caIssued = true;
+  /** The stored CA, or a new one when it is missing, unreadable or within 90 days of expiry. */
+  private async syncCa(now: number): Promise<{ pair: CertificateAndKey; issued: boolean }> {
+    const { api, namespace, logger } = this.options;
+    const secret = await orUndefined(api.readNamespacedSecret({ name: CA_SECRET_NAME, namespace }));
+    const stored = pairOf(secret);
+    const reason = caReplacementReason(stored, now);
+    let pair = stored as CertificateAndKey;
+    if (reason) {
+      logger.info('issuing the CA certificate', { reason, secret: `${namespace}/${CA_SECRET_NAME}` });
+      pair = await issueCertificate({ role: 'ca', now });
+      await this.writeSecret(CA_SECRET_NAME, pair, secret);
     }
-    const caPair = ca as CertificateAndKey;
+    this.recordExpiry('ca', pair.cert);
+    return { pair, issued: reason !== undefined };
+  }
 
-    const clientSecret = await orUndefined(api.readNamespacedSecret({ name: CLIENT_SECRET_NAME, namespace }));
-    const clientReason = clientReplacementReason(pairOf(clientSecret), caPair.cert, now);
-    if (clientReason) {
-      logger.info('issuing the agents’ client certificate', {
-        reason: clientReason,
-        secret: `${namespace}/${CLIENT_SECRET_NAME}`,
-      });
-      const client = await issueCertificate({ role: 'client', now, issuer: caPair });
-      await this.writeSecret(CLIENT_SECRET_NAME, client, clientSecret);
-      this.recordExpiry('client', client.cert);
-      outcome.clientIssued = true;
-    } else this.recordExpiry('client', pairOf(clientSecret)!.cert!);
-
-    outcome.configMapWritten = await this.publishCa(caPair.cert);
-    this.recordExpiry('ca', caPair.cert);
-
-    if (this.servingCa !== caPair.cert) {
-      const { serviceName, extraAddress } = this.options;
-      const server = await issueCertificate({
-        role: 'server',
-        now,
-        issuer: caPair,
-        subjectAltNames: serverNames(serviceName, namespace, extraAddress),
-      });
-      this.writeServingFiles(server, caPair.cert);
-      this.servingCa = caPair.cert;
-      this.recordExpiry('server', server.cert);
-      outcome.serverIssued = true;
-      logger.info('server certificate issued', { names: serverNames(serviceName, namespace, extraAddress) });
+  /** Reissues the agents' client certificate unless the stored one is the CA's and far from expiry. */
+  private async syncClient(ca: CertificateAndKey, now: number): Promise<boolean> {
+    const { api, namespace, logger } = this.options;
+    const secret = await orUndefined(api.readNamespacedSecret({ name: CLIENT_SECRET_NAME, namespace }));
+    const stored = pairOf(secret);
+    const reason = clientReplacementReason(stored, ca.cert, now);
+    if (!reason) {
+      this.recordExpiry('client', stored!.cert!);
+      return false;
     }
-    return outcome;
+    logger.info('issuing the agents’ client certificate', {
+      reason,
+      secret: `${namespace}/${CLIENT_SECRET_NAME}`,
+    });
+    const client = await issueCertificate({ role: 'client', now, issuer: ca });
+    await this.writeSecret(CLIENT_SECRET_NAME, client, secret);
+    this.recordExpiry('client', client.cert);
+    return true;
+  }
+
+  /** A new server certificate whenever the CA differs from the one serving (it outlives the CA otherwise). */
+  private async syncServer(ca: CertificateAndKey, now: number): Promise<boolean> {
+    if (this.servingCa === ca.cert) return false;
+    const { serviceName, namespace, extraAddress } = this.options;
+    const names = serverNames(serviceName, namespace, extraAddress);
+    const server = await issueCertificate({ role: 'server', now, issuer: ca, subjectAltNames: names });
+    this.writeServingFiles(server, ca.cert);
+    this.servingCa = ca.cert;
+    this.recordExpiry('server', server.cert);
+    this.options.logger.info('server certificate issued', { names });
+    return true;
   }
 
   private async writeSecret(
