@@ -7,11 +7,22 @@ import { createKinesisClient } from '../adapters/aws-clients.ts';
 import { Collector } from './collector.ts';
 import { type CollectorConfig, ConfigError, type FlagValues, loadCollectorConfig } from './config.ts';
 import { KinesisStreamSink } from './kinesis-sink.ts';
-import { createLogger } from './log.ts';
+import { createLogger, LOG_LEVELS, type LogLevel } from './log.ts';
+import { CollectorMetrics } from './metrics.ts';
+import type { FlowAggregatorCertificates } from './tls/flow-aggregator-certificates.ts';
+import { startGeneratedCertificates } from './tls/generated-certificates.ts';
 
 export async function runCollectorProcess(env: NodeJS.ProcessEnv, flags: FlagValues): Promise<number> {
   let config: CollectorConfig;
+  const metrics = new CollectorMetrics({ defaultMetrics: true });
+  let certificates: FlowAggregatorCertificates | undefined;
   try {
+    // First: in generated mode this writes the TLS files the configuration check then finds.
+    const level = (flags['log-level'] ?? env.FLOWLINE_LOG_LEVEL ?? 'info') as LogLevel;
+    certificates = await startGeneratedCertificates(env, {
+      logger: createLogger(LOG_LEVELS.includes(level) ? level : 'info'),
+      registry: metrics.registry,
+    });
     config = loadCollectorConfig(env, flags, existsSync);
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -30,6 +41,7 @@ export async function runCollectorProcess(env: NodeJS.ProcessEnv, flags: FlagVal
   const collector = await Collector.start(config, {
     sink: new KinesisStreamSink(client, config.streamName),
     logger,
+    metrics,
   });
   const stopped = new Promise<number>((resolve) => {
     let signals = 0;
@@ -52,6 +64,7 @@ export async function runCollectorProcess(env: NodeJS.ProcessEnv, flags: FlagVal
     process.on('SIGINT', onSignal);
   });
   const code = await stopped;
+  certificates?.stop();
   client.destroy();
   return code;
 }

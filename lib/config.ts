@@ -97,7 +97,7 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   clickHouseSecretArn: undefined,
   collectorTrust: 'account',
   collectorOidcProviderArn: undefined,
-  collectorNamespace: 'flowline',
+  collectorNamespace: 'flow-aggregator',
   collectorServiceAccount: 'flowline-collector',
   alarmEmail: undefined,
   iteratorAgeAlarmSeconds: 300,
