@@ -2,14 +2,16 @@
 //
 // Scheduling on AWS: EventBridge Scheduler ticks at most once a minute, so each invocation runs the
 // round loop for RUN_FOR_SECONDS (55) with a round every COMMIT_INTERVAL_SECONDS (8), Antrea's
-// commitInterval; reserved concurrency 1 keeps a single flusher (a late tick waits, never overlaps).
+// commitInterval, and returns early once no open flow is left (endsInvocation: at rest an invocation is
+// one round of DynamoDB reads); reserved concurrency 1 keeps a single flusher (a late tick waits, never
+// overlaps).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { EXPORT_LAG_METRIC, REJECTED_ROWS_METRIC } from '../../lib/metric-names.ts';
-import type { FlushLoop, LoopOptions, RoundReport } from './flusher.ts';
+import { endsInvocation, type FlushLoop, type LoopOptions, type RoundReport } from './flusher.ts';
 
 export interface FlusherHandlerDeps {
-  /** Resolves the loop once per container: credentials, ClickHouse client, schema check. */
+  /** Resolves the loop once per container (ClickHouse is connected later, by the first insert). */
   prepare(): Promise<FlushLoop>;
   loopOptions: Omit<LoopOptions, 'onRound'>;
   logger: Logger;
@@ -20,6 +22,8 @@ export interface FlusherInvocationResult {
   rounds: number;
   rowsInserted: number;
   failedRounds: number;
+  /** The invocation ended early: no open flow left (endsInvocation). */
+  endedAtRest: boolean;
 }
 
 export function publishRound(metrics: Metrics, report: RoundReport): void {
@@ -73,6 +77,7 @@ export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<Fl
       rounds: reports.length,
       rowsInserted: reports.reduce((sum, r) => sum + r.rowsInserted, 0),
       failedRounds: reports.filter((r) => !r.ok).length,
+      endedAtRest: reports.length > 0 && endsInvocation(reports.at(-1) as RoundReport),
     };
   };
 }
