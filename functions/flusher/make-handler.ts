@@ -7,7 +7,7 @@
 // overlaps).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EXPORT_LAG_METRIC, REJECTED_ROWS_METRIC } from '../../lib/metric-names.ts';
+import { EXPORT_LAG_METRIC, INSERT_FAILURES_METRIC, REJECTED_ROWS_METRIC } from '../../lib/metric-names.ts';
 import { endsInvocation, type FlushLoop, type LoopOptions, type RoundReport } from './flusher.ts';
 
 export interface FlusherHandlerDeps {
@@ -33,7 +33,7 @@ export function publishRound(metrics: Metrics, report: RoundReport): void {
   metrics.addMetric('ReplayedRows', MetricUnit.Count, report.replayedRows);
   metrics.addMetric('MarkConflicts', MetricUnit.Count, report.markConflicts);
   metrics.addMetric('IncompleteRows', MetricUnit.Count, report.incompleteRows);
-  metrics.addMetric('InsertFailures', MetricUnit.Count, report.insertFailures);
+  metrics.addMetric(INSERT_FAILURES_METRIC, MetricUnit.Count, report.insertFailures);
   metrics.addMetric(REJECTED_ROWS_METRIC, MetricUnit.Count, report.rejectedRows);
   metrics.addMetric('FailedRounds', MetricUnit.Count, report.ok ? 0 : 1);
   metrics.addMetric('RoundDuration', MetricUnit.Milliseconds, report.durationMs);
@@ -41,6 +41,22 @@ export function publishRound(metrics: Metrics, report: RoundReport): void {
     metrics.addMetric(EXPORT_LAG_METRIC, MetricUnit.Seconds, report.exportLagSeconds);
   }
   metrics.publishStoredMetrics();
+}
+
+/**
+ * A round at rest that did nothing: it publishes no metric. Custom metrics are billed for each hour in
+ * which they get a value, so zeros every minute would cost the whole metric set (11 x $0.30 a month) on
+ * a deployment with no traffic; the alarms treat the missing data as not breaching, and
+ * FlusherNotRunning watches Lambda's own Invocations metric.
+ */
+export function idleRound(report: RoundReport): boolean {
+  return (
+    endsInvocation(report) &&
+    report.dueFlows === 0 &&
+    report.replayedBatches === 0 &&
+    report.rowsInserted === 0 &&
+    report.rejectedRows === 0
+  );
 }
 
 export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<FlusherInvocationResult> {
@@ -70,7 +86,7 @@ export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<Fl
           deps.logger.error('round failed: flows stay due or in their manifest, retried with backoff', {
             ...summary,
           });
-        publishRound(deps.metrics, report);
+        if (!idleRound(report)) publishRound(deps.metrics, report);
       },
     });
     return {

@@ -14,6 +14,7 @@ import {
   CORRELATOR_SERVICE_NAME,
   EXPORT_LAG_METRIC,
   FLUSHER_SERVICE_NAME,
+  INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
 } from '../../lib/metric-names.ts';
@@ -509,7 +510,7 @@ describe('monitoring', () => {
     );
 
   it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows and a stopped flusher', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 9);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     expect(alarmOn('IteratorAge', 'AWS/Lambda')[0]?.Properties).toMatchObject({
       Threshold: 300_000,
       Statistic: 'Maximum',
@@ -540,6 +541,18 @@ describe('monitoring', () => {
       expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
       expect(alarm.Properties.OKActions).toEqual([topicRef]);
     }
+  });
+
+  it('alarms on failed inserts, the health signal of a flusher that never pings ClickHouse', () => {
+    expect(alarmOn(INSERT_FAILURES_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 2,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      Dimensions: [{ Name: 'service', Value: FLUSHER_SERVICE_NAME }],
+    });
   });
 
   it('notifies an encrypted, TLS-only topic, with e-mail only when configured', () => {

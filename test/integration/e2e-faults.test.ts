@@ -116,7 +116,7 @@ describe('faults injected into the end-to-end workload', () => {
     await expectSumsMatchTruth(clickhouse, truth);
   }, 120_000);
 
-  it('ClickHouse down for a while: rounds fail and leave flows due; after the restart every row arrives once', async (context) => {
+  it('ClickHouse down for a while: rounds fail, one batch waits in its manifest, the rest stays due; after the restart every row arrives once', async (context) => {
     const local = e2e.engines().local?.clickhouse;
     if (!local) return context.skip(); // an external ClickHouse (CLICKHOUSE_URL) cannot be stopped from here
     const sim = workload();

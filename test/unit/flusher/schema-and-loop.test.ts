@@ -14,6 +14,7 @@ import { ClickHouseRowSink, insertSettings } from '../../../functions/flusher/cl
 import { flusherConfigFromEnv } from '../../../functions/flusher/config.ts';
 import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
 import { connectOnFirstInsert } from '../../../functions/flusher/connect.ts';
+import { idleRound } from '../../../functions/flusher/make-handler.ts';
 import {
   dueIndexAfterRound,
   endsInvocation,
@@ -248,6 +249,33 @@ describe('FlushLoop', () => {
     expect(endsInvocation(report(true, false))).toBe(false);
     expect(endsInvocation(report(true))).toBe(false);
     expect(endsInvocation(report(false, true))).toBe(false);
+  });
+});
+
+describe('idleRound (publishes no metric)', () => {
+  const base: RoundReport = {
+    ok: true,
+    atRest: true,
+    dueFlows: 0,
+    rowsInserted: 0,
+    inserts: 0,
+    replayedBatches: 0,
+    replayedRows: 0,
+    markConflicts: 0,
+    incompleteRows: 0,
+    closedFlows: 0,
+    insertFailures: 0,
+    rejectedRows: 0,
+    rejected: [],
+    durationMs: 30,
+  };
+  it('is a successful round at rest that exported, replayed and rejected nothing', () => {
+    expect(idleRound(base)).toBe(true);
+    expect(idleRound({ ...base, atRest: false })).toBe(false);
+    expect(idleRound({ ...base, ok: false, insertFailures: 1 })).toBe(false);
+    // The round that closed the last flows, or replayed the last manifest, still reports.
+    expect(idleRound({ ...base, dueFlows: 3, closedFlows: 3 })).toBe(false);
+    expect(idleRound({ ...base, replayedBatches: 1, replayedRows: 5, rowsInserted: 5 })).toBe(false);
   });
 });
 
