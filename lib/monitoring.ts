@@ -146,7 +146,7 @@ export class Monitoring extends Construct {
     const insertFailures = flusherMetric(INSERT_FAILURES_METRIC, 'Sum', fiveMinutes);
     add('InsertFailures', insertFailures, {
       alarmDescription:
-        'ClickHouse has refused or not answered the flusher\'s inserts for 10 minutes; the rows wait in their manifests',
+        "ClickHouse has refused or not answered the flusher's inserts for 10 minutes; the rows wait in their manifests",
       threshold: 0,
       evaluationPeriods: 2,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

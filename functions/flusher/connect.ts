@@ -18,7 +18,10 @@ export interface ClickHouseConnection {
  * Credentials, client, and the schema check (one clear error naming a missing column, instead of an
  * insert failing on it), then the sink.
  */
-export async function connectClickHouse(config: FlusherConfig, logger: Logger): Promise<ClickHouseConnection> {
+export async function connectClickHouse(
+  config: FlusherConfig,
+  logger: Logger,
+): Promise<ClickHouseConnection> {
   const credentials = await clickHouseCredentials(config);
   const client = createClickHouseClient({ ...config.clickhouse, ...credentials });
   try {

@@ -344,7 +344,11 @@ describe('ClickHouse outage', () => {
       stack.clock.now += 5000;
       await stack.feed(flowPairs(30, 2, 300).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
       later = await pendingOctets(stack, 30);
-      await stack.feed(flowPairs(40, 3, 100).slice(60).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
+      await stack.feed(
+        flowPairs(40, 3, 100)
+          .slice(60)
+          .map((r) => ({ ...r, receivedAtMs: stack.clock.now })),
+      );
       fresh = (await pendingOctets(stack, 40)) - later;
       stack.clock.now += 8000;
       const due = await stack.queue.dueKeys(stack.clock.now, 100);

@@ -12,15 +12,15 @@ import {
 import { loadDashboardQueries } from '../../../clickhouse/queries.ts';
 import { ClickHouseRowSink, insertSettings } from '../../../functions/flusher/clickhouse-sink.ts';
 import { flusherConfigFromEnv } from '../../../functions/flusher/config.ts';
-import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
 import { connectOnFirstInsert } from '../../../functions/flusher/connect.ts';
-import { idleRound } from '../../../functions/flusher/make-handler.ts';
+import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
 import {
   dueIndexAfterRound,
   endsInvocation,
   FlushLoop,
   type RoundReport,
 } from '../../../functions/flusher/flusher.ts';
+import { idleRound } from '../../../functions/flusher/make-handler.ts';
 import type { FlowRow } from '../../../functions/flusher/rows.ts';
 
 describe('migrations', () => {
