@@ -57,7 +57,8 @@ export interface EventTimeFlusher {
 /** The flusher prepared as handler.ts prepares it (ClickHouse connected by the first insert), on `clock`. */
 export async function createEventTimeFlusher(options: { clock: () => number }): Promise<EventTimeFlusher> {
   const config = flusherConfigFromEnv();
-  const logger = new Logger({ serviceName: 'flowline-flusher' });
+  // Warnings and errors only: the schema check's INFO line would repeat for every run of a test suite.
+  const logger = new Logger({ serviceName: 'flowline-flusher', logLevel: 'WARN' });
   const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
   const connection = connectOnFirstInsert(() => connectClickHouse(config, logger));
   const flusher = new Flusher(queue, connection.sink, {
