@@ -78,6 +78,9 @@ describe('faults injected into the end-to-end workload', () => {
     const { pipeline, clickhouse } = await e2e.newRun({
       startMs: startOf(sim),
       collector: TCP_LISTENER,
+      // Several shards, as before the single-shard default: with one shard the crashed batch held a single
+      // Kinesis record, which the mapping cannot bisect.
+      streamShards: 4,
       correlator: {
         metrics,
         wrapStore: (store): FlowStore => ({

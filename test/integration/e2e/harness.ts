@@ -33,7 +33,10 @@ export interface E2eRun {
 export interface E2eHarness {
   engines(): TestEngines;
   newRun(
-    options?: Partial<Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'kinesis' | 'workDir'>>,
+    options?: Partial<Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'kinesis' | 'workDir'>> & {
+      /** A provisioned stream of this many shards instead of the template's (default: one). */
+      streamShards?: number;
+    },
   ): Promise<E2eRun>;
 }
 
@@ -56,9 +59,15 @@ export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
   });
   return {
     engines,
-    async newRun(options = {}) {
+    async newRun({ streamShards, ...options } = {}) {
       const suffix = `${process.pid}-${++count}`;
-      const topology = renameResources(readLocalTopology(template), `e2e-${suffix}`);
+      const named = renameResources(readLocalTopology(template), `e2e-${suffix}`);
+      const topology = streamShards
+        ? {
+            ...named,
+            stream: { ...named.stream, streamMode: 'PROVISIONED' as const, shardCount: streamShards },
+          }
+        : named;
       const database = `e2e_${suffix.replace(/-/g, '_')}`;
       const connection = { ...engines().clickhouseConnection, database };
       const prepared = await prepareLocalStack({
