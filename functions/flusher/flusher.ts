@@ -74,7 +74,8 @@ export class ClickHouseInsertError extends Error {
   override name = 'ClickHouseInsertError';
 }
 
-function emptyReport(): RoundReport {
+/** A successful round that did nothing yet (each round starts from it). */
+export function emptyReport(): RoundReport {
   return {
     ok: true,
     dueFlows: 0,

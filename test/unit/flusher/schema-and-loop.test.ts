@@ -16,6 +16,7 @@ import { connectOnFirstInsert } from '../../../functions/flusher/connect.ts';
 import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
 import {
   dueIndexAfterRound,
+  emptyReport,
   endsInvocation,
   FlushLoop,
   type RoundReport,
@@ -158,20 +159,10 @@ describe('FlushLoop', () => {
     return { clock: () => now, sleep: async (ms: number) => advance(ms), advance };
   }
   const report = (ok: boolean, atRest?: boolean): RoundReport => ({
+    ...emptyReport(),
     ok,
     ...(atRest === undefined ? {} : { atRest }),
-    dueFlows: 0,
-    rowsInserted: 0,
-    inserts: 0,
-    replayedBatches: 0,
-    replayedRows: 0,
-    markConflicts: 0,
-    incompleteRows: 0,
-    closedFlows: 0,
     insertFailures: ok ? 0 : 1,
-    rejectedRows: 0,
-    rejected: [],
-    durationMs: 0,
   });
 
   it('a round every commit interval within the run time (55 s / 8 s = 7 rounds)', async () => {
@@ -253,22 +244,7 @@ describe('FlushLoop', () => {
 });
 
 describe('idleRound (publishes no metric)', () => {
-  const base: RoundReport = {
-    ok: true,
-    atRest: true,
-    dueFlows: 0,
-    rowsInserted: 0,
-    inserts: 0,
-    replayedBatches: 0,
-    replayedRows: 0,
-    markConflicts: 0,
-    incompleteRows: 0,
-    closedFlows: 0,
-    insertFailures: 0,
-    rejectedRows: 0,
-    rejected: [],
-    durationMs: 30,
-  };
+  const base: RoundReport = { ...emptyReport(), atRest: true, durationMs: 30 };
   it('is a successful round at rest that exported, replayed and rejected nothing', () => {
     expect(idleRound(base)).toBe(true);
     expect(idleRound({ ...base, atRest: false })).toBe(false);
