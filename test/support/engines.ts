@@ -53,7 +53,8 @@ export function useEngines(options: UseEnginesOptions = {}): () => TestEngines {
     if (startHere.dynamodb || startHere.kinesis || startHere.clickhouse) {
       local = await startLocalEngines({
         ...startHere,
-        clickhouse: startHere.clickhouse && (typeof wanted.clickhouse === 'object' ? wanted.clickhouse : true),
+        clickhouse:
+          startHere.clickhouse && (typeof wanted.clickhouse === 'object' ? wanted.clickhouse : true),
       });
       // Against LocalStack only the ClickHouse variables are ours; its AWS credentials and region stay.
       const env = Object.entries(local.env()).filter(
