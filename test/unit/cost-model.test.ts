@@ -243,7 +243,8 @@ describe('cost bench module', () => {
     expect(inputsRow.counters!.naiveMsPerFlowRecordFallback).toBe(FALLBACK_ASSUMED);
     for (const name of INPUT_NAMES) expect(Number.isFinite(inputsRow.counters![name])).toBe(true);
     const perMillion = rows.find((r) => r.name.startsWith('Flowline cost per 1M'))!;
-    expect(perMillion.value).toBeLessThan(perMillion.baseline!);    // The at-rest row: the model's month, against the same with an on-demand stream ($18 more).
+    expect(perMillion.value).toBeLessThan(perMillion.baseline!);
+    // The at-rest row: the model's month, against the same with an on-demand stream ($18 more).
     const atRest = rows.find((r) => r.name.startsWith('at-rest month'))!;
     expect(atRest).toMatchObject({ target: 15, better: 'lower', unit: '$ / month' });
     expect(atRest.value).toBeCloseTo(atRestModel().monthly, 9);
