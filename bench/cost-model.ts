@@ -17,6 +17,13 @@ export interface Prices {
   dynamodbReadRequestUnitsMillion: number;
   clickhouseScaleMonth: number;
   clickhouseStorageTbMonth: number;
+  kmsKeyMonth: number;
+  kmsRequestsTenThousand: number;
+  secretsManagerSecretMonth: number;
+  cloudwatchAlarmMonth: number;
+  cloudwatchDashboardMonth: number;
+  cloudwatchCustomMetricMonth: number;
+  cloudwatchLogsIngestGb: number;
 }
 
 export interface Limits {
@@ -475,6 +482,24 @@ function provisionedFromPutUnits(
       (putUnits / 1e6) * prices.kinesisPutPayloadUnitsMillion,
     detail: `provisioned: ${shards} shards, ${millions(putUnits)} PUT payload units`,
   };
+}
+
+/** Provisioned shards the cluster's load needs, and the month of each Kinesis mode at that load. */
+export function kinesisModeAdvice(
+  cluster: Cluster,
+  m: MeasuredInputs,
+  prices: Prices = LIST_PRICES,
+  limits: Limits = LIMITS,
+): { shards: number; provisioned: number; onDemand: number } {
+  const perSecond = flowRecordsPerSecond(cluster);
+  const shards = provisionedShards(
+    perSecond / m.flowRecordsPerKinesisRecord,
+    perSecond * m.wireBytesPerFlowRecord,
+    limits,
+  );
+  const month = (kinesisMode: Cluster['kinesisMode']) =>
+    costModel({ ...cluster, kinesisMode }, m, prices, limits).lines[0]!.flowline;
+  return { shards, provisioned: month('provisioned'), onDemand: month('on-demand') };
 }
 
 const usd = (n: number) => (n >= 100 ? `$${Math.round(n).toLocaleString('en-US')}` : `$${n.toFixed(2)}`);

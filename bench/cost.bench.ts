@@ -9,6 +9,7 @@ import { emptyFlowRecord, FlowEndReason, type FlowRecord, FlowType } from '../co
 import { seededRandom } from '../core/random.ts';
 import { decodeWireBatch } from '../core/wire.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
+import { atRestModel, DEFAULT_AT_REST } from './at-rest-model.ts';
 import {
   ASSUMED_INPUTS,
   costModel,
@@ -306,9 +307,28 @@ export const costBench: BenchModule = {
         better: 'lower',
         counters: { flowRecordsPerSecond: report.flowRecordsPerSecond },
       },
+      atRestRow(),
     ];
     return rows;
   },
 };
+
+/** The at-rest month (zero flow records) against issue 21's target, baseline: the same with on-demand Kinesis. */
+function atRestRow(): BenchRow {
+  const atRest = atRestModel();
+  const onDemand = atRestModel({ ...DEFAULT_AT_REST, kinesisMode: 'on-demand' });
+  return {
+    group: 'cost',
+    name: 'at-rest month, zero flow records, excluding ClickHouse storage (`flowline cost --connections 0`)',
+    value: atRest.monthly,
+    unit: '$ / month',
+    baselineName: 'on-demand stream',
+    baseline: onDemand.monthly,
+    target: 15,
+    better: 'lower',
+    counters: { atRestMonthWithinCloudWatchFreeTier: atRest.monthlyWithinCloudWatchFreeTier },
+    notes: `list prices, no free tier; within CloudWatch's always-free alarms and dashboards: $${atRest.monthlyWithinCloudWatchFreeTier.toFixed(2)}`,
+  };
+}
 
 export default costBench;

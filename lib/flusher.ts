@@ -2,7 +2,8 @@
 //
 // EventBridge schedules tick at most once a minute, while Antrea's commitInterval is 8 s. So each scheduled
 // invocation commits in a loop, every COMMIT_INTERVAL_SECONDS, for RUN_FOR_SECONDS (55 s by default), then
-// returns before the next tick. Reserved concurrency 1 makes runs strictly sequential: a tick that arrives
+// returns before the next tick; it returns after its first round when no flow is open (at rest: one short
+// round a minute, docs/cost.md). Reserved concurrency 1 makes runs strictly sequential: a tick that arrives
 // while a run is still going is throttled and, with no retries and a 60 s maximum event age, dropped rather
 // than queued; the next tick starts the next run.
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';

@@ -19,3 +19,9 @@ export const EXPORT_LAG_METRIC = 'ExportLagSeconds';
  * ClickHouse column (logged in full with the reason). Dimension: service.
  */
 export const REJECTED_ROWS_METRIC = 'RejectedRows';
+
+/**
+ * Emitted by the flusher every round: inserts (or manifest replays) ClickHouse did not acknowledge. The
+ * flusher never pings ClickHouse, so this is its health signal; the rows wait in their manifest.
+ */
+export const INSERT_FAILURES_METRIC = 'InsertFailures';

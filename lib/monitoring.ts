@@ -15,6 +15,7 @@ import type { IngestStream } from './ingest-stream.ts';
 import {
   EXPORT_LAG_METRIC,
   FLUSHER_SERVICE_NAME,
+  INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
 } from './metric-names.ts';
@@ -140,6 +141,17 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    // The flusher never pings ClickHouse (a ping would keep ClickHouse Cloud awake at rest): failed inserts
+    // are the health signal. Two 5-minute periods: a failure the next round's replay gets past is no alarm.
+    const insertFailures = flusherMetric(INSERT_FAILURES_METRIC, 'Sum', fiveMinutes);
+    add('InsertFailures', insertFailures, {
+      alarmDescription:
+        "ClickHouse has refused or not answered the flusher's inserts for 10 minutes; the rows wait in their manifests",
+      threshold: 0,
+      evaluationPeriods: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     // The lag metric is absent when the flusher does not run at all; this catches that case.
     add('FlusherNotRunning', props.flusher.metricInvocations({ statistic: 'Sum', period: fiveMinutes }), {
       alarmDescription: 'The scheduled flusher has not run for 5 minutes',
@@ -188,7 +200,7 @@ export class Monitoring extends Construct {
     );
     this.dashboard.addWidgets(
       graph('On-failure queue depth', [dlqDepth]),
-      graph('Flusher: export lag (s)', [exportLag], [rejectedRows]),
+      graph('Flusher: export lag (s)', [exportLag], [rejectedRows, insertFailures]),
     );
     this.dashboard.addWidgets(
       graph(

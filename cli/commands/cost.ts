@@ -18,6 +18,14 @@ function positive(text: string): number {
   return value;
 }
 
+function connections(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError('expected 0 (the at-rest month) or a positive number');
+  }
+  return value;
+}
+
 function fraction(text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value > 1) throw new InvalidArgumentError('expected 0..1');
@@ -36,13 +44,22 @@ export function register(program: Command): void {
     .command('cost')
     .description('print the monthly cost and cost per 1M flow records, Flowline vs the naive design')
     .option('--nodes <n>', 'Nodes in the cluster', positive, 1000)
-    .option('--connections <m>', 'concurrently active connections, cluster-wide', positive, 100_000)
+    .option(
+      '--connections <m>',
+      'concurrently active connections, cluster-wide (0: the at-rest month, no bench results needed)',
+      connections,
+      100_000,
+    )
     .option('--inter-node-fraction <f>', 'share of connections reported by two Nodes', fraction, 0.8)
     .option('--export-timeout <s>', 'Antrea agent activeFlowExportTimeout, seconds', positive, 5)
     .option('--kinesis <mode>', 'on-demand or provisioned', kinesisMode)
     .option('--retention-days <d>', 'days of rows kept in ClickHouse', positive, 30)
     .option('--from <file>', 'results of `flowline bench` (JSON)', 'bench-results.json')
     .action(async (options: CostOptions) => {
+      if (options.connections === 0) {
+        await printAtRest(options);
+        return;
+      }
       const model = await import('../../bench/cost-model.ts');
       if (!existsSync(options.from)) {
         console.error(
@@ -77,10 +94,34 @@ export function register(program: Command): void {
       };
       const report = model.costModel(cluster, inputs as Required<typeof inputs>);
       console.log(model.renderCostTable(report));
+      const advice = model.kinesisModeAdvice(cluster, inputs as Required<typeof inputs>);
+      console.log('');
+      console.log(
+        `Kinesis at this load: provisioned needs ${advice.shards} shard(s), $${model.fmt(advice.provisioned)}/month ` +
+          `(deploy with -c shardCount=${advice.shards}; the default is 1); on-demand $${model.fmt(advice.onDemand)}/month ` +
+          '(-c streamMode=on-demand: no sizing, for unknown or bursty load). docs/cost.md says when to switch.',
+      );
       console.log('');
       console.log(`Inputs (from ${options.from}${results.at ? `, run at ${results.at}` : ''}):`);
       for (const name of model.INPUT_NAMES) {
         console.log(`- ${name} = ${model.fmt(inputs[name]!)} (${provenance[name]})`);
       }
     });
+}
+
+/** `--connections 0`: the at-rest month from list prices and the deployed defaults alone. */
+async function printAtRest(options: CostOptions): Promise<void> {
+  const { atRestModel, DEFAULT_AT_REST, renderAtRestTable, AT_REST_ASSUMPTIONS } = await import(
+    '../../bench/at-rest-model.ts'
+  );
+  const report = atRestModel({
+    ...DEFAULT_AT_REST,
+    kinesisMode: options.kinesis ?? DEFAULT_AT_REST.kinesisMode,
+  });
+  console.log(renderAtRestTable(report));
+  console.log('');
+  console.log('Assumptions:');
+  for (const [name, { value, basis }] of Object.entries(AT_REST_ASSUMPTIONS)) {
+    console.log(`- ${name} = ${value} (${basis})`);
+  }
 }

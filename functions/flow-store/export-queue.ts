@@ -67,7 +67,10 @@ export interface BatchManifest {
 export interface ExportQueue extends FlowStore {
   /** Flow keys whose nextExportAt <= nowMs, over every shard of the due index, at most `limit`. */
   dueKeys(nowMs: number, limit: number): Promise<string[]>;
-  /** The earliest nextExportAt (ms) among flows due at nowMs, over every shard; undefined when none is due. */
+  /**
+   * The earliest nextExportAt (ms) at or before nowMs, over every shard (one Limit-1 query each); undefined
+   * when there is none. With nowMs past every due time it tells whether any open flow is left at all.
+   */
   oldestDueAt(nowMs: number): Promise<number | undefined>;
   putManifest(manifest: BatchManifest): Promise<void>;
   /** Open manifests of slots 0..slotCount-1, by slot. */

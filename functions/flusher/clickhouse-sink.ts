@@ -74,9 +74,8 @@ export interface RejectedRow {
   reason: string;
 }
 
+/** Where rows go. Only inserts reach the database: no health check, which would keep it awake at rest. */
 export interface RowSink {
-  /** True when the database answers at all (checked before flows are claimed for export). */
-  ping(): Promise<boolean>;
   /**
    * Inserts the rows as one block; resolves only once ClickHouse has durably written them, with the rows
    * it left out because they cannot be written at all (the same ones every time for the same rows).
@@ -143,11 +142,6 @@ export class ClickHouseRowSink implements RowSink {
     private readonly options: ClickHouseSinkOptions = {},
   ) {
     this.gzipLevel = validGzipLevel(options.gzipLevel);
-  }
-
-  async ping(): Promise<boolean> {
-    const result = await this.client.ping();
-    return result.success;
   }
 
   async insert(rows: readonly FlowRow[], dedupToken: string): Promise<RejectedRow[]> {

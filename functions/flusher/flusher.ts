@@ -3,7 +3,7 @@
 // A round:
 //   1. replay the open manifests of earlier rounds (crash or ClickHouse failure after the flows were
 //      marked): the rows whose flows really were marked, same rows, same order, same token;
-//   2. if ClickHouse answers: query the due flows, apply the export schedule (processDue), build rows;
+//   2. query the due flows, apply the export schedule (processDue), build rows;
 //   3. write the rows to manifests (DynamoDB), THEN mark the flows exported (conditional on their version,
 //      25 to a request: deltas and throughputs reset, exportSeq + 1, next due time, closed flows leave
 //      the index);
@@ -11,6 +11,11 @@
 // A crash before 3 leaves the flows due; after 3, the manifest is replayed; a replayed insert is dropped
 // by ClickHouse as a duplicate. A flow whose marking lost a race with the correlator stays due and is
 // exported, with its newer data, next round; its row is not in the insert (it was never marked).
+//
+// ClickHouse is touched only by inserts (and their replays): no health ping, so a ClickHouse Cloud service
+// with nothing to write reaches its idle timeout. When ClickHouse is down, the first round's batch waits
+// in its manifest, and later rounds stop at its failing replay before claiming more flows; the
+// InsertFailures metric (and its alarm) is the health signal.
 
 import { chunksOf, forEachLimited } from '../../core/concurrency.ts';
 import type { ExportQueue } from '../flow-store/export-queue.ts';
@@ -57,13 +62,20 @@ export interface RoundReport {
   durationMs: number;
   /** Now minus the due time of the oldest flow still due after the round (0 when none); unset if unknown. */
   exportLagSeconds?: number;
+  /**
+   * True when no open flow is left in the due index after the round: nothing can fall due before a new
+   * record arrives. Unset when unknown (the index could not be read).
+   */
+  atRest?: boolean;
 }
 
-export class ClickHouseUnavailableError extends Error {
-  override name = 'ClickHouseUnavailableError';
+/** An insert (or replay) that ClickHouse did not acknowledge: its rows stay in their manifest. */
+export class ClickHouseInsertError extends Error {
+  override name = 'ClickHouseInsertError';
 }
 
-function emptyReport(): RoundReport {
+/** A successful round that did nothing yet (each round starts from it). */
+export function emptyReport(): RoundReport {
   return {
     ok: true,
     dueFlows: 0,
@@ -81,6 +93,21 @@ function emptyReport(): RoundReport {
   };
 }
 
+/** A due-index bound past every nextExportAt: the query then finds the earliest open flow. */
+const OPEN_FLOWS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Export lag and rest state from one look at the due index: the earliest nextExportAt of any open flow
+ * (undefined when the index holds none), seen at `nowMs`.
+ */
+export function dueIndexAfterRound(
+  earliestDueAtMs: number | undefined,
+  nowMs: number,
+): Pick<RoundReport, 'exportLagSeconds' | 'atRest'> {
+  if (earliestDueAtMs === undefined) return { exportLagSeconds: 0, atRest: true };
+  return { exportLagSeconds: Math.max(0, (nowMs - earliestDueAtMs) / 1000), atRest: false };
+}
+
 export class Flusher {
   constructor(
     private readonly queue: ExportQueue,
@@ -93,9 +120,6 @@ export class Flusher {
     const started = this.options.clock();
     try {
       await this.replayOpenBatches(report);
-      if (!(await this.sink.ping().catch(() => false))) {
-        throw new ClickHouseUnavailableError('ClickHouse does not answer: no flow marked, they stay due');
-      }
       await this.exportDue(report);
     } catch (error) {
       report.ok = false;
@@ -104,8 +128,7 @@ export class Flusher {
     const finished = this.options.clock();
     report.durationMs = finished - started;
     try {
-      const oldest = await this.queue.oldestDueAt(finished);
-      report.exportLagSeconds = oldest === undefined ? 0 : Math.max(0, (finished - oldest) / 1000);
+      Object.assign(report, dueIndexAfterRound(await this.queue.oldestDueAt(OPEN_FLOWS), finished));
     } catch {
       // DynamoDB unreachable: the round's own error (if any) already says so; lag stays unknown.
     }
@@ -203,7 +226,11 @@ export class Flusher {
       );
     } catch (error) {
       report.insertFailures += 1;
-      throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ClickHouseInsertError(
+        `insert of ${ordered.length} rows failed (${reason}): they stay in their manifest, replayed next round`,
+        { cause: error },
+      );
     }
     for (const { row, reason } of rejected) {
       report.rejected.push({
@@ -232,9 +259,20 @@ export interface LoopOptions {
 }
 
 /**
- * Rounds every intervalMs until runForMs is used up; after a failed round the next one waits
- * intervalMs x 2^(failures-1), capped. The failure streak lives on the FlushLoop, so a warm Lambda
- * container keeps backing off across invocations.
+ * Whether a round leaves the rest of the invocation with nothing to do: it succeeded (no manifest left
+ * open) and no open flow remains in the due index. Then every later round of this invocation would find
+ * nothing due and would only poll DynamoDB; the next scheduled invocation (a minute after this one
+ * started) takes over. While any flow is open the loop keeps its commitInterval rounds, so the export
+ * schedule of live flows is unchanged; only the first flow after a quiet spell waits for that invocation.
+ */
+export function endsInvocation(report: RoundReport): boolean {
+  return report.ok && report.atRest === true;
+}
+
+/**
+ * Rounds every intervalMs until runForMs is used up, or until a round finds the flow store at rest
+ * (endsInvocation); after a failed round the next one waits intervalMs x 2^(failures-1), capped. The
+ * failure streak lives on the FlushLoop, so a warm Lambda container keeps backing off across invocations.
  */
 export class FlushLoop {
   private failureStreak = 0;
@@ -254,6 +292,7 @@ export class FlushLoop {
       reports.push(report);
       options.onRound?.(report);
       this.failureStreak = report.ok ? 0 : this.failureStreak + 1;
+      if (endsInvocation(report)) break;
       const wait = report.ok
         ? options.intervalMs
         : Math.min(options.maxBackoffMs, options.intervalMs * 2 ** (this.failureStreak - 1));

@@ -2,13 +2,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
-import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
-import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../../lib/metric-names.ts';
 import { DynamoExportQueue } from '../flow-store/export-queue.ts';
-import { ClickHouseRowSink } from './clickhouse-sink.ts';
 import { flusherConfigFromEnv } from './config.ts';
-import { clickHouseCredentials } from './credentials.ts';
+import { connectClickHouse, connectOnFirstInsert } from './connect.ts';
 import { Flusher, FlushLoop } from './flusher.ts';
 import { createFlusherHandler } from './make-handler.ts';
 
@@ -20,15 +17,8 @@ const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, co
 
 export const handler = createFlusherHandler({
   async prepare() {
-    const credentials = await clickHouseCredentials(config);
-    const client = createClickHouseClient({ ...config.clickhouse, ...credentials });
-    // One clear error naming any missing column, instead of a failing insert every commit interval.
-    const schema = await checkFlowsSchema(executorFor(client), config.clickhouse.database);
-    logger.info('ClickHouse schema ok', { ...schema });
-    const sink = new ClickHouseRowSink(client, {
-      insertQuorum: config.clickhouse.insertQuorum,
-      gzipLevel: config.clickhouse.compression ? undefined : false,
-    });
+    // ClickHouse is reached by the first insert, not here: a container with nothing to write never wakes it.
+    const { sink } = connectOnFirstInsert(() => connectClickHouse(config, logger));
     return new FlushLoop(
       new Flusher(queue, sink, {
         clusterUUID: config.clusterUUID,

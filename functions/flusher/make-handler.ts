@@ -2,14 +2,16 @@
 //
 // Scheduling on AWS: EventBridge Scheduler ticks at most once a minute, so each invocation runs the
 // round loop for RUN_FOR_SECONDS (55) with a round every COMMIT_INTERVAL_SECONDS (8), Antrea's
-// commitInterval; reserved concurrency 1 keeps a single flusher (a late tick waits, never overlaps).
+// commitInterval, and returns early once no open flow is left (endsInvocation: at rest an invocation is
+// one round of DynamoDB reads); reserved concurrency 1 keeps a single flusher (a late tick waits, never
+// overlaps).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EXPORT_LAG_METRIC, REJECTED_ROWS_METRIC } from '../../lib/metric-names.ts';
-import type { FlushLoop, LoopOptions, RoundReport } from './flusher.ts';
+import { EXPORT_LAG_METRIC, INSERT_FAILURES_METRIC, REJECTED_ROWS_METRIC } from '../../lib/metric-names.ts';
+import { endsInvocation, type FlushLoop, type LoopOptions, type RoundReport } from './flusher.ts';
 
 export interface FlusherHandlerDeps {
-  /** Resolves the loop once per container: credentials, ClickHouse client, schema check. */
+  /** Resolves the loop once per container (ClickHouse is connected later, by the first insert). */
   prepare(): Promise<FlushLoop>;
   loopOptions: Omit<LoopOptions, 'onRound'>;
   logger: Logger;
@@ -20,6 +22,8 @@ export interface FlusherInvocationResult {
   rounds: number;
   rowsInserted: number;
   failedRounds: number;
+  /** The invocation ended early: no open flow left (endsInvocation). */
+  endedAtRest: boolean;
 }
 
 export function publishRound(metrics: Metrics, report: RoundReport): void {
@@ -29,7 +33,7 @@ export function publishRound(metrics: Metrics, report: RoundReport): void {
   metrics.addMetric('ReplayedRows', MetricUnit.Count, report.replayedRows);
   metrics.addMetric('MarkConflicts', MetricUnit.Count, report.markConflicts);
   metrics.addMetric('IncompleteRows', MetricUnit.Count, report.incompleteRows);
-  metrics.addMetric('InsertFailures', MetricUnit.Count, report.insertFailures);
+  metrics.addMetric(INSERT_FAILURES_METRIC, MetricUnit.Count, report.insertFailures);
   metrics.addMetric(REJECTED_ROWS_METRIC, MetricUnit.Count, report.rejectedRows);
   metrics.addMetric('FailedRounds', MetricUnit.Count, report.ok ? 0 : 1);
   metrics.addMetric('RoundDuration', MetricUnit.Milliseconds, report.durationMs);
@@ -37,6 +41,22 @@ export function publishRound(metrics: Metrics, report: RoundReport): void {
     metrics.addMetric(EXPORT_LAG_METRIC, MetricUnit.Seconds, report.exportLagSeconds);
   }
   metrics.publishStoredMetrics();
+}
+
+/**
+ * A round at rest that did nothing: it publishes no metric. Custom metrics are billed for each hour in
+ * which they get a value, so zeros every minute would cost the whole metric set (11 x $0.30 a month) on
+ * a deployment with no traffic; the alarms treat the missing data as not breaching, and
+ * FlusherNotRunning watches Lambda's own Invocations metric.
+ */
+export function idleRound(report: RoundReport): boolean {
+  return (
+    endsInvocation(report) &&
+    report.dueFlows === 0 &&
+    report.replayedBatches === 0 &&
+    report.rowsInserted === 0 &&
+    report.rejectedRows === 0
+  );
 }
 
 export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<FlusherInvocationResult> {
@@ -66,13 +86,14 @@ export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<Fl
           deps.logger.error('round failed: flows stay due or in their manifest, retried with backoff', {
             ...summary,
           });
-        publishRound(deps.metrics, report);
+        if (!idleRound(report)) publishRound(deps.metrics, report);
       },
     });
     return {
       rounds: reports.length,
       rowsInserted: reports.reduce((sum, r) => sum + r.rowsInserted, 0),
       failedRounds: reports.filter((r) => !r.ok).length,
+      endedAtRest: reports.length > 0 && endsInvocation(reports.at(-1) as RoundReport),
     };
   };
 }

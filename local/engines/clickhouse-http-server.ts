@@ -3,7 +3,7 @@
 // engine itself; this file only speaks HTTP. Run as its own process (see clickhouse.ts) so tests can stop
 // and restart it like a server:  node --import tsx local/engines/clickhouse-http-server.ts --port 8123 ...
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -20,6 +20,8 @@ export interface ClickHouseFrontOptions {
   dataDir: string;
   user: string;
   password: string;
+  /** Appends one line per request here (time, method, path): tests count what reaches ClickHouse. */
+  requestLog?: string;
 }
 
 interface RawResult {
@@ -655,6 +657,7 @@ export async function createClickHouseFront(options: ClickHouseFrontOptions): Pr
   }
 
   const server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => {
+    if (options.requestLog) logRequest(options.requestLog, req);
     handle(req, res).catch((error: unknown) => {
       // Only reached when the response itself failed (client gone); nothing left to answer.
       if (!res.headersSent) res.writeHead(500);
@@ -680,6 +683,12 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** One line per request, before it is handled; no query string (it may carry credentials). */
+function logRequest(file: string, req: IncomingMessage): void {
+  const path = (req.url ?? '/').split('?')[0];
+  appendFileSync(file, `${new Date().toISOString()} ${req.method} ${path}\n`);
+}
+
 function argument(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? process.argv[index + 1] : undefined;
@@ -695,6 +704,7 @@ async function main(): Promise<void> {
     user: argument('user') ?? 'default',
     // Not on the command line, where `ps` would show it.
     password: process.env.FLOWLINE_CLICKHOUSE_PASSWORD ?? '',
+    requestLog: argument('request-log'),
   });
   front.server.once('error', (error) => {
     process.stderr.write(`clickhouse-http-server: ${(error as Error).message}\n`);

@@ -23,6 +23,8 @@ export interface ClickHouseOptions {
   password?: string;
   echoOutput?: boolean;
   startTimeoutMs?: number;
+  /** The front appends one line per request it receives to this file (tests count requests). */
+  requestLog?: string;
 }
 
 export interface RunningClickHouse extends RunningEngine {
@@ -78,6 +80,7 @@ export async function startClickHouse(options: ClickHouseOptions = {}): Promise<
         dataDir,
         '--user',
         user,
+        ...(options.requestLog ? ['--request-log', options.requestLog] : []),
       ],
       env: { ...process.env, FLOWLINE_CLICKHOUSE_PASSWORD: password },
       echoOutput: options.echoOutput,

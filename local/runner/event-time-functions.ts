@@ -6,16 +6,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
-import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
-import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import { correlatorConfigFromEnv } from '../../functions/correlator/config.ts';
 import { createCorrelatorHandler } from '../../functions/correlator/make-handler.ts';
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { DynamoFlowStore, type FlowStore } from '../../functions/flow-store/store.ts';
-import { ClickHouseRowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { flusherConfigFromEnv } from '../../functions/flusher/config.ts';
-import { clickHouseCredentials } from '../../functions/flusher/credentials.ts';
-import { Flusher, type RoundReport } from '../../functions/flusher/flusher.ts';
+import { connectClickHouse, connectOnFirstInsert } from '../../functions/flusher/connect.ts';
+import { Flusher, FlushLoop, type RoundReport } from '../../functions/flusher/flusher.ts';
 
 /** What the handlers report through Powertools Metrics, kept in memory (CloudWatch gets them from EMF). */
 export interface MetricSink {
@@ -49,23 +46,22 @@ export interface EventTimeFlusher {
   readonly commitIntervalMs: number;
   /** One round at the clock's current time (replays open manifests, exports what is due). */
   round(): Promise<RoundReport>;
+  /**
+   * One scheduled invocation, as the Lambda handler runs it (FlushLoop with RUN_FOR_SECONDS,
+   * COMMIT_INTERVAL_SECONDS and the early end at rest), on the caller's clock and sleep.
+   */
+  invoke(time: { clock: () => number; sleep: (ms: number) => Promise<void> }): Promise<RoundReport[]>;
   close(): Promise<void>;
 }
 
-/** The flusher's round, prepared as handler.ts prepares it (credentials, client, schema check), on `clock`. */
+/** The flusher prepared as handler.ts prepares it (ClickHouse connected by the first insert), on `clock`. */
 export async function createEventTimeFlusher(options: { clock: () => number }): Promise<EventTimeFlusher> {
   const config = flusherConfigFromEnv();
-  const logger = new Logger({ serviceName: 'flowline-flusher' });
+  // Warnings and errors only: the schema check's INFO line would repeat for every run of a test suite.
+  const logger = new Logger({ serviceName: 'flowline-flusher', logLevel: 'WARN' });
   const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
-  const credentials = await clickHouseCredentials(config);
-  const client = createClickHouseClient({ ...config.clickhouse, ...credentials });
-  const schema = await checkFlowsSchema(executorFor(client), config.clickhouse.database);
-  logger.debug('ClickHouse schema ok', { ...schema });
-  const sink = new ClickHouseRowSink(client, {
-    insertQuorum: config.clickhouse.insertQuorum,
-    gzipLevel: config.clickhouse.compression ? undefined : false,
-  });
-  const flusher = new Flusher(queue, sink, {
+  const connection = connectOnFirstInsert(() => connectClickHouse(config, logger));
+  const flusher = new Flusher(queue, connection.sink, {
     clusterUUID: config.clusterUUID,
     schedule: config.schedule,
     maxRowsPerInsert: config.maxRowsPerInsert,
@@ -74,9 +70,17 @@ export async function createEventTimeFlusher(options: { clock: () => number }): 
     writeConcurrency: config.writeConcurrency,
     clock: options.clock,
   });
+  const loop = new FlushLoop(flusher);
   return {
     commitIntervalMs: config.commitIntervalMs,
     round: () => flusher.round(),
-    close: () => client.close(),
+    invoke: (time) =>
+      loop.run({
+        runForMs: config.runForMs,
+        intervalMs: config.commitIntervalMs,
+        maxBackoffMs: config.maxBackoffMs,
+        ...time,
+      }),
+    close: () => connection.close(),
   };
 }

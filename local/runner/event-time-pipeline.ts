@@ -277,6 +277,30 @@ export class EventTimePipeline {
   }
 
   /**
+   * One scheduled flusher invocation starting at event time `atMs`, as on Lambda: rounds every commit
+   * interval until RUN_FOR_SECONDS or an early end at rest. Its sleeps pass in event time without input
+   * in between (for the quiet spells after a burst). `busyMs` is what Lambda would bill: the event time
+   * it slept plus the real time its rounds took.
+   */
+  async invokeFlusher(atMs: number): Promise<{ reports: RoundReport[]; busyMs: number; sleptMs: number }> {
+    await this.settle();
+    this.#flusherTime.ms = Math.max(this.#flusherTime.ms, atMs);
+    let sleptMs = 0;
+    const started = performance.now();
+    const reports = await this.#flusher.invoke({
+      clock: () => this.#flusherTime.ms,
+      sleep: async (ms) => {
+        sleptMs += ms;
+        this.#flusherTime.ms += ms;
+      },
+    });
+    const busyMs = sleptMs + (performance.now() - started);
+    this.rounds.push(...reports);
+    this.eventClock.set(this.#flusherTime.ms);
+    return { reports, busyMs, sleptMs };
+  }
+
+  /**
    * End of input: every pending flow expires and is exported. Time moves past the longest wait of the
    * schedule (inactive timeout, or a half's wait for its peer) after the last input, round by round.
    */

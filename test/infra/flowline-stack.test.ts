@@ -7,6 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_AT_REST, STANDING_RESOURCES } from '../../bench/at-rest-model.ts';
 import { FLOW_TABLE_SCHEMA } from '../../functions/flow-store/schema.ts';
 import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
 import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
@@ -14,6 +15,7 @@ import {
   CORRELATOR_SERVICE_NAME,
   EXPORT_LAG_METRIC,
   FLUSHER_SERVICE_NAME,
+  INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
 } from '../../lib/metric-names.ts';
@@ -49,7 +51,7 @@ const idOf = (construct: IConstruct): string => {
 const functionId = (name: 'correlator' | 'flusher') => idOf(s.stack[name].function);
 
 describe('ingest stream', () => {
-  it('is on-demand by default, KMS-encrypted with a rotated customer key, 24 h retention', () => {
+  it('is one provisioned shard by default (the cheaper mode at rest), KMS-encrypted with a rotated customer key, 24 h retention', () => {
     const keyId = idOf(s.stack.ingest.key);
     t.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
@@ -57,10 +59,10 @@ describe('ingest stream', () => {
     });
     t.resourceCountIs('AWS::Kinesis::Stream', 1);
     t.hasResourceProperties('AWS::Kinesis::Stream', {
-      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      ShardCount: 1,
       RetentionPeriodHours: 24,
       StreamEncryption: { EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
-      ShardCount: Match.absent(),
     });
     t.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Retain' });
   });
@@ -71,6 +73,14 @@ describe('ingest stream', () => {
       StreamModeDetails: { StreamMode: 'PROVISIONED' },
       ShardCount: 4,
       RetentionPeriodHours: 48,
+    });
+  });
+
+  it('is on-demand, with no shard count, when asked', () => {
+    const p = synthAgain({ streamMode: 'on-demand' });
+    p.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      ShardCount: Match.absent(),
     });
   });
 });
@@ -509,7 +519,7 @@ describe('monitoring', () => {
     );
 
   it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows and a stopped flusher', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 9);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     expect(alarmOn('IteratorAge', 'AWS/Lambda')[0]?.Properties).toMatchObject({
       Threshold: 300_000,
       Statistic: 'Maximum',
@@ -540,6 +550,18 @@ describe('monitoring', () => {
       expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
       expect(alarm.Properties.OKActions).toEqual([topicRef]);
     }
+  });
+
+  it('alarms on failed inserts, the health signal of a flusher that never pings ClickHouse', () => {
+    expect(alarmOn(INSERT_FAILURES_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 2,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      Dimensions: [{ Name: 'service', Value: FLUSHER_SERVICE_NAME }],
+    });
   });
 
   it('notifies an encrypted, TLS-only topic, with e-mail only when configured', () => {
@@ -576,6 +598,25 @@ describe('monitoring', () => {
     ]) {
       expect(body).toContain(needle);
     }
+  });
+});
+
+describe('what the at-rest cost model counts (bench/at-rest-model.ts)', () => {
+  it('matches the template: KMS keys, secrets, alarms, dashboards, the flusher schedule and stream', () => {
+    t.resourceCountIs('AWS::KMS::Key', STANDING_RESOURCES.kmsKeys);
+    t.resourceCountIs('AWS::SecretsManager::Secret', STANDING_RESOURCES.secrets);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', STANDING_RESOURCES.alarms);
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', STANDING_RESOURCES.dashboards);
+    t.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: `rate(${STANDING_RESOURCES.flusherScheduleSeconds / 60} minute)`,
+    });
+    t.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: DEFAULT_AT_REST.shardCount });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: DEFAULT_AT_REST.flusherMemoryMb,
+      Environment: {
+        Variables: Match.objectLike({ DUE_SHARD_COUNT: String(DEFAULT_AT_REST.dueShardCount) }),
+      },
+    });
   });
 });
 

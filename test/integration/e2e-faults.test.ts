@@ -78,6 +78,9 @@ describe('faults injected into the end-to-end workload', () => {
     const { pipeline, clickhouse } = await e2e.newRun({
       startMs: startOf(sim),
       collector: TCP_LISTENER,
+      // Several shards, as before the single-shard default: with one shard the crashed batch held a single
+      // Kinesis record, which the mapping cannot bisect.
+      streamShards: 4,
       correlator: {
         metrics,
         wrapStore: (store): FlowStore => ({
@@ -116,7 +119,7 @@ describe('faults injected into the end-to-end workload', () => {
     await expectSumsMatchTruth(clickhouse, truth);
   }, 120_000);
 
-  it('ClickHouse down for a while: rounds fail and leave flows due; after the restart every row arrives once', async (context) => {
+  it('ClickHouse down for a while: rounds fail, one batch waits in its manifest, the rest stays due; after the restart every row arrives once', async (context) => {
     const local = e2e.engines().local?.clickhouse;
     if (!local) return context.skip(); // an external ClickHouse (CLICKHOUSE_URL) cannot be stopped from here
     const sim = workload();
@@ -137,7 +140,7 @@ describe('faults injected into the end-to-end workload', () => {
     expect(rowsBeforeOutage).toBeGreaterThan(0);
     expect(duringOutage.length).toBeGreaterThanOrEqual(1);
     for (const round of duringOutage) {
-      expect(round.error).toMatch(/ClickHouseUnavailableError/);
+      expect(round.error).toMatch(/ClickHouseInsertError/);
       expect(round.rowsInserted).toBe(0);
     }
     // The first good round after the outage exported what had become due meanwhile.

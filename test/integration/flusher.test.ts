@@ -205,7 +205,6 @@ describe('exactly once', () => {
     stack.clock.now += 1000;
     // The insert reaches ClickHouse, then the process dies before it can record that.
     const ackLost: RowSink = {
-      ping: () => stack.sink.ping(),
       insert: async (rows, token) => {
         await stack.sink.insert(rows, token);
         throw new Crash('crashed after insert');
@@ -296,7 +295,6 @@ describe('a row that cannot be written', () => {
     const poisoned = '10.5.0.0|10.6.0.0|6|40000|443';
     // The insert lands, then the process dies before the manifest is closed: the next round replays it.
     const ackLost: RowSink = {
-      ping: () => stack.sink.ping(),
       insert: async (rows, token) => {
         await stack.sink.insert(rows, token);
         throw new Crash('crashed after insert');
@@ -326,34 +324,55 @@ describe('a row that cannot be written', () => {
 });
 
 describe('ClickHouse outage', () => {
-  it('nothing is marked while ClickHouse is down; afterwards every delta arrives once', async () => {
+  it('ClickHouse down: one batch waits in its manifest, nothing more is claimed; afterwards every delta arrives once', async () => {
     const stack = await newStack();
     const clickhouse = engines().local?.clickhouse;
     if (!clickhouse) return; // ClickHouse not under this test's control (external target)
     await stack.feed(flowPairs(30, 1, 700).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
     stack.clock.now += 1000;
+    const first = await pendingOctets(stack, 30);
+    let later = 0;
+    let fresh = 0;
     await clickhouse.simulateOutage();
     try {
+      // No ping: the round claims the due flows, parks their rows in a manifest, and its insert fails.
       const down = await stack.flusher().round();
-      expect(down.ok).toBe(false);
-      expect(down.error).toMatch(/does not answer/);
-      expect(down.exportLagSeconds).toBeGreaterThanOrEqual(1); // due since the records arrived, 1 s ago
-      expect(await stack.queue.dueKeys(stack.clock.now, 100)).toHaveLength(30); // still due, unmarked
-      // Records keep arriving during the outage and accumulate in the still-due flows.
+      expect(down).toMatchObject({ ok: false, dueFlows: 30, insertFailures: 1, rowsInserted: 0 });
+      expect(down.error).toMatch(/^ClickHouseInsertError: insert of 30 rows failed/);
+      expect(await stack.queue.openManifests(4)).toHaveLength(1);
+      // Records keep arriving during the outage, and new flows fall due.
       stack.clock.now += 5000;
       await stack.feed(flowPairs(30, 2, 300).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
+      later = await pendingOctets(stack, 30);
+      await stack.feed(
+        flowPairs(40, 3, 100)
+          .slice(60)
+          .map((r) => ({ ...r, receivedAtMs: stack.clock.now })),
+      );
+      fresh = (await pendingOctets(stack, 40)) - later;
+      stack.clock.now += 8000;
+      const due = await stack.queue.dueKeys(stack.clock.now, 100);
+      expect(due.length).toBeGreaterThan(0);
+      // The next round stops at the failing replay: the new flows stay due, unmarked.
+      const stillDown = await stack.flusher().round();
+      expect(stillDown).toMatchObject({ ok: false, dueFlows: 0, insertFailures: 1, replayedBatches: 0 });
+      expect(await stack.queue.dueKeys(stack.clock.now, 100)).toEqual(due);
     } finally {
       await clickhouse.endOutage();
     }
     stack.clock.now += 8000;
-    const pending = await pendingOctets(stack, 30);
-    expect(pending).toBeGreaterThan(30 * 700); // the first records' deltas plus those from the outage
     const up = await stack.flusher().round();
-    expect(up).toMatchObject({ ok: true, rowsInserted: 30, exportLagSeconds: 0 });
+    expect(up).toMatchObject({ ok: true, replayedBatches: 1, replayedRows: 30, dueFlows: 10 });
+    expect(up.rowsInserted).toBe(40);
+    const firstRows = await stack.rows('exportSeq = 1');
+    expect(firstRows.reduce((a, r) => a + Number(r.octetDeltaCount), 0)).toBe(first + fresh);
+    // The deltas of the outage are the next export of the first 30 flows, one active timeout later.
+    stack.clock.now += SCHEDULE.activeTimeoutMs;
+    expect(await stack.flusher().round()).toMatchObject({ ok: true, rowsInserted: 30 });
+    const second = await stack.rows('exportSeq = 2');
+    expect(second.reduce((a, r) => a + Number(r.octetDeltaCount), 0)).toBe(later);
     const rows = await stack.rows();
-    expect(rows).toHaveLength(30);
-    expect(rows.reduce((a, r) => a + Number(r.octetDeltaCount), 0)).toBe(pending);
-    expect(await pendingOctets(stack, 30)).toBe(0);
+    expect(new Set(rows.map((r) => `${r.flowKey}#${r.exportSeq}`)).size).toBe(rows.length);
   });
 
   it('an outage during the insert leaves the batch in its manifest, replayed once ClickHouse is back', async () => {
@@ -364,7 +383,6 @@ describe('ClickHouse outage', () => {
     stack.clock.now += 1000;
     const pending = await pendingOctets(stack, 25);
     const dyingDatabase: RowSink = {
-      ping: () => stack.sink.ping(),
       insert: async (rows, token) => {
         await clickhouse.simulateOutage();
         return stack.sink.insert(rows, token);

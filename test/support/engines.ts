@@ -12,7 +12,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll } from 'vitest';
 import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-clients.ts';
-import { type LocalEngines, startLocalEngines } from '../../local/engines/index.ts';
+import { type ClickHouseOptions, type LocalEngines, startLocalEngines } from '../../local/engines/index.ts';
 
 export interface TestEngines {
   target: 'local' | 'localstack';
@@ -27,7 +27,8 @@ export interface TestEngines {
 export interface UseEnginesOptions {
   dynamodb?: boolean;
   kinesis?: boolean;
-  clickhouse?: boolean;
+  /** An object starts the local ClickHouse with these options (e.g. a request log). */
+  clickhouse?: boolean | ClickHouseOptions;
 }
 
 export function useEngines(options: UseEnginesOptions = {}): () => TestEngines {
@@ -47,10 +48,14 @@ export function useEngines(options: UseEnginesOptions = {}): () => TestEngines {
     const startHere = {
       dynamodb: target === 'local' && wanted.dynamodb,
       kinesis: target === 'local' && wanted.kinesis,
-      clickhouse: wanted.clickhouse && !clickhouseFromEnv,
+      clickhouse: wanted.clickhouse !== false && !clickhouseFromEnv,
     };
     if (startHere.dynamodb || startHere.kinesis || startHere.clickhouse) {
-      local = await startLocalEngines(startHere);
+      local = await startLocalEngines({
+        ...startHere,
+        clickhouse:
+          startHere.clickhouse && (typeof wanted.clickhouse === 'object' ? wanted.clickhouse : true),
+      });
       // Against LocalStack only the ClickHouse variables are ours; its AWS credentials and region stay.
       const env = Object.entries(local.env()).filter(
         ([name]) => target === 'local' || name.startsWith('CLICKHOUSE_'),

@@ -1,5 +1,11 @@
 // The cost model's arithmetic, checked against figures computed by hand (each step is in the comments).
 import { describe, expect, it } from 'vitest';
+import {
+  atRestModel,
+  atRestReadUnitsPerInvocation,
+  DEFAULT_AT_REST,
+  renderAtRestTable,
+} from '../../bench/at-rest-model.ts';
 import { costBench } from '../../bench/cost.bench.ts';
 import {
   type Cluster,
@@ -238,5 +244,54 @@ describe('cost bench module', () => {
     for (const name of INPUT_NAMES) expect(Number.isFinite(inputsRow.counters![name])).toBe(true);
     const perMillion = rows.find((r) => r.name.startsWith('Flowline cost per 1M'))!;
     expect(perMillion.value).toBeLessThan(perMillion.baseline!);
+    // The at-rest row: the model's month, against the same with an on-demand stream ($18 more).
+    const atRest = rows.find((r) => r.name.startsWith('at-rest month'))!;
+    expect(atRest).toMatchObject({ target: 15, better: 'lower', unit: '$ / month' });
+    expect(atRest.value).toBeCloseTo(atRestModel().monthly, 9);
+    expect(atRest.baseline! - atRest.value).toBeCloseTo(18, 6);
+  });
+});
+
+describe('the at-rest month (zero flow records)', () => {
+  const report = atRestModel(DEFAULT_AT_REST, LIST_PRICES);
+  const line = (component: string) => report.lines.find((l) => l.component.startsWith(component));
+
+  it('prices one provisioned shard, not an on-demand stream, by default', () => {
+    // 1 shard x 720 h x $0.015 = $10.80; on-demand: 720 x $0.04 = $28.80
+    expect(line('Kinesis')).toMatchObject({ component: 'Kinesis (provisioned)' });
+    expect(line('Kinesis')?.usd).toBeCloseTo(10.8, 6);
+    const onDemand = atRestModel({ ...DEFAULT_AT_REST, kinesisMode: 'on-demand' }, LIST_PRICES);
+    expect(onDemand.lines[0]?.usd).toBeCloseTo(28.8, 6);
+    expect(onDemand.monthly - report.monthly).toBeCloseTo(18, 6);
+  });
+
+  it('runs the flusher one round a minute: cents, not the $57 of 55 s every minute', () => {
+    // 43,200 invocations x 0.1 s x 1769/1024 GB = 7,463 GB-s x $0.0000133334 = $0.0995 + 0.0432 M x $0.2
+    expect(line('Lambda flusher')?.usd).toBeCloseTo(0.0995 + 0.00864, 3);
+    // 4 manifest headers x 1 RRU + 2 x 16 empty queries x 0.5 RRU = 20 RRU x 43,200 = 0.864 M x $0.125
+    expect(atRestReadUnitsPerInvocation(16)).toBe(20);
+    expect(line('DynamoDB flusher reads')?.usd).toBeCloseTo(0.108, 6);
+    // The load model's figure for a flusher that loops 55 s of every minute, for scale:
+    const looping = lambdaMonthly(43_200, 57_000, 1769, LIST_PRICES).usd;
+    expect(looping).toBeGreaterThan(56);
+  });
+
+  it('charges nothing for ClickHouse compute, the correlator or custom metrics, and says why', () => {
+    expect(line('ClickHouse Cloud compute')?.usd).toBe(0);
+    expect(line('ClickHouse Cloud compute')?.driver).toMatch(/^ASSUMPTION: automatic idling/);
+    expect(line('Lambda correlator')?.usd).toBe(0);
+    expect(line('CloudWatch custom metrics')?.usd).toBe(0);
+    for (const l of report.lines) expect(l.driver.length).toBeGreaterThan(10);
+  });
+
+  it('adds up every line; standing resources at list price, and less within the always-free tier', () => {
+    const sum = report.lines.reduce((a, l) => a + l.usd, 0);
+    expect(report.monthly).toBeCloseTo(sum, 9);
+    // KMS 3 x $1 + 43,200 requests x $0.03/10k; secret $0.40; 10 alarms x $0.10; 1 dashboard $3
+    expect(line('KMS')?.usd).toBeCloseTo(3 + 0.1296, 6);
+    expect(line('CloudWatch alarms')?.usd).toBeCloseTo(1, 6);
+    expect(report.monthly - report.monthlyWithinCloudWatchFreeTier).toBeCloseTo(4, 6);
+    expect(report.monthly).toBeCloseTo(18.57, 2);
+    expect(renderAtRestTable(report)).toContain('| **At-rest month** | **$18.57** |');
   });
 });

@@ -18,7 +18,7 @@ import { prepareLocalStack, renameResources } from '../../../local/runner/prepar
 import { type LocalTopology, loadStackTemplate, readLocalTopology } from '../../../local/runner/template.ts';
 import { type CollectorAddress, exportSimulation } from '../../../simulator/exporter.ts';
 import { ClusterSimulation, type GroundTruth, type PollExport } from '../../../simulator/model.ts';
-import { type TestEngines, useEngines } from '../../support/engines.ts';
+import { type TestEngines, type UseEnginesOptions, useEngines } from '../../support/engines.ts';
 
 export const CLUSTER_UUID = '5c8a4f0e-2b7d-4e61-9a3c-1f0e2d3c4b5a';
 
@@ -33,13 +33,16 @@ export interface E2eRun {
 export interface E2eHarness {
   engines(): TestEngines;
   newRun(
-    options?: Partial<Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'kinesis' | 'workDir'>>,
+    options?: Partial<Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'kinesis' | 'workDir'>> & {
+      /** A provisioned stream of this many shards instead of the template's (default: one). */
+      streamShards?: number;
+    },
   ): Promise<E2eRun>;
 }
 
 /** Call at the top of a test file: engines for the file, a template, and cleanup of every run. */
-export function useE2e(): E2eHarness {
-  const engines = useEngines();
+export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
+  const engines = useEngines(engineOptions);
   let template: CloudFormationTemplate;
   const runs: E2eRun[] = [];
   let count = 0;
@@ -56,9 +59,15 @@ export function useE2e(): E2eHarness {
   });
   return {
     engines,
-    async newRun(options = {}) {
+    async newRun({ streamShards, ...options } = {}) {
       const suffix = `${process.pid}-${++count}`;
-      const topology = renameResources(readLocalTopology(template), `e2e-${suffix}`);
+      const named = renameResources(readLocalTopology(template), `e2e-${suffix}`);
+      const topology = streamShards
+        ? {
+            ...named,
+            stream: { ...named.stream, streamMode: 'PROVISIONED' as const, shardCount: streamShards },
+          }
+        : named;
       const database = `e2e_${suffix.replace(/-/g, '_')}`;
       const connection = { ...engines().clickhouseConnection, database };
       const prepared = await prepareLocalStack({
@@ -127,6 +136,8 @@ export class SteppedSimulation extends ClusterSimulation {
 export interface LockstepHooks {
   /** Called with the poll about to be sent, after everything before it went through the pipeline. */
   beforePoll?(poll: number): Promise<void> | void;
+  /** Expire and export everything at the end with finish() (default); false leaves that to the caller. */
+  finish?: boolean;
 }
 
 /**
@@ -165,7 +176,7 @@ export async function runLockstep(
     async () => (await received()) >= sim.recordsHandedOut,
   );
   expect(recordsBeforePoll).toBeLessThanOrEqual(sim.recordsHandedOut);
-  await pipeline.finish();
+  if (hooks.finish !== false) await pipeline.finish();
   return report.truth;
 }
 

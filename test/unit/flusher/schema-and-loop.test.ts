@@ -12,8 +12,17 @@ import {
 import { loadDashboardQueries } from '../../../clickhouse/queries.ts';
 import { ClickHouseRowSink, insertSettings } from '../../../functions/flusher/clickhouse-sink.ts';
 import { flusherConfigFromEnv } from '../../../functions/flusher/config.ts';
+import { connectOnFirstInsert } from '../../../functions/flusher/connect.ts';
 import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
-import { FlushLoop, type RoundReport } from '../../../functions/flusher/flusher.ts';
+import {
+  dueIndexAfterRound,
+  emptyReport,
+  endsInvocation,
+  FlushLoop,
+  type RoundReport,
+} from '../../../functions/flusher/flusher.ts';
+import { idleRound } from '../../../functions/flusher/make-handler.ts';
+import type { FlowRow } from '../../../functions/flusher/rows.ts';
 
 describe('migrations', () => {
   it('flows declares timeInserted, Antrea 51 columns (trusted between clusterUUID and egressName), then Flowline', () => {
@@ -149,20 +158,11 @@ describe('FlushLoop', () => {
     };
     return { clock: () => now, sleep: async (ms: number) => advance(ms), advance };
   }
-  const report = (ok: boolean): RoundReport => ({
+  const report = (ok: boolean, atRest?: boolean): RoundReport => ({
+    ...emptyReport(),
     ok,
-    dueFlows: 0,
-    rowsInserted: 0,
-    inserts: 0,
-    replayedBatches: 0,
-    replayedRows: 0,
-    markConflicts: 0,
-    incompleteRows: 0,
-    closedFlows: 0,
+    ...(atRest === undefined ? {} : { atRest }),
     insertFailures: ok ? 0 : 1,
-    rejectedRows: 0,
-    rejected: [],
-    durationMs: 0,
   });
 
   it('a round every commit interval within the run time (55 s / 8 s = 7 rounds)', async () => {
@@ -194,5 +194,105 @@ describe('FlushLoop', () => {
     const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
     expect(gaps.slice(0, 6)).toEqual([8000, 16_000, 32_000, 40_000, 8000, 8000]);
     expect(loop.consecutiveFailures).toBe(0);
+  });
+
+  it('ends the invocation after a round that leaves no open flow (at rest: one round a minute)', async () => {
+    const time = virtualTime();
+    let rounds = 0;
+    const loop = new FlushLoop({
+      round: async () => {
+        rounds += 1;
+        time.advance(40);
+        return report(true, true);
+      },
+    });
+    const started = time.clock();
+    const reports = await loop.run({ runForMs: 55_000, intervalMs: 8000, maxBackoffMs: 60_000, ...time });
+    expect(rounds).toBe(1);
+    expect(reports).toHaveLength(1);
+    expect(time.clock() - started).toBe(40); // no sleep: the invocation is as long as its round
+  });
+
+  it('keeps every commit interval while a flow is open, and ends at the first round at rest', async () => {
+    const time = virtualTime();
+    const starts: number[] = [];
+    // Flows open for three rounds; unknown (index unreadable) and failed rounds never end the run early.
+    const outcomes: Array<[boolean, boolean | undefined]> = [
+      [true, false],
+      [true, undefined],
+      [false, true],
+      [true, false],
+      [true, true],
+    ];
+    const loop = new FlushLoop({
+      round: async () => {
+        starts.push(time.clock());
+        const [ok, atRest] = outcomes[starts.length - 1] ?? [true, true];
+        return report(ok, atRest);
+      },
+    });
+    await loop.run({ runForMs: 55_000, intervalMs: 8000, maxBackoffMs: 60_000, ...time });
+    expect(starts.map((s) => s - starts[0]!)).toEqual([0, 8000, 16_000, 24_000, 32_000]);
+  });
+
+  it('the round loop ends early exactly when the round succeeded and the index holds no open flow', () => {
+    expect(endsInvocation(report(true, true))).toBe(true);
+    expect(endsInvocation(report(true, false))).toBe(false);
+    expect(endsInvocation(report(true))).toBe(false);
+    expect(endsInvocation(report(false, true))).toBe(false);
+  });
+});
+
+describe('idleRound (publishes no metric)', () => {
+  const base: RoundReport = { ...emptyReport(), atRest: true, durationMs: 30 };
+  it('is a successful round at rest that exported, replayed and rejected nothing', () => {
+    expect(idleRound(base)).toBe(true);
+    expect(idleRound({ ...base, atRest: false })).toBe(false);
+    expect(idleRound({ ...base, ok: false, insertFailures: 1 })).toBe(false);
+    // The round that closed the last flows, or replayed the last manifest, still reports.
+    expect(idleRound({ ...base, dueFlows: 3, closedFlows: 3 })).toBe(false);
+    expect(idleRound({ ...base, replayedBatches: 1, replayedRows: 5, rowsInserted: 5 })).toBe(false);
+  });
+});
+
+describe('dueIndexAfterRound', () => {
+  it('an empty index is at rest with no lag; an open flow gives the lag of its due time', () => {
+    expect(dueIndexAfterRound(undefined, 10_000)).toEqual({ exportLagSeconds: 0, atRest: true });
+    expect(dueIndexAfterRound(7_500, 10_000)).toEqual({ exportLagSeconds: 2.5, atRest: false });
+    // Due only later (e.g. a live flow's next active timeout): no lag, but not at rest.
+    expect(dueIndexAfterRound(70_000, 10_000)).toEqual({ exportLagSeconds: 0, atRest: false });
+  });
+});
+
+describe('connectOnFirstInsert', () => {
+  const row = {} as FlowRow;
+  it('connects on the first insert with rows, once, and again after a failed attempt', async () => {
+    const attempts: string[] = [];
+    const inserted: string[] = [];
+    let closed = 0;
+    const connection = connectOnFirstInsert(async () => {
+      attempts.push('connect');
+      if (attempts.length === 1) throw new Error('ClickHouse unreachable');
+      return {
+        sink: {
+          insert: async (_rows, token) => {
+            inserted.push(token);
+            return [];
+          },
+        },
+        close: async () => {
+          closed += 1;
+        },
+      };
+    });
+    expect(await connection.sink.insert([], 'empty')).toEqual([]);
+    expect(attempts).toEqual([]); // nothing to write: ClickHouse is not reached
+    await expect(connection.sink.insert([row], 'a')).rejects.toThrow('ClickHouse unreachable');
+    await connection.sink.insert([row], 'b');
+    await connection.sink.insert([row], 'c');
+    expect(attempts).toEqual(['connect', 'connect']);
+    expect(inserted).toEqual(['b', 'c']);
+    await connection.close();
+    expect(closed).toBe(1);
   });
 });
