@@ -274,13 +274,18 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
 
   /** Held sets whose decoder was over the compile budget: those that compile now are decoded. */
   function retryAwaitingCompile(nowMs: number, out: DecodedDataSet<unknown>[], errors: DecodeError[]): void {
+    if (!store.canCompile(nowMs)) return;
     const ready = new Map<HeldSet, [StoredTemplate, CompiledTemplate<unknown>]>();
+    let budgetLeft = true;
     const released = holding.release((set) => {
-      if (!set.awaitingCompile) return false;
+      if (!set.awaitingCompile || !budgetLeft) return false;
       const domain = store.domain(set.session.id, set.header.observationDomainId);
       const entry = store.lookup(domain, set.templateId, set.session.transport === 'udp', nowMs);
       const compiled = entry && store.decoderFor(entry, nowMs);
-      if (!entry || !compiled) return false;
+      if (!entry || !compiled) {
+        budgetLeft = entry === undefined; // a missing template (withdrawn, evicted) waits to expire
+        return false;
+      }
       ready.set(set, [entry, compiled]);
       return true;
     });

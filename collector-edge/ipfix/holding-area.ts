@@ -33,6 +33,8 @@ export class HoldingArea {
   private held: HeldSet[] = [];
   private heldBytes = 0;
   private awaiting = 0;
+  /** No held set is older than this (a lower bound): most messages then skip the expiry scan. */
+  private oldestHeldAtMs = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly limits: HoldingLimits,
@@ -52,6 +54,7 @@ export class HoldingArea {
   hold(set: HeldSet, errors: DecodeError[]): void {
     this.held.push(set);
     this.heldBytes += set.bytes.length;
+    if (set.heldAtMs < this.oldestHeldAtMs) this.oldestHeldAtMs = set.heldAtMs;
     if (set.awaitingCompile) this.awaiting++;
     this.setsHeld++;
     while (this.held.length > this.limits.maxSets || this.heldBytes > this.limits.maxBytes) {
@@ -62,6 +65,7 @@ export class HoldingArea {
   /** Drops sets held longer than maxHoldMs. */
   expire(nowMs: number): DecodeError[] {
     const { maxHoldMs } = this.limits;
+    if (nowMs - this.oldestHeldAtMs <= maxHoldMs) return [];
     return this.dropWhere((set) => nowMs - set.heldAtMs > maxHoldMs, `no template within ${maxHoldMs} ms`);
   }
 
@@ -104,11 +108,16 @@ export class HoldingArea {
     const errors: DecodeError[] = [];
     if (this.held.length === 0) return errors;
     const keep: HeldSet[] = [];
+    let oldest = Number.POSITIVE_INFINITY;
     for (const set of this.held) {
       if (matches(set)) errors.push(this.drop(set, why));
-      else keep.push(set);
+      else {
+        keep.push(set);
+        if (set.heldAtMs < oldest) oldest = set.heldAtMs;
+      }
     }
     this.held = keep;
+    this.oldestHeldAtMs = oldest;
     return errors;
   }
 

@@ -206,14 +206,8 @@ export class TemplateStore {
     if (entry.compiled) return entry.compiled;
     const signature = this.signature(entry);
     if (!this.decoders.has(signature)) {
-      const windowMs = 1000 / COMPILE_WINDOWS_PER_SECOND;
-      if (nowMs - this.windowStartMs >= windowMs || nowMs < this.windowStartMs) {
-        this.windowStartMs = nowMs;
-        this.windowFields = 0;
-      }
-      const allowance = this.budget.compileFieldsPerSecond / COMPILE_WINDOWS_PER_SECOND;
       // A template larger than a whole window still compiles in an otherwise empty window.
-      if (this.windowFields > 0 && this.windowFields + entry.fieldCount > allowance) {
+      if (this.windowFieldsUsed(nowMs) > 0 && this.windowFields + entry.fieldCount > this.windowAllowance) {
         this.counters.compileDeferrals++;
         return undefined;
       }
@@ -223,6 +217,24 @@ export class TemplateStore {
     this.recharge(entry);
     this.enforceBudget(entry);
     return entry.compiled;
+  }
+
+  /** Whether the current compile window has fields left (worth retrying deferred data sets). */
+  canCompile(nowMs: number): boolean {
+    return this.windowFieldsUsed(nowMs) < this.windowAllowance;
+  }
+
+  private get windowAllowance(): number {
+    return this.budget.compileFieldsPerSecond / COMPILE_WINDOWS_PER_SECOND;
+  }
+
+  /** Fields compiled in the window `nowMs` falls in (a new window starts every 1000 / 10 ms of the clock). */
+  private windowFieldsUsed(nowMs: number): number {
+    if (nowMs - this.windowStartMs >= 1000 / COMPILE_WINDOWS_PER_SECOND || nowMs < this.windowStartMs) {
+      this.windowStartMs = nowMs;
+      this.windowFields = 0;
+    }
+    return this.windowFields;
   }
 
   /** Forgets every template of a closed transport session. */
