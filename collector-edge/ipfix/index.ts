@@ -45,6 +45,7 @@ export {
   type IpfixDecoderOptions,
   type MessageHeader,
   type SequenceStats,
+  type TemplateBudget,
   type TemplateInfo,
   type TransportSession,
 } from './decoder.ts';
