@@ -13,6 +13,7 @@ import {
   parseMessageHeader,
   parseSetHeader,
   parseTemplateSet,
+  type TemplateSetSink,
 } from './message-parser.ts';
 import { defaultRegistry, type IeRegistry } from './registry.ts';
 import { type SequenceCounters, SequenceTracker } from './sequence.ts';
@@ -342,14 +343,8 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     let recordsInMessage = 0;
     let countable = true;
 
-    const templateSink = (setId: number) => ({
-      define(
-        templateId: number,
-        scopeFieldCount: number,
-        fieldCount: number,
-        specStart: number,
-        specEnd: number,
-      ) {
+    const templateSink = (setId: number): TemplateSetSink => ({
+      define(templateId, scopeFieldCount, fieldCount, specStart, specEnd) {
         const entry = store.define(
           domain,
           templateKey(templateId),
@@ -367,7 +362,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       withdrawAll() {
         for (const [id, entry] of domain) if (entry.options === (setId === 3)) withdraw(id);
       },
-      forget(templateId: number) {
+      forget(templateId) {
         store.delete(domain, templateId);
       },
     });

@@ -99,6 +99,14 @@ async function startCollector(stream: string, env: Record<string, string> = {}):
   return running;
 }
 
+/** Waits until Kinesis acknowledged `count` flow records (what the agent sent). */
+async function deliveredAll(collector: RunningCollector, count: number): Promise<void> {
+  await collector.waitFor('agent records delivered', async () => {
+    const delivered = metricValue(await collector.metrics(), 'flowline_kinesis_delivered_flow_records_total');
+    return delivered >= count;
+  });
+}
+
 /** One labelled sample, e.g. labelled(text, 'flowline_collector_limit_trips_total', 'limit', 'udp-sessions'). */
 function labelled(text: string, name: string, label: string, value: string): number {
   const prefix = `${name}{`;
@@ -243,10 +251,7 @@ test('template flood: 5,000 templates x 500 fields from 1,000 UDP ports; RSS and
   // Within 200 ms of what the machine gives a quiet collector (on an idle machine: within 200 ms).
   expect(slowestMs).toBeLessThan(Math.max(200, baseline.slowestMs + 200));
 
-  await waitFor('agent records delivered', async () => {
-    const delivered = metricValue(await collector.metrics(), 'flowline_kinesis_delivered_flow_records_total');
-    return delivered >= warmup.length + sent.length;
-  });
+  await deliveredAll(collector, warmup.length + sent.length);
   expectExactlyOnce((await readStream(engines().kinesis, stream)).records, [...warmup, ...sent]);
   collector.child.kill('SIGKILL');
 }, 180_000);
@@ -303,10 +308,7 @@ test('5,000 stalled TCP connections: refused or closed by the limits, RSS bounde
   expect(peakRss - rssBefore).toBeLessThanOrEqual(64 * MB);
   for (const socket of stalled) socket.destroy();
 
-  await waitFor('agent records delivered', async () => {
-    const delivered = metricValue(await collector.metrics(), 'flowline_kinesis_delivered_flow_records_total');
-    return delivered >= sent.length;
-  });
+  await deliveredAll(collector, sent.length);
   expectExactlyOnce((await readStream(engines().kinesis, stream)).records, sent);
   collector.child.kill('SIGKILL');
 }, 180_000);
@@ -366,10 +368,7 @@ test('forged keyless records: none reaches Kinesis, each reason counted; valid r
     return forged.every(([, , reason]) => rejected(text, reason) === 3);
   });
   const sent = await agentStream(collector.tcpPort, 3);
-  await waitFor('agent records delivered', async () => {
-    const delivered = metricValue(await collector.metrics(), 'flowline_kinesis_delivered_flow_records_total');
-    return delivered >= sent.length;
-  });
+  await deliveredAll(collector, sent.length);
   const text = await collector.metrics();
   process.stdout.write(
     `[hostile-input] forged keyless records: rejected ${forged.map(([, , r]) => `${r} ${rejected(text, r)}`).join(', ')}; ` +
@@ -406,10 +405,7 @@ test('/readyz turns unready while every delivery fails, and ready again once one
     'the stall metric cleared',
     async () => metricValue(await collector.metrics(), 'flowline_kinesis_delivery_stalled') === 0,
   );
-  await waitFor('agent records delivered', async () => {
-    const delivered = metricValue(await collector.metrics(), 'flowline_kinesis_delivered_flow_records_total');
-    return delivered >= sent.length;
-  });
+  await deliveredAll(collector, sent.length);
   expectExactlyOnce((await readStream(engines().kinesis, stream)).records, sent);
   collector.child.kill('SIGKILL');
 }, 120_000);
