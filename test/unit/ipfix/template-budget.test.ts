@@ -57,7 +57,7 @@ describe('template budget', () => {
     expect(decoder.templates().filter((t) => t.sessionId === agent.id)).toHaveLength(1);
   });
 
-  it('bounds the estimated bytes; a lone template over the budget is not kept', () => {
+  it('bounds the estimated bytes across sessions', () => {
     const maxBytes = 256 * 1024;
     const decoder = createIpfixDecoder({ templateBudget: { maxBytes } });
     flood(decoder, 500);
