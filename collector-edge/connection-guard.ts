@@ -26,6 +26,8 @@ export class ConnectionGuard {
   private readonly perSource = new Map<string, number>();
   /** Sockets holding part of a message, and since when. */
   private readonly partialSince = new Map<Socket, number>();
+  /** Sockets refused here, so the TLS server's error for them is not counted a second time. */
+  private readonly refusedSockets = new WeakSet<Socket>();
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -56,6 +58,7 @@ export class ConnectionGuard {
     if (limit) {
       this.metrics.connections.labels(transport, `refused-${limit}`).inc();
       this.trip(limit, { source, open: this.open, fromSource });
+      this.refusedSockets.add(socket);
       socket.destroy();
       return false;
     }
@@ -75,6 +78,11 @@ export class ConnectionGuard {
     });
     this.startSweep();
     return true;
+  }
+
+  /** Whether this raw socket was refused by a limit (already counted). */
+  refused(socket: Socket | undefined): boolean {
+    return socket !== undefined && this.refusedSockets.has(socket);
   }
 
   /** After each chunk: whether `socket` now holds part of a message (`pendingBytes` > 0) and since when. */

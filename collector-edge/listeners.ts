@@ -262,6 +262,8 @@ export async function startStreamListener(
     // Limits apply before the handshake: a refused connection costs no TLS work.
     tlsServer.on('connection', (raw: Socket) => guard.admit(raw, 'tls'));
     tlsServer.on('tlsClientError', (error, socket) => {
+      // A connection the guard refused fails its handshake too: counted once, as refused.
+      if (guard.refused((socket as TLSSocket & { _parent?: Socket })._parent)) return;
       context.metrics.connections.labels('tls', 'handshake-failed').inc();
       if (context.logThrottle.allow('tls-handshake'))
         context.logger.warn('TLS handshake failed', { error, peer: socket.remoteAddress });
