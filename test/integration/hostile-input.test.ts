@@ -272,6 +272,10 @@ test('5,000 stalled TCP connections: refused or closed by the limits, RSS bounde
   const partialHeader = Uint8Array.from([0, 10, 0x04, 0x00, 0x65, 0x00, 0x00, 0x00, 0x00, 0x00]);
   const stalled: Socket[] = [];
   let closedByServer = 0;
+  // Open TCP sessions in the collector (stalled ones from 127.0.0.1 plus the agent's 3 from ::1).
+  let peakOpen = 0;
+  const openTcpSessions = async () =>
+    labelled(await collector.metrics(), 'flowline_collector_sessions', 'transport', 'tcp');
   for (let i = 0; i < 5000; i++) {
     const socket = connect({ host: '127.0.0.1', port: collector.tcpPort });
     socket.on('error', () => {});
@@ -281,12 +285,14 @@ test('5,000 stalled TCP connections: refused or closed by the limits, RSS bounde
     if (i % 250 === 249) {
       await yieldToLoop();
       peakRss = Math.max(peakRss, collector.rssBytes());
+      peakOpen = Math.max(peakOpen, await openTcpSessions());
     }
   }
   await waitFor(
     'every stalled connection refused or closed',
-    () => {
+    async () => {
       peakRss = Math.max(peakRss, collector.rssBytes());
+      peakOpen = Math.max(peakOpen, await openTcpSessions());
       return closedByServer === 5000;
     },
     60_000,
@@ -297,9 +303,12 @@ test('5,000 stalled TCP connections: refused or closed by the limits, RSS bounde
   process.stdout.write(
     `[hostile-input] 5,000 stalled TCP connections: refused per source ${trips('connections-per-source')}, ` +
       `total ${trips('connections')}; closed for a partial message ${trips('partial-message-age')}, idle ` +
-      `${trips('connection-idle')}; RSS before ${(rssBefore / MB).toFixed(1)} MB, peak ${(peakRss / MB).toFixed(1)} MB\n`,
+      `${trips('connection-idle')}; most open at once ${peakOpen}; RSS before ${(rssBefore / MB).toFixed(1)} MB, ` +
+      `peak ${(peakRss / MB).toFixed(1)} MB\n`,
   );
-  expect(trips('connections-per-source')).toBeGreaterThanOrEqual(4800 - 200);
+  // Slots freed by the partial-message and idle limits are reused, so the split varies with the machine's speed.
+  expect(peakOpen).toBeLessThanOrEqual(200 + 3);
+  expect(trips('connections-per-source')).toBeGreaterThan(4000);
   expect(trips('connections-per-source') + trips('partial-message-age') + trips('connection-idle')).toBe(
     5000,
   );
