@@ -163,7 +163,6 @@ export class TemplateStore {
     nowMs: number,
   ): StoredTemplate {
     const previous = domain.get(key.templateId);
-    if (previous) this.remove(previous);
     const entry = new StoredTemplate(
       key.sessionId,
       key.observationDomainId,
@@ -180,8 +179,9 @@ export class TemplateStore {
     if (previous && previous.fieldCount === fieldCount && sameBytes(previous.specifiers, specifiers)) {
       entry.lastUsed = previous.lastUsed;
       entry.fieldsResolved = previous.fieldsResolved;
-      if (previous.signature) this.attachDecoder(entry, previous.signature);
+      if (previous.signature) this.attachDecoder(entry, previous.signature); // before the old one lets go
     }
+    if (previous) this.remove(previous);
     domain.set(key.templateId, entry);
     this.count++;
     this.recharge(entry);

@@ -84,6 +84,22 @@ describe('template budget', () => {
     expect(decoder.stats()).toMatchObject({ compiledDecoders: 0, templatesStored: 0, templateBytes: 0 });
   });
 
+  it('a refresh with the same fields keeps the compiled decoder; other fields replace it', () => {
+    let now = 1_000_000;
+    const decoder = createIpfixDecoder({ clock: () => now, templateBudget: { compileFieldsPerSecond: 10 } });
+    decoder.decodeMessage(templateMsg(t256), agent);
+    expect(decoder.decodeMessage(dataMsg(t256), agent).recordCount).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      now += 1; // same compile window: a recompile would be deferred
+      decoder.decodeMessage(templateMsg(t256), agent);
+      expect(decoder.decodeMessage(dataMsg(t256), agent).recordCount).toBe(1);
+    }
+    expect(decoder.stats()).toMatchObject({ compiledDecoders: 1, compileDeferrals: 0, templatesStored: 1 });
+    const other = { ...t256, fields: t256.fields.slice(0, 2) };
+    decoder.decodeMessage(templateMsg(other), agent);
+    expect(decoder.stats()).toMatchObject({ compiledDecoders: 0, templatesStored: 1 });
+  });
+
   it('defers compiling over the compile budget: the data set is held, then decoded in a later window', () => {
     let now = 1_000_000;
     // 10 fields per 100 ms window: one 8-field template per window.
