@@ -4,10 +4,14 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readConfig } from '../lib/config.ts';
 import { FlowlineStack } from '../lib/flowline-stack.ts';
+import { FlowlineChecks } from '../lib/nag-rules.ts';
 
 const app = new App();
 // cdk-nag v3 runs as a policy validation plugin: any unacknowledged finding fails the synth.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+Validations.of(app).addPlugins(
+  new AwsSolutionsChecks(app, { verbose: true }),
+  new FlowlineChecks(app, { verbose: true }),
+);
 
 const config = readConfig(app.node);
 new FlowlineStack(app, config.stackName, {

@@ -2,7 +2,9 @@
 // queue -> Kinesis producer, plus the shard map, backpressure, the HTTP endpoints and the graceful drain.
 import type { Server } from 'node:http';
 import type { CollectorConfig } from './config.ts';
+import { ConnectionGuard } from './connection-guard.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
+import { DeliveryWatch, watchDeliveries } from './delivery-watch.ts';
 import { startHttpServer } from './http-server.ts';
 import { IngestPipeline } from './ingest.ts';
 import { type Listener, startStreamListener, startUdpListener, tlsFilesSource } from './listeners.ts';
@@ -37,7 +39,11 @@ export class Collector {
   private readonly packer: ShardPacker;
   private readonly producer: KinesisProducer;
   private readonly ingest: IngestPipeline;
+  private readonly connectionGuard: ConnectionGuard;
   private readonly timers: NodeJS.Timeout[] = [];
+  private compileDeferralsSeen = 0;
+  private deliveryStalledLogged = false;
+  private readonly deliveryWatch: DeliveryWatch;
   private httpServer: Server | undefined;
   private paused = false;
   private draining = false;
@@ -72,7 +78,9 @@ export class Collector {
         flowRecords: records,
       });
     }
-    this.producer = new KinesisProducer(this.queue, deps.sink, this.metrics, this.logger, logThrottle, {
+    this.deliveryWatch = new DeliveryWatch(config.deliveryStallMs, this.now());
+    const sink = watchDeliveries(deps.sink, () => this.deliveryWatch.delivered(this.now()));
+    this.producer = new KinesisProducer(this.queue, sink, this.metrics, this.logger, logThrottle, {
       concurrency: config.putConcurrency,
       backoffBaseMs: config.backoffBaseMs,
       backoffCapMs: config.backoffCapMs,
@@ -99,8 +107,25 @@ export class Collector {
     this.ingest = new IngestPipeline(this.packer, this.metrics, this.logger, logThrottle, {
       maxTemplatesPerSession: config.maxTemplatesPerSession,
       udpTemplateLifetimeMs: config.udpSessionIdleMs,
+      templateBudget: {
+        maxTemplates: config.maxTemplates,
+        maxBytes: config.maxTemplateBytes,
+        compileFieldsPerSecond: config.templateCompileFieldsPerSecond,
+      },
       now: this.now,
     });
+    this.connectionGuard = new ConnectionGuard(
+      {
+        maxConnections: config.maxConnections,
+        maxConnectionsPerSource: config.maxConnectionsPerSource,
+        idleMs: config.connectionIdleMs,
+        partialMessageMs: config.partialMessageMs,
+      },
+      this.metrics,
+      this.logger,
+      logThrottle,
+      this.now,
+    );
   }
 
   static async start(config: CollectorConfig, deps: CollectorDependencies): Promise<Collector> {
@@ -128,19 +153,20 @@ export class Collector {
             await startUdpListener(spec, context, {
               receiveBufferBytes: config.udpReceiveBufferBytes,
               sessionIdleMs: config.udpSessionIdleMs,
+              maxSessions: config.maxUdpSessions,
             }),
           );
         } else if (spec.protocol === 'tls') {
           const files = config.tls!;
           this.listeners.push(
-            await startStreamListener(spec, context, {
+            await startStreamListener(spec, context, this.connectionGuard, {
               files,
               source: tlsFilesSource(files),
               reloadCheckMs: 30_000,
             }),
           );
         } else {
-          this.listeners.push(await startStreamListener(spec, context));
+          this.listeners.push(await startStreamListener(spec, context, this.connectionGuard));
         }
       }
       if (this.deps.http !== false) {
@@ -181,6 +207,12 @@ export class Collector {
   private readiness(): { ready: boolean; reason: string } {
     if (this.draining) return { ready: false, reason: 'draining' };
     if (this.paused) return { ready: false, reason: 'spool full: backpressure' };
+    const pending = this.queue.size;
+    if (this.deliveryWatch.stalled(pending, this.now()))
+      return {
+        ready: false,
+        reason: `no Kinesis delivery for ${Math.round(this.deliveryWatch.waitingMs(pending, this.now()) / 1000)} s while ${pending} Kinesis records wait (see the collector log for the PutRecords error)`,
+      };
     return { ready: true, reason: 'ready' };
   }
 
@@ -223,6 +255,28 @@ export class Collector {
     this.metrics.queueMemoryBytes.set(this.queue.memoryInUse);
     this.metrics.spoolBytes.set(this.queue.spoolBytes);
     this.metrics.spoolSegments.set(this.queue.spoolSegments);
+    const waitingMs = this.deliveryWatch.waitingMs(this.queue.size, this.now());
+    const stalled = waitingMs > this.config.deliveryStallMs;
+    if (stalled && !this.deliveryStalledLogged) {
+      this.logger.error('Kinesis deliveries stalled: /readyz reports unready', {
+        waitingMs,
+        pending: this.queue.size,
+        threshold: 'FLOWLINE_DELIVERY_STALL_MS',
+      });
+    }
+    this.deliveryStalledLogged = stalled;
+    this.metrics.deliveryStalled.set(stalled ? 1 : 0);
+    this.metrics.secondsSinceDelivery.set(waitingMs / 1000);
+    // Data sets held for compile budget (template-store.ts), counted as they happen in the decoder.
+    const deferrals = this.ingest.decoder.stats().compileDeferrals;
+    if (deferrals > this.compileDeferralsSeen) {
+      this.metrics.limitTrips.labels('template-compile-rate').inc(deferrals - this.compileDeferralsSeen);
+      this.logger.warn('template compile budget reached: data sets wait for their decoder', {
+        limit: 'FLOWLINE_TEMPLATE_COMPILE_FIELDS_PER_SECOND',
+        deferrals: deferrals - this.compileDeferralsSeen,
+      });
+    }
+    this.compileDeferralsSeen = deferrals;
   }
 
   refreshShardMap(): Promise<void> {
@@ -281,6 +335,7 @@ export class Collector {
     clearTimeout(timer);
     await this.producer.stop();
     for (const t of this.timers) clearInterval(t);
+    this.connectionGuard.stop();
     this.updateGauges();
     const leftInSpool = this.queue.size;
     this.spool.close();

@@ -50,6 +50,24 @@ export interface CollectorConfig {
   maxTemplatesPerSession: number;
   /** UDP sessions (exporter address + port) idle this long are forgotten, templates included. */
   udpSessionIdleMs: number;
+  /** Templates kept across all sessions, and their estimated bytes (ipfix/template-store.ts). */
+  maxTemplates: number;
+  maxTemplateBytes: number;
+  /** Template fields resolved and compiled per second (keeps compiling from holding the event loop). */
+  templateCompileFieldsPerSecond: number;
+  /** UDP sessions kept at once; a new one beyond it replaces the least recently seen. */
+  maxUdpSessions: number;
+  /** TCP/TLS connections open at once, in total and from one source address. */
+  maxConnections: number;
+  maxConnectionsPerSource: number;
+  /** A TCP/TLS connection that sends nothing this long is closed. */
+  connectionIdleMs: number;
+  /** A TCP/TLS connection whose incomplete message is older than this is closed (slow senders). */
+  partialMessageMs: number;
+  /** /readyz turns unready when nothing was delivered to Kinesis for this long while records wait. */
+  deliveryStallMs: number;
+  /** Plain (non-TLS) listeners on non-loopback addresses were asked for explicitly. */
+  allowPlaintext: boolean;
   logLevel: LogLevel;
 }
 
@@ -74,8 +92,17 @@ export const COLLECTOR_SETTINGS: Setting[] = [
     key: 'listen',
     flag: 'listen',
     env: 'FLOWLINE_LISTEN',
-    description: 'comma-separated listeners, proto://host:port with proto udp|tcp|tls',
-    defaultValue: 'udp://0.0.0.0:4739,tcp://0.0.0.0:4739',
+    description:
+      'comma-separated listeners, proto://host:port with proto udp|tcp|tls (default: tls://0.0.0.0:4739 when ' +
+      'certificates are given, else udp and tcp on 127.0.0.1:4739)',
+  },
+  {
+    key: 'allowPlaintext',
+    flag: 'allow-plaintext',
+    env: 'FLOWLINE_ALLOW_PLAINTEXT',
+    description:
+      'true to allow plain udp:// and tcp:// listeners on non-loopback addresses (unauthenticated input)',
+    defaultValue: 'false',
   },
   {
     key: 'tlsDir',
@@ -101,8 +128,8 @@ export const COLLECTOR_SETTINGS: Setting[] = [
     key: 'httpPort',
     flag: 'http-listen',
     env: 'FLOWLINE_HTTP_LISTEN',
-    description: 'host:port for /metrics, /healthz, /readyz',
-    defaultValue: '0.0.0.0:9090',
+    description: 'host:port for /metrics, /healthz, /readyz (set 0.0.0.0:9090 for in-cluster probes)',
+    defaultValue: '127.0.0.1:9090',
   },
   {
     key: 'batchTargetBytes',
@@ -210,6 +237,69 @@ export const COLLECTOR_SETTINGS: Setting[] = [
     defaultValue: '1800000',
   },
   {
+    key: 'maxTemplates',
+    flag: 'max-templates',
+    env: 'FLOWLINE_MAX_TEMPLATES',
+    description: 'templates kept across all exporter sessions (least recently used evicted beyond it)',
+    defaultValue: '4096',
+  },
+  {
+    key: 'maxTemplateBytes',
+    flag: 'max-template-bytes',
+    env: 'FLOWLINE_MAX_TEMPLATE_BYTES',
+    description: 'estimated memory of the templates kept across all sessions (evicted beyond it)',
+    defaultValue: String(32 * 1024 * 1024),
+  },
+  {
+    key: 'templateCompileFieldsPerSecond',
+    flag: 'template-compile-fields-per-second',
+    env: 'FLOWLINE_TEMPLATE_COMPILE_FIELDS_PER_SECOND',
+    description: 'template fields compiled per second; data of templates beyond it waits (up to 30 s)',
+    defaultValue: '50000',
+  },
+  {
+    key: 'maxUdpSessions',
+    flag: 'max-udp-sessions',
+    env: 'FLOWLINE_MAX_UDP_SESSIONS',
+    description: 'UDP exporter sessions (address + port) kept; beyond it the least recently seen is closed',
+    defaultValue: '4096',
+  },
+  {
+    key: 'maxConnections',
+    flag: 'max-connections',
+    env: 'FLOWLINE_MAX_CONNECTIONS',
+    description: 'TCP/TLS connections open at once (further ones are refused)',
+    defaultValue: '1024',
+  },
+  {
+    key: 'maxConnectionsPerSource',
+    flag: 'max-connections-per-source',
+    env: 'FLOWLINE_MAX_CONNECTIONS_PER_SOURCE',
+    description: 'TCP/TLS connections open at once from one source address (an Antrea agent uses 1)',
+    defaultValue: '16',
+  },
+  {
+    key: 'connectionIdleMs',
+    flag: 'connection-idle-ms',
+    env: 'FLOWLINE_CONNECTION_IDLE_MS',
+    description: 'a TCP/TLS connection silent this long is closed (exporters reconnect)',
+    defaultValue: '300000',
+  },
+  {
+    key: 'partialMessageMs',
+    flag: 'partial-message-ms',
+    env: 'FLOWLINE_PARTIAL_MESSAGE_MS',
+    description: 'a TCP/TLS connection whose incomplete IPFIX message is older than this is closed',
+    defaultValue: '30000',
+  },
+  {
+    key: 'deliveryStallMs',
+    flag: 'delivery-stall-ms',
+    env: 'FLOWLINE_DELIVERY_STALL_MS',
+    description: '/readyz is unready when records have waited this long without any Kinesis delivery',
+    defaultValue: '120000',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'FLOWLINE_LOG_LEVEL',
@@ -217,6 +307,14 @@ export const COLLECTOR_SETTINGS: Setting[] = [
     defaultValue: 'info',
   },
 ];
+
+const DEFAULT_TLS_LISTEN = 'tls://0.0.0.0:4739';
+const DEFAULT_LOOPBACK_LISTEN = 'udp://127.0.0.1:4739,tcp://127.0.0.1:4739';
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can reach a listener there. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -276,6 +374,13 @@ export function loadCollectorConfig(
     }
     return n;
   };
+  const boolean = (key: Setting['key']): boolean => {
+    const { value, source } = text(key);
+    if (value === undefined || value === 'false') return false;
+    if (value === 'true') return true;
+    problems.push(`${source}: must be true or false, got "${value}"`);
+    return false;
+  };
 
   const stream = text('streamName');
   if (!stream.value) problems.push(`${stream.source}: the Kinesis stream name is required`);
@@ -286,7 +391,10 @@ export function loadCollectorConfig(
 
   const listen: ListenSpec[] = [];
   const listenText = text('listen');
-  for (const part of (listenText.value ?? '').split(',').filter((p) => p.trim() !== '')) {
+  const certificatesGiven = text('tlsDir').value !== undefined || text('tlsCert').value !== undefined;
+  // Secure by default: TLS where certificates are given, otherwise plain listeners on loopback only.
+  const listenValue = listenText.value ?? (certificatesGiven ? DEFAULT_TLS_LISTEN : DEFAULT_LOOPBACK_LISTEN);
+  for (const part of listenValue.split(',').filter((p) => p.trim() !== '')) {
     try {
       listen.push(parseListenSpec(part));
     } catch (error) {
@@ -303,6 +411,14 @@ export function loadCollectorConfig(
       problems.push(`${listenText.source}: two listeners share ${socketKind} port ${spec.host}:${spec.port}`);
     seen.add(id);
   }
+  const allowPlaintext = boolean('allowPlaintext');
+  const exposed = listen.filter((spec) => spec.protocol !== 'tls' && !isLoopbackHost(spec.host));
+  if (exposed.length > 0 && !allowPlaintext)
+    problems.push(
+      `${listenText.source}: ${exposed.map((l) => `${l.protocol}://${l.host}:${l.port}`).join(', ')} would accept ` +
+        'unauthenticated IPFIX from the network: use tls:// with certificates, a loopback address, or ' +
+        '--allow-plaintext true (FLOWLINE_ALLOW_PLAINTEXT) to accept it knowingly',
+    );
 
   let tls: TlsFiles | undefined;
   if (listen.some((l) => l.protocol === 'tls')) {
@@ -322,14 +438,19 @@ export function loadCollectorConfig(
     }
     const authText = text('clientAuth');
     const clientAuth = (authText.value ?? (ca ? 'require' : 'none')) as ClientAuth;
-    if (!['none', 'optional', 'require'].includes(clientAuth))
+    if (!ca && authText.value === undefined)
+      problems.push(
+        'a tls:// listener without --tls-ca (FLOWLINE_TLS_CA, or ca.crt in --tls-dir) would not authenticate ' +
+          'exporters: give the CA that signed their client certificates, or --tls-client-auth none to accept any client',
+      );
+    else if (!['none', 'optional', 'require'].includes(clientAuth))
       problems.push(`${authText.source}: must be none, optional or require, got "${authText.value}"`);
     else if (clientAuth !== 'none' && !ca)
       problems.push(`${authText.source}: client-certificate verification "${clientAuth}" needs --tls-ca`);
     if (cert && key) tls = { certFile: cert, keyFile: key, clientAuth, ...(ca ? { caFile: ca } : {}) };
   }
 
-  let http = { host: '0.0.0.0', port: 9090 };
+  let http = { host: '127.0.0.1', port: 9090 };
   const httpText = text('httpPort');
   try {
     http = parseHostPort(httpText.value ?? '');
@@ -368,10 +489,22 @@ export function loadCollectorConfig(
     udpReceiveBufferBytes: integer('udpReceiveBufferBytes', 65_536),
     maxTemplatesPerSession: integer('maxTemplatesPerSession', 1, 65_535),
     udpSessionIdleMs: integer('udpSessionIdleMs', 1000),
+    maxTemplates: integer('maxTemplates', 16),
+    maxTemplateBytes: integer('maxTemplateBytes', 64 * 1024),
+    templateCompileFieldsPerSecond: integer('templateCompileFieldsPerSecond', 1000),
+    maxUdpSessions: integer('maxUdpSessions', 1),
+    maxConnections: integer('maxConnections', 1),
+    maxConnectionsPerSource: integer('maxConnectionsPerSource', 1),
+    connectionIdleMs: integer('connectionIdleMs', 1000),
+    partialMessageMs: integer('partialMessageMs', 100),
+    deliveryStallMs: integer('deliveryStallMs', 1000),
+    allowPlaintext,
     logLevel,
   };
   if (config.backoffCapMs < config.backoffBaseMs)
     problems.push('FLOWLINE_BACKOFF_CAP_MS must be at least FLOWLINE_BACKOFF_BASE_MS');
+  if (config.maxConnectionsPerSource > config.maxConnections)
+    problems.push('FLOWLINE_MAX_CONNECTIONS_PER_SOURCE must not exceed FLOWLINE_MAX_CONNECTIONS');
   if (config.spoolSegmentBytes > config.spoolMaxBytes)
     problems.push('FLOWLINE_SPOOL_SEGMENT_BYTES must not exceed FLOWLINE_SPOOL_MAX_BYTES');
   if (problems.length > 0) throw new ConfigError(problems);

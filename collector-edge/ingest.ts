@@ -1,11 +1,15 @@
 // From IPFIX messages to packed Kinesis records: decode straight to FlowRecords (one decoder, template cache
 // per transport session, normalise.ts flowRecordShape), pack per target shard. Counts every message, record, template, sequence gap and
-// decode error; a template flood (a session defining more templates than allowed) is refused per session.
+// decode error; a template flood (a session defining more templates than allowed) is refused per session,
+// and all sessions together stay within the template budget (ipfix/template-store.ts). Records that cannot
+// form a flow key are rejected here, counted by reason: they would correlate with nothing.
+import { flowKeyProblem } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 import {
   createIpfixDecoder,
   type DecodeError,
   type IpfixDecoder,
+  type TemplateBudget,
   type TransportSession,
 } from './ipfix/index.ts';
 import { SequenceTracker } from './ipfix/sequence.ts';
@@ -29,7 +33,6 @@ export class IngestPipeline {
   readonly decoder: IpfixDecoder<FlowRecord>;
   /** String hints of the records of the message being handled (speed up packing, change nothing). */
   private readonly hints = new FlowStringHints();
-  private templatesActive = 0;
 
   constructor(
     private readonly packer: ShardPacker,
@@ -39,6 +42,7 @@ export class IngestPipeline {
     private readonly options: {
       maxTemplatesPerSession: number;
       udpTemplateLifetimeMs: number;
+      templateBudget?: Partial<TemplateBudget>;
       now: () => number;
     },
   ) {
@@ -46,7 +50,24 @@ export class IngestPipeline {
       recordShape: flowRecordShape(this.hints),
       clock: options.now,
       udpTemplateLifetimeMs: options.udpTemplateLifetimeMs,
+      ...(options.templateBudget ? { templateBudget: options.templateBudget } : {}),
+      onTemplateEvicted: (template, why) => {
+        this.metrics.limitTrips.labels(`template-${why}`).inc();
+        if (this.logThrottle.allow('template-evicted'))
+          this.logger.warn('template budget full: least recently used template evicted', {
+            limit: why === 'count' ? 'FLOWLINE_MAX_TEMPLATES' : 'FLOWLINE_MAX_TEMPLATE_BYTES',
+            session: template.sessionId,
+            templateId: template.templateId,
+          });
+      },
     });
+  }
+
+  /** Keeps the template gauges current (after definitions, withdrawals, evictions, closed sessions). */
+  private updateTemplateGauges(): void {
+    const usage = this.decoder.templateUsage();
+    this.metrics.templatesActive.set(usage.templates);
+    this.metrics.templateBytes.set(usage.bytes);
   }
 
   openSession(
@@ -68,10 +89,9 @@ export class IngestPipeline {
 
   closeSession(session: IngestSession): void {
     this.metrics.sessions.labels(session.transport).dec();
-    this.templatesActive -= session.templates.size;
-    this.metrics.templatesActive.set(this.templatesActive);
     session.templates.clear();
     this.countErrors(this.decoder.closeSession(session.session.id), session);
+    this.updateTemplateGauges();
   }
 
   countErrors(errors: DecodeError[], session: IngestSession | undefined): void {
@@ -87,6 +107,15 @@ export class IngestPipeline {
     }
   }
 
+  private rejectRecord(problem: string, session: IngestSession): void {
+    this.metrics.rejectedRecords.labels(problem).inc();
+    if (this.logThrottle.allow(`rejected:${problem}`))
+      this.logger.warn('data record without a flow key rejected', {
+        reason: problem,
+        session: session.session.id,
+      });
+  }
+
   /** Decodes one message; its records are packed (and so accepted) before this returns. */
   handleMessage(bytes: Uint8Array, session: IngestSession): MessageOutcome {
     const now = this.options.now();
@@ -99,14 +128,9 @@ export class IngestPipeline {
     const templateChanges = result.templatesDefined.length + result.templatesWithdrawn;
     if (templateChanges > 0) {
       this.metrics.templates.inc(templateChanges);
-      for (const template of result.templatesDefined) {
-        const key = `${template.observationDomainId}:${template.templateId}`;
-        if (!session.templates.has(key)) {
-          session.templates.add(key);
-          this.templatesActive++;
-        }
-      }
-      this.metrics.templatesActive.set(this.templatesActive);
+      for (const template of result.templatesDefined)
+        session.templates.add(`${template.observationDomainId}:${template.templateId}`);
+      this.updateTemplateGauges();
     }
 
     if (result.header) {
@@ -130,9 +154,16 @@ export class IngestPipeline {
       if (set.options) continue; // exporter statistics, not flows
       const records = set.records;
       const hints = this.hints.buffer;
-      for (let i = 0; i < records.length; i++)
-        this.packer.add(records[i]!, hints, this.hints.offsetOf(set, i));
-      accepted += records.length;
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
+        const problem = flowKeyProblem(record);
+        if (problem !== undefined) {
+          this.rejectRecord(problem, session);
+          continue;
+        }
+        this.packer.add(record, hints, this.hints.offsetOf(set, i));
+        accepted++;
+      }
     }
     if (accepted > 0) {
       this.metrics.records.labels(session.transport).inc(accepted);
@@ -143,6 +174,7 @@ export class IngestPipeline {
 
     if (session.templates.size > this.options.maxTemplatesPerSession) {
       this.metrics.drops.labels('template-flood').inc();
+      this.metrics.limitTrips.labels('templates-per-session').inc();
       if (this.logThrottle.allow('template-flood'))
         this.logger.warn('exporter defined too many templates; session closed', {
           session: session.session.id,

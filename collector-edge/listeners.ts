@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer as createTcpServer, isIPv6, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { ListenSpec, TlsFiles } from './config.ts';
+import type { ConnectionGuard } from './connection-guard.ts';
 import type { IngestPipeline, IngestSession } from './ingest.ts';
 import { IpfixStreamFramer } from './ipfix/index.ts';
 import type { Logger, LogThrottle } from './log.ts';
@@ -40,10 +41,39 @@ function peerAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
+/**
+ * At the UDP session cap a new exporter address + port replaces the least recently seen session (a flood
+ * of source ports cycles through its own sessions, while active exporters keep theirs). Counted and logged.
+ */
+function evictLeastRecentSession(
+  sessions: Map<string, IngestSession>,
+  context: ListenerContext,
+  maxSessions: number,
+): void {
+  let oldestKey: string | undefined;
+  let oldest: IngestSession | undefined;
+  for (const [key, session] of sessions) {
+    if (!oldest || session.lastSeenMs < oldest.lastSeenMs) {
+      oldest = session;
+      oldestKey = key;
+    }
+  }
+  if (!oldest || oldestKey === undefined) return;
+  context.ingest.closeSession(oldest);
+  sessions.delete(oldestKey);
+  context.metrics.limitTrips.labels('udp-sessions').inc();
+  if (context.logThrottle.allow('limit:udp-sessions'))
+    context.logger.warn('UDP session limit reached; least recently seen session closed', {
+      limit: 'FLOWLINE_MAX_UDP_SESSIONS',
+      maxSessions,
+      closed: oldest.session.id,
+    });
+}
+
 export async function startUdpListener(
   spec: ListenSpec,
   context: ListenerContext,
-  options: { receiveBufferBytes: number; sessionIdleMs: number },
+  options: { receiveBufferBytes: number; sessionIdleMs: number; maxSessions: number },
 ): Promise<Listener> {
   const socket: UdpSocket = createSocket({ type: isIPv6(spec.host) ? 'udp6' : 'udp4' });
   const sessions = new Map<string, IngestSession>();
@@ -59,6 +89,8 @@ export async function startUdpListener(
     const key = `${remote.address}:${remote.port}`;
     let session = sessions.get(key);
     if (!session) {
+      if (sessions.size >= options.maxSessions)
+        evictLeastRecentSession(sessions, context, options.maxSessions);
       session = ingest.openSession('udp', peerAddress(remote.address), remote.port, local);
       sessions.set(key, session);
     }
@@ -124,6 +156,7 @@ function serveConnection(
   local: string,
   context: ListenerContext,
   open: Set<Socket>,
+  guard: ConnectionGuard,
 ): void {
   const { ingest, metrics } = context;
   const session = ingest.openSession(
@@ -144,6 +177,7 @@ function serveConnection(
     if (closed) return;
     bytesCounter.inc(chunk.length);
     const { messages, errors } = framer.push(chunk);
+    guard.noteProgress(socket, framer.pending);
     if (errors.length > 0) ingest.countErrors(errors, session);
     for (const message of messages) {
       if (ingest.handleMessage(message.bytes, session) === 'template-flood') {
@@ -159,6 +193,7 @@ function serveConnection(
   });
   socket.on('close', () => {
     open.delete(socket);
+    guard.noteProgress(socket, 0);
     // An exporter that disconnects mid-message leaves a truncated message: counted, the rest is kept.
     ingest.countErrors(framer.finish(), session);
     ingest.closeSession(session);
@@ -196,6 +231,7 @@ export function tlsFilesSource(files: TlsFiles): TlsContextSource {
 export async function startStreamListener(
   spec: ListenSpec,
   context: ListenerContext,
+  guard: ConnectionGuard,
   tls?: { files: TlsFiles; source: TlsContextSource; reloadCheckMs: number },
 ): Promise<Listener> {
   const open = new Set<Socket>();
@@ -220,10 +256,14 @@ export async function startStreamListener(
             peer: socket.remoteAddress,
             error: String(socket.authorizationError),
           });
-        serveConnection(socket, 'tls', local, context, open);
+        serveConnection(socket, 'tls', local, context, open, guard);
       },
     );
+    // Limits apply before the handshake: a refused connection costs no TLS work.
+    tlsServer.on('connection', (raw: Socket) => guard.admit(raw, 'tls'));
     tlsServer.on('tlsClientError', (error, socket) => {
+      // A connection the guard refused fails its handshake too: counted once, as refused.
+      if (guard.refused((socket as TLSSocket & { _parent?: Socket })._parent)) return;
       context.metrics.connections.labels('tls', 'handshake-failed').inc();
       if (context.logThrottle.allow('tls-handshake'))
         context.logger.warn('TLS handshake failed', { error, peer: socket.remoteAddress });
@@ -245,8 +285,9 @@ export async function startStreamListener(
     server = tlsServer;
   } else {
     server = createTcpServer((socket) => {
+      if (!guard.admit(socket, 'tcp')) return;
       accepted.inc();
-      serveConnection(socket, 'tcp', local, context, open);
+      serveConnection(socket, 'tcp', local, context, open, guard);
     });
   }
   await new Promise<void>((resolve, reject) => {

@@ -65,6 +65,36 @@ export class CollectorMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly limitTrips = new Counter({
+    name: 'flowline_collector_limit_trips_total',
+    help:
+      'Hostile-input limits that tripped, by limit (template-count, template-bytes, template-compile-rate, ' +
+      'templates-per-session, udp-sessions, connections, connections-per-source, connection-idle, ' +
+      'partial-message-age)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly rejectedRecords = new Counter({
+    name: 'flowline_collector_rejected_records_total',
+    help: 'Decoded data records rejected because they cannot form a flow key, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly templateBytes = new Gauge({
+    name: 'flowline_collector_template_bytes',
+    help: 'Estimated memory of the templates kept across all sessions (bounded by FLOWLINE_MAX_TEMPLATE_BYTES)',
+    registers: [this.registry],
+  });
+  readonly deliveryStalled = new Gauge({
+    name: 'flowline_kinesis_delivery_stalled',
+    help: '1 while records have waited longer than FLOWLINE_DELIVERY_STALL_MS without any Kinesis delivery',
+    registers: [this.registry],
+  });
+  readonly secondsSinceDelivery = new Gauge({
+    name: 'flowline_kinesis_seconds_since_delivery',
+    help: 'Seconds since Kinesis last acknowledged a record while records wait (0 when nothing waits)',
+    registers: [this.registry],
+  });
   readonly batchesSealed = new Counter({
     name: 'flowline_collector_kinesis_records_sealed_total',
     help: 'Kinesis records (packed wire batches) sealed and written to the spool',

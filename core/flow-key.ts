@@ -31,6 +31,21 @@ export function flowTupleOf(record: FlowRecord): FiveTuple {
   };
 }
 
+/** Why a record cannot form a flow key (it would correlate with nothing and mean nothing as a row). */
+export type FlowKeyProblem = 'no-source-address' | 'no-destination-address' | 'no-protocol';
+
+/**
+ * The first missing part of the record's flow key, or undefined when it has one. Ports may be 0 (ICMP);
+ * protocol 0 is never a flow Antrea reports, so it means the IE was absent.
+ */
+export function flowKeyProblem(record: FlowRecord): FlowKeyProblem | undefined {
+  const source = isSourceNodeFromExternalFlow(record) ? record.proxySnatIP : record.sourceIP;
+  if (source === '') return 'no-source-address';
+  if (record.destinationIP === '') return 'no-destination-address';
+  if (record.protocolIdentifier === 0) return 'no-protocol';
+  return undefined;
+}
+
 /** "10.0.0.1|10.0.0.2|6|1234|5678": sourceIP|destinationIP|protocol|sourcePort|destinationPort. */
 export function formatFlowKey(tuple: FiveTuple): string {
   return `${tuple.sourceIP}|${tuple.destinationIP}|${tuple.protocolIdentifier}|${tuple.sourceTransportPort}|${tuple.destinationTransportPort}`;

@@ -52,6 +52,10 @@ export interface FlowlineConfig {
 
   collectorTrust: CollectorTrust;
   collectorOidcProviderArn: string | undefined;
+  /** Pod Identity trust: the EKS cluster of the collector (any cluster of this account when unset). */
+  collectorEksClusterName: string | undefined;
+  /** collectorTrust=account only (an explicit opt-in): why, recorded against cdk-nag finding Flowline-IAM1. */
+  collectorAccountTrustReason: string | undefined;
   collectorNamespace: string;
   collectorServiceAccount: string;
 
@@ -98,8 +102,10 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   clickHouseDatabase: 'default',
   clickHouseUsername: 'default',
   clickHouseSecretArn: undefined,
-  collectorTrust: 'account',
+  collectorTrust: 'pod-identity',
   collectorOidcProviderArn: undefined,
+  collectorEksClusterName: undefined,
+  collectorAccountTrustReason: undefined,
   collectorNamespace: 'flow-aggregator',
   collectorServiceAccount: 'flowline-collector',
   alarmEmail: undefined,
@@ -202,6 +208,8 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
       'collectorOidcProviderArn',
       /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/\S+$/,
     ),
+    collectorEksClusterName: optional('collectorEksClusterName', /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/),
+    collectorAccountTrustReason: optional('collectorAccountTrustReason', /^.{20,}$/),
     collectorNamespace: str('collectorNamespace', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
     collectorServiceAccount: str('collectorServiceAccount', /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/),
     alarmEmail: optional('alarmEmail', /^[^\s@]+@[^\s@]+$/),
@@ -228,6 +236,13 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
   }
   if (config.collectorTrust === 'irsa' && !config.collectorOidcProviderArn) {
     throw new ConfigError('context collectorTrust=irsa needs collectorOidcProviderArn');
+  }
+  if (config.collectorTrust === 'account' && !config.collectorAccountTrustReason) {
+    throw new ConfigError(
+      'context collectorTrust=account lets any principal of the account assume the collector role: give ' +
+        'collectorAccountTrustReason (why, 20+ characters; recorded against cdk-nag rule Flowline-IAM1), ' +
+        'or use pod-identity (default) or irsa',
+    );
   }
   return config;
 }

@@ -89,6 +89,8 @@ export class FlowlineStack extends Stack {
       ingest: this.ingest,
       trust: config.collectorTrust,
       oidcProviderArn: config.collectorOidcProviderArn,
+      eksClusterName: config.collectorEksClusterName,
+      accountTrustReason: config.collectorAccountTrustReason,
       namespace: config.collectorNamespace,
       serviceAccount: config.collectorServiceAccount,
     });

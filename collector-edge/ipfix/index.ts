@@ -5,7 +5,8 @@
  *
  * Decoding (never throws on input; every problem is a typed, counted DecodeError):
  *
- *   const decoder = createIpfixDecoder({ clock?, udpTemplateLifetimeMs?, maxHeldSets?, maxHoldMs? });
+ *   const decoder = createIpfixDecoder({ clock?, udpTemplateLifetimeMs?, maxHeldSets?, maxHoldMs?,
+ *     templateBudget?: { maxTemplates?, maxBytes?, compileFieldsPerSecond? }, onTemplateEvicted? });
  *   const session = { id: 'udp|10.0.0.5:40000|10.0.0.9:4739', exporterAddress: '10.0.0.5', transport: 'udp' };
  *   const result = decoder.decodeMessage(datagram, session, { receivedAtMs?, tag? });
  *   for (const set of result.dataSets)          // set: templateId, observationDomainId, exportTime,
@@ -16,9 +17,12 @@
  *
  * Records are plain objects keyed by IE name (reverse IEs `reverseXxx`, unknown IEs "enterprise:id" with
  * a hex value); integers are numbers up to 2^53 and bigints above; addresses are canonical text.
- * Templates are kept per (session id, observation domain, template id); UDP templates expire after
- * udpTemplateLifetimeMs; data sets that arrive before their template are held (bounded count, bytes and
- * time) and returned with `delayed: true` from the decodeMessage call that brings the template.
+ * Templates are kept per (session id, observation domain, template id) under one budget for all sessions
+ * (template-store.ts: count, estimated bytes, least recently used eviction, compiled on first use within a
+ * compile rate); UDP templates expire after udpTemplateLifetimeMs; data sets that arrive before their
+ * template (or its compile budget) are held (holding-area.ts: bounded count, bytes and time) and returned
+ * with `delayed: true` from the decodeMessage call that brings the template (or a later one). Parsing of
+ * headers, sets and template records: message-parser.ts.
  *
  * TCP / raw streams: `new IpfixStreamFramer()`, `framer.push(chunk) -> { messages, errors }`, then
  * decodeMessage for each message. Capture files: readCaptureFile / detectFormat (readers/).
@@ -45,6 +49,7 @@ export {
   type IpfixDecoderOptions,
   type MessageHeader,
   type SequenceStats,
+  type TemplateBudget,
   type TemplateInfo,
   type TransportSession,
 } from './decoder.ts';

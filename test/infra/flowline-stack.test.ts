@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -19,9 +20,18 @@ import {
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
 } from '../../lib/metric-names.ts';
+import { FlowlineChecks } from '../../lib/nag-rules.ts';
 import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
 
 const CLUSTER_UUID = '0b8d5f3e-3c57-4b7a-9a7e-2f6f1c0d9e11';
+
+/** Every acknowledged cdk-nag finding of a stack, with its reason. */
+const acknowledged = (stack: Stack) =>
+  stack.node
+    .findAll()
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+    .flatMap((m) => Object.entries(m.data as Record<string, string>))
+    .map(([id, reason]) => ({ id, reason }));
 
 let s: Synthesized;
 let t: Template;
@@ -341,7 +351,7 @@ describe('collector access', () => {
     const role = t.toJSON().Resources[roleId];
     expect(role.Properties.ManagedPolicyArns).toEqual([{ Ref: idOf(s.stack.collector.policy) }]);
     expect(role.Properties.Policies).toBeUndefined();
-    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain(':root');
+    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).not.toContain(':root');
   });
 
   it('trusts one service account through IRSA when configured', () => {
@@ -371,19 +381,61 @@ describe('collector access', () => {
     });
   });
 
-  it('trusts EKS Pod Identity when configured', () => {
-    const p = synthAgain({ collectorTrust: 'pod-identity' });
-    p.template.hasResourceProperties('AWS::IAM::Role', {
+  it('trusts EKS Pod Identity by default, only from this account, its clusters and the collector service account', () => {
+    const trust = t.toJSON().Resources[idOf(s.stack.collector.role)].Properties.AssumeRolePolicyDocument;
+    expect(trust.Statement).toEqual([
+      {
+        Action: ['sts:AssumeRole', 'sts:TagSession'],
+        Effect: 'Allow',
+        Principal: { Service: 'pods.eks.amazonaws.com' },
+        Condition: {
+          StringEquals: {
+            'aws:SourceAccount': '123456789012',
+            'aws:RequestTag/kubernetes-namespace': 'flowline',
+            'aws:RequestTag/kubernetes-service-account': 'flowline-collector',
+          },
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':eks:eu-west-1:123456789012:cluster/*']],
+            },
+          },
+        },
+      },
+    ]);
+    const named = synthAgain({ collectorEksClusterName: 'prod-1' });
+    named.template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [
-          {
-            Action: ['sts:AssumeRole', 'sts:TagSession'],
-            Effect: 'Allow',
-            Principal: { Service: 'pods.eks.amazonaws.com' },
-          },
+          Match.objectLike({
+            Condition: {
+              StringEquals: Match.objectLike({ 'aws:RequestTag/eks-cluster-name': 'prod-1' }),
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': [
+                    '',
+                    ['arn:', { Ref: 'AWS::Partition' }, ':eks:eu-west-1:123456789012:cluster/prod-1'],
+                  ],
+                },
+              },
+            },
+          }),
         ],
       },
     });
+  });
+
+  it("account-wide trust only as an explicit opt-in, which cdk-nag's Flowline-IAM1 flags", () => {
+    expect(() => synthAgain({ collectorTrust: 'account' })).toThrow(/needs|collectorAccountTrustReason/);
+    const reason = 'Collector runs on EC2 nodes with an instance profile in this sandbox account';
+    const p = synthAgain({ collectorTrust: 'account', collectorAccountTrustReason: reason });
+    const role = p.template.toJSON().Resources[idOf(p.stack.collector.role)];
+    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain(':root');
+    expect(acknowledged(p.stack)).toContainEqual({ id: 'Flowline::Flowline-IAM1', reason });
+    // Without the acknowledgement the same trust fails the synth.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    Validations.of(app).addPlugins(new FlowlineChecks(app));
+    new iam.Role(new Stack(app, 'Probe'), 'AccountTrust', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(() => app.synth()).toThrow(/Flowline-IAM1/);
   });
 
   it('outputs what the collector and operators need', () => {
@@ -621,13 +673,6 @@ describe('what the at-rest cost model counts (bench/at-rest-model.ts)', () => {
 });
 
 describe('cdk-nag AwsSolutions', () => {
-  const acknowledged = (stack: Stack) =>
-    stack.node
-      .findAll()
-      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
-      .flatMap((m) => Object.entries(m.data as Record<string, string>))
-      .map(([id, reason]) => ({ id, reason }));
-
   it('reports no violation (synth would have thrown) and no error annotation', () => {
     const report = JSON.parse(fs.readFileSync(path.join(s.outdir, 'validation-report.json'), 'utf8'));
     const violations = report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations);

@@ -8,6 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type FlowlineConfig, readConfig } from '../../lib/config.ts';
 import { FlowlineStack } from '../../lib/flowline-stack.ts';
+import { FlowlineChecks } from '../../lib/nag-rules.ts';
 
 export interface Synthesized {
   app: App;
@@ -23,7 +24,7 @@ export function synthFlowline(overrides: Partial<FlowlineConfig> = {}): Synthesi
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowline-infra-'));
   const started = performance.now();
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new FlowlineChecks(app));
   const config = readConfig(app.node, overrides);
   const stack = new FlowlineStack(app, config.stackName, { config, env: TEST_ENV });
   app.synth(); // throws ValidationFailed on any unacknowledged cdk-nag finding

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -490,5 +491,42 @@ describe('harness', () => {
     delete process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
     recorder.close();
     expect(seen).toEqual(['AmazonSQS.ListQueues', 'secretsmanager.GetSecretValue']);
+  });
+});
+
+/** Local addresses of the listening TCP sockets on `port` (Linux /proc/net/tcp{,6}, hex little-endian). */
+function listenAddresses(port: number): string[] {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (!local || state !== '0A') continue; // 0A: LISTEN
+      const [hex, portHex] = local.split(':') as [string, string];
+      if (Number.parseInt(portHex, 16) !== port) continue;
+      if (hex.length === 8)
+        out.push(
+          hex
+            .match(/../g)!
+            .reverse()
+            .map((b) => Number.parseInt(b, 16))
+            .join('.'),
+        );
+      else out.push(hex === '0'.repeat(32) ? '::' : hex === '00000000000000000000000001000000' ? '::1' : hex);
+    }
+  }
+  return out;
+}
+
+describe.runIf(process.platform === 'linux')('every engine listens on loopback only', () => {
+  test('DynamoDB Local, kinesis-mock and the ClickHouse front: 127.0.0.1, never a wildcard address', () => {
+    const local = engines().local;
+    if (!local) return; // LocalStack target: not our engines
+    for (const [name, endpoint] of Object.entries(local.endpoints)) {
+      const port = Number(new URL(endpoint!).port);
+      const addresses = listenAddresses(port);
+      expect(addresses.length, `${name} listens on ${port}`).toBeGreaterThan(0);
+      for (const address of addresses)
+        expect(['127.0.0.1', '0000000000000000FFFF00000100007F'], `${name}`).toContain(address);
+    }
   });
 });

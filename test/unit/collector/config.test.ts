@@ -3,7 +3,11 @@ import { ConfigError, loadCollectorConfig, parseListenSpec } from '../../../coll
 
 const base = { FLOWLINE_STREAM_NAME: 'flows' };
 
-function problems(env: Record<string, string>, flags = {}, exists = () => true): string[] {
+function problems(
+  env: Record<string, string>,
+  flags = {},
+  exists: (path: string) => boolean = () => true,
+): string[] {
   try {
     loadCollectorConfig(env, flags, exists);
   } catch (error) {
@@ -14,14 +18,49 @@ function problems(env: Record<string, string>, flags = {}, exists = () => true):
 }
 
 describe('collector configuration', () => {
-  test('defaults: UDP and TCP on 4739, 25,000-byte Kinesis records', () => {
+  test('defaults: UDP and TCP on loopback 4739, metrics on loopback, 25,000-byte Kinesis records', () => {
     const config = loadCollectorConfig(base);
     expect(config.listen).toEqual([
-      { protocol: 'udp', host: '0.0.0.0', port: 4739 },
-      { protocol: 'tcp', host: '0.0.0.0', port: 4739 },
+      { protocol: 'udp', host: '127.0.0.1', port: 4739 },
+      { protocol: 'tcp', host: '127.0.0.1', port: 4739 },
     ]);
+    expect([config.httpHost, config.httpPort]).toEqual(['127.0.0.1', 9090]);
     expect(config.batchTargetBytes).toBe(25_000);
     expect(config.tls).toBeUndefined();
+    expect(config).toMatchObject({
+      maxTemplates: 4096,
+      maxTemplateBytes: 32 * 1024 * 1024,
+      maxUdpSessions: 4096,
+      maxConnections: 1024,
+      maxConnectionsPerSource: 16,
+      allowPlaintext: false,
+    });
+  });
+
+  test('secure defaults: TLS when certificates are given; plain listeners off loopback only when allowed', () => {
+    const tls = loadCollectorConfig({ ...base, FLOWLINE_TLS_DIR: '/etc/flowline/tls' });
+    expect(tls.listen).toEqual([{ protocol: 'tls', host: '0.0.0.0', port: 4739 }]);
+    expect(tls.tls?.clientAuth).toBe('require');
+    const exposed = problems({ ...base, FLOWLINE_LISTEN: 'udp://0.0.0.0:4739,tcp://[::1]:4739' });
+    expect(exposed).toHaveLength(1);
+    expect(exposed[0]).toMatch(
+      /^FLOWLINE_LISTEN: udp:\/\/0\.0\.0\.0:4739 would accept unauthenticated IPFIX/,
+    );
+    expect(exposed[0]).toContain('--allow-plaintext true');
+    const allowed = loadCollectorConfig(
+      { ...base, FLOWLINE_LISTEN: 'udp://0.0.0.0:4739' },
+      { 'allow-plaintext': 'true' },
+    );
+    expect(allowed.allowPlaintext).toBe(true);
+    expect(problems(base, { 'allow-plaintext': 'yes' })).toEqual([
+      '--allow-plaintext: must be true or false, got "yes"',
+    ]);
+    // TLS without a CA authenticates nobody: only with an explicit --tls-client-auth none.
+    const noCa = { ...base, FLOWLINE_TLS_CERT: '/c.pem', FLOWLINE_TLS_KEY: '/k.pem' };
+    expect(problems(noCa, {}, (path) => !path.endsWith('ca.crt'))[0]).toMatch(
+      /would not authenticate exporters/,
+    );
+    expect(loadCollectorConfig({ ...noCa, FLOWLINE_TLS_CLIENT_AUTH: 'none' }).tls?.clientAuth).toBe('none');
   });
 
   test('flags override environment variables', () => {
