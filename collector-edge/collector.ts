@@ -1,10 +1,12 @@
 // The edge collector assembled: listeners -> ingest (decode, normalise, pack) -> spool-backed delivery
 // queue -> Kinesis producer, plus the shard map, backpressure, the HTTP endpoints and the graceful drain.
 import type { Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { CollectorConfig } from './config.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { startHttpServer } from './http-server.ts';
 import { IngestPipeline } from './ingest.ts';
+import { K8sMetadata } from './k8s-metadata/index.ts';
 import { type Listener, startStreamListener, startUdpListener, tlsFilesSource } from './listeners.ts';
 import { createLogger, type Logger, LogThrottle } from './log.ts';
 import { CollectorMetrics } from './metrics.ts';
@@ -21,6 +23,8 @@ export interface CollectorDependencies {
   random?: () => number;
   /** Serve /metrics, /healthz, /readyz (default true). */
   http?: boolean;
+  /** Client configuration for the Pod informer (default: config.kubeconfig or the in-cluster one). */
+  kubeConfig?: KubeConfig;
 }
 
 /** Backpressure lifts when the spool is back below this share of its limit (hysteresis). */
@@ -37,6 +41,7 @@ export class Collector {
   private readonly packer: ShardPacker;
   private readonly producer: KinesisProducer;
   private readonly ingest: IngestPipeline;
+  private readonly k8sMetadata: K8sMetadata | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private httpServer: Server | undefined;
   private paused = false;
@@ -96,10 +101,18 @@ export class Collector {
         this.logger.error('flow record larger than a Kinesis record; dropped', { bytes });
       },
     });
+    this.k8sMetadata = K8sMetadata.fromSettings(config, {
+      registry: this.metrics.registry,
+      logger: this.logger,
+      logThrottle,
+      now: this.now,
+      ...(deps.kubeConfig ? { kubeConfig: deps.kubeConfig } : {}),
+    });
     this.ingest = new IngestPipeline(this.packer, this.metrics, this.logger, logThrottle, {
       maxTemplatesPerSession: config.maxTemplatesPerSession,
       udpTemplateLifetimeMs: config.udpSessionIdleMs,
       now: this.now,
+      ...(this.k8sMetadata ? { enrichRecord: this.k8sMetadata.enrich } : {}),
     });
   }
 
@@ -111,6 +124,8 @@ export class Collector {
 
   private async startAll(): Promise<void> {
     const config = this.config;
+    // Before the listeners: records that arrive before the first Pod list would miss their metadata.
+    await this.k8sMetadata?.start();
     await this.refreshShardMap();
     this.producer.kick(); // replay whatever the spool held
     const context = {
@@ -152,6 +167,7 @@ export class Collector {
       }
     } catch (error) {
       for (const listener of this.listeners) await listener.close();
+      await this.k8sMetadata?.stop();
       this.spool.close();
       throw error;
     }
@@ -280,6 +296,7 @@ export class Collector {
     ]);
     clearTimeout(timer);
     await this.producer.stop();
+    await this.k8sMetadata?.stop();
     for (const t of this.timers) clearInterval(t);
     this.updateGauges();
     const leftInSpool = this.queue.size;
