@@ -29,9 +29,7 @@ describe('expandSql (Grafana + grafana-clickhouse-datasource)', () => {
   it('template variables, quoted for SQL; unknown ones are an error', () => {
     const variables = { namespace: ['default', "o'hare"] };
     const sql = ['ns IN ($', '{namespace:singlequote})'].join(''); // Grafana syntax, not a template string
-    expect(expandSql(sql, { ...context, variables })).toBe(
-      "ns IN ('default','o\\'hare')",
-    );
+    expect(expandSql(sql, { ...context, variables })).toBe("ns IN ('default','o\\'hare')");
     expect(() => expandSql('ns = $nope', context)).toThrow(/unknown template variable/);
   });
 });
