@@ -31,7 +31,7 @@ export async function theiaLayout(
     'SELECT engine, engine_full FROM system.tables WHERE database = currentDatabase() AND name = {name:String}',
     { name: FLOWS_TABLE },
   );
-  if (!flows || flows.engine !== 'Distributed') return undefined;
+  if (flows?.engine !== 'Distributed') return undefined;
   const args = /^Distributed\((.*)\)/s.exec(flows.engine_full)?.[1] ?? '';
   const [, database, table] = args.split(',').map((a) =>
     a

@@ -11,7 +11,7 @@
 // on the 5-tuple and the start time, which every record of a flow shares), at the cost of one Map lookup per
 // side, and keeps the serverless stages free of Kubernetes.
 import { isCorrelationRequired } from '../../core/flow-key.ts';
-import { type FlowRecord, FlowType } from '../../core/flow-record.ts';
+import { type FlowRecord, FlowType, type StringField } from '../../core/flow-record.ts';
 import type { PodStore } from './pod-store.ts';
 
 export interface K8sMetadataOptions {
@@ -31,6 +31,24 @@ export class EnrichmentCounts {
 
 export type RecordEnricher = (record: FlowRecord) => void;
 
+/** The record fields of each side of a flow. */
+const SIDES = [
+  {
+    ip: 'sourceIP',
+    pod: 'sourcePodName',
+    namespace: 'sourcePodNamespace',
+    node: 'sourceNodeName',
+    labels: 'sourcePodLabels',
+  },
+  {
+    ip: 'destinationIP',
+    pod: 'destinationPodName',
+    namespace: 'destinationPodNamespace',
+    node: 'destinationNodeName',
+    labels: 'destinationPodLabels',
+  },
+] as const satisfies ReadonlyArray<Record<string, StringField>>;
+
 export function createRecordEnricher(
   store: PodStore,
   options: K8sMetadataOptions,
@@ -39,62 +57,28 @@ export function createRecordEnricher(
   const { podLabels, fillMissingPods } = options;
   return (record) => {
     const startMs = record.flowStartSeconds * 1000;
-    if (fillMissingPods && record.flowType === FlowType.InterNode && !isCorrelationRequired(record)) {
-      if (record.sourcePodName === '') {
-        const pod = store.lookup(record.sourceIP, startMs);
+    const fill = fillMissingPods && record.flowType === FlowType.InterNode && !isCorrelationRequired(record);
+    for (const side of SIDES) {
+      // Antrea fillK8sMetadata: the side without a Pod gets the Pod that had its IP at the flow's start.
+      if (fill && record[side.pod] === '') {
+        const pod = store.lookup(record[side.ip], startMs);
         if (pod) {
-          record.sourcePodName = pod.name;
-          record.sourcePodNamespace = pod.namespace;
-          record.sourceNodeName = pod.nodeName;
+          record[side.pod] = pod.name;
+          record[side.namespace] = pod.namespace;
+          record[side.node] = pod.nodeName;
           counts.podsFilled++;
         } else counts.podsNotFound++;
       }
-      if (record.destinationPodName === '') {
-        const pod = store.lookup(record.destinationIP, startMs);
-        if (pod) {
-          record.destinationPodName = pod.name;
-          record.destinationPodNamespace = pod.namespace;
-          record.destinationNodeName = pod.nodeName;
-          counts.podsFilled++;
-        } else counts.podsNotFound++;
+      // Antrea fillPodLabels: "" (nil) when the side is no Pod or its Pod is not found.
+      if (podLabels) {
+        if (record[side.pod] === '' || record[side.namespace] === '') record[side.labels] = '';
+        else {
+          const pod = store.lookup(record[side.ip], startMs);
+          if (pod) counts.labelsFilled++;
+          else counts.labelsNotFound++;
+          record[side.labels] = pod ? pod.labelsJson : '';
+        }
       }
-    }
-    if (podLabels) {
-      record.sourcePodLabels = labelsOf(
-        store,
-        record.sourcePodName,
-        record.sourcePodNamespace,
-        record.sourceIP,
-        startMs,
-        counts,
-      );
-      record.destinationPodLabels = labelsOf(
-        store,
-        record.destinationPodName,
-        record.destinationPodNamespace,
-        record.destinationIP,
-        startMs,
-        counts,
-      );
     }
   };
-}
-
-/** Antrea fillPodLabels for one side: "" when the side is no Pod or the Pod is not found (nil labels). */
-function labelsOf(
-  store: PodStore,
-  podName: string,
-  podNamespace: string,
-  ip: string,
-  startMs: number,
-  counts: EnrichmentCounts,
-): string {
-  if (podName === '' || podNamespace === '') return '';
-  const pod = store.lookup(ip, startMs);
-  if (pod === undefined) {
-    counts.labelsNotFound++;
-    return '';
-  }
-  counts.labelsFilled++;
-  return pod.labelsJson;
 }
