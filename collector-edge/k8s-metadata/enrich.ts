@@ -58,6 +58,7 @@ export function createRecordEnricher(
   return (record) => {
     const startMs = record.flowStartSeconds * 1000;
     const fill = fillMissingPods && record.flowType === FlowType.InterNode && !isCorrelationRequired(record);
+    if (!fill && !podLabels) return; // most records with labels off: a few comparisons, no lookup
     for (const side of SIDES) {
       // Antrea fillK8sMetadata: the side without a Pod gets the Pod that had its IP at the flow's start.
       if (fill && record[side.pod] === '') {
