@@ -60,8 +60,13 @@ export function register(program: Command): void {
     )
     .option('--pod-labels', 'with --kubeconfig: fill the Pod label columns (recordContents.podLabels)', false)
     .action(async (options: LocalCommandOptions) => {
-      if (options.podLabels && !options.kubeconfig)
-        throw new Error('--pod-labels needs --kubeconfig FILE (the Pod labels come from its cluster)');
+      if (options.podLabels && !options.kubeconfig) {
+        process.stderr.write(
+          'flowline local: --pod-labels needs --kubeconfig FILE (the labels come from its cluster)\n',
+        );
+        process.exitCode = 2;
+        return;
+      }
       const kubernetes = options.kubeconfig
         ? { kubernetes: { kubeconfig: options.kubeconfig, podLabels: options.podLabels } }
         : {};
