@@ -1,7 +1,8 @@
 // `flowline migrate` on a database Theia laid out: the tables, views and Distributed tables created by
 // Theia's own DDL (test/fixtures/theia/create_table.sql, from antrea-io/theia's chart), holding a row the
 // Flow Aggregator wrote. Flowline adds the columns its flusher writes, keeps every row and Theia's views,
-// the flusher's rows land (exactly once) and reach Theia's views, and a second run changes nothing.
+// the flusher's rows land (exactly once) and reach Theia's views, every dashboard panel query runs on it, and
+// a second run changes nothing.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import { ClickHouseRowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { buildFlowRow } from '../../functions/flusher/rows.ts';
 import { useEngines } from '../support/engines.ts';
+import { allPanels, expandSql, loadDashboards } from '../support/grafana.ts';
 import { CLUSTER_UUID, workloadFlows } from './flusher-workload.ts';
 
 const engines = useEngines({ dynamodb: false, kinesis: false });
@@ -116,6 +118,19 @@ describe('flowline migrate on Theia\u2019s schema', () => {
           `SELECT toString(sum(octetDeltaCount)) AS n FROM flows_pod_view WHERE clusterUUID = '${CLUSTER_UUID}'`,
         ),
       ).toBe(expectedBytes);
+
+      // Flowline's dashboards read Theia's database too (its views behind Distributed tables).
+      const range = { fromMs: 1_749_990_000_000, toMs: 1_750_100_000_000, intervalMs: 1000 };
+      for (const dashboard of loadDashboards().filter((d) => d.uid !== 'flowline-collector')) {
+        const variables = { namespace: ['ns'] };
+        for (const panel of allPanels(dashboard))
+          for (const target of panel.targets ?? [])
+            await executor
+              .queryRows(expandSql(target.rawSql ?? '', { ...range, variables }))
+              .catch((error: Error) => {
+                throw new Error(`${dashboard.title}: ${panel.title}: ${error.message}`);
+              });
+      }
 
       // Again: nothing to add, nothing run, nothing lost.
       const again = await applyMigrations(executor);
