@@ -10,6 +10,7 @@ import {
   type TransportSession,
 } from '../collector-edge/ipfix/index.ts';
 import { FlowStringHints, flowRecordShape, normaliseDataSet } from '../collector-edge/normalise.ts';
+import type { FlowRecord } from '../core/flow-record.ts';
 import { seededRandom } from '../core/random.ts';
 import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from '../test/unit/ipfix/antrea-template.ts';
 import { fuzzDecoder, fuzzSeeds } from '../test/unit/ipfix/fuzz.ts';
@@ -60,13 +61,13 @@ function softflowdRecord(random: () => number, i: number) {
   };
 }
 
-interface Workload {
+export interface Workload {
   template: Uint8Array;
   messages: Uint8Array[];
   records: number;
 }
 
-function workload(
+export function workload(
   fields: EncoderField[],
   make: (random: () => number, i: number) => Record<string, unknown>,
   count: number,
@@ -89,7 +90,7 @@ function workload(
  * Runs `pass` repeatedly for about `budgetMs` of this process's CPU time after a warm-up; returns records
  * per CPU second (the machine may be shared, so wall time would understate one core's rate).
  */
-function rate(budgetMs: number, records: number, pass: () => number): number {
+export function rate(budgetMs: number, records: number, pass: () => number): number {
   for (let i = 0; i < 3; i++) pass();
   let done = 0;
   const started = process.cpuUsage();
@@ -124,8 +125,11 @@ function compiledPass(w: Workload, normalise: boolean): () => number {
   };
 }
 
-/** The collector's decoder: FlowRecords built straight from the bytes, with string hints (normalise.ts). */
-function flowRecordPass(w: Workload): () => number {
+/**
+ * The collector's decoder: FlowRecords built straight from the bytes, with string hints (normalise.ts);
+ * `enrich` is applied to each record as the ingest pipeline does (collector-edge/k8s-metadata).
+ */
+export function flowRecordPass(w: Workload, enrich?: (record: FlowRecord) => void): () => number {
   const hints = new FlowStringHints();
   const decoder = createIpfixDecoder({ recordShape: flowRecordShape(hints), clock: () => 0 });
   decoder.decodeMessage(w.template, session);
@@ -136,6 +140,7 @@ function flowRecordPass(w: Workload): () => number {
       hints.reset();
       for (const set of decoder.decodeMessage(m, session, { receivedAtMs: 0 }).dataSets) {
         if (set.options) continue;
+        if (enrich) for (const record of set.records) enrich(record);
         n += set.records.length;
         sink += set.records[0]!.sourceTransportPort;
       }

@@ -4,6 +4,7 @@ import type { BenchModule } from './types.ts';
 export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
   engines: async () => (await import('./engines.bench.ts')).enginesBench,
   decode: async () => (await import('./decode.bench.ts')).decodeBench,
+  'k8s-metadata': async () => (await import('./k8s-metadata.bench.ts')).k8sMetadataBench,
   collector: async () => (await import('./collector.bench.ts')).collectorBench,
   correlator: async () => (await import('./correlator.bench.ts')).correlatorBench,
   flusher: async () => (await import('./flusher.bench.ts')).flusherBench,

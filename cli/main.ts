@@ -16,6 +16,7 @@ const commandModules: Array<() => Promise<{ register(program: Command): void }>>
   () => import('./commands/decode.ts'),
   () => import('./commands/engines.ts'),
   () => import('./commands/flows.ts'),
+  () => import('./commands/grafana-import.ts'),
   () => import('./commands/local.ts'),
   () => import('./commands/migrate.ts'),
   () => import('./commands/simulate.ts'),

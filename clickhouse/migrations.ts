@@ -6,11 +6,17 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseExecutor } from './client.ts';
+import { adoptTheiaFlows, type TheiaAdoption } from './theia.ts';
 
 export const MIGRATIONS_TABLE = 'flowline_schema_migrations';
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 /** Theia's default retention (values.yaml clickhouse.ttl). */
 export const DEFAULT_TTL = '12 HOUR';
+/**
+ * Migrations whose tables and views Theia's schema already provides under the same names (the flows table
+ * and the pod/node/policy views): on a database Theia laid out they are recorded, not run (clickhouse/theia.ts).
+ */
+export const PROVIDED_BY_THEIA = [1, 2, 3] as const;
 /** The tables the retention TTL applies to (the flows table and the views' target tables). */
 export const TTL_TABLES = ['flows', 'pod_view_table', 'node_view_table', 'policy_view_table'] as const;
 
@@ -106,6 +112,10 @@ export interface MigrationReport {
   alreadyApplied: Migration[];
   /** Tables whose retention TTL was changed by this run. */
   retentionChanged: string[];
+  /** Migrations recorded as provided by Theia's schema (first run on a Theia database only). */
+  providedByTheia: Migration[];
+  /** Set when `flows` is Theia's: the columns added to it. */
+  theia?: TheiaAdoption;
 }
 
 export async function applyMigrations(
@@ -123,7 +133,14 @@ export async function applyMigrations(
     `SELECT version, name, checksum FROM ${MIGRATIONS_TABLE} ORDER BY version`,
   );
   const done = new Map(rows.map((row) => [Number(row.version), row]));
-  const report: MigrationReport = { applied: [], alreadyApplied: [], retentionChanged: [] };
+  const report: MigrationReport = {
+    applied: [],
+    alreadyApplied: [],
+    retentionChanged: [],
+    providedByTheia: [],
+  };
+  const theia = await adoptTheiaFlows(executor);
+  if (theia) report.theia = theia;
   for (const migration of migrations) {
     const previous = done.get(migration.version);
     if (previous) {
@@ -136,23 +153,40 @@ export async function applyMigrations(
       report.alreadyApplied.push(migration);
       continue;
     }
+    const providedByTheia =
+      theia !== undefined && (PROVIDED_BY_THEIA as readonly number[]).includes(migration.version);
+    if (providedByTheia) {
+      await recordMigration(executor, migration, 'theia');
+      report.providedByTheia.push(migration);
+      continue;
+    }
     for (const statement of splitStatements(renderMigration(migration.sql, retention))) {
       await executor.command(statement);
     }
-    await executor.command(
-      `INSERT INTO ${MIGRATIONS_TABLE} (version, name, checksum, ttl) VALUES (${migration.version}, ` +
-        `'${migration.name}', '${migration.checksum}', '${retention.interval}')`,
-    );
+    await recordMigration(executor, migration, retention.interval);
     report.applied.push(migration);
   }
   report.retentionChanged = await applyRetention(executor, retention);
   return report;
 }
 
+/** `ttl` is the retention it was applied with, or "theia" when Theia's schema provided it. */
+async function recordMigration(
+  executor: ClickHouseExecutor,
+  migration: Migration,
+  ttl: string,
+): Promise<void> {
+  await executor.command(
+    `INSERT INTO ${MIGRATIONS_TABLE} (version, name, checksum, ttl) VALUES (${migration.version}, ` +
+      `'${migration.name}', '${migration.checksum}', '${ttl}')`,
+  );
+}
+
 /** Brings every TTL table to the requested retention; untouched when already there (no part rewrite). */
 async function applyRetention(executor: ClickHouseExecutor, retention: Retention): Promise<string[]> {
+  // MergeTree tables only: a Distributed `flows` (Theia's) has no TTL; Theia's *_local tables keep Theia's.
   const tables = await executor.queryRows<{ name: string; engine_full: string }>(
-    'SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}',
+    "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)} AND engine LIKE '%MergeTree'",
     { names: [...TTL_TABLES] },
   );
   const changed: string[] = [];

@@ -1,12 +1,14 @@
 // The edge collector assembled: listeners -> ingest (decode, normalise, pack) -> spool-backed delivery
 // queue -> Kinesis producer, plus the shard map, backpressure, the HTTP endpoints and the graceful drain.
 import type { Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { CollectorConfig } from './config.ts';
 import { ConnectionGuard } from './connection-guard.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { DeliveryWatch, watchDeliveries } from './delivery-watch.ts';
 import { startHttpServer } from './http-server.ts';
 import { IngestPipeline } from './ingest.ts';
+import { K8sMetadata } from './k8s-metadata/index.ts';
 import { type Listener, startStreamListener, startUdpListener, tlsFilesSource } from './listeners.ts';
 import { createLogger, type Logger, LogThrottle } from './log.ts';
 import { CollectorMetrics } from './metrics.ts';
@@ -23,6 +25,8 @@ export interface CollectorDependencies {
   random?: () => number;
   /** Serve /metrics, /healthz, /readyz (default true). */
   http?: boolean;
+  /** Client configuration for the Pod informer (default: config.kubeconfig or the in-cluster one). */
+  kubeConfig?: KubeConfig;
 }
 
 /** Backpressure lifts when the spool is back below this share of its limit (hysteresis). */
@@ -40,6 +44,7 @@ export class Collector {
   private readonly producer: KinesisProducer;
   private readonly ingest: IngestPipeline;
   private readonly connectionGuard: ConnectionGuard;
+  private readonly k8sMetadata: K8sMetadata | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private compileDeferralsSeen = 0;
   private deliveryStalledLogged = false;
@@ -104,6 +109,13 @@ export class Collector {
         this.logger.error('flow record larger than a Kinesis record; dropped', { bytes });
       },
     });
+    this.k8sMetadata = K8sMetadata.fromSettings(config, {
+      registry: this.metrics.registry,
+      logger: this.logger,
+      logThrottle,
+      now: this.now,
+      ...(deps.kubeConfig ? { kubeConfig: deps.kubeConfig } : {}),
+    });
     this.ingest = new IngestPipeline(this.packer, this.metrics, this.logger, logThrottle, {
       maxTemplatesPerSession: config.maxTemplatesPerSession,
       udpTemplateLifetimeMs: config.udpSessionIdleMs,
@@ -113,6 +125,7 @@ export class Collector {
         compileFieldsPerSecond: config.templateCompileFieldsPerSecond,
       },
       now: this.now,
+      ...(this.k8sMetadata ? { enrichRecord: this.k8sMetadata.enrich } : {}),
     });
     this.connectionGuard = new ConnectionGuard(
       {
@@ -136,6 +149,8 @@ export class Collector {
 
   private async startAll(): Promise<void> {
     const config = this.config;
+    // Before the listeners: records that arrive before the first Pod list would miss their metadata.
+    await this.k8sMetadata?.start();
     await this.refreshShardMap();
     this.producer.kick(); // replay whatever the spool held
     const context = {
@@ -178,6 +193,7 @@ export class Collector {
       }
     } catch (error) {
       for (const listener of this.listeners) await listener.close();
+      await this.k8sMetadata?.stop();
       this.spool.close();
       throw error;
     }
@@ -334,6 +350,7 @@ export class Collector {
     ]);
     clearTimeout(timer);
     await this.producer.stop();
+    await this.k8sMetadata?.stop();
     for (const t of this.timers) clearInterval(t);
     this.connectionGuard.stop();
     this.updateGauges();

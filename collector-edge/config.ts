@@ -69,6 +69,12 @@ export interface CollectorConfig {
   /** Plain (non-TLS) listeners on non-loopback addresses were asked for explicitly. */
   allowPlaintext: boolean;
   logLevel: LogLevel;
+  /** Pod informer for Kubernetes metadata (collector-edge/k8s-metadata): on, or off outside a cluster. */
+  k8sMetadata: boolean;
+  /** kubeconfig file for the informer; unset = in-cluster ServiceAccount (or client-node's default). */
+  kubeconfig?: string;
+  /** Antrea's recordContents.podLabels: fill sourcePodLabels / destinationPodLabels. */
+  podLabels: boolean;
 }
 
 /** One configurable setting: its flag, environment variable, default and parser. */
@@ -300,6 +306,27 @@ export const COLLECTOR_SETTINGS: Setting[] = [
     defaultValue: '120000',
   },
   {
+    key: 'k8sMetadata',
+    flag: 'k8s-metadata',
+    env: 'FLOWLINE_K8S_METADATA',
+    description:
+      'auto | on | off: watch Pods to fill deny flows\u2019 missing Pod/Node and Pod labels (auto: on in a cluster)',
+    defaultValue: 'auto',
+  },
+  {
+    key: 'podLabels',
+    flag: 'pod-labels',
+    env: 'FLOWLINE_POD_LABELS',
+    description: 'true | false: fill the Pod label columns (Antrea recordContents.podLabels)',
+    defaultValue: 'false',
+  },
+  {
+    key: 'kubeconfig',
+    flag: 'kubeconfig',
+    env: 'KUBECONFIG',
+    description: 'kubeconfig for the Pod informer (default: the in-cluster ServiceAccount)',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'FLOWLINE_LOG_LEVEL',
@@ -466,6 +493,9 @@ export function loadCollectorConfig(
   const spoolDir = text('spoolDir').value ?? '';
   if (spoolDir === '') problems.push('--spool-dir / FLOWLINE_SPOOL_DIR: must not be empty');
 
+  const k8s = k8sMetadataSettings(text('k8sMetadata'), text('podLabels'), env, problems);
+  const kubeconfig = text('kubeconfig').value;
+
   const config: CollectorConfig = {
     streamName: stream.value ?? '',
     ...(text('region').value ? { region: text('region').value } : {}),
@@ -500,6 +530,8 @@ export function loadCollectorConfig(
     deliveryStallMs: integer('deliveryStallMs', 1000),
     allowPlaintext,
     logLevel,
+    ...k8s,
+    ...(k8s.k8sMetadata && kubeconfig ? { kubeconfig } : {}),
   };
   if (config.backoffCapMs < config.backoffBaseMs)
     problems.push('FLOWLINE_BACKOFF_CAP_MS must be at least FLOWLINE_BACKOFF_BASE_MS');
@@ -509,4 +541,27 @@ export function loadCollectorConfig(
     problems.push('FLOWLINE_SPOOL_SEGMENT_BYTES must not exceed FLOWLINE_SPOOL_MAX_BYTES');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** auto = on where the in-cluster configuration exists (KUBERNETES_SERVICE_HOST), so local runs stay off. */
+function k8sMetadataSettings(
+  mode: { value: string | undefined; source: string },
+  labels: { value: string | undefined; source: string },
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): { k8sMetadata: boolean; podLabels: boolean } {
+  const modeValue = (mode.value ?? 'auto').toLowerCase();
+  if (!['auto', 'on', 'off'].includes(modeValue))
+    problems.push(`${mode.source}: must be auto, on or off, got "${mode.value}"`);
+  const k8sMetadata = modeValue === 'on' || (modeValue === 'auto' && Boolean(env.KUBERNETES_SERVICE_HOST));
+  const labelsValue = (labels.value ?? 'false').toLowerCase();
+  if (!['true', 'false'].includes(labelsValue))
+    problems.push(`${labels.source}: must be true or false, got "${labels.value}"`);
+  const podLabels = labelsValue === 'true';
+  if (podLabels && !k8sMetadata)
+    problems.push(
+      `${labels.source}: Pod labels come from the Pod informer, which is off (--k8s-metadata ${modeValue}); ` +
+        'run in the cluster or pass --k8s-metadata on with a --kubeconfig',
+    );
+  return { k8sMetadata, podLabels };
 }

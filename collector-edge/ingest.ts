@@ -13,6 +13,7 @@ import {
   type TransportSession,
 } from './ipfix/index.ts';
 import { SequenceTracker } from './ipfix/sequence.ts';
+import type { RecordEnricher } from './k8s-metadata/enrich.ts';
 import type { Logger, LogThrottle } from './log.ts';
 import type { CollectorMetrics, Transport } from './metrics.ts';
 import { FlowStringHints, flowRecordShape } from './normalise.ts';
@@ -44,6 +45,8 @@ export class IngestPipeline {
       udpTemplateLifetimeMs: number;
       templateBudget?: Partial<TemplateBudget>;
       now: () => number;
+      /** Kubernetes metadata (collector-edge/k8s-metadata), applied to each record before packing. */
+      enrichRecord?: RecordEnricher;
     },
   ) {
     this.decoder = createIpfixDecoder({
@@ -153,6 +156,10 @@ export class IngestPipeline {
     for (const set of result.dataSets) {
       if (set.options) continue; // exporter statistics, not flows
       const records = set.records;
+      // The one point where records change after normalisation. String hints stay valid: the wire
+      // writer checks a hinted string against the text before using it (core/wire.ts).
+      const enrich = this.options.enrichRecord;
+      if (enrich !== undefined) for (let i = 0; i < records.length; i++) enrich(records[i]!);
       const hints = this.hints.buffer;
       for (let i = 0; i < records.length; i++) {
         const record = records[i]!;

@@ -1,6 +1,6 @@
 // The flow key (DESIGN.md, fixed): the 5-tuple in canonical text form. Both halves of an inter-Node flow
 // map to the same key, so it is the DynamoDB partition key and the source of the Kinesis partition key.
-import { type FlowRecord, FlowType } from './flow-record.ts';
+import { type FlowRecord, FlowType, RuleAction } from './flow-record.ts';
 
 export interface FiveTuple {
   sourceIP: string;
@@ -18,6 +18,22 @@ export function isSourceNodeFromExternalFlow(record: FlowRecord): boolean {
   return (
     record.flowType === FlowType.FromExternal && record.destinationPodName === '' && record.proxySnatIP !== ''
   );
+}
+
+/**
+ * Antrea's isCorrelationRequired: inter-Node flows (and the ingress-Node half of from-external ones) wait
+ * for their other half, except flows a policy dropped or rejected on the way out (or rejected on the way
+ * in), which only one Node reports. Shared by the correlator (fold) and the edge (missing Pod metadata).
+ */
+export function isCorrelationRequired(record: FlowRecord): boolean {
+  if (
+    record.egressNetworkPolicyRuleAction === RuleAction.Drop ||
+    record.egressNetworkPolicyRuleAction === RuleAction.Reject ||
+    record.ingressNetworkPolicyRuleAction === RuleAction.Reject
+  ) {
+    return false;
+  }
+  return record.flowType === FlowType.InterNode || isSourceNodeFromExternalFlow(record);
 }
 
 export function flowTupleOf(record: FlowRecord): FiveTuple {

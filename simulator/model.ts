@@ -59,7 +59,7 @@ export interface PollExport {
   byNode: SimulatedRecord[][];
 }
 
-interface Pod {
+export interface SimulatedPod {
   name: string;
   namespace: string;
   node: number;
@@ -83,8 +83,8 @@ interface Connection {
   destinationIP: string;
   sourcePort: number;
   destinationPort: number;
-  sourcePod?: Pod;
-  destinationPod?: Pod;
+  sourcePod?: SimulatedPod;
+  destinationPod?: SimulatedPod;
   service?: { ip: string; port: number; portName: string };
   ingressPolicy?: Policy;
   egressPolicy?: Policy;
@@ -115,7 +115,12 @@ export function observationDomainOf(index: number): number {
 export class ClusterSimulation {
   readonly options: SimulationOptions;
   private readonly random: () => number;
-  private readonly pods: Pod[] = [];
+  private readonly pods: SimulatedPod[] = [];
+
+  /** The cluster's Pods (what a Pod informer would list). */
+  get podList(): readonly SimulatedPod[] {
+    return this.pods;
+  }
   private readonly connections: Connection[] = [];
   private readonly truth = new GroundTruthBuilder();
   private nextPoll = 0;
@@ -178,7 +183,7 @@ export class ClusterSimulation {
     return items[Math.floor(this.random() * items.length)]!;
   }
 
-  private podOn(node: number | undefined, notNode?: number): Pod {
+  private podOn(node: number | undefined, notNode?: number): SimulatedPod {
     const candidates = this.pods.filter(
       (p) => (node === undefined || p.node === node) && (notNode === undefined || p.node !== notNode),
     );
@@ -209,7 +214,7 @@ export class ClusterSimulation {
     else kind = multiNode ? 'ingressDrop' : 'egressDeny';
     const ipv6 = this.random() < this.options.ipv6Share;
     const protocol = this.random() < 0.75 ? 6 : 17;
-    const ip = (pod: Pod) => (ipv6 ? pod.ipv6 : pod.ipv4);
+    const ip = (pod: SimulatedPod) => (ipv6 ? pod.ipv6 : pod.ipv4);
     const externalIP = ipv6
       ? `2001:db8::${(1 + Math.floor(this.random() * 0xfffe)).toString(16)}`
       : `203.0.113.${1 + Math.floor(this.random() * 254)}`;

@@ -14,6 +14,8 @@ interface LocalCommandOptions {
   demoNodes: string;
   demoConnections: string;
   verbose: boolean;
+  kubeconfig?: string;
+  podLabels: boolean;
 }
 
 function integer(name: string, text: string, min: number, max: number): number {
@@ -52,7 +54,22 @@ export function register(program: Command): void {
     .option('--demo-nodes <n>', 'simulated Nodes', '3')
     .option('--demo-connections <n>', 'simulated connections', '100')
     .option('--verbose', 'keep the functions\u2019 INFO logs', false)
+    .option(
+      '--kubeconfig <file>',
+      'watch the Pods of this cluster: deny flows\u2019 missing Pod/Node filled (collector-edge/k8s-metadata)',
+    )
+    .option('--pod-labels', 'with --kubeconfig: fill the Pod label columns (recordContents.podLabels)', false)
     .action(async (options: LocalCommandOptions) => {
+      if (options.podLabels && !options.kubeconfig) {
+        process.stderr.write(
+          'flowline local: --pod-labels needs --kubeconfig FILE (the labels come from its cluster)\n',
+        );
+        process.exitCode = 2;
+        return;
+      }
+      const kubernetes = options.kubeconfig
+        ? { kubernetes: { kubeconfig: options.kubeconfig, podLabels: options.podLabels } }
+        : {};
       if (options.replay) {
         const { runReplay } = await import('../../local/runner/replay.ts');
         process.exitCode = await runReplay(
@@ -60,6 +77,7 @@ export function register(program: Command): void {
             files: options.replay,
             printRows: options.printRows,
             ...(options.clusterUuid ? { clusterUUID: options.clusterUuid } : {}),
+            ...kubernetes,
           },
           { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
         );
@@ -80,6 +98,7 @@ export function register(program: Command): void {
           demoConnections: integer('demo-connections', options.demoConnections, 0, 1_000_000),
           progressIntervalMs: 2000,
           verbose: options.verbose,
+          ...kubernetes,
         },
         { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
       );

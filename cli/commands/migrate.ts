@@ -59,6 +59,14 @@ export function register(program: Command): void {
           `${String(m.version).padStart(4, '0')}_${m.name}`;
         for (const m of report.alreadyApplied) console.log(`already applied ${name(m)}`);
         for (const m of report.applied) console.log(`applied ${name(m)}`);
+        if (report.theia) {
+          const { localTable, columnsAdded } = report.theia;
+          console.log(
+            `flows is Theia's (Distributed over ${localTable}): ` +
+              (columnsAdded.length > 0 ? `added ${columnsAdded.join(', ')}` : 'nothing to add'),
+          );
+        }
+        for (const m of report.providedByTheia) console.log(`provided by Theia's schema ${name(m)}`);
         if (report.retentionChanged.length > 0) {
           console.log(`retention set to ${options.ttl} on ${report.retentionChanged.join(', ')}`);
         }

@@ -2,8 +2,11 @@
 // and 2.1-2.2): addOrUpdateRecordInMap, correlateRecords, aggregateRecords, on one AggregatedFlow and its
 // expiry times. Pure; `nowMs` is injected. Field-for-field, including the quirks (marked QUIRK).
 import { type AggregatedFlow, type Counters, zeroCounters } from '../../core/aggregated-flow.ts';
-import { isSourceNodeFromExternalFlow } from '../../core/flow-key.ts';
-import { FlowEndReason, type FlowRecord, FlowType, RuleAction } from '../../core/flow-record.ts';
+import { isCorrelationRequired, isSourceNodeFromExternalFlow } from '../../core/flow-key.ts';
+
+export { isCorrelationRequired };
+
+import { FlowEndReason, type FlowRecord, FlowType } from '../../core/flow-record.ts';
 
 export interface AggregationTimeouts {
   activeTimeoutMs: number;
@@ -15,17 +18,6 @@ export interface AggregationEntry {
   flow: AggregatedFlow;
   activeExpireAtMs: number;
   inactiveExpireAtMs: number;
-}
-
-export function isCorrelationRequired(record: FlowRecord): boolean {
-  if (
-    record.egressNetworkPolicyRuleAction === RuleAction.Drop ||
-    record.egressNetworkPolicyRuleAction === RuleAction.Reject ||
-    record.ingressNetworkPolicyRuleAction === RuleAction.Reject
-  ) {
-    return false;
-  }
-  return record.flowType === FlowType.InterNode || isSourceNodeFromExternalFlow(record);
 }
 
 export function isRecordFromSource(record: FlowRecord): boolean {
@@ -136,6 +128,10 @@ export function correlateRecords(incoming: FlowRecord, existing: FlowRecord): vo
     'egressNetworkPolicyName',
     'egressNetworkPolicyNamespace',
     'egressNetworkPolicyRuleName',
+    // Filled at the edge by the Pod informer (collector-edge/k8s-metadata), each half for its own Pod:
+    // merged like the names, so the row carries both sides as Antrea's fillPodLabels gives them.
+    'sourcePodLabels',
+    'destinationPodLabels',
   ] as const;
   for (const field of strings) if (incoming[field] !== '') existing[field] = incoming[field];
   const numbers = [

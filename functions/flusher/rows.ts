@@ -8,6 +8,7 @@ import {
 } from '../../clickhouse/columns.ts';
 import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
 import { addressOrEmpty } from '../../core/ip.ts';
+import { labelsJson } from '../../core/pod-labels.ts';
 
 /** One row of `flows`: DateTime columns as Unix seconds, exportedAt as UTC text with milliseconds. */
 export type FlowRow = Record<FlowsColumn, string | number>;
@@ -107,10 +108,9 @@ export function podLabelsJson(labels: string): string {
     return labels;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return labels;
-  const entries = Object.entries(parsed as Record<string, unknown>);
-  if (!entries.every(([, value]) => typeof value === 'string')) return labels;
-  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify(Object.fromEntries(entries));
+  const values = Object.values(parsed as Record<string, unknown>);
+  if (!values.every((value) => typeof value === 'string')) return labels;
+  return labelsJson(parsed as Record<string, string>);
 }
 
 /** Antrea's 51 INSERT arguments, in Antrea's order (for comparison with the Flow Aggregator's Exec call). */

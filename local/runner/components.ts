@@ -26,6 +26,13 @@ export interface LocalCollectorOptions {
   /** Serve /metrics on this host:port (port 0: a free one); off when undefined. */
   http?: string;
   wrapSink?: (sink: KinesisSink) => KinesisSink;
+  /** Pod informer on the cluster (or test API server) of this kubeconfig: Pod metadata and labels. */
+  kubernetes?: LocalKubernetesOptions;
+}
+
+export interface LocalKubernetesOptions {
+  kubeconfig: string;
+  podLabels: boolean;
 }
 
 /** The edge collector in this process, configured as `flowline collect` would be (FLOWLINE_* settings apply). */
@@ -41,6 +48,13 @@ export async function startLocalCollector(
     ...(options.logLevel ? { 'log-level': options.logLevel } : {}),
     // Every simulated Node connects from 127.0.0.1: one source, up to 100 agents (--demo-nodes).
     ...(env.FLOWLINE_MAX_CONNECTIONS_PER_SOURCE ? {} : { 'max-connections-per-source': '1024' }),
+    ...(options.kubernetes
+      ? {
+          'k8s-metadata': 'on',
+          kubeconfig: options.kubernetes.kubeconfig,
+          'pod-labels': String(options.kubernetes.podLabels),
+        }
+      : {}),
   });
   const config: CollectorConfig = { ...base, listen: options.listen };
   const sink = new KinesisStreamSink(options.kinesis, options.streamName);

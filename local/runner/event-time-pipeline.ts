@@ -30,6 +30,7 @@ import {
   CorrelatorCounters,
   correlatorMapping,
   countingCorrelator,
+  type LocalKubernetesOptions,
   startLocalCollector,
 } from './components.ts';
 import type { EventTimeFlusher, MetricSink } from './event-time-functions.ts';
@@ -67,7 +68,13 @@ export interface EventTimePipelineOptions {
   startMs: number;
   /** The in-process collector: its listeners (none: messages come through ingestMessage), or false when the
    * collector runs elsewhere (a child process). */
-  collector?: false | { listen?: ListenSpec[]; wrapSink?: (sink: KinesisSink) => KinesisSink };
+  collector?:
+    | false
+    | {
+        listen?: ListenSpec[];
+        wrapSink?: (sink: KinesisSink) => KinesisSink;
+        kubernetes?: LocalKubernetesOptions;
+      };
   wrapReader?: (reader: StreamReader) => StreamReader;
   correlator?: {
     wrapStore?: (store: FlowStore) => FlowStore;
@@ -184,6 +191,7 @@ export class EventTimePipeline {
             spoolDir: join(options.workDir, 'spool'),
             now: () => eventClock.now(),
             logLevel: 'warn',
+            ...(collectorOptions.kubernetes ? { kubernetes: collectorOptions.kubernetes } : {}),
             wrapSink: (sink) => {
               const counted = putCounter.wrap(sink);
               return collectorOptions.wrapSink ? collectorOptions.wrapSink(counted) : counted;

@@ -22,6 +22,7 @@ import {
   CorrelatorCounters,
   correlatorMapping,
   countingCorrelator,
+  type LocalKubernetesOptions,
   startLocalCollector,
 } from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
@@ -42,6 +43,7 @@ export interface LiveOptions {
   progressIntervalMs: number;
   /** Keep the functions' own log level (INFO) instead of errors only. */
   verbose: boolean;
+  kubernetes?: LocalKubernetesOptions;
 }
 
 export interface Output {
@@ -162,6 +164,7 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
     spoolDir: join(workDir, 'spool'),
     http: '127.0.0.1:0',
     logLevel: 'warn',
+    ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
   });
   const counters = new CorrelatorCounters();
   const failures = new JsonLinesFailureDestination({ directory: workDir, fileName: 'on-failure.jsonl' });

@@ -2,6 +2,7 @@
 // uses) through the whole local pipeline on event time. A message's time is its capture timestamp, or, for
 // inputs without one (raw, hex), its IPFIX export time. At end of input every pending flow expires and is
 // exported; the rows of ClickHouse `flows` can then be printed as JSON Lines.
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-clients.ts';
 import { readInput } from '../../collector-edge/ipfix/readers/messages.ts';
 import { startLocalEngines } from '../engines/index.ts';
+import type { LocalKubernetesOptions } from './components.ts';
 import { EventTimePipeline } from './event-time-pipeline.ts';
 import { prepareLocalStack } from './prepare.ts';
 import { loadStackTemplate, readLocalTopology } from './template.ts';
@@ -119,6 +121,8 @@ export interface ReplayRunOptions {
   files: string[];
   printRows: boolean;
   clusterUUID?: string;
+  /** Fill Pod metadata / labels from the Pods of this kubeconfig's cluster (collector-edge/k8s-metadata). */
+  kubernetes?: LocalKubernetesOptions;
 }
 
 /** The whole `--replay` run on fresh in-memory engines. Returns the exit code. */
@@ -164,6 +168,7 @@ export async function runReplay(
       kinesis,
       workDir,
       startMs,
+      ...(options.kubernetes ? { collector: { kubernetes: options.kubernetes } } : {}),
     });
     const stats = await replayInputs(pipeline, inputs, report);
     const records = await pipeline.collector!.metrics.total('flowline_collector_flow_records_total');

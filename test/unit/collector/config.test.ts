@@ -124,3 +124,33 @@ describe('collector configuration', () => {
     expect(() => parseListenSpec('udp://host')).toThrow(/proto:\/\/host:port/);
   });
 });
+
+describe('Kubernetes metadata settings', () => {
+  test('auto: on inside a cluster, off outside; labels off by default', () => {
+    expect(loadCollectorConfig(base)).toMatchObject({ k8sMetadata: false, podLabels: false });
+    const inCluster = loadCollectorConfig({ ...base, KUBERNETES_SERVICE_HOST: '10.96.0.1' });
+    expect(inCluster).toMatchObject({ k8sMetadata: true, podLabels: false });
+    expect(inCluster.kubeconfig).toBeUndefined();
+  });
+
+  test('on with a kubeconfig and labels; off wins over the cluster', () => {
+    expect(
+      loadCollectorConfig(base, { 'k8s-metadata': 'on', kubeconfig: '/k/config', 'pod-labels': 'true' }),
+    ).toMatchObject({ k8sMetadata: true, kubeconfig: '/k/config', podLabels: true });
+    expect(
+      loadCollectorConfig({ ...base, KUBERNETES_SERVICE_HOST: 'x', FLOWLINE_K8S_METADATA: 'off' }),
+    ).toMatchObject({
+      k8sMetadata: false,
+    });
+  });
+
+  test('labels without the informer, and bad values, are refused with the setting named', () => {
+    expect(problems({ ...base, FLOWLINE_POD_LABELS: 'true' })).toEqual([
+      expect.stringMatching(/^FLOWLINE_POD_LABELS: Pod labels come from the Pod informer, which is off/),
+    ]);
+    expect(problems({ ...base, FLOWLINE_K8S_METADATA: 'maybe', FLOWLINE_POD_LABELS: 'yes' })).toEqual([
+      'FLOWLINE_K8S_METADATA: must be auto, on or off, got "maybe"',
+      'FLOWLINE_POD_LABELS: must be true or false, got "yes"',
+    ]);
+  });
+});

@@ -7,7 +7,7 @@ import { agentTemplateNames } from '../../../simulator/agent-template.ts';
 export const ANTREA_AGENT_IPV4_FIELDS: EncoderField[] = agentTemplateNames(false).map((name) => field(name));
 
 /** A Pod of a cluster of 2,000 Pods on 20 Nodes: names and addresses repeat across flows, as in real traffic. */
-function pod(index: number): { name: string; namespace: string; node: string; ip: string } {
+export function pod(index: number): { name: string; namespace: string; node: string; ip: string } {
   const namespaces = ['default', 'kube-system', 'payments', 'frontend', 'monitoring'];
   const deployment = ['web', 'api', 'db', 'cache', 'worker'][index % 5]!;
   return {
