@@ -104,7 +104,8 @@ function templateFields(ipv6: boolean): EncoderField[] {
 /** go-ipfix / Antrea genObservationDomainID: FNV-1 (not 1a) 32-bit over the UUID's 16 bytes. */
 export function observationDomainIdOf(clusterUUID: string): number {
   const hex = clusterUUID.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new Error(`cluster UUID ${JSON.stringify(clusterUUID)} is not a UUID`);
+  if (!/^[0-9a-fA-F]{32}$/.test(hex))
+    throw new Error(`cluster UUID ${JSON.stringify(clusterUUID)} is not a UUID`);
   let hash = 0x811c9dc5;
   for (let i = 0; i < 32; i += 2) {
     hash = Math.imul(hash, 0x01000193) >>> 0;
@@ -172,7 +173,10 @@ function jsonValueOf(name: string, value: EncodableValue): string | number {
 
 /** Go's encoding/json string escaping with EscapeHTML on (its default): <, >, &, U+2028, U+2029. */
 function goJsonString(text: string): string {
-  return JSON.stringify(text).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(text).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** RFC 3339 with second precision, as Go's time.Now().Format(time.RFC3339) in UTC. */

@@ -12,7 +12,11 @@
 // UInt64 counters INT64, UInt8/16/32 INT32, strings UTF8; SNAPPY compression; one row group per object.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ParquetReader, ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
-import { FLOWLINE_INSERT_COLUMNS, FLOWS_COLUMN_TYPES, type InsertColumnType } from '../../clickhouse/columns.ts';
+import {
+  FLOWLINE_INSERT_COLUMNS,
+  FLOWS_COLUMN_TYPES,
+  type InsertColumnType,
+} from '../../clickhouse/columns.ts';
 import { type ExportedBatch, type ExportedRow, PER_NODE_COUNTER_COLUMNS } from './exported-row.ts';
 
 type ParquetType = 'TIMESTAMP_MILLIS' | 'INT64' | 'INT32' | 'UTF8';
@@ -36,12 +40,10 @@ export const ARCHIVE_COLUMNS: ReadonlyArray<readonly [string, ParquetType]> = [
 ];
 
 const SCHEMA = new ParquetSchema(
-  Object.fromEntries(
-    ARCHIVE_COLUMNS.map(([name, type]) => [name, { type, compression: 'SNAPPY' as const }]),
-  ),
+  Object.fromEntries(ARCHIVE_COLUMNS.map(([name, type]) => [name, { type, compression: 'SNAPPY' as const }])),
 );
 
-const DATE_TIME_SECONDS = new Set(
+const DATE_TIME_SECONDS = new Set<string>(
   FLOWLINE_INSERT_COLUMNS.filter((c) => FLOWS_COLUMN_TYPES[c] === 'DateTime'),
 );
 
@@ -94,7 +96,8 @@ export async function decodeParquet(bytes: Buffer): Promise<Array<Record<string,
   const reader = await ParquetReader.openBuffer(bytes);
   const cursor = reader.getCursor();
   const rows: Array<Record<string, unknown>> = [];
-  for (let row = await cursor.next(); row; row = await cursor.next()) rows.push(row as Record<string, unknown>);
+  for (let row = await cursor.next(); row; row = await cursor.next())
+    rows.push(row as Record<string, unknown>);
   await reader.close();
   return rows;
 }

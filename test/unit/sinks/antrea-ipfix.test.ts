@@ -11,27 +11,14 @@ import {
   TEMPLATE_ID_IPV4,
   TEMPLATE_ID_IPV6,
 } from '../../../functions/sinks/antrea-ipfix.ts';
-import type { ExportedRow } from '../../../functions/sinks/exported-row.ts';
 import { ANTREA_AGGREGATED_TEMPLATE_V4 } from '../../fixtures/antrea-aggregated-template.ts';
 import {
   aggregatedFlowArbitrary,
+  expectedIeValue,
   exportedRow,
   SINK_CLUSTER_UUID,
   sampleFlow,
 } from '../../fixtures/exported-rows.ts';
-
-/** The IE name -> the row value Antrea puts there. */
-export function expectedIeValue(name: string, row: ExportedRow, clusterId: string): string | number {
-  const ipv6 = name.includes('IPv6');
-  const address = (value: string | number) => (value === '' ? (ipv6 ? '::' : '0.0.0.0') : value);
-  if (/^sourceIPv[46]Address$/.test(name)) return row.sourceIP;
-  if (/^destinationIPv[46]Address$/.test(name)) return row.destinationIP;
-  if (/^proxySnatIPv[46]$/.test(name)) return address(row.proxySnatIP);
-  if (/^destinationClusterIPv[46]$/.test(name)) return address(row.destinationClusterIP);
-  if (/^destinationServiceIPv[46]$/.test(name)) return address(row.destinationServiceIP);
-  if (name === 'clusterId') return clusterId;
-  return (row as Record<string, string | number>)[name]!;
-}
 
 function decodeAll(messages: Uint8Array[]) {
   const decoder = createIpfixDecoder();
@@ -70,18 +57,30 @@ describe('IPFIX data records', () => {
     fc.assert(
       fc.property(fc.array(aggregatedFlowArbitrary, { minLength: 1, maxLength: 20 }), (flows) => {
         const rows = flows.map((f, i) => exportedRow(f, i + 1));
-        const encoder = new AggregatedRecordEncoder(observationDomainIdOf(SINK_CLUSTER_UUID), SINK_CLUSTER_UUID, 1472);
-        const messages = [encoder.templateMessage(1_800_000_000), ...encoder.dataMessages(rows, 1_800_000_000)];
+        const encoder = new AggregatedRecordEncoder(
+          observationDomainIdOf(SINK_CLUSTER_UUID),
+          SINK_CLUSTER_UUID,
+          1472,
+        );
+        const messages = [
+          encoder.templateMessage(1_800_000_000),
+          ...encoder.dataMessages(rows, 1_800_000_000),
+        ];
         for (const m of messages) expect(m.length).toBeLessThanOrEqual(1472);
         const { sets } = decodeAll(messages);
         const records = sets.flatMap((s) => s.records.map((r) => ({ set: s, r })));
         expect(records).toHaveLength(rows.length);
         // IPv4 rows first, then IPv6 rows, each in batch order.
-        const ordered = [...rows.filter((r) => !String(r.sourceIP).includes(':')), ...rows.filter((r) => String(r.sourceIP).includes(':'))];
+        const ordered = [
+          ...rows.filter((r) => !String(r.sourceIP).includes(':')),
+          ...rows.filter((r) => String(r.sourceIP).includes(':')),
+        ];
         for (const [i, { set, r }] of records.entries()) {
           const row = ordered[i]!;
           expect(set.observationDomainId).toBe(37993219);
-          expect(set.templateId).toBe(String(row.sourceIP).includes(':') ? TEMPLATE_ID_IPV6 : TEMPLATE_ID_IPV4);
+          expect(set.templateId).toBe(
+            String(row.sourceIP).includes(':') ? TEMPLATE_ID_IPV6 : TEMPLATE_ID_IPV4,
+          );
           for (const name of aggregatedTemplateNames(set.templateId === TEMPLATE_ID_IPV6)) {
             expect(r[name], name).toEqual(expectedIeValue(name, row, SINK_CLUSTER_UUID));
           }
@@ -94,7 +93,11 @@ describe('IPFIX data records', () => {
   it('numbers messages with the count of data records sent before them (RFC 7011)', () => {
     const rows = Array.from({ length: 50 }, (_, i) => exportedRow(sampleFlow(), i + 1));
     const encoder = new AggregatedRecordEncoder(7, 'c', 1472);
-    const { decoder, sets } = decodeAll([encoder.templateMessage(1), ...encoder.dataMessages(rows, 1), ...encoder.dataMessages(rows, 2)]);
+    const { decoder, sets } = decodeAll([
+      encoder.templateMessage(1),
+      ...encoder.dataMessages(rows, 1),
+      ...encoder.dataMessages(rows, 2),
+    ]);
     expect(sets.reduce((n, s) => n + s.records.length, 0)).toBe(100);
     expect(decoder.sequenceStats()).toMatchObject([{ lostRecords: 0 }]);
   });
@@ -111,9 +114,12 @@ describe('JSON record format', () => {
         expect(line).not.toMatch(/[<>&]/); // Go escapes them as \u003c \u003e \u0026
         const parsed = JSON.parse(line) as { '@timestamp': string; ipfix: Record<string, unknown> };
         const ipv6 = String(row.sourceIP).includes(':');
-        const names = ANTREA_AGGREGATED_TEMPLATE_V4.map(([name]) => (ipv6 ? name.replace('IPv4', 'IPv6') : name));
+        const names = ANTREA_AGGREGATED_TEMPLATE_V4.map(([name]) =>
+          ipv6 ? name.replace('IPv4', 'IPv6') : name,
+        );
         expect(Object.keys(parsed.ipfix)).toEqual([...names].sort());
-        for (const name of names) expect(parsed.ipfix[name], name).toEqual(expectedIeValue(name, row, 'cluster-a'));
+        for (const name of names)
+          expect(parsed.ipfix[name], name).toEqual(expectedIeValue(name, row, 'cluster-a'));
       }),
       { numRuns: 100 },
     );
