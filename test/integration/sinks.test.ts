@@ -108,7 +108,10 @@ function decodeReceived(
 function capture(receiver: TcpReceiver): Uint8Array {
   const packets: PacketSpec[] = [];
   let t = T0;
-  const frame = (frame: Uint8Array) => packets.push({ timestampMs: (t += 1), frame });
+  const frame = (frame: Uint8Array) => {
+    t += 1;
+    packets.push({ timestampMs: t, frame });
+  };
   for (const { clientPort, chunks } of receiver.connections) {
     const [c, s] = ['127.0.0.1', '127.0.0.1'];
     const data = Buffer.concat(chunks);
