@@ -14,6 +14,10 @@ interface LocalCommandOptions {
   demoNodes: string;
   demoConnections: string;
   verbose: boolean;
+  ipfixExport?: string;
+  ipfixExportFormat: string;
+  archive: boolean;
+  archivePort?: string;
 }
 
 function integer(name: string, text: string, min: number, max: number): number {
@@ -22,6 +26,14 @@ function integer(name: string, text: string, min: number, max: number): number {
     throw new Error(`--${name}: must be a whole number from ${min} to ${max}, got "${text}"`);
   }
   return value;
+}
+
+function recordFormat(text: string): 'IPFIX' | 'JSON' {
+  const format = text.toUpperCase();
+  if (format !== 'IPFIX' && format !== 'JSON') {
+    throw new Error(`--ipfix-export-format: must be IPFIX or JSON, got "${text}"`);
+  }
+  return format;
 }
 
 export function register(program: Command): void {
@@ -52,6 +64,13 @@ export function register(program: Command): void {
     .option('--demo-nodes <n>', 'simulated Nodes', '3')
     .option('--demo-connections <n>', 'simulated connections', '100')
     .option('--verbose', 'keep the functions\u2019 INFO logs', false)
+    .option(
+      '--ipfix-export <url>',
+      'also export every row to an IPFIX collector: tcp://host:port, tls://host:port or udp://host:port',
+    )
+    .option('--ipfix-export-format <format>', 'IPFIX or JSON (go-ipfix JSON lines)', 'IPFIX')
+    .option('--archive', 'also archive every row as Parquet in a local S3 (s3rver on 127.0.0.1)', false)
+    .option('--archive-port <port>', 'port of the local S3 (default: a free one)')
     .action(async (options: LocalCommandOptions) => {
       if (options.replay) {
         const { runReplay } = await import('../../local/runner/replay.ts');
@@ -80,6 +99,14 @@ export function register(program: Command): void {
           demoConnections: integer('demo-connections', options.demoConnections, 0, 1_000_000),
           progressIntervalMs: 2000,
           verbose: options.verbose,
+          sinks: {
+            ...(options.ipfixExport ? { ipfixExport: options.ipfixExport } : {}),
+            ipfixExportFormat: recordFormat(options.ipfixExportFormat),
+            archive: options.archive,
+            ...(options.archivePort
+              ? { archivePort: integer('archive-port', options.archivePort, 1, 65535) }
+              : {}),
+          },
         },
         { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
       );

@@ -1,4 +1,4 @@
-// s3rver (npm, devDependency) ships no types: the part the tests use.
+// s3rver (npm) ships no types: the part local mode and the tests use.
 declare module 's3rver' {
   interface S3rverOptions {
     address?: string;
