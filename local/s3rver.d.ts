@@ -14,3 +14,7 @@ declare module 's3rver' {
     close(): Promise<void>;
   }
 }
+declare module 's3rver/lib/models/account.js' {
+  const AWSAccount: { DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void } };
+  export default AWSAccount;
+}

@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import S3rverAccount from 's3rver/lib/models/account.js';
 import { parseCollectorAddress } from '../../functions/sinks/config.ts';
 
 export const LOCAL_ARCHIVE_BUCKET = 'flowline-archive';
@@ -47,6 +48,10 @@ export async function startLocalSinks(options: LocalSinkOptions, workDir: string
       directory,
       configureBuckets: [{ name: LOCAL_ARCHIVE_BUCKET }],
     });
+    // s3rver checks request signatures against its own key pairs (S3RVER/S3RVER): add local mode's
+    // credentials (AWS_ACCESS_KEY_ID, the same for every local engine) so the flusher's requests pass.
+    const { AWS_ACCESS_KEY_ID: keyId, AWS_SECRET_ACCESS_KEY: secret } = process.env;
+    if (keyId && secret) S3rverAccount.DUMMY_ACCOUNT.createKeyPair(keyId, secret);
     const { port } = await server.run();
     const endpoint = `http://127.0.0.1:${port}`;
     Object.assign(env, {
