@@ -7,9 +7,10 @@
 // templateRefreshTimeout, 600 s). In JSON format no template is sent. A failed write closes the
 // connection; the next delivery reconnects and sends the templates again.
 //
-// Delivery is at least once, never exactly once: IPFIX has no acknowledgement and no deduplication. A
-// batch whose write fails is sent again whole, on a new connection, so the collector may see some of its
-// records twice. Bytes the kernel accepted on a connection the collector then reset are lost without any
+// Over UDP nothing reports a lost datagram (as with go-ipfix): delivery there is best effort. Over TCP
+// and TLS delivery is at least once, never exactly once: IPFIX has no acknowledgement and no
+// deduplication. A batch whose write fails is sent again whole, on a new connection, so the collector
+// may see some of its records twice. Bytes the kernel accepted on a connection the collector then reset are lost without any
 // error (TCP gives the sender no receipt); a collector that closes its side is noticed at once (its FIN)
 // and the next batch goes out on a new connection.
 import dgram from 'node:dgram';
@@ -129,18 +130,23 @@ async function connect(options: IpfixExporterOptions): Promise<Channel> {
   const where = `${transport}://${host}:${port}`;
   if (transport === 'udp') {
     const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.connect(port, host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      }),
-      connectTimeoutMs,
-      `connect ${where}`,
-      () => socket.close(),
-    );
+    try {
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.connect(port, host, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        }),
+        connectTimeoutMs,
+        `connect ${where}`,
+        () => undefined,
+      );
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
     return datagramChannel(socket);
   }
   const socket =
