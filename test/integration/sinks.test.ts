@@ -597,4 +597,62 @@ describe('S3 Parquet archive', () => {
     expect(await objects(prefix)).toEqual(keys);
     expect(sinks.counters()[0]).toMatchObject({ sink: 'archive', rowsSent: 200, retries: 0 });
   }, 120_000);
+
+  it('an S3 outage mid-run: ClickHouse rows exactly once, the archive catches up, retries counted', async () => {
+    const stack = await newStack();
+    const directory = mkdtempSync(join(tmpdir(), 'flowline-s3rver-outage-'));
+    const start = (port: number) =>
+      new S3rver({
+        address: '127.0.0.1',
+        port,
+        silent: true,
+        directory,
+        configureBuckets: [{ name: BUCKET }],
+      });
+    let local = start(0);
+    const { port } = await local.run();
+    const client = new S3Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    const sinks = createExtraSinks(sinksConfig({ archive: { bucket: BUCKET, prefix: 'outage/' } }), {
+      clusterUUID: CLUSTER_UUID,
+      s3: client,
+      clock: () => stack.clock.now,
+      sleep,
+    });
+    await stack.feed(interNodeHalves(30, 0, 1));
+    stack.clock.now += 1000;
+    expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 30 });
+    expect(await sinks.drain()).toBe(true);
+
+    await local.close();
+    await stack.feed([...interNodeHalves(30, 200, 1), ...interNodeHalves(30, 0, 2)]);
+    stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
+    expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 60 });
+    await waitFor(() => sinks.counters()[0]!.retries >= 2, 'archive retries');
+    local = start(port);
+    await local.run();
+    expect(await sinks.drain()).toBe(true);
+    expect(sinks.counters()[0]).toMatchObject({ rowsSent: 90, rowsDropped: 0, queuedRows: 0 });
+
+    const rows = await stack.rows();
+    expect(rows).toHaveLength(90);
+    expect(new Set(rows.map((r) => `${r.flowKey}#${r.exportSeq}`)).size).toBe(90);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'outage/' }));
+    const archived = new Set<string>();
+    for (const { Key } of listed.Contents ?? []) {
+      const object = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key }));
+      for (const row of await decodeParquet(Buffer.from(await object.Body!.transformToByteArray()))) {
+        archived.add(`${row.flowKey}#${row.exportSeq}`);
+      }
+    }
+    expect([...archived].sort()).toEqual(rows.map((r) => `${r.flowKey}#${r.exportSeq}`).sort());
+    client.destroy();
+    await local.close();
+    rmSync(directory, { recursive: true, force: true });
+  }, 120_000);
 });
