@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatFigure, targetMet, updateBenchDocs } from './docs.ts';
 import { BENCH_MODULES } from './modules.ts';
 import type { BenchRow } from './types.ts';
 
@@ -46,6 +47,8 @@ export async function runBenchmarks(options: {
   quick: boolean;
   only?: string;
   out: string;
+  /** Refresh docs/benchmarks.md and docs/bench-results.json (never from a --quick run). */
+  docs: boolean;
 }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const seconds: Record<string, number> = {};
@@ -62,14 +65,18 @@ export async function runBenchmarks(options: {
   if (total > SUITE_BUDGET_SECONDS) process.stderr.write('bench: OVER the 10-minute budget\n');
   printTable(rows);
   const timings = { seconds, totalSeconds: total, quick: options.quick };
-  writeFileSync(options.out, `${JSON.stringify({ at: new Date().toISOString(), timings, rows }, null, 2)}\n`);
+  const at = new Date().toISOString();
+  writeFileSync(options.out, `${JSON.stringify({ at, timings, rows }, null, 2)}\n`);
+  if (options.docs && !options.quick && rows.length > 0) {
+    const docsDir = fileURLToPath(new URL('../docs/', import.meta.url));
+    updateBenchDocs(rows, {
+      resultsFile: join(docsDir, 'bench-results.json'),
+      docFile: join(docsDir, 'benchmarks.md'),
+      at,
+    });
+    process.stderr.write('bench: docs/benchmarks.md and docs/bench-results.json updated\n');
+  }
   return rows;
-}
-
-function format(value: number | undefined): string {
-  if (value === undefined) return '';
-  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
-  return Number(value.toPrecision(3)).toString();
 }
 
 export function printTable(rows: BenchRow[]): void {
@@ -86,26 +93,17 @@ export function printTable(rows: BenchRow[]): void {
   ];
   const lines = rows.map((row) => {
     const ratio = row.baseline ? row.value / row.baseline : undefined;
-    const met =
-      row.target === undefined
-        ? ''
-        : (row.better ?? 'higher') === 'higher'
-          ? row.value >= row.target
-            ? 'yes'
-            : 'NO'
-          : row.value <= row.target
-            ? 'yes'
-            : 'NO';
+    const met = targetMet(row);
     return [
       row.group,
       row.name,
-      format(row.value),
+      formatFigure(row.value),
       row.unit,
       row.baselineName ?? '',
-      format(row.baseline),
+      formatFigure(row.baseline),
       ratio === undefined ? '' : `${ratio.toFixed(2)}x`,
-      format(row.target),
-      met,
+      formatFigure(row.target),
+      met === undefined ? '' : met ? 'yes' : 'NO',
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

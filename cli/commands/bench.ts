@@ -7,7 +7,8 @@ export function register(program: Command): void {
     .option('--quick', 'smaller workloads, for a smoke run', false)
     .option('--only <group>', 'run only the benchmark modules whose name contains this text')
     .option('--out <file>', 'where to write the JSON results', 'bench-results.json')
-    .action(async (options: { quick: boolean; only?: string; out: string }) => {
+    .option('--no-docs', 'leave docs/benchmarks.md and docs/bench-results.json as they are')
+    .action(async (options: { quick: boolean; only?: string; out: string; docs: boolean }) => {
       const { runBenchmarks } = await import('../../bench/main.ts');
       await runBenchmarks(options);
     });
