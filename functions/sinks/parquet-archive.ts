@@ -11,7 +11,6 @@
 // proxy SNAT address that Antrea's IPFIX export carries. DateTime columns are TIMESTAMP_MILLIS (UTC),
 // UInt64 counters INT64, UInt8/16/32 INT32, strings UTF8; SNAPPY compression; one row group per object.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ParquetReader, ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
 import {
   FLOWLINE_INSERT_COLUMNS,
   FLOWS_COLUMN_TYPES,
@@ -39,9 +38,26 @@ export const ARCHIVE_COLUMNS: ReadonlyArray<readonly [string, ParquetType]> = [
   ['proxySnatPort', 'INT32'],
 ];
 
-const SCHEMA = new ParquetSchema(
-  Object.fromEntries(ARCHIVE_COLUMNS.map(([name, type]) => [name, { type, compression: 'SNAPPY' as const }])),
-);
+type ParquetLibrary = typeof import('@dsnp/parquetjs');
+let parquet:
+  | Promise<{ lib: ParquetLibrary; schema: InstanceType<ParquetLibrary['ParquetSchema']> }>
+  | undefined;
+
+/**
+ * The Parquet library, loaded on first use: evaluating it takes about a second of a cold start, which a
+ * flusher without the archive should not pay.
+ */
+function parquetLibrary() {
+  parquet ??= import('@dsnp/parquetjs').then((lib) => ({
+    lib,
+    schema: new lib.ParquetSchema(
+      Object.fromEntries(
+        ARCHIVE_COLUMNS.map(([name, type]) => [name, { type, compression: 'SNAPPY' as const }]),
+      ),
+    ),
+  }));
+  return parquet;
+}
 
 const DATE_TIME_SECONDS = new Set<string>(
   FLOWLINE_INSERT_COLUMNS.filter((c) => FLOWS_COLUMN_TYPES[c] === 'DateTime'),
@@ -83,7 +99,8 @@ export async function encodeParquet(rows: readonly ExportedRow[]): Promise<Buffe
       return this;
     },
   };
-  const writer = await ParquetWriter.openStream(SCHEMA, sink as never, {
+  const { lib, schema } = await parquetLibrary();
+  const writer = await lib.ParquetWriter.openStream(schema, sink as never, {
     rowGroupSize: Math.max(1, rows.length),
   });
   for (const row of rows) await writer.appendRow(parquetRow(row));
@@ -93,7 +110,8 @@ export async function encodeParquet(rows: readonly ExportedRow[]): Promise<Buffe
 
 /** Reads an archived object back: rows keyed by column, timestamps as Date, INT64 as bigint or number. */
 export async function decodeParquet(bytes: Buffer): Promise<Array<Record<string, unknown>>> {
-  const reader = await ParquetReader.openBuffer(bytes);
+  const { lib } = await parquetLibrary();
+  const reader = await lib.ParquetReader.openBuffer(bytes);
   const cursor = reader.getCursor();
   const rows: Array<Record<string, unknown>> = [];
   for (let row = await cursor.next(); row; row = await cursor.next())
