@@ -4,6 +4,7 @@
 // module scope in a Lambda handler).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -53,4 +54,13 @@ export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
 
 export function createSecretsManagerClient(options: AwsClientOptions = {}): SecretsManagerClient {
   return new SecretsManagerClient(commonConfig(options));
+}
+
+/**
+ * Path-style addressing when AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL points at a local S3 implementation
+ * (s3rver, LocalStack): they serve http://host:port/bucket/key, not bucket.host virtual hosts.
+ */
+export function createS3Client(options: AwsClientOptions = {}): S3Client {
+  const local = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
+  return new S3Client({ ...commonConfig(options), forcePathStyle: local });
 }

@@ -8,5 +8,6 @@ export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
   collector: async () => (await import('./collector.bench.ts')).collectorBench,
   correlator: async () => (await import('./correlator.bench.ts')).correlatorBench,
   flusher: async () => (await import('./flusher.bench.ts')).flusherBench,
+  sinks: async () => (await import('./sinks.bench.ts')).sinksBench,
   cost: async () => (await import('./cost.bench.ts')).costBench,
 };

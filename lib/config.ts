@@ -59,6 +59,23 @@ export interface FlowlineConfig {
   collectorNamespace: string;
   collectorServiceAccount: string;
 
+  /**
+   * Extra sinks (docs/sinks.md), each off by default. IPFIX/JSON export of every exported row to an
+   * external collector: tcp://host:port, tls://host:port or udp://host:port (the flusher must reach it).
+   */
+  ipfixExportAddress: string | undefined;
+  ipfixExportFormat: 'IPFIX' | 'JSON';
+  /** Antrea's flowCollector.observationDomainID; unset: FNV-1 of the cluster UUID, as Antrea. */
+  ipfixExportObservationDomainId: number | undefined;
+  /** S3 Parquet archive of every exported row: a bucket created by the stack (KMS, lifecycle). */
+  archiveEnabled: boolean;
+  archivePrefix: string;
+  /** Days until archived objects move to S3 Standard-IA, and until they are deleted (0: never). */
+  archiveInfrequentAccessDays: number;
+  archiveExpirationDays: number;
+  /** Rows each sink holds while it is down before it drops the oldest (counted, alarmed). */
+  sinkMaxQueuedRows: number;
+
   alarmEmail: string | undefined;
   iteratorAgeAlarmSeconds: number;
   exportLagAlarmSeconds: number;
@@ -108,6 +125,14 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   collectorAccountTrustReason: undefined,
   collectorNamespace: 'flow-aggregator',
   collectorServiceAccount: 'flowline-collector',
+  ipfixExportAddress: undefined,
+  ipfixExportFormat: 'IPFIX',
+  ipfixExportObservationDomainId: undefined,
+  archiveEnabled: false,
+  archivePrefix: 'flows/',
+  archiveInfrequentAccessDays: 30,
+  archiveExpirationDays: 365,
+  sinkMaxQueuedRows: 100_000,
   alarmEmail: undefined,
   iteratorAgeAlarmSeconds: 300,
   exportLagAlarmSeconds: 120,
@@ -164,6 +189,10 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     }
     return s as T;
   };
+  const optionalInt = (key: keyof FlowlineConfig, min: number, max: number): number | undefined => {
+    const value = raw(key);
+    return value === undefined || value === null || value === '' ? undefined : int(key, min, max);
+  };
   const bool = (key: keyof FlowlineConfig): boolean => {
     const value = raw(key);
     if (value === undefined || value === null || value === '') return d[key] as boolean;
@@ -212,6 +241,17 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     collectorAccountTrustReason: optional('collectorAccountTrustReason', /^.{20,}$/),
     collectorNamespace: str('collectorNamespace', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
     collectorServiceAccount: str('collectorServiceAccount', /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/),
+    ipfixExportAddress: optional(
+      'ipfixExportAddress',
+      /^(tcp|tls|udp):\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]\s]+):\d{1,5}$/,
+    ),
+    ipfixExportFormat: oneOf('ipfixExportFormat', ['IPFIX', 'JSON'] as const),
+    ipfixExportObservationDomainId: optionalInt('ipfixExportObservationDomainId', 0, 0xffff_ffff),
+    archiveEnabled: bool('archiveEnabled'),
+    archivePrefix: str('archivePrefix', /^([A-Za-z0-9!_.*'()-]+\/)*$/),
+    archiveInfrequentAccessDays: int('archiveInfrequentAccessDays', 30, 36_500),
+    archiveExpirationDays: int('archiveExpirationDays', 0, 36_500),
+    sinkMaxQueuedRows: int('sinkMaxQueuedRows', 1000, 10_000_000),
     alarmEmail: optional('alarmEmail', /^[^\s@]+@[^\s@]+$/),
     iteratorAgeAlarmSeconds: int('iteratorAgeAlarmSeconds', 1, 604_800),
     exportLagAlarmSeconds: int('exportLagAlarmSeconds', 1, 86_400),
@@ -233,6 +273,14 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
   // batch named in the on-failure queue (the queue holds sequence ranges, not the records).
   if (config.correlatorMaxRecordAgeSeconds >= config.streamRetentionHours * 3600) {
     throw new ConfigError('context correlatorMaxRecordAgeSeconds must be below streamRetentionHours');
+  }
+  if (
+    config.archiveExpirationDays !== 0 &&
+    config.archiveExpirationDays <= config.archiveInfrequentAccessDays
+  ) {
+    throw new ConfigError(
+      'context archiveExpirationDays must be 0 (never) or above archiveInfrequentAccessDays',
+    );
   }
   if (config.collectorTrust === 'irsa' && !config.collectorOidcProviderArn) {
     throw new ConfigError('context collectorTrust=irsa needs collectorOidcProviderArn');

@@ -11,6 +11,7 @@ import { type FlowSchedule, FlowStore, type FlowTableSchema } from './flow-store
 import { Flusher } from './flusher.ts';
 import { IngestStream } from './ingest-stream.ts';
 import { Monitoring } from './monitoring.ts';
+import { Sinks } from './sinks.ts';
 
 export interface FlowlineStackProps extends StackProps {
   config: FlowlineConfig;
@@ -26,6 +27,7 @@ export class FlowlineStack extends Stack {
   readonly flusher: Flusher;
   readonly collector: CollectorAccess;
   readonly monitoring: Monitoring;
+  readonly sinks: Sinks;
 
   constructor(scope: Construct, id: string, props: FlowlineStackProps) {
     super(scope, id, props);
@@ -105,6 +107,12 @@ export class FlowlineStack extends Stack {
       exportLagAlarmSeconds: config.exportLagAlarmSeconds,
       removalPolicy,
     });
+    this.sinks = new Sinks(this, 'Sinks', {
+      config,
+      flusher: this.flusher.function,
+      alarmTopic: this.monitoring.topic,
+      removalPolicy,
+    });
 
     // Synth works without them (offline, CI); the flusher fails on start, loudly, until both are set.
     if (!config.clickHouseUrl) {
@@ -154,6 +162,9 @@ export class FlowlineStack extends Stack {
     );
     out('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic of the alarms');
     out('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard');
+    if (this.sinks.bucket) {
+      out('ArchiveBucketName', this.sinks.bucket.bucketName, 'S3 bucket of the Parquet flow archive');
+    }
   }
 
   /** Each finding the design accepts, with the reason; everything else must pass. */

@@ -25,3 +25,13 @@ export const REJECTED_ROWS_METRIC = 'RejectedRows';
  * flusher never pings ClickHouse, so this is its health signal; the rows wait in their manifest.
  */
 export const INSERT_FAILURES_METRIC = 'InsertFailures';
+
+/**
+ * Emitted by the flusher for each extra sink (dimension `sink`: "ipfix" or "archive", plus service) every
+ * round: rows delivered, failed delivery attempts (each retried), rows dropped because the sink's queue
+ * was full (ClickHouse still has them), and rows waiting in the queue.
+ */
+export const SINK_ROWS_SENT_METRIC = 'SinkRowsSent';
+export const SINK_RETRIES_METRIC = 'SinkRetries';
+export const SINK_ROWS_DROPPED_METRIC = 'SinkRowsDropped';
+export const SINK_QUEUED_ROWS_METRIC = 'SinkQueuedRows';

@@ -16,6 +16,10 @@ interface LocalCommandOptions {
   verbose: boolean;
   kubeconfig?: string;
   podLabels: boolean;
+  ipfixExport?: string;
+  ipfixExportFormat: string;
+  archive: boolean;
+  archivePort?: string;
 }
 
 function integer(name: string, text: string, min: number, max: number): number {
@@ -24,6 +28,14 @@ function integer(name: string, text: string, min: number, max: number): number {
     throw new Error(`--${name}: must be a whole number from ${min} to ${max}, got "${text}"`);
   }
   return value;
+}
+
+function recordFormat(text: string): 'IPFIX' | 'JSON' {
+  const format = text.toUpperCase();
+  if (format !== 'IPFIX' && format !== 'JSON') {
+    throw new Error(`--ipfix-export-format: must be IPFIX or JSON, got "${text}"`);
+  }
+  return format;
 }
 
 export function register(program: Command): void {
@@ -59,6 +71,13 @@ export function register(program: Command): void {
       'watch the Pods of this cluster: deny flows\u2019 missing Pod/Node filled (collector-edge/k8s-metadata)',
     )
     .option('--pod-labels', 'with --kubeconfig: fill the Pod label columns (recordContents.podLabels)', false)
+    .option(
+      '--ipfix-export <url>',
+      'also export every row to an IPFIX collector: tcp://host:port, tls://host:port or udp://host:port',
+    )
+    .option('--ipfix-export-format <format>', 'IPFIX or JSON (go-ipfix JSON lines)', 'IPFIX')
+    .option('--archive', 'also archive every row as Parquet in a local S3 (s3rver on 127.0.0.1)', false)
+    .option('--archive-port <port>', 'port of the local S3 (default: a free one)')
     .action(async (options: LocalCommandOptions) => {
       if (options.podLabels && !options.kubeconfig) {
         process.stderr.write(
@@ -99,6 +118,14 @@ export function register(program: Command): void {
           progressIntervalMs: 2000,
           verbose: options.verbose,
           ...kubernetes,
+          sinks: {
+            ...(options.ipfixExport ? { ipfixExport: options.ipfixExport } : {}),
+            ipfixExportFormat: recordFormat(options.ipfixExportFormat),
+            archive: options.archive,
+            ...(options.archivePort
+              ? { archivePort: integer('archive-port', options.archivePort, 1, 65535) }
+              : {}),
+          },
         },
         { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
       );

@@ -17,6 +17,7 @@
 // in its manifest, and later rounds stop at its failing replay before claiming more flows; the
 // InsertFailures metric (and its alarm) is the health signal.
 
+import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
 import { chunksOf, forEachLimited } from '../../core/concurrency.ts';
 import type { ExportQueue } from '../flow-store/export-queue.ts';
 import { MANIFEST_CHUNK_BYTES, MAX_WRITES_PER_BATCH } from '../flow-store/export-queue.ts';
@@ -39,6 +40,17 @@ export interface FlusherOptions {
   writeConcurrency: number;
   /** Epoch ms. */
   clock: () => number;
+  /**
+   * Extra sinks (functions/sinks): told of each new batch once its flows are marked, with the token its
+   * ClickHouse insert carries, before that insert. Must return at once and never throw (it queues).
+   */
+  onBatchExported?: (token: string, rows: ExportedFlowRow[]) => void;
+}
+
+/** A row of an exported batch with the aggregated flow it was built from. */
+export interface ExportedFlowRow {
+  row: FlowRow;
+  flow: AggregatedFlow;
 }
 
 export interface RoundReport {
@@ -161,6 +173,7 @@ export class Flusher {
 
     const marks: Array<{ stored: StoredFlow; outcome: ReturnType<typeof processDue> }> = [];
     const pending: PendingRow[] = [];
+    const exportedFlows = new Map<string, AggregatedFlow>();
     for (const stored of flows.values()) {
       if (isExpired(stored, now)) continue; // logically absent: TTL deletion is lazy
       const outcome = processDue(stored.state, now, schedule);
@@ -172,6 +185,7 @@ export class Flusher {
           token: dedupToken,
           row: buildFlowRow(flow, { clusterUUID: this.options.clusterUUID, exportSeq, exportedAtMs: now }),
         });
+        exportedFlows.set(flow.flowKey, flow);
         if (flow.incomplete) report.incompleteRows += 1;
       }
     }
@@ -207,10 +221,14 @@ export class Flusher {
     // Each batch is its own block with its own token and manifest: they may land in any order, and a
     // failed one stays in its manifest for the next round while the others are done.
     await forEachLimited([...batches.keys()], this.options.insertConcurrency, async (i) => {
-      await this.insertBatch(
-        batches[i]!.filter((r) => markedKeys.has(r.row.flowKey as string)),
-        report,
-      );
+      const marked = batches[i]!.filter((r) => markedKeys.has(r.row.flowKey as string));
+      if (marked.length > 0) {
+        this.options.onBatchExported?.(
+          batchToken(marked),
+          sortByToken(marked).map(({ row }) => ({ row, flow: exportedFlows.get(row.flowKey as string)! })),
+        );
+      }
+      await this.insertBatch(marked, report);
       await this.queue.deleteManifest(manifests[i]!);
     });
   }

@@ -1,9 +1,11 @@
 // Lambda entry of the flusher (bundled by the CDK app): module-scope clients, logic elsewhere.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
+import { createDynamoDbClient, createS3Client } from '../../adapters/aws-clients.ts';
 import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../../lib/metric-names.ts';
 import { DynamoExportQueue } from '../flow-store/export-queue.ts';
+import { sinksConfigFromEnv } from '../sinks/config.ts';
+import { createExtraSinks } from '../sinks/sinks.ts';
 import { flusherConfigFromEnv } from './config.ts';
 import { connectClickHouse, connectOnFirstInsert } from './connect.ts';
 import { Flusher, FlushLoop } from './flusher.ts';
@@ -14,6 +16,15 @@ const config = flusherConfigFromEnv();
 const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: FLUSHER_SERVICE_NAME });
 const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sinksConfig = sinksConfigFromEnv();
+const sinks = createExtraSinks(sinksConfig, {
+  clusterUUID: config.clusterUUID,
+  s3: sinksConfig.archive ? createS3Client() : undefined,
+  clock: Date.now,
+  sleep,
+  logger,
+});
 
 export const handler = createFlusherHandler({
   async prepare() {
@@ -28,6 +39,7 @@ export const handler = createFlusherHandler({
         insertConcurrency: config.insertConcurrency,
         writeConcurrency: config.writeConcurrency,
         clock: Date.now,
+        onBatchExported: sinks.enabled ? sinks.onBatchExported : undefined,
       }),
     );
   },
@@ -36,8 +48,9 @@ export const handler = createFlusherHandler({
     intervalMs: config.commitIntervalMs,
     maxBackoffMs: config.maxBackoffMs,
     clock: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep,
   },
   logger,
   metrics,
+  sinks: sinks.enabled ? sinks : undefined,
 });

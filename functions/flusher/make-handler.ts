@@ -16,6 +16,8 @@ export interface FlusherHandlerDeps {
   loopOptions: Omit<LoopOptions, 'onRound'>;
   logger: Logger;
   metrics: Metrics;
+  /** Extra sinks (functions/sinks): their metrics every round, their queues drained after the run. */
+  sinks?: { publish(metrics: Metrics): void; drain(): Promise<boolean> };
 }
 
 export interface FlusherInvocationResult {
@@ -86,9 +88,16 @@ export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<Fl
           deps.logger.error('round failed: flows stay due or in their manifest, retried with backoff', {
             ...summary,
           });
-        if (!idleRound(report)) publishRound(deps.metrics, report);
+        if (!idleRound(report)) {
+          publishRound(deps.metrics, report);
+          deps.sinks?.publish(deps.metrics);
+        }
       },
     });
+    if (deps.sinks && !(await deps.sinks.drain())) {
+      deps.logger.warn('sink queues not empty at the end of the run: they continue in the next invocation');
+    }
+    deps.sinks?.publish(deps.metrics);
     return {
       rounds: reports.length,
       rowsInserted: reports.reduce((sum, r) => sum + r.rowsInserted, 0),

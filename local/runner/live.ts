@@ -27,6 +27,7 @@ import {
 } from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
 import { prepareLocalStack } from './prepare.ts';
+import { type LocalSinkOptions, startLocalSinks } from './sinks.ts';
 import { type LocalTopology, loadStackTemplate, readLocalTopology } from './template.ts';
 
 export interface LiveOptions {
@@ -44,6 +45,8 @@ export interface LiveOptions {
   /** Keep the functions' own log level (INFO) instead of errors only. */
   verbose: boolean;
   kubernetes?: LocalKubernetesOptions;
+  /** Extra sinks of the flusher (IPFIX/JSON export, S3 archive), off unless set. */
+  sinks?: LocalSinkOptions;
 }
 
 export interface Output {
@@ -150,6 +153,8 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
     `stream ${topology.stream.name} (${topology.stream.streamMode}), table ${topology.table.name}, ` +
       `ClickHouse schema (${prepared.migrations.applied.length} migrations applied, ${prepared.migrations.alreadyApplied.length} already there)`,
   );
+  const sinks = await startLocalSinks(options.sinks ?? {}, workDir);
+  Object.assign(process.env, sinks.env);
   const handlers = await loadLiveHandlers(topology);
   step(`functions bundled with esbuild in ${seconds(handlers.bundleMs)}`);
 
@@ -203,6 +208,7 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
         : `  demo traffic      off: point Antrea's flowCollectorAddr at ${options.listenHost}:${options.port}:tcp (or :udp)`,
       `  ClickHouse        ${ch.url}  user ${ch.username}  password ${ch.password}  database ${ch.database}`,
       `  on-failure queue  ${failures.path}`,
+      ...sinks.banner,
       '',
       'Query the results (rows arrive every commit interval, about 10-20 s after traffic starts):',
       `  curl -s -u ${ch.username}:${ch.password} '${ch.url}/' --data-binary \\`,
@@ -295,6 +301,7 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
       `stopped: ${final.recordsIn} IPFIX records in, ${final.correlated} correlated, ${final.rows} rows in ClickHouse, ${final.errors} errors\n`,
     );
   }
+  await stopQuietly('sinks', () => sinks.stop(), io);
   await clickhouse.close();
   kinesis.destroy();
   dynamodb.destroy();

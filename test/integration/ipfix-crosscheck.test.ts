@@ -2,7 +2,7 @@
 // test writes: TCP and UDP flows on 127.0.0.1 / ::1), captured from a loopback UDP socket or TCP
 // connection, saved as pcap, then decoded by Flowline (decodeFiles, the `flowline decode` path) and by
 // tshark; every record's fields must agree.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFiles } from '../../cli/commands/decode.ts';
+import { asArray, type Json, tsharkRecords, tsharkTimeNanos } from '../support/tshark.ts';
 import {
   type PacketSpec,
   pcapFile,
@@ -116,48 +117,6 @@ async function runSoftflowd(args: string[]): Promise<void> {
   expect(output).toMatch(/Flows exported: [1-9]/);
 }
 
-type Json = string | Json[] | { [key: string]: Json };
-
-/** tshark's decode: every data record ("Flow N" objects in cflow sets), in capture order. */
-function tsharkRecords(capture: string, decodeAs: string): Array<Record<string, Json>> {
-  const out = execFileSync('tshark', ['-r', capture, '-d', decodeAs, '-T', 'json', '--no-duplicate-keys'], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const packets = JSON.parse(out) as Array<{ _source: { layers: Record<string, Json> } }>;
-  const records: Array<Record<string, Json>> = [];
-  const visit = (node: Json) => {
-    if (typeof node !== 'object' || Array.isArray(node)) {
-      if (Array.isArray(node)) node.forEach(visit);
-      return;
-    }
-    for (const [key, value] of Object.entries(node)) {
-      if (/^Flow \d+$/.test(key)) {
-        for (const flow of Array.isArray(value) ? value : [value])
-          records.push(flatten(flow as Record<string, Json>));
-      } else if (typeof value === 'object') visit(value);
-    }
-  };
-  for (const p of packets) for (const layer of asArray(p._source.layers.cflow)) visit(layer);
-  return records;
-}
-
-function asArray(value: Json | undefined): Json[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-/** Flattens "_tree" sub-objects into the record; values stay arrays where tshark merged duplicates. */
-function flatten(node: Record<string, Json>, into: Record<string, Json> = {}): Record<string, Json> {
-  for (const [key, value] of Object.entries(node)) {
-    if (typeof value === 'object' && !Array.isArray(value)) flatten(value, into);
-    else if (key in into) into[key] = [...asArray(into[key]), ...asArray(value)];
-    else into[key] = value;
-  }
-  return into;
-}
-
 /** Our IE name -> tshark field and how to compare. */
 const TSHARK_FIELD: Record<string, [string, 'text' | 'int' | 'hex' | 'uptime' | 'time']> = {
   sourceIPv4Address: ['cflow.srcaddr', 'text'],
@@ -198,18 +157,6 @@ const TSHARK_FIELD: Record<string, [string, 'text' | 'int' | 'hex' | 'uptime' | 
   interfaceName: ['cflow.if_name', 'text'],
   icmpTypeCodeIPv4: ['cflow.icmp_type_code_ipv4', 'int'],
 };
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** "Nov 14, 2023 22:13:20.005000999 UTC" -> nanoseconds since the epoch. */
-function tsharkTimeNanos(text: string): bigint {
-  const m = /^(\w{3}) +(\d+), (\d{4}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? UTC$/.exec(text);
-  if (!m) throw new Error(`unexpected tshark time ${text}`);
-  const seconds =
-    Date.UTC(Number(m[3]), MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6])) /
-    1000;
-  return BigInt(seconds) * 1_000_000_000n + BigInt((m[7] ?? '0').padEnd(9, '0').slice(0, 9));
-}
 
 /** Our value of a time IE -> [nanoseconds, resolution in ns]. */
 function ourTimeNanos(name: string, value: unknown): [bigint, bigint] {

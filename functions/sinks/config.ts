@@ -1,0 +1,108 @@
+// The extra sinks' settings, from the flusher's environment (docs/sinks.md). Each sink is off unless its
+// address is set: IPFIX_EXPORT_ADDRESS for the IPFIX/JSON export, ARCHIVE_BUCKET for the S3 archive.
+import { EnvConfigError, positiveIntFromEnv } from '../flow-store/config.ts';
+import { type CollectorTransport, EXPORTER_DEFAULTS, type RecordFormat } from './ipfix-exporter.ts';
+
+type Env = Record<string, string | undefined>;
+
+export interface IpfixExportConfig {
+  transport: CollectorTransport;
+  host: string;
+  port: number;
+  format: RecordFormat;
+  /** Unset: FNV-1 of the cluster UUID, as Antrea. */
+  observationDomainId: number | undefined;
+  /** Unset: the cluster UUID, as Antrea's clusterID default. */
+  clusterId: string | undefined;
+  maxMessageBytes: number;
+  templateRefreshMs: number;
+  tlsCa: string | undefined;
+  tlsServerName: string | undefined;
+}
+
+export interface ArchiveConfig {
+  bucket: string;
+  prefix: string;
+}
+
+export interface SinksConfig {
+  ipfix: IpfixExportConfig | undefined;
+  archive: ArchiveConfig | undefined;
+  /** Rows held per sink while it is down; older batches are dropped (counted) beyond it. */
+  maxQueuedRows: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** At the end of an invocation, how long the flusher waits for the sinks' queues to empty. */
+  drainMs: number;
+}
+
+/** tcp://host:port, tls://host:port or udp://host:port ([v6]:port for IPv6). */
+export function parseCollectorAddress(text: string): {
+  transport: CollectorTransport;
+  host: string;
+  port: number;
+} {
+  const match = /^(tcp|tls|udp):\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65535) {
+    throw new EnvConfigError(
+      `IPFIX_EXPORT_ADDRESS=${text}: expected tcp://host:port, tls://host:port or udp://host:port`,
+    );
+  }
+  return { transport: match[1] as CollectorTransport, host: match[2]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function ipfixFromEnv(env: Env): IpfixExportConfig | undefined {
+  const address = env.IPFIX_EXPORT_ADDRESS?.trim();
+  if (!address) return undefined;
+  const { transport, host, port } = parseCollectorAddress(address);
+  const format = (env.IPFIX_EXPORT_FORMAT?.trim() || EXPORTER_DEFAULTS.format).toUpperCase();
+  if (format !== 'IPFIX' && format !== 'JSON') {
+    throw new EnvConfigError(`IPFIX_EXPORT_FORMAT=${env.IPFIX_EXPORT_FORMAT}: expected IPFIX or JSON`);
+  }
+  const domain = env.IPFIX_EXPORT_OBSERVATION_DOMAIN_ID?.trim();
+  if (domain && !(/^\d+$/.test(domain) && Number(domain) <= 0xffffffff)) {
+    throw new EnvConfigError(`IPFIX_EXPORT_OBSERVATION_DOMAIN_ID=${domain}: expected 0 to 4294967295`);
+  }
+  const defaultSize =
+    transport === 'udp' ? EXPORTER_DEFAULTS.udpMaxMessageBytes : EXPORTER_DEFAULTS.tcpMaxMessageBytes;
+  const maxMessageBytes = positiveIntFromEnv(env, 'IPFIX_EXPORT_MAX_MESSAGE_BYTES', defaultSize);
+  if (maxMessageBytes < 512 || maxMessageBytes > 65535) {
+    throw new EnvConfigError(
+      `IPFIX_EXPORT_MAX_MESSAGE_BYTES=${maxMessageBytes}: expected 512 to 65535 (go-ipfix's bounds)`,
+    );
+  }
+  return {
+    transport,
+    host,
+    port,
+    format,
+    observationDomainId: domain ? Number(domain) : undefined,
+    clusterId: env.IPFIX_EXPORT_CLUSTER_ID?.trim() || undefined,
+    maxMessageBytes,
+    templateRefreshMs:
+      positiveIntFromEnv(
+        env,
+        'IPFIX_EXPORT_TEMPLATE_REFRESH_SECONDS',
+        EXPORTER_DEFAULTS.templateRefreshMs / 1000,
+      ) * 1000,
+    tlsCa: env.IPFIX_EXPORT_TLS_CA?.trim() || undefined,
+    tlsServerName: env.IPFIX_EXPORT_TLS_SERVER_NAME?.trim() || undefined,
+  };
+}
+
+export function sinksConfigFromEnv(env: Env = process.env): SinksConfig {
+  const bucket = env.ARCHIVE_BUCKET?.trim();
+  const prefix = env.ARCHIVE_PREFIX?.trim() ?? 'flows/';
+  if (prefix !== '' && !prefix.endsWith('/')) {
+    throw new EnvConfigError(`ARCHIVE_PREFIX=${prefix}: must be empty or end with "/"`);
+  }
+  return {
+    ipfix: ipfixFromEnv(env),
+    archive: bucket ? { bucket, prefix } : undefined,
+    maxQueuedRows: positiveIntFromEnv(env, 'SINK_MAX_QUEUED_ROWS', 100_000),
+    backoffBaseMs: positiveIntFromEnv(env, 'SINK_BACKOFF_BASE_MS', 200),
+    backoffCapMs: positiveIntFromEnv(env, 'SINK_BACKOFF_CAP_MS', 10_000),
+    drainMs: positiveIntFromEnv(env, 'SINK_DRAIN_SECONDS', 5) * 1000,
+  };
+}

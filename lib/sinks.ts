@@ -1,0 +1,168 @@
+// The flusher's extra sinks (functions/sinks, docs/sinks.md), each opt-in by context: the IPFIX/JSON
+// export to an external collector and the S3 Parquet archive (a bucket of its own: KMS, TLS only, no
+// public access, lifecycle to Standard-IA then expiry). Both run inside the flusher, so this construct
+// only adds the flusher's environment and rights, and the sinks' alarms.
+import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { FlowlineConfig } from './config.ts';
+import {
+  FLUSHER_SERVICE_NAME,
+  METRICS_NAMESPACE,
+  SINK_QUEUED_ROWS_METRIC,
+  SINK_ROWS_DROPPED_METRIC,
+} from './metric-names.ts';
+
+export type SinksConfig = Pick<
+  FlowlineConfig,
+  | 'ipfixExportAddress'
+  | 'ipfixExportFormat'
+  | 'ipfixExportObservationDomainId'
+  | 'archiveEnabled'
+  | 'archivePrefix'
+  | 'archiveInfrequentAccessDays'
+  | 'archiveExpirationDays'
+  | 'sinkMaxQueuedRows'
+>;
+
+export interface SinksProps {
+  config: SinksConfig;
+  flusher: lambda.Function;
+  alarmTopic: sns.ITopic;
+  removalPolicy: RemovalPolicy;
+}
+
+export class Sinks extends Construct {
+  readonly bucket: s3.Bucket | undefined;
+  readonly alarms: Record<string, cloudwatch.Alarm> = {};
+
+  constructor(scope: Construct, id: string, props: SinksProps) {
+    super(scope, id);
+    const { config, flusher } = props;
+    const kinds: string[] = [];
+    if (config.ipfixExportAddress) {
+      kinds.push('ipfix');
+      flusher.addEnvironment('IPFIX_EXPORT_ADDRESS', config.ipfixExportAddress);
+      flusher.addEnvironment('IPFIX_EXPORT_FORMAT', config.ipfixExportFormat);
+      if (config.ipfixExportObservationDomainId !== undefined) {
+        flusher.addEnvironment(
+          'IPFIX_EXPORT_OBSERVATION_DOMAIN_ID',
+          String(config.ipfixExportObservationDomainId),
+        );
+      }
+    }
+    if (config.archiveEnabled) {
+      kinds.push('archive');
+      this.bucket = this.archiveBucket(config, props.removalPolicy);
+      flusher.addEnvironment('ARCHIVE_BUCKET', this.bucket.bucketName);
+      flusher.addEnvironment('ARCHIVE_PREFIX', config.archivePrefix);
+      // PutObject only (a replayed batch overwrites its own object), under the prefix; the key only to
+      // encrypt new objects.
+      flusher.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject'],
+          resources: [this.bucket.arnForObjects(`${config.archivePrefix}*`)],
+        }),
+      );
+      flusher.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:GenerateDataKey'],
+          resources: [this.bucket.encryptionKey!.keyArn],
+        }),
+      );
+      Validations.of(flusher.role!).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${config.archivePrefix}*]`,
+        reason:
+          'Archive objects are named by batch token under the prefix (docs/sinks.md), so PutObject is granted on the prefix; no other S3 action',
+      });
+    }
+    if (kinds.length > 0) flusher.addEnvironment('SINK_MAX_QUEUED_ROWS', String(config.sinkMaxQueuedRows));
+    for (const kind of kinds) this.sinkAlarms(kind, config.sinkMaxQueuedRows, props.alarmTopic);
+  }
+
+  private archiveBucket(config: SinksConfig, removalPolicy: RemovalPolicy): s3.Bucket {
+    const key = new kms.Key(this, 'ArchiveKey', {
+      description: 'Flowline flow archive encryption',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    const accessLogs = new s3.Bucket(this, 'ArchiveAccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED, // S3 server access logging cannot write to SSE-KMS buckets
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
+      removalPolicy,
+    });
+    return new s3.Bucket(this, 'Archive', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: key,
+      bucketKeyEnabled: true, // one KMS request per bucket key period, not one per object
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'archive/',
+      lifecycleRules: [
+        {
+          id: 'archive-tiering',
+          prefix: config.archivePrefix,
+          transitions: [
+            {
+              storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+              transitionAfter: Duration.days(config.archiveInfrequentAccessDays),
+            },
+          ],
+          expiration:
+            config.archiveExpirationDays > 0 ? Duration.days(config.archiveExpirationDays) : undefined,
+        },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy,
+    });
+  }
+
+  /** Rows dropped (the sink's queue overflowed) and a backlog that keeps growing (the sink is down). */
+  private sinkAlarms(kind: string, maxQueuedRows: number, topic: sns.ITopic): void {
+    const metric = (name: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: FLUSHER_SERVICE_NAME, sink: kind },
+        statistic,
+        period: Duration.minutes(5),
+      });
+    const notify = new cwActions.SnsAction(topic);
+    const add = (id: string, alarm: cloudwatch.Alarm) => {
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+      this.alarms[id] = alarm;
+    };
+    const prefix = kind === 'ipfix' ? 'IpfixExport' : 'Archive';
+    add(
+      `${prefix}RowsDropped`,
+      metric(SINK_ROWS_DROPPED_METRIC, 'Sum').createAlarm(this, `${prefix}RowsDropped`, {
+        alarmDescription: `The ${kind} sink dropped rows: it was down long enough to fill its queue (ClickHouse has them; docs/sinks.md)`,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    add(
+      `${prefix}Backlog`,
+      metric(SINK_QUEUED_ROWS_METRIC, 'Maximum').createAlarm(this, `${prefix}Backlog`, {
+        alarmDescription: `The ${kind} sink has been failing for 15 minutes: its queue holds over half its bound (docs/sinks.md)`,
+        threshold: Math.floor(maxQueuedRows / 2),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+}

@@ -1,0 +1,67 @@
+// Local mode's extra sinks (docs/sinks.md): the flusher environment the CDK app sets when a sink is opted
+// in by context, and for the archive a real S3 implementation on loopback (s3rver, npm) with the bucket,
+// its files under the work folder. `flowline local --ipfix-export URL [--ipfix-export-format JSON]
+// [--archive]`.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import S3rverAccount from 's3rver/lib/models/account.js';
+import { parseCollectorAddress } from '../../functions/sinks/config.ts';
+
+export const LOCAL_ARCHIVE_BUCKET = 'flowline-archive';
+
+export interface LocalSinkOptions {
+  /** tcp://, tls:// or udp://host:port of an external IPFIX collector. */
+  ipfixExport?: string;
+  ipfixExportFormat?: 'IPFIX' | 'JSON';
+  /** Start a local S3 and archive every exported row there as Parquet. */
+  archive?: boolean;
+  /** Loopback port of the local S3 (0: any free port). */
+  archivePort?: number;
+}
+
+export interface LocalSinks {
+  /** Variables for the flusher (process.env, before its bundle is loaded). */
+  env: Record<string, string>;
+  /** Lines for the startup banner. */
+  banner: string[];
+  stop(): Promise<void>;
+}
+
+export async function startLocalSinks(options: LocalSinkOptions, workDir: string): Promise<LocalSinks> {
+  const env: Record<string, string> = {};
+  const banner: string[] = [];
+  if (options.ipfixExport) {
+    parseCollectorAddress(options.ipfixExport); // one clear error before anything starts
+    env.IPFIX_EXPORT_ADDRESS = options.ipfixExport;
+    env.IPFIX_EXPORT_FORMAT = options.ipfixExportFormat ?? 'IPFIX';
+    banner.push(`  IPFIX export      ${env.IPFIX_EXPORT_FORMAT} to ${options.ipfixExport} (at least once)`);
+  }
+  let server: S3rver | undefined;
+  if (options.archive) {
+    const directory = join(workDir, 's3');
+    mkdirSync(directory, { recursive: true });
+    server = new S3rver({
+      address: '127.0.0.1',
+      port: options.archivePort ?? 0,
+      silent: true,
+      directory,
+      configureBuckets: [{ name: LOCAL_ARCHIVE_BUCKET }],
+    });
+    // s3rver checks request signatures against its own key pairs (S3RVER/S3RVER): add local mode's
+    // credentials (AWS_ACCESS_KEY_ID, the same for every local engine) so the flusher's requests pass.
+    const { AWS_ACCESS_KEY_ID: keyId, AWS_SECRET_ACCESS_KEY: secret } = process.env;
+    if (keyId && secret) S3rverAccount.DUMMY_ACCOUNT.createKeyPair(keyId, secret);
+    const { port } = await server.run();
+    const endpoint = `http://127.0.0.1:${port}`;
+    Object.assign(env, {
+      ARCHIVE_BUCKET: LOCAL_ARCHIVE_BUCKET,
+      ARCHIVE_PREFIX: 'flows/',
+      AWS_ENDPOINT_URL_S3: endpoint,
+    });
+    banner.push(
+      `  S3 archive        ${endpoint}/${LOCAL_ARCHIVE_BUCKET}/flows/ (s3rver; files under ${directory})`,
+    );
+  }
+  return { env, banner, stop: async () => server?.close() };
+}

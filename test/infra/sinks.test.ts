@@ -1,0 +1,139 @@
+// The extra sinks in the synthesized template: off by default; opted in by context they set the flusher's
+// environment, the archive bucket (KMS, TLS only, no public access, access logs, lifecycle), PutObject on
+// the prefix only, and alarms on dropped rows and backlog per sink; cdk-nag passes (synthFlowline).
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lib/config.ts';
+import {
+  FLUSHER_SERVICE_NAME,
+  SINK_QUEUED_ROWS_METRIC,
+  SINK_ROWS_DROPPED_METRIC,
+} from '../../lib/metric-names.ts';
+import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
+
+const BASE = {
+  clickHouseUrl: 'https://ch.example.com:8443',
+  clusterUuid: '0b8d5f3e-3c57-4b7a-9a7e-2f6f1c0d9e11',
+};
+const made: Synthesized[] = [];
+const synth = (overrides: Parameters<typeof synthFlowline>[0]) => {
+  const s = synthFlowline({ ...BASE, ...overrides });
+  made.push(s);
+  return s;
+};
+afterAll(() => {
+  for (const s of made) removeOutdir(s);
+});
+
+function flusherEnvironment(s: Synthesized): Record<string, unknown> {
+  const fn = s.stack.getLogicalId(s.stack.flusher.function.node.defaultChild as never);
+  const props = resourcesOf(s.template, 'AWS::Lambda::Function')[fn]!.Properties;
+  return (props.Environment as { Variables: Record<string, unknown> }).Variables;
+}
+
+describe('extra sinks', () => {
+  it('are off by default: no bucket, no sink variables, no sink alarms', () => {
+    const s = synth({});
+    s.template.resourceCountIs('AWS::S3::Bucket', 0);
+    expect(Object.keys(flusherEnvironment(s)).filter((k) => /^(IPFIX_EXPORT|ARCHIVE|SINK)_/.test(k))).toEqual(
+      [],
+    );
+    expect(JSON.stringify(s.template.toJSON())).not.toContain('SinkRowsDropped');
+  });
+
+  it('IPFIX/JSON export: the flusher gets the collector address, format and domain id; alarms per sink', () => {
+    const s = synth({
+      ipfixExportAddress: 'tls://collector.example.com:4739',
+      ipfixExportFormat: 'JSON',
+      ipfixExportObservationDomainId: 42,
+    });
+    expect(flusherEnvironment(s)).toMatchObject({
+      IPFIX_EXPORT_ADDRESS: 'tls://collector.example.com:4739',
+      IPFIX_EXPORT_FORMAT: 'JSON',
+      IPFIX_EXPORT_OBSERVATION_DOMAIN_ID: '42',
+      SINK_MAX_QUEUED_ROWS: '100000',
+    });
+    for (const [metric, threshold] of [
+      [SINK_ROWS_DROPPED_METRIC, 0],
+      [SINK_QUEUED_ROWS_METRIC, 50_000],
+    ] as const) {
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metric,
+        Namespace: 'Flowline',
+        Dimensions: Match.arrayWith([
+          { Name: 'service', Value: FLUSHER_SERVICE_NAME },
+          { Name: 'sink', Value: 'ipfix' },
+        ]),
+        Threshold: threshold,
+        AlarmActions: Match.anyValue(),
+      });
+    }
+    s.template.resourceCountIs('AWS::S3::Bucket', 0);
+  });
+
+  it('S3 archive: KMS bucket, TLS only, no public access, lifecycle, PutObject on the prefix only', () => {
+    const s = synth({ archiveEnabled: true, archiveInfrequentAccessDays: 60, archiveExpirationDays: 400 });
+    const bucket = s.stack.getLogicalId(s.stack.sinks.bucket!.node.defaultChild as never);
+    s.template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }),
+          }),
+        ],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'archive/' }),
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Prefix: 'flows/',
+            Status: 'Enabled',
+            ExpirationInDays: 400,
+            Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 60 }],
+          }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+        ]),
+      },
+    });
+    s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    expect(flusherEnvironment(s)).toMatchObject({
+      ARCHIVE_BUCKET: { Ref: bucket },
+      ARCHIVE_PREFIX: 'flows/',
+    });
+    const policies = JSON.stringify(resourcesOf(s.template, 'AWS::IAM::Policy'));
+    expect(policies).toContain('s3:PutObject');
+    expect(policies).toContain('/flows/*');
+    expect(policies).not.toMatch(/s3:(GetObject|DeleteObject\b|\*)/);
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: SINK_ROWS_DROPPED_METRIC,
+      Dimensions: Match.arrayWith([{ Name: 'sink', Value: 'archive' }]),
+    });
+    s.template.hasOutput('ArchiveBucketName', { Value: { Ref: bucket } });
+  });
+
+  it('refuses a bad collector address or an expiry before the transition', () => {
+    expect(() => synthFlowline({ ...BASE, ipfixExportAddress: 'collector:4739' })).toThrow(ConfigError);
+    expect(() =>
+      synthFlowline({
+        ...BASE,
+        archiveEnabled: true,
+        archiveInfrequentAccessDays: 60,
+        archiveExpirationDays: 30,
+      }),
+    ).toThrow(/archiveExpirationDays/);
+  });
+});

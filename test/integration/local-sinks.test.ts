@@ -1,0 +1,63 @@
+// Local mode's sinks: `--archive` starts s3rver on loopback and sets the flusher's variables; an S3 client
+// made the way the flusher makes it (createS3Client: standard endpoint variable, local mode's credentials)
+// archives a batch there, and a second delivery of the batch leaves one object.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client } from '../../adapters/aws-clients.ts';
+import { sinksConfigFromEnv } from '../../functions/sinks/config.ts';
+import { decodeParquet, S3ParquetArchive } from '../../functions/sinks/parquet-archive.ts';
+import { LOCAL_ARCHIVE_BUCKET, type LocalSinks, startLocalSinks } from '../../local/runner/sinks.ts';
+import { aggregatedFlowArbitrary, exportedRow } from '../fixtures/exported-rows.ts';
+
+const saved = { ...process.env };
+let dir = '';
+let sinks: LocalSinks;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flowline-local-sinks-'));
+  // What local mode's engines put in the environment before the sinks start.
+  process.env.AWS_ACCESS_KEY_ID = 'local';
+  process.env.AWS_SECRET_ACCESS_KEY = 'local';
+  process.env.AWS_REGION = 'us-east-1';
+  sinks = await startLocalSinks(
+    { archive: true, ipfixExport: 'udp://127.0.0.1:4739', ipfixExportFormat: 'JSON' },
+    dir,
+  );
+  Object.assign(process.env, sinks.env);
+});
+afterAll(async () => {
+  await sinks?.stop();
+  process.env = saved;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('local mode sinks', () => {
+  it('set the variables the flusher reads, as the CDK app does', () => {
+    const config = sinksConfigFromEnv(process.env);
+    expect(config.archive).toEqual({ bucket: LOCAL_ARCHIVE_BUCKET, prefix: 'flows/' });
+    expect(config.ipfix).toMatchObject({ transport: 'udp', host: '127.0.0.1', port: 4739, format: 'JSON' });
+    expect(sinks.banner.join('\n')).toMatch(
+      /S3 archive +http:\/\/127\.0\.0\.1:\d+\/flowline-archive\/flows\//,
+    );
+  });
+
+  it('archive a batch into the local S3 with local mode credentials; a redelivery keeps one object', async () => {
+    const s3 = createS3Client();
+    const archive = new S3ParquetArchive(s3, { bucket: LOCAL_ARCHIVE_BUCKET, prefix: 'flows/' });
+    const rows = fc.sample(aggregatedFlowArbitrary, 25).map((flow, i) => exportedRow(flow, i + 1));
+    const batch = { token: 'flowline-25-local', rows };
+    await archive.deliver(batch);
+    await archive.deliver(batch);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_ARCHIVE_BUCKET }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key);
+    expect(keys).toEqual(['flows/date=2027-01-15/hour=08/flowline-25-local.parquet']);
+    const object = await s3.send(new GetObjectCommand({ Bucket: LOCAL_ARCHIVE_BUCKET, Key: keys[0] }));
+    const back = await decodeParquet(Buffer.from(await object.Body!.transformToByteArray()));
+    expect(back.map((r) => r.flowKey)).toEqual(rows.map((r) => r.flowKey));
+    s3.destroy();
+  });
+});
