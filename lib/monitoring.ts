@@ -10,14 +10,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { FlowStore } from './flow-store.ts';
-import type { IngestStream } from './ingest-stream.ts';
 import {
   EXPORT_LAG_METRIC,
   FLUSHER_SERVICE_NAME,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
-} from './metric-names.ts';
+} from '../functions/shared/metric-names.ts';
+import type { FlowStore } from './flow-store.ts';
+import type { IngestStream } from './ingest-stream.ts';
 
 export interface MonitoringProps {
   ingest: IngestStream;

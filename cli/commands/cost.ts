@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--retention-days <d>', 'days of rows kept in ClickHouse', positive, 30)
     .option('--from <file>', 'results of `flowline bench` (JSON)', 'bench-results.json')
     .action(async (options: CostOptions) => {
-      const model = await import('../../bench/cost-model.ts');
+      const model = await import('../../cost/model.ts');
       if (!existsSync(options.from)) {
         console.error(
           `flowline cost: ${options.from} not found; run \`npm run bench\` first (or --from FILE)`,

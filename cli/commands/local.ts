@@ -1,5 +1,5 @@
 // `flowline local` (= `npm start`): the whole pipeline on this machine; `--replay FILE... --print-rows` runs
-// captures through it on their own time and prints the resulting ClickHouse rows (DESIGN.md, fixed).
+// captures through it on their own time and prints the resulting ClickHouse rows.
 import type { Command } from 'commander';
 
 interface LocalCommandOptions {

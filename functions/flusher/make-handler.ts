@@ -5,7 +5,7 @@
 // commitInterval; reserved concurrency 1 keeps a single flusher (a late tick waits, never overlaps).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EXPORT_LAG_METRIC, REJECTED_ROWS_METRIC } from '../../lib/metric-names.ts';
+import { EXPORT_LAG_METRIC, REJECTED_ROWS_METRIC } from '../shared/metric-names.ts';
 import type { FlushLoop, LoopOptions, RoundReport } from './flusher.ts';
 
 export interface FlusherHandlerDeps {

@@ -1,21 +1,19 @@
 // Bundle entry for event-time runs (`flowline local --replay`, the end-to-end suite). It wires the two
-// functions exactly as functions/correlator/handler.ts and functions/flusher/handler.ts do -- same config
-// readers, same adapters, same logic modules -- with one difference: the clock is a parameter instead of
+// functions as functions/correlator/handler.ts and functions/flusher/handler.ts do -- same config readers,
+// same adapters, the flusher from the same assembly (functions/flusher/wiring.ts) -- with one difference: the clock is a parameter instead of
 // Date.now, so time can follow the records' own timestamps. local/runner/functions.ts bundles it with the
 // stack's esbuild settings (local/bundle.ts), so what runs is esbuild output, as on Lambda.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
-import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
-import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import { correlatorConfigFromEnv } from '../../functions/correlator/config.ts';
 import { createCorrelatorHandler } from '../../functions/correlator/make-handler.ts';
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { DynamoFlowStore, type FlowStore } from '../../functions/flow-store/store.ts';
-import { ClickHouseRowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { flusherConfigFromEnv } from '../../functions/flusher/config.ts';
-import { clickHouseCredentials } from '../../functions/flusher/credentials.ts';
-import { Flusher, type RoundReport } from '../../functions/flusher/flusher.ts';
+import type { RoundReport } from '../../functions/flusher/flusher.ts';
+import { connectFlusher } from '../../functions/flusher/wiring.ts';
+import { FLUSHER_SERVICE_NAME } from '../../functions/shared/metric-names.ts';
 
 /** What the handlers report through Powertools Metrics, kept in memory (CloudWatch gets them from EMF). */
 export interface MetricSink {
@@ -52,31 +50,11 @@ export interface EventTimeFlusher {
   close(): Promise<void>;
 }
 
-/** The flusher's round, prepared as handler.ts prepares it (credentials, client, schema check), on `clock`. */
+/** The flusher as handler.ts builds it (functions/flusher/wiring.ts), on `clock`. */
 export async function createEventTimeFlusher(options: { clock: () => number }): Promise<EventTimeFlusher> {
   const config = flusherConfigFromEnv();
-  const logger = new Logger({ serviceName: 'flowline-flusher' });
   const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
-  const credentials = await clickHouseCredentials(config);
-  const client = createClickHouseClient({ ...config.clickhouse, ...credentials });
-  const schema = await checkFlowsSchema(executorFor(client), config.clickhouse.database);
-  logger.debug('ClickHouse schema ok', { ...schema });
-  const sink = new ClickHouseRowSink(client, {
-    insertQuorum: config.clickhouse.insertQuorum,
-    gzipLevel: config.clickhouse.compression ? undefined : false,
-  });
-  const flusher = new Flusher(queue, sink, {
-    clusterUUID: config.clusterUUID,
-    schedule: config.schedule,
-    maxRowsPerInsert: config.maxRowsPerInsert,
-    maxInsertsPerRound: config.maxInsertsPerRound,
-    insertConcurrency: config.insertConcurrency,
-    writeConcurrency: config.writeConcurrency,
-    clock: options.clock,
-  });
-  return {
-    commitIntervalMs: config.commitIntervalMs,
-    round: () => flusher.round(),
-    close: () => client.close(),
-  };
+  const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME });
+  const { flusher, close } = await connectFlusher(config, { queue, clock: options.clock, logger });
+  return { commitIntervalMs: config.commitIntervalMs, round: () => flusher.round(), close };
 }

@@ -8,15 +8,15 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLOW_TABLE_SCHEMA } from '../../functions/flow-store/schema.ts';
-import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
-import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
 import {
   CORRELATOR_SERVICE_NAME,
   EXPORT_LAG_METRIC,
   FLUSHER_SERVICE_NAME,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
-} from '../../lib/metric-names.ts';
+} from '../../functions/shared/metric-names.ts';
+import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
+import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
 import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
 
 const CLUSTER_UUID = '0b8d5f3e-3c57-4b7a-9a7e-2f6f1c0d9e11';

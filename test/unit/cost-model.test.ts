@@ -1,6 +1,7 @@
 // The cost model's arithmetic, checked against figures computed by hand (each step is in the comments).
 import { describe, expect, it } from 'vitest';
 import { costBench } from '../../bench/cost.bench.ts';
+import type { BenchRow } from '../../bench/types.ts';
 import {
   type Cluster,
   costModel,
@@ -15,8 +16,7 @@ import {
   lambdaMonthly,
   type MeasuredInputs,
   provisionedShards,
-} from '../../bench/cost-model.ts';
-import type { BenchRow } from '../../bench/types.ts';
+} from '../../cost/model.ts';
 
 const MONTH_SECONDS = 30 * 24 * 3600; // 2,592,000
 

@@ -1,0 +1,48 @@
+// Names shared by the functions (which emit them through Powertools Metrics, i.e. CloudWatch EMF) and the
+// alarms and dashboard of the CDK app (lib/monitoring.ts). This folder holds the contracts between the
+// Lambda code and the CDK app; it imports nothing, so both sides can depend on it and neither on the other.
+
+/** POWERTOOLS_METRICS_NAMESPACE of every Flowline function. */
+export const METRICS_NAMESPACE = 'Flowline';
+
+/** POWERTOOLS_SERVICE_NAME per function; Powertools adds it as the `service` dimension of every metric. */
+export const CORRELATOR_SERVICE_NAME = 'flowline-correlator';
+export const FLUSHER_SERVICE_NAME = 'flowline-flusher';
+
+/**
+ * Emitted by the flusher on every commit cycle, in seconds: now minus the due time of the oldest flow
+ * that is due for export and not yet exported (0 when nothing is overdue). Dimension: service.
+ */
+export const EXPORT_LAG_METRIC = 'ExportLagSeconds';
+
+/**
+ * Emitted by the flusher every round: rows left out of their insert because a value does not fit its
+ * ClickHouse column (logged in full with the reason). Dimension: service.
+ */
+export const REJECTED_ROWS_METRIC = 'RejectedRows';
+
+/**
+ * Counters the correlator emits per invocation (functions/correlator/make-handler.ts) that the dashboard
+ * shows. A test checks the handler emits each of them, so a rename cannot leave an empty graph.
+ */
+export const CORRELATOR_METRICS = {
+  flowRecords: 'FlowRecords',
+  /** Kinesis records that do not decode: reported as batch item failures, then to the on-failure queue. */
+  poisonRecords: 'PoisonRecords',
+  writeConflicts: 'WriteConflicts',
+  failedFlowKeys: 'FailedFlowKeys',
+  consumedWriteUnits: 'ConsumedWriteUnits',
+  writeUnitsPerFlowRecord: 'WriteUnitsPerFlowRecord',
+} as const;
+
+/** Counters the flusher emits per round (functions/flusher/make-handler.ts) that the dashboard shows. */
+export const FLUSHER_METRICS = {
+  flowsDue: 'FlowsDue',
+  rowsInserted: 'RowsInserted',
+  replayedRows: 'ReplayedRows',
+  markConflicts: 'MarkConflicts',
+  insertFailures: 'InsertFailures',
+  failedRounds: 'FailedRounds',
+  rejectedRows: REJECTED_ROWS_METRIC,
+  exportLag: EXPORT_LAG_METRIC,
+} as const;
