@@ -1,6 +1,7 @@
 // `flowline cost`: the cost table for a cluster size, from the counters a `flowline bench` run measured.
 import { existsSync, readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
+import { CliError } from '../errors.ts';
 
 interface CostOptions {
   nodes: number;
@@ -45,26 +46,25 @@ export function register(program: Command): void {
     .action(async (options: CostOptions) => {
       const model = await import('../../cost/model.ts');
       if (!existsSync(options.from)) {
-        console.error(
-          `flowline cost: ${options.from} not found; run \`npm run bench\` first (or --from FILE)`,
-        );
-        process.exitCode = 1;
-        return;
+        throw new CliError(`${options.from} not found: run \`npm run bench\` first (or pass --from FILE)`);
       }
-      const results = JSON.parse(readFileSync(options.from, 'utf8')) as { at?: string; rows?: unknown };
+      let results: { at?: string; rows?: unknown };
+      try {
+        results = JSON.parse(readFileSync(options.from, 'utf8'));
+      } catch (error) {
+        throw new CliError(
+          `${options.from} is not JSON (${(error as Error).message}): pass the file \`flowline bench\` wrote`,
+        );
+      }
       if (!Array.isArray(results.rows)) {
-        console.error(`flowline cost: ${options.from} has no "rows" array; is it a bench results file?`);
-        process.exitCode = 1;
-        return;
+        throw new CliError(`${options.from} has no "rows" array: pass the file \`flowline bench\` wrote`);
       }
       const { inputs, provenance } = model.inputsFromRows(results.rows);
       const missing = model.INPUT_NAMES.filter((name) => inputs[name] === undefined);
       if (missing.length > 0) {
-        console.error(
-          `flowline cost: ${options.from} lacks ${missing.join(', ')}; rerun \`npm run bench\` (the cost module records every input)`,
+        throw new CliError(
+          `${options.from} lacks ${missing.join(', ')}: rerun \`npm run bench\` (the cost module records every input)`,
         );
-        process.exitCode = 1;
-        return;
       }
       const cluster = {
         ...model.DEFAULT_CLUSTER,

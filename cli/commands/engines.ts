@@ -2,6 +2,7 @@
 // their endpoints as environment variables, and stops them on Ctrl-C.
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
 
 interface EnginesCommandOptions {
   dynamodb: boolean;
@@ -20,7 +21,7 @@ function port(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535)
-    throw new Error(`--${name}-port: not a port: ${value}`);
+    throw new UsageError(`--${name}-port must be a port from 1 to 65535, got "${value}"`);
   return parsed;
 }
 

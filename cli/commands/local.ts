@@ -1,6 +1,8 @@
 // `flowline local` (= `npm start`): the whole pipeline on this machine; `--replay FILE... --print-rows` runs
 // captures through it on their own time and prints the resulting ClickHouse rows.
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { assertBindable } from '../ports.ts';
 
 interface LocalCommandOptions {
   replay?: string[];
@@ -19,7 +21,7 @@ interface LocalCommandOptions {
 function integer(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`--${name}: must be a whole number from ${min} to ${max}, got "${text}"`);
+    throw new UsageError(`--${name}: must be a whole number from ${min} to ${max}, got "${text}"`);
   }
   return value;
 }
@@ -65,16 +67,33 @@ export function register(program: Command): void {
         );
         return;
       }
-      if (options.printRows) throw new Error('--print-rows needs --replay FILE...');
+      if (options.printRows) throw new UsageError('--print-rows needs --replay FILE...');
+      const port = integer('port', options.port, 1, 65535);
+      const clickhousePort = options.clickhousePort
+        ? integer('clickhouse-port', options.clickhousePort, 1, 65535)
+        : undefined;
+      // Before the engines start (tens of seconds): a busy port fails now, in one line.
+      const host = options.listenHost;
+      await assertBindable(
+        [
+          { protocol: 'udp', host, port },
+          { protocol: 'tcp', host, port },
+        ],
+        '--port',
+      );
+      if (clickhousePort) {
+        await assertBindable(
+          [{ protocol: 'tcp', host: '127.0.0.1', port: clickhousePort }],
+          '--clickhouse-port',
+        );
+      }
       const { runLocal } = await import('../../local/runner/live.ts');
       const code = await runLocal(
         {
           ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-          port: integer('port', options.port, 1, 65535),
+          port,
           listenHost: options.listenHost,
-          ...(options.clickhousePort
-            ? { clickhousePort: integer('clickhouse-port', options.clickhousePort, 1, 65535) }
-            : {}),
+          ...(clickhousePort ? { clickhousePort } : {}),
           demo: options.demo,
           demoNodes: integer('demo-nodes', options.demoNodes, 1, 100),
           demoConnections: integer('demo-connections', options.demoConnections, 0, 1_000_000),

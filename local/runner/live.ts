@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createClient } from '@clickhouse/client';
 import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-clients.ts';
+import { type LocalEndpoints, publishLocalEndpoints } from '../../cli/local-endpoints.ts';
 import type { ListenSpec } from '../../collector-edge/config.ts';
 import { exportSimulation, type SimClock } from '../../simulator/exporter.ts';
 import { ClusterSimulation } from '../../simulator/model.ts';
@@ -189,12 +190,31 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   const demo = options.demo ? runDemo(options, shutdown.signal, io) : undefined;
 
   const ch = clickhouseConnection;
+  const endpoints: LocalEndpoints = {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    ...(dataDir ? { dataDir } : {}),
+    region: env.AWS_REGION as string,
+    dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB as string,
+    kinesis: env.AWS_ENDPOINT_URL_KINESIS as string,
+    table: topology.table.name,
+    stream: topology.stream.name,
+    clickhouse: { url: ch.url, user: ch.username, password: ch.password, database: ch.database },
+    collector: {
+      udp: `udp://${options.listenHost}:${options.port}`,
+      tcp: `tcp://${options.listenHost}:${options.port}`,
+    },
+    metrics: `http://127.0.0.1:${collector.httpPort}/metrics`,
+  };
+  const unpublishEndpoints = publishLocalEndpoints(endpoints);
   io.out(
     [
       '',
       `Flowline local is running (ready in ${seconds(performance.now() - started)}).`,
-      `  IPFIX collector   udp://${options.listenHost}:${options.port}  tcp://${options.listenHost}:${options.port}` +
-        `  (metrics http://127.0.0.1:${collector.httpPort}/metrics)`,
+      `  IPFIX collector   ${endpoints.collector.udp}  ${endpoints.collector.tcp}`,
+      `  collector metrics ${endpoints.metrics}`,
+      `  Kinesis           ${endpoints.kinesis}  stream ${endpoints.stream}`,
+      `  DynamoDB          ${endpoints.dynamodb}  table ${endpoints.table}  (flowline flows reads it)`,
       options.demo
         ? `  demo traffic      ${options.demoNodes} simulated Antrea agents, ${options.demoConnections} connections (--no-demo to turn off)`
         : `  demo traffic      off: point Antrea's flowCollectorAddr at ${options.listenHost}:${options.port}:tcp (or :udp)`,
@@ -292,6 +312,7 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
       `stopped: ${final.recordsIn} IPFIX records in, ${final.correlated} correlated, ${final.rows} rows in ClickHouse, ${final.errors} errors\n`,
     );
   }
+  unpublishEndpoints();
   await clickhouse.close();
   kinesis.destroy();
   dynamodb.destroy();
