@@ -16,25 +16,27 @@ const program = new Command()
   // Commander's own error text is replaced by the one line below (no help dump after an error).
   .configureOutput({ outputError: () => {} });
 
-// Each command module registers itself; keep this list sorted. Commands inherit the settings above.
-const commandModules: Array<() => Promise<{ register(program: Command): void }>> = [
-  () => import('./commands/bench.ts'),
-  () => import('./commands/clickhouse.ts'),
-  () => import('./commands/collect.ts'),
-  () => import('./commands/cost.ts'),
-  () => import('./commands/decode.ts'),
-  () => import('./commands/engines.ts'),
-  () => import('./commands/flows.ts'),
-  () => import('./commands/local.ts'),
-  () => import('./commands/migrate.ts'),
-  () => import('./commands/simulate.ts'),
-];
+// Each command module registers itself, by command name; keep this list sorted. Commands inherit the
+// settings above. Only the named command's module loads (the others cost start-up time); help loads all.
+const commandModules: Record<string, () => Promise<{ register(program: Command): void }>> = {
+  bench: () => import('./commands/bench.ts'),
+  'clickhouse-check': () => import('./commands/clickhouse.ts'),
+  collect: () => import('./commands/collect.ts'),
+  cost: () => import('./commands/cost.ts'),
+  decode: () => import('./commands/decode.ts'),
+  engines: () => import('./commands/engines.ts'),
+  flows: () => import('./commands/flows.ts'),
+  local: () => import('./commands/local.ts'),
+  migrate: () => import('./commands/migrate.ts'),
+  simulate: () => import('./commands/simulate.ts'),
+};
 
-for (const load of commandModules) (await load()).register(program);
+const named = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+const wanted = named && named in commandModules ? [commandModules[named]!] : Object.values(commandModules);
+for (const load of wanted) (await load()).register(program);
 
 const verbose = process.argv.includes('--verbose');
-const commandNames = new Set(program.commands.map((command) => command.name()));
-const commandName = process.argv.slice(2).find((arg) => commandNames.has(arg));
+const commandName = named && named in commandModules ? named : undefined;
 const prefix = commandName ? `flowline ${commandName}` : 'flowline';
 
 /** Prints the one line (and with --verbose the stack and causes) and ends the process with `code`. */

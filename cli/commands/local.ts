@@ -87,7 +87,13 @@ export function register(program: Command): void {
           '--clickhouse-port',
         );
       }
-      const { runLocal } = await import('../../local/runner/live.ts');
+      const demoNodes = integer('demo-nodes', options.demoNodes, 1, 100);
+      const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
+      // Progress lines start before local mode's modules load (seconds on a busy machine).
+      const { startupProgress } = await import('../../local/runner/progress.ts');
+      const progress = startupProgress((text) => process.stderr.write(text));
+      progress.step('starting Flowline local: engines, stack template, functions, collector');
+      const { runLocal } = await progress.track('local mode modules', import('../../local/runner/live.ts'));
       const code = await runLocal(
         {
           ...(options.dataDir ? { dataDir: options.dataDir } : {}),
@@ -95,12 +101,13 @@ export function register(program: Command): void {
           listenHost: options.listenHost,
           ...(clickhousePort ? { clickhousePort } : {}),
           demo: options.demo,
-          demoNodes: integer('demo-nodes', options.demoNodes, 1, 100),
-          demoConnections: integer('demo-connections', options.demoConnections, 0, 1_000_000),
+          demoNodes,
+          demoConnections,
           progressIntervalMs: 2000,
           verbose: options.verbose,
         },
         { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
+        progress,
       );
       // A flusher invocation may still be inside its 55 s loop: like a Lambda sandbox, it is simply ended.
       process.exit(code);

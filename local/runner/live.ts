@@ -27,6 +27,7 @@ import {
 } from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
 import { prepareLocalStack } from './prepare.ts';
+import { type StartupProgress, startupProgress } from './progress.ts';
 import { type LocalTopology, loadStackTemplate, readLocalTopology } from './template.ts';
 
 export interface LiveOptions {
@@ -99,21 +100,27 @@ function abortablePace(signal: AbortSignal): SimClock {
   };
 }
 
-export async function runLocal(options: LiveOptions, io: Output): Promise<number> {
-  const started = performance.now();
+export async function runLocal(
+  options: LiveOptions,
+  io: Output,
+  progress: StartupProgress = startupProgress(io.err),
+): Promise<number> {
+  const started = performance.now() - progress.elapsedMs();
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   const workDir = dataDir ?? mkdtempSync(join(tmpdir(), 'flowline-local-'));
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const step = (what: string) => io.err(`[${seconds(performance.now() - started)}] ${what}\n`);
+  const step = progress.step;
 
   step(
     dataDir ? `data folder ${dataDir}` : 'state in memory (use --data-dir DIR to keep it across restarts)',
   );
-  const templatePromise = loadStackTemplate().then((template) => {
-    step('stack template synthesized (stream, table, mapping and functions come from it)');
-    return template;
-  });
-  const enginesPromise = startEngines(options, dataDir).then((engines) => {
+  const templatePromise = progress
+    .track('stack template (CDK synth)', loadStackTemplate())
+    .then((template) => {
+      step('stack template synthesized (stream, table, mapping and functions come from it)');
+      return template;
+    });
+  const enginesPromise = startEngines(options, dataDir, progress).then((engines) => {
     step(
       `engines up: ${Object.entries(engines.startupMs)
         .map(([name, ms]) => `${name} ${seconds(ms)}`)
@@ -134,14 +141,17 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
     password: env.CLICKHOUSE_PASSWORD as string,
     database: 'default',
   };
-  const prepared = await prepareLocalStack({
-    topology,
-    kinesis,
-    dynamodb,
-    clickhouse: clickhouseConnection,
-    clusterUUID: clusterUUIDFor(dataDir),
-    enableTtl: true,
-  });
+  const prepared = await progress.track(
+    'stream, table and ClickHouse schema',
+    prepareLocalStack({
+      topology,
+      kinesis,
+      dynamodb,
+      clickhouse: clickhouseConnection,
+      clusterUUID: clusterUUIDFor(dataDir),
+      enableTtl: true,
+    }),
+  );
   // The functions log errors only and publish no EMF metrics here: the progress line replaces both.
   if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -149,21 +159,24 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
     `stream ${topology.stream.name} (${topology.stream.streamMode}), table ${topology.table.name}, ` +
       `ClickHouse schema (${prepared.migrations.applied.length} migrations applied, ${prepared.migrations.alreadyApplied.length} already there)`,
   );
-  const handlers = await loadLiveHandlers(topology);
+  const handlers = await progress.track('function bundles (esbuild)', loadLiveHandlers(topology));
   step(`functions bundled with esbuild in ${seconds(handlers.bundleMs)}`);
 
   const listen: ListenSpec[] = [
     { protocol: 'udp', host: options.listenHost, port: options.port },
     { protocol: 'tcp', host: options.listenHost, port: options.port },
   ];
-  const collector = await startLocalCollector({
-    streamName: topology.stream.name,
-    kinesis,
-    listen,
-    spoolDir: join(workDir, 'spool'),
-    http: '127.0.0.1:0',
-    logLevel: 'warn',
-  });
+  const collector = await progress.track(
+    'collector',
+    startLocalCollector({
+      streamName: topology.stream.name,
+      kinesis,
+      listen,
+      spoolDir: join(workDir, 'spool'),
+      http: '127.0.0.1:0',
+      logLevel: 'warn',
+    }),
+  );
   const counters = new CorrelatorCounters();
   const failures = new JsonLinesFailureDestination({ directory: workDir, fileName: 'on-failure.jsonl' });
   const mapping = correlatorMapping({
@@ -233,9 +246,16 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
 
   let firstRowAtMs: number | undefined;
   const trafficStartedAt = performance.now();
+  let firstRowsSeen: () => void = () => {};
+  void progress.track(
+    'first rows in ClickHouse',
+    new Promise<void>((resolveFirstRows) => {
+      firstRowsSeen = resolveFirstRows;
+    }),
+  );
   let lastFlowsCount = 0;
   let lastFlowsAt = 0;
-  const progress = async (): Promise<Progress> => {
+  const snapshot = async (): Promise<Progress> => {
     const total = (name: string) => collector.metrics.total(name);
     const esm = mapping.snapshot();
     const [recordsIn, decodeErrors, kinesisRecords, rows] = await Promise.all([
@@ -269,14 +289,17 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   };
   let reportedFirstRow = false;
   const ticker = setInterval(() => {
-    void progress().then(
+    void snapshot().then(
       (p) => {
         const line =
           `${new Date().toISOString().slice(11, 19)}  ipfix records ${p.recordsIn}  kinesis records ${p.kinesisRecords}  ` +
           `correlated ${p.correlated}  flows ${p.flows}  rows ${p.rows}  lag ${seconds(p.lagMs)}  errors ${p.errors}`;
         io.out(`${line}\n`);
+        progress.printed();
         if (!reportedFirstRow && p.firstRowAfterMs !== undefined) {
           reportedFirstRow = true;
+          firstRowsSeen();
+          progress.stop();
           io.out(
             `first rows in ClickHouse ${seconds(p.firstRowAfterMs)} after start ` +
               `(${seconds(performance.now() - trafficStartedAt)} after the pipeline was up)\n`,
@@ -301,12 +324,13 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   });
 
   clearInterval(ticker);
+  progress.stop();
   shutdown.abort();
   await demo;
   await stopQuietly('collector', () => collector.drain().then(() => undefined), io);
   await stopQuietly('event source mapping', () => mapping.stop(), io);
   flusherSchedule.stop();
-  const final = await progress().catch(() => undefined);
+  const final = await snapshot().catch(() => undefined);
   if (final) {
     io.out(
       `stopped: ${final.recordsIn} IPFIX records in, ${final.correlated} correlated, ${final.rows} rows in ClickHouse, ${final.errors} errors\n`,
@@ -322,10 +346,15 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   return code;
 }
 
-async function startEngines(options: LiveOptions, dataDir: string | undefined): Promise<LocalEngines> {
+async function startEngines(
+  options: LiveOptions,
+  dataDir: string | undefined,
+  progress: StartupProgress,
+): Promise<LocalEngines> {
   const sub = (name: string) => (dataDir ? join(dataDir, name) : undefined);
   const start = (clickhousePort: number | undefined) =>
     startLocalEngines({
+      track: progress.track,
       dynamodb: { dataDir: sub('dynamodb') },
       kinesis: { dataDir: sub('kinesis') },
       clickhouse: { dataDir: sub('clickhouse'), ...(clickhousePort ? { port: clickhousePort } : {}) },
