@@ -2,7 +2,6 @@
 // reads AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL (local engines, LocalStack) and otherwise uses
 // the real AWS endpoint, so the same code runs everywhere. Callers own the instances (create once, at
 // module scope in a Lambda handler).
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -54,9 +53,4 @@ export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
 
 export function createSecretsManagerClient(options: AwsClientOptions = {}): SecretsManagerClient {
   return new SecretsManagerClient(commonConfig(options));
-}
-
-/** Reads stack outputs (`flowline flows` finds the deployed table by them). */
-export function createCloudFormationClient(options: AwsClientOptions = {}): CloudFormationClient {
-  return new CloudFormationClient(commonConfig(options));
 }

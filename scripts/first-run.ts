@@ -37,10 +37,16 @@ async function main(): Promise<number> {
   if (own.includes('--fresh'))
     rmSync(join(root, '.flowline', 'template-cache'), { recursive: true, force: true });
   const started = performance.now();
-  const child = spawn('npm', ['start', '--', ...startArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so SIGINT reaches npm, its shell and local mode together, as Ctrl-C does.
+  const child = spawn('npm', ['start', '--', ...startArgs], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const interrupt = () => process.kill(-child.pid!, 'SIGINT');
   const lines: OutputLine[] = [];
   let firstRowsMs: number | undefined;
-  const timer = setTimeout(() => child.kill('SIGINT'), 180_000);
+  const timer = setTimeout(interrupt, 180_000);
   const collect = (chunk: Buffer) => {
     for (const text of chunk.toString('utf8').split('\n')) {
       if (text.trim() === '') continue;
@@ -49,7 +55,7 @@ async function main(): Promise<number> {
       process.stderr.write(`${(atMs / 1000).toFixed(1).padStart(6)} s | ${text}\n`);
       if (firstRowsMs === undefined && FIRST_ROWS.test(text)) {
         firstRowsMs = atMs;
-        child.kill('SIGINT');
+        interrupt();
       }
     }
   };

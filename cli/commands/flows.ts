@@ -68,9 +68,8 @@ async function locateTable(options: FlowsOptions): Promise<LocatedTable> {
 }
 
 async function tableFromStack(stackName: string): Promise<string> {
-  const { createCloudFormationClient } = await import('../../adapters/aws-clients.ts');
-  const { DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-  const cloudformation = createCloudFormationClient({ maxAttempts: 2 });
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+  const cloudformation = new CloudFormationClient({ maxAttempts: 2 });
   const nothingRunning = 'no local mode is running (npm start)';
   try {
     const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));

@@ -20,7 +20,7 @@ export function startupProgress(
   options: { quietMs?: number; clock?: () => number } = {},
 ): StartupProgress {
   const clock = options.clock ?? (() => performance.now());
-  const quietMs = options.quietMs ?? 1500;
+  const quietMs = options.quietMs ?? 1200;
   const started = clock();
   const pending = new Map<string, number>();
   let lastLineAt = started;
