@@ -93,7 +93,17 @@ export function register(program: Command): void {
       const { startupProgress } = await import('../../local/runner/progress.ts');
       const progress = startupProgress((text) => process.stderr.write(text));
       progress.step('starting Flowline local: engines, stack template, functions, collector');
-      const { runLocal } = await progress.track('local mode modules', import('../../local/runner/live.ts'));
+      // The heaviest dependencies first, one at a time: a module graph evaluates in one synchronous pass, so
+      // smaller passes let the progress lines print in between.
+      const { runLocal } = await progress.track(
+        'local mode modules',
+        (async () => {
+          await import('@aws-sdk/client-kinesis');
+          await import('@aws-sdk/client-dynamodb');
+          await import('@clickhouse/client');
+          return import('../../local/runner/live.ts');
+        })(),
+      );
       const code = await runLocal(
         {
           ...(options.dataDir ? { dataDir: options.dataDir } : {}),
