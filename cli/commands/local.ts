@@ -90,8 +90,8 @@ export function register(program: Command): void {
       const demoNodes = integer('demo-nodes', options.demoNodes, 1, 100);
       const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
       // Progress lines start before local mode's modules load (seconds on a busy machine).
-      const { startupProgress } = await import('../../local/runner/progress.ts');
-      const progress = startupProgress((text) => process.stderr.write(text));
+      const { startupProgressOffThread } = await import('../../local/runner/progress.ts');
+      const progress = startupProgressOffThread();
       progress.step('starting Flowline local: engines, stack template, functions, collector');
       // The heaviest dependencies first, one at a time: a module graph evaluates in one synchronous pass, so
       // smaller passes let the progress lines print in between.

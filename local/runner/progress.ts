@@ -1,6 +1,9 @@
 // Start-up progress of local mode: a line per finished step, and while nothing else is printed, a line at
 // least every `quietMs` naming what is still being waited for, so a slow first start on a busy machine never
 // looks hung. Created before local mode's modules load (cli/commands/local.ts), so loading is covered too.
+// startupProgressOffThread() runs the same logic in a worker thread writing straight to stderr's file
+// descriptor: module loading and other synchronous work on the main thread cannot hold the lines back.
+import { Worker } from 'node:worker_threads';
 
 export interface StartupProgress {
   /** Prints `[12.3 s] text`. */
@@ -15,15 +18,24 @@ export interface StartupProgress {
   stop(): void;
 }
 
-export function startupProgress(
+export interface ProgressCore {
+  step(text: string): void;
+  begin(id: number, name: string): void;
+  end(id: number): void;
+  printed(): void;
+  stop(): void;
+}
+
+/** The logic: which line to print when, on `clock` (ms). */
+export function progressCore(
   write: (text: string) => void,
-  options: { quietMs?: number; clock?: () => number } = {},
-): StartupProgress {
+  options: { quietMs?: number; clock?: () => number; startedAt?: number } = {},
+): ProgressCore {
   const clock = options.clock ?? (() => performance.now());
   const quietMs = options.quietMs ?? 1200;
-  const started = clock();
-  const pending = new Map<string, number>();
-  let lastLineAt = started;
+  const started = options.startedAt ?? clock();
+  const pending = new Map<number, { name: string; since: number }>();
+  let lastLineAt = clock();
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const step = (text: string) => {
     lastLineAt = clock();
@@ -31,24 +43,76 @@ export function startupProgress(
   };
   const timer = setInterval(() => {
     if (clock() - lastLineAt < quietMs) return;
-    const waiting = [...pending].map(([name, since]) => `${name} (${seconds(clock() - since)})`);
+    const waiting = [...pending.values()].map(({ name, since }) => `${name} (${seconds(clock() - since)})`);
     step(waiting.length > 0 ? `waiting for ${waiting.join(', ')}` : 'starting');
   }, 250);
   timer.unref();
   return {
     step,
-    async track(name, work) {
-      pending.set(name, clock());
-      try {
-        return await work;
-      } finally {
-        pending.delete(name);
-      }
-    },
+    begin: (id, name) => pending.set(id, { name, since: clock() }),
+    end: (id) => pending.delete(id),
     printed: () => {
       lastLineAt = clock();
     },
-    elapsedMs: () => clock() - started,
     stop: () => clearInterval(timer),
   };
+}
+
+function tracking(core: ProgressCore, elapsedMs: () => number): StartupProgress {
+  let nextId = 0;
+  return {
+    step: (text) => core.step(text),
+    async track(name, work) {
+      const id = nextId++;
+      core.begin(id, name);
+      try {
+        return await work;
+      } finally {
+        core.end(id);
+      }
+    },
+    printed: () => core.printed(),
+    elapsedMs,
+    stop: () => core.stop(),
+  };
+}
+
+/** Progress on this thread (tests, and where a worker cannot start). */
+export function startupProgress(
+  write: (text: string) => void,
+  options: { quietMs?: number; clock?: () => number } = {},
+): StartupProgress {
+  const clock = options.clock ?? (() => performance.now());
+  const started = clock();
+  return tracking(progressCore(write, { ...options, clock, startedAt: started }), () => clock() - started);
+}
+
+/** Progress printed by a worker thread to file descriptor 2 (local/runner/progress-worker.ts). */
+export function startupProgressOffThread(): StartupProgress {
+  const startedAt = Date.now();
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('./progress-worker.ts', import.meta.url), { workerData: { startedAt } });
+  } catch {
+    return startupProgress((text) => process.stderr.write(text));
+  }
+  worker.unref();
+  let stopped = false;
+  const post = (message: unknown) => worker.postMessage(message);
+  const core: ProgressCore = {
+    // After stop() the worker is done; the last lines (shutdown) are written here.
+    step: (text) =>
+      stopped
+        ? process.stderr.write(`[${((Date.now() - startedAt) / 1000).toFixed(1)} s] ${text}\n`)
+        : post({ op: 'step', text }),
+    begin: (id, name) => post({ op: 'begin', id, name }),
+    end: (id) => post({ op: 'end', id }),
+    printed: () => post({ op: 'printed' }),
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      post({ op: 'stop' });
+    },
+  };
+  return tracking(core, () => Date.now() - startedAt);
 }
