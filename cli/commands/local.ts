@@ -91,8 +91,9 @@ export function register(program: Command): void {
       const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
       // Progress lines start before local mode's modules load (seconds on a busy machine).
       const { startupProgressOffThread } = await import('../../local/runner/progress.ts');
-      const progress = startupProgressOffThread();
-      progress.step('starting Flowline local: engines, stack template, functions, collector');
+      const progress = startupProgressOffThread(
+        'starting Flowline local: engines, stack template, functions, collector',
+      );
       // The heaviest dependencies first, one at a time: a module graph evaluates in one synchronous pass, so
       // smaller passes let the progress lines print in between.
       const { runLocal } = await progress.track(

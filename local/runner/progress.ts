@@ -3,6 +3,7 @@
 // looks hung. Created before local mode's modules load (cli/commands/local.ts), so loading is covered too.
 // startupProgressOffThread() runs the same logic in a worker thread writing straight to stderr's file
 // descriptor: module loading and other synchronous work on the main thread cannot hold the lines back.
+// progressCore is self-contained (no imports, no outer names) because the worker evaluates its source.
 import { Worker } from 'node:worker_threads';
 
 export interface StartupProgress {
@@ -35,7 +36,7 @@ export function progressCore(
   const quietMs = options.quietMs ?? 1200;
   const started = options.startedAt ?? clock();
   const pending = new Map<number, { name: string; since: number }>();
-  let lastLineAt = clock();
+  let lastLineAt = started;
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const step = (text: string) => {
     lastLineAt = clock();
@@ -87,24 +88,29 @@ export function startupProgress(
   return tracking(progressCore(write, { ...options, clock, startedAt: started }), () => clock() - started);
 }
 
-/** Progress printed by a worker thread to file descriptor 2 (local/runner/progress-worker.ts). */
-export function startupProgressOffThread(): StartupProgress {
+/**
+ * Progress printed by a worker thread to file descriptor 2. The worker runs progressCore's own compiled
+ * source (Function.prototype.toString), evaluated as plain JavaScript: no loader, no second copy of the logic,
+ * and it starts in milliseconds where loading a module file through the TypeScript loader takes seconds on a
+ * busy machine. The first line is written here, before the worker is up.
+ */
+export function startupProgressOffThread(firstLine: string): StartupProgress {
   const startedAt = Date.now();
+  const format = (text: string) => `[${((Date.now() - startedAt) / 1000).toFixed(1)} s] ${text}\n`;
+  process.stderr.write(format(firstLine));
   let worker: Worker;
   try {
-    worker = new Worker(new URL('./progress-worker.ts', import.meta.url), { workerData: { startedAt } });
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { startedAt } });
   } catch {
-    return startupProgress((text) => process.stderr.write(text));
+    const fallback = startupProgress((text) => process.stderr.write(text));
+    return fallback;
   }
   worker.unref();
   let stopped = false;
   const post = (message: unknown) => worker.postMessage(message);
   const core: ProgressCore = {
     // After stop() the worker is done; the last lines (shutdown) are written here.
-    step: (text) =>
-      stopped
-        ? process.stderr.write(`[${((Date.now() - startedAt) / 1000).toFixed(1)} s] ${text}\n`)
-        : post({ op: 'step', text }),
+    step: (text) => (stopped ? process.stderr.write(format(text)) : post({ op: 'step', text })),
     begin: (id, name) => post({ op: 'begin', id, name }),
     end: (id) => post({ op: 'end', id }),
     printed: () => post({ op: 'printed' }),
@@ -116,3 +122,19 @@ export function startupProgressOffThread(): StartupProgress {
   };
   return tracking(core, () => Date.now() - startedAt);
 }
+
+const WORKER_SOURCE = `
+const { writeSync } = require('node:fs');
+const { parentPort, workerData } = require('node:worker_threads');
+// esbuild's keepNames helper (tsx compiles with it), which the compiled source may call.
+const __name = (target) => target;
+const progressCore = ${progressCore.toString()};
+const core = progressCore((text) => writeSync(2, text), { clock: Date.now, startedAt: workerData.startedAt });
+parentPort.on('message', (m) => {
+  if (m.op === 'step') core.step(m.text);
+  else if (m.op === 'begin') core.begin(m.id, m.name);
+  else if (m.op === 'end') core.end(m.id);
+  else if (m.op === 'printed') core.printed();
+  else { core.stop(); parentPort.close(); }
+});
+`;
