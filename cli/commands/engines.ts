@@ -43,9 +43,12 @@ export function register(program: Command): void {
     .option('--clickhouse-password <password>', 'its password')
     .option('--logs', 'copy the engines\u2019 own logs to stderr', false)
     .action(async (options: EnginesCommandOptions) => {
+      const { startupProgressOffThread } = await import('../../local/runner/progress.ts');
+      const progress = startupProgressOffThread('starting the local engines');
       const { startLocalEngines } = await import('../../local/engines/index.ts');
       const dataDir = (name: string) => (options.dataDir ? join(options.dataDir, name) : undefined);
       const engines = await startLocalEngines({
+        track: progress.track,
         dynamodb: options.dynamodb && {
           port: port(options.dynamodbPort, 'dynamodb'),
           dataDir: dataDir('dynamodb'),
@@ -64,6 +67,7 @@ export function register(program: Command): void {
           echoOutput: options.logs,
         },
       });
+      progress.stop();
       for (const [name, ms] of Object.entries(engines.startupMs)) {
         process.stderr.write(`${name} ready in ${(ms / 1000).toFixed(1)} s\n`);
       }
