@@ -217,7 +217,12 @@ describe('flowline: run-time errors exit 1 with one line', () => {
       '--dynamodb-port',
       String(busyPort),
     ]);
-    expectOneLine(run, 'engines', 1, new RegExp(`port ${busyPort} is already in use`));
+    expectOneLine(
+      run,
+      'engines',
+      1,
+      new RegExp(`127\\.0\\.0\\.1:${busyPort} is already in use.*--dynamodb-port`),
+    );
   });
 
   it.each([
