@@ -17,7 +17,8 @@ const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, co
 
 export const handler = createFlusherHandler({
   async prepare() {
-    const { flusher } = await connectFlusher(config, { queue, clock: Date.now, logger });
+    const { flusher, schema } = await connectFlusher(config, { queue, clock: Date.now });
+    logger.info('ClickHouse schema ok', { ...schema });
     return new FlushLoop(flusher);
   },
   loopOptions: {

@@ -2,7 +2,6 @@
 // (credentials, ClickHouse client, schema check, sink, limits). The Lambda entry (handler.ts) and local
 // mode's event-time runs (local/runner/event-time-functions.ts) both build it here and differ only in the
 // clock they pass.
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
 import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import type { ExportQueue } from '../flow-store/export-queue.ts';
@@ -13,19 +12,20 @@ import { Flusher } from './flusher.ts';
 
 export interface ConnectedFlusher {
   flusher: Flusher;
+  /** What the schema check found (the Lambda entry logs it). */
+  schema: Awaited<ReturnType<typeof checkFlowsSchema>>;
   /** Closes the ClickHouse client (the Lambda entry keeps it for the container's life). */
   close(): Promise<void>;
 }
 
 export async function connectFlusher(
   config: FlusherConfig,
-  deps: { queue: ExportQueue; clock: () => number; logger: Logger },
+  deps: { queue: ExportQueue; clock: () => number },
 ): Promise<ConnectedFlusher> {
   const credentials = await clickHouseCredentials(config);
   const client = createClickHouseClient({ ...config.clickhouse, ...credentials });
   // One clear error naming any missing column, instead of a failing insert every commit interval.
   const schema = await checkFlowsSchema(executorFor(client), config.clickhouse.database);
-  deps.logger.info('ClickHouse schema ok', { ...schema });
   const sink = new ClickHouseRowSink(client, {
     insertQuorum: config.clickhouse.insertQuorum,
     gzipLevel: config.clickhouse.compression ? undefined : false,
@@ -39,5 +39,5 @@ export async function connectFlusher(
     writeConcurrency: config.writeConcurrency,
     clock: deps.clock,
   });
-  return { flusher, close: () => client.close() };
+  return { flusher, schema, close: () => client.close() };
 }

@@ -54,7 +54,7 @@ export interface EventTimeFlusher {
 export async function createEventTimeFlusher(options: { clock: () => number }): Promise<EventTimeFlusher> {
   const config = flusherConfigFromEnv();
   const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
-  const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME });
-  const { flusher, close } = await connectFlusher(config, { queue, clock: options.clock, logger });
+  const { flusher, schema, close } = await connectFlusher(config, { queue, clock: options.clock });
+  new Logger({ serviceName: FLUSHER_SERVICE_NAME }).debug('ClickHouse schema ok', { ...schema });
   return { commitIntervalMs: config.commitIntervalMs, round: () => flusher.round(), close };
 }
