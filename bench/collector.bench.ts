@@ -320,7 +320,7 @@ export const collectorBench: BenchModule = {
         baseline: 1,
         target: 20,
         better: 'higher',
-        // Names the cost model reads (bench/cost-model.ts MeasuredInputs).
+        // Names the cost model reads (cost/model.ts MeasuredInputs).
         counters: { putPayloadUnits: units, kinesisRecords, flowRecordsPerPutUnit: delivered / units },
       },
       {

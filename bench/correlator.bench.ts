@@ -9,13 +9,14 @@
 // mapping also stops at BatchSize and at the 6 MB invocation payload (base64 data), and with
 // ParallelizationFactor N a shard's records are split over N lanes by partition key, each filling N times
 // slower. The "deployed configuration" row computes that span for the deployed settings (lib/config.ts) and
-// the priced cluster (bench/cost-model.ts), then measures batches of that span through the real correlator;
+// the priced cluster (cost/model.ts), then measures batches of that span through the real correlator;
 // the cost model reads that row.
 import { CreateTableCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
 import { DEFAULT_PARTITION_LANES, type SealedBatch, ShardPacker } from '../collector-edge/packer.ts';
 import { flowKeyOf } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
+import { DEFAULT_CLUSTER, flowRecordsPerSecond, inputsFromRows, provisionedShards } from '../cost/model.ts';
 import { type CorrelatorSettings, correlateBatch } from '../functions/correlator/correlate-batch.ts';
 import { foldRecords } from '../functions/correlator/fold.ts';
 import {
@@ -28,9 +29,8 @@ import {
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import { startDynamoDb } from '../local/engines/index.ts';
 import { laneOf } from '../local/esm/shard-worker.ts';
-import { asStream, kinesisEvent } from '../test/unit/correlator/kinesis-events.ts';
-import { generateRecords } from '../test/unit/correlator/workload.ts';
-import { DEFAULT_CLUSTER, flowRecordsPerSecond, inputsFromRows, provisionedShards } from './cost-model.ts';
+import { generateRecords } from '../workloads/correlator-workload.ts';
+import { asStream, kinesisEvent } from '../workloads/kinesis-events.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
 const GROUP = 'correlator';
@@ -38,8 +38,7 @@ const INTERVAL_SECONDS = 5;
 /** Kinesis record size the collector packs to (collector-edge FLOWLINE_BATCH_TARGET_BYTES default). */
 const KINESIS_RECORD_TARGET_BYTES = 25_000;
 /**
- * Lambda's synchronous invocation payload limit, "6 MB" (Lambda quotas; reference performance-and-cost.md
- * §2.2); the smaller decimal reading, so the bound is never flattering.
+ * Lambda's synchronous invocation payload limit, "6 MB" (Lambda quotas); the smaller decimal reading, so the bound is never flattering.
  */
 export const INVOKE_PAYLOAD_BYTES = 6_000_000;
 

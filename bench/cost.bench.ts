@@ -8,8 +8,7 @@ import { flowKeyOf } from '../core/flow-key.ts';
 import { emptyFlowRecord, FlowEndReason, type FlowRecord, FlowType } from '../core/flow-record.ts';
 import { seededRandom } from '../core/random.ts';
 import { decodeWireBatch } from '../core/wire.ts';
-import { DEFAULT_CONFIG } from '../lib/config.ts';
-import { atRestModel, DEFAULT_AT_REST } from './at-rest-model.ts';
+import { atRestModel, DEFAULT_AT_REST } from '../cost/at-rest-model.ts';
 import {
   ASSUMED_INPUTS,
   costModel,
@@ -24,7 +23,8 @@ import {
   inputsFromRows,
   LIMITS,
   type MeasuredInputs,
-} from './cost-model.ts';
+} from '../cost/model.ts';
+import { DEFAULT_CONFIG } from '../lib/config.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
 interface Connection {

@@ -12,9 +12,9 @@ import {
 import { FlowStringHints, flowRecordShape, normaliseDataSet } from '../collector-edge/normalise.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 import { seededRandom } from '../core/random.ts';
-import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from '../test/unit/ipfix/antrea-template.ts';
-import { fuzzDecoder, fuzzSeeds } from '../test/unit/ipfix/fuzz.ts';
-import { naiveInterpretRecords } from '../test/unit/ipfix/naive-interpreter.ts';
+import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from '../workloads/antrea-template.ts';
+import { fuzzDecoder, fuzzSeeds } from '../workloads/ipfix-fuzz.ts';
+import { naiveInterpretRecords } from '../workloads/naive-interpreter.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
 const session: TransportSession = { id: 'tcp|bench', exporterAddress: '127.0.0.1', transport: 'tcp' };

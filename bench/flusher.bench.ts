@@ -6,7 +6,7 @@
 //    units per row, and the export latency from the flows being due to their rows being visible;
 //  - the export schedule over simulated time (correlator + flusher rounds every commit interval): rows per
 //    live flow per activeFlowRecordTimeout.
-// The counters the cost model reads (bench/cost-model.ts MeasuredInputs) are on the rows that measure them.
+// The counters the cost model reads (cost/model.ts MeasuredInputs) are on the rows that measure them.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +50,7 @@ import {
   loadNativeBinding,
 } from '../local/engines/clickhouse-http-server.ts';
 import { startLocalEngines } from '../local/engines/index.ts';
-import { CLUSTER_UUID, workloadFlows } from '../test/integration/flusher-workload.ts';
+import { CLUSTER_UUID, workloadFlows } from '../workloads/flusher-workload.ts';
 import { median, medianBy } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 

@@ -4,7 +4,7 @@
 // Pod store of 10,000 Pods; same records, same run.
 import { createRecordEnricher } from '../collector-edge/k8s-metadata/enrich.ts';
 import { PodStore } from '../collector-edge/k8s-metadata/pod-store.ts';
-import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, pod } from '../test/unit/ipfix/antrea-template.ts';
+import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord, pod } from '../workloads/antrea-template.ts';
 import { flowRecordPass, rate, workload } from './decode.bench.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 

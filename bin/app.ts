@@ -5,6 +5,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { readConfig } from '../lib/config.ts';
 import { FlowlineStack } from '../lib/flowline-stack.ts';
 import { FlowlineChecks } from '../lib/nag-rules.ts';
+import { tagFlowline } from '../lib/tags.ts';
 
 const app = new App();
 // cdk-nag v3 runs as a policy validation plugin: any unacknowledged finding fails the synth.
@@ -14,6 +15,7 @@ Validations.of(app).addPlugins(
 );
 
 const config = readConfig(app.node);
+tagFlowline(app, config.stackName);
 new FlowlineStack(app, config.stackName, {
   config,
   description: 'Flowline: Antrea flow records via Kinesis, Lambda and DynamoDB into ClickHouse',

@@ -1,7 +1,12 @@
 // The one way Flowline talks to ClickHouse: @clickhouse/client over HTTP(S) (ClickHouse Cloud, a
 // self-hosted server, or the local chDB front), wrapped as a small executor so the migration runner, the
 // schema check and the flusher's sink share it.
-import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client';
+import {
+  type ClickHouseClient,
+  ClickHouseLogLevel,
+  type ClickHouseSettings,
+  createClient,
+} from '@clickhouse/client';
 
 export interface ClickHouseConfig {
   /** http(s)://host:port, e.g. https://abc.eu-west-1.aws.clickhouse.cloud:8443 */
@@ -16,6 +21,8 @@ export interface ClickHouseConfig {
    * client: the flusher's sink gzips each insert body itself (ClickHouseRowSink, in one pass).
    */
   compression?: boolean;
+  /** No client log lines on stderr (the CLI reports failures itself, in one line). */
+  quiet?: boolean;
 }
 
 export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClient {
@@ -39,6 +46,7 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
       response: compression,
     },
     application: 'flowline',
+    ...(config.quiet ? { log: { level: ClickHouseLogLevel.OFF } } : {}),
   });
 }
 

@@ -1,5 +1,5 @@
 // The columns of the ClickHouse `flows` table, in schema order. The first 51 are exactly the columns of
-// Antrea's Flow Aggregator INSERT (reference/antrea-flow-aggregator.md 3.2), the names Grafana dashboards
+// Antrea's Flow Aggregator INSERT (antrea pkg/flowaggregator/clickhouseclient/clickhouseclient.go), the names Grafana dashboards
 // query; timeInserted and trusted are filled by their DEFAULTs; the Flowline columns are additive.
 
 /** Antrea's INSERT columns, in Antrea's argument order. */

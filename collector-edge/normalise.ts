@@ -1,5 +1,5 @@
 // Decoded IPFIX data record (keyed by IE name) + its context -> FlowRecord, following Antrea's Flow
-// Aggregator preprocessor (reference/antrea-flow-aggregator.md 1.1): dispatch by IE name (names are unique
+// Aggregator preprocessor (antrea pkg/flowaggregator/collector/ipfix.go and its IPFIX-to-Protobuf conversion): dispatch by IE name (names are unique
 // across IANA, reverse and Antrea, and the decoder already keys Antrea's on (56506|56505|55829, id)),
 // IPv4 or IPv6 address IEs, all-zeros Service / ClusterIP / SNAT addresses -> "", egressIP is a textual
 // address (invalid -> ""), unknown IEs ignored, missing IEs leave defaults. The collector's decoder builds

@@ -19,7 +19,7 @@ export interface AggregatedFlow {
   /**
    * The merged record: the first-arrived record as base, K8s fields copied in by correlation, and
    * flowEndSeconds / flowEndReason / tcpState / common counters updated by aggregation (Antrea semantics,
-   * reference/antrea-flow-aggregator.md sections 1.5 and 2.2).
+   * antrea pkg/flowaggregator/intermediate/aggregate.go correlateRecords and aggregateRecords).
    */
   record: FlowRecord;
   correlationRequired: boolean;

@@ -1,4 +1,4 @@
-// The flow key (DESIGN.md, fixed): the 5-tuple in canonical text form. Both halves of an inter-Node flow
+// The flow key: the 5-tuple in canonical text form. Both halves of an inter-Node flow
 // map to the same key, so it is the DynamoDB partition key and the source of the Kinesis partition key.
 import { type FlowRecord, FlowType, RuleAction } from './flow-record.ts';
 

@@ -1,4 +1,4 @@
-// The wire format on Kinesis (DESIGN.md): several FlowRecords in one Kinesis record, compact and versioned.
+// The wire format on Kinesis, defined here: several FlowRecords in one Kinesis record, compact and versioned.
 //
 // Version 1 layout:
 //   "FL" magic (2 bytes) | version u8 = 1 | flags u8 = 0

@@ -6,10 +6,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CORRELATOR_SERVICE_NAME, METRICS_NAMESPACE } from '../functions/shared/metric-names.ts';
 import { type FlowSchedule, type FlowStore, scheduleEnvironment } from './flow-store.ts';
 import { FlowlineFunction } from './flowline-function.ts';
 import type { IngestStream } from './ingest-stream.ts';
-import { CORRELATOR_SERVICE_NAME, METRICS_NAMESPACE } from './metric-names.ts';
 
 export const CORRELATOR_ENTRY = 'functions/correlator/handler.ts';
 

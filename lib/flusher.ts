@@ -11,10 +11,10 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../functions/shared/metric-names.ts';
 import type { ClickHouseSecret } from './clickhouse-secret.ts';
 import { type FlowSchedule, type FlowStore, scheduleEnvironment } from './flow-store.ts';
 import { FlowlineFunction } from './flowline-function.ts';
-import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from './metric-names.ts';
 
 export const FLUSHER_ENTRY = 'functions/flusher/handler.ts';
 

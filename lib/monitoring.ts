@@ -1,5 +1,6 @@
 // Alarms and a dashboard for the pipeline. Alarms notify an SNS topic (encrypted, TLS-only), optionally
-// subscribed by e-mail. What each alarm means and what to do is in README "Deploy to AWS".
+// subscribed by e-mail. What each alarm means and what to do is in README "Deploy to AWS". The dashboard
+// shows the AWS metrics and the functions' own (functions/shared/metric-names.ts, CloudWatch EMF).
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -10,15 +11,18 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { FlowStore } from './flow-store.ts';
-import type { IngestStream } from './ingest-stream.ts';
 import {
+  CORRELATOR_METRICS,
+  CORRELATOR_SERVICE_NAME,
   EXPORT_LAG_METRIC,
+  FLUSHER_METRICS,
   FLUSHER_SERVICE_NAME,
   INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
-} from './metric-names.ts';
+} from '../functions/shared/metric-names.ts';
+import type { FlowStore } from './flow-store.ts';
+import type { IngestStream } from './ingest-stream.ts';
 
 export interface MonitoringProps {
   ingest: IngestStream;
@@ -68,7 +72,7 @@ export class Monitoring extends Construct {
     const oneMinute = Duration.minutes(1);
     const add = (
       alarmId: string,
-      metric: cloudwatch.Metric,
+      metric: cloudwatch.Metric | cloudwatch.MathExpression,
       options: Omit<cloudwatch.CreateAlarmOptions, 'evaluationPeriods'> & { evaluationPeriods?: number },
     ): void => {
       const alarm = metric.createAlarm(this, alarmId, { evaluationPeriods: 1, ...options });
@@ -116,15 +120,28 @@ export class Monitoring extends Construct {
       });
     }
 
-    /** A metric the flusher emits (Powertools EMF, `service` dimension). */
-    const flusherMetric = (metricName: string, statistic: string, period: Duration) =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service: FLUSHER_SERVICE_NAME },
-        statistic,
-        period,
-      });
+    /** A metric a function emits (Powertools EMF, `service` dimension). */
+    const customMetric =
+      (service: string) =>
+      (metricName: string, statistic = 'Sum', period: Duration = fiveMinutes) =>
+        new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName,
+          dimensionsMap: { service },
+          statistic,
+          period,
+        });
+    const flusherMetric = customMetric(FLUSHER_SERVICE_NAME);
+    const correlatorMetric = customMetric(CORRELATOR_SERVICE_NAME);
+
+    const poisonRecords = correlatorMetric(CORRELATOR_METRICS.poisonRecords);
+    add('PoisonRecords', poisonRecords, {
+      alarmDescription:
+        'Kinesis records that do not decode reached the correlator; the log has each one, the on-failure queue its range',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     const exportLag = flusherMetric(EXPORT_LAG_METRIC, 'Maximum', oneMinute);
     add('ExportLag', exportLag, {
       alarmDescription: `Due flows wait more than ${props.exportLagAlarmSeconds} s for export to ClickHouse`,
@@ -162,6 +179,61 @@ export class Monitoring extends Construct {
 
     const stream = props.ingest.stream;
     const table = props.store.table;
+    // Throttling the SDKs retry through is normal for a moment; ten minutes of it means too little capacity.
+    const sustained = { threshold: 0, evaluationPeriods: 2, datapointsToAlarm: 2 };
+    const tableThrottles = new cloudwatch.MathExpression({
+      label: 'DynamoDB throttled events (table and due index, read and write)',
+      expression: 'tr + tw + ir + iw',
+      usingMetrics: {
+        tr: table.metric('ReadThrottleEvents', { statistic: 'Sum' }),
+        tw: table.metric('WriteThrottleEvents', { statistic: 'Sum' }),
+        ir: table.metric('ReadThrottleEvents', {
+          statistic: 'Sum',
+          dimensionsMap: {
+            TableName: table.tableName,
+            GlobalSecondaryIndexName: props.store.schema.dueIndex.name,
+          },
+        }),
+        iw: table.metric('WriteThrottleEvents', {
+          statistic: 'Sum',
+          dimensionsMap: {
+            TableName: table.tableName,
+            GlobalSecondaryIndexName: props.store.schema.dueIndex.name,
+          },
+        }),
+      },
+      period: fiveMinutes,
+    });
+    add('TableThrottled', tableThrottles, {
+      alarmDescription:
+        'DynamoDB throttled the flow table or its due index for 10 minutes: raise capacity (provisioned) or check hot keys',
+      ...sustained,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const streamWriteThrottles = stream.metricPutRecordsThrottledRecords({
+      statistic: 'Sum',
+      period: fiveMinutes,
+    });
+    add('StreamWriteThrottled', streamWriteThrottles, {
+      alarmDescription:
+        'Kinesis throttled the collectors\u2019 PutRecords for 10 minutes (they spool and retry): add shards or use on-demand',
+      ...sustained,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const streamReadThrottles = stream.metricReadProvisionedThroughputExceeded({
+      statistic: 'Sum',
+      period: fiveMinutes,
+    });
+    add('StreamReadThrottled', streamReadThrottles, {
+      alarmDescription:
+        'Kinesis throttled the correlator\u2019s reads for 10 minutes: lower the parallelization factor or add shards',
+      ...sustained,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
     });
@@ -181,10 +253,14 @@ export class Monitoring extends Construct {
         [stream.metricIncomingRecords({ statistic: 'Sum' })],
         [stream.metricIncomingBytes({ statistic: 'Sum' })],
       ),
-      graph('Ingest stream: write throttling', [
-        stream.metricPutRecordsThrottledRecords({ statistic: 'Sum' }),
-        stream.metricPutRecordsFailedRecords({ statistic: 'Sum' }),
-      ]),
+      graph(
+        'Ingest stream: throttling',
+        [
+          stream.metricPutRecordsThrottledRecords({ statistic: 'Sum' }),
+          stream.metricPutRecordsFailedRecords({ statistic: 'Sum' }),
+        ],
+        [streamReadThrottles],
+      ),
     );
     this.dashboard.addWidgets(
       graph('Correlator: iterator age (ms)', [iteratorAge]),
@@ -197,6 +273,33 @@ export class Monitoring extends Construct {
         ],
         [props.correlator.metricDuration({ statistic: 'p99' })],
       ),
+    );
+    const c = CORRELATOR_METRICS;
+    this.dashboard.addWidgets(
+      graph(
+        'Correlator: flow records, poison records, write conflicts, failed flow keys',
+        [correlatorMetric(c.flowRecords)],
+        [poisonRecords, correlatorMetric(c.writeConflicts), correlatorMetric(c.failedFlowKeys)],
+      ),
+      graph(
+        'Correlator: DynamoDB write units (total, per flow record)',
+        [correlatorMetric(c.consumedWriteUnits)],
+        [correlatorMetric(c.writeUnitsPerFlowRecord, 'Average')],
+      ),
+    );
+    const f = FLUSHER_METRICS;
+    this.dashboard.addWidgets(
+      graph('Flusher: flows due, rows inserted, rows replayed', [
+        flusherMetric(f.flowsDue),
+        flusherMetric(f.rowsInserted),
+        flusherMetric(f.replayedRows),
+      ]),
+      graph('Flusher: failed rounds, insert failures, mark conflicts, rejected rows', [
+        flusherMetric(f.failedRounds),
+        flusherMetric(f.insertFailures),
+        flusherMetric(f.markConflicts),
+        rejectedRows,
+      ]),
     );
     this.dashboard.addWidgets(
       graph('On-failure queue depth', [dlqDepth]),
@@ -214,10 +317,7 @@ export class Monitoring extends Construct {
           table.metricConsumedWriteCapacityUnits({ statistic: 'Sum' }),
           table.metricConsumedReadCapacityUnits({ statistic: 'Sum' }),
         ],
-        [
-          table.metric('ConditionalCheckFailedRequests', { statistic: 'Sum' }),
-          table.metric('ThrottledRequests', { statistic: 'Sum' }),
-        ],
+        [table.metric('ConditionalCheckFailedRequests', { statistic: 'Sum' }), tableThrottles],
       ),
     );
   }

@@ -11,13 +11,13 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { FlowlineConfig } from './config.ts';
 import {
   FLUSHER_SERVICE_NAME,
   METRICS_NAMESPACE,
   SINK_QUEUED_ROWS_METRIC,
   SINK_ROWS_DROPPED_METRIC,
-} from './metric-names.ts';
+} from '../functions/shared/metric-names.ts';
+import type { FlowlineConfig } from './config.ts';
 
 export type SinksConfig = Pick<
   FlowlineConfig,

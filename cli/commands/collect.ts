@@ -1,5 +1,9 @@
+// `flowline collect`: the edge collector (collector-edge/main.ts) with its settings as flags.
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { COLLECTOR_SETTINGS } from '../../collector-edge/config.ts';
+import { COLLECTOR_SETTINGS, ConfigError, loadCollectorConfig } from '../../collector-edge/config.ts';
+import { UsageError } from '../errors.ts';
+import { assertBindable } from '../ports.ts';
 
 export function register(program: Command): void {
   const command = program
@@ -13,6 +17,18 @@ export function register(program: Command): void {
     command.option(`--${setting.flag} <value>`, `${setting.description} [${setting.env}${fallback}]`);
   }
   command.action(async (flags: Record<string, string | undefined>) => {
+    let config: ReturnType<typeof loadCollectorConfig>;
+    try {
+      config = loadCollectorConfig(process.env, flags, existsSync);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.problems.join('; '));
+      throw error;
+    }
+    await assertBindable(config.listen, '--listen');
+    await assertBindable(
+      [{ protocol: 'tcp', host: config.httpHost, port: config.httpPort }],
+      '--http-listen',
+    );
     const { runCollectorProcess } = await import('../../collector-edge/main.ts');
     process.exitCode = await runCollectorProcess(process.env, flags);
   });

@@ -1,6 +1,7 @@
 // `flowline cost`: the cost table for a cluster size, from the counters a `flowline bench` run measured.
 import { existsSync, readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
+import { CliError } from '../errors.ts';
 
 interface CostOptions {
   nodes: number;
@@ -54,34 +55,37 @@ export function register(program: Command): void {
     .option('--export-timeout <s>', 'Antrea agent activeFlowExportTimeout, seconds', positive, 5)
     .option('--kinesis <mode>', 'on-demand or provisioned', kinesisMode)
     .option('--retention-days <d>', 'days of rows kept in ClickHouse', positive, 30)
-    .option('--from <file>', 'results of `flowline bench` (JSON)', 'bench-results.json')
+    .option(
+      '--from <file>',
+      'results of `flowline bench` (JSON; the committed figures by default)',
+      'docs/bench-results.json',
+    )
     .action(async (options: CostOptions) => {
       if (options.connections === 0) {
         await printAtRest(options);
         return;
       }
-      const model = await import('../../bench/cost-model.ts');
+      const model = await import('../../cost/model.ts');
       if (!existsSync(options.from)) {
-        console.error(
-          `flowline cost: ${options.from} not found; run \`npm run bench\` first (or --from FILE)`,
-        );
-        process.exitCode = 1;
-        return;
+        throw new CliError(`${options.from} not found: run \`npm run bench\` first (or pass --from FILE)`);
       }
-      const results = JSON.parse(readFileSync(options.from, 'utf8')) as { at?: string; rows?: unknown };
+      let results: { at?: string; rows?: unknown };
+      try {
+        results = JSON.parse(readFileSync(options.from, 'utf8'));
+      } catch (error) {
+        throw new CliError(
+          `${options.from} is not JSON (${(error as Error).message}): pass the file \`flowline bench\` wrote`,
+        );
+      }
       if (!Array.isArray(results.rows)) {
-        console.error(`flowline cost: ${options.from} has no "rows" array; is it a bench results file?`);
-        process.exitCode = 1;
-        return;
+        throw new CliError(`${options.from} has no "rows" array: pass the file \`flowline bench\` wrote`);
       }
       const { inputs, provenance } = model.inputsFromRows(results.rows);
       const missing = model.INPUT_NAMES.filter((name) => inputs[name] === undefined);
       if (missing.length > 0) {
-        console.error(
-          `flowline cost: ${options.from} lacks ${missing.join(', ')}; rerun \`npm run bench\` (the cost module records every input)`,
+        throw new CliError(
+          `${options.from} lacks ${missing.join(', ')}: rerun \`npm run bench\` (the cost module records every input)`,
         );
-        process.exitCode = 1;
-        return;
       }
       const cluster = {
         ...model.DEFAULT_CLUSTER,
@@ -112,7 +116,7 @@ export function register(program: Command): void {
 /** `--connections 0`: the at-rest month from list prices and the deployed defaults alone. */
 async function printAtRest(options: CostOptions): Promise<void> {
   const { atRestModel, DEFAULT_AT_REST, renderAtRestTable, AT_REST_ASSUMPTIONS } = await import(
-    '../../bench/at-rest-model.ts'
+    '../../cost/at-rest-model.ts'
   );
   const report = atRestModel({
     ...DEFAULT_AT_REST,

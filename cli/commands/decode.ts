@@ -1,9 +1,10 @@
 // `flowline decode FILE...`: IPFIX from pcap, pcapng, raw message streams or .hex files -> JSON Lines,
 // one object per data record (IE names as keys, plus _templateId, _observationDomainId, _exportTime).
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createIpfixDecoder, type DecodeError, type IpfixRecord } from '../../collector-edge/ipfix/index.ts';
 import { readInput } from '../../collector-edge/ipfix/readers/messages.ts';
+import { CliError } from '../errors.ts';
 
 interface MessageTag {
   file: string;
@@ -100,6 +101,15 @@ export function register(program: Command): void {
     )
     .argument('<files...>', 'input files, decoded in order; templates carry across files')
     .action((files: string[]) => {
+      for (const file of files) {
+        try {
+          accessSync(file, constants.R_OK);
+        } catch (error) {
+          throw new CliError(
+            `cannot read ${file} (${(error as NodeJS.ErrnoException).code}): check the path`,
+          );
+        }
+      }
       const chunks: string[] = [];
       let size = 0;
       const flush = () => {
@@ -119,8 +129,9 @@ export function register(program: Command): void {
       );
       flush();
       if (totals.records === 0 && totals.templates === 0) {
-        process.stderr.write('flowline decode: nothing could be decoded\n');
-        process.exitCode = 1;
+        throw new CliError(
+          'nothing could be decoded: are these IPFIX captures (pcap, pcapng, raw IPFIX, .hex)?',
+        );
       }
     });
 }

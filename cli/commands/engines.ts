@@ -2,6 +2,8 @@
 // their endpoints as environment variables, and stops them on Ctrl-C.
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { assertBindable } from '../ports.ts';
 
 interface EnginesCommandOptions {
   dynamodb: boolean;
@@ -20,7 +22,7 @@ function port(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535)
-    throw new Error(`--${name}-port: not a port: ${value}`);
+    throw new UsageError(`--${name}-port must be a port from 1 to 65535, got "${value}"`);
   return parsed;
 }
 
@@ -42,27 +44,43 @@ export function register(program: Command): void {
     .option('--clickhouse-password <password>', 'its password')
     .option('--logs', 'copy the engines\u2019 own logs to stderr', false)
     .action(async (options: EnginesCommandOptions) => {
+      const ports = {
+        dynamodb: port(options.dynamodbPort, 'dynamodb'),
+        kinesis: port(options.kinesisPort, 'kinesis'),
+        clickhouse: port(options.clickhousePort, 'clickhouse'),
+      };
+      // Busy fixed ports fail now, in one line, before any engine starts.
+      for (const [name, value] of Object.entries(ports)) {
+        const wanted = options[name as keyof typeof ports];
+        if (value !== undefined && wanted) {
+          await assertBindable([{ protocol: 'tcp', host: '127.0.0.1', port: value }], `--${name}-port`);
+        }
+      }
+      const { startupProgressOffThread } = await import('../../local/runner/progress.ts');
+      const progress = startupProgressOffThread('starting the local engines');
       const { startLocalEngines } = await import('../../local/engines/index.ts');
       const dataDir = (name: string) => (options.dataDir ? join(options.dataDir, name) : undefined);
       const engines = await startLocalEngines({
+        track: progress.track,
         dynamodb: options.dynamodb && {
-          port: port(options.dynamodbPort, 'dynamodb'),
+          port: ports.dynamodb,
           dataDir: dataDir('dynamodb'),
           echoOutput: options.logs,
         },
         kinesis: options.kinesis && {
-          port: port(options.kinesisPort, 'kinesis'),
+          port: ports.kinesis,
           dataDir: dataDir('kinesis'),
           echoOutput: options.logs,
         },
         clickhouse: options.clickhouse && {
-          port: port(options.clickhousePort, 'clickhouse'),
+          port: ports.clickhouse,
           dataDir: dataDir('clickhouse'),
           user: options.clickhouseUser,
           password: options.clickhousePassword,
           echoOutput: options.logs,
         },
       });
+      progress.stop();
       for (const [name, ms] of Object.entries(engines.startupMs)) {
         process.stderr.write(`${name} ready in ${(ms / 1000).toFixed(1)} s\n`);
       }

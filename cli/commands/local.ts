@@ -1,6 +1,8 @@
 // `flowline local` (= `npm start`): the whole pipeline on this machine; `--replay FILE... --print-rows` runs
-// captures through it on their own time and prints the resulting ClickHouse rows (DESIGN.md, fixed).
+// captures through it on their own time and prints the resulting ClickHouse rows.
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { assertBindable } from '../ports.ts';
 
 interface LocalCommandOptions {
   replay?: string[];
@@ -25,7 +27,7 @@ interface LocalCommandOptions {
 function integer(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`--${name}: must be a whole number from ${min} to ${max}, got "${text}"`);
+    throw new UsageError(`--${name}: must be a whole number from ${min} to ${max}, got "${text}"`);
   }
   return value;
 }
@@ -102,19 +104,53 @@ export function register(program: Command): void {
         );
         return;
       }
-      if (options.printRows) throw new Error('--print-rows needs --replay FILE...');
-      const { runLocal } = await import('../../local/runner/live.ts');
+      if (options.printRows) throw new UsageError('--print-rows needs --replay FILE...');
+      const port = integer('port', options.port, 1, 65535);
+      const clickhousePort = options.clickhousePort
+        ? integer('clickhouse-port', options.clickhousePort, 1, 65535)
+        : undefined;
+      // Before the engines start (tens of seconds): a busy port fails now, in one line.
+      const host = options.listenHost;
+      await assertBindable(
+        [
+          { protocol: 'udp', host, port },
+          { protocol: 'tcp', host, port },
+        ],
+        '--port',
+      );
+      if (clickhousePort) {
+        await assertBindable(
+          [{ protocol: 'tcp', host: '127.0.0.1', port: clickhousePort }],
+          '--clickhouse-port',
+        );
+      }
+      const demoNodes = integer('demo-nodes', options.demoNodes, 1, 100);
+      const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
+      // Progress lines start before local mode's modules load (seconds on a busy machine).
+      const { startupProgressOffThread } = await import('../../local/runner/progress.ts');
+      const progress = startupProgressOffThread(
+        'starting Flowline local: engines, stack template, functions, collector',
+      );
+      // The heaviest dependencies first, one at a time: a module graph evaluates in one synchronous pass, so
+      // smaller passes let the progress lines print in between.
+      const { runLocal } = await progress.track(
+        'local mode modules',
+        (async () => {
+          await import('@aws-sdk/client-kinesis');
+          await import('@aws-sdk/client-dynamodb');
+          await import('@clickhouse/client');
+          return import('../../local/runner/live.ts');
+        })(),
+      );
       const code = await runLocal(
         {
           ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-          port: integer('port', options.port, 1, 65535),
+          port,
           listenHost: options.listenHost,
-          ...(options.clickhousePort
-            ? { clickhousePort: integer('clickhouse-port', options.clickhousePort, 1, 65535) }
-            : {}),
+          ...(clickhousePort ? { clickhousePort } : {}),
           demo: options.demo,
-          demoNodes: integer('demo-nodes', options.demoNodes, 1, 100),
-          demoConnections: integer('demo-connections', options.demoConnections, 0, 1_000_000),
+          demoNodes,
+          demoConnections,
           progressIntervalMs: 2000,
           verbose: options.verbose,
           ...kubernetes,
@@ -128,6 +164,7 @@ export function register(program: Command): void {
           },
         },
         { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
+        progress,
       );
       // A flusher invocation may still be inside its 55 s loop: like a Lambda sandbox, it is simply ended.
       process.exit(code);

@@ -1,5 +1,6 @@
 // `flowline migrate`: applies the ClickHouse migrations (clickhouse/migrations) idempotently.
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
 
 export interface ConnectionOptions {
   url: string;
@@ -30,13 +31,20 @@ export function addConnectionOptions(command: Command): Command {
 }
 
 export async function connect(options: ConnectionOptions) {
-  if (!options.url) throw new Error('--url (or CLICKHOUSE_URL) is required');
+  if (!options.url)
+    throw new UsageError('--url (or CLICKHOUSE_URL) is required, e.g. --url http://127.0.0.1:8123');
+  try {
+    new URL(options.url);
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, e.g. http://127.0.0.1:8123, got "${options.url}"`);
+  }
   const { createClickHouseClient } = await import('../../clickhouse/client.ts');
   return createClickHouseClient({
     url: options.url,
     username: options.user,
     password: options.password ?? '',
     database: options.database,
+    quiet: true,
   });
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
 
 interface SimulateOptions {
   collector: string;
@@ -20,7 +21,7 @@ interface SimulateOptions {
 function positiveInteger(name: string, text: string, min = 1): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name}: must be a whole number >= ${min}, got "${text}"`);
+    throw new UsageError(`--${name}: must be a whole number >= ${min}, got "${text}"`);
   return n;
 }
 
@@ -57,7 +58,7 @@ export function register(program: Command): void {
       const collector = parseCollectorAddress(options.collector);
       const share = Number(options.ipv6Share);
       if (!(share >= 0 && share <= 1))
-        throw new Error(`--ipv6-share: must be between 0 and 1, got "${options.ipv6Share}"`);
+        throw new UsageError(`--ipv6-share: must be between 0 and 1, got "${options.ipv6Share}"`);
       const interval = positiveInteger('interval', options.interval);
       const sim = new ClusterSimulation({
         seed: positiveInteger('seed', options.seed, 0),

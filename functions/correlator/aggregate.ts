@@ -1,4 +1,4 @@
-// Antrea Flow Aggregator's per-record algorithm (HEAD, reference/antrea-flow-aggregator.md sections 1.3-1.5
+// Antrea Flow Aggregator's per-record algorithm (HEAD, antrea pkg/flowaggregator/intermediate/aggregate.go
 // and 2.1-2.2): addOrUpdateRecordInMap, correlateRecords, aggregateRecords, on one AggregatedFlow and its
 // expiry times. Pure; `nowMs` is injected. Field-for-field, including the quirks (marked QUIRK).
 import { type AggregatedFlow, type Counters, zeroCounters } from '../../core/aggregated-flow.ts';

@@ -3,8 +3,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
-import { CORRELATOR_SERVICE_NAME, METRICS_NAMESPACE } from '../../lib/metric-names.ts';
 import { DynamoFlowStore } from '../flow-store/store.ts';
+import { CORRELATOR_SERVICE_NAME, METRICS_NAMESPACE } from '../shared/metric-names.ts';
 import { correlatorConfigFromEnv } from './config.ts';
 import { createCorrelatorHandler } from './make-handler.ts';
 

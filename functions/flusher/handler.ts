@@ -2,17 +2,17 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient, createS3Client } from '../../adapters/aws-clients.ts';
-import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../../lib/metric-names.ts';
 import { DynamoExportQueue } from '../flow-store/export-queue.ts';
+import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../shared/metric-names.ts';
 import { sinksConfigFromEnv } from '../sinks/config.ts';
 import { createExtraSinks } from '../sinks/sinks.ts';
 import { flusherConfigFromEnv } from './config.ts';
-import { connectClickHouse, connectOnFirstInsert } from './connect.ts';
-import { Flusher, FlushLoop } from './flusher.ts';
+import { FlushLoop } from './flusher.ts';
 import { createFlusherHandler } from './make-handler.ts';
+import { wireFlusher } from './wiring.ts';
 
 const config = flusherConfigFromEnv();
-// The names the alarms and dashboard watch (lib/metric-names.ts), whatever the environment says.
+// The names the alarms and dashboard watch (functions/shared/metric-names.ts), whatever the environment says.
 const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: FLUSHER_SERVICE_NAME });
 const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
@@ -28,20 +28,13 @@ const sinks = createExtraSinks(sinksConfig, {
 
 export const handler = createFlusherHandler({
   async prepare() {
-    // ClickHouse is reached by the first insert, not here: a container with nothing to write never wakes it.
-    const { sink } = connectOnFirstInsert(() => connectClickHouse(config, logger));
-    return new FlushLoop(
-      new Flusher(queue, sink, {
-        clusterUUID: config.clusterUUID,
-        schedule: config.schedule,
-        maxRowsPerInsert: config.maxRowsPerInsert,
-        maxInsertsPerRound: config.maxInsertsPerRound,
-        insertConcurrency: config.insertConcurrency,
-        writeConcurrency: config.writeConcurrency,
-        clock: Date.now,
-        onBatchExported: sinks.enabled ? sinks.onBatchExported : undefined,
-      }),
-    );
+    const { flusher } = wireFlusher(config, {
+      queue,
+      clock: Date.now,
+      logger,
+      onBatchExported: sinks.enabled ? sinks.onBatchExported : undefined,
+    });
+    return new FlushLoop(flusher);
   },
   loopOptions: {
     runForMs: config.runForMs,

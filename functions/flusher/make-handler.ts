@@ -7,7 +7,7 @@
 // overlaps).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EXPORT_LAG_METRIC, INSERT_FAILURES_METRIC, REJECTED_ROWS_METRIC } from '../../lib/metric-names.ts';
+import { EXPORT_LAG_METRIC, INSERT_FAILURES_METRIC, REJECTED_ROWS_METRIC } from '../shared/metric-names.ts';
 import { endsInvocation, type FlushLoop, type LoopOptions, type RoundReport } from './flusher.ts';
 
 export interface FlusherHandlerDeps {

@@ -1,5 +1,5 @@
 // Aggregated flow -> ClickHouse `flows` row, exactly as Antrea's Flow Aggregator converts its record for the
-// ClickHouse exporter (flowrecord/record.go + clickhouseclient.go, reference/antrea-flow-aggregator.md 3.2),
+// ClickHouse exporter (flowrecord/record.go + clickhouseclient.go in antrea pkg/flowaggregator),
 // plus Flowline's additive columns. Pure: no AWS, no ClickHouse client.
 import {
   ANTREA_INSERT_COLUMNS,

@@ -1,17 +1,17 @@
 // The flusher's extra sinks, built from their configuration: one SinkQueue per enabled sink, fed by the
 // flusher's onBatchExported hook, and their counters as CloudWatch metrics (Powertools, EMF) with a
-// `sink` dimension ("ipfix", "archive"). The names the alarms watch are in lib/metric-names.ts.
+// `sink` dimension ("ipfix", "archive"). The names the alarms watch are in functions/shared/metric-names.ts.
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { ExportedFlowRow } from '../flusher/flusher.ts';
 import {
   SINK_QUEUED_ROWS_METRIC,
   SINK_RETRIES_METRIC,
   SINK_ROWS_DROPPED_METRIC,
   SINK_ROWS_SENT_METRIC,
-} from '../../lib/metric-names.ts';
-import type { ExportedFlowRow } from '../flusher/flusher.ts';
+} from '../shared/metric-names.ts';
 import { observationDomainIdOf } from './antrea-ipfix.ts';
 import type { SinksConfig } from './config.ts';
 import { type ExportedBatch, exportedRowOf } from './exported-row.ts';

@@ -19,6 +19,8 @@ export interface LocalEnginesOptions {
   clickhouse?: boolean | ClickHouseOptions;
   /** Region the AWS clients are told to use (engines accept any). */
   region?: string;
+  /** Wraps each engine's start (local mode names the engines still starting in its progress lines). */
+  track?: <T>(name: string, start: Promise<T>) => Promise<T>;
 }
 
 export interface LocalEngines {
@@ -48,10 +50,11 @@ export async function startLocalEngines(options: LocalEnginesOptions = {}): Prom
   const clickhouseOptions = optionsOf(options.clickhouse);
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   // Started together: the JVM dominates, the others finish within its start-up.
+  const track = options.track ?? (<T>(_name: string, start: Promise<T>) => start);
   const results = await Promise.allSettled([
-    dynamoOptions ? startDynamoDb(dynamoOptions) : undefined,
-    kinesisOptions ? startKinesis({ region, ...kinesisOptions }) : undefined,
-    clickhouseOptions ? startClickHouse(clickhouseOptions) : undefined,
+    dynamoOptions ? track('DynamoDB Local', startDynamoDb(dynamoOptions)) : undefined,
+    kinesisOptions ? track('kinesis-mock', startKinesis({ region, ...kinesisOptions })) : undefined,
+    clickhouseOptions ? track('ClickHouse (chDB)', startClickHouse(clickhouseOptions)) : undefined,
   ]);
   const [dynamoResult, kinesisResult, clickhouseResult] = results;
   const started = results.flatMap((result) =>

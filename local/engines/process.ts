@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { LOOPBACK } from './ports.ts';
 
 export interface EngineProcess {
@@ -173,7 +174,7 @@ function failedProcess(name: string, child: ChildProcess, failure: Promise<never
 export async function waitUntilReady(
   engine: EngineProcess,
   probe: () => Promise<boolean>,
-  options: { timeoutMs: number; what: string },
+  options: { timeoutMs?: number; what: string },
 ): Promise<void> {
   try {
     await pollUntilReady(engine, probe, options);
@@ -199,7 +200,7 @@ export async function runningHttpEngine(
 ): Promise<RunningEngine> {
   const endpoint = `http://${LOOPBACK}:${options.port}`;
   await waitUntilReady(engine, () => options.probe(endpoint), {
-    timeoutMs: options.timeoutMs ?? 30_000,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     what: options.what,
   });
   return {
@@ -212,12 +213,29 @@ export async function runningHttpEngine(
   };
 }
 
+/** The start-up limit per engine on an idle machine: FLOWLINE_ENGINE_START_TIMEOUT_SECONDS, else 90 s. */
+export function engineStartTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const seconds = Number(env.FLOWLINE_ENGINE_START_TIMEOUT_SECONDS);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 90_000;
+}
+
+/**
+ * How much longer than on an idle machine a start may take now: the 1-minute load average per core,
+ * between 1 and 4. A JVM start on two busy cores takes several times its idle time; a hung one still ends.
+ */
+export function loadFactor(load: number = loadavg()[0] ?? 0, cores: number = availableParallelism()): number {
+  return Math.min(4, Math.max(1, load / Math.max(1, cores)));
+}
+
 async function pollUntilReady(
   engine: EngineProcess,
   probe: () => Promise<boolean>,
-  options: { timeoutMs: number; what: string },
+  options: { timeoutMs?: number; what: string },
 ): Promise<void> {
-  const deadline = performance.now() + options.timeoutMs;
+  const started = performance.now();
+  const baseMs = options.timeoutMs ?? engineStartTimeoutMs();
+  // Re-evaluated while waiting: the limit follows the machine's load (adaptive, capped at 4x the base).
+  let limitMs = baseMs * loadFactor();
   let exited = false;
   let exitError: unknown;
   void engine.exited().then(
@@ -231,12 +249,13 @@ async function pollUntilReady(
   );
   let lastError: unknown;
   let delayMs = 20;
-  while (performance.now() < deadline) {
+  while (performance.now() - started < limitMs) {
     if (exited) {
       if (exitError) throw exitError;
       const { exitCode, signalCode } = engine.child;
+      const lastLine = engine.recentOutput().split('\n').at(-1) || 'no output';
       throw new EngineStartError(
-        `${engine.name} exited before it was ready (exit code ${exitCode ?? signalCode}). Its last output:\n${engine.recentOutput()}`,
+        `${engine.name} exited before it was ready (exit code ${exitCode ?? signalCode}: ${lastLine}); see all of its output with \`flowline engines --logs\`. Its last output:\n${engine.recentOutput()}`,
         engine.recentOutput(),
       );
     }
@@ -247,9 +266,14 @@ async function pollUntilReady(
     }
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     delayMs = Math.min(delayMs * 2, 200);
+    limitMs = Math.max(limitMs, baseMs * loadFactor());
   }
+  const waited = ((performance.now() - started) / 1000).toFixed(0);
+  const load = (loadavg()[0] ?? 0).toFixed(1);
   throw new EngineStartError(
-    `${engine.name} was not ready after ${options.timeoutMs} ms (${options.what}; last probe error: ${String(lastError)}). Its last output:\n${engine.recentOutput()}`,
+    `${engine.name} was not ready after ${waited} s (${options.what} kept failing: ${String(lastError)}; load average ${load} on ${availableParallelism()} cores): ` +
+      `on a busy machine allow more time with FLOWLINE_ENGINE_START_TIMEOUT_SECONDS=${(baseMs / 500).toFixed(0)}, ` +
+      `otherwise see the engine's own output with \`flowline engines --logs\`. Its last output:\n${engine.recentOutput()}`,
     engine.recentOutput(),
   );
 }

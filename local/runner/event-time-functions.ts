@@ -1,6 +1,6 @@
 // Bundle entry for event-time runs (`flowline local --replay`, the end-to-end suite). It wires the two
-// functions exactly as functions/correlator/handler.ts and functions/flusher/handler.ts do -- same config
-// readers, same adapters, same logic modules -- with one difference: the clock is a parameter instead of
+// functions as functions/correlator/handler.ts and functions/flusher/handler.ts do -- same config readers,
+// same adapters, the flusher from the same assembly (functions/flusher/wiring.ts) -- with one difference: the clock is a parameter instead of
 // Date.now, so time can follow the records' own timestamps. local/runner/functions.ts bundles it with the
 // stack's esbuild settings (local/bundle.ts), so what runs is esbuild output, as on Lambda.
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -11,8 +11,9 @@ import { createCorrelatorHandler } from '../../functions/correlator/make-handler
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { DynamoFlowStore, type FlowStore } from '../../functions/flow-store/store.ts';
 import { flusherConfigFromEnv } from '../../functions/flusher/config.ts';
-import { connectClickHouse, connectOnFirstInsert } from '../../functions/flusher/connect.ts';
-import { Flusher, FlushLoop, type RoundReport } from '../../functions/flusher/flusher.ts';
+import { FlushLoop, type RoundReport } from '../../functions/flusher/flusher.ts';
+import { wireFlusher } from '../../functions/flusher/wiring.ts';
+import { FLUSHER_SERVICE_NAME } from '../../functions/shared/metric-names.ts';
 
 /** What the handlers report through Powertools Metrics, kept in memory (CloudWatch gets them from EMF). */
 export interface MetricSink {
@@ -54,22 +55,13 @@ export interface EventTimeFlusher {
   close(): Promise<void>;
 }
 
-/** The flusher prepared as handler.ts prepares it (ClickHouse connected by the first insert), on `clock`. */
+/** The flusher as handler.ts builds it (functions/flusher/wiring.ts: ClickHouse connected by the first insert), on `clock`. */
 export async function createEventTimeFlusher(options: { clock: () => number }): Promise<EventTimeFlusher> {
   const config = flusherConfigFromEnv();
   // Warnings and errors only: the schema check's INFO line would repeat for every run of a test suite.
-  const logger = new Logger({ serviceName: 'flowline-flusher', logLevel: 'WARN' });
+  const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME, logLevel: 'WARN' });
   const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
-  const connection = connectOnFirstInsert(() => connectClickHouse(config, logger));
-  const flusher = new Flusher(queue, connection.sink, {
-    clusterUUID: config.clusterUUID,
-    schedule: config.schedule,
-    maxRowsPerInsert: config.maxRowsPerInsert,
-    maxInsertsPerRound: config.maxInsertsPerRound,
-    insertConcurrency: config.insertConcurrency,
-    writeConcurrency: config.writeConcurrency,
-    clock: options.clock,
-  });
+  const { flusher, close } = wireFlusher(config, { queue, clock: options.clock, logger });
   const loop = new FlushLoop(flusher);
   return {
     commitIntervalMs: config.commitIntervalMs,
@@ -81,6 +73,6 @@ export async function createEventTimeFlusher(options: { clock: () => number }): 
         maxBackoffMs: config.maxBackoffMs,
         ...time,
       }),
-    close: () => connection.close(),
+    close,
   };
 }

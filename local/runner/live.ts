@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createClient } from '@clickhouse/client';
 import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-clients.ts';
+import { type LocalEndpoints, publishLocalEndpoints } from '../../cli/local-endpoints.ts';
 import type { ListenSpec } from '../../collector-edge/config.ts';
 import { exportSimulation, type SimClock } from '../../simulator/exporter.ts';
 import { ClusterSimulation } from '../../simulator/model.ts';
@@ -27,6 +28,7 @@ import {
 } from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
 import { prepareLocalStack } from './prepare.ts';
+import { type StartupProgress, startupProgress } from './progress.ts';
 import { type LocalSinkOptions, startLocalSinks } from './sinks.ts';
 import { type LocalTopology, loadStackTemplate, readLocalTopology } from './template.ts';
 
@@ -103,21 +105,27 @@ function abortablePace(signal: AbortSignal): SimClock {
   };
 }
 
-export async function runLocal(options: LiveOptions, io: Output): Promise<number> {
-  const started = performance.now();
+export async function runLocal(
+  options: LiveOptions,
+  io: Output,
+  progress: StartupProgress = startupProgress(io.err),
+): Promise<number> {
+  const started = performance.now() - progress.elapsedMs();
   const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
   const workDir = dataDir ?? mkdtempSync(join(tmpdir(), 'flowline-local-'));
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const step = (what: string) => io.err(`[${seconds(performance.now() - started)}] ${what}\n`);
+  const step = progress.step;
 
   step(
     dataDir ? `data folder ${dataDir}` : 'state in memory (use --data-dir DIR to keep it across restarts)',
   );
-  const templatePromise = loadStackTemplate().then((template) => {
-    step('stack template synthesized (stream, table, mapping and functions come from it)');
-    return template;
-  });
-  const enginesPromise = startEngines(options, dataDir).then((engines) => {
+  const templatePromise = progress
+    .track('stack template (CDK synth)', loadStackTemplate())
+    .then((template) => {
+      step('stack template synthesized (stream, table, mapping and functions come from it)');
+      return template;
+    });
+  const enginesPromise = startEngines(options, dataDir, progress).then((engines) => {
     step(
       `engines up: ${Object.entries(engines.startupMs)
         .map(([name, ms]) => `${name} ${seconds(ms)}`)
@@ -138,14 +146,17 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
     password: env.CLICKHOUSE_PASSWORD as string,
     database: 'default',
   };
-  const prepared = await prepareLocalStack({
-    topology,
-    kinesis,
-    dynamodb,
-    clickhouse: clickhouseConnection,
-    clusterUUID: clusterUUIDFor(dataDir),
-    enableTtl: true,
-  });
+  const prepared = await progress.track(
+    'stream, table and ClickHouse schema',
+    prepareLocalStack({
+      topology,
+      kinesis,
+      dynamodb,
+      clickhouse: clickhouseConnection,
+      clusterUUID: clusterUUIDFor(dataDir),
+      enableTtl: true,
+    }),
+  );
   // The functions log errors only and publish no EMF metrics here: the progress line replaces both.
   if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -155,22 +166,25 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   );
   const sinks = await startLocalSinks(options.sinks ?? {}, workDir);
   Object.assign(process.env, sinks.env);
-  const handlers = await loadLiveHandlers(topology);
+  const handlers = await progress.track('function bundles (esbuild)', loadLiveHandlers(topology));
   step(`functions bundled with esbuild in ${seconds(handlers.bundleMs)}`);
 
   const listen: ListenSpec[] = [
     { protocol: 'udp', host: options.listenHost, port: options.port },
     { protocol: 'tcp', host: options.listenHost, port: options.port },
   ];
-  const collector = await startLocalCollector({
-    streamName: topology.stream.name,
-    kinesis,
-    listen,
-    spoolDir: join(workDir, 'spool'),
-    http: '127.0.0.1:0',
-    logLevel: 'warn',
-    ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
-  });
+  const collector = await progress.track(
+    'collector',
+    startLocalCollector({
+      streamName: topology.stream.name,
+      kinesis,
+      listen,
+      spoolDir: join(workDir, 'spool'),
+      http: '127.0.0.1:0',
+      logLevel: 'warn',
+      ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
+    }),
+  );
   const counters = new CorrelatorCounters();
   const failures = new JsonLinesFailureDestination({ directory: workDir, fileName: 'on-failure.jsonl' });
   const mapping = correlatorMapping({
@@ -197,12 +211,31 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   const demo = options.demo ? runDemo(options, shutdown.signal, io) : undefined;
 
   const ch = clickhouseConnection;
+  const endpoints: LocalEndpoints = {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    ...(dataDir ? { dataDir } : {}),
+    region: env.AWS_REGION as string,
+    dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB as string,
+    kinesis: env.AWS_ENDPOINT_URL_KINESIS as string,
+    table: topology.table.name,
+    stream: topology.stream.name,
+    clickhouse: { url: ch.url, user: ch.username, password: ch.password, database: ch.database },
+    collector: {
+      udp: `udp://${options.listenHost}:${options.port}`,
+      tcp: `tcp://${options.listenHost}:${options.port}`,
+    },
+    metrics: `http://127.0.0.1:${collector.httpPort}/metrics`,
+  };
+  const unpublishEndpoints = publishLocalEndpoints(endpoints);
   io.out(
     [
       '',
       `Flowline local is running (ready in ${seconds(performance.now() - started)}).`,
-      `  IPFIX collector   udp://${options.listenHost}:${options.port}  tcp://${options.listenHost}:${options.port}` +
-        `  (metrics http://127.0.0.1:${collector.httpPort}/metrics)`,
+      `  IPFIX collector   ${endpoints.collector.udp}  ${endpoints.collector.tcp}`,
+      `  collector metrics ${endpoints.metrics}`,
+      `  Kinesis           ${endpoints.kinesis}  stream ${endpoints.stream}`,
+      `  DynamoDB          ${endpoints.dynamodb}  table ${endpoints.table}  (flowline flows reads it)`,
       options.demo
         ? `  demo traffic      ${options.demoNodes} simulated Antrea agents, ${options.demoConnections} connections (--no-demo to turn off)`
         : `  demo traffic      off: point Antrea's flowCollectorAddr at ${options.listenHost}:${options.port}:tcp (or :udp)`,
@@ -210,7 +243,8 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
       `  on-failure queue  ${failures.path}`,
       ...sinks.banner,
       '',
-      'Query the results (rows arrive every commit interval, about 10-20 s after traffic starts):',
+      `Query the results. The first rows arrive after the correlator's batching window (${topology.mapping.settings.maximumBatchingWindowSeconds} s) ` +
+        `and a flusher commit (every ${String(topology.flusher.environment.COMMIT_INTERVAL_SECONDS)} s); the line "first rows in ClickHouse" below gives this run's time:`,
       `  curl -s -u ${ch.username}:${ch.password} '${ch.url}/' --data-binary \\`,
       "    'SELECT sourcePodName, destinationPodName, destinationServicePortName, sum(octetDeltaCount) AS bytes FROM flows GROUP BY ALL ORDER BY bytes DESC LIMIT 10 FORMAT PrettyCompact'",
       `  or from Node: createClient({ url: '${ch.url}', username: '${ch.username}', password: '${ch.password}' }) (@clickhouse/client)`,
@@ -222,9 +256,16 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
 
   let firstRowAtMs: number | undefined;
   const trafficStartedAt = performance.now();
+  let firstRowsSeen: () => void = () => {};
+  void progress.track(
+    'first rows in ClickHouse',
+    new Promise<void>((resolveFirstRows) => {
+      firstRowsSeen = resolveFirstRows;
+    }),
+  );
   let lastFlowsCount = 0;
   let lastFlowsAt = 0;
-  const progress = async (): Promise<Progress> => {
+  const snapshot = async (): Promise<Progress> => {
     const total = (name: string) => collector.metrics.total(name);
     const esm = mapping.snapshot();
     const [recordsIn, decodeErrors, kinesisRecords, rows] = await Promise.all([
@@ -258,14 +299,17 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   };
   let reportedFirstRow = false;
   const ticker = setInterval(() => {
-    void progress().then(
+    void snapshot().then(
       (p) => {
         const line =
           `${new Date().toISOString().slice(11, 19)}  ipfix records ${p.recordsIn}  kinesis records ${p.kinesisRecords}  ` +
           `correlated ${p.correlated}  flows ${p.flows}  rows ${p.rows}  lag ${seconds(p.lagMs)}  errors ${p.errors}`;
         io.out(`${line}\n`);
+        progress.printed();
         if (!reportedFirstRow && p.firstRowAfterMs !== undefined) {
           reportedFirstRow = true;
+          firstRowsSeen();
+          progress.stop();
           io.out(
             `first rows in ClickHouse ${seconds(p.firstRowAfterMs)} after start ` +
               `(${seconds(performance.now() - trafficStartedAt)} after the pipeline was up)\n`,
@@ -290,18 +334,20 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   });
 
   clearInterval(ticker);
+  progress.stop();
   shutdown.abort();
   await demo;
   await stopQuietly('collector', () => collector.drain().then(() => undefined), io);
   await stopQuietly('event source mapping', () => mapping.stop(), io);
   flusherSchedule.stop();
-  const final = await progress().catch(() => undefined);
+  const final = await snapshot().catch(() => undefined);
   if (final) {
     io.out(
       `stopped: ${final.recordsIn} IPFIX records in, ${final.correlated} correlated, ${final.rows} rows in ClickHouse, ${final.errors} errors\n`,
     );
   }
   await stopQuietly('sinks', () => sinks.stop(), io);
+  unpublishEndpoints();
   await clickhouse.close();
   kinesis.destroy();
   dynamodb.destroy();
@@ -311,10 +357,15 @@ export async function runLocal(options: LiveOptions, io: Output): Promise<number
   return code;
 }
 
-async function startEngines(options: LiveOptions, dataDir: string | undefined): Promise<LocalEngines> {
+async function startEngines(
+  options: LiveOptions,
+  dataDir: string | undefined,
+  progress: StartupProgress,
+): Promise<LocalEngines> {
   const sub = (name: string) => (dataDir ? join(dataDir, name) : undefined);
   const start = (clickhousePort: number | undefined) =>
     startLocalEngines({
+      track: progress.track,
       dynamodb: { dataDir: sub('dynamodb') },
       kinesis: { dataDir: sub('kinesis') },
       clickhouse: { dataDir: sub('clickhouse'), ...(clickhousePort ? { port: clickhousePort } : {}) },

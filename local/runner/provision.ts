@@ -97,7 +97,7 @@ export interface EnsureTableOptions {
   /**
    * Enable the template's TTL. Off for event-time runs: the engine deletes items by wall-clock time, so an item
    * written with an event time in the past would vanish while the run still needs it. Flowline's logic never
-   * relies on TTL deletion (DESIGN.md "TTL"), so leaving it off changes no outcome.
+   * relies on TTL deletion (TTL only reclaims space; functions/flow-store/index.ts), so leaving it off changes no outcome.
    */
   enableTtl: boolean;
 }

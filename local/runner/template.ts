@@ -1,17 +1,20 @@
 // What local mode builds, read from the synthesized CDK template so local equals deployed: the ingest stream
 // (mode, shard count, retention), the flow table (keys, GSI, TTL attribute), the correlator's event source
-// mapping (local/esm/settings.ts) and both functions with their environment. Synthesis takes 10-20 s, so the
-// template is cached under .flowline/cdk.out keyed by a hash of everything that can change it.
+// mapping (local/esm/settings.ts) and both functions with their environment. Synthesis takes 10-30 s, so it
+// runs in a child process (this one keeps printing progress) and the template is cached under
+// .flowline/template-cache keyed by a hash of everything that can change it.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from '../bundle.ts';
 import {
   type CloudFormationResource,
   type CloudFormationTemplate,
   type KinesisMappingDefinition,
   readKinesisMappings,
-  synthesizeAppTemplate,
   TemplateSettingsError,
 } from '../esm/settings.ts';
 
@@ -51,8 +54,30 @@ async function templateInputsHash(projectRoot: string, context: Record<string, u
   return hash.digest('hex').slice(0, 16);
 }
 
+/** Runs local/runner/synth-template.ts in a child Node process (same Node, tsx loader). */
+function synthesizeInChild(
+  projectRoot: string,
+  context: Record<string, unknown>,
+): Promise<CloudFormationTemplate> {
+  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const script = join(import.meta.dirname, 'synth-template.ts');
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', tsxLoader, script, projectRoot, JSON.stringify(context)],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          const reason = stderr.split('\n').find((line) => /error/i.test(line)) ?? error.message;
+          reject(new Error(`synthesizing the stack template failed: ${reason.trim()}`, { cause: error }));
+        } else resolvePromise(JSON.parse(stdout) as CloudFormationTemplate);
+      },
+    );
+  });
+}
+
 /**
- * The Flowline stack's template, synthesized in this process (bundling skipped) or read from the cache when
+ * The Flowline stack's template, synthesized in a child process (bundling skipped) or read from the cache when
  * the CDK app, cdk.json, the lock file and the code are unchanged.
  */
 export async function loadStackTemplate(
@@ -67,7 +92,7 @@ export async function loadStackTemplate(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const template = await synthesizeAppTemplate({ projectRoot, context });
+  const template = await synthesizeInChild(projectRoot, context);
   await mkdir(cacheDir, { recursive: true });
   const temporary = `${cacheFile}.${process.pid}.tmp`;
   await writeFile(temporary, JSON.stringify(template));

@@ -8,19 +8,22 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_AT_REST, STANDING_RESOURCES } from '../../bench/at-rest-model.ts';
+import { DEFAULT_AT_REST, STANDING_RESOURCES } from '../../cost/at-rest-model.ts';
 import { FLOW_TABLE_SCHEMA } from '../../functions/flow-store/schema.ts';
-import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
-import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
 import {
+  CORRELATOR_METRICS,
   CORRELATOR_SERVICE_NAME,
   EXPORT_LAG_METRIC,
+  FLUSHER_METRICS,
   FLUSHER_SERVICE_NAME,
   INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
-} from '../../lib/metric-names.ts';
+} from '../../functions/shared/metric-names.ts';
+import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
+import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
 import { FlowlineChecks } from '../../lib/nag-rules.ts';
+import { flowlineTags } from '../../lib/tags.ts';
 import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
 
 const CLUSTER_UUID = '0b8d5f3e-3c57-4b7a-9a7e-2f6f1c0d9e11';
@@ -391,7 +394,7 @@ describe('collector access', () => {
         Condition: {
           StringEquals: {
             'aws:SourceAccount': '123456789012',
-            'aws:RequestTag/kubernetes-namespace': 'flowline',
+            'aws:RequestTag/kubernetes-namespace': 'flow-aggregator',
             'aws:RequestTag/kubernetes-service-account': 'flowline-collector',
           },
           ArnLike: {
@@ -571,7 +574,7 @@ describe('monitoring', () => {
     );
 
   it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows and a stopped flusher', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 14);
     expect(alarmOn('IteratorAge', 'AWS/Lambda')[0]?.Properties).toMatchObject({
       Threshold: 300_000,
       Statistic: 'Maximum',
@@ -616,6 +619,38 @@ describe('monitoring', () => {
     });
   });
 
+  it('alarms on poison records, and on DynamoDB and Kinesis throttling sustained for 10 minutes', () => {
+    expect(alarmOn(CORRELATOR_METRICS.poisonRecords, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [{ Name: 'service', Value: CORRELATOR_SERVICE_NAME }],
+    });
+    const sustained = { Threshold: 0, EvaluationPeriods: 2, DatapointsToAlarm: 2, Period: 300 };
+    expect(alarmOn('PutRecords.ThrottledRecords', 'AWS/Kinesis')[0]?.Properties).toMatchObject(sustained);
+    expect(alarmOn('ReadProvisionedThroughputExceeded', 'AWS/Kinesis')[0]?.Properties).toMatchObject(
+      sustained,
+    );
+    const tableId = idOf(s.stack.store.table);
+    const tableAlarm = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).find((a) =>
+      Array.isArray(a.Properties.Metrics),
+    );
+    expect(tableAlarm?.Properties).toMatchObject({
+      Threshold: 0,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+    });
+    const queries = JSON.stringify(tableAlarm?.Properties.Metrics);
+    for (const name of [
+      'ReadThrottleEvents',
+      'WriteThrottleEvents',
+      FLOW_TABLE_SCHEMA.dueIndex.name,
+      tableId,
+    ]) {
+      expect(queries).toContain(name);
+    }
+  });
+
   it('notifies an encrypted, TLS-only topic, with e-mail only when configured', () => {
     t.hasResourceProperties('AWS::SNS::Topic', {
       KmsMasterKeyId: { 'Fn::GetAtt': [idOf(s.stack.monitoring.topic.masterKey!), 'Arn'] },
@@ -646,14 +681,71 @@ describe('monitoring', () => {
       EXPORT_LAG_METRIC,
       'ApproximateNumberOfMessagesVisible',
       'ConsumedWriteCapacityUnits',
+      'ReadThrottleEvents',
+      'ReadProvisionedThroughputExceeded',
       'Alarms',
     ]) {
       expect(body).toContain(needle);
     }
+    // The functions' own metrics, each under its function's service dimension.
+    for (const name of Object.values(CORRELATOR_METRICS)) {
+      expect(body).toContain(
+        `"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"${CORRELATOR_SERVICE_NAME}`,
+      );
+    }
+    for (const name of Object.values(FLUSHER_METRICS)) {
+      expect(body).toContain(
+        `"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"${FLUSHER_SERVICE_NAME}`,
+      );
+    }
   });
 });
 
-describe('what the at-rest cost model counts (bench/at-rest-model.ts)', () => {
+describe('tags', () => {
+  // CloudFormation types that take no tags (or none CDK can set); everything else must carry them.
+  const UNTAGGABLE = new Set([
+    'AWS::CDK::Metadata',
+    'AWS::CloudWatch::Alarm',
+    'AWS::CloudWatch::Dashboard',
+    'AWS::IAM::Policy',
+    'AWS::IAM::ManagedPolicy',
+    'AWS::Lambda::Permission',
+    'AWS::SNS::TopicPolicy',
+    'AWS::SQS::QueuePolicy',
+    'AWS::Events::Rule',
+    'AWS::Lambda::EventSourceMapping',
+    'AWS::Lambda::EventInvokeConfig',
+  ]);
+
+  it('puts the project and stack tags on every taggable resource', () => {
+    const expected = Object.entries(flowlineTags(s.stack.stackName)).map(([Key, Value]) => ({ Key, Value }));
+    const resources = t.toJSON().Resources as Record<
+      string,
+      { Type: string; Properties?: { Tags?: unknown } }
+    >;
+    const tagged = new Set<string>();
+    for (const [id, resource] of Object.entries(resources)) {
+      if (UNTAGGABLE.has(resource.Type)) continue;
+      const tags = resource.Properties?.Tags;
+      // Most types take a list of {Key, Value}; a few (e.g. SSM) a map.
+      const list = Array.isArray(tags)
+        ? tags
+        : Object.entries((tags as Record<string, string>) ?? {}).map(([Key, Value]) => ({ Key, Value }));
+      expect(list, `${id} (${resource.Type})`).toEqual(expect.arrayContaining(expected));
+      tagged.add(resource.Type);
+    }
+    for (const type of [
+      'AWS::Kinesis::Stream',
+      'AWS::DynamoDB::Table',
+      'AWS::Lambda::Function',
+      'AWS::SQS::Queue',
+    ]) {
+      expect(tagged).toContain(type);
+    }
+  });
+});
+
+describe('what the at-rest cost model counts (cost/at-rest-model.ts)', () => {
   it('matches the template: KMS keys, secrets, alarms, dashboards, the flusher schedule and stream', () => {
     t.resourceCountIs('AWS::KMS::Key', STANDING_RESOURCES.kmsKeys);
     t.resourceCountIs('AWS::SecretsManager::Secret', STANDING_RESOURCES.secrets);

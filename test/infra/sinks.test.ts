@@ -3,12 +3,12 @@
 // the prefix only, and alarms on dropped rows and backlog per sink; cdk-nag passes (synthFlowline).
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/config.ts';
 import {
   FLUSHER_SERVICE_NAME,
   SINK_QUEUED_ROWS_METRIC,
   SINK_ROWS_DROPPED_METRIC,
-} from '../../lib/metric-names.ts';
+} from '../../functions/shared/metric-names.ts';
+import { ConfigError } from '../../lib/config.ts';
 import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
 
 const BASE = {

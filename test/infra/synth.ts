@@ -9,6 +9,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { type FlowlineConfig, readConfig } from '../../lib/config.ts';
 import { FlowlineStack } from '../../lib/flowline-stack.ts';
 import { FlowlineChecks } from '../../lib/nag-rules.ts';
+import { tagFlowline } from '../../lib/tags.ts';
 
 export interface Synthesized {
   app: App;
@@ -26,6 +27,7 @@ export function synthFlowline(overrides: Partial<FlowlineConfig> = {}): Synthesi
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new FlowlineChecks(app));
   const config = readConfig(app.node, overrides);
+  tagFlowline(app, config.stackName);
   const stack = new FlowlineStack(app, config.stackName, { config, env: TEST_ENV });
   app.synth(); // throws ValidationFailed on any unacknowledged cdk-nag finding
   const template = Template.fromStack(stack);

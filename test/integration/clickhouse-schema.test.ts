@@ -15,8 +15,8 @@ import { checkFlowsSchema, SchemaMismatchError } from '../../clickhouse/schema-c
 import { batchToken, type PendingRow } from '../../functions/flusher/batch.ts';
 import { ClickHouseRowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { buildFlowRow, type FlowRow } from '../../functions/flusher/rows.ts';
+import { CLUSTER_UUID, workloadFlows } from '../../workloads/flusher-workload.ts';
 import { useEngines } from '../support/engines.ts';
-import { CLUSTER_UUID, workloadFlows } from './flusher-workload.ts';
 
 const engines = useEngines({ dynamodb: false, kinesis: false });
 const clients: ClickHouseClient[] = [];

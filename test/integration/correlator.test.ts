@@ -26,9 +26,9 @@ import {
   type FlowItem,
   storedFlowOf,
 } from '../../functions/flow-store/index.ts';
+import { generateRecords, packPayloads } from '../../workloads/correlator-workload.ts';
+import { asStream, kinesisEvent, type StreamRecord } from '../../workloads/kinesis-events.ts';
 import { useEngines } from '../support/engines.ts';
-import { asStream, kinesisEvent, type StreamRecord } from '../unit/correlator/kinesis-events.ts';
-import { generateRecords, packPayloads } from '../unit/correlator/workload.ts';
 
 const engines = useEngines({ kinesis: false, clickhouse: false });
 const SCHEDULE = defaultScheduleConfig();

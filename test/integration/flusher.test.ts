@@ -19,9 +19,9 @@ import { createTableInput, defaultScheduleConfig } from '../../functions/flow-st
 import { ClickHouseRowSink, type RowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { Flusher, type FlusherOptions } from '../../functions/flusher/flusher.ts';
 import type { FlowRow } from '../../functions/flusher/rows.ts';
+import { CLUSTER_UUID } from '../../workloads/flusher-workload.ts';
 import { v1ExpectedInsertArguments } from '../fixtures/v1-expected-row.ts';
 import { useEngines } from '../support/engines.ts';
-import { CLUSTER_UUID } from './flusher-workload.ts';
 
 const engines = useEngines({ kinesis: false });
 const SCHEDULE = defaultScheduleConfig();

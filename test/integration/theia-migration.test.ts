@@ -17,9 +17,9 @@ import {
 import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import { ClickHouseRowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { buildFlowRow } from '../../functions/flusher/rows.ts';
+import { CLUSTER_UUID, workloadFlows } from '../../workloads/flusher-workload.ts';
 import { useEngines } from '../support/engines.ts';
 import { allPanels, expandSql, loadDashboards } from '../support/grafana.ts';
-import { CLUSTER_UUID, workloadFlows } from './flusher-workload.ts';
 
 const engines = useEngines({ dynamodb: false, kinesis: false });
 const THEIA_DDL = join(import.meta.dirname, '..', 'fixtures', 'theia', 'create_table.sql');

@@ -1,12 +1,13 @@
 // The cost model's arithmetic, checked against figures computed by hand (each step is in the comments).
 import { describe, expect, it } from 'vitest';
+import { costBench } from '../../bench/cost.bench.ts';
+import type { BenchRow } from '../../bench/types.ts';
 import {
   atRestModel,
   atRestReadUnitsPerInvocation,
   DEFAULT_AT_REST,
   renderAtRestTable,
-} from '../../bench/at-rest-model.ts';
-import { costBench } from '../../bench/cost.bench.ts';
+} from '../../cost/at-rest-model.ts';
 import {
   type Cluster,
   costModel,
@@ -21,8 +22,7 @@ import {
   lambdaMonthly,
   type MeasuredInputs,
   provisionedShards,
-} from '../../bench/cost-model.ts';
-import type { BenchRow } from '../../bench/types.ts';
+} from '../../cost/model.ts';
 
 const MONTH_SECONDS = 30 * 24 * 3600; // 2,592,000
 
@@ -287,11 +287,11 @@ describe('the at-rest month (zero flow records)', () => {
   it('adds up every line; standing resources at list price, and less within the always-free tier', () => {
     const sum = report.lines.reduce((a, l) => a + l.usd, 0);
     expect(report.monthly).toBeCloseTo(sum, 9);
-    // KMS 3 x $1 + 43,200 requests x $0.03/10k; secret $0.40; 10 alarms x $0.10; 1 dashboard $3
+    // KMS 3 x $1 + 43,200 requests x $0.03/10k; secret $0.40; 14 alarms x $0.10; 1 dashboard $3
     expect(line('KMS')?.usd).toBeCloseTo(3 + 0.1296, 6);
-    expect(line('CloudWatch alarms')?.usd).toBeCloseTo(1, 6);
+    expect(line('CloudWatch alarms')?.usd).toBeCloseTo(1.4, 6);
     expect(report.monthly - report.monthlyWithinCloudWatchFreeTier).toBeCloseTo(4, 6);
-    expect(report.monthly).toBeCloseTo(18.57, 2);
-    expect(renderAtRestTable(report)).toContain('| **At-rest month** | **$18.57** |');
+    expect(report.monthly).toBeCloseTo(18.97, 2);
+    expect(renderAtRestTable(report)).toContain('| **At-rest month** | **$18.97** |');
   });
 });

@@ -1,5 +1,5 @@
 // WireBatchBuilder's fast paths (string hints, builder reuse, inline varints) must write exactly the bytes of
-// the format as DESIGN.md defines it. The reference encoder below is a plain reading of that definition.
+// the format as core/wire.ts defines it. The reference encoder below is a plain reading of that definition.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptyFlowRecord, type FlowRecord } from '../../../core/flow-record.ts';

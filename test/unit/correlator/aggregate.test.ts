@@ -1,4 +1,4 @@
-// Antrea's aggregation tests (reference/peer-cases.md, H = Antrea HEAD, L = go-ipfix, D = derived quirks,
+// Antrea's aggregation tests (H = Antrea HEAD pkg/flowaggregator/intermediate/aggregate_test.go, L = go-ipfix, D = derived quirks,
 // V = byte-level vector) re-created against functions/correlator/aggregate.ts.
 import { describe, expect, it } from 'vitest';
 import { flowKeyOf, isSourceNodeFromExternalFlow } from '../../../core/flow-key.ts';

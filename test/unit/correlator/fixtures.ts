@@ -1,4 +1,4 @@
-// Record fixtures of Antrea's aggregation tests (reference/peer-cases.md "Fixtures"), rebuilt as FlowRecords.
+// Record fixtures of Antrea's aggregation tests (antrea pkg/flowaggregator/intermediate/aggregate_test.go and go-ipfix pkg/intermediate/aggregate_test.go fixtures), rebuilt as FlowRecords.
 import { readFileSync } from 'node:fs';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../../core/flow-record.ts';
 

@@ -11,8 +11,8 @@ import {
   VARIABLE_LENGTH,
 } from '../../../collector-edge/ipfix/index.ts';
 import { seededRandom } from '../../../core/random.ts';
-import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from './antrea-template.ts';
-import { naiveInterpretRecords } from './naive-interpreter.ts';
+import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from '../../../workloads/antrea-template.ts';
+import { naiveInterpretRecords } from '../../../workloads/naive-interpreter.ts';
 
 const udp: TransportSession = {
   id: 'udp|127.0.0.1:40000|127.0.0.1:4739',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fuzzDecoder, fuzzSeeds } from './fuzz.ts';
+import { fuzzDecoder, fuzzSeeds } from '../../../workloads/ipfix-fuzz.ts';
 
 describe('fuzz', () => {
   it('5,000 mutated messages (fixed seed): no exception escapes, no hang, decoder keeps decoding', () => {

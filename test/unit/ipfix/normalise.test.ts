@@ -8,7 +8,7 @@ import {
 import { normaliseDataSet, normaliseRecord } from '../../../collector-edge/normalise.ts';
 import { emptyFlowRecord } from '../../../core/flow-record.ts';
 import { seededRandom } from '../../../core/random.ts';
-import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from './antrea-template.ts';
+import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from '../../../workloads/antrea-template.ts';
 
 const session: TransportSession = { id: 'tcp|a', exporterAddress: '127.0.0.9', transport: 'tcp' };
 const context = {

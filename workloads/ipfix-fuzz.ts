@@ -2,12 +2,8 @@
 // and splices the seed messages (the go-ipfix vectors and encoder output) with a seeded generator.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createIpfixDecoder,
-  IpfixEncoder,
-  type TransportSession,
-} from '../../../collector-edge/ipfix/index.ts';
-import { seededRandom } from '../../../core/random.ts';
+import { createIpfixDecoder, IpfixEncoder, type TransportSession } from '../collector-edge/ipfix/index.ts';
+import { seededRandom } from '../core/random.ts';
 import { ANTREA_AGENT_IPV4_FIELDS, antreaRecord } from './antrea-template.ts';
 
 export function mutate(seed: Uint8Array, random: () => number, seeds: Uint8Array[]): Uint8Array {
@@ -96,7 +92,7 @@ export function fuzzDecoder(seeds: Uint8Array[], iterations: number, seed: numbe
   return outcome;
 }
 
-const VECTORS = join(import.meta.dirname, '../../fixtures/vectors');
+const VECTORS = join(import.meta.dirname, '../test/fixtures/vectors');
 
 /** The seeds: every go-ipfix vector plus an Antrea template and data messages from the encoder. */
 export function fuzzSeeds(): Uint8Array[] {

@@ -1,5 +1,6 @@
-// Kinesis events exactly as the Lambda event source mapping delivers them (reference: local-emulators-and-
-// lambda.md section 2.1): key order, base64 data, decimal-string sequence numbers, eventID = shard:sequence.
+// Kinesis events exactly as the Lambda event source mapping delivers them (AWS Lambda developer guide,
+// "Using Lambda with Kinesis", sample event): key order, base64 data, decimal-string sequence numbers,
+// eventID = shard:sequence.
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 
 export const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/flowline-ingest';

@@ -1,10 +1,10 @@
 // A simulator-like workload for the correlator's integration tests and benchmark: flows reported every
 // `intervalSeconds` of event time, inter-Node flows by both Nodes (source and destination halves),
 // intra-Node flows by one, cumulative totals growing, packed into wire-format Kinesis payloads.
-import { flowKeyOf } from '../../../core/flow-key.ts';
-import { emptyFlowRecord, type FlowRecord, FlowType } from '../../../core/flow-record.ts';
-import { seededRandom } from '../../../core/random.ts';
-import { encodeWireBatch } from '../../../core/wire.ts';
+import { flowKeyOf } from '../core/flow-key.ts';
+import { emptyFlowRecord, type FlowRecord, FlowType } from '../core/flow-record.ts';
+import { seededRandom } from '../core/random.ts';
+import { encodeWireBatch } from '../core/wire.ts';
 
 export interface WorkloadOptions {
   flows: number;

@@ -1,9 +1,9 @@
 // BASELINE ONLY (benchmark and differential test): a naive interpreting data-record decoder that walks
 // the template's field list for every record and switches on each field's type. Production code uses
 // the per-template compiled decoders (collector-edge/ipfix/compile.ts).
-import type { TemplateField } from '../../../collector-edge/ipfix/compile.ts';
-import { type IpfixRecord, VARIABLE_LENGTH } from '../../../collector-edge/ipfix/types.ts';
-import { decodeValue, paddedText } from '../../../collector-edge/ipfix/values.ts';
+import type { TemplateField } from '../collector-edge/ipfix/compile.ts';
+import { type IpfixRecord, VARIABLE_LENGTH } from '../collector-edge/ipfix/types.ts';
+import { decodeValue, paddedText } from '../collector-edge/ipfix/values.ts';
 
 export function naiveInterpretRecords(
   fields: readonly TemplateField[],

@@ -1,9 +1,9 @@
 // The at-rest month (issue 21): what a deployment costs with zero flow records, component by component,
-// each with what drives it. Pure arithmetic over bench/prices.json, the deployed defaults (lib/config.ts)
+// each with what drives it. Pure arithmetic over cost/prices.json, the deployed defaults (lib/config.ts)
 // and the resources the stack holds whatever the traffic (STANDING_RESOURCES, checked against the
 // synthesized template by test/infra). ClickHouse storage is left out: it is the rows already kept.
 import { DEFAULT_CONFIG, type StreamMode } from '../lib/config.ts';
-import { fmt, LIST_PRICES, lambdaMonthly, type Prices, SECONDS_PER_MONTH } from './cost-model.ts';
+import { fmt, LIST_PRICES, lambdaMonthly, type Prices, SECONDS_PER_MONTH } from './model.ts';
 
 const HOURS_PER_MONTH = SECONDS_PER_MONTH / 3600;
 
@@ -13,7 +13,7 @@ export const STANDING_RESOURCES = {
   kmsKeys: 3,
   /** The ClickHouse password. */
   secrets: 1,
-  alarms: 10,
+  alarms: 14,
   dashboards: 1,
   /** The flusher's EventBridge rule: rate(1 minute). */
   flusherScheduleSeconds: 60,
@@ -184,7 +184,7 @@ const dollars = (n: number) => `$${n.toFixed(2)}`;
 /** The at-rest table as Markdown (`flowline cost --connections 0`, docs/cost.md). */
 export function renderAtRestTable(report: AtRestReport): string {
   const out = [
-    'At rest: zero flow records. Prices: us-east-1 list, bench/prices.json, no free tier; ClickHouse storage excluded.',
+    'At rest: zero flow records. Prices: us-east-1 list, cost/prices.json, no free tier; ClickHouse storage excluded.',
     '',
     '| Component | $/month | What drives it |',
     '| --- | ---: | --- |',

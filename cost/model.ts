@@ -1,9 +1,15 @@
 // The cost model (issue 9): monthly cost and cost per million flow records of a stated cluster, for Flowline
 // and for the naive design, from the counters the benchmarks measured and the list prices in prices.json.
-// Pure arithmetic: no I/O, no AWS imports. The formulas follow reference/performance-and-cost.md §3.2.
+// Pure arithmetic: no I/O, no AWS imports. Used by `flowline cost` and the cost benchmark (bench/cost.bench.ts).
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import pricesFile from './prices.json' with { type: 'json' };
-import type { BenchRow } from './types.ts';
+
+/** What the model reads of a `flowline bench` result row (bench/types.ts BenchRow has these fields). */
+export interface MeasuredRow {
+  group: string;
+  name: string;
+  counters?: Record<string, number>;
+}
 
 export interface Prices {
   kinesisShardHour: number;
@@ -62,8 +68,8 @@ export interface Cluster {
   retentionDays: number;
 }
 
-/** 1,000 Nodes, 100k connections, Antrea agent defaults (reference/antrea-flow-aggregator.md §1.10, §2.6). */
-/** The inter-Node fraction is an assumption (reference/performance-and-cost.md §3.1, W1/W2). */
+/** 1,000 Nodes, 100k connections, Antrea agent defaults (antrea pkg/agent/flowexporter options and pkg/flowaggregator defaults). */
+/** The inter-Node fraction is an assumption (flowline cost --inter-node-fraction changes it). */
 export const DEFAULT_CLUSTER: Cluster = {
   nodes: 1000,
   connections: 100_000,
@@ -186,7 +192,7 @@ export type Provenance = Partial<Record<InputName, string>>;
  * Reads the inputs from bench rows' counters. The first row carrying a counter wins, so a module's own
  * measurement comes before the cost module's fallback (which runs last and repeats the names).
  */
-export function inputsFromRows(rows: readonly BenchRow[]): {
+export function inputsFromRows(rows: readonly MeasuredRow[]): {
   inputs: Partial<MeasuredInputs>;
   provenance: Provenance;
 } {
@@ -513,7 +519,7 @@ export function renderCostTable(report: CostReport): string {
     `Cluster: ${fmt(c.nodes)} Nodes, ${fmt(c.connections)} concurrent connections, inter-Node fraction ${c.interNodeFraction}, ` +
       `activeFlowExportTimeout ${c.activeFlowExportTimeoutSeconds} s -> ${fmt(report.flowRecordsPerSecond)} flow records/s ` +
       `(${fmt(report.flowRecordsPerMonth / 1e9)} B per 30-day month, ${fmt(report.flowRecordsPerSecond / c.nodes)} per Node per s); ` +
-      `${fmt(report.rowsPerSecond)} ClickHouse rows/s (one per flow per ${c.activeFlowRecordTimeoutSeconds} s). Prices: us-east-1 list, bench/prices.json (${PRICES_RECORDED_ON}).`,
+      `${fmt(report.rowsPerSecond)} ClickHouse rows/s (one per flow per ${c.activeFlowRecordTimeoutSeconds} s). Prices: us-east-1 list, cost/prices.json (${PRICES_RECORDED_ON}).`,
   );
   out.push('');
   out.push(

@@ -1,7 +1,7 @@
 // Test / benchmark material: the Antrea agent's IPFIX template (HEAD, 43 IEs, IPv4 flavour, in the order
-// of reference/antrea-flow-aggregator.md 4.2) and realistic records for it, built with the encoder.
-import { type EncodableValue, type EncoderField, field } from '../../../collector-edge/ipfix/encoder.ts';
-import { agentTemplateNames } from '../../../simulator/agent-template.ts';
+// of go-ipfix pkg/registry/registry_antrea.csv and the agent exporter, simulator/agent-template.ts) and realistic records for it, built with the encoder.
+import { type EncodableValue, type EncoderField, field } from '../collector-edge/ipfix/encoder.ts';
+import { agentTemplateNames } from '../simulator/agent-template.ts';
 
 /** The agent's IPv4 template: the simulator's definition, one source of truth. */
 export const ANTREA_AGENT_IPV4_FIELDS: EncoderField[] = agentTemplateNames(false).map((name) => field(name));

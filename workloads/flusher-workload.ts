@@ -1,8 +1,8 @@
 // A deterministic workload of exported flows (several namespaces, Pods, Nodes, Services, policies and
 // flow types) for the schema, view and dashboard tests and the flusher benchmark.
-import { type AggregatedFlow, zeroCounters } from '../../core/aggregated-flow.ts';
-import { emptyFlowRecord, FlowType } from '../../core/flow-record.ts';
-import { seededRandom } from '../../core/random.ts';
+import { type AggregatedFlow, zeroCounters } from '../core/aggregated-flow.ts';
+import { emptyFlowRecord, FlowType } from '../core/flow-record.ts';
+import { seededRandom } from '../core/random.ts';
 
 export const CLUSTER_UUID = '4f2c1b0e-8a4d-4d8e-9f6a-2b1c3d4e5f60';
 

@@ -1,5 +1,6 @@
 // Names shared by the functions (which emit them through Powertools Metrics, i.e. CloudWatch EMF) and the
-// alarms and dashboard in lib/monitoring.ts. No CDK imports, so Lambda code can import this module.
+// alarms and dashboard of the CDK app (lib/monitoring.ts). This folder holds the contracts between the
+// Lambda code and the CDK app; it imports nothing, so both sides can depend on it and neither on the other.
 
 /** POWERTOOLS_METRICS_NAMESPACE of every Flowline function. */
 export const METRICS_NAMESPACE = 'Flowline';
@@ -35,3 +36,29 @@ export const SINK_ROWS_SENT_METRIC = 'SinkRowsSent';
 export const SINK_RETRIES_METRIC = 'SinkRetries';
 export const SINK_ROWS_DROPPED_METRIC = 'SinkRowsDropped';
 export const SINK_QUEUED_ROWS_METRIC = 'SinkQueuedRows';
+
+/**
+ * Counters the correlator emits per invocation (functions/correlator/make-handler.ts) that the dashboard
+ * shows. A test checks the handler emits each of them, so a rename cannot leave an empty graph.
+ */
+export const CORRELATOR_METRICS = {
+  flowRecords: 'FlowRecords',
+  /** Kinesis records that do not decode: reported as batch item failures, then to the on-failure queue. */
+  poisonRecords: 'PoisonRecords',
+  writeConflicts: 'WriteConflicts',
+  failedFlowKeys: 'FailedFlowKeys',
+  consumedWriteUnits: 'ConsumedWriteUnits',
+  writeUnitsPerFlowRecord: 'WriteUnitsPerFlowRecord',
+} as const;
+
+/** Counters the flusher emits per round (functions/flusher/make-handler.ts) that the dashboard shows. */
+export const FLUSHER_METRICS = {
+  flowsDue: 'FlowsDue',
+  rowsInserted: 'RowsInserted',
+  replayedRows: 'ReplayedRows',
+  markConflicts: 'MarkConflicts',
+  insertFailures: INSERT_FAILURES_METRIC,
+  failedRounds: 'FailedRounds',
+  rejectedRows: REJECTED_ROWS_METRIC,
+  exportLag: EXPORT_LAG_METRIC,
+} as const;
