@@ -19,3 +19,10 @@ export const EXPORT_LAG_METRIC = 'ExportLagSeconds';
  * ClickHouse column (logged in full with the reason). Dimension: service.
  */
 export const REJECTED_ROWS_METRIC = 'RejectedRows';
+
+/**
+ * Emitted by the correlator per batch: records of an earlier connection on a reused 5-tuple that arrived
+ * after the newer connection's first record from the same Node; their counts not yet counted are dropped
+ * (docs/exactly-once.md). Dimension: service.
+ */
+export const STALE_CONNECTION_RECORDS_METRIC = 'StaleConnectionRecords';

@@ -13,10 +13,12 @@ import { Construct } from 'constructs';
 import type { FlowStore } from './flow-store.ts';
 import type { IngestStream } from './ingest-stream.ts';
 import {
+  CORRELATOR_SERVICE_NAME,
   EXPORT_LAG_METRIC,
   FLUSHER_SERVICE_NAME,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
+  STALE_CONNECTION_RECORDS_METRIC,
 } from './metric-names.ts';
 
 export interface MonitoringProps {
@@ -136,6 +138,21 @@ export class Monitoring extends Construct {
     add('RejectedRows', rejectedRows, {
       alarmDescription:
         'Rows were left out of ClickHouse because a value does not fit its column; the flusher log has each row',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const staleRecords = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: STALE_CONNECTION_RECORDS_METRIC,
+      dimensionsMap: { service: CORRELATOR_SERVICE_NAME },
+      statistic: 'Sum',
+      period: fiveMinutes,
+    });
+    add('StaleConnectionRecords', staleRecords, {
+      alarmDescription:
+        'Records of an ended connection arrived after a newer connection on the same 5-tuple started; ' +
+        'their counts not yet counted were dropped (docs/exactly-once.md)',
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

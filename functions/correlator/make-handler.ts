@@ -3,6 +3,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { STALE_CONNECTION_RECORDS_METRIC } from '../../lib/metric-names.ts';
 import type { FlowStore } from '../flow-store/store.ts';
 import { type BatchOutcome, type CorrelatorSettings, correlateBatch } from './correlate-batch.ts';
 
@@ -29,7 +30,10 @@ function emitMetrics(metrics: Metrics, outcome: BatchOutcome): void {
   count('PoisonRecords', s.poisonRecords);
   count('FlowKeys', s.flowKeys);
   count('AppliedRecords', s.appliedRecords);
-  count('ReplayedRecords', s.replayedRecords);
+  count('LateAppliedRecords', s.lateAppliedRecords);
+  count('DuplicateRecords', s.duplicateRecords);
+  count('CoveredRecords', s.coveredRecords);
+  count(STALE_CONNECTION_RECORDS_METRIC, s.staleConnectionRecords);
   count('FlowsCreated', s.flowsCreated);
   count('FlowWrites', s.writes);
   count('WriteConflicts', s.writeConflicts);

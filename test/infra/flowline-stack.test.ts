@@ -16,6 +16,7 @@ import {
   FLUSHER_SERVICE_NAME,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
+  STALE_CONNECTION_RECORDS_METRIC,
 } from '../../lib/metric-names.ts';
 import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
 
@@ -508,8 +509,14 @@ describe('monitoring', () => {
       (a) => a.Properties.MetricName === metricName && a.Properties.Namespace === namespace,
     );
 
-  it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows and a stopped flusher', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 9);
+  it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows, stale-connection drops and a stopped flusher', () => {
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    expect(alarmOn(STALE_CONNECTION_RECORDS_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [{ Name: 'service', Value: CORRELATOR_SERVICE_NAME }],
+    });
     expect(alarmOn('IteratorAge', 'AWS/Lambda')[0]?.Properties).toMatchObject({
       Threshold: 300_000,
       Statistic: 'Maximum',

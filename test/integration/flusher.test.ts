@@ -152,7 +152,8 @@ describe('V-1: vector -> decoder -> correlator -> flusher -> ClickHouse', () => 
 });
 
 /** Inter-Node flows (the same 5-tuples for every seed) whose two halves both arrive, so they are ready at once. */
-function flowPairs(count: number, seed: number, octets: number): FlowRecord[] {
+/** Poll `seed` of `count` flows as both Nodes' agents report it: `octets` more on top of `octetsBefore`. */
+function flowPairs(count: number, seed: number, octets: number, octetsBefore = 0): FlowRecord[] {
   const records: FlowRecord[] = [];
   for (let i = 0; i < count; i++) {
     const base: FlowRecord = {
@@ -169,7 +170,7 @@ function flowPairs(count: number, seed: number, octets: number): FlowRecord[] {
       flowType: FlowType.InterNode,
       packetTotalCount: 10 * seed,
       packetDeltaCount: 10,
-      octetTotalCount: octets * seed,
+      octetTotalCount: octetsBefore + octets,
       octetDeltaCount: octets,
       sourcePodName: `client-${i}`,
       sourcePodNamespace: 'shop',
@@ -225,7 +226,7 @@ describe('exactly once', () => {
   it('a run that crashes before marking its flows exports them once, next run', async () => {
     // New data for the same flows (exportSeq 2 rows).
     stack.clock.now += SCHEDULE.activeTimeoutMs;
-    await stack.feed(flowPairs(40, 2, 500).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
+    await stack.feed(flowPairs(40, 2, 500, 1000).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
     stack.clock.now += SCHEDULE.activeTimeoutMs;
     class CrashingQueue extends DynamoExportQueue {
       override async writeBatch(): Promise<never> {
@@ -254,7 +255,7 @@ describe('a race with the correlator', () => {
     await stack.feed(flowPairs(30, 1, 100).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
     stack.clock.now += 1000;
     // Flow 3's next records (both halves) are correlated after the flusher read the flows, before it marks.
-    const late = flowPairs(30, 2, 7)
+    const late = flowPairs(30, 2, 7, 100)
       .slice(6, 8)
       .map((r) => ({ ...r, receivedAtMs: stack.clock.now }));
     let correlated: Promise<void> | undefined;
@@ -341,7 +342,7 @@ describe('ClickHouse outage', () => {
       expect(await stack.queue.dueKeys(stack.clock.now, 100)).toHaveLength(30); // still due, unmarked
       // Records keep arriving during the outage and accumulate in the still-due flows.
       stack.clock.now += 5000;
-      await stack.feed(flowPairs(30, 2, 300).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
+      await stack.feed(flowPairs(30, 2, 300, 700).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
     } finally {
       await clickhouse.endOutage();
     }
