@@ -52,6 +52,8 @@ export interface BatchStats {
   coveredRecords: number;
   /** Records of an earlier connection on a reused 5-tuple after the newer one started: dropped. */
   staleConnectionRecords: number;
+  /** Applied records whose total also counted a missing predecessor (lost upstream, or still on its way). */
+  gapFilledRecords: number;
   flowsCreated: number;
   writes: number;
   /** Conditional writes that lost to another writer and were redone on the returned item. */
@@ -124,6 +126,7 @@ export async function correlateBatch(
     duplicateRecords: 0,
     coveredRecords: 0,
     staleConnectionRecords: 0,
+    gapFilledRecords: 0,
     flowsCreated: 0,
     writes: 0,
     writeConflicts: 0,
@@ -153,6 +156,7 @@ export async function correlateBatch(
         stats.consumedWriteUnits += result.consumedWriteUnits;
         stats.appliedRecords += folded.applied;
         stats.lateAppliedRecords += folded.lateApplied;
+        stats.gapFilledRecords += folded.gapFilled;
         countSkipped(stats, folded);
         stats.flowsCreated += folded.created;
         return;

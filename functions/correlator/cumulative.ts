@@ -37,6 +37,11 @@ export interface Judgement {
   contribution: CounterQuad;
   /** The Node's mark after the record (unchanged for duplicate, covered and stale). */
   mark: NodeMark | undefined;
+  /**
+   * Its delta starts above what was counted: a predecessor was lost upstream or is still on its way, and
+   * this record's total counted its bytes (a late predecessor then adds nothing).
+   */
+  gap: boolean;
 }
 
 export function totalsOf(record: FlowRecord): CounterQuad {
@@ -88,10 +93,10 @@ export function judge(record: FlowRecord, mark: NodeMark | undefined): Judgement
     // The Node's first record of this connection: its delta is what the agent had not reported before.
     const fresh = freshMark(record);
     const contribution = fresh.high.map((high, i) => high - fresh.low[i]!) as CounterQuad;
-    return { verdict: 'newer', contribution, mark: fresh };
+    return { verdict: 'newer', contribution, mark: fresh, gap: false };
   }
   if (record.flowStartSeconds < mark.connectionStart) {
-    return { verdict: 'stale', contribution: [0, 0, 0, 0], mark };
+    return { verdict: 'stale', contribution: [0, 0, 0, 0], mark, gap: false };
   }
   const totals = totalsOf(record);
   const starts = startsOf(record);
@@ -100,15 +105,17 @@ export function judge(record: FlowRecord, mark: NodeMark | undefined): Judgement
   const contribution = high.map((h, i) => h - mark.high[i]! + (mark.low[i]! - low[i]!)) as CounterQuad;
   const position = comparePosition(record, mark);
   const adds = contribution.some((c) => c > 0);
+  const gap = starts.some((start, i) => start > mark.high[i]!);
   if (position > 0) {
     return {
       verdict: 'newer',
       contribution,
       mark: { ...mark, low, high, exportTime: record.exportTime, sequenceNumber: record.sequenceNumber },
+      gap,
     };
   }
-  if (!adds) return { verdict: position === 0 ? 'duplicate' : 'covered', contribution, mark };
-  return { verdict: 'late', contribution, mark: { ...mark, low, high } };
+  if (!adds) return { verdict: position === 0 ? 'duplicate' : 'covered', contribution, mark, gap: false };
+  return { verdict: 'late', contribution, mark: { ...mark, low, high }, gap };
 }
 
 /**

@@ -60,6 +60,8 @@ export interface FoldResult {
   covered: number;
   /** Records of an earlier connection on the same 5-tuple after a newer one started: dropped, counted. */
   stale: number;
+  /** Applied records whose total also counted a missing predecessor's bytes (lost upstream, or late). */
+  gapFilled: number;
   /** New lifetimes started (a new Antrea aggregation record). */
   created: number;
 }
@@ -194,7 +196,16 @@ function updateAntreaEntry(
 }
 
 function emptyResult(): FoldResult {
-  return { state: undefined, applied: 0, lateApplied: 0, duplicates: 0, covered: 0, stale: 0, created: 0 };
+  return {
+    state: undefined,
+    applied: 0,
+    lateApplied: 0,
+    duplicates: 0,
+    covered: 0,
+    stale: 0,
+    gapFilled: 0,
+    created: 0,
+  };
 }
 
 /**
@@ -248,6 +259,7 @@ export function foldRecords(
     state.updatedSinceExport = true;
     result.applied++;
     if (judged.verdict === 'late') result.lateApplied++;
+    if (judged.gap) result.gapFilled++;
   }
   return { ...result, state: result.applied > 0 ? state : undefined };
 }

@@ -31,6 +31,7 @@ function emitMetrics(metrics: Metrics, outcome: BatchOutcome): void {
   count('FlowKeys', s.flowKeys);
   count('AppliedRecords', s.appliedRecords);
   count('LateAppliedRecords', s.lateAppliedRecords);
+  count('GapFilledRecords', s.gapFilledRecords);
   count('DuplicateRecords', s.duplicateRecords);
   count('CoveredRecords', s.coveredRecords);
   count(STALE_CONNECTION_RECORDS_METRIC, s.staleConnectionRecords);

@@ -362,7 +362,8 @@ describe('without lock-step: collector SIGKILLs, throttling, reordering, correla
       console.info(
         `seed ${seed}: ${sent.length} records sent, ${lost} lost before Kinesis (${kills} SIGKILLs, ` +
           `${failedPolls} polls cut), ${kinesis.throttled} PutRecords throttled, ${failedReads} reads failed, ` +
-          `${3 - crash.remaining} correlator crashes; ${flows.size} flows, ${exact} equal to the truth, ` +
+          `${3 - crash.remaining} correlator crashes; GapFilledRecords ${metrics.get('GapFilledRecords')}, ` +
+          `LateAppliedRecords ${metrics.get('LateAppliedRecords')}, CoveredRecords ${metrics.get('CoveredRecords')}; ${flows.size} flows, ${exact} equal to the truth, ` +
           `${inLossWindow} with a lost first or last record; ${problems.length} problems`,
       );
       expect(problems.slice(0, 20)).toEqual([]);

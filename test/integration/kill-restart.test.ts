@@ -67,8 +67,18 @@ describe.runIf(enabled)('kill -9 of local mode and a restart on the same data fo
       children.push(child);
       return child;
     };
+    /** Up when its collector port answers; a local mode that exited (engines failed to start) fails at once. */
+    const up = (child: ChildProcess) =>
+      waitFor(
+        'the collector port',
+        () => {
+          if (child.exitCode !== null) throw new Error(`flowline local exited with ${child.exitCode}`);
+          return portOpen(ipfixPort);
+        },
+        180_000,
+      );
     const first = start();
-    await waitFor('the collector port', () => portOpen(ipfixPort), 180_000);
+    await up(first);
     const truthFile = join(dir, 'truth.json');
     const sent = spawnSync(
       process.execPath,
@@ -91,8 +101,7 @@ describe.runIf(enabled)('kill -9 of local mode and a restart on the same data fo
     killTree(first);
     await waitFor('the killed collector port to close', async () => !(await portOpen(ipfixPort)), 30_000);
 
-    start();
-    await waitFor('the restarted collector port', () => portOpen(ipfixPort), 180_000);
+    await up(start());
     const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as GroundTruth;
     const clickhouse = createClickHouseClient({
       url: `http://127.0.0.1:${clickhousePort}`,

@@ -63,7 +63,8 @@ describe('judge: what a record adds to its Node', () => {
   });
   it('a record whose predecessor was lost adds the lost bytes too (its total proves them)', () => {
     const third = judge(poll(3, perPoll), fresh.mark);
-    expect(third.contribution).toEqual([2, 6000, 0, 0]);
+    expect(third).toMatchObject({ contribution: [2, 6000, 0, 0], gap: true });
+    expect(judge(poll(2, perPoll), fresh.mark).gap).toBe(false);
   });
   it('a late record below the first counted one adds what lies below', () => {
     const first = judge(poll(2, perPoll), undefined);
