@@ -4,9 +4,9 @@
 import type { KinesisStreamBatchItemFailure } from 'aws-lambda';
 import { forEachLimited } from '../../core/concurrency.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
+import type { FlowStore } from '../../core/flow-state/ports.ts';
+import type { StoredFlow } from '../../core/flow-state/state.ts';
 import { decodeWireBatch, WireFormatError } from '../../core/wire.ts';
-import type { StoredFlow } from '../flow-store/state.ts';
-import type { FlowStore } from '../flow-store/store.ts';
 import type { AggregationTimeouts } from './aggregate.ts';
 import { type FoldResult, foldRecords, groupByFlowKey, type KeyGroup, type SourcedRecord } from './fold.ts';
 

@@ -16,7 +16,7 @@
 // Counters are 64-bit in conntrack and never wrap in practice (2^64 bytes); a total lower than one already
 // counted for the same connection can only come from an older record, and adds nothing.
 import type { FlowRecord } from '../../core/flow-record.ts';
-import type { CounterQuad, NodeMark } from '../flow-store/state.ts';
+import type { CounterQuad, NodeMark } from '../../core/flow-state/state.ts';
 
 /** What a record is, relative to what its Node already reported for the flow. */
 export type Verdict =

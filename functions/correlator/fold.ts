@@ -11,7 +11,7 @@ import {
   type FlowState,
   isExpired,
   type StoredFlow,
-} from '../flow-store/state.ts';
+} from '../../core/flow-state/state.ts';
 import {
   type AggregationTimeouts,
   createEntry,

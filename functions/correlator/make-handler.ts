@@ -3,8 +3,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { FlowStore } from '../../core/flow-state/ports.ts';
 import { STALE_CONNECTION_RECORDS_METRIC } from '../../lib/metric-names.ts';
-import type { FlowStore } from '../flow-store/store.ts';
 import { type BatchOutcome, type CorrelatorSettings, correlateBatch } from './correlate-batch.ts';
 
 export interface CorrelatorHandlerDeps {

@@ -23,10 +23,18 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { chunksOf } from '../../core/concurrency.ts';
+import {
+  type BatchManifest,
+  type ExistingItemWrite,
+  type ExportQueue,
+  MAX_WRITES_PER_BATCH,
+  type ReadResult,
+  type WriteResult,
+} from '../../core/flow-state/ports.ts';
+import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
 import { conditionalStatementOf, storedFlowOf } from './marshal.ts';
 import { ATTR, allDueShards, DUE_INDEX_NAME } from './schema.ts';
-import type { FlowState, ScheduleConfig } from './state.ts';
-import { DynamoFlowStore, type FlowStore, type ReadResult, type WriteResult } from './store.ts';
+import { DynamoFlowStore } from './store.ts';
 
 export const MANIFEST_PREFIX = 'flusher#slot#';
 /** Stay well below DynamoDB's 400 KB item limit. */
@@ -36,8 +44,6 @@ const MANIFEST_TTL_SECONDS = 14 * 86_400;
 /** Items per BatchWriteItem and keys per BatchGetItem request: DynamoDB's limits. */
 const BATCH_WRITE_LIMIT = 25;
 const BATCH_GET_LIMIT = 100;
-/** Conditional writes per writeBatch: BatchExecuteStatement's limit. */
-export const MAX_WRITES_PER_BATCH = 25;
 /** Per-statement errors that a later attempt can get past. */
 const RETRYABLE_STATEMENT_ERRORS = new Set([
   'ThrottlingError',
@@ -47,38 +53,6 @@ const RETRYABLE_STATEMENT_ERRORS = new Set([
   'InternalServerError',
 ]);
 const STATEMENT_ATTEMPTS = 9;
-
-/** A conditional write of an item that exists: `state` as version expectedVersion + 1. */
-export interface ExistingItemWrite {
-  state: FlowState;
-  expectedVersion: number;
-}
-
-export interface BatchManifest {
-  slot: number;
-  batchId: string;
-  rows: number;
-  /** The gzip'd row payload, split into chunks in order. */
-  chunks: Uint8Array[];
-  createdAtMs: number;
-}
-
-/** The port the flusher depends on. */
-export interface ExportQueue extends FlowStore {
-  /** Flow keys whose nextExportAt <= nowMs, over every shard of the due index, at most `limit`. */
-  dueKeys(nowMs: number, limit: number): Promise<string[]>;
-  /** The earliest nextExportAt (ms) among flows due at nowMs, over every shard; undefined when none is due. */
-  oldestDueAt(nowMs: number): Promise<number | undefined>;
-  putManifest(manifest: BatchManifest): Promise<void>;
-  /** Open manifests of slots 0..slotCount-1, by slot. */
-  openManifests(slotCount: number): Promise<BatchManifest[]>;
-  deleteManifest(manifest: BatchManifest): Promise<void>;
-  /**
-   * Up to MAX_WRITES_PER_BATCH conditional writes in one request, each applied or refused on its own (no
-   * transaction): a result per write, in order, as write() would give it.
-   */
-  writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]>;
-}
 
 export class DynamoExportQueue implements ExportQueue {
   private readonly store: DynamoFlowStore;

@@ -2,11 +2,11 @@
 // `antctl get flowrecords` shows the Flow Aggregator's map (reference antrea-flow-aggregator.md section 5).
 import { type DynamoDBClient, GetItemCommand, paginateScan } from '@aws-sdk/client-dynamodb';
 import { parseFlowKey } from '../../core/flow-key.ts';
+import { isExpired, type StoredFlow } from '../../core/flow-state/state.ts';
 import { addressOrEmpty } from '../../core/ip.ts';
 import { MANIFEST_PREFIX } from './export-queue.ts';
 import { storedFlowOf } from './marshal.ts';
 import { ATTR } from './schema.ts';
-import { isExpired, type StoredFlow } from './state.ts';
 
 /** antctl's filter: every field that is set must match the flow key (for from-external flows, the SNAT key). */
 export interface FlowRecordFilter {

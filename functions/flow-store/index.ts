@@ -1,5 +1,7 @@
 // The flow store: one DynamoDB item per flow key, shared by the correlator (writes records in) and the
-// flusher (exports due flows). This comment is the item design both follow.
+// flusher (exports due flows). This comment is the item design both follow. The pure part (the state, its
+// export schedule and the ports the functions depend on) is core/flow-state/, with no AWS import; this
+// folder is its DynamoDB adapter (item encoding, conditional writes, due index, manifests).
 //
 // ITEM (table FLOWS, env TABLE_NAME)
 //   pk            S    flow key "src|dst|proto|sport|dport" (core/flow-key.ts). Partition key, no sort key.
@@ -63,9 +65,10 @@
 //   deltas grow with the larger of the two Nodes' running sums (lead = source minus destination). A record
 //   of an earlier connection on a reused 5-tuple that arrives after the Node's newer connection started is
 //   dropped and counted (StaleConnectionRecords, alarm). Tests: test/unit/correlator/exactly-once.property.
+
+export * from '../../core/flow-state/schedule.ts';
+export * from '../../core/flow-state/state.ts';
 export * from './config.ts';
 export * from './marshal.ts';
-export * from './schedule.ts';
 export * from './schema.ts';
-export * from './state.ts';
 export * from './store.ts';

@@ -1,8 +1,6 @@
 // FlowState <-> DynamoDB item (design: index.ts), and the conditional write both functions use.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { AggregatedFlow, Counters } from '../../core/aggregated-flow.ts';
-import { decodeWireBatch, encodeWireBatch } from '../../core/wire.ts';
-import { ATTR, dueShardOf } from './schema.ts';
 import {
   type CounterQuad,
   expiresAtOf,
@@ -11,7 +9,9 @@ import {
   nextExportAtOf,
   type ScheduleConfig,
   type StoredFlow,
-} from './state.ts';
+} from '../../core/flow-state/state.ts';
+import { decodeWireBatch, encodeWireBatch } from '../../core/wire.ts';
+import { ATTR, dueShardOf } from './schema.ts';
 
 export type FlowItem = Record<string, AttributeValue>;
 

@@ -1,7 +1,8 @@
 // The flusher's settings, from its environment (documented in README "Configuration").
+
+import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { EnvConfigError, positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
-import type { ScheduleConfig } from '../flow-store/state.ts';
 
 type Env = Record<string, string | undefined>;
 

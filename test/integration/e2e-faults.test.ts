@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KinesisSink, PutResult } from '../../collector-edge/producer.ts';
-import type { FlowStore } from '../../functions/flow-store/store.ts';
+import type { FlowStore } from '../../core/flow-state/ports.ts';
 import { findFreePort } from '../../local/engines/ports.ts';
 import type { LambdaHandler } from '../../local/esm/invoker.ts';
 import type { StreamReader } from '../../local/esm/stream-reader.ts';

@@ -7,11 +7,12 @@ import {
   type ExistingItemWrite,
   type ExportQueue,
   MAX_WRITES_PER_BATCH,
-} from '../../functions/flow-store/export-queue.ts';
+  type ReadResult,
+  type WriteResult,
+} from '../../core/flow-state/ports.ts';
+import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
 import { type FlowItem, flowItemOf, storedFlowOf } from '../../functions/flow-store/marshal.ts';
 import { ATTR } from '../../functions/flow-store/schema.ts';
-import type { FlowState, ScheduleConfig } from '../../functions/flow-store/state.ts';
-import type { ReadResult, WriteResult } from '../../functions/flow-store/store.ts';
 
 export type TableOperation = 'read' | 'write' | 'writeBatch' | 'putManifest' | 'deleteManifest';
 

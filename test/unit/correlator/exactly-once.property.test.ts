@@ -8,9 +8,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../../core/flow-record.ts';
+import { defaultScheduleConfig } from '../../../core/flow-state/state.ts';
 import { encodeWireBatch } from '../../../core/wire.ts';
 import { correlateBatch, type KinesisRecordLike } from '../../../functions/correlator/correlate-batch.ts';
-import { defaultScheduleConfig } from '../../../functions/flow-store/state.ts';
 import type { RowSink } from '../../../functions/flusher/clickhouse-sink.ts';
 import { Flusher } from '../../../functions/flusher/flusher.ts';
 import type { FlowRow } from '../../../functions/flusher/rows.ts';

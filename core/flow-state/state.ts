@@ -1,7 +1,7 @@
 // The stored state of one flow (design: index.ts): Antrea's aggregation record plus its expiry times, the
 // export bookkeeping and what each reporting Node has added (its counted totals). Pure data and pure
 // helpers, no AWS imports.
-import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
+import type { AggregatedFlow } from '../aggregated-flow.ts';
 
 /** Per counter: [packets, octets, reversePackets, reverseOctets]. */
 export type CounterQuad = [number, number, number, number];
