@@ -20,6 +20,18 @@ export interface FlowStore {
   write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult>;
 }
 
+/**
+ * The part of the work one of `count` flushers owns: the due-index shards s with s mod count = index, and
+ * its own manifest slots. Every flow has one shard, so N flushers never export the same flow; their
+ * conditional marks would refuse it anyway.
+ */
+export interface FlusherPartition {
+  index: number;
+  count: number;
+}
+
+export const SINGLE_FLUSHER: FlusherPartition = { index: 0, count: 1 };
+
 /** Conditional writes per writeBatch: BatchExecuteStatement's limit. */
 export const MAX_WRITES_PER_BATCH = 25;
 

@@ -16,7 +16,12 @@ const config = flusherConfigFromEnv();
 // The names the alarms and dashboard watch (lib/metric-names.ts), whatever the environment says.
 const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: FLUSHER_SERVICE_NAME });
-const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
+const queue = new DynamoExportQueue(
+  createDynamoDbClient(),
+  config.tableName,
+  config.schedule,
+  config.partition,
+);
 
 export const handler = createFlusherHandler({
   async prepare() {

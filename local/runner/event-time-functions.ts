@@ -57,7 +57,12 @@ export interface EventTimeFlusher {
 export async function createEventTimeFlusher(options: { clock: () => number }): Promise<EventTimeFlusher> {
   const config = flusherConfigFromEnv();
   const logger = new Logger({ serviceName: 'flowline-flusher' });
-  const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
+  const queue = new DynamoExportQueue(
+    createDynamoDbClient(),
+    config.tableName,
+    config.schedule,
+    config.partition,
+  );
   const credentials = await clickHouseCredentials(config);
   const client = createClickHouseClient({ ...config.clickhouse, ...credentials });
   const schema = await checkFlowsSchema(executorFor(client), config.clickhouse.database);

@@ -1,28 +1,50 @@
 // The flow table's semantics in memory, for property tests that run thousands of pipelines: the
-// ExportQueue port (functions/flow-store/export-queue.ts) with DynamoDB's conditional-write behaviour,
+// ExportQueue port (core/flow-state/ports.ts) with DynamoDB's conditional-write behaviour, N flushers' views
+// (due shards and manifest slots, as functions/flow-store/export-queue.ts partitions them),
 // every state stored as the real item encoding (flowItemOf / storedFlowOf), and a fault hook before each
 // operation. The integration tests run the same code against DynamoDB Local.
 import {
   type BatchManifest,
   type ExistingItemWrite,
   type ExportQueue,
+  type FlusherPartition,
   MAX_WRITES_PER_BATCH,
   type ReadResult,
+  SINGLE_FLUSHER,
   type WriteResult,
 } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
 import { type FlowItem, flowItemOf, storedFlowOf } from '../../functions/flow-store/marshal.ts';
-import { ATTR } from '../../functions/flow-store/schema.ts';
+import { ATTR, manifestPrefixOf, ownedDueShards } from '../../functions/flow-store/schema.ts';
 
 export type TableOperation = 'read' | 'write' | 'writeBatch' | 'putManifest' | 'deleteManifest';
 
 export class MemoryFlowTable implements ExportQueue {
-  readonly items = new Map<string, FlowItem>();
-  readonly manifests = new Map<number, BatchManifest>();
   /** Called before each operation; throwing from it fails the operation before it takes effect. */
   beforeOperation: (operation: TableOperation) => void = () => {};
+  private readonly shards: Set<string>;
+  private readonly manifestPrefix: string;
 
-  constructor(private readonly config: ScheduleConfig) {}
+  constructor(
+    private readonly config: ScheduleConfig,
+    partition: FlusherPartition = SINGLE_FLUSHER,
+    /** The table's items, and its manifest items by pk: shared by every flusher's view. */
+    readonly items = new Map<string, FlowItem>(),
+    private readonly manifestItems = new Map<string, BatchManifest>(),
+  ) {
+    this.shards = new Set(ownedDueShards(partition, config.dueShardCount));
+    this.manifestPrefix = manifestPrefixOf(partition.index);
+  }
+
+  /** The same table as flusher `partition` of N sees it (its due shards, its manifest slots). */
+  forFlusher(partition: FlusherPartition): MemoryFlowTable {
+    return new MemoryFlowTable(this.config, partition, this.items, this.manifestItems);
+  }
+
+  /** Open manifests of every flusher. */
+  get manifests(): ReadonlyMap<string, BatchManifest> {
+    return this.manifestItems;
+  }
 
   async read(keys: readonly string[]): Promise<ReadResult> {
     this.beforeOperation('read');
@@ -75,22 +97,29 @@ export class MemoryFlowTable implements ExportQueue {
     const due: Array<[string, number]> = [];
     for (const [key, item] of this.items) {
       const at = item[ATTR.nextExportAt]?.N;
-      if (at !== undefined && Number(at) <= nowMs) due.push([key, Number(at)]);
+      const shard = item[ATTR.dueShard]?.S;
+      if (at !== undefined && shard && this.shards.has(shard) && Number(at) <= nowMs)
+        due.push([key, Number(at)]);
     }
     return due.sort((a, b) => a[1] - b[1]);
   }
 
   async putManifest(manifest: BatchManifest): Promise<void> {
     this.beforeOperation('putManifest');
-    this.manifests.set(manifest.slot, structuredClone(manifest));
+    this.manifestItems.set(`${this.manifestPrefix}${manifest.slot}`, structuredClone(manifest));
   }
 
   async openManifests(slotCount: number): Promise<BatchManifest[]> {
-    return [...this.manifests.values()].filter((m) => m.slot < slotCount).sort((a, b) => a.slot - b.slot);
+    return Array.from({ length: slotCount }, (_, slot) =>
+      this.manifestItems.get(`${this.manifestPrefix}${slot}`),
+    )
+      .filter((m): m is BatchManifest => m !== undefined)
+      .map((m) => structuredClone(m));
   }
 
   async deleteManifest(manifest: BatchManifest): Promise<void> {
     this.beforeOperation('deleteManifest');
-    if (this.manifests.get(manifest.slot)?.batchId === manifest.batchId) this.manifests.delete(manifest.slot);
+    const pk = `${this.manifestPrefix}${manifest.slot}`;
+    if (this.manifestItems.get(pk)?.batchId === manifest.batchId) this.manifestItems.delete(pk);
   }
 }

@@ -1,7 +1,8 @@
 // Exactly once, whatever the order (issue 14): random flows whose records reach the correlator in random
 // order, with random duplicates, random Kinesis batch splits, correlator crashes mid-batch (the batch is
 // delivered again) and flusher faults at every step of a round (manifest, marking, insert, acknowledgement
-// lost, manifest delete). The real correlateBatch and Flusher run on an in-memory table with DynamoDB's
+// lost, manifest delete), with 1 to 4 flushers running their rounds at once, each on its own due shards
+// and manifest slots (issue 15). The real correlateBatch and Flusher run on an in-memory table with DynamoDB's
 // conditional-write semantics and a sink that deduplicates inserts by token, as ClickHouse does.
 // Checked per flow: the sum of each delta column equals the truth, the max of each total column equals
 // the truth, and no (flow, export) row is inserted twice.
@@ -155,6 +156,8 @@ const step = fc.record({
   advanceMs: fc.nat({ max: 120 }),
   crashAfterWrites: fc.option(fc.nat({ max: 3 }), { nil: undefined }),
   flush: fc.boolean(),
+  /** Which flusher the fault hits, when there are several. */
+  faultyFlusher: fc.nat(),
   flusherFault,
 });
 
@@ -166,6 +169,8 @@ const scenario = fc.record({
   }),
   steps: fc.array(step, { minLength: 40, maxLength: 40 }),
   maxRowsPerInsert: fc.integer({ min: 1, max: 4 }),
+  /** N flushers, each owning its due shards and manifest slots, running their rounds concurrently. */
+  flushers: fc.integer({ min: 1, max: 4 }),
 });
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
@@ -188,14 +193,18 @@ async function runScenario(s: Scenario) {
   const table = new MemoryFlowTable(CONFIG);
   const sink = new DedupSink();
   let clock = T0;
-  const flusher = new Flusher(table, sink, {
-    clusterUUID: 'c',
-    schedule: CONFIG,
-    maxRowsPerInsert: s.maxRowsPerInsert,
-    maxInsertsPerRound: 3,
-    insertConcurrency: 2,
-    writeConcurrency: 2,
-    clock: () => clock,
+  const flushers = Array.from({ length: s.flushers }, (_, index) => {
+    const view = table.forFlusher({ index, count: s.flushers });
+    const flusher = new Flusher(view, sink, {
+      clusterUUID: 'c',
+      schedule: CONFIG,
+      maxRowsPerInsert: s.maxRowsPerInsert,
+      maxInsertsPerRound: 3,
+      insertConcurrency: 2,
+      writeConcurrency: 2,
+      clock: () => clock,
+    });
+    return { view, flusher };
   });
   let sequence = 0;
   let stepIndex = 0;
@@ -232,13 +241,13 @@ async function runScenario(s: Scenario) {
       outcome = await correlateBatch(event, { store: table, now: () => clock }, settings);
     }
     expect(outcome.batchItemFailures).toEqual([]);
-    if (st.flush) await flushRound(flusher, table, sink, st.flusherFault);
+    if (st.flush) await flushRound(flushers, st.faultyFlusher % flushers.length, sink, st.flusherFault);
   }
   // Everything delivered: rounds until every flow is closed and no manifest is open.
   for (let round = 0; round < 40 && (table.manifests.size > 0 || hasOpenFlows(table)); round++) {
     clock += 200;
-    const report = await flusher.round();
-    expect(report.error).toBeUndefined();
+    const reports = await Promise.all(flushers.map(({ flusher }) => flusher.round()));
+    for (const report of reports) expect(report.error).toBeUndefined();
   }
   expect(table.manifests.size).toBe(0);
   expect(hasOpenFlows(table)).toBe(false);
@@ -252,11 +261,12 @@ function hasOpenFlows(table: MemoryFlowTable): boolean {
 }
 
 async function flushRound(
-  flusher: Flusher,
-  table: MemoryFlowTable,
+  flushers: Array<{ view: MemoryFlowTable; flusher: Flusher }>,
+  faulty: number,
   sink: DedupSink,
   fault: FlusherFault | undefined,
 ) {
+  const table = flushers[faulty]!.view;
   if (fault) {
     if (fault.operation === 'insert') sink.failNext = 'before';
     else if (fault.operation === 'insert-ack') sink.failNext = 'after-ack-lost';
@@ -267,7 +277,7 @@ async function flushRound(
       };
     }
   }
-  await flusher.round();
+  await Promise.all(flushers.map(({ flusher }) => flusher.round()));
   table.beforeOperation = () => {};
   sink.failNext = undefined;
 }
