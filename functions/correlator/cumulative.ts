@@ -44,22 +44,25 @@ export interface Judgement {
   gap: boolean;
 }
 
+const TOTALS = [
+  'packetTotalCount',
+  'octetTotalCount',
+  'reversePacketTotalCount',
+  'reverseOctetTotalCount',
+] as const;
+const DELTAS = [
+  'packetDeltaCount',
+  'octetDeltaCount',
+  'reversePacketDeltaCount',
+  'reverseOctetDeltaCount',
+] as const;
+
 export function totalsOf(record: FlowRecord): CounterQuad {
-  return [
-    record.packetTotalCount,
-    record.octetTotalCount,
-    record.reversePacketTotalCount,
-    record.reverseOctetTotalCount,
-  ];
+  return TOTALS.map((field) => record[field]) as CounterQuad;
 }
 
 function deltasOf(record: FlowRecord): CounterQuad {
-  return [
-    record.packetDeltaCount,
-    record.octetDeltaCount,
-    record.reversePacketDeltaCount,
-    record.reverseOctetDeltaCount,
-  ];
+  return DELTAS.map((field) => record[field]) as CounterQuad;
 }
 
 /** The lower end of each counter's interval: total - delta, never below 0 (a delta above its total). */
