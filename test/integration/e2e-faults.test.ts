@@ -1,3 +1,6 @@
+// The end-to-end workload with faults injected, each outcome asserted: duplicate delivery from the collector,
+// a correlator crash mid-batch, ClickHouse down for a while, Kinesis throttling (producer and reader), and the
+// collector SIGKILLed and restarted. Whatever happens, ClickHouse ends with the ground truth per flow.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
