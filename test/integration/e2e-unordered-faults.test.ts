@@ -11,7 +11,7 @@
 // flow and Node only records after the last one that reached Kinesis, or before the first one, stay lost.
 // The expectation below is exactly that: last arrived total - (first arrived total - its delta).
 //
-// Seeds: FLOWLINE_FAULT_SEEDS, a count (default 2 in the suite) or a range "A-B";
+// Seeds: FLOWLINE_FAULT_SEEDS, a count (default 1 in the suite, about a minute) or a range "A-B";
 // scripts/exactly-once-faults.sh runs 20.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,7 +49,7 @@ const e2e = useE2e();
 const [FIRST_SEED, LAST_SEED] = ((spec: string): [number, number] => {
   const range = /^(\d+)-(\d+)$/.exec(spec);
   return range ? [Number(range[1]), Number(range[2])] : [1, Number(spec)];
-})(process.env.FLOWLINE_FAULT_SEEDS ?? '2');
+})(process.env.FLOWLINE_FAULT_SEEDS ?? '1');
 const COUNTERS = ['packets', 'octets', 'reversePackets', 'reverseOctets'] as const;
 type Quad = [number, number, number, number];
 
