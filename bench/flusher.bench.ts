@@ -26,11 +26,12 @@ import {
 import { forEachLimited } from '../core/concurrency.ts';
 import { flowKeyOf } from '../core/flow-key.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../core/flow-record.ts';
+import { MAX_WRITES_PER_BATCH } from '../core/flow-state/ports.ts';
+import type { ScheduleConfig } from '../core/flow-state/state.ts';
 import { encodeWireBatch } from '../core/wire.ts';
 import { correlateBatch } from '../functions/correlator/correlate-batch.ts';
-import { DynamoExportQueue, MAX_WRITES_PER_BATCH } from '../functions/flow-store/export-queue.ts';
+import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
 import { createTableInput, defaultScheduleConfig, processDue } from '../functions/flow-store/index.ts';
-import type { ScheduleConfig } from '../functions/flow-store/state.ts';
 import {
   ClickHouseRowSink,
   DEFAULT_INSERT_GZIP_LEVEL,

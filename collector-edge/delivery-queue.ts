@@ -3,7 +3,9 @@
 // records are kept in memory up to `memoryBytes`; beyond that the queue "spills": an entry keeps only its
 // spool location and its payload is read back from disk when its turn comes. Entries leave the queue (and
 // the spool) only when Kinesis acknowledged them; failed entries go back in front of newer ones, so the
-// order of first attempts is the order of arrival.
+// order of first attempts is the order of arrival. The producer holds back entries of a lane that has a
+// request in flight (take's `busy`), so a lane's records reach Kinesis in order except after a partial
+// failure (Kinesis accepts the later entries of a request whose earlier ones it refused).
 import type { SealedBatch } from './packer.ts';
 import type { Spool, SpoolEntry } from './spool.ts';
 
@@ -78,28 +80,49 @@ export class DeliveryQueue {
 
   /**
    * Takes the oldest sendable records for one PutRecords request: at most `maxRecords`, and at most
-   * `maxBytes` of data + partition keys (always at least one record).
+   * `maxBytes` of data + partition keys (always at least one record). Retried records for which `busy`
+   * is true are skipped; the first busy one among the others ends the request (head of line), so no record
+   * ever overtakes an older one of a busy lane.
    */
-  take(maxRecords: number, maxBytes: number): QueuedRecord[] {
+  take(
+    maxRecords: number,
+    maxBytes: number,
+    busy: (entry: SpoolEntry) => boolean = () => false,
+  ): QueuedRecord[] {
     const taken: QueuedRecord[] = [];
     let bytes = 0;
-    while (taken.length < maxRecords) {
-      const next = this.retry.length > 0 ? this.retry[0] : this.waiting[this.head];
-      if (!next) break;
-      const size = next.entry.dataLength + Buffer.byteLength(next.entry.partitionKey);
-      if (taken.length > 0 && bytes + size > maxBytes) break;
-      if (this.retry.length > 0) this.retry.shift();
-      else {
-        this.waiting[this.head++] = undefined as unknown as QueuedRecord;
-        if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-          this.waiting = this.waiting.slice(this.head);
-          this.head = 0;
-        }
-      }
-      next.data ??= this.spool.readData(next.entry);
+    const fits = (record: QueuedRecord) => {
+      const size = record.entry.dataLength + Buffer.byteLength(record.entry.partitionKey);
+      if (taken.length > 0 && bytes + size > maxBytes) return false;
       bytes += size;
+      return true;
+    };
+    let full = false;
+    for (let i = 0; i < this.retry.length && taken.length < maxRecords; ) {
+      const next = this.retry[i]!;
+      if (busy(next.entry)) {
+        i++;
+        continue;
+      }
+      if (!fits(next)) {
+        full = true;
+        break;
+      }
+      this.retry.splice(i, 1);
       taken.push(next);
     }
+    while (!full && taken.length < maxRecords) {
+      const next = this.waiting[this.head];
+      // A busy lane stops the request here: nothing newer may overtake its oldest waiting record.
+      if (!next || busy(next.entry) || !fits(next)) break;
+      this.waiting[this.head++] = undefined as unknown as QueuedRecord;
+      if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+        this.waiting = this.waiting.slice(this.head);
+        this.head = 0;
+      }
+      taken.push(next);
+    }
+    for (const record of taken) record.data ??= this.spool.readData(record.entry);
     this.inFlight += taken.length;
     return taken;
   }

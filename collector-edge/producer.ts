@@ -4,11 +4,15 @@
 // (ahead of newer records) and are retried after an exponential backoff with full jitter
 // (delay = random(0, min(cap, base * 2^attempt)), AWS Architecture Blog "Exponential Backoff and Jitter"),
 // so a throttled or unreachable stream slows the producer down instead of hammering it. Nothing is dropped:
-// records stay in the spool until Kinesis acknowledged them.
+// records stay in the spool until Kinesis acknowledged them. Order: at most one request in flight per lane
+// (partition key / explicit hash key, i.e. per flow's lane of a shard) and retries before newer records,
+// so a flow's records reach its shard in order unless a request partly fails. The correlator does not
+// depend on it (docs/exactly-once.md); it keeps late records rare and rows prompt.
 import type { DeliveryQueue, QueuedRecord } from './delivery-queue.ts';
 import type { Logger, LogThrottle } from './log.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import { putPayloadUnits, type ShardRange } from './shard-map.ts';
+import type { SpoolEntry } from './spool.ts';
 
 export interface PutEntry {
   data: Uint8Array;
@@ -54,6 +58,8 @@ export interface ProducerOptions {
 
 export class KinesisProducer {
   private inFlight = 0;
+  /** Lanes with a request in flight, with the number of their records in it. */
+  private readonly busyLanes = new Map<string, number>();
   private attempt = 0;
   private pausedUntil = 0;
   private resumeTimer: NodeJS.Timeout | undefined;
@@ -90,8 +96,13 @@ export class KinesisProducer {
       const records = this.queue.take(
         this.options.maxRecordsPerRequest ?? PUT_RECORDS_MAX_RECORDS,
         this.options.maxRequestBytes ?? PUT_RECORDS_MAX_BYTES,
+        (entry) => this.busyLanes.has(laneOf(entry)),
       );
       if (records.length === 0) break;
+      for (const record of records) {
+        const lane = laneOf(record.entry);
+        this.busyLanes.set(lane, (this.busyLanes.get(lane) ?? 0) + 1);
+      }
       this.inFlight++;
       void this.send(records);
     }
@@ -143,6 +154,12 @@ export class KinesisProducer {
     }
     const seconds = (performance.now() - started) / 1000;
     this.inFlight--;
+    for (const record of records) {
+      const lane = laneOf(record.entry);
+      const left = (this.busyLanes.get(lane) ?? 1) - 1;
+      if (left > 0) this.busyLanes.set(lane, left);
+      else this.busyLanes.delete(lane);
+    }
     if (!results) {
       const name = errorName(requestError);
       this.metrics.putLatency.labels('error').observe(seconds);
@@ -200,6 +217,11 @@ export class KinesisProducer {
     }
     this.kick();
   }
+}
+
+/** A record's lane: its explicit hash key (a point inside one shard), else its partition key. */
+function laneOf(entry: SpoolEntry): string {
+  return entry.explicitHashKey ?? entry.partitionKey;
 }
 
 function errorName(error: unknown): string {

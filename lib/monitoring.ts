@@ -20,6 +20,7 @@ import {
   INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
+  STALE_CONNECTION_RECORDS_METRIC,
 } from '../functions/shared/metric-names.ts';
 import type { FlowStore } from './flow-store.ts';
 import type { IngestStream } from './ingest-stream.ts';
@@ -169,6 +170,21 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    const staleRecords = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: STALE_CONNECTION_RECORDS_METRIC,
+      dimensionsMap: { service: CORRELATOR_SERVICE_NAME },
+      statistic: 'Sum',
+      period: fiveMinutes,
+    });
+    add('StaleConnectionRecords', staleRecords, {
+      alarmDescription:
+        'Records of an ended connection arrived after a newer connection on the same 5-tuple started; ' +
+        'their counts not yet counted were dropped (docs/exactly-once.md)',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     // The lag metric is absent when the flusher does not run at all; this catches that case.
     add('FlusherNotRunning', props.flusher.metricInvocations({ statistic: 'Sum', period: fiveMinutes }), {
       alarmDescription: 'The scheduled flusher has not run for 5 minutes',
@@ -211,24 +227,20 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const streamWriteThrottles = stream.metricPutRecordsThrottledRecords({
-      statistic: 'Sum',
+    // One alarm for both directions (an alarm is a standing cost; the description says which to look at).
+    const streamThrottles = new cloudwatch.MathExpression({
+      label: 'Kinesis throttled records (collectors\u2019 PutRecords) and reads (correlator)',
+      expression: 'w + r',
+      usingMetrics: {
+        w: stream.metricPutRecordsThrottledRecords({ statistic: 'Sum' }),
+        r: stream.metricReadProvisionedThroughputExceeded({ statistic: 'Sum' }),
+      },
       period: fiveMinutes,
     });
-    add('StreamWriteThrottled', streamWriteThrottles, {
+    add('StreamThrottled', streamThrottles, {
       alarmDescription:
-        'Kinesis throttled the collectors\u2019 PutRecords for 10 minutes (they spool and retry): add shards or use on-demand',
-      ...sustained,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    const streamReadThrottles = stream.metricReadProvisionedThroughputExceeded({
-      statistic: 'Sum',
-      period: fiveMinutes,
-    });
-    add('StreamReadThrottled', streamReadThrottles, {
-      alarmDescription:
-        'Kinesis throttled the correlator\u2019s reads for 10 minutes: lower the parallelization factor or add shards',
+        'Kinesis throttled the collectors\u2019 PutRecords (they spool and retry: add shards or use on-demand) or the ' +
+        'correlator\u2019s reads (lower the parallelization factor or add shards) for 10 minutes; the dashboard shows which',
       ...sustained,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -259,7 +271,7 @@ export class Monitoring extends Construct {
           stream.metricPutRecordsThrottledRecords({ statistic: 'Sum' }),
           stream.metricPutRecordsFailedRecords({ statistic: 'Sum' }),
         ],
-        [streamReadThrottles],
+        [stream.metricReadProvisionedThroughputExceeded({ statistic: 'Sum', period: fiveMinutes })],
       ),
     );
     this.dashboard.addWidgets(

@@ -1,7 +1,8 @@
 // Correlator settings from the Lambda environment (README "Configuration").
+
+import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
-import type { ScheduleConfig } from '../flow-store/state.ts';
 import type { CorrelatorSettings } from './correlate-batch.ts';
 
 export interface CorrelatorConfig {

@@ -4,11 +4,11 @@
 import type { KinesisStreamBatchItemFailure } from 'aws-lambda';
 import { forEachLimited } from '../../core/concurrency.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
+import type { FlowStore } from '../../core/flow-state/ports.ts';
+import type { StoredFlow } from '../../core/flow-state/state.ts';
 import { decodeWireBatch, WireFormatError } from '../../core/wire.ts';
-import type { StoredFlow } from '../flow-store/state.ts';
-import type { FlowStore } from '../flow-store/store.ts';
 import type { AggregationTimeouts } from './aggregate.ts';
-import { foldRecords, groupByFlowKey, type KeyGroup, type SourcedRecord } from './fold.ts';
+import { type FoldResult, foldRecords, groupByFlowKey, type KeyGroup, type SourcedRecord } from './fold.ts';
 
 /** The part of a Lambda Kinesis event record the correlator reads. */
 export interface KinesisRecordLike {
@@ -44,8 +44,16 @@ export interface BatchStats {
   poisonRecords: number;
   flowKeys: number;
   appliedRecords: number;
-  /** Replays recognised by the watermarks (retries, bisect, duplicate delivery): expected, not errors. */
-  replayedRecords: number;
+  /** Applied records older than the newest of their Node that still added counts (late deliveries). */
+  lateAppliedRecords: number;
+  /** The newest record of its Node again (Lambda retry, bisect, duplicate delivery): adds nothing. */
+  duplicateRecords: number;
+  /** Older than the newest of their Node and already counted by its cumulative total: adds nothing. */
+  coveredRecords: number;
+  /** Records of an earlier connection on a reused 5-tuple after the newer one started: dropped. */
+  staleConnectionRecords: number;
+  /** Applied records whose total also counted a missing predecessor (lost upstream, or still on its way). */
+  gapFilledRecords: number;
   flowsCreated: number;
   writes: number;
   /** Conditional writes that lost to another writer and were redone on the returned item. */
@@ -90,10 +98,16 @@ function decodeAll(records: readonly KinesisRecordLike[]): { decoded: SourcedRec
   return { decoded, poison };
 }
 
+function countSkipped(stats: BatchStats, folded: FoldResult): void {
+  stats.duplicateRecords += folded.duplicates;
+  stats.coveredRecords += folded.covered;
+  stats.staleConnectionRecords += folded.stale;
+}
+
 /**
  * Processes one batch. Never throws for a bad record or a failed key: they become batchItemFailures (the
- * event source mapping resumes at the lowest one; everything after it is replayed and skipped by the
- * watermarks). Throws only when the batch read fails, which retries the whole batch.
+ * event source mapping resumes at the lowest one; everything after it is replayed and adds nothing, by the
+ * Node marks). Throws only when the batch read fails, which retries the whole batch.
  */
 export async function correlateBatch(
   records: readonly KinesisRecordLike[],
@@ -108,7 +122,11 @@ export async function correlateBatch(
     poisonRecords: poison.length,
     flowKeys: groups.length,
     appliedRecords: 0,
-    replayedRecords: 0,
+    lateAppliedRecords: 0,
+    duplicateRecords: 0,
+    coveredRecords: 0,
+    staleConnectionRecords: 0,
+    gapFilledRecords: 0,
     flowsCreated: 0,
     writes: 0,
     writeConflicts: 0,
@@ -129,7 +147,7 @@ export async function correlateBatch(
       const nowMs = deps.now();
       const folded = foldRecords(group.flowKey, stored, flowRecords, nowMs, settings.timeouts);
       if (!folded.state) {
-        stats.replayedRecords += folded.skipped;
+        countSkipped(stats, folded);
         return;
       }
       const result = await deps.store.write(folded.state, stored?.version, nowMs);
@@ -137,7 +155,9 @@ export async function correlateBatch(
         stats.writes++;
         stats.consumedWriteUnits += result.consumedWriteUnits;
         stats.appliedRecords += folded.applied;
-        stats.replayedRecords += folded.skipped;
+        stats.lateAppliedRecords += folded.lateApplied;
+        stats.gapFilledRecords += folded.gapFilled;
+        countSkipped(stats, folded);
         stats.flowsCreated += folded.created;
         return;
       }

@@ -1,17 +1,25 @@
 // Folding a batch: group the records by flow key (arrival order kept), then apply the records of one key
-// to its stored state in memory, so each key costs one conditional write per batch. Replays are skipped by
-// the per-Node watermarks (functions/flow-store/index.ts, IDEMPOTENCY). Pure.
+// to its stored state in memory, so each key costs one conditional write per batch. Counters follow the
+// agents' cumulative totals per Node (cumulative.ts), so order, replays and batch splits do not change the
+// result (functions/flow-store/index.ts, IDEMPOTENCY; docs/exactly-once.md). Pure.
+import { type AggregatedFlow, type Counters, zeroCounters } from '../../core/aggregated-flow.ts';
 import { flowKeyOf } from '../../core/flow-key.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
 import {
+  type CounterQuad,
   cloneState,
   type FlowState,
-  isCoveredBy,
   isExpired,
-  raiseWatermark,
   type StoredFlow,
-} from '../flow-store/state.ts';
-import { type AggregationTimeouts, createEntry, isRecordFromSource, updateEntry } from './aggregate.ts';
+} from '../../core/flow-state/state.ts';
+import {
+  type AggregationTimeouts,
+  createEntry,
+  isCorrelationRequired,
+  isRecordFromSource,
+  updateEntry,
+} from './aggregate.ts';
+import { commonIncrease, judge } from './cumulative.ts';
 
 /** A decoded record and the Kinesis record it came in (its index in the event). */
 export interface SourcedRecord {
@@ -40,10 +48,20 @@ export function groupByFlowKey(records: Iterable<SourcedRecord>): KeyGroup[] {
 }
 
 export interface FoldResult {
-  /** The state to write; undefined when nothing changed (every record was a replay). */
+  /** The state to write; undefined when nothing changed (every record added nothing). */
   state: FlowState | undefined;
+  /** Records that changed the state (new counts, or newer non-counter fields). */
   applied: number;
-  skipped: number;
+  /** Applied records that were older than the newest of their Node (late, with counts not yet counted). */
+  lateApplied: number;
+  /** The newest record of its Node again: a replay (Lambda retry, bisect, duplicate delivery). */
+  duplicates: number;
+  /** Older than the newest of their Node and already counted by its total: a late record or a replay. */
+  covered: number;
+  /** Records of an earlier connection on the same 5-tuple after a newer one started: dropped, counted. */
+  stale: number;
+  /** Applied records whose total also counted a missing predecessor's bytes (lost upstream, or late). */
+  gapFilled: number;
   /** New lifetimes started (a new Antrea aggregation record). */
   created: number;
 }
@@ -56,10 +74,147 @@ export function arrivalTimeOf(record: FlowRecord, fallbackNowMs: number): number
   return record.receivedAtMs > 0 ? record.receivedAtMs : fallbackNowMs;
 }
 
+/** The record with its deltas replaced by what it actually adds (cumulative.ts). */
+function withContribution(record: FlowRecord, added: CounterQuad): FlowRecord {
+  return {
+    ...record,
+    packetDeltaCount: added[0],
+    octetDeltaCount: added[1],
+    reversePacketDeltaCount: added[2],
+    reverseOctetDeltaCount: added[3],
+  };
+}
+
+/** The delta counters Flowline owns: per Node group and common, forward and reverse. */
+interface DeltaSnapshot {
+  groups: Array<[Counters, Counters]>;
+  common: CounterQuad;
+}
+
+function groupsOf(flow: AggregatedFlow): Array<[Counters, Counters]> {
+  return [
+    [flow.statsFromSourceNode, flow.reverseStatsFromSourceNode],
+    [flow.statsFromDestinationNode, flow.reverseStatsFromDestinationNode],
+  ];
+}
+
+function snapshotDeltas(flow: AggregatedFlow): DeltaSnapshot {
+  const r = flow.record;
+  return {
+    groups: groupsOf(flow).map(([f, b]) => [{ ...f }, { ...b }]),
+    common: [r.packetDeltaCount, r.octetDeltaCount, r.reversePacketDeltaCount, r.reverseOctetDeltaCount],
+  };
+}
+
+function addTo(counters: Counters, packets: number, octets: number, high: [number, number]): void {
+  counters.packetDeltaCount += packets;
+  counters.octetDeltaCount += octets;
+  // The Node's highest total of its current connection (Antrea: the latest record's total overwrites).
+  counters.packetTotalCount = high[0];
+  counters.octetTotalCount = high[1];
+}
+
 /**
- * Applies `records` (one key, arrival order) to `stored` with Antrea's semantics. An item past its TTL
- * or closed by the flusher starts a new lifetime (Antrea: a new map entry); its export sequence and
- * watermarks carry over so numbering continues and old replays stay recognisable.
+ * Sets the counters from Flowline's accounting, whatever Antrea's per-record algorithm did to them (it
+ * drops the counts of a record not newer by end time, and takes common deltas from the latest Node): each
+ * filled Node group gets the record's contribution on top of its deltas before, its totals the highest of
+ * its current connection; the common deltas grow with max over Nodes, the common totals are the max.
+ */
+function settleCounters(
+  flow: AggregatedFlow,
+  before: DeltaSnapshot,
+  filled: readonly number[],
+  added: CounterQuad,
+  high: CounterQuad,
+  commonAdded: CounterQuad,
+): void {
+  const groups = groupsOf(flow);
+  for (const [i, [forward, reverse]] of groups.entries()) {
+    const [forwardBefore, reverseBefore] = before.groups[i]!;
+    forward.packetDeltaCount = forwardBefore.packetDeltaCount;
+    forward.octetDeltaCount = forwardBefore.octetDeltaCount;
+    reverse.packetDeltaCount = reverseBefore.packetDeltaCount;
+    reverse.octetDeltaCount = reverseBefore.octetDeltaCount;
+    if (!filled.includes(i)) continue;
+    addTo(forward, added[0], added[1], [high[0], high[1]]);
+    addTo(reverse, added[2], added[3], [high[2], high[3]]);
+  }
+  const r = flow.record;
+  r.packetDeltaCount = before.common[0] + commonAdded[0];
+  r.octetDeltaCount = before.common[1] + commonAdded[1];
+  r.reversePacketDeltaCount = before.common[2] + commonAdded[2];
+  r.reverseOctetDeltaCount = before.common[3] + commonAdded[3];
+  for (const [forward, reverse] of groups) {
+    r.packetTotalCount = Math.max(r.packetTotalCount, forward.packetTotalCount);
+    r.octetTotalCount = Math.max(r.octetTotalCount, forward.octetTotalCount);
+    r.reversePacketTotalCount = Math.max(r.reversePacketTotalCount, reverse.packetTotalCount);
+    r.reverseOctetTotalCount = Math.max(r.reverseOctetTotalCount, reverse.octetTotalCount);
+  }
+}
+
+const ZERO: CounterQuad = [0, 0, 0, 0];
+
+/** Antrea's new aggregation record for `effective`, carrying over what outlives an item's lifetime. */
+function newLifetime(
+  flowKey: string,
+  effective: FlowRecord,
+  at: number,
+  timeouts: AggregationTimeouts,
+  previous: FlowState | undefined,
+): FlowState {
+  const entry = createEntry(flowKey, effective, at, timeouts);
+  return {
+    flow: entry.flow,
+    activeExpireAtMs: entry.activeExpireAtMs,
+    inactiveExpireAtMs: entry.inactiveExpireAtMs,
+    updatedSinceExport: true,
+    createdAtMs: at,
+    exportSeq: previous?.exportSeq ?? 0,
+    lastExportAtMs: 0,
+    closed: false,
+    sourceMark: previous?.sourceMark,
+    destinationMark: previous?.destinationMark,
+    lead: previous?.lead ?? ZERO,
+  };
+}
+
+/** Antrea's update of an existing aggregation record (aggregate.ts), on the state's entry. */
+function updateAntreaEntry(
+  state: FlowState,
+  effective: FlowRecord,
+  at: number,
+  timeouts: AggregationTimeouts,
+) {
+  const entry = {
+    flow: state.flow,
+    activeExpireAtMs: state.activeExpireAtMs,
+    inactiveExpireAtMs: state.inactiveExpireAtMs,
+  };
+  updateEntry(entry, effective, at, timeouts);
+  state.activeExpireAtMs = entry.activeExpireAtMs;
+  state.inactiveExpireAtMs = entry.inactiveExpireAtMs;
+}
+
+function emptyResult(): FoldResult {
+  return {
+    state: undefined,
+    applied: 0,
+    lateApplied: 0,
+    duplicates: 0,
+    covered: 0,
+    stale: 0,
+    gapFilled: 0,
+    created: 0,
+  };
+}
+
+/**
+ * Applies `records` (one key, any order) to `stored`. Counters follow the agents' cumulative totals
+ * (cumulative.ts), so the result does not depend on the order, on replays or on how the records were
+ * split into batches; everything else follows Antrea's semantics for records newer than the newest of
+ * their Node, and is left alone by late ones. An item past its TTL or closed by the flusher starts a new
+ * lifetime (Antrea: a new map entry); its export sequence, Node marks and lead carry over, so numbering
+ * continues and a late record of the previous lifetime adds only what was not counted.
  */
 export function foldRecords(
   flowKey: string,
@@ -70,47 +225,41 @@ export function foldRecords(
 ): FoldResult {
   let state: FlowState | undefined = stored ? cloneState(stored.state) : undefined;
   let open = state !== undefined && !state.closed && !(stored && isExpired(stored, nowMs));
-  let applied = 0;
-  let skipped = 0;
-  let created = 0;
+  const result = emptyResult();
   for (const record of records) {
     const fromSource = isRecordFromSource(record);
-    const mark = fromSource ? state?.sourceWatermark : state?.destinationWatermark;
-    if (isCoveredBy(record, mark)) {
-      skipped++;
+    const judged = judge(record, fromSource ? state?.sourceMark : state?.destinationMark);
+    if (judged.verdict === 'duplicate' || judged.verdict === 'covered' || judged.verdict === 'stale') {
+      result[judged.verdict === 'duplicate' ? 'duplicates' : judged.verdict]++;
       continue;
     }
     const at = arrivalTimeOf(record, nowMs);
+    const effective = withContribution(record, judged.contribution);
+    let before: DeltaSnapshot;
     if (!state || !open) {
-      const entry = createEntry(flowKey, record, at, timeouts);
-      state = {
-        flow: entry.flow,
-        activeExpireAtMs: entry.activeExpireAtMs,
-        inactiveExpireAtMs: entry.inactiveExpireAtMs,
-        updatedSinceExport: true,
-        createdAtMs: at,
-        exportSeq: state?.exportSeq ?? 0,
-        lastExportAtMs: 0,
-        closed: false,
-        sourceWatermark: state?.sourceWatermark,
-        destinationWatermark: state?.destinationWatermark,
-      };
+      state = newLifetime(flowKey, effective, at, timeouts, state);
+      before = { groups: groupsOf(state.flow).map(() => [zeroCounters(), zeroCounters()]), common: ZERO };
       open = true;
-      created++;
+      result.created++;
     } else {
-      const entry = {
-        flow: state.flow,
-        activeExpireAtMs: state.activeExpireAtMs,
-        inactiveExpireAtMs: state.inactiveExpireAtMs,
-      };
-      updateEntry(entry, record, at, timeouts);
-      state.activeExpireAtMs = entry.activeExpireAtMs;
-      state.inactiveExpireAtMs = entry.inactiveExpireAtMs;
-      state.updatedSinceExport = true;
+      before = snapshotDeltas(state.flow);
+      const inactiveBefore = state.inactiveExpireAtMs;
+      // Antrea's semantics for everything but the counters; a late record changes none of those fields.
+      if (judged.verdict === 'newer') updateAntreaEntry(state, effective, at, timeouts);
+      state.inactiveExpireAtMs = Math.max(inactiveBefore, at + timeouts.inactiveTimeoutMs);
     }
-    if (fromSource) state.sourceWatermark = raiseWatermark(state.sourceWatermark, record);
-    else state.destinationWatermark = raiseWatermark(state.destinationWatermark, record);
-    applied++;
+    const correlated = isCorrelationRequired(record);
+    const reporter = correlated ? (fromSource ? 'source' : 'destination') : 'both';
+    const common = commonIncrease(state.lead, reporter, judged.contribution);
+    state.lead = common.lead;
+    const filled = reporter === 'both' ? [0, 1] : [reporter === 'source' ? 0 : 1];
+    settleCounters(state.flow, before, filled, judged.contribution, judged.mark!.high, common.increase);
+    if (fromSource) state.sourceMark = judged.mark;
+    else state.destinationMark = judged.mark;
+    state.updatedSinceExport = true;
+    result.applied++;
+    if (judged.verdict === 'late') result.lateApplied++;
+    if (judged.gap) result.gapFilled++;
   }
-  return { state: applied > 0 ? state : undefined, applied, skipped, created };
+  return { ...result, state: result.applied > 0 ? state : undefined };
 }

@@ -3,7 +3,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import type { FlowStore } from '../flow-store/store.ts';
+import type { FlowStore } from '../../core/flow-state/ports.ts';
+import { STALE_CONNECTION_RECORDS_METRIC } from '../shared/metric-names.ts';
 import { type BatchOutcome, type CorrelatorSettings, correlateBatch } from './correlate-batch.ts';
 
 export interface CorrelatorHandlerDeps {
@@ -29,7 +30,11 @@ function emitMetrics(metrics: Metrics, outcome: BatchOutcome): void {
   count('PoisonRecords', s.poisonRecords);
   count('FlowKeys', s.flowKeys);
   count('AppliedRecords', s.appliedRecords);
-  count('ReplayedRecords', s.replayedRecords);
+  count('LateAppliedRecords', s.lateAppliedRecords);
+  count('GapFilledRecords', s.gapFilledRecords);
+  count('DuplicateRecords', s.duplicateRecords);
+  count('CoveredRecords', s.coveredRecords);
+  count(STALE_CONNECTION_RECORDS_METRIC, s.staleConnectionRecords);
   count('FlowsCreated', s.flowsCreated);
   count('FlowWrites', s.writes);
   count('WriteConflicts', s.writeConflicts);

@@ -1,6 +1,7 @@
 // The schedule settings both functions read from their environment, so correlator and flusher agree.
+
+import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { DEFAULT_DUE_SHARD_COUNT } from './schema.ts';
-import type { ScheduleConfig } from './state.ts';
 
 export class EnvConfigError extends Error {
   override name = 'EnvConfigError';

@@ -5,10 +5,13 @@
 //   pk "flusher#slot#<i>"        header of open batch i: batch S (id = its ClickHouse dedup token),
 //                                rows N, chunks N, createdAt N, expiresAt N (TTL, hygiene only)
 //   pk "flusher#slot#<i>#<j>"    chunk j of that batch: data B (gzip'd rows, <= MANIFEST_CHUNK_BYTES)
+//   (flusher k > 0 of N: "flusher#<k>#slot#<i>..."; schema.ts manifestPrefixOf)
 // A batch's rows are written here BEFORE the flows are marked exported and the header is deleted only
 // after ClickHouse acknowledged the insert, so a crash at any point leaves either the flows still due
 // or a manifest to replay with the same rows and the same token. Slots are reused: a round starts new
-// batches only when every slot is free (reserved concurrency 1 => one flusher at a time).
+// batches only when every slot is free (reserved concurrency 1 per flusher => one run of it at a time).
+// N FLUSHERS: flusher k of N queries only the due shards s with s mod N = k and writes only its own
+// manifest slots, so flushers never share a flow or a slot (FlusherPartition, core/flow-state/ports.ts).
 import {
   type AttributeValue,
   BatchExecuteStatementCommand,
@@ -23,12 +26,21 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { chunksOf } from '../../core/concurrency.ts';
+import {
+  type BatchManifest,
+  type ExistingItemWrite,
+  type ExportQueue,
+  type FlusherPartition,
+  MAX_WRITES_PER_BATCH,
+  type ReadResult,
+  SINGLE_FLUSHER,
+  type WriteResult,
+} from '../../core/flow-state/ports.ts';
+import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
 import { conditionalStatementOf, storedFlowOf } from './marshal.ts';
-import { ATTR, allDueShards, DUE_INDEX_NAME } from './schema.ts';
-import type { FlowState, ScheduleConfig } from './state.ts';
-import { DynamoFlowStore, type FlowStore, type ReadResult, type WriteResult } from './store.ts';
+import { ATTR, DUE_INDEX_NAME, manifestPrefixOf, ownedDueShards } from './schema.ts';
+import { DynamoFlowStore } from './store.ts';
 
-export const MANIFEST_PREFIX = 'flusher#slot#';
 /** Stay well below DynamoDB's 400 KB item limit. */
 export const MANIFEST_CHUNK_BYTES = 350_000;
 const MANIFEST_TTL_SECONDS = 14 * 86_400;
@@ -36,8 +48,6 @@ const MANIFEST_TTL_SECONDS = 14 * 86_400;
 /** Items per BatchWriteItem and keys per BatchGetItem request: DynamoDB's limits. */
 const BATCH_WRITE_LIMIT = 25;
 const BATCH_GET_LIMIT = 100;
-/** Conditional writes per writeBatch: BatchExecuteStatement's limit. */
-export const MAX_WRITES_PER_BATCH = 25;
 /** Per-statement errors that a later attempt can get past. */
 const RETRYABLE_STATEMENT_ERRORS = new Set([
   'ThrottlingError',
@@ -48,50 +58,22 @@ const RETRYABLE_STATEMENT_ERRORS = new Set([
 ]);
 const STATEMENT_ATTEMPTS = 9;
 
-/** A conditional write of an item that exists: `state` as version expectedVersion + 1. */
-export interface ExistingItemWrite {
-  state: FlowState;
-  expectedVersion: number;
-}
-
-export interface BatchManifest {
-  slot: number;
-  batchId: string;
-  rows: number;
-  /** The gzip'd row payload, split into chunks in order. */
-  chunks: Uint8Array[];
-  createdAtMs: number;
-}
-
-/** The port the flusher depends on. */
-export interface ExportQueue extends FlowStore {
-  /** Flow keys whose nextExportAt <= nowMs, over every shard of the due index, at most `limit`. */
-  dueKeys(nowMs: number, limit: number): Promise<string[]>;
-  /**
-   * The earliest nextExportAt (ms) at or before nowMs, over every shard (one Limit-1 query each); undefined
-   * when there is none. With nowMs past every due time it tells whether any open flow is left at all.
-   */
-  oldestDueAt(nowMs: number): Promise<number | undefined>;
-  putManifest(manifest: BatchManifest): Promise<void>;
-  /** Open manifests of slots 0..slotCount-1, by slot. */
-  openManifests(slotCount: number): Promise<BatchManifest[]>;
-  deleteManifest(manifest: BatchManifest): Promise<void>;
-  /**
-   * Up to MAX_WRITES_PER_BATCH conditional writes in one request, each applied or refused on its own (no
-   * transaction): a result per write, in order, as write() would give it.
-   */
-  writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]>;
-}
-
 export class DynamoExportQueue implements ExportQueue {
   private readonly store: DynamoFlowStore;
 
+  private readonly shards: string[];
+  private readonly manifestPrefix: string;
+
+  /** `partition`: the due shards and manifest slots of this flusher (one of N). */
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
     private readonly config: ScheduleConfig,
+    partition: FlusherPartition = SINGLE_FLUSHER,
   ) {
     this.store = new DynamoFlowStore(client, tableName, config);
+    this.shards = ownedDueShards(partition, config.dueShardCount);
+    this.manifestPrefix = manifestPrefixOf(partition.index);
   }
 
   read(keys: readonly string[]): Promise<ReadResult> {
@@ -166,7 +148,7 @@ export class DynamoExportQueue implements ExportQueue {
   }
 
   async dueKeys(nowMs: number, limit: number): Promise<string[]> {
-    const shards = allDueShards(this.config.dueShardCount);
+    const shards = this.shards;
     // Every shard gets a fair share first, so one hot shard cannot starve the others.
     const perShard = Math.max(1, Math.ceil(limit / shards.length));
     const results = await Promise.all(shards.map((shard) => this.queryShard(shard, nowMs, perShard * 4)));
@@ -185,7 +167,7 @@ export class DynamoExportQueue implements ExportQueue {
 
   async oldestDueAt(nowMs: number): Promise<number | undefined> {
     const oldest = await Promise.all(
-      allDueShards(this.config.dueShardCount).map(async (shard) => {
+      this.shards.map(async (shard) => {
         const out = await this.client.send(
           new QueryCommand({
             TableName: this.tableName,
@@ -236,7 +218,7 @@ export class DynamoExportQueue implements ExportQueue {
     const chunkItems = manifest.chunks.map((data, j) => ({
       PutRequest: {
         Item: {
-          [ATTR.pk]: { S: `${MANIFEST_PREFIX}${manifest.slot}#${j}` },
+          [ATTR.pk]: { S: `${this.manifestPrefix}${manifest.slot}#${j}` },
           data: { B: data },
           [ATTR.expiresAt]: { N: String(expiresAt) },
         },
@@ -257,7 +239,7 @@ export class DynamoExportQueue implements ExportQueue {
       new PutItemCommand({
         TableName: this.tableName,
         Item: {
-          [ATTR.pk]: { S: `${MANIFEST_PREFIX}${manifest.slot}` },
+          [ATTR.pk]: { S: `${this.manifestPrefix}${manifest.slot}` },
           batch: { S: manifest.batchId },
           rows: { N: String(manifest.rows) },
           chunks: { N: String(manifest.chunks.length) },
@@ -270,11 +252,11 @@ export class DynamoExportQueue implements ExportQueue {
 
   async openManifests(slotCount: number): Promise<BatchManifest[]> {
     const headers = await this.batchGet(
-      Array.from({ length: slotCount }, (_, i) => `${MANIFEST_PREFIX}${i}`),
+      Array.from({ length: slotCount }, (_, i) => `${this.manifestPrefix}${i}`),
     );
     const manifests: BatchManifest[] = [];
     for (const [pk, header] of headers) {
-      const slot = Number(pk.slice(MANIFEST_PREFIX.length));
+      const slot = Number(pk.slice(this.manifestPrefix.length));
       const chunkCount = Number(header.chunks?.N ?? 0);
       const chunkKeys = Array.from({ length: chunkCount }, (_, j) => `${pk}#${j}`);
       const chunks = await this.batchGet(chunkKeys);
@@ -295,7 +277,7 @@ export class DynamoExportQueue implements ExportQueue {
   }
 
   async deleteManifest(manifest: BatchManifest): Promise<void> {
-    const header = `${MANIFEST_PREFIX}${manifest.slot}`;
+    const header = `${this.manifestPrefix}${manifest.slot}`;
     // Header first (closes the batch, only if the slot still holds this batch); its chunks are then garbage.
     try {
       await this.client.send(

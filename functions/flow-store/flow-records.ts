@@ -2,11 +2,10 @@
 // `antctl get flowrecords` shows the Flow Aggregator's map (reference antrea-flow-aggregator.md section 5).
 import { type DynamoDBClient, GetItemCommand, paginateScan } from '@aws-sdk/client-dynamodb';
 import { parseFlowKey } from '../../core/flow-key.ts';
+import { isExpired, type StoredFlow } from '../../core/flow-state/state.ts';
 import { addressOrEmpty } from '../../core/ip.ts';
-import { MANIFEST_PREFIX } from './export-queue.ts';
 import { storedFlowOf } from './marshal.ts';
-import { ATTR } from './schema.ts';
-import { isExpired, type StoredFlow } from './state.ts';
+import { ATTR, MANIFEST_PK_PREFIX } from './schema.ts';
 
 /** antctl's filter: every field that is set must match the flow key (for from-external flows, the SNAT key). */
 export interface FlowRecordFilter {
@@ -62,7 +61,7 @@ export async function listFlows(
   for await (const page of paginateScan({ client }, { TableName: tableName })) {
     for (const item of page.Items ?? []) {
       const pk = item[ATTR.pk]?.S;
-      if (!pk || pk.startsWith(MANIFEST_PREFIX) || !matchesFilter(pk, filter)) continue;
+      if (!pk || pk.startsWith(MANIFEST_PK_PREFIX) || !matchesFilter(pk, filter)) continue;
       const stored = storedFlowOf(item);
       if (live(stored)) flows.push(stored);
     }

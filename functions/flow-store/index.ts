@@ -1,5 +1,7 @@
 // The flow store: one DynamoDB item per flow key, shared by the correlator (writes records in) and the
-// flusher (exports due flows). This comment is the item design both follow.
+// flusher (exports due flows). This comment is the item design both follow. The pure part (the state, its
+// export schedule and the ports the functions depend on) is core/flow-state/, with no AWS import; this
+// folder is its DynamoDB adapter (item encoding, conditional writes, due index, manifests).
 //
 // ITEM (table FLOWS, env TABLE_NAME)
 //   pk            S    flow key "src|dst|proto|sport|dport" (core/flow-key.ts). Partition key, no sort key.
@@ -8,10 +10,11 @@
 //                      both follow it, so no write is ever lost between concurrent invocations.
 //   rec           B    the merged FlowRecord (AggregatedFlow.record), encoded with the Kinesis wire format
 //                      v1 (core/wire.ts, one record): compact (string table) and versioned by its header.
-//   agg           L<N> everything else of the state, a list of numbers in the fixed order of AGG_LAYOUT_V1
+//   agg           L<N> everything else of the state, a list of numbers in the fixed order of AGG_LAYOUT_V2
 //                      (marshal.ts): per-Node counters, per-Node flowEndSeconds, throughputs, flags, expiry
-//                      times, lifetime, per-Node replay watermarks. A list of numbers, not a map, because
-//                      attribute names count towards the item size and 1 write unit = 1 KB.
+//                      times, lifetime, per-Node marks of counted totals, the Nodes' lead. A list of
+//                      numbers, not a map, because attribute names count towards the item size and 1 write
+//                      unit = 1 KB. Layout 1 (per-Node watermarks) is still read.
 //   updated       BOOL Antrea HEAD's updatedSinceLastExport: a record arrived since the last export.
 //   exportSeq     N    exports done so far for this pk (never reset, also not by a new lifetime); the
 //                      ClickHouse dedup token is exportDedupToken(state) = pk#createdAtMs#exportSeq.
@@ -33,8 +36,8 @@
 // STATE MACHINE (times in epoch ms; timeouts from ACTIVE/INACTIVE_TIMEOUT_SECONDS, Antrea HEAD semantics)
 //   absent / expired / closed --record--> open   (correlator; Antrea addOrUpdateRecordInMap, new entry)
 //       readyToSend = !correlationRequired; activeExpireAt = ready ? now : now + active;
-//       inactiveExpireAt = now + inactive; createdAt = now; exportSeq and watermarks carried over from a
-//       closed item, so a late replay of the previous lifetime's records is still recognised.
+//       inactiveExpireAt = now + inactive; createdAt = now; exportSeq, Node marks and lead carried over from
+//       a closed item, so a late record of the previous lifetime adds only what was not counted.
 //   open --record--> open                        (correlator; Antrea update: correlate/aggregate)
 //       inactiveExpireAt = now + inactive; activeExpireAt unchanged, except = now when the record made the
 //       flow ready (both halves seen); updated = true.
@@ -50,15 +53,22 @@
 //   "now" for a record is its collector receive time (FlowRecord.receivedAtMs, Antrea's arrival time at
 //   the aggregator), so replays and pipeline delays do not move expiry times; the flusher uses its clock.
 //
-// IDEMPOTENCY (correlator)
-//   Per reporting side (source / destination Node) the item keeps a watermark: the component-wise maximum
-//   of (flowEndSeconds, the four cumulative totals) over the records applied, and the maximum (exportTime,
-//   sequenceNumber). A record at or below both is a replay and is skipped (counted, not an error); any
-//   other record is applied with Antrea's exact semantics. A batch whose records are all skipped writes
-//   nothing. Replaying a batch therefore leaves the item unchanged (tests: test/integration/correlator*).
+// IDEMPOTENCY AND ORDER (correlator; functions/correlator/cumulative.ts, docs/exactly-once.md)
+//   Counters come from the agents' cumulative totals, not from adding deltas. Per reporting Node (source /
+//   destination side) the item keeps a NodeMark: the connection (flowStartSeconds), per counter the
+//   interval [low, high] of that Node's cumulative total already counted, and the newest export position
+//   (exportTime, sequenceNumber) applied. A record adds only the part of (total - delta, total] not yet
+//   counted, plus any gap up to it (records lost upstream), so the sum is the same in any order: a replay
+//   (the same position again: DuplicateRecords) or an older record already covered by a newer total
+//   (CoveredRecords) adds nothing and writes nothing; a late record with counts not yet counted adds them
+//   (LateAppliedRecords) without touching the newer record's end time, reason or TCP state. The common
+//   deltas grow with the larger of the two Nodes' running sums (lead = source minus destination). A record
+//   of an earlier connection on a reused 5-tuple that arrives after the Node's newer connection started is
+//   dropped and counted (StaleConnectionRecords, alarm). Tests: test/unit/correlator/exactly-once.property.
+
+export * from '../../core/flow-state/schedule.ts';
+export * from '../../core/flow-state/state.ts';
 export * from './config.ts';
 export * from './marshal.ts';
-export * from './schedule.ts';
 export * from './schema.ts';
-export * from './state.ts';
 export * from './store.ts';

@@ -1,20 +1,23 @@
 // FlowState <-> DynamoDB item (design: index.ts), and the conditional write both functions use.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { AggregatedFlow, Counters } from '../../core/aggregated-flow.ts';
-import { decodeWireBatch, encodeWireBatch } from '../../core/wire.ts';
-import { ATTR, dueShardOf } from './schema.ts';
 import {
+  type CounterQuad,
   expiresAtOf,
   type FlowState,
+  type NodeMark,
   nextExportAtOf,
   type ScheduleConfig,
   type StoredFlow,
-  type Watermark,
-} from './state.ts';
+} from '../../core/flow-state/state.ts';
+import { decodeWireBatch, encodeWireBatch } from '../../core/wire.ts';
+import { ATTR, dueShardOf } from './schema.ts';
 
 export type FlowItem = Record<string, AttributeValue>;
 
-export const AGG_LAYOUT_VERSION = 1;
+export const AGG_LAYOUT_VERSION = 2;
+/** Layout 1 (per-Node replay watermarks) is still read, so items written before the upgrade keep working. */
+const AGG_LAYOUT_VERSION_1 = 1;
 
 const FLAG_CORRELATION_REQUIRED = 1;
 const FLAG_READY = 2;
@@ -23,8 +26,8 @@ const FLAG_CLOSED = 8;
 const FLAG_SOURCE_MARK = 16;
 const FLAG_DESTINATION_MARK = 32;
 
-/** Positions in `agg` (layout 1): documentation for anyone reading raw items. */
-export const AGG_LAYOUT_V1 = [
+/** Positions in `agg` (layout 2): documentation for anyone reading raw items. */
+export const AGG_LAYOUT_V2 = [
   'layoutVersion',
   'flags(1 correlationRequired, 2 readyToSend, 4 incomplete, 8 closed, 16 sourceMark, 32 destinationMark)',
   'createdAtMs',
@@ -38,10 +41,14 @@ export const AGG_LAYOUT_V1 = [
   'statsFromDestinationNode{...}',
   'reverseStatsFromDestinationNode{...}',
   'throughput,reverseThroughput,throughputFromSourceNode,reverseThroughputFromSourceNode,throughputFromDestinationNode,reverseThroughputFromDestinationNode',
-  'sourceWatermark{flowEndSeconds,packetTotal,octetTotal,reversePacketTotal,reverseOctetTotal,exportTime,sequenceNumber}',
-  'destinationWatermark{...}',
+  'sourceMark{connectionStart,low[packets,octets,reversePackets,reverseOctets],high[...],exportTime,sequenceNumber}',
+  'destinationMark{...}',
+  'lead[packets,octets,reversePackets,reverseOctets] (source minus destination)',
 ] as const;
 
+const MARK_LENGTH = 11;
+const AGG_LENGTH_V2 = 8 + 16 + 6 + 2 * MARK_LENGTH + 4;
+/** Layout 1 ended with two watermarks {flowEndSeconds, four totals, exportTime, sequenceNumber}. */
 const AGG_LENGTH_V1 = 8 + 16 + 6 + 7 + 7;
 
 const num = (value: number): AttributeValue => ({ N: String(value) });
@@ -50,17 +57,9 @@ function countersOut(c: Counters): number[] {
   return [c.packetTotalCount, c.packetDeltaCount, c.octetTotalCount, c.octetDeltaCount];
 }
 
-function markOut(mark: Watermark | undefined): number[] {
-  if (!mark) return [0, 0, 0, 0, 0, 0, 0];
-  return [
-    mark.flowEndSeconds,
-    mark.packetTotalCount,
-    mark.octetTotalCount,
-    mark.reversePacketTotalCount,
-    mark.reverseOctetTotalCount,
-    mark.exportTime,
-    mark.sequenceNumber,
-  ];
+function markOut(mark: NodeMark | undefined): number[] {
+  if (!mark) return new Array(MARK_LENGTH).fill(0);
+  return [mark.connectionStart, ...mark.low, ...mark.high, mark.exportTime, mark.sequenceNumber];
 }
 
 export function aggregationListOf(state: FlowState): number[] {
@@ -70,8 +69,8 @@ export function aggregationListOf(state: FlowState): number[] {
     (f.readyToSend ? FLAG_READY : 0) |
     (f.incomplete ? FLAG_INCOMPLETE : 0) |
     (state.closed ? FLAG_CLOSED : 0) |
-    (state.sourceWatermark ? FLAG_SOURCE_MARK : 0) |
-    (state.destinationWatermark ? FLAG_DESTINATION_MARK : 0);
+    (state.sourceMark ? FLAG_SOURCE_MARK : 0) |
+    (state.destinationMark ? FLAG_DESTINATION_MARK : 0);
   return [
     AGG_LAYOUT_VERSION,
     flags,
@@ -91,8 +90,9 @@ export function aggregationListOf(state: FlowState): number[] {
     f.reverseThroughputFromSourceNode,
     f.throughputFromDestinationNode,
     f.reverseThroughputFromDestinationNode,
-    ...markOut(state.sourceWatermark),
-    ...markOut(state.destinationWatermark),
+    ...markOut(state.sourceMark),
+    ...markOut(state.destinationMark),
+    ...state.lead,
   ];
 }
 
@@ -116,7 +116,8 @@ export function storedFlowOf(item: FlowItem): StoredFlow {
   const list = item[ATTR.aggregation]?.L;
   if (!list) throw new FlowItemError(`item ${pk} has no ${ATTR.aggregation}`);
   const a = list.map((v, i) => numberOf(v, `${ATTR.aggregation}[${i}]`));
-  if (a[0] !== AGG_LAYOUT_VERSION || a.length !== AGG_LENGTH_V1) {
+  const layout1 = a[0] === AGG_LAYOUT_VERSION_1 && a.length === AGG_LENGTH_V1;
+  if (!layout1 && (a[0] !== AGG_LAYOUT_VERSION || a.length !== AGG_LENGTH_V2)) {
     throw new FlowItemError(
       `item ${pk}: ${ATTR.aggregation} layout ${a[0]} (length ${a.length}) not supported`,
     );
@@ -129,15 +130,22 @@ export function storedFlowOf(item: FlowItem): StoredFlow {
     octetTotalCount: next(),
     octetDeltaCount: next(),
   });
-  const mark = (): Watermark => ({
-    flowEndSeconds: next(),
-    packetTotalCount: next(),
-    octetTotalCount: next(),
-    reversePacketTotalCount: next(),
-    reverseOctetTotalCount: next(),
-    exportTime: next(),
-    sequenceNumber: next(),
-  });
+  const quad = (): CounterQuad => [next(), next(), next(), next()];
+  const mark = (): NodeMark => {
+    if (layout1) {
+      // A layout-1 watermark: its totals were counted; its connection is the item's (start of the merged record).
+      next(); // flowEndSeconds
+      const high = quad();
+      return {
+        connectionStart: record.flowStartSeconds,
+        low: [0, 0, 0, 0],
+        high,
+        exportTime: next(),
+        sequenceNumber: next(),
+      };
+    }
+    return { connectionStart: next(), low: quad(), high: quad(), exportTime: next(), sequenceNumber: next() };
+  };
   const flags = next();
   const createdAtMs = next();
   const activeExpireAtMs = next();
@@ -166,6 +174,7 @@ export function storedFlowOf(item: FlowItem): StoredFlow {
   };
   const sourceMark = mark();
   const destinationMark = mark();
+  const lead: CounterQuad = layout1 ? [0, 0, 0, 0] : quad();
   return {
     version: numberOf(item[ATTR.version], ATTR.version),
     expiresAt: numberOf(item[ATTR.expiresAt], ATTR.expiresAt),
@@ -178,8 +187,9 @@ export function storedFlowOf(item: FlowItem): StoredFlow {
       exportSeq: numberOf(item[ATTR.exportSeq], ATTR.exportSeq),
       lastExportAtMs,
       closed: (flags & FLAG_CLOSED) !== 0,
-      sourceWatermark: flags & FLAG_SOURCE_MARK ? sourceMark : undefined,
-      destinationWatermark: flags & FLAG_DESTINATION_MARK ? destinationMark : undefined,
+      sourceMark: flags & FLAG_SOURCE_MARK ? sourceMark : undefined,
+      destinationMark: flags & FLAG_DESTINATION_MARK ? destinationMark : undefined,
+      lead,
     },
   };
 }

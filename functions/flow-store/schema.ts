@@ -82,7 +82,26 @@ export function dueShardOf(flowKey: string, shardCount: number = DEFAULT_DUE_SHA
   return `due#${fnv1a32(flowKey) % shardCount}`;
 }
 
-/** Every GSI partition the flusher must query. */
+/** Every GSI partition the flushers must query. */
 export function allDueShards(shardCount: number = DEFAULT_DUE_SHARD_COUNT): string[] {
   return Array.from({ length: shardCount }, (_, i) => `due#${i}`);
+}
+
+/** The GSI partitions one of N flushers owns: shard s with s mod count = index. */
+export function ownedDueShards(
+  partition: { index: number; count: number },
+  shardCount: number = DEFAULT_DUE_SHARD_COUNT,
+): string[] {
+  return allDueShards(shardCount).filter((_, s) => s % partition.count === partition.index);
+}
+
+/** Every manifest item's pk starts with this; a flow key never does (it always holds four '|'). */
+export const MANIFEST_PK_PREFIX = 'flusher#';
+
+/**
+ * The pk prefix of a flusher's manifest slots: flusher 0 keeps "flusher#slot#" (what a single flusher
+ * always wrote, so open manifests survive the change to N), flusher i > 0 "flusher#<i>#slot#".
+ */
+export function manifestPrefixOf(flusherIndex: number): string {
+  return flusherIndex === 0 ? `${MANIFEST_PK_PREFIX}slot#` : `${MANIFEST_PK_PREFIX}${flusherIndex}#slot#`;
 }

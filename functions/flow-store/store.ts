@@ -1,4 +1,4 @@
-// The store port the correlator (and the flusher) depend on, and its DynamoDB adapter.
+// The DynamoDB adapter of the flow store port (core/flow-state/ports.ts) the correlator depends on.
 import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
@@ -7,26 +7,10 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { chunksOf } from '../../core/concurrency.ts';
+import type { FlowStore, ReadResult, WriteResult } from '../../core/flow-state/ports.ts';
+import type { FlowState, ScheduleConfig, StoredFlow } from '../../core/flow-state/state.ts';
 import { conditionalWriteOf, type FlowItem, storedFlowOf } from './marshal.ts';
 import { ATTR } from './schema.ts';
-import type { FlowState, ScheduleConfig, StoredFlow } from './state.ts';
-
-export type WriteResult =
-  | { ok: true; version: number; consumedWriteUnits: number }
-  /** The item moved on (another writer): `current` is what is stored now (undefined: it was deleted). */
-  | { ok: false; current: StoredFlow | undefined };
-
-export interface ReadResult {
-  flows: Map<string, StoredFlow>;
-  consumedReadUnits: number;
-}
-
-export interface FlowStore {
-  /** Strongly consistent read of the given keys; absent keys are missing from the map. */
-  read(keys: readonly string[]): Promise<ReadResult>;
-  /** Writes `state` as the next version if the item is still at expectedVersion (undefined = absent). */
-  write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult>;
-}
 
 const BATCH_GET_LIMIT = 100;
 const UNPROCESSED_RETRIES = 8;

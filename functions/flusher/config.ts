@@ -1,13 +1,17 @@
 // The flusher's settings, from its environment (documented in README "Configuration").
+
+import type { FlusherPartition } from '../../core/flow-state/ports.ts';
+import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { EnvConfigError, positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
-import type { ScheduleConfig } from '../flow-store/state.ts';
 
 type Env = Record<string, string | undefined>;
 
 export interface FlusherConfig {
   tableName: string;
   schedule: ScheduleConfig;
+  /** FLUSHER_INDEX of FLUSHER_COUNT (default 0 of 1): the due shards and manifest slots it owns. */
+  partition: FlusherPartition;
   clusterUUID: string;
   clickhouse: {
     url: string;
@@ -55,6 +59,22 @@ export function compressionFor(setting: string | undefined, url: string): boolea
   return !(host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host));
 }
 
+/** FLUSHER_COUNT flushers (at most one per due shard), this one FLUSHER_INDEX (0-based). */
+export function partitionFromEnv(env: Env, dueShardCount: number): FlusherPartition {
+  const count = positiveIntFromEnv(env, 'FLUSHER_COUNT', 1);
+  const raw = env.FLUSHER_INDEX?.trim() || '0';
+  const index = Number(raw);
+  if (count > dueShardCount) {
+    throw new EnvConfigError(`FLUSHER_COUNT=${count}: at most DUE_SHARD_COUNT (${dueShardCount}) flushers`);
+  }
+  if (!Number.isInteger(index) || index < 0 || index >= count) {
+    throw new EnvConfigError(
+      `FLUSHER_INDEX=${raw}: expected an integer from 0 to FLUSHER_COUNT - 1 (${count - 1})`,
+    );
+  }
+  return { index, count };
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
@@ -72,9 +92,11 @@ export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
     throw new EnvConfigError('set CLICKHOUSE_SECRET_ID (Secrets Manager) or, locally, CLICKHOUSE_PASSWORD');
   }
   const commitSeconds = positiveIntFromEnv(env, 'COMMIT_INTERVAL_SECONDS', 8);
+  const schedule = scheduleConfigFromEnv(env);
   return {
     tableName: env.TABLE_NAME?.trim() || DEFAULT_TABLE_NAME,
-    schedule: scheduleConfigFromEnv(env),
+    schedule,
+    partition: partitionFromEnv(env, schedule.dueShardCount),
     clusterUUID,
     clickhouse: {
       url,

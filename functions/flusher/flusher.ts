@@ -19,10 +19,10 @@
 
 import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
 import { chunksOf, forEachLimited } from '../../core/concurrency.ts';
-import type { ExportQueue } from '../flow-store/export-queue.ts';
-import { MANIFEST_CHUNK_BYTES, MAX_WRITES_PER_BATCH } from '../flow-store/export-queue.ts';
-import { processDue } from '../flow-store/schedule.ts';
-import { isExpired, type ScheduleConfig, type StoredFlow } from '../flow-store/state.ts';
+import { type ExportQueue, MAX_WRITES_PER_BATCH } from '../../core/flow-state/ports.ts';
+import { processDue } from '../../core/flow-state/schedule.ts';
+import { isExpired, type ScheduleConfig, type StoredFlow } from '../../core/flow-state/state.ts';
+import { MANIFEST_CHUNK_BYTES } from '../flow-store/export-queue.ts';
 import { batchToken, decodeManifestRows, encodeManifestRows, type PendingRow, sortByToken } from './batch.ts';
 import type { RejectedRow, RowSink } from './clickhouse-sink.ts';
 import { buildFlowRow, type FlowRow } from './rows.ts';

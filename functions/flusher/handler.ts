@@ -15,7 +15,12 @@ const config = flusherConfigFromEnv();
 // The names the alarms and dashboard watch (functions/shared/metric-names.ts), whatever the environment says.
 const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: FLUSHER_SERVICE_NAME });
-const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
+const queue = new DynamoExportQueue(
+  createDynamoDbClient(),
+  config.tableName,
+  config.schedule,
+  config.partition,
+);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const sinksConfig = sinksConfigFromEnv();
 const sinks = createExtraSinks(sinksConfig, {

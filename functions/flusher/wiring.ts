@@ -3,7 +3,7 @@
 // (handler.ts) and local mode's event-time runs (local/runner/event-time-functions.ts) both build it here
 // and differ only in the clock and logger they pass.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { ExportQueue } from '../flow-store/export-queue.ts';
+import type { ExportQueue } from '../../core/flow-state/ports.ts';
 import type { FlusherConfig } from './config.ts';
 import { connectClickHouse, connectOnFirstInsert } from './connect.ts';
 import { Flusher, type FlusherOptions } from './flusher.ts';

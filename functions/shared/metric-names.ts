@@ -28,6 +28,13 @@ export const REJECTED_ROWS_METRIC = 'RejectedRows';
 export const INSERT_FAILURES_METRIC = 'InsertFailures';
 
 /**
+ * Emitted by the correlator per batch: records of an earlier connection on a reused 5-tuple that arrived
+ * after the newer connection's first record from the same Node; their counts not yet counted are dropped
+ * (docs/exactly-once.md). Dimension: service.
+ */
+export const STALE_CONNECTION_RECORDS_METRIC = 'StaleConnectionRecords';
+
+/**
  * Emitted by the flusher for each extra sink (dimension `sink`: "ipfix" or "archive", plus service) every
  * round: rows delivered, failed delivery attempts (each retried), rows dropped because the sink's queue
  * was full (ClickHouse still has them), and rows waiting in the queue.

@@ -6,10 +6,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
+import type { FlowStore } from '../../core/flow-state/ports.ts';
 import { correlatorConfigFromEnv } from '../../functions/correlator/config.ts';
 import { createCorrelatorHandler } from '../../functions/correlator/make-handler.ts';
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
-import { DynamoFlowStore, type FlowStore } from '../../functions/flow-store/store.ts';
+import { DynamoFlowStore } from '../../functions/flow-store/store.ts';
 import { flusherConfigFromEnv } from '../../functions/flusher/config.ts';
 import { FlushLoop, type RoundReport } from '../../functions/flusher/flusher.ts';
 import { wireFlusher } from '../../functions/flusher/wiring.ts';
@@ -60,7 +61,12 @@ export async function createEventTimeFlusher(options: { clock: () => number }): 
   const config = flusherConfigFromEnv();
   // Warnings and errors only: the schema check's INFO line would repeat for every run of a test suite.
   const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME, logLevel: 'WARN' });
-  const queue = new DynamoExportQueue(createDynamoDbClient(), config.tableName, config.schedule);
+  const queue = new DynamoExportQueue(
+    createDynamoDbClient(),
+    config.tableName,
+    config.schedule,
+    config.partition,
+  );
   const { flusher, close } = wireFlusher(config, { queue, clock: options.clock, logger });
   const loop = new FlushLoop(flusher);
   return {

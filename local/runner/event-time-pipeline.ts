@@ -18,7 +18,7 @@ import type { Collector } from '../../collector-edge/collector.ts';
 import type { ListenSpec } from '../../collector-edge/config.ts';
 import type { IngestPipeline, IngestSession } from '../../collector-edge/ingest.ts';
 import type { KinesisSink } from '../../collector-edge/producer.ts';
-import type { FlowStore } from '../../functions/flow-store/store.ts';
+import type { FlowStore } from '../../core/flow-state/ports.ts';
 import type { RoundReport } from '../../functions/flusher/flusher.ts';
 import { MemoryCheckpointStore } from '../esm/checkpoint-store.ts';
 import { ManualClock } from '../esm/clock.ts';

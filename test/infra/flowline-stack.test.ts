@@ -19,6 +19,7 @@ import {
   INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
+  STALE_CONNECTION_RECORDS_METRIC,
 } from '../../functions/shared/metric-names.ts';
 import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
 import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
@@ -573,8 +574,14 @@ describe('monitoring', () => {
       (a) => a.Properties.MetricName === metricName && a.Properties.Namespace === namespace,
     );
 
-  it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows and a stopped flusher', () => {
+  it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows, stale-connection drops and a stopped flusher', () => {
     t.resourceCountIs('AWS::CloudWatch::Alarm', 14);
+    expect(alarmOn(STALE_CONNECTION_RECORDS_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
+      Threshold: 0,
+      Statistic: 'Sum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [{ Name: 'service', Value: CORRELATOR_SERVICE_NAME }],
+    });
     expect(alarmOn('IteratorAge', 'AWS/Lambda')[0]?.Properties).toMatchObject({
       Threshold: 300_000,
       Statistic: 'Maximum',
@@ -627,14 +634,21 @@ describe('monitoring', () => {
       Dimensions: [{ Name: 'service', Value: CORRELATOR_SERVICE_NAME }],
     });
     const sustained = { Threshold: 0, EvaluationPeriods: 2, DatapointsToAlarm: 2, Period: 300 };
-    expect(alarmOn('PutRecords.ThrottledRecords', 'AWS/Kinesis')[0]?.Properties).toMatchObject(sustained);
-    expect(alarmOn('ReadProvisionedThroughputExceeded', 'AWS/Kinesis')[0]?.Properties).toMatchObject(
-      sustained,
-    );
-    const tableId = idOf(s.stack.store.table);
-    const tableAlarm = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).find((a) =>
+    const mathAlarms = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter((a) =>
       Array.isArray(a.Properties.Metrics),
     );
+    const streamAlarm = mathAlarms.find((a) => JSON.stringify(a.Properties.Metrics).includes('AWS/Kinesis'));
+    expect(streamAlarm?.Properties).toMatchObject({
+      Threshold: 0,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+    });
+    for (const name of ['PutRecords.ThrottledRecords', 'ReadProvisionedThroughputExceeded']) {
+      expect(JSON.stringify(streamAlarm?.Properties.Metrics)).toContain(name);
+    }
+    expect(JSON.stringify(streamAlarm?.Properties.Metrics)).toContain('"Period":300');
+    const tableId = idOf(s.stack.store.table);
+    const tableAlarm = mathAlarms.find((a) => JSON.stringify(a.Properties.Metrics).includes('AWS/DynamoDB'));
     expect(tableAlarm?.Properties).toMatchObject({
       Threshold: 0,
       EvaluationPeriods: 2,

@@ -107,7 +107,8 @@ describe('a simulated cluster through the whole pipeline', () => {
     // Every record was applied exactly once. A write that failed (DynamoDB Local can time out on a loaded
     // machine) had its records redelivered, and the redelivered ones were recognised as replays.
     expect(metrics.get('AppliedRecords')).toBe(truth.records);
-    if (metrics.get('FailedFlowKeys') === 0) expect(metrics.get('ReplayedRecords')).toBe(0);
+    if (metrics.get('FailedFlowKeys') === 0) expect(metrics.get('DuplicateRecords')).toBe(0);
+    expect(metrics.get('StaleConnectionRecords')).toBe(0);
     expect(pipeline.mapping.snapshot()).toMatchObject({ functionErrors: 0, failureRecordsSent: 0 });
     expect(pipeline.rounds.every((round) => round.ok)).toBe(true);
 

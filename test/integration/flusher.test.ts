@@ -12,9 +12,10 @@ import { applyMigrations } from '../../clickhouse/migrations.ts';
 import { createIpfixDecoder } from '../../collector-edge/ipfix/index.ts';
 import { normaliseDataSet } from '../../collector-edge/normalise.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../core/flow-record.ts';
+import type { ExistingItemWrite } from '../../core/flow-state/ports.ts';
 import { encodeWireBatch } from '../../core/wire.ts';
 import { type CorrelatorSettings, correlateBatch } from '../../functions/correlator/correlate-batch.ts';
-import { DynamoExportQueue, type ExistingItemWrite } from '../../functions/flow-store/export-queue.ts';
+import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { createTableInput, defaultScheduleConfig } from '../../functions/flow-store/index.ts';
 import { ClickHouseRowSink, type RowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { Flusher, type FlusherOptions } from '../../functions/flusher/flusher.ts';
@@ -152,7 +153,8 @@ describe('V-1: vector -> decoder -> correlator -> flusher -> ClickHouse', () => 
 });
 
 /** Inter-Node flows (the same 5-tuples for every seed) whose two halves both arrive, so they are ready at once. */
-function flowPairs(count: number, seed: number, octets: number): FlowRecord[] {
+/** Poll `seed` of `count` flows as both Nodes' agents report it: `octets` more on top of `octetsBefore`. */
+function flowPairs(count: number, seed: number, octets: number, octetsBefore = 0): FlowRecord[] {
   const records: FlowRecord[] = [];
   for (let i = 0; i < count; i++) {
     const base: FlowRecord = {
@@ -169,7 +171,7 @@ function flowPairs(count: number, seed: number, octets: number): FlowRecord[] {
       flowType: FlowType.InterNode,
       packetTotalCount: 10 * seed,
       packetDeltaCount: 10,
-      octetTotalCount: octets * seed,
+      octetTotalCount: octetsBefore + octets,
       octetDeltaCount: octets,
       sourcePodName: `client-${i}`,
       sourcePodNamespace: 'shop',
@@ -224,7 +226,7 @@ describe('exactly once', () => {
   it('a run that crashes before marking its flows exports them once, next run', async () => {
     // New data for the same flows (exportSeq 2 rows).
     stack.clock.now += SCHEDULE.activeTimeoutMs;
-    await stack.feed(flowPairs(40, 2, 500).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
+    await stack.feed(flowPairs(40, 2, 500, 1000).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
     stack.clock.now += SCHEDULE.activeTimeoutMs;
     class CrashingQueue extends DynamoExportQueue {
       override async writeBatch(): Promise<never> {
@@ -253,7 +255,7 @@ describe('a race with the correlator', () => {
     await stack.feed(flowPairs(30, 1, 100).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
     stack.clock.now += 1000;
     // Flow 3's next records (both halves) are correlated after the flusher read the flows, before it marks.
-    const late = flowPairs(30, 2, 7)
+    const late = flowPairs(30, 2, 7, 100)
       .slice(6, 8)
       .map((r) => ({ ...r, receivedAtMs: stack.clock.now }));
     let correlated: Promise<void> | undefined;
@@ -342,7 +344,7 @@ describe('ClickHouse outage', () => {
       expect(await stack.queue.openManifests(4)).toHaveLength(1);
       // Records keep arriving during the outage, and new flows fall due.
       stack.clock.now += 5000;
-      await stack.feed(flowPairs(30, 2, 300).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
+      await stack.feed(flowPairs(30, 2, 300, 700).map((r) => ({ ...r, receivedAtMs: stack.clock.now })));
       later = await pendingOctets(stack, 30);
       await stack.feed(
         flowPairs(40, 3, 100)

@@ -2,12 +2,15 @@
 // template plus a suffix), the event-time pipeline over them, the simulator driven in lock-step with event time,
 // and the checks against the simulator's ground truth. Endpoint-agnostic: everything reaches the engines
 // through test/support (local engines, or LocalStack with FLOWLINE_TEST_TARGET=localstack).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createClickHouseClient } from '../../../clickhouse/client.ts';
+import type { FlowStore } from '../../../core/flow-state/ports.ts';
+import type { LambdaHandler } from '../../../local/esm/invoker.ts';
 import type { CloudFormationTemplate } from '../../../local/esm/settings.ts';
 import type { MetricSink } from '../../../local/runner/event-time-functions.ts';
 import {
@@ -261,6 +264,54 @@ export async function expectSumsMatchTruth(clickhouse: ClickHouseClient, truth: 
     if (!expected.has(flowKey)) problems.push(`${flowKey}: row of a flow never sent`);
   expect(problems.slice(0, 20), `${problems.length} problems`).toEqual([]);
   expect(sums.size).toBe(expected.size);
+}
+
+/**
+ * A correlator whose invocation dies after `afterWrites` conditional writes, at most `times` times: the
+ * writes already made stay, the dead sandbox writes nothing more, and the invocation fails (the mapping
+ * retries and bisects). Pass `wrapStore` and `wrapHandler` to the run's correlator options.
+ */
+export function crashingCorrelator(afterWrites: number, times: number) {
+  const invocation = new AsyncLocalStorage<{ writes: number; dead: boolean; die: (error: Error) => void }>();
+  const state = { crashes: 0 };
+  return {
+    get crashes() {
+      return state.crashes;
+    },
+    wrapStore: (store: FlowStore): FlowStore => ({
+      read: (keys) => store.read(keys),
+      async write(flow, expectedVersion, nowMs) {
+        const current = invocation.getStore();
+        if (current?.dead) return new Promise(() => {}); // a dead sandbox writes nothing more
+        const result = await store.write(flow, expectedVersion, nowMs);
+        if (current && ++current.writes === afterWrites && state.crashes < times) {
+          state.crashes += 1;
+          current.dead = true;
+          current.die(new Error(`injected crash after ${afterWrites} keys`));
+        }
+        return result;
+      },
+    }),
+    wrapHandler:
+      (handler: LambdaHandler): LambdaHandler =>
+      (event, context, callback) =>
+        new Promise((resolve, reject) => {
+          invocation.run({ writes: 0, dead: false, die: reject }, () => {
+            Promise.resolve(handler(event, context, callback)).then(resolve, reject);
+          });
+        }),
+  };
+}
+
+/** A collector's Prometheus metric, summed over its labels, from its /metrics endpoint. */
+export async function collectorMetric(httpPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }
 
 /** Rows in ClickHouse right now. */

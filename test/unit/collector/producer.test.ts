@@ -133,4 +133,47 @@ describe('Kinesis producer', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(2600);
     expect(queue.size).toBe(0);
   });
+
+  test("one request in flight per lane: a lane's records reach Kinesis in order, retries before newer ones", async () => {
+    const delivered: string[] = [];
+    let refused = false;
+    let inFlight = 0;
+    let peak = 0;
+    const sink: KinesisSink = {
+      async putRecords(entries) {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 1 + (entries.length % 3)));
+        inFlight--;
+        return entries.map((e) => {
+          const payload = Buffer.from(e.data).toString();
+          // The first record of lane "a" is refused once: its retry must still precede a's later records.
+          if (payload === 'a:0' && !refused) {
+            refused = true;
+            return { ok: false, errorCode: 'ProvisionedThroughputExceededException' };
+          }
+          delivered.push(payload);
+          return { ok: true };
+        });
+      },
+      async listShards() {
+        return [];
+      },
+    };
+    const { producer, queue } = setup(sink, { concurrency: 4, maxRecordsPerRequest: 2 });
+    for (let i = 0; i < 12; i++) {
+      for (const lane of ['a', 'b', 'c']) {
+        queue.push({ data: Buffer.from(`${lane}:${i}`), partitionKey: lane, recordCount: 1 });
+      }
+    }
+    producer.kick();
+    await producer.whenIdle();
+    for (const lane of ['a', 'b', 'c']) {
+      const order = delivered.filter((p) => p.startsWith(`${lane}:`)).map((p) => Number(p.slice(2)));
+      expect(order).toEqual([...order].sort((x, y) => x - y));
+      expect(order).toHaveLength(12);
+    }
+    expect(refused).toBe(true);
+    expect(peak).toBeGreaterThan(1); // other lanes still go in parallel
+  });
 });

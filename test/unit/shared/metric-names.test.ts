@@ -5,8 +5,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
+import type { FlowStore } from '../../../core/flow-state/ports.ts';
 import { createCorrelatorHandler } from '../../../functions/correlator/make-handler.ts';
-import type { FlowStore } from '../../../functions/flow-store/store.ts';
 import { publishRound } from '../../../functions/flusher/make-handler.ts';
 import {
   CORRELATOR_METRICS,

@@ -1,7 +1,7 @@
 // Export scheduling of one flow (design: index.ts): Antrea HEAD's ForAllExpiredFlowRecordsDo applied to a
 // single stored item, plus Flowline's incomplete export of halves that never find their peer. The flusher
 // calls processDue() for every item its due query returns and writes the result back conditionally.
-import type { AggregatedFlow, Counters } from '../../core/aggregated-flow.ts';
+import type { AggregatedFlow, Counters } from '../aggregated-flow.ts';
 import {
   cloneState,
   type FlowState,

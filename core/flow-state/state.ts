@@ -1,16 +1,22 @@
 // The stored state of one flow (design: index.ts): Antrea's aggregation record plus its expiry times, the
-// export bookkeeping and the replay watermarks. Pure data and pure helpers, no AWS imports.
-import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
-import type { FlowRecord } from '../../core/flow-record.ts';
+// export bookkeeping and what each reporting Node has added (its counted totals). Pure data and pure
+// helpers, no AWS imports.
+import type { AggregatedFlow } from '../aggregated-flow.ts';
 
-/** The largest record applied from one reporting side (component-wise), for recognising replays. */
-export interface Watermark {
-  flowEndSeconds: number;
-  packetTotalCount: number;
-  octetTotalCount: number;
-  reversePacketTotalCount: number;
-  reverseOctetTotalCount: number;
-  /** Largest (exportTime, sequenceNumber), compared lexicographically. */
+/** Per counter: [packets, octets, reversePackets, reverseOctets]. */
+export type CounterQuad = [number, number, number, number];
+
+/**
+ * What one reporting Node's records of the current connection have added so far (functions/correlator/
+ * cumulative.ts): per counter the interval [low, high] of its cumulative total already counted, and the
+ * newest export position applied, which tells newer records from late ones and replays.
+ */
+export interface NodeMark {
+  /** flowStartSeconds of the connection the totals belong to; a reused 5-tuple starts a new one. */
+  connectionStart: number;
+  low: CounterQuad;
+  high: CounterQuad;
+  /** Newest (exportTime, sequenceNumber) applied, compared lexicographically. */
   exportTime: number;
   sequenceNumber: number;
 }
@@ -30,8 +36,14 @@ export interface FlowState {
   lastExportAtMs: number;
   /** Inactive-expired and processed by the flusher: the next record starts a new lifetime. */
   closed: boolean;
-  sourceWatermark: Watermark | undefined;
-  destinationWatermark: Watermark | undefined;
+  /** Per reporting Node (source / destination side), what its records added so far. */
+  sourceMark: NodeMark | undefined;
+  destinationMark: NodeMark | undefined;
+  /**
+   * Counts added by the source Node minus those added by the destination Node, over the item's life: the
+   * common deltas grow with max(source, destination) (cumulative.ts, commonIncrease).
+   */
+  lead: CounterQuad;
 }
 
 /** A state as read from the store, with the version the next write is conditioned on. */
@@ -61,60 +73,6 @@ export function defaultScheduleConfig(overrides: Partial<ScheduleConfig> = {}): 
     flowTtlSeconds: 86_400,
     dueShardCount: 16,
     ...overrides,
-  };
-}
-
-export function watermarkOf(record: FlowRecord): Watermark {
-  return {
-    flowEndSeconds: record.flowEndSeconds,
-    packetTotalCount: record.packetTotalCount,
-    octetTotalCount: record.octetTotalCount,
-    reversePacketTotalCount: record.reversePacketTotalCount,
-    reverseOctetTotalCount: record.reverseOctetTotalCount,
-    exportTime: record.exportTime,
-    sequenceNumber: record.sequenceNumber,
-  };
-}
-
-function exportMarkAtMost(aTime: number, aSeq: number, bTime: number, bSeq: number): boolean {
-  return aTime < bTime || (aTime === bTime && aSeq <= bSeq);
-}
-
-/**
- * True when the record carries nothing newer than what was applied from its side: end time and every
- * cumulative total at or below the watermark, and exported no later. Such a record is a replay (Lambda
- * retry, bisect, duplicate delivery by the collector).
- */
-export function isCoveredBy(record: FlowRecord, mark: Watermark | undefined): boolean {
-  if (!mark) return false;
-  return (
-    record.flowEndSeconds <= mark.flowEndSeconds &&
-    record.packetTotalCount <= mark.packetTotalCount &&
-    record.octetTotalCount <= mark.octetTotalCount &&
-    record.reversePacketTotalCount <= mark.reversePacketTotalCount &&
-    record.reverseOctetTotalCount <= mark.reverseOctetTotalCount &&
-    exportMarkAtMost(record.exportTime, record.sequenceNumber, mark.exportTime, mark.sequenceNumber)
-  );
-}
-
-/** The watermark after applying `record`. */
-export function raiseWatermark(mark: Watermark | undefined, record: FlowRecord): Watermark {
-  const next = watermarkOf(record);
-  if (!mark) return next;
-  const newerExport = !exportMarkAtMost(
-    next.exportTime,
-    next.sequenceNumber,
-    mark.exportTime,
-    mark.sequenceNumber,
-  );
-  return {
-    flowEndSeconds: Math.max(mark.flowEndSeconds, next.flowEndSeconds),
-    packetTotalCount: Math.max(mark.packetTotalCount, next.packetTotalCount),
-    octetTotalCount: Math.max(mark.octetTotalCount, next.octetTotalCount),
-    reversePacketTotalCount: Math.max(mark.reversePacketTotalCount, next.reversePacketTotalCount),
-    reverseOctetTotalCount: Math.max(mark.reverseOctetTotalCount, next.reverseOctetTotalCount),
-    exportTime: newerExport ? next.exportTime : mark.exportTime,
-    sequenceNumber: newerExport ? next.sequenceNumber : mark.sequenceNumber,
   };
 }
 

@@ -1,0 +1,125 @@
+// The flow table's semantics in memory, for property tests that run thousands of pipelines: the
+// ExportQueue port (core/flow-state/ports.ts) with DynamoDB's conditional-write behaviour, N flushers' views
+// (due shards and manifest slots, as functions/flow-store/export-queue.ts partitions them),
+// every state stored as the real item encoding (flowItemOf / storedFlowOf), and a fault hook before each
+// operation. The integration tests run the same code against DynamoDB Local.
+import {
+  type BatchManifest,
+  type ExistingItemWrite,
+  type ExportQueue,
+  type FlusherPartition,
+  MAX_WRITES_PER_BATCH,
+  type ReadResult,
+  SINGLE_FLUSHER,
+  type WriteResult,
+} from '../../core/flow-state/ports.ts';
+import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
+import { type FlowItem, flowItemOf, storedFlowOf } from '../../functions/flow-store/marshal.ts';
+import { ATTR, manifestPrefixOf, ownedDueShards } from '../../functions/flow-store/schema.ts';
+
+export type TableOperation = 'read' | 'write' | 'writeBatch' | 'putManifest' | 'deleteManifest';
+
+export class MemoryFlowTable implements ExportQueue {
+  /** Called before each operation; throwing from it fails the operation before it takes effect. */
+  beforeOperation: (operation: TableOperation) => void = () => {};
+  private readonly shards: Set<string>;
+  private readonly manifestPrefix: string;
+
+  constructor(
+    private readonly config: ScheduleConfig,
+    partition: FlusherPartition = SINGLE_FLUSHER,
+    /** The table's items, and its manifest items by pk: shared by every flusher's view. */
+    readonly items = new Map<string, FlowItem>(),
+    private readonly manifestItems = new Map<string, BatchManifest>(),
+  ) {
+    this.shards = new Set(ownedDueShards(partition, config.dueShardCount));
+    this.manifestPrefix = manifestPrefixOf(partition.index);
+  }
+
+  /** The same table as flusher `partition` of N sees it (its due shards, its manifest slots). */
+  forFlusher(partition: FlusherPartition): MemoryFlowTable {
+    return new MemoryFlowTable(this.config, partition, this.items, this.manifestItems);
+  }
+
+  /** Open manifests of every flusher. */
+  get manifests(): ReadonlyMap<string, BatchManifest> {
+    return this.manifestItems;
+  }
+
+  async read(keys: readonly string[]): Promise<ReadResult> {
+    this.beforeOperation('read');
+    const flows = new Map();
+    for (const key of keys) {
+      const item = this.items.get(key);
+      if (item) flows.set(key, storedFlowOf(item));
+    }
+    return { flows, consumedReadUnits: 0 };
+  }
+
+  async write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult> {
+    this.beforeOperation('write');
+    return this.conditionalWrite(state, expectedVersion, nowMs);
+  }
+
+  async writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]> {
+    if (writes.length > MAX_WRITES_PER_BATCH) throw new Error('too many writes in one batch');
+    this.beforeOperation('writeBatch');
+    return writes.map((w) => this.conditionalWrite(w.state, w.expectedVersion, nowMs));
+  }
+
+  private conditionalWrite(
+    state: FlowState,
+    expectedVersion: number | undefined,
+    nowMs: number,
+  ): WriteResult {
+    const key = state.flow.flowKey;
+    const current = this.items.get(key);
+    const currentVersion = current ? Number(current[ATTR.version]?.N) : undefined;
+    if (currentVersion !== expectedVersion) {
+      return { ok: false, current: current ? storedFlowOf(current) : undefined };
+    }
+    const version = (expectedVersion ?? 0) + 1;
+    this.items.set(key, flowItemOf(state, version, nowMs, this.config));
+    return { ok: true, version, consumedWriteUnits: 1 };
+  }
+
+  async dueKeys(nowMs: number, limit: number): Promise<string[]> {
+    return this.due(nowMs)
+      .slice(0, limit)
+      .map(([key]) => key);
+  }
+
+  async oldestDueAt(nowMs: number): Promise<number | undefined> {
+    return this.due(nowMs)[0]?.[1];
+  }
+
+  private due(nowMs: number): Array<[string, number]> {
+    const due: Array<[string, number]> = [];
+    for (const [key, item] of this.items) {
+      const at = item[ATTR.nextExportAt]?.N;
+      const shard = item[ATTR.dueShard]?.S;
+      if (at !== undefined && shard && this.shards.has(shard) && Number(at) <= nowMs)
+        due.push([key, Number(at)]);
+    }
+    return due.sort((a, b) => a[1] - b[1]);
+  }
+
+  async putManifest(manifest: BatchManifest): Promise<void> {
+    this.beforeOperation('putManifest');
+    this.manifestItems.set(`${this.manifestPrefix}${manifest.slot}`, structuredClone(manifest));
+  }
+
+  async openManifests(slotCount: number): Promise<BatchManifest[]> {
+    return Array.from({ length: slotCount }, (_, slot) =>
+      this.manifestItems.get(`${this.manifestPrefix}${slot}`),
+    )
+      .filter((m): m is BatchManifest => m !== undefined)
+      .map((m) => structuredClone(m));
+  }
+
+  async deleteManifest(manifest: BatchManifest): Promise<void> {
+    this.beforeOperation('deleteManifest');
+    const pk = `${this.manifestPrefix}${manifest.slot}`;
+    if (this.manifestItems.get(pk)?.batchId === manifest.batchId) this.manifestItems.delete(pk);
+  }
+}
