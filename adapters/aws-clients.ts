@@ -4,6 +4,7 @@
 // module scope in a Lambda handler).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -63,4 +64,9 @@ export function createSecretsManagerClient(options: AwsClientOptions = {}): Secr
 export function createS3Client(options: AwsClientOptions = {}): S3Client {
   const local = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
   return new S3Client({ ...commonConfig(options), forcePathStyle: local });
+}
+
+/** Lambda, for the correlator's asynchronous wake-up of a resting flusher. */
+export function createLambdaClient(options: AwsClientOptions = {}): LambdaClient {
+  return new LambdaClient(commonConfig(options));
 }

@@ -1,6 +1,7 @@
 // Everything of Flowline except the in-cluster collector: ingest stream -> correlator -> flow store ->
 // flusher -> ClickHouse, the collector's access, and monitoring. Configuration: lib/config.ts.
 import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { FLOW_TABLE_SCHEMA } from '../functions/flow-store/schema.ts';
 import { ClickHouseSecret } from './clickhouse-secret.ts';
@@ -87,6 +88,15 @@ export class FlowlineStack extends Stack {
       logRetentionDays: config.logRetentionDays,
       removalPolicy,
     });
+    // The correlator wakes a resting flusher when it creates flows (functions/correlator/wake-flusher.ts).
+    this.correlator.function.addEnvironment('FLUSHER_FUNCTION_NAME', this.flusher.function.functionName);
+    // The function itself, not grantInvoke's `ARN:*` (versions and aliases): there are none to invoke.
+    this.correlator.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.flusher.function.functionArn],
+      }),
+    );
     this.collector = new CollectorAccess(this, 'Collector', {
       ingest: this.ingest,
       trust: config.collectorTrust,

@@ -27,6 +27,7 @@ import {
   startLocalCollector,
 } from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
+import { startLambdaInvokeEndpoint } from './lambda-invoke-endpoint.ts';
 import { prepareLocalStack } from './prepare.ts';
 import { type StartupProgress, startupProgress } from './progress.ts';
 import { type LocalSinkOptions, startLocalSinks } from './sinks.ts';
@@ -166,6 +167,12 @@ export async function runLocal(
   );
   const sinks = await startLocalSinks(options.sinks ?? {}, workDir);
   Object.assign(process.env, sinks.env);
+  // The correlator wakes the flusher through Lambda's Invoke API, here a loopback endpoint (see wake-flusher.ts).
+  const flusherName = `${topology.stackName}-${topology.flusher.logicalId}`;
+  let wakeFlusher = () => {};
+  const lambdaEndpoint = await startLambdaInvokeEndpoint({ [flusherName]: () => wakeFlusher() });
+  process.env.AWS_ENDPOINT_URL_LAMBDA = lambdaEndpoint.url;
+  process.env.FLUSHER_FUNCTION_NAME = flusherName;
   const handlers = await progress.track('function bundles (esbuild)', loadLiveHandlers(topology));
   step(`functions bundled with esbuild in ${seconds(handlers.bundleMs)}`);
 
@@ -205,6 +212,7 @@ export async function runLocal(
     topology,
     prepared.streamArn,
   );
+  wakeFlusher = () => flusherSchedule.invokeNow();
 
   const clickhouse = createClient(clickhouseConnection);
   const shutdown = new AbortController();
@@ -347,6 +355,7 @@ export async function runLocal(
     );
   }
   await stopQuietly('sinks', () => sinks.stop(), io);
+  await stopQuietly('Lambda endpoint', () => lambdaEndpoint.close(), io);
   unpublishEndpoints();
   await clickhouse.close();
   kinesis.destroy();
@@ -415,7 +424,7 @@ function scheduleFlusher(
   everySeconds: number,
   topology: LocalTopology,
   streamArn: string,
-): { stop(): void; failedInvocations: number } {
+): { stop(): void; invokeNow(): void; failedInvocations: number } {
   const [, , , region = 'us-east-1', account = '000000000000'] = streamArn.split(':');
   const invoker = new InProcessFunctionInvoker({
     handler,
@@ -452,6 +461,7 @@ function scheduleFlusher(
       state.stopped = true;
       clearInterval(timer);
     },
+    invokeNow: tick,
     get failedInvocations() {
       return state.failedInvocations;
     },

@@ -185,6 +185,7 @@ describe('correlator', () => {
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
+          FLUSHER_FUNCTION_NAME: { Ref: functionId('flusher') },
         },
       },
     });
@@ -537,6 +538,13 @@ describe('least privilege', () => {
         .filter((st) => JSON.stringify(st.Resource) === JSON.stringify(tableArn))
         .flatMap((st) => asList(st.Action));
     expect(onTable(policyOf('Correlator')).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem']);
+    // The correlator may invoke the flusher (to wake it at rest), and no other function.
+    const invokes = policyOf('Correlator').filter((st) =>
+      asList(st.Action).includes('lambda:InvokeFunction'),
+    );
+    expect(invokes).toHaveLength(1);
+    expect(JSON.stringify(invokes[0]?.Resource)).toContain(functionId('flusher'));
+    expect(JSON.stringify(invokes[0]?.Resource)).not.toContain(functionId('correlator'));
     expect(onTable(policyOf('Flusher')).sort()).toEqual([
       'dynamodb:BatchGetItem',
       'dynamodb:BatchWriteItem',
