@@ -5,6 +5,7 @@ export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
   engines: async () => (await import('./engines.bench.ts')).enginesBench,
   decode: async () => (await import('./decode.bench.ts')).decodeBench,
   collector: async () => (await import('./collector.bench.ts')).collectorBench,
+  'collector-udp': async () => (await import('./collector-udp.bench.ts')).collectorUdpBench,
   correlator: async () => (await import('./correlator.bench.ts')).correlatorBench,
   flusher: async () => (await import('./flusher.bench.ts')).flusherBench,
   cost: async () => (await import('./cost.bench.ts')).costBench,
