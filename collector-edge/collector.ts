@@ -62,7 +62,14 @@ export class Collector {
       },
     });
     this.spool = spool;
-    this.queue = new DeliveryQueue(spool, config.memoryQueueBytes);
+    this.queue = new DeliveryQueue(spool, config.memoryQueueBytes, {
+      onCommitted: () => this.producer.kick(),
+      onWriteFailed: (lostFlowRecords, error) => {
+        // The spool cannot be written (disk full, I/O error): the only case where accepted records are lost.
+        if (lostFlowRecords > 0) this.metrics.drops.labels('spool-write-failed').inc(lostFlowRecords);
+        this.logger.error('spool write failed', { error, lostFlowRecords });
+      },
+    });
     this.queue.restore(recovered);
     if (recovered.length > 0) {
       const records = recovered.reduce((n, e) => n + e.recordCount, 0);
@@ -96,6 +103,7 @@ export class Collector {
         this.logger.error('flow record larger than a Kinesis record; dropped', { bytes });
       },
     });
+    this.metrics.observeOpenFlowRecords(() => this.packer.pendingRecords + this.queue.unwrittenFlowRecords);
     this.ingest = new IngestPipeline(this.packer, this.metrics, this.logger, logThrottle, {
       maxTemplatesPerSession: config.maxTemplatesPerSession,
       udpTemplateLifetimeMs: config.udpSessionIdleMs,
@@ -152,7 +160,7 @@ export class Collector {
       }
     } catch (error) {
       for (const listener of this.listeners) await listener.close();
-      this.spool.close();
+      await this.spool.close();
       throw error;
     }
     const every = (ms: number, fn: () => void) => {
@@ -184,41 +192,46 @@ export class Collector {
     return { ready: true, reason: 'ready' };
   }
 
+  /** A sealed batch goes to the spool; the producer sends it once the spool's writer has committed it. */
   private enqueue(batch: SealedBatch): void {
-    try {
-      this.queue.push(batch);
-      this.metrics.batchesSealed.inc();
-      this.metrics.openFlowRecords.set(this.packer.pendingRecords);
-    } catch (error) {
-      // The spool cannot be written (disk full, I/O error): the only case where accepted records are lost.
-      this.metrics.drops.labels('spool-write-failed').inc(batch.recordCount);
-      this.logger.error('spool write failed; Kinesis record dropped', { error, records: batch.recordCount });
-      return;
-    }
-    if (!this.paused && this.queue.spoolBytes >= this.config.spoolMaxBytes) this.updateBackpressure();
-    this.producer.kick();
+    this.queue.push(batch);
+    this.metrics.batchesSealed.inc();
+    if (!this.paused && this.overLimits(1)) this.updateBackpressure();
+  }
+
+  /**
+   * Over the spool's size limit, or over the memory budget with batches the spool's writer has not written
+   * yet (a disk slower than the input), at `fraction` of the limits.
+   */
+  private overLimits(fraction: number): boolean {
+    return (
+      this.queue.spoolBytes >= this.config.spoolMaxBytes * fraction ||
+      this.queue.unwrittenBytes >= this.config.memoryQueueBytes * fraction
+    );
   }
 
   private updateBackpressure(): void {
     const bytes = this.queue.spoolBytes;
-    const shouldPause = this.paused
-      ? bytes >= this.config.spoolMaxBytes * RESUME_FRACTION
-      : bytes >= this.config.spoolMaxBytes;
+    const shouldPause = this.overLimits(this.paused ? RESUME_FRACTION : 1);
     if (shouldPause === this.paused) return;
     this.paused = shouldPause;
     this.metrics.backpressure.set(shouldPause ? 1 : 0);
     for (const listener of this.listeners) listener.setPaused(shouldPause);
     this.logger.warn(
-      shouldPause ? 'spool full: pausing TCP/TLS input, dropping UDP' : 'spool below limit: resuming',
+      shouldPause
+        ? 'spool full or behind: pausing TCP/TLS input, dropping UDP'
+        : 'spool below limits: resuming',
       {
         spoolBytes: bytes,
         limit: this.config.spoolMaxBytes,
+        unwrittenBytes: this.queue.unwrittenBytes,
+        unwrittenLimit: this.config.memoryQueueBytes,
       },
     );
   }
 
   private updateGauges(): void {
-    this.metrics.openFlowRecords.set(this.packer.pendingRecords);
+    this.metrics.spoolUnwrittenBytes.set(this.queue.unwrittenBytes);
     this.metrics.queueEntries.set(this.queue.size);
     this.metrics.queueMemoryBytes.set(this.queue.memoryInUse);
     this.metrics.spoolBytes.set(this.queue.spoolBytes);
@@ -282,8 +295,8 @@ export class Collector {
     await this.producer.stop();
     for (const t of this.timers) clearInterval(t);
     this.updateGauges();
+    await this.spool.close();
     const leftInSpool = this.queue.size;
-    this.spool.close();
     if (this.httpServer) {
       this.httpServer.closeAllConnections();
       await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));

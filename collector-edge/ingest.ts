@@ -134,12 +134,7 @@ export class IngestPipeline {
         this.packer.add(records[i]!, hints, this.hints.offsetOf(set, i));
       accepted += records.length;
     }
-    if (accepted > 0) {
-      this.metrics.records.labels(session.transport).inc(accepted);
-      // Kept current per message (not only by the 1 s gauge refresh): records still in open batches are
-      // what a crash would lose, so a reader must never see a stale 0 here.
-      this.metrics.openFlowRecords.set(this.packer.pendingRecords);
-    }
+    if (accepted > 0) this.metrics.records.labels(session.transport).inc(accepted);
 
     if (session.templates.size > this.options.maxTemplatesPerSession) {
       this.metrics.drops.labels('template-flood').inc();

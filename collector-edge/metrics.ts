@@ -114,9 +114,17 @@ export class CollectorMetrics {
     help: 'PUT payload units (25 KB chunks) of acknowledged Kinesis records',
     registers: [this.registry],
   });
-  readonly openFlowRecords = new Gauge({
+  /** Read when scraped (see observeOpenFlowRecords), so the hot path never updates it. */
+  private openFlowRecordsSource: () => number = () => 0;
+  readonly openFlowRecords: Gauge = new Gauge({
     name: 'flowline_packer_open_flow_records',
-    help: 'Flow records in batches still filling (not yet in the spool)',
+    help: 'Flow records not yet written to the spool (batches still filling, or sealed and waiting for the spool writer): what a crash would lose',
+    registers: [this.registry],
+    collect: (): void => this.openFlowRecords.set(this.openFlowRecordsSource()),
+  });
+  readonly spoolUnwrittenBytes = new Gauge({
+    name: 'flowline_spool_unwritten_bytes',
+    help: 'Sealed batches waiting for the spool writer, in bytes (grows while the disk is slower than the input)',
     registers: [this.registry],
   });
   readonly queueEntries = new Gauge({
@@ -171,6 +179,11 @@ export class CollectorMetrics {
   }
 
   /** Sum of one metric (all label sets), for tests and the benchmark. */
+  /** Where the open-flow-records gauge reads its value when scraped: always current, never stale. */
+  observeOpenFlowRecords(read: () => number): void {
+    this.openFlowRecordsSource = read;
+  }
+
   async total(name: string, labels: Record<string, string> = {}): Promise<number> {
     const metric = this.registry.getSingleMetric(name);
     if (!metric) throw new Error(`no metric ${name}`);
