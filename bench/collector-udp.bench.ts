@@ -157,7 +157,7 @@ export async function startUdpSender(
   const child: ChildProcess = fork(
     fileURLToPath(new URL('./collector-udp-sender.ts', import.meta.url)),
     [String(port), template, String(nodes), String(connections)],
-    { execArgv: ['--import', import.meta.resolve('tsx')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
@@ -188,6 +188,7 @@ export async function sendGranted(
   received: () => number | Promise<number>,
   target: number,
   templates: number,
+  window = WINDOW,
 ): Promise<void> {
   let granted = 0;
   let last = -1;
@@ -200,8 +201,8 @@ export async function sendGranted(
       lastProgress = performance.now();
     } else if (performance.now() - lastProgress > STALL_MS)
       throw new Error(`UDP bench: ${target - done} datagrams never arrived (kernel drops?)`);
-    if (granted - done < WINDOW / 2 && granted < target) {
-      granted = Math.min(target, done + WINDOW);
+    if (granted - done < window / 2 && granted < target) {
+      granted = Math.min(target, done + window);
       sender.grant(granted - templates);
     }
     await new Promise((resolve) => setTimeout(resolve, 1));

@@ -11,7 +11,7 @@ import { CollectorMetrics } from './metrics.ts';
 import { type SealedBatch, ShardPacker } from './packer.ts';
 import { KinesisProducer, type KinesisSink } from './producer.ts';
 import { ShardMap } from './shard-map.ts';
-import { Spool } from './spool.ts';
+import { Spool, type SpoolFileSystem } from './spool.ts';
 
 export interface CollectorDependencies {
   sink: KinesisSink;
@@ -21,6 +21,8 @@ export interface CollectorDependencies {
   random?: () => number;
   /** Serve /metrics, /healthz, /readyz (default true). */
   http?: boolean;
+  /** The spool writer's file operations (default node:fs; tests inject a slow disk). */
+  spoolFileSystem?: SpoolFileSystem;
 }
 
 /** Backpressure lifts when the spool is back below this share of its limit (hysteresis). */
@@ -56,6 +58,7 @@ export class Collector {
       dir: config.spoolDir,
       segmentBytes: config.spoolSegmentBytes,
       fsyncIntervalMs: config.spoolFsyncMs,
+      ...(deps.spoolFileSystem ? { fileSystem: deps.spoolFileSystem } : {}),
       onCorrupt: (path, offset, reason) => {
         this.metrics.spoolCorrupt.inc();
         this.logger.error('spool entry unreadable; the segment is cut there', { path, offset, reason });

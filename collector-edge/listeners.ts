@@ -11,6 +11,7 @@ import type { IngestPipeline, IngestSession } from './ingest.ts';
 import { IpfixStreamFramer } from './ipfix/index.ts';
 import type { Logger, LogThrottle } from './log.ts';
 import type { CollectorMetrics, Transport } from './metrics.ts';
+import { readUdpDrops } from './udp-drops.ts';
 
 export interface Listener {
   readonly spec: ListenSpec;
@@ -43,28 +44,34 @@ function peerAddress(address: string | undefined): string {
 export async function startUdpListener(
   spec: ListenSpec,
   context: ListenerContext,
-  options: { receiveBufferBytes: number; sessionIdleMs: number },
+  options: { receiveBufferBytes: number; sessionIdleMs: number; dropCheckMs?: number },
 ): Promise<Listener> {
   const socket: UdpSocket = createSocket({ type: isIPv6(spec.host) ? 'udp6' : 'udp4' });
-  const sessions = new Map<string, IngestSession>();
+  // Sessions by exporter port, then address: no key string to build per datagram.
+  const sessions = new Map<number, Map<string, IngestSession>>();
   const local = hostPort(spec.host, spec.port);
   const { ingest, metrics } = context;
   const bytesCounter = metrics.bytes.labels('udp');
+  const backpressureDrops = metrics.drops.labels('udp-backpressure');
   socket.on('message', (message, remote) => {
     bytesCounter.inc(message.length);
     if (context.isPaused()) {
-      metrics.drops.labels('udp-backpressure').inc();
+      backpressureDrops.inc();
       return;
     }
-    const key = `${remote.address}:${remote.port}`;
-    let session = sessions.get(key);
-    if (!session) {
+    let byAddress = sessions.get(remote.port);
+    if (byAddress === undefined) {
+      byAddress = new Map();
+      sessions.set(remote.port, byAddress);
+    }
+    let session = byAddress.get(remote.address);
+    if (session === undefined) {
       session = ingest.openSession('udp', peerAddress(remote.address), remote.port, local);
-      sessions.set(key, session);
+      byAddress.set(remote.address, session);
     }
     if (ingest.handleMessage(message, session) === 'template-flood') {
       ingest.closeSession(session);
-      sessions.delete(key);
+      byAddress.delete(remote.address);
     }
   });
   socket.on('error', (error) => context.logger.error('UDP listener error', { error, listen: local }));
@@ -83,36 +90,71 @@ export async function startUdpListener(
       wanted: options.receiveBufferBytes,
     });
   }
+  // Linux reports twice the size asked for (its bookkeeping share), capped at 2 x net.core.rmem_max.
   const granted = socket.getRecvBufferSize();
   if (granted < options.receiveBufferBytes)
     context.logger.warn('UDP receive buffer smaller than configured (raise net.core.rmem_max)', {
       wanted: options.receiveBufferBytes,
       granted,
     });
+  const port = socket.address().port;
   // Forget idle exporters (and their templates), like go-ipfix's UDP template expiry.
   const sweep = setInterval(
     () => {
       const cutoff = context.now() - options.sessionIdleMs;
-      for (const [key, session] of sessions) {
-        if (session.lastSeenMs < cutoff) {
+      for (const [exporterPort, byAddress] of sessions) {
+        for (const [address, session] of byAddress) {
+          if (session.lastSeenMs >= cutoff) continue;
           ingest.closeSession(session);
-          sessions.delete(key);
+          byAddress.delete(address);
         }
+        if (byAddress.size === 0) sessions.delete(exporterPort);
       }
     },
     Math.min(60_000, options.sessionIdleMs),
   );
   sweep.unref();
-  const port = socket.address().port;
+  const kernelDrops = watchKernelDrops(port, context, options.dropCheckMs ?? 1000);
   return {
     spec,
     port,
     setPaused: () => {},
     close: async () => {
       clearInterval(sweep);
+      kernelDrops.stop();
       await new Promise<void>((resolve) => socket.close(() => resolve()));
-      for (const session of sessions.values()) ingest.closeSession(session);
+      for (const byAddress of sessions.values())
+        for (const session of byAddress.values()) ingest.closeSession(session);
       sessions.clear();
+    },
+  };
+}
+
+/**
+ * Counts the datagrams the kernel dropped because the socket's receive buffer was full (Linux's per-socket
+ * counter, udp-drops.ts), as drops{reason="udp-kernel-buffer"}: otherwise they would be lost unseen.
+ */
+function watchKernelDrops(port: number, context: ListenerContext, everyMs: number): { stop: () => void } {
+  const counter = context.metrics.drops.labels('udp-kernel-buffer');
+  let last = readUdpDrops(port);
+  if (last === undefined) return { stop: () => {} }; // no per-socket counter on this platform
+  const check = () => {
+    const now = readUdpDrops(port);
+    if (now === undefined || last === undefined || now <= last) return;
+    counter.inc(now - last);
+    if (context.logThrottle.allow('udp-kernel-drops'))
+      context.logger.warn('the kernel dropped UDP datagrams: receive buffer full', {
+        datagrams: now - last,
+        port,
+      });
+    last = now;
+  };
+  const timer = setInterval(check, everyMs);
+  timer.unref();
+  return {
+    stop: () => {
+      check();
+      clearInterval(timer);
     },
   };
 }

@@ -61,7 +61,7 @@ export class CollectorMetrics {
   });
   readonly drops = new Counter({
     name: 'flowline_collector_dropped_total',
-    help: 'Input dropped before it was accepted, by reason (unit: records, or datagrams for udp-backpressure)',
+    help: 'Input dropped before it was accepted, by reason (unit: records, or datagrams for udp-backpressure and udp-kernel-buffer)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

@@ -153,12 +153,12 @@ export class Spool {
   private constructor(private readonly options: SpoolOptions) {
     const fileSystem = options.fileSystem ?? nodeSpoolFileSystem;
     this.io = {
-      open: promisify(fileSystem.open),
-      writev: promisify(fileSystem.writev),
-      fdatasync: promisify(fileSystem.fdatasync),
-      fsync: promisify(fileSystem.fsync),
-      close: promisify(fileSystem.close),
-      unlink: promisify(fileSystem.unlink),
+      open: promisify(fileSystem.open.bind(fileSystem)),
+      writev: promisify(fileSystem.writev.bind(fileSystem)),
+      fdatasync: promisify(fileSystem.fdatasync.bind(fileSystem)),
+      fsync: promisify(fileSystem.fsync.bind(fileSystem)),
+      close: promisify(fileSystem.close.bind(fileSystem)),
+      unlink: promisify(fileSystem.unlink.bind(fileSystem)),
     };
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DeliveryQueue } from '../../../collector-edge/delivery-queue.ts';
 import type { SealedBatch } from '../../../collector-edge/packer.ts';
-import { Spool } from '../../../collector-edge/spool.ts';
+import { nodeSpoolFileSystem, Spool, type SpoolFileSystem } from '../../../collector-edge/spool.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -129,3 +129,63 @@ describe('delivery queue', () => {
     expect(queue.take(500, 10)).toHaveLength(1);
   });
 });
+
+describe('spool writer', () => {
+  test('a failed write loses its entries and the rest of their segment, reported; later appends go to a new segment', async () => {
+    const dir = tempDir();
+    let failNext = true;
+    const fileSystem: SpoolFileSystem = {
+      ...nodeSpoolFileSystem,
+      writev: (fd, buffers, callback) => {
+        if (!failNext) return nodeSpoolFileSystem.writev(fd, buffers, callback);
+        failNext = false;
+        callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }), 0);
+      },
+    };
+    const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs: 0, fileSystem });
+    const committed: number[] = [];
+    const failed: number[] = [];
+    spool.setListener({
+      committed: (entries) => committed.push(...entries.map((e) => e.id)),
+      failed: (entries) => failed.push(...entries.map((e) => e.id)),
+    });
+    const lost = [spool.append(batch(0)), spool.append(batch(1))]; // one group: the failing write
+    await spool.flushed();
+    const kept = [spool.append(batch(2)), spool.append(batch(3))];
+    await spool.flushed();
+    expect(failed).toEqual(lost.map((e) => e.id));
+    expect(committed).toEqual(kept.map((e) => e.id));
+    expect(kept[0]!.segment).not.toBe(lost[0]!.segment);
+    expect(spool.unwrittenBytes).toBe(0);
+    await spool.close();
+    const { spool: reopened, recovered } = open(dir, 1 << 20);
+    expect(recovered.map((e) => e.recordCount)).toEqual([3, 4]);
+    await reopened.close();
+  });
+
+  test('entries become committed only after their fdatasync when syncing every append', async () => {
+    const dir = tempDir();
+    const syncs: Array<() => void> = [];
+    const fileSystem: SpoolFileSystem = {
+      ...nodeSpoolFileSystem,
+      fdatasync: (fd, callback) => syncs.push(() => nodeSpoolFileSystem.fdatasync(fd, callback)),
+    };
+    const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs: 0, fileSystem });
+    const queue = new DeliveryQueue(spool, 1 << 20);
+    queue.push(batch(0));
+    await waitUntil(() => syncs.length > 0);
+    queue.push(batch(1)); // arrives while the first group's fdatasync is pending
+    expect(queue.sendable).toBe(0);
+    expect(queue.size).toBe(2);
+    syncs.shift()!();
+    await waitUntil(() => queue.sendable === 1 && syncs.length > 0);
+    syncs.shift()!();
+    await spool.flushed();
+    expect(queue.sendable).toBe(2);
+    await spool.close();
+  });
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
