@@ -91,7 +91,8 @@ export class IngestPipeline {
   handleMessage(bytes: Uint8Array, session: IngestSession): MessageOutcome {
     const now = this.options.now();
     session.lastSeenMs = now;
-    this.metrics.messages.labels(session.transport).inc();
+    const tally = this.metrics.input[session.transport];
+    tally.messages++;
     this.hints.reset();
     const result = this.decoder.decodeMessage(bytes, session.session, { receivedAtMs: now });
     if (result.errors.length > 0) this.countErrors(result.errors, session);
@@ -134,7 +135,7 @@ export class IngestPipeline {
         this.packer.add(records[i]!, hints, this.hints.offsetOf(set, i));
       accepted += records.length;
     }
-    if (accepted > 0) this.metrics.records.labels(session.transport).inc(accepted);
+    tally.records += accepted;
 
     if (session.templates.size > this.options.maxTemplatesPerSession) {
       this.metrics.drops.labels('template-flood').inc();

@@ -51,10 +51,10 @@ export async function startUdpListener(
   const sessions = new Map<number, Map<string, IngestSession>>();
   const local = hostPort(spec.host, spec.port);
   const { ingest, metrics } = context;
-  const bytesCounter = metrics.bytes.labels('udp');
+  const input = metrics.input.udp;
   const backpressureDrops = metrics.drops.labels('udp-backpressure');
   socket.on('message', (message, remote) => {
-    bytesCounter.inc(message.length);
+    input.bytes += message.length;
     if (context.isPaused()) {
       backpressureDrops.inc();
       return;
@@ -176,7 +176,7 @@ function serveConnection(
   );
   // Socket 'data' buffers are fresh allocations the socket never touches again.
   const framer = new IpfixStreamFramer({ immutableChunks: true });
-  const bytesCounter = metrics.bytes.labels(transport);
+  const input = metrics.input[transport];
   open.add(socket);
   if (context.isPaused()) socket.pause();
   socket.setNoDelay(true);
@@ -184,7 +184,7 @@ function serveConnection(
   let closed = false;
   socket.on('data', (chunk: Buffer) => {
     if (closed) return;
-    bytesCounter.inc(chunk.length);
+    input.bytes += chunk.length;
     const { messages, errors } = framer.push(chunk);
     if (errors.length > 0) ingest.countErrors(errors, session);
     for (const message of messages) {
