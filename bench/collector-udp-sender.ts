@@ -1,45 +1,61 @@
 // The simulated exporters of the UDP collector benchmark, in their own process (forked with an IPC channel):
-//   node --import tsx bench/collector-udp-sender.ts <port> <antrea|generic> <nodes> <connections>
-// One UDP socket per exporter. Sends the templates, reports {ready}, then sends data datagrams (rounds of
-// the same seeded records, sequence numbers advancing per round) up to each {grant: total} it receives, and
-// reports {sent: total} after each grant.
+//   node --import tsx bench/collector-udp-sender.ts <port> <antrea|generic> <nodes> <connections> <queue limit bytes>
+// One UDP socket per exporter. Sends the templates and reports {ready}; on {send: total} sends data
+// datagrams (rounds of the same seeded records, sequence numbers advancing per round) until `total` have
+// been sent, and reports {sent: total}. UDP has no flow control: the sender paces itself on the receiving
+// socket's kernel queue (/proc/net/udp rx_queue), sending only while it holds less than the limit, so the
+// kernel drops nothing and the measured receiver spends nothing on flow control.
 import { createSocket, type Socket } from 'node:dgram';
+import { readUdpSocketStats } from '../collector-edge/udp-drops.ts';
 import { encodeUdpExport, type UdpTemplate } from './collector-udp.bench.ts';
 
-const [portText, template, nodes, connections] = process.argv.slice(2) as [
+const [portText, template, nodes, connections, limitText] = process.argv.slice(2) as [
   string,
   UdpTemplate,
   string,
   string,
+  string,
 ];
 const port = Number(portText);
+const queueLimit = Number(limitText);
+const BURST = 16;
 const plan = encodeUdpExport(template, Number(nodes), Number(connections));
 const sockets: Socket[] = plan.templates.map(() => createSocket('udp4'));
 await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.connect(port, '127.0.0.1', resolve))));
-await Promise.all(
-  plan.templates.map(
-    (bytes, exporter) => new Promise<void>((resolve) => sockets[exporter]!.send(bytes, () => resolve())),
-  ),
-);
+const send = (exporter: number, bytes: Buffer) =>
+  new Promise<void>((resolve, reject) =>
+    sockets[exporter]!.send(bytes, (error) => (error ? reject(error) : resolve())),
+  );
+await Promise.all(plan.templates.map((bytes, exporter) => send(exporter, bytes)));
+if (readUdpSocketStats(port) === undefined) throw new Error('no /proc/net/udp entry for the receiver');
 process.send!({ ready: true });
 
 let sent = 0;
-process.on('message', async (message: { grant?: number; stop?: boolean }) => {
+async function sendUpTo(total: number): Promise<void> {
+  while (sent < total) {
+    if (readUdpSocketStats(port)!.receiveQueueBytes >= queueLimit) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      continue;
+    }
+    const burst: Promise<void>[] = [];
+    for (const end = Math.min(total, sent + BURST); sent < end; sent++) {
+      const round = Math.floor(sent / plan.round.length);
+      const datagram = plan.round[sent % plan.round.length]!;
+      const bytes = Buffer.from(datagram.bytes);
+      const advance = round * plan.recordsPerExporter[datagram.exporter]!;
+      bytes.writeUInt32BE((bytes.readUInt32BE(8) + advance) >>> 0, 8);
+      burst.push(send(datagram.exporter, bytes));
+    }
+    await Promise.all(burst);
+  }
+}
+
+process.on('message', async (message: { send?: number; stop?: boolean }) => {
   if (message.stop) {
     for (const socket of sockets) socket.close();
     process.disconnect();
     return;
   }
-  const grant = message.grant ?? sent;
-  const pending: Promise<void>[] = [];
-  for (; sent < grant; sent++) {
-    const round = Math.floor(sent / plan.round.length);
-    const datagram = plan.round[sent % plan.round.length]!;
-    const bytes = Buffer.from(datagram.bytes);
-    const advance = round * plan.recordsPerExporter[datagram.exporter]!;
-    bytes.writeUInt32BE((bytes.readUInt32BE(8) + advance) >>> 0, 8);
-    pending.push(new Promise<void>((resolve) => sockets[datagram.exporter]!.send(bytes, () => resolve())));
-  }
-  await Promise.all(pending);
+  await sendUpTo(message.send ?? sent);
   process.send!({ sent });
 });

@@ -5,9 +5,9 @@
 // decoding nothing. Two templates: the Antrea agent's (43 IEs, enterprise strings, reverse counters) and a
 // generic one of 16 IANA IEs (what a router or nProbe sends).
 //
-// UDP has no flow control, so the sender only sends what the receiver grants (credits over the child's IPC
-// channel, a window far below the socket's receive buffer): nothing is lost to the kernel, and a datagram
-// count that stops short fails the run instead of measuring drops. Helpers shared with
+// UDP has no flow control, so the sender paces itself on the receiving socket's kernel queue (far below its
+// receive buffer; bench/collector-udp-sender.ts): nothing is lost to the kernel, the measured process spends
+// nothing on flow control, and a datagram count that stops short fails the run instead of measuring drops. Helpers shared with
 // bench/collector-instructions.ts (valgrind instructions per record over UDP).
 import { type ChildProcess, fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -147,16 +147,28 @@ export function walkSetHeaders(message: Buffer): number {
   return dataBytes;
 }
 
-/** The simulated exporters in a child process; `grant(total)` lets them send datagrams up to `total`. */
+/** Bytes the sender lets wait in the receiver's socket queue: well below its buffer (8 MiB asked, 4 MiB max here). */
+const QUEUE_LIMIT_BYTES = 1024 * 1024;
+/** A count that does not move for this long means the kernel dropped datagrams: the run fails. */
+const STALL_MS = 30_000;
+
+export interface UdpSender {
+  /** Sends data datagrams until `total` have been sent since the start; resolves when they have been. */
+  sendUpTo(total: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The simulated exporters in a child process, pacing themselves on the receiving socket's queue. */
 export async function startUdpSender(
   port: number,
   template: UdpTemplate,
   nodes: number,
   connections: number,
-): Promise<{ grant: (dataDatagrams: number) => void; stop: () => Promise<void> }> {
+  queueLimitBytes = QUEUE_LIMIT_BYTES,
+): Promise<UdpSender> {
   const child: ChildProcess = fork(
     fileURLToPath(new URL('./collector-udp-sender.ts', import.meta.url)),
-    [String(port), template, String(nodes), String(connections)],
+    [String(port), template, String(nodes), String(connections), String(queueLimitBytes)],
     { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -164,7 +176,11 @@ export async function startUdpSender(
     child.once('exit', (code) => reject(new Error(`UDP sender exited with ${code}`)));
   });
   return {
-    grant: (dataDatagrams) => child.send({ grant: dataDatagrams }),
+    sendUpTo: async (total) => {
+      const reply = once(child, 'message');
+      child.send({ send: total });
+      await reply;
+    },
     stop: async () => {
       const exited = once(child, 'exit');
       child.send({ stop: true });
@@ -173,24 +189,18 @@ export async function startUdpSender(
   };
 }
 
-/** Datagrams granted ahead of what the receiver has taken: far below its socket buffer (4 MiB here). */
-const WINDOW = 512;
-/** A count that does not move for this long means the kernel dropped datagrams: the run fails. */
-const STALL_MS = 30_000;
-
 /**
- * Lets the sender send data datagrams until the receiver has taken `target` datagrams (a running total that
- * includes the `templates` template datagrams), `WINDOW` ahead of what `received` reports; resolves when all
- * have arrived.
+ * Sends data datagrams until the receiver has taken `target` datagrams (a running total that includes the
+ * `templates` template datagrams). The receiver is polled only once the sender is done (what is left is at
+ * most the queue limit), so its CPU (and its instruction count) is the receiver's own.
  */
-export async function sendGranted(
-  sender: { grant: (dataDatagrams: number) => void },
+export async function sendAll(
+  sender: UdpSender,
   received: () => number | Promise<number>,
   target: number,
   templates: number,
-  window = WINDOW,
 ): Promise<void> {
-  let granted = 0;
+  await sender.sendUpTo(target - templates);
   let last = -1;
   let lastProgress = performance.now();
   for (;;) {
@@ -201,11 +211,7 @@ export async function sendGranted(
       lastProgress = performance.now();
     } else if (performance.now() - lastProgress > STALL_MS)
       throw new Error(`UDP bench: ${target - done} datagrams never arrived (kernel drops?)`);
-    if (granted - done < window / 2 && granted < target) {
-      granted = Math.min(target, done + window);
-      sender.grant(granted - templates);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -280,15 +286,10 @@ export async function measureUdp(
   const sender = await startUdpSender(receiver.port, args.template, args.nodes, args.connections);
   try {
     const templates = plan.templates.length;
-    await sendGranted(
-      sender,
-      receiver.received,
-      templates + args.warmupRounds * plan.round.length,
-      templates,
-    );
+    await sendAll(sender, receiver.received, templates + args.warmupRounds * plan.round.length, templates);
     await receiver.settle();
     const before = process.cpuUsage();
-    await sendGranted(
+    await sendAll(
       sender,
       receiver.received,
       templates + (args.warmupRounds + args.rounds) * plan.round.length,

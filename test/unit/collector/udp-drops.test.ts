@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { udpSocketDrops } from '../../../collector-edge/udp-drops.ts';
+import { udpSocketStats } from '../../../collector-edge/udp-drops.ts';
 
 // Lines of a real /proc/net/udp (Linux 6.x): a listener on 127.0.0.1:4739 (0x1283) that dropped 17
 // datagrams, a connected socket, and a wildcard listener on 0.0.0.0:4739 with 3 drops.
@@ -9,9 +9,9 @@ const LISTING = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->
  2300: 00000000:1283 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 111700 2 000000004d0f2988 3
 `;
 
-test('kernel drops of the sockets bound to a port, from /proc/net/udp', () => {
-  expect(udpSocketDrops(LISTING, 4739)).toBe(20);
-  expect(udpSocketDrops(LISTING, 0x9eea)).toBe(0);
-  expect(udpSocketDrops(LISTING, 9999)).toBeUndefined();
-  expect(udpSocketDrops('no header here\n', 4739)).toBeUndefined();
+test('kernel drops and receive queue of the sockets bound to a port, from /proc/net/udp', () => {
+  expect(udpSocketStats(LISTING, 4739)).toEqual({ drops: 20, receiveQueueBytes: 0x35a00 });
+  expect(udpSocketStats(LISTING, 0x9eea)).toEqual({ drops: 0, receiveQueueBytes: 0 });
+  expect(udpSocketStats(LISTING, 9999)).toBeUndefined();
+  expect(udpSocketStats('no header here\n', 4739)).toBeUndefined();
 });
