@@ -177,7 +177,14 @@ export async function startUdpSender(
   });
   return {
     sendUpTo: async (total) => {
-      const reply = once(child, 'message');
+      const reply = new Promise<void>((resolve, reject) => {
+        const exited = (code: number | null) => reject(new Error(`UDP sender exited with ${code}`));
+        child.once('exit', exited);
+        child.once('message', () => {
+          child.off('exit', exited);
+          resolve();
+        });
+      });
       child.send({ send: total });
       await reply;
     },

@@ -3,7 +3,7 @@
 // limit (the exporter's socket buffer fills and it slows down); UDP cannot push back, so datagrams that
 // arrive then are dropped and counted.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer as createTcpServer, isIPv6, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { ListenSpec, TlsFiles } from './config.ts';
@@ -136,11 +136,13 @@ export async function startUdpListener(
  */
 function watchKernelDrops(port: number, context: ListenerContext, everyMs: number): { stop: () => void } {
   const counter = context.metrics.drops.labels('udp-kernel-buffer');
-  let last = readUdpDrops(port);
-  if (last === undefined) return { stop: () => {} }; // no per-socket counter on this platform
+  if (!existsSync('/proc/net/udp')) return { stop: () => {} }; // no per-socket counter on this platform
+  // A new socket's counter starts at 0. A reading can come back empty (the listing is read in pages while
+  // other sockets come and go): that check is skipped.
+  let last = 0;
   const check = () => {
     const now = readUdpDrops(port);
-    if (now === undefined || last === undefined || now <= last) return;
+    if (now === undefined || now <= last) return;
     counter.inc(now - last);
     if (context.logThrottle.allow('udp-kernel-drops'))
       context.logger.warn('the kernel dropped UDP datagrams: receive buffer full', {
