@@ -18,14 +18,23 @@ export interface UdpSocketStats {
  * listed.
  */
 export function udpSocketStats(listing: string, port: number): UdpSocketStats | undefined {
-  const lines = listing.split('\n');
-  const header = lines[0]?.trim().split(/\s+/) ?? [];
+  const headerEnd = listing.indexOf('\n');
+  const header = listing
+    .slice(0, headerEnd < 0 ? undefined : headerEnd)
+    .trim()
+    .split(/\s+/);
   // The header names "tx_queue rx_queue" and "tr tm->when" as two columns each where rows have one.
   const dropsColumn = header.indexOf('drops') - 2;
-  if (dropsColumn < 0) return undefined;
+  if (dropsColumn < 0 || headerEnd < 0) return undefined;
+  // Only the lines naming the port are split (the listing has a line per UDP socket of the host or Pod).
+  const needle = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
   let total: UdpSocketStats | undefined;
-  for (const line of lines.slice(1)) {
-    const columns = line.trim().split(/\s+/);
+  for (let at = listing.indexOf(needle, headerEnd); at >= 0; ) {
+    const lineStart = listing.lastIndexOf('\n', at) + 1;
+    const found = listing.indexOf('\n', at);
+    const lineEnd = found < 0 ? listing.length : found;
+    at = listing.indexOf(needle, lineEnd);
+    const columns = listing.slice(lineStart, lineEnd).trim().split(/\s+/);
     const local = columns[1];
     if (!local || Number.parseInt(local.slice(local.indexOf(':') + 1), 16) !== port) continue;
     const drops = Number(columns[dropsColumn]);

@@ -15,3 +15,8 @@ test('kernel drops and receive queue of the sockets bound to a port, from /proc/
   expect(udpSocketStats(LISTING, 9999)).toBeUndefined();
   expect(udpSocketStats('no header here\n', 4739)).toBeUndefined();
 });
+
+test('a socket whose remote port is the listener port is not the listener', () => {
+  const connected = `${LISTING} 2400: 0100007F:D431 0100007F:1283 01 00000000:00000000 00:00000000 00000000     0        0 111800 2 000000004d0f2989 9\n`;
+  expect(udpSocketStats(connected, 4739)).toEqual({ drops: 20, receiveQueueBytes: 0x35a00 });
+});
