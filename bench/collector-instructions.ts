@@ -3,6 +3,10 @@
 // it needs valgrind and takes minutes.
 //
 //   node --import tsx bench/collector-instructions.ts [--warmup 50] [--rounds 10] [--nodes 8] [--connections 2000]
+//        [--transport tcp|udp] [--template antrea|generic]
+//
+// --transport udp sends the UDP benchmark's datagrams (bench/collector-udp.bench.ts: 1,400-byte datagrams,
+// the Antrea agent's template or a generic one of 16 IANA IEs) instead of the TCP benchmark's streams.
 //
 // One collector (TCP listener, spool, in-process sink, as bench/collector.bench.ts) runs under callgrind;
 // simulated agents send from a child process that runs natively. After `warmup` rounds (so that V8 has
@@ -23,6 +27,7 @@ import { loadCollectorConfig } from '../collector-edge/config.ts';
 import { createLogger } from '../collector-edge/log.ts';
 import { CollectorMetrics } from '../collector-edge/metrics.ts';
 import { encodeAgents, InProcessSink } from './collector.bench.ts';
+import { encodeUdpExport, measureUdp, startUdpCollector, type UdpTemplate } from './collector-udp.bench.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -30,6 +35,8 @@ const { values: options } = parseArgs({
     rounds: { type: 'string', default: '10' },
     nodes: { type: 'string', default: '8' },
     connections: { type: 'string', default: '2000' },
+    transport: { type: 'string', default: 'tcp' },
+    template: { type: 'string', default: 'antrea' },
     /** Internal: run the measured collector (this process is the one under callgrind). */
     measured: { type: 'boolean', default: false },
   },
@@ -38,6 +45,23 @@ const warmup = Number(options.warmup);
 const rounds = Number(options.rounds);
 const nodes = Number(options.nodes);
 const connections = Number(options.connections);
+const transport = options.transport === 'udp' ? 'udp' : 'tcp';
+const template: UdpTemplate = options.template === 'generic' ? 'generic' : 'antrea';
+
+/** The UDP variant: the same window boundaries (process.cpuUsage) around measureUdp's measured rounds. */
+async function runUdpCollector(): Promise<void> {
+  const plan = encodeUdpExport(template, nodes, connections);
+  const receiver = await startUdpCollector();
+  const result = await measureUdp(receiver, plan, {
+    template,
+    nodes,
+    connections,
+    warmupRounds: warmup,
+    rounds,
+  });
+  process.stdout.write(`measured-records ${result.records} warmup-records ${plan.records * warmup}\n`);
+  await receiver.close();
+}
 
 async function runCollector(): Promise<void> {
   const agents = encodeAgents(nodes, connections);
@@ -113,6 +137,8 @@ function measureUnderCallgrind(): void {
         `--rounds=${rounds}`,
         `--nodes=${nodes}`,
         `--connections=${connections}`,
+        `--transport=${transport}`,
+        `--template=${template}`,
       ],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     );
@@ -124,7 +150,7 @@ function measureUnderCallgrind(): void {
     const instructions = totalInstructions(`${out}.2`);
     process.stdout.write(
       `${Math.round(instructions / records).toLocaleString('en-US')} instructions per flow record ` +
-        `(collector process, user space; ${records.toLocaleString('en-US')} records measured after ` +
+        `(${transport === 'udp' ? `UDP, ${template} template` : 'TCP, Antrea template'}; collector process, user space; ${records.toLocaleString('en-US')} records measured after ` +
         `${Number(report[2]).toLocaleString('en-US')} warm-up records)\n`,
     );
   } finally {
@@ -133,6 +159,6 @@ function measureUnderCallgrind(): void {
 }
 
 if (options.measured) {
-  await runCollector();
+  await (transport === 'udp' ? runUdpCollector() : runCollector());
   process.exit(0);
 } else measureUnderCallgrind();

@@ -6,6 +6,7 @@ export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
   decode: async () => (await import('./decode.bench.ts')).decodeBench,
   'k8s-metadata': async () => (await import('./k8s-metadata.bench.ts')).k8sMetadataBench,
   collector: async () => (await import('./collector.bench.ts')).collectorBench,
+  'collector-udp': async () => (await import('./collector-udp.bench.ts')).collectorUdpBench,
   correlator: async () => (await import('./correlator.bench.ts')).correlatorBench,
   flusher: async () => (await import('./flusher.bench.ts')).flusherBench,
   sinks: async () => (await import('./sinks.bench.ts')).sinksBench,

@@ -15,7 +15,7 @@ import { CollectorMetrics } from './metrics.ts';
 import { type SealedBatch, ShardPacker } from './packer.ts';
 import { KinesisProducer, type KinesisSink } from './producer.ts';
 import { ShardMap } from './shard-map.ts';
-import { Spool } from './spool.ts';
+import { Spool, type SpoolFileSystem } from './spool.ts';
 
 export interface CollectorDependencies {
   sink: KinesisSink;
@@ -27,6 +27,8 @@ export interface CollectorDependencies {
   http?: boolean;
   /** Client configuration for the Pod informer (default: config.kubeconfig or the in-cluster one). */
   kubeConfig?: KubeConfig;
+  /** The spool writer's file operations (default node:fs; tests inject a slow disk). */
+  spoolFileSystem?: SpoolFileSystem;
 }
 
 /** Backpressure lifts when the spool is back below this share of its limit (hysteresis). */
@@ -67,13 +69,21 @@ export class Collector {
       dir: config.spoolDir,
       segmentBytes: config.spoolSegmentBytes,
       fsyncIntervalMs: config.spoolFsyncMs,
+      ...(deps.spoolFileSystem ? { fileSystem: deps.spoolFileSystem } : {}),
       onCorrupt: (path, offset, reason) => {
         this.metrics.spoolCorrupt.inc();
         this.logger.error('spool entry unreadable; the segment is cut there', { path, offset, reason });
       },
     });
     this.spool = spool;
-    this.queue = new DeliveryQueue(spool, config.memoryQueueBytes);
+    this.queue = new DeliveryQueue(spool, config.memoryQueueBytes, {
+      onCommitted: () => this.producer.kick(),
+      onWriteFailed: (lostFlowRecords, error) => {
+        // The spool cannot be written (disk full, I/O error): the only case where accepted records are lost.
+        if (lostFlowRecords > 0) this.metrics.drops.labels('spool-write-failed').inc(lostFlowRecords);
+        this.logger.error('spool write failed', { error, lostFlowRecords });
+      },
+    });
     this.queue.restore(recovered);
     if (recovered.length > 0) {
       const records = recovered.reduce((n, e) => n + e.recordCount, 0);
@@ -116,6 +126,7 @@ export class Collector {
       now: this.now,
       ...(deps.kubeConfig ? { kubeConfig: deps.kubeConfig } : {}),
     });
+    this.metrics.observeOpenFlowRecords(() => this.packer.pendingRecords + this.queue.unwrittenFlowRecords);
     this.ingest = new IngestPipeline(this.packer, this.metrics, this.logger, logThrottle, {
       maxTemplatesPerSession: config.maxTemplatesPerSession,
       udpTemplateLifetimeMs: config.udpSessionIdleMs,
@@ -194,7 +205,7 @@ export class Collector {
     } catch (error) {
       for (const listener of this.listeners) await listener.close();
       await this.k8sMetadata?.stop();
-      this.spool.close();
+      await this.spool.close();
       throw error;
     }
     const every = (ms: number, fn: () => void) => {
@@ -232,41 +243,46 @@ export class Collector {
     return { ready: true, reason: 'ready' };
   }
 
+  /** A sealed batch goes to the spool; the producer sends it once the spool's writer has committed it. */
   private enqueue(batch: SealedBatch): void {
-    try {
-      this.queue.push(batch);
-      this.metrics.batchesSealed.inc();
-      this.metrics.openFlowRecords.set(this.packer.pendingRecords);
-    } catch (error) {
-      // The spool cannot be written (disk full, I/O error): the only case where accepted records are lost.
-      this.metrics.drops.labels('spool-write-failed').inc(batch.recordCount);
-      this.logger.error('spool write failed; Kinesis record dropped', { error, records: batch.recordCount });
-      return;
-    }
-    if (!this.paused && this.queue.spoolBytes >= this.config.spoolMaxBytes) this.updateBackpressure();
-    this.producer.kick();
+    this.queue.push(batch);
+    this.metrics.batchesSealed.inc();
+    if (!this.paused && this.overLimits(1)) this.updateBackpressure();
+  }
+
+  /**
+   * Over the spool's size limit, or over the memory budget with batches the spool's writer has not written
+   * yet (a disk slower than the input), at `fraction` of the limits.
+   */
+  private overLimits(fraction: number): boolean {
+    return (
+      this.queue.spoolBytes >= this.config.spoolMaxBytes * fraction ||
+      this.queue.unwrittenBytes >= this.config.memoryQueueBytes * fraction
+    );
   }
 
   private updateBackpressure(): void {
     const bytes = this.queue.spoolBytes;
-    const shouldPause = this.paused
-      ? bytes >= this.config.spoolMaxBytes * RESUME_FRACTION
-      : bytes >= this.config.spoolMaxBytes;
+    const shouldPause = this.overLimits(this.paused ? RESUME_FRACTION : 1);
     if (shouldPause === this.paused) return;
     this.paused = shouldPause;
     this.metrics.backpressure.set(shouldPause ? 1 : 0);
     for (const listener of this.listeners) listener.setPaused(shouldPause);
     this.logger.warn(
-      shouldPause ? 'spool full: pausing TCP/TLS input, dropping UDP' : 'spool below limit: resuming',
+      shouldPause
+        ? 'spool full or behind: pausing TCP/TLS input, dropping UDP'
+        : 'spool below limits: resuming',
       {
         spoolBytes: bytes,
         limit: this.config.spoolMaxBytes,
+        unwrittenBytes: this.queue.unwrittenBytes,
+        unwrittenLimit: this.config.memoryQueueBytes,
       },
     );
   }
 
   private updateGauges(): void {
-    this.metrics.openFlowRecords.set(this.packer.pendingRecords);
+    this.metrics.spoolUnwrittenBytes.set(this.queue.unwrittenBytes);
     this.metrics.queueEntries.set(this.queue.size);
     this.metrics.queueMemoryBytes.set(this.queue.memoryInUse);
     this.metrics.spoolBytes.set(this.queue.spoolBytes);
@@ -354,8 +370,8 @@ export class Collector {
     for (const t of this.timers) clearInterval(t);
     this.connectionGuard.stop();
     this.updateGauges();
+    await this.spool.close();
     const leftInSpool = this.queue.size;
-    this.spool.close();
     if (this.httpServer) {
       this.httpServer.closeAllConnections();
       await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));

@@ -1,5 +1,6 @@
 // The queue between the packer and the Kinesis producer. Every sealed Kinesis record is first appended to
-// the disk spool (write-ahead, see spool.ts), then queued here in id order. The payloads of the newest
+// the disk spool (write-ahead, see spool.ts) and becomes sendable, in id order, once the spool's writer
+// reports it committed (written; and fdatasync'ed when the spool syncs every append). The payloads of the newest
 // records are kept in memory up to `memoryBytes`; beyond that the queue "spills": an entry keeps only its
 // spool location and its payload is read back from disk when its turn comes. Entries leave the queue (and
 // the spool) only when Kinesis acknowledged them; failed entries go back in front of newer ones, so the
@@ -8,6 +9,13 @@
 // failure (Kinesis accepts the later entries of a request whose earlier ones it refused).
 import type { SealedBatch } from './packer.ts';
 import type { Spool, SpoolEntry } from './spool.ts';
+
+export interface DeliveryQueueEvents {
+  /** Entries became sendable (the producer should look). */
+  onCommitted?: () => void;
+  /** The spool could not write entries (disk full, I/O error): their records are lost; or, with none, an error that lost nothing. */
+  onWriteFailed?: (lostFlowRecords: number, error: unknown) => void;
+}
 
 export interface QueuedRecord {
   readonly entry: SpoolEntry;
@@ -27,11 +35,37 @@ export class DeliveryQueue {
   private inFlight = 0;
   private memory = 0;
   private pendingFlowRecords = 0;
+  /** Appended to the spool, not yet committed by its writer, by id. */
+  private readonly uncommitted = new Map<number, QueuedRecord>();
 
   constructor(
     private readonly spool: Spool,
     private readonly memoryBytes: number,
-  ) {}
+    private readonly events: DeliveryQueueEvents = {},
+  ) {
+    spool.setListener({
+      committed: (entries) => {
+        for (const entry of entries) {
+          const record = this.uncommitted.get(entry.id);
+          if (!record) continue;
+          this.uncommitted.delete(entry.id);
+          this.waiting.push(record);
+        }
+        this.events.onCommitted?.();
+      },
+      failed: (entries, error) => {
+        let lost = 0;
+        for (const entry of entries) {
+          const record = this.uncommitted.get(entry.id);
+          if (!record) continue;
+          this.uncommitted.delete(entry.id);
+          this.forget(record);
+          lost += entry.recordCount;
+        }
+        this.events.onWriteFailed?.(lost, error);
+      },
+    });
+  }
 
   /** Queues entries recovered from the spool at startup (before anything new). */
   restore(entries: SpoolEntry[]): void {
@@ -41,7 +75,7 @@ export class DeliveryQueue {
     }
   }
 
-  /** Write-ahead, then queue. Throws if the spool cannot be written (disk full): the caller counts it. */
+  /** Write-ahead: appended to the spool now, sendable once the spool's writer has committed it. */
   push(batch: SealedBatch): void {
     const entry = this.spool.append(batch);
     let data: Buffer | undefined;
@@ -49,13 +83,24 @@ export class DeliveryQueue {
       data = batch.data;
       this.memory += data.length;
     }
-    this.waiting.push({ entry, data, heldInMemory: data !== undefined, attempts: 0 });
+    this.uncommitted.set(entry.id, { entry, data, heldInMemory: data !== undefined, attempts: 0 });
     this.pendingFlowRecords += batch.recordCount;
   }
 
-  /** Kinesis records waiting or in flight. */
+  private forget(record: QueuedRecord): void {
+    this.pendingFlowRecords -= record.entry.recordCount;
+    if (record.heldInMemory) this.memory -= record.entry.dataLength;
+    record.data = undefined;
+  }
+
+  /** Kinesis records not yet committed to the spool, waiting or in flight. */
   get size(): number {
-    return this.waiting.length - this.head + this.retry.length + this.inFlight;
+    return this.uncommitted.size + this.waiting.length - this.head + this.retry.length + this.inFlight;
+  }
+
+  /** Kinesis records appended to the spool and not yet committed by its writer. */
+  get uncommittedCount(): number {
+    return this.uncommitted.size;
   }
 
   get flowRecords(): number {
@@ -72,6 +117,16 @@ export class DeliveryQueue {
 
   get spoolBytes(): number {
     return this.spool.bytes;
+  }
+
+  /** Spool bytes appended and not yet written (held in memory meanwhile). */
+  get unwrittenBytes(): number {
+    return this.spool.unwrittenBytes;
+  }
+
+  /** Flow records appended to the spool and not yet written: with open batches, what a crash would lose. */
+  get unwrittenFlowRecords(): number {
+    return this.spool.unwrittenRecords;
   }
 
   get spoolSegments(): number {
@@ -130,9 +185,7 @@ export class DeliveryQueue {
   /** Kinesis acknowledged a taken record: it leaves the queue and the spool. */
   ack(record: QueuedRecord): void {
     this.inFlight--;
-    this.pendingFlowRecords -= record.entry.recordCount;
-    if (record.heldInMemory) this.memory -= record.entry.dataLength;
-    record.data = undefined;
+    this.forget(record);
     this.spool.ack(record.entry);
   }
 

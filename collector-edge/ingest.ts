@@ -123,7 +123,8 @@ export class IngestPipeline {
   handleMessage(bytes: Uint8Array, session: IngestSession): MessageOutcome {
     const now = this.options.now();
     session.lastSeenMs = now;
-    this.metrics.messages.labels(session.transport).inc();
+    const tally = this.metrics.input[session.transport];
+    tally.messages++;
     this.hints.reset();
     const result = this.decoder.decodeMessage(bytes, session.session, { receivedAtMs: now });
     if (result.errors.length > 0) this.countErrors(result.errors, session);
@@ -172,12 +173,7 @@ export class IngestPipeline {
         accepted++;
       }
     }
-    if (accepted > 0) {
-      this.metrics.records.labels(session.transport).inc(accepted);
-      // Kept current per message (not only by the 1 s gauge refresh): records still in open batches are
-      // what a crash would lose, so a reader must never see a stale 0 here.
-      this.metrics.openFlowRecords.set(this.packer.pendingRecords);
-    }
+    tally.records += accepted;
 
     if (session.templates.size > this.options.maxTemplatesPerSession) {
       this.metrics.drops.labels('template-flood').inc();

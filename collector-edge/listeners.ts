@@ -3,7 +3,7 @@
 // limit (the exporter's socket buffer fills and it slows down); UDP cannot push back, so datagrams that
 // arrive then are dropped and counted.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer as createTcpServer, isIPv6, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { ListenSpec, TlsFiles } from './config.ts';
@@ -12,6 +12,7 @@ import type { IngestPipeline, IngestSession } from './ingest.ts';
 import { IpfixStreamFramer } from './ipfix/index.ts';
 import type { Logger, LogThrottle } from './log.ts';
 import type { CollectorMetrics, Transport } from './metrics.ts';
+import { readUdpDrops } from './udp-drops.ts';
 
 export interface Listener {
   readonly spec: ListenSpec;
@@ -46,57 +47,67 @@ function peerAddress(address: string | undefined): string {
  * of source ports cycles through its own sessions, while active exporters keep theirs). Counted and logged.
  */
 function evictLeastRecentSession(
-  sessions: Map<string, IngestSession>,
+  sessions: Map<number, Map<string, IngestSession>>,
   context: ListenerContext,
   maxSessions: number,
 ): void {
-  let oldestKey: string | undefined;
-  let oldest: IngestSession | undefined;
-  for (const [key, session] of sessions) {
-    if (!oldest || session.lastSeenMs < oldest.lastSeenMs) {
-      oldest = session;
-      oldestKey = key;
+  let oldest: { session: IngestSession; address: string; byAddress: Map<string, IngestSession> } | undefined;
+  for (const byAddress of sessions.values()) {
+    for (const [address, session] of byAddress) {
+      if (!oldest || session.lastSeenMs < oldest.session.lastSeenMs) oldest = { session, address, byAddress };
     }
   }
-  if (!oldest || oldestKey === undefined) return;
-  context.ingest.closeSession(oldest);
-  sessions.delete(oldestKey);
+  if (!oldest) return;
+  context.ingest.closeSession(oldest.session);
+  oldest.byAddress.delete(oldest.address);
+  const oldestSession = oldest.session;
   context.metrics.limitTrips.labels('udp-sessions').inc();
   if (context.logThrottle.allow('limit:udp-sessions'))
     context.logger.warn('UDP session limit reached; least recently seen session closed', {
       limit: 'FLOWLINE_MAX_UDP_SESSIONS',
       maxSessions,
-      closed: oldest.session.id,
+      closed: oldestSession.session.id,
     });
 }
 
 export async function startUdpListener(
   spec: ListenSpec,
   context: ListenerContext,
-  options: { receiveBufferBytes: number; sessionIdleMs: number; maxSessions: number },
+  options: { receiveBufferBytes: number; sessionIdleMs: number; maxSessions: number; dropCheckMs?: number },
 ): Promise<Listener> {
   const socket: UdpSocket = createSocket({ type: isIPv6(spec.host) ? 'udp6' : 'udp4' });
-  const sessions = new Map<string, IngestSession>();
+  // Sessions by exporter port, then address: no key string to build per datagram.
+  const sessions = new Map<number, Map<string, IngestSession>>();
+  let sessionCount = 0; // sessions across the map, bounded by options.maxSessions
   const local = hostPort(spec.host, spec.port);
   const { ingest, metrics } = context;
-  const bytesCounter = metrics.bytes.labels('udp');
+  const input = metrics.input.udp;
+  const backpressureDrops = metrics.drops.labels('udp-backpressure');
   socket.on('message', (message, remote) => {
-    bytesCounter.inc(message.length);
+    input.bytes += message.length;
     if (context.isPaused()) {
-      metrics.drops.labels('udp-backpressure').inc();
+      backpressureDrops.inc();
       return;
     }
-    const key = `${remote.address}:${remote.port}`;
-    let session = sessions.get(key);
-    if (!session) {
-      if (sessions.size >= options.maxSessions)
+    let byAddress = sessions.get(remote.port);
+    if (byAddress === undefined) {
+      byAddress = new Map();
+      sessions.set(remote.port, byAddress);
+    }
+    let session = byAddress.get(remote.address);
+    if (session === undefined) {
+      if (sessionCount >= options.maxSessions) {
         evictLeastRecentSession(sessions, context, options.maxSessions);
+        sessionCount -= 1;
+      }
+      sessionCount += 1;
       session = ingest.openSession('udp', peerAddress(remote.address), remote.port, local);
-      sessions.set(key, session);
+      byAddress.set(remote.address, session);
     }
     if (ingest.handleMessage(message, session) === 'template-flood') {
       ingest.closeSession(session);
-      sessions.delete(key);
+      byAddress.delete(remote.address);
+      sessionCount -= 1;
     }
   });
   socket.on('error', (error) => context.logger.error('UDP listener error', { error, listen: local }));
@@ -115,36 +126,75 @@ export async function startUdpListener(
       wanted: options.receiveBufferBytes,
     });
   }
+  // Linux reports twice the size asked for (its bookkeeping share), capped at 2 x net.core.rmem_max.
   const granted = socket.getRecvBufferSize();
   if (granted < options.receiveBufferBytes)
     context.logger.warn('UDP receive buffer smaller than configured (raise net.core.rmem_max)', {
       wanted: options.receiveBufferBytes,
       granted,
     });
+  const port = socket.address().port;
   // Forget idle exporters (and their templates), like go-ipfix's UDP template expiry.
   const sweep = setInterval(
     () => {
       const cutoff = context.now() - options.sessionIdleMs;
-      for (const [key, session] of sessions) {
-        if (session.lastSeenMs < cutoff) {
+      for (const [exporterPort, byAddress] of sessions) {
+        for (const [address, session] of byAddress) {
+          if (session.lastSeenMs >= cutoff) continue;
           ingest.closeSession(session);
-          sessions.delete(key);
+          byAddress.delete(address);
+          sessionCount -= 1;
         }
+        if (byAddress.size === 0) sessions.delete(exporterPort);
       }
     },
     Math.min(60_000, options.sessionIdleMs),
   );
   sweep.unref();
-  const port = socket.address().port;
+  const kernelDrops = watchKernelDrops(port, context, options.dropCheckMs ?? 1000);
   return {
     spec,
     port,
     setPaused: () => {},
     close: async () => {
       clearInterval(sweep);
+      kernelDrops.stop();
       await new Promise<void>((resolve) => socket.close(() => resolve()));
-      for (const session of sessions.values()) ingest.closeSession(session);
+      for (const byAddress of sessions.values())
+        for (const session of byAddress.values()) ingest.closeSession(session);
       sessions.clear();
+      sessionCount = 0;
+    },
+  };
+}
+
+/**
+ * Counts the datagrams the kernel dropped because the socket's receive buffer was full (Linux's per-socket
+ * counter, udp-drops.ts), as drops{reason="udp-kernel-buffer"}: otherwise they would be lost unseen.
+ */
+function watchKernelDrops(port: number, context: ListenerContext, everyMs: number): { stop: () => void } {
+  const counter = context.metrics.drops.labels('udp-kernel-buffer');
+  if (!existsSync('/proc/net/udp')) return { stop: () => {} }; // no per-socket counter on this platform
+  // A new socket's counter starts at 0. A reading can come back empty (the listing is read in pages while
+  // other sockets come and go): that check is skipped.
+  let last = 0;
+  const check = () => {
+    const now = readUdpDrops(port);
+    if (now === undefined || now <= last) return;
+    counter.inc(now - last);
+    if (context.logThrottle.allow('udp-kernel-drops'))
+      context.logger.warn('the kernel dropped UDP datagrams: receive buffer full', {
+        datagrams: now - last,
+        port,
+      });
+    last = now;
+  };
+  const timer = setInterval(check, everyMs);
+  timer.unref();
+  return {
+    stop: () => {
+      check();
+      clearInterval(timer);
     },
   };
 }
@@ -167,7 +217,7 @@ function serveConnection(
   );
   // Socket 'data' buffers are fresh allocations the socket never touches again.
   const framer = new IpfixStreamFramer({ immutableChunks: true });
-  const bytesCounter = metrics.bytes.labels(transport);
+  const input = metrics.input[transport];
   open.add(socket);
   if (context.isPaused()) socket.pause();
   socket.setNoDelay(true);
@@ -175,7 +225,7 @@ function serveConnection(
   let closed = false;
   socket.on('data', (chunk: Buffer) => {
     if (closed) return;
-    bytesCounter.inc(chunk.length);
+    input.bytes += chunk.length;
     const { messages, errors } = framer.push(chunk);
     guard.noteProgress(socket, framer.pending);
     if (errors.length > 0) ingest.countErrors(errors, session);

@@ -1,31 +1,62 @@
 // The collector's Prometheus metrics (prom-client). One registry per collector instance, so tests and the
-// benchmark can run several collectors in one process. Hot paths use pre-labelled children and add per
-// message / per batch, never per record.
+// benchmark can run several collectors in one process. The receive path adds to plain numbers (InputTally)
+// that reach their counters when the registry is read; other hot paths use pre-labelled children and add
+// per message / per batch, never per record.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type Transport = 'udp' | 'tcp' | 'tls';
 
+/**
+ * Input counts per transport that the receive path adds to as plain numbers (a prom-client inc() hashes its
+ * labels on every call); added to their counters whenever the registry is read (scrape, total()).
+ */
+export class InputTally {
+  messages = 0;
+  records = 0;
+  bytes = 0;
+}
+
+const TRANSPORTS: readonly Transport[] = ['udp', 'tcp', 'tls'];
+
 export class CollectorMetrics {
   readonly registry = new Registry();
 
-  readonly messages = new Counter({
+  /** What the receive path counts per transport (messages, records, bytes below). */
+  readonly input: Readonly<Record<Transport, InputTally>> = {
+    udp: new InputTally(),
+    tcp: new InputTally(),
+    tls: new InputTally(),
+  };
+  readonly messages: Counter<'transport'> = new Counter({
     name: 'flowline_collector_ipfix_messages_total',
     help: 'IPFIX messages received, by transport',
     labelNames: ['transport'] as const,
     registers: [this.registry],
+    collect: (): void => this.flushInput(this.messages, 'messages'),
   });
-  readonly records = new Counter({
+  readonly records: Counter<'transport'> = new Counter({
     name: 'flowline_collector_flow_records_total',
     help: 'IPFIX data records accepted (normalised and queued), by transport',
     labelNames: ['transport'] as const,
     registers: [this.registry],
+    collect: (): void => this.flushInput(this.records, 'records'),
   });
-  readonly bytes = new Counter({
+  readonly bytes: Counter<'transport'> = new Counter({
     name: 'flowline_collector_received_bytes_total',
     help: 'Bytes received from exporters, by transport',
     labelNames: ['transport'] as const,
     registers: [this.registry],
+    collect: (): void => this.flushInput(this.bytes, 'bytes'),
   });
+
+  private flushInput(counter: Counter<'transport'>, field: keyof InputTally): void {
+    for (const transport of TRANSPORTS) {
+      const tally = this.input[transport];
+      if (tally[field] === 0) continue;
+      counter.labels(transport).inc(tally[field]);
+      tally[field] = 0;
+    }
+  }
   readonly decodeErrors = new Counter({
     name: 'flowline_collector_decode_errors_total',
     help: 'IPFIX input that could not be decoded, by reason',
@@ -61,7 +92,7 @@ export class CollectorMetrics {
   });
   readonly drops = new Counter({
     name: 'flowline_collector_dropped_total',
-    help: 'Input dropped before it was accepted, by reason (unit: records, or datagrams for udp-backpressure)',
+    help: 'Input dropped before it was accepted, by reason (unit: records, or datagrams for udp-backpressure and udp-kernel-buffer)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -144,9 +175,17 @@ export class CollectorMetrics {
     help: 'PUT payload units (25 KB chunks) of acknowledged Kinesis records',
     registers: [this.registry],
   });
-  readonly openFlowRecords = new Gauge({
+  /** Read when scraped (see observeOpenFlowRecords), so the hot path never updates it. */
+  private openFlowRecordsSource: () => number = () => 0;
+  readonly openFlowRecords: Gauge = new Gauge({
     name: 'flowline_packer_open_flow_records',
-    help: 'Flow records in batches still filling (not yet in the spool)',
+    help: 'Flow records not yet written to the spool (batches still filling, or sealed and waiting for the spool writer): what a crash would lose',
+    registers: [this.registry],
+    collect: (): void => this.openFlowRecords.set(this.openFlowRecordsSource()),
+  });
+  readonly spoolUnwrittenBytes = new Gauge({
+    name: 'flowline_spool_unwritten_bytes',
+    help: 'Sealed batches waiting for the spool writer, in bytes (grows while the disk is slower than the input)',
     registers: [this.registry],
   });
   readonly queueEntries = new Gauge({
@@ -201,6 +240,11 @@ export class CollectorMetrics {
   }
 
   /** Sum of one metric (all label sets), for tests and the benchmark. */
+  /** Where the open-flow-records gauge reads its value when scraped: always current, never stale. */
+  observeOpenFlowRecords(read: () => number): void {
+    this.openFlowRecordsSource = read;
+  }
+
   async total(name: string, labels: Record<string, string> = {}): Promise<number> {
     const metric = this.registry.getSingleMetric(name);
     if (!metric) throw new Error(`no metric ${name}`);

@@ -8,22 +8,25 @@
 // Next to it `segment-<first id>.acks` lists (as u32 high, u32 low) the ids Kinesis has acknowledged. A
 // segment is deleted once it is closed and every entry in it is acknowledged.
 //
-// Durability (fsync policy): entries are written with a synchronous write(2) before they become sendable,
-// so a killed process (SIGKILL, OOM) loses nothing: the data is in the kernel page cache. Against power
-// loss the active segment is fdatasync'ed every `fsyncIntervalMs` (default 1 s; 0 = after every append)
-// and on close/rotation, and the directory is fsync'ed when a segment is created. Ack files are never
-// fsync'ed: losing an ack only means re-sending.
+// Durability (fsync policy), without ever waiting on the disk on the main thread: append() reserves the
+// entry's place and returns at once; one writer at a time (libuv's thread pool, through the file-system
+// port) writes every entry appended meanwhile with one writev (group commit), and only then reports the
+// entries committed: that is when they become sendable (DeliveryQueue), as before this was asynchronous.
+// A killed process (SIGKILL, OOM) loses nothing committed: the data is in the kernel page cache. Against
+// power loss the active segment is fdatasync'ed every `fsyncIntervalMs` (default 1 s; 0 = before entries are
+// reported committed, one fdatasync for the whole group), when a segment is closed, and the directory is
+// fsync'ed when a segment is created. Ack files are never fsync'ed: losing an ack only means re-sending.
+// Entries appended but not yet committed are held in memory (`unwrittenBytes`), like records in open batches.
 //
 // Recovery: at startup every segment is read in id order; entries whose CRC fails or that were torn by a
 // crash end that segment (the file is cut there and the loss counted); acknowledged ids are skipped; the
 // rest is sent again, oldest first, before new data. Duplicates are bounded to the Kinesis records that
 // were in flight (acknowledged by Kinesis but not yet in the ack file) when the process died; the
 // correlator's idempotent writes absorb them.
+import * as fs from 'node:fs';
 import {
   closeSync,
   existsSync,
-  fdatasyncSync,
-  fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -32,15 +35,43 @@ import {
   readSync,
   statSync,
   unlinkSync,
-  writeSync,
-  writevSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { SealedBatch } from './packer.ts';
 
 const ENTRY_HEADER_BYTES = 8;
 const SEGMENT_PATTERN = /^segment-(\d{16})\.spool$/;
+/** Buffers per writev (two per entry), well below IOV_MAX (1024 on Linux). */
+const MAX_WRITE_BUFFERS = 512;
+
+/** The file operations the spool's writer runs off the main thread (node:fs; tests inject slow ones). */
+export interface SpoolFileSystem {
+  open(
+    path: string,
+    flags: string,
+    callback: (error: NodeJS.ErrnoException | null, fd: number) => void,
+  ): void;
+  writev(
+    fd: number,
+    buffers: readonly NodeJS.ArrayBufferView[],
+    callback: (error: NodeJS.ErrnoException | null, written: number) => void,
+  ): void;
+  fdatasync(fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void;
+  fsync(fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void;
+  close(fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void;
+  unlink(path: string, callback: (error: NodeJS.ErrnoException | null) => void): void;
+}
+
+export const nodeSpoolFileSystem: SpoolFileSystem = {
+  open: (path, flags, callback) => fs.open(path, flags, callback),
+  writev: (fd, buffers, callback) => fs.writev(fd, buffers, callback),
+  fdatasync: (fd, callback) => fs.fdatasync(fd, callback),
+  fsync: (fd, callback) => fs.fsync(fd, callback),
+  close: (fd, callback) => fs.close(fd, callback),
+  unlink: (path, callback) => fs.unlink(path, callback),
+};
 
 interface Segment {
   firstId: number;
@@ -48,9 +79,19 @@ interface Segment {
   ackPath: string;
   fd?: number;
   ackFd?: number;
+  /** Bytes reserved (appended entries, written or not). */
   bytes: number;
   unacked: number;
+  /** No more appends go here. */
   closed: boolean;
+  /** Written since its last fdatasync. */
+  dirty: boolean;
+  /** Closed, every entry written, fdatasync'ed and its data file descriptor closed. */
+  retired: boolean;
+  /** Ack records waiting for the writer. */
+  acks: Buffer[];
+  /** A write to it failed: later entries reserved in it are lost too (their offsets assumed the write). */
+  failed?: unknown;
 }
 
 export interface SpoolEntry {
@@ -69,17 +110,57 @@ export interface SpoolOptions {
   fsyncIntervalMs: number;
   /** Called for every corrupt or torn entry found at startup. */
   onCorrupt?: (path: string, offset: number, reason: string) => void;
+  /** File operations of the writer (default node:fs, run on libuv's thread pool). */
+  fileSystem?: SpoolFileSystem;
+}
+
+/** What the writer reports: entries written (and synced if fsyncIntervalMs is 0), or lost to an I/O error. */
+export interface SpoolListener {
+  committed(entries: SpoolEntry[]): void;
+  failed(entries: SpoolEntry[], error: unknown): void;
+}
+
+interface Unwritten {
+  entry: SpoolEntry;
+  meta: Buffer;
+  data: Buffer;
 }
 
 export class Spool {
   private readonly segments: Segment[] = [];
   private active: Segment | undefined;
   private nextId = 1;
-  private dirty = false;
   private totalBytes = 0;
   private fsyncTimer: NodeJS.Timeout | undefined;
+  private readonly io: {
+    open: (path: string, flags: string) => Promise<number>;
+    writev: (fd: number, buffers: readonly NodeJS.ArrayBufferView[]) => Promise<number>;
+    fdatasync: (fd: number) => Promise<void>;
+    fsync: (fd: number) => Promise<void>;
+    close: (fd: number) => Promise<void>;
+    unlink: (path: string) => Promise<void>;
+  };
+  /** Appended, not yet handed to the writer, oldest first. */
+  private unwritten: Unwritten[] = [];
+  private unwrittenByteCount = 0;
+  private unwrittenRecordCount = 0;
+  /** Segments created and not yet opened (the writer opens them and fsyncs the directory). */
+  private readonly toRemove: Segment[] = [];
+  private syncWanted = false;
+  private writing: Promise<void> | undefined;
+  private listener: SpoolListener | undefined;
 
-  private constructor(private readonly options: SpoolOptions) {}
+  private constructor(private readonly options: SpoolOptions) {
+    const fileSystem = options.fileSystem ?? nodeSpoolFileSystem;
+    this.io = {
+      open: promisify(fileSystem.open.bind(fileSystem)),
+      writev: promisify(fileSystem.writev.bind(fileSystem)),
+      fdatasync: promisify(fileSystem.fdatasync.bind(fileSystem)),
+      fsync: promisify(fileSystem.fsync.bind(fileSystem)),
+      close: promisify(fileSystem.close.bind(fileSystem)),
+      unlink: promisify(fileSystem.unlink.bind(fileSystem)),
+    };
+  }
 
   /** Opens (creating if needed) the spool directory and returns the unacknowledged entries, oldest first. */
   static open(options: SpoolOptions): { spool: Spool; recovered: SpoolEntry[] } {
@@ -87,18 +168,37 @@ export class Spool {
     const spool = new Spool(options);
     const recovered = spool.recover();
     if (options.fsyncIntervalMs > 0) {
-      spool.fsyncTimer = setInterval(() => spool.sync(), options.fsyncIntervalMs);
+      spool.fsyncTimer = setInterval(() => {
+        spool.syncWanted = true;
+        spool.startWriter();
+      }, options.fsyncIntervalMs);
       spool.fsyncTimer.unref();
     }
     return { spool, recovered };
   }
 
+  /** Where committed and failed entries are reported (the delivery queue). */
+  setListener(listener: SpoolListener): void {
+    this.listener = listener;
+  }
+
+  /** Bytes of all segments, unwritten entries included. */
   get bytes(): number {
     return this.totalBytes;
   }
 
   get segmentCount(): number {
     return this.segments.length;
+  }
+
+  /** Bytes appended and not yet committed (held in memory until the writer has written them). */
+  get unwrittenBytes(): number {
+    return this.unwrittenByteCount;
+  }
+
+  /** Flow records in entries appended and not yet committed (what a crash now would lose). */
+  get unwrittenRecords(): number {
+    return this.unwrittenRecordCount;
   }
 
   private recover(): SpoolEntry[] {
@@ -116,7 +216,17 @@ export class Spool {
         for (let o = 0; o + 8 <= acks.length; o += 8)
           acked.add(acks.readUInt32BE(o) * 2 ** 32 + acks.readUInt32BE(o + 4));
       }
-      const segment: Segment = { firstId, path, ackPath, bytes: 0, unacked: 0, closed: true };
+      const segment: Segment = {
+        firstId,
+        path,
+        ackPath,
+        bytes: 0,
+        unacked: 0,
+        closed: true,
+        dirty: false,
+        retired: true,
+        acks: [],
+      };
       const content = readFileSync(path);
       let offset = 0;
       while (offset < content.length) {
@@ -184,7 +294,10 @@ export class Spool {
     };
   }
 
-  /** Appends a sealed batch; when this returns, the entry survives a process crash. */
+  /**
+   * Reserves a sealed batch's place in the spool and hands it to the writer; returns at once. The entry is
+   * reported committed (listener) once it is written, and fdatasync'ed too when fsyncIntervalMs is 0.
+   */
   append(batch: SealedBatch): SpoolEntry {
     if (!this.active || this.active.bytes >= this.options.segmentBytes) this.rotate();
     const segment = this.active!;
@@ -202,8 +315,6 @@ export class Spool {
     meta[22 + key.length] = hashKey.length;
     hashKey.copy(meta, 23 + key.length);
     meta.writeUInt32BE(crc32(batch.data, crc32(meta.subarray(8))), 4);
-    const written = writevSync(segment.fd!, [meta, batch.data]);
-    if (written !== meta.length + batch.data.length) throw new Error(`short write to ${segment.path}`);
     const entry: SpoolEntry = {
       id,
       segment,
@@ -213,11 +324,14 @@ export class Spool {
       ...(batch.explicitHashKey ? { explicitHashKey: batch.explicitHashKey } : {}),
       recordCount: batch.recordCount,
     };
-    segment.bytes += written;
+    const size = meta.length + batch.data.length;
+    segment.bytes += size;
     segment.unacked++;
-    this.totalBytes += written;
-    this.dirty = true;
-    if (this.options.fsyncIntervalMs === 0) this.sync();
+    this.totalBytes += size;
+    this.unwritten.push({ entry, meta, data: batch.data });
+    this.unwrittenByteCount += size;
+    this.unwrittenRecordCount += batch.recordCount;
+    this.startWriter();
     return entry;
   }
 
@@ -239,75 +353,222 @@ export class Spool {
     const record = Buffer.allocUnsafe(8);
     record.writeUInt32BE(Math.floor(entry.id / 2 ** 32), 0);
     record.writeUInt32BE(entry.id >>> 0, 4);
-    segment.ackFd ??= openSync(segment.ackPath, 'a');
-    writeSync(segment.ackFd, record);
+    segment.acks.push(record);
     segment.unacked--;
-    if (segment.unacked === 0 && segment.closed) this.drop(segment);
+    if (segment.unacked === 0 && segment.retired) this.drop(segment);
+    this.startWriter();
   }
 
-  /** fdatasync of the active segment if it has unsynced appends. */
-  sync(): void {
-    if (!this.dirty || this.active?.fd === undefined) return;
-    fdatasyncSync(this.active.fd);
-    this.dirty = false;
+  /** Resolves when everything appended and acknowledged so far is on its way to disk (written, not synced). */
+  async flushed(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
-  close(): void {
+  /** Writes what is left, fdatasyncs and closes every file; fully acknowledged segments are deleted. */
+  async close(): Promise<void> {
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
-    this.sync();
-    for (const segment of [...this.segments]) {
-      segment.closed = true;
-      if (segment.unacked === 0) this.drop(segment);
-      else this.closeFds(segment);
-    }
+    for (const segment of this.segments) segment.closed = true;
     this.active = undefined;
+    this.startWriter();
+    await this.flushed();
+  }
+
+  private startWriter(): void {
+    if (this.writing) return;
+    this.writing = this.runWriter().finally(() => {
+      this.writing = undefined;
+      if (this.hasWriterWork()) this.startWriter();
+    });
+  }
+
+  private hasWriterWork(): boolean {
+    return (
+      this.unwritten.length > 0 ||
+      this.syncWanted ||
+      this.toRemove.length > 0 ||
+      this.segments.some((s) => s.acks.length > 0 || (s.closed && !s.retired))
+    );
+  }
+
+  /** The writer: one at a time; each round takes everything appended since the last (group commit). */
+  private async runWriter(): Promise<void> {
+    while (this.hasWriterWork()) {
+      const group = this.unwritten;
+      this.unwritten = [];
+      let committed = await this.writeEntries(group);
+      const syncNow = this.options.fsyncIntervalMs === 0 || this.syncWanted;
+      this.syncWanted = false;
+      if (syncNow) {
+        try {
+          await this.syncDirty();
+        } catch (error) {
+          // Written but maybe not durable: with fsync-every-append they are not reported committed (they
+          // are still in the file, so a restart may send them: a duplicate at worst, never a loss).
+          if (this.options.fsyncIntervalMs === 0) {
+            this.fail(committed, error);
+            committed = [];
+          } else this.listener?.failed([], error);
+        }
+      }
+      for (const item of group) {
+        this.unwrittenByteCount -= item.meta.length + item.data.length;
+        this.unwrittenRecordCount -= item.entry.recordCount;
+      }
+      if (committed.length > 0) this.listener?.committed(committed);
+      // Ack files, closing and deleting segments: an error here loses nothing (an ack lost means a resend).
+      try {
+        await this.writeAcks();
+        await this.retireClosed();
+        await this.removeDropped();
+      } catch (error) {
+        this.listener?.failed([], error);
+      }
+    }
+  }
+
+  /**
+   * Writes entries segment by segment (opening new segments first); returns those written. A failed write
+   * loses that entry and every later one of its segment (their offsets assumed it): reported, the segment
+   * closed (recovery cuts a torn tail by its CRC).
+   */
+  private async writeEntries(group: Unwritten[]): Promise<SpoolEntry[]> {
+    const written: SpoolEntry[] = [];
+    let start = 0;
+    while (start < group.length) {
+      const segment = group[start]!.entry.segment;
+      let end = start;
+      while (
+        end < group.length &&
+        group[end]!.entry.segment === segment &&
+        2 * (end - start) < MAX_WRITE_BUFFERS
+      )
+        end++;
+      const part = group.slice(start, end);
+      start = end;
+      if (segment.failed) {
+        this.fail(
+          part.map((u) => u.entry),
+          segment.failed,
+        );
+        continue;
+      }
+      try {
+        if (segment.fd === undefined) await this.openSegment(segment);
+        const buffers = part.flatMap((u) => [u.meta, u.data]);
+        const expected = buffers.reduce((n, b) => n + b.length, 0);
+        const count = await this.io.writev(segment.fd!, buffers);
+        if (count !== expected) throw new Error(`short write to ${segment.path}`);
+        segment.dirty = true;
+        written.push(...part.map((u) => u.entry));
+      } catch (error) {
+        segment.failed = error;
+        segment.closed = true;
+        if (this.active === segment) this.active = undefined;
+        this.fail(
+          part.map((u) => u.entry),
+          error,
+        );
+      }
+    }
+    return written;
+  }
+
+  private fail(entries: SpoolEntry[], error: unknown): void {
+    for (const entry of entries) entry.segment.unacked--;
+    this.listener?.failed(entries, error);
+  }
+
+  private async openSegment(segment: Segment): Promise<void> {
+    segment.fd = await this.io.open(segment.path, 'a+');
+    // The new file's directory entry must survive a power loss as its data does.
+    const dirFd = await this.io.open(this.options.dir, 'r');
+    try {
+      await this.io.fsync(dirFd);
+    } finally {
+      await this.io.close(dirFd);
+    }
+  }
+
+  /** fdatasync of every segment written since its last one. */
+  private async syncDirty(): Promise<void> {
+    for (const segment of this.segments) {
+      if (!segment.dirty || segment.fd === undefined) continue;
+      segment.dirty = false;
+      await this.io.fdatasync(segment.fd);
+    }
+  }
+
+  private async writeAcks(): Promise<void> {
+    for (const segment of this.segments) {
+      if (segment.acks.length === 0) continue;
+      const acks = segment.acks;
+      segment.acks = [];
+      segment.ackFd ??= await this.io.open(segment.ackPath, 'a');
+      await this.io.writev(segment.ackFd, acks);
+    }
+  }
+
+  /** Closed segments whose entries are all written: fdatasync'ed and closed (dropped if fully acknowledged). */
+  private async retireClosed(): Promise<void> {
+    for (const segment of [...this.segments]) {
+      if (!segment.closed || segment.retired) continue;
+      if (this.unwritten.some((u) => u.entry.segment === segment)) continue;
+      const fd = segment.fd;
+      const sync = segment.dirty && !segment.failed;
+      // Retired before the calls: readData opens its own descriptor from now on, and a failing close is
+      // not retried forever.
+      delete segment.fd;
+      segment.dirty = false;
+      segment.retired = true;
+      if (segment.unacked === 0) this.drop(segment);
+      if (fd !== undefined) {
+        try {
+          if (sync) await this.io.fdatasync(fd);
+        } finally {
+          await this.io.close(fd);
+        }
+      }
+    }
+  }
+
+  private async removeDropped(): Promise<void> {
+    for (const segment of this.toRemove.splice(0)) {
+      if (segment.ackFd !== undefined) await this.io.close(segment.ackFd);
+      delete segment.ackFd;
+      for (const path of [segment.path, segment.ackPath])
+        await this.io.unlink(path).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        });
+    }
   }
 
   private rotate(): void {
-    if (this.active) {
-      this.sync();
-      this.active.closed = true;
-      if (this.active.unacked === 0) this.drop(this.active);
-      else if (this.active.fd !== undefined) {
-        closeSync(this.active.fd);
-        delete this.active.fd;
-      }
-    }
+    if (this.active) this.active.closed = true;
     const firstId = this.nextId;
     const path = join(this.options.dir, `segment-${String(firstId).padStart(16, '0')}.spool`);
     const segment: Segment = {
       firstId,
       path,
       ackPath: path.replace(/\.spool$/, '.acks'),
-      fd: openSync(path, 'a+'),
       bytes: 0,
       unacked: 0,
       closed: false,
+      dirty: false,
+      retired: false,
+      acks: [],
     };
     this.segments.push(segment);
     this.active = segment;
-    const dirFd = openSync(this.options.dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
   }
 
+  /** A retired segment with nothing unacknowledged leaves the spool; the writer deletes its files. */
   private drop(segment: Segment): void {
-    this.closeFds(segment);
-    this.removeFiles(segment);
     const index = this.segments.indexOf(segment);
-    if (index >= 0) this.segments.splice(index, 1);
+    if (index < 0) return;
+    this.segments.splice(index, 1);
     this.totalBytes -= segment.bytes;
-    if (this.active === segment) this.active = undefined;
-  }
-
-  private closeFds(segment: Segment): void {
-    if (segment.fd !== undefined) closeSync(segment.fd);
-    if (segment.ackFd !== undefined) closeSync(segment.ackFd);
-    delete segment.fd;
-    delete segment.ackFd;
+    segment.acks = [];
+    this.toRemove.push(segment);
   }
 
   private removeFiles(segment: Segment): void {

@@ -245,7 +245,8 @@ ${WIRE_FIELDS_V1.map(([field, kind]) =>
     : `  v = r.${field};
   ${numberVarintSource}`,
 ).join('\n')}
-  body.length = p;`,
+  body.length = p;
+//# sourceURL=flowline-generated/wire-record-writer.js`,
 ) as RecordWriter;
 
 /**

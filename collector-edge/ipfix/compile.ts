@@ -297,6 +297,8 @@ export function generateDecoderSource<R>(
   lines.push('  }');
   lines.push('  return p;');
   lines.push('};');
+  // Names the generated code in CPU profiles (it has no file otherwise).
+  lines.push('//# sourceURL=flowline-generated/ipfix-decoder.js');
   return lines.join('\n');
 }
 

@@ -50,7 +50,9 @@ function setup(sink: KinesisSink, options: { concurrency?: number; maxRecordsPer
     maxRecordsPerRequest: options.maxRecordsPerRequest ?? 500,
   });
   const push = (key: string) => queue.push({ data: Buffer.from(key), partitionKey: key, recordCount: 10 });
-  return { queue, metrics, producer, push };
+  // Pushed records become sendable once the spool's writer has written them.
+  const committed = () => spool.flushed();
+  return { queue, metrics, producer, push, committed };
 }
 
 describe('Kinesis producer', () => {
@@ -68,8 +70,9 @@ describe('Kinesis producer', () => {
             : { ok: true, shardId: 'shardId-000000000000' },
         ),
     ]);
-    const { queue, metrics, producer, push } = setup(sink);
+    const { queue, metrics, producer, push, committed } = setup(sink);
     for (const key of ['a', 'b', 'c']) push(key);
+    await committed();
     producer.kick();
     const idle = producer.whenIdle();
     await vi.runAllTimersAsync();
@@ -95,13 +98,15 @@ describe('Kinesis producer', () => {
       throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     };
     const sink = new ScriptedSink([down, down, down, down, down]);
-    const { producer, push } = setup(sink);
+    const { producer, push, committed } = setup(sink);
     push('x');
+    await committed();
     producer.kick();
     await vi.runAllTimersAsync();
     const gaps = sink.calls.slice(1).map((c, i) => c.at - sink.calls[i]!.at);
     expect(gaps).toEqual([100, 200, 400, 800, 1000]);
     push('y');
+    await committed();
     producer.kick();
     await vi.runAllTimersAsync();
     expect(sink.calls.at(-1)).toEqual({ at: sink.calls.at(-2)!.at, keys: ['y'] }); // no pause after success
@@ -124,8 +129,9 @@ describe('Kinesis producer', () => {
         return [];
       },
     };
-    const { producer, push, queue } = setup(sink, { concurrency: 3 });
+    const { producer, push, queue, committed } = setup(sink, { concurrency: 3 });
     for (let i = 0; i < 2600; i++) push(`k${i}`);
+    await committed();
     producer.kick();
     await producer.whenIdle();
     expect(peak).toBe(3);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DeliveryQueue } from '../../../collector-edge/delivery-queue.ts';
 import type { SealedBatch } from '../../../collector-edge/packer.ts';
-import { Spool } from '../../../collector-edge/spool.ts';
+import { nodeSpoolFileSystem, Spool, type SpoolFileSystem } from '../../../collector-edge/spool.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -29,13 +29,15 @@ function batch(i: number, size = 100): SealedBatch {
 const open = (dir: string, segmentBytes = 1024) => Spool.open({ dir, segmentBytes, fsyncIntervalMs: 0 });
 
 describe('disk spool', () => {
-  test('recovers unacknowledged entries in order, with keys and data; acked segments are deleted', () => {
+  test('recovers unacknowledged entries in order, with keys and data; acked segments are deleted', async () => {
     const dir = tempDir();
     const { spool } = open(dir);
     const entries = Array.from({ length: 30 }, (_, i) => spool.append(batch(i)));
     expect(spool.segmentCount).toBeGreaterThan(2);
+    await spool.flushed();
     for (const entry of entries.slice(0, 12)) spool.ack(entry);
     spool.ack(entries[20]!); // out of order
+    await spool.flushed();
     // no close(): as after SIGKILL
     const { spool: reopened, recovered } = open(dir);
     expect(recovered.map((e) => e.id)).toEqual(
@@ -50,16 +52,16 @@ describe('disk spool', () => {
     // New ids continue after the old ones.
     expect(reopened.append(batch(99)).id).toBeGreaterThan(entries.at(-1)!.id);
     for (const entry of recovered) reopened.ack(entry);
-    reopened.close();
+    await reopened.close();
     const left = readdirSync(dir);
     expect(left.filter((n) => n.endsWith('.spool'))).toHaveLength(1); // only the segment holding batch 99
   });
 
-  test('a torn tail (crash mid-write) and a corrupted entry are cut off and reported', () => {
+  test('a torn tail (crash mid-write) and a corrupted entry are cut off and reported', async () => {
     const dir = tempDir();
     const { spool } = open(dir, 1 << 20);
     for (let i = 0; i < 5; i++) spool.append(batch(i));
-    spool.close();
+    await spool.close();
     const [segment] = readdirSync(dir).filter((n) => n.endsWith('.spool'));
     const path = join(dir, segment!);
     appendFileSync(path, Buffer.from([0, 0, 1, 0, 1, 2, 3, 4, 9, 9])); // a header and 2 of 256 body bytes
@@ -72,7 +74,7 @@ describe('disk spool', () => {
     });
     expect(reopened.recovered).toHaveLength(5);
     expect(corrupt).toEqual(['torn entry body']);
-    reopened.spool.close();
+    await reopened.spool.close();
     // Flip a data byte of the third entry: it and everything after it are cut.
     const bytes = readFileSync(path);
     const third = reopened.recovered[2]!;
@@ -87,17 +89,20 @@ describe('disk spool', () => {
     });
     expect(reopened.recovered).toHaveLength(2);
     expect(corrupt).toEqual(['CRC mismatch']);
-    reopened.spool.close();
+    await reopened.spool.close();
   });
 });
 
 describe('delivery queue', () => {
-  test('oldest first; failed records go back ahead of newer ones; spilled payloads are read from disk', () => {
+  test('oldest first; failed records go back ahead of newer ones; spilled payloads are read from disk', async () => {
     const dir = tempDir();
     const { spool } = open(dir, 1 << 20);
     const queue = new DeliveryQueue(spool, 250); // room for two 100-byte payloads in memory
     for (let i = 0; i < 6; i++) queue.push(batch(i));
     expect(queue.memoryInUse).toBe(200);
+    expect(queue.sendable).toBe(0); // not before the spool's writer has written them
+    await spool.flushed();
+    expect(queue.sendable).toBe(6);
     const first = queue.take(3, 1 << 20);
     expect(first.map((r) => r.entry.recordCount)).toEqual([1, 2, 3]);
     expect(first[2]!.heldInMemory).toBe(false);
@@ -113,13 +118,74 @@ describe('delivery queue', () => {
     expect(queue.flowRecords).toBe(0);
   });
 
-  test('take respects the byte limit but always returns at least one record', () => {
+  test('take respects the byte limit but always returns at least one record', async () => {
     const dir = tempDir();
     const { spool } = open(dir, 1 << 20);
     const queue = new DeliveryQueue(spool, 1 << 20);
     for (let i = 0; i < 4; i++) queue.push(batch(i, 1000));
+    await spool.flushed();
     const keyBytes = Buffer.byteLength(batch(0).partitionKey);
     expect(queue.take(500, 2 * (1000 + keyBytes) + 10)).toHaveLength(2);
     expect(queue.take(500, 10)).toHaveLength(1);
   });
 });
+
+describe('spool writer', () => {
+  test('a failed write loses its entries and the rest of their segment, reported; later appends go to a new segment', async () => {
+    const dir = tempDir();
+    let failNext = true;
+    const fileSystem: SpoolFileSystem = {
+      ...nodeSpoolFileSystem,
+      writev: (fd, buffers, callback) => {
+        if (!failNext) return nodeSpoolFileSystem.writev(fd, buffers, callback);
+        failNext = false;
+        callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }), 0);
+      },
+    };
+    const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs: 0, fileSystem });
+    const committed: number[] = [];
+    const failed: number[] = [];
+    spool.setListener({
+      committed: (entries) => committed.push(...entries.map((e) => e.id)),
+      failed: (entries) => failed.push(...entries.map((e) => e.id)),
+    });
+    const lost = [spool.append(batch(0)), spool.append(batch(1))]; // one group: the failing write
+    await spool.flushed();
+    const kept = [spool.append(batch(2)), spool.append(batch(3))];
+    await spool.flushed();
+    expect(failed).toEqual(lost.map((e) => e.id));
+    expect(committed).toEqual(kept.map((e) => e.id));
+    expect(kept[0]!.segment).not.toBe(lost[0]!.segment);
+    expect(spool.unwrittenBytes).toBe(0);
+    await spool.close();
+    const { spool: reopened, recovered } = open(dir, 1 << 20);
+    expect(recovered.map((e) => e.recordCount)).toEqual([3, 4]);
+    await reopened.close();
+  });
+
+  test('entries become committed only after their fdatasync when syncing every append', async () => {
+    const dir = tempDir();
+    const syncs: Array<() => void> = [];
+    const fileSystem: SpoolFileSystem = {
+      ...nodeSpoolFileSystem,
+      fdatasync: (fd, callback) => syncs.push(() => nodeSpoolFileSystem.fdatasync(fd, callback)),
+    };
+    const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs: 0, fileSystem });
+    const queue = new DeliveryQueue(spool, 1 << 20);
+    queue.push(batch(0));
+    await waitUntil(() => syncs.length > 0);
+    queue.push(batch(1)); // arrives while the first group's fdatasync is pending
+    expect(queue.sendable).toBe(0);
+    expect(queue.size).toBe(2);
+    syncs.shift()!();
+    await waitUntil(() => queue.sendable === 1 && syncs.length > 0);
+    syncs.shift()!();
+    await spool.flushed();
+    expect(queue.sendable).toBe(2);
+    await spool.close();
+  });
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
