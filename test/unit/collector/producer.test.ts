@@ -166,12 +166,13 @@ describe('Kinesis producer', () => {
         return [];
       },
     };
-    const { producer, queue } = setup(sink, { concurrency: 4, maxRecordsPerRequest: 2 });
+    const { producer, queue, committed } = setup(sink, { concurrency: 4, maxRecordsPerRequest: 2 });
     for (let i = 0; i < 12; i++) {
       for (const lane of ['a', 'b', 'c']) {
         queue.push({ data: Buffer.from(`${lane}:${i}`), partitionKey: lane, recordCount: 1 });
       }
     }
+    await committed();
     producer.kick();
     await producer.whenIdle();
     for (const lane of ['a', 'b', 'c']) {
