@@ -3,64 +3,24 @@
 import type { FieldSpecifier } from '../collector-edge/ipfix/compile.ts';
 import { defaultRegistry } from '../collector-edge/ipfix/registry.ts';
 import { Enterprise, type IeType, VARIABLE_LENGTH } from '../collector-edge/ipfix/types.ts';
+import {
+  ANTREA_ENTERPRISE_ELEMENTS,
+  ANTREA_IANA_ELEMENTS,
+  ANTREA_REVERSE_ELEMENTS,
+} from '../core/antrea-elements.ts';
 
 export const IPV4_TEMPLATE_ID = 256;
 export const IPV6_TEMPLATE_ID = 257;
-
-const IANA_COMMON = [
-  'flowStartSeconds',
-  'flowEndSeconds',
-  'flowEndReason',
-  'sourceTransportPort',
-  'destinationTransportPort',
-  'protocolIdentifier',
-  'packetTotalCount',
-  'octetTotalCount',
-  'packetDeltaCount',
-  'octetDeltaCount',
-];
-const REVERSE = [
-  'reversePacketTotalCount',
-  'reverseOctetTotalCount',
-  'reversePacketDeltaCount',
-  'reverseOctetDeltaCount',
-];
-const ANTREA_COMMON = [
-  'sourcePodName',
-  'sourcePodNamespace',
-  'sourceNodeName',
-  'destinationPodName',
-  'destinationPodNamespace',
-  'destinationNodeName',
-  'destinationServicePort',
-  'destinationServicePortName',
-  'ingressNetworkPolicyName',
-  'ingressNetworkPolicyNamespace',
-  'ingressNetworkPolicyType',
-  'ingressNetworkPolicyRuleName',
-  'ingressNetworkPolicyRuleAction',
-  'egressNetworkPolicyName',
-  'egressNetworkPolicyNamespace',
-  'egressNetworkPolicyType',
-  'egressNetworkPolicyRuleName',
-  'egressNetworkPolicyRuleAction',
-  'tcpState',
-  'flowType',
-  'egressName',
-  'egressIP',
-  'egressNodeName',
-  'proxySnatPort',
-];
 
 /** IE names of the agent template, in the agent's order. */
 export function agentTemplateNames(ipv6: boolean): string[] {
   const v = ipv6 ? 'IPv6' : 'IPv4';
   return [
-    ...IANA_COMMON,
+    ...ANTREA_IANA_ELEMENTS,
     `source${v}Address`,
     `destination${v}Address`,
-    ...REVERSE,
-    ...ANTREA_COMMON,
+    ...ANTREA_REVERSE_ELEMENTS,
+    ...ANTREA_ENTERPRISE_ELEMENTS,
     `destinationCluster${v}`,
     `proxySnat${v}`,
     `destinationService${v}`,
@@ -90,7 +50,7 @@ export function agentTemplateFields(ipv6: boolean): FieldSpecifier[] {
 }
 
 const ANTREA_IE = new Set([
-  ...ANTREA_COMMON,
+  ...ANTREA_ENTERPRISE_ELEMENTS,
   'destinationClusterIPv4',
   'destinationClusterIPv6',
   'proxySnatIPv4',

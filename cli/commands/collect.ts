@@ -18,8 +18,12 @@ export function register(program: Command): void {
   }
   command.action(async (flags: Record<string, string | undefined>) => {
     let config: ReturnType<typeof loadCollectorConfig>;
+    // In generated-certificate mode (FLOWLINE_TLS_CERTIFICATES=generate, as the Helm chart runs it) the
+    // collector writes its TLS files at start-up, after this early check: they count as present here, and
+    // collector-edge/main.ts checks them for real once made.
+    const generated = process.env.FLOWLINE_TLS_CERTIFICATES?.trim() === 'generate';
     try {
-      config = loadCollectorConfig(process.env, flags, existsSync);
+      config = loadCollectorConfig(process.env, flags, generated ? () => true : existsSync);
     } catch (error) {
       if (error instanceof ConfigError) throw new UsageError(error.problems.join('; '));
       throw error;

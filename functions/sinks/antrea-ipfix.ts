@@ -12,56 +12,16 @@
 // IPFIX bytes come from collector-edge's IpfixEncoder (the one encoder of the project). Pure.
 import { field, IpfixEncoder } from '../../collector-edge/ipfix/encoder.ts';
 import type { EncodableValue, EncoderField } from '../../collector-edge/ipfix/index.ts';
+import {
+  ANTREA_ENTERPRISE_ELEMENTS,
+  ANTREA_IANA_ELEMENTS,
+  ANTREA_REVERSE_ELEMENTS,
+} from '../../core/antrea-elements.ts';
 import type { ExportedRow } from './exported-row.ts';
 
 export const TEMPLATE_ID_IPV4 = 256;
 export const TEMPLATE_ID_IPV6 = 257;
 
-const IANA_COMMON = [
-  'flowStartSeconds',
-  'flowEndSeconds',
-  'flowEndReason',
-  'sourceTransportPort',
-  'destinationTransportPort',
-  'protocolIdentifier',
-  'packetTotalCount',
-  'octetTotalCount',
-  'packetDeltaCount',
-  'octetDeltaCount',
-];
-const IANA_REVERSE = [
-  'reversePacketTotalCount',
-  'reverseOctetTotalCount',
-  'reversePacketDeltaCount',
-  'reverseOctetDeltaCount',
-];
-/** AntreaInfoElements(includeK8sNames=true, includeK8sUIDs=false), up to the family-specific addresses. */
-const ANTREA_NAMES = [
-  'sourcePodName',
-  'sourcePodNamespace',
-  'sourceNodeName',
-  'destinationPodName',
-  'destinationPodNamespace',
-  'destinationNodeName',
-  'destinationServicePort',
-  'destinationServicePortName',
-  'ingressNetworkPolicyName',
-  'ingressNetworkPolicyNamespace',
-  'ingressNetworkPolicyType',
-  'ingressNetworkPolicyRuleName',
-  'ingressNetworkPolicyRuleAction',
-  'egressNetworkPolicyName',
-  'egressNetworkPolicyNamespace',
-  'egressNetworkPolicyType',
-  'egressNetworkPolicyRuleName',
-  'egressNetworkPolicyRuleAction',
-  'tcpState',
-  'flowType',
-  'egressName',
-  'egressIP',
-  'egressNodeName',
-  'proxySnatPort',
-];
 const STATS = [
   'octetDeltaCount',
   'octetTotalCount',
@@ -84,11 +44,11 @@ const TRAILER = ['sourcePodLabels', 'destinationPodLabels', 'clusterId'];
 export function aggregatedTemplateNames(ipv6: boolean): string[] {
   const family = ipv6 ? 'IPv6' : 'IPv4';
   return [
-    ...IANA_COMMON,
+    ...ANTREA_IANA_ELEMENTS,
     `source${family}Address`,
     `destination${family}Address`,
-    ...IANA_REVERSE,
-    ...ANTREA_NAMES,
+    ...ANTREA_REVERSE_ELEMENTS,
+    ...ANTREA_ENTERPRISE_ELEMENTS,
     `proxySnat${family}`,
     `destinationCluster${family}`,
     `destinationService${family}`,

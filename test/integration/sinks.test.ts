@@ -333,6 +333,8 @@ describe('IPFIX export of aggregated rows', () => {
     expect(sinks.counters()).toMatchObject([{ sink: 'ipfix', rowsSent: 60, retries: 0, rowsDropped: 0 }]);
 
     const clickhouse = new Map((await stack.rows()).map((r) => [tupleOf(r, r.sourceIP, r.destinationIP), r]));
+    // drain() resolves when the bytes are written to the socket; the receiver reads them a moment later.
+    await waitFor(() => decodeReceived(receiver).length >= 60, 'the collector to read every record');
     const received = decodeReceived(receiver);
     expect(received).toHaveLength(60);
     let compared = 0;
@@ -475,6 +477,8 @@ describe('IPFIX export of aggregated rows', () => {
     expect(rows).toHaveLength(60);
     expect(new Set(rows.map((r) => `${r.flowKey}#${r.exportSeq}`)).size).toBe(60);
     // Every row reached the collector: the 20 before the kill, the 40 after it (on a new connection).
+    // drain() resolves when the bytes are written to the socket; the receiver reads them a moment later.
+    await waitFor(() => decodeReceived(receiver).length >= 60, 'the collector to read every record');
     const received = decodeReceived(receiver);
     expect(received).toHaveLength(60);
     expect(receiver.connections).toHaveLength(2);
@@ -496,6 +500,7 @@ describe('IPFIX export of aggregated rows', () => {
     stack.clock.now += 1000;
     expect(await stack.flusher(sinks, refusing).round()).toMatchObject({ ok: false, insertFailures: 1 });
     expect(await sinks.drain()).toBe(true);
+    await waitFor(() => decodeReceived(receiver).length >= 10, 'the collector to read the batch');
     expect(decodeReceived(receiver)).toHaveLength(10);
     // ClickHouse gets the batch from its manifest next round; the sinks are not sent it again.
     stack.clock.now += 8000;
