@@ -8,9 +8,8 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
 import type { FlowStore } from '../../core/flow-state/ports.ts';
 import { correlatorConfigFromEnv } from '../../functions/correlator/config.ts';
-import { createCorrelatorHandler } from '../../functions/correlator/make-handler.ts';
+import { wireCorrelator } from '../../functions/correlator/wiring.ts';
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
-import { DynamoFlowStore } from '../../functions/flow-store/store.ts';
 import { flusherConfigFromEnv } from '../../functions/flusher/config.ts';
 import { FlushLoop, type RoundReport } from '../../functions/flusher/flusher.ts';
 import { wireFlusher } from '../../functions/flusher/wiring.ts';
@@ -32,15 +31,11 @@ export interface EventTimeCorrelatorOptions {
 
 /** The correlator's Lambda handler, built once per "execution environment" from the environment. */
 export function createEventTimeCorrelator(options: EventTimeCorrelatorOptions) {
-  const config = correlatorConfigFromEnv();
-  const dynamo = new DynamoFlowStore(createDynamoDbClient(), config.tableName, config.schedule);
-  const store = options.wrapStore ? options.wrapStore(dynamo) : dynamo;
-  return createCorrelatorHandler({
-    store,
+  return wireCorrelator(correlatorConfigFromEnv(), {
     now: options.now,
     logger: new Logger(),
     metrics: (options.metrics ?? new Metrics()) as Metrics,
-    settings: config.settings,
+    wrapStore: options.wrapStore,
   });
 }
 

@@ -641,27 +641,19 @@ describe('monitoring', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       Dimensions: [{ Name: 'service', Value: CORRELATOR_SERVICE_NAME }],
     });
-    const sustained = { Threshold: 0, EvaluationPeriods: 2, DatapointsToAlarm: 2, Period: 300 };
+    const sustained = { Threshold: 0, EvaluationPeriods: 2, DatapointsToAlarm: 2 };
     const mathAlarms = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter((a) =>
       Array.isArray(a.Properties.Metrics),
     );
     const streamAlarm = mathAlarms.find((a) => JSON.stringify(a.Properties.Metrics).includes('AWS/Kinesis'));
-    expect(streamAlarm?.Properties).toMatchObject({
-      Threshold: 0,
-      EvaluationPeriods: 2,
-      DatapointsToAlarm: 2,
-    });
+    expect(streamAlarm?.Properties).toMatchObject(sustained);
     for (const name of ['PutRecords.ThrottledRecords', 'ReadProvisionedThroughputExceeded']) {
       expect(JSON.stringify(streamAlarm?.Properties.Metrics)).toContain(name);
     }
     expect(JSON.stringify(streamAlarm?.Properties.Metrics)).toContain('"Period":300');
     const tableId = idOf(s.stack.store.table);
     const tableAlarm = mathAlarms.find((a) => JSON.stringify(a.Properties.Metrics).includes('AWS/DynamoDB'));
-    expect(tableAlarm?.Properties).toMatchObject({
-      Threshold: 0,
-      EvaluationPeriods: 2,
-      DatapointsToAlarm: 2,
-    });
+    expect(tableAlarm?.Properties).toMatchObject(sustained);
     const queries = JSON.stringify(tableAlarm?.Properties.Metrics);
     for (const name of [
       'ReadThrottleEvents',
