@@ -9,12 +9,13 @@ const HOURS_PER_MONTH = SECONDS_PER_MONTH / 3600;
 
 /** Resources the stack holds at any traffic; test/infra/flowline-stack.test.ts counts them in the template. */
 export const STANDING_RESOURCES = {
-  /** Ingest stream, flow store, alarm topic. */
-  kmsKeys: 3,
+  /** The data key (ingest stream and flow store) and the alarm topic's. */
+  kmsKeys: 2,
   /** The ClickHouse password. */
   secrets: 1,
   alarms: 14,
-  dashboards: 1,
+  /** The operations dashboard is opt-in (context `dashboard`). */
+  dashboards: 0,
   /** The flusher's EventBridge rule: rate(1 minute). */
   flusherScheduleSeconds: 60,
 } as const;
@@ -127,7 +128,7 @@ function standingAtRest(prices: Prices): AtRestLine[] {
     {
       component: 'KMS',
       usd: kmsKeys * prices.kmsKeyMonth + (kmsRequests / 1e4) * prices.kmsRequestsTenThousand,
-      driver: `${kmsKeys} customer managed keys (stream, table, alarm topic) x $${prices.kmsKeyMonth} (first year; +$1 each at the first and second yearly rotation) + ${fmt(kmsRequests)} requests (upper bound)`,
+      driver: `${kmsKeys} customer managed keys (flow data: stream and table; alarm topic) x $${prices.kmsKeyMonth} (first year; +$1 each at the first and second yearly rotation) + ${fmt(kmsRequests)} requests (upper bound)`,
     },
     {
       component: 'Secrets Manager',
@@ -142,7 +143,7 @@ function standingAtRest(prices: Prices): AtRestLine[] {
     {
       component: 'CloudWatch dashboard',
       usd: dashboards * prices.cloudwatchDashboardMonth,
-      driver: `${dashboards} dashboard x $${prices.cloudwatchDashboardMonth}`,
+      driver: `${dashboards} dashboards: the operations dashboard is opt-in (context dashboard=true: +$${prices.cloudwatchDashboardMonth})`,
     },
     {
       component: 'CloudWatch custom metrics',

@@ -48,6 +48,10 @@ export class CollectorAccess extends Construct {
           sid: 'EncryptWithStreamKey',
           actions: ['kms:GenerateDataKey'],
           resources: [props.ingest.key.keyArn],
+          // Only through Kinesis: the key is also the flow store's, which the collector has no business with.
+          conditions: {
+            StringEquals: { 'kms:ViaService': `kinesis.${Stack.of(this).region}.amazonaws.com` },
+          },
         }),
       ],
     });

@@ -77,6 +77,8 @@ export interface FlowlineConfig {
   sinkMaxQueuedRows: number;
 
   alarmEmail: string | undefined;
+  /** The CloudWatch operations dashboard ($3 a month beyond an account's three free ones). */
+  dashboard: boolean;
   iteratorAgeAlarmSeconds: number;
   exportLagAlarmSeconds: number;
   logRetentionDays: number;
@@ -134,6 +136,7 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   archiveExpirationDays: 365,
   sinkMaxQueuedRows: 100_000,
   alarmEmail: undefined,
+  dashboard: false,
   iteratorAgeAlarmSeconds: 300,
   exportLagAlarmSeconds: 120,
   logRetentionDays: 30,
@@ -253,6 +256,7 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     archiveExpirationDays: int('archiveExpirationDays', 0, 36_500),
     sinkMaxQueuedRows: int('sinkMaxQueuedRows', 1000, 10_000_000),
     alarmEmail: optional('alarmEmail', /^[^\s@]+@[^\s@]+$/),
+    dashboard: bool('dashboard'),
     iteratorAgeAlarmSeconds: int('iteratorAgeAlarmSeconds', 1, 604_800),
     exportLagAlarmSeconds: int('exportLagAlarmSeconds', 1, 86_400),
     logRetentionDays: int('logRetentionDays', 1, 3653),

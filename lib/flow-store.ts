@@ -1,10 +1,10 @@
 // The flow store: the DynamoDB table of aggregated flows (one item per flow key), its TTL attribute and the
-// sparse GSI the flusher queries for flows due for export. Encrypted with a customer-managed key, with PITR.
+// sparse GSI the flusher queries for flows due for export. Encrypted with the stack's data key (customer-managed, shared with the stream), with PITR.
 // Key and attribute names come from the table's code (functions/flow-store), passed in as `schema`.
 import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { TableBillingMode } from './config.ts';
 
@@ -52,6 +52,8 @@ export interface FlowStoreProps {
   writeCapacity: number;
   removalPolicy: RemovalPolicy;
   deletionProtection: boolean;
+  /** The stack's data key (FlowlineStack.dataKey), shared with the ingest stream. */
+  key: kms.IKey;
 }
 
 const attributeType = (type: KeyAttribute['type']): dynamodb.AttributeType =>
@@ -65,17 +67,13 @@ const attribute = (a: KeyAttribute): dynamodb.Attribute => ({ name: a.name, type
 
 export class FlowStore extends Construct {
   readonly table: dynamodb.Table;
-  readonly key: kms.Key;
+  readonly key: kms.IKey;
   readonly schema: FlowTableSchema;
 
   constructor(scope: Construct, id: string, props: FlowStoreProps) {
     super(scope, id);
     this.schema = props.schema;
-    this.key = new kms.Key(this, 'Key', {
-      description: 'Flowline flow store encryption',
-      enableKeyRotation: true,
-      removalPolicy: props.removalPolicy,
-    });
+    this.key = props.key;
     const provisioned = props.billingMode === 'provisioned';
     const capacity = provisioned
       ? { readCapacity: props.readCapacity, writeCapacity: props.writeCapacity }

@@ -2,6 +2,7 @@
 // flusher -> ClickHouse, the collector's access, and monitoring. Configuration: lib/config.ts.
 import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { FLOW_TABLE_SCHEMA } from '../functions/flow-store/schema.ts';
 import { ClickHouseSecret } from './clickhouse-secret.ts';
@@ -21,6 +22,8 @@ export interface FlowlineStackProps extends StackProps {
 }
 
 export class FlowlineStack extends Stack {
+  /** Encrypts the flow data at rest: the ingest stream and the flow store. */
+  readonly dataKey: kms.Key;
   readonly ingest: IngestStream;
   readonly store: FlowStore;
   readonly correlator: Correlator;
@@ -35,7 +38,17 @@ export class FlowlineStack extends Stack {
     const { config } = props;
     const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
+    // One customer-managed key for the stream and the table: the same flow data, read by the same two
+    // functions. A key costs $1 a month (more after rotations), a third of the at-rest bill beside the
+    // shard (docs/cost.md). Producers stay scoped: the collector may only have Kinesis generate data keys
+    // (lib/collector-access.ts), and only the correlator and flusher can decrypt.
+    this.dataKey = new kms.Key(this, 'DataKey', {
+      description: 'Flowline flow data encryption (ingest stream and flow store)',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
     this.ingest = new IngestStream(this, 'Ingest', {
+      key: this.dataKey,
       mode: config.streamMode,
       shardCount: config.shardCount,
       retentionHours: config.streamRetentionHours,
@@ -48,6 +61,7 @@ export class FlowlineStack extends Stack {
       writeCapacity: config.tableWriteCapacity,
       removalPolicy,
       deletionProtection: config.retainData,
+      key: this.dataKey,
     });
     const schedule: FlowSchedule = {
       activeTimeoutSeconds: config.activeTimeoutSeconds,
@@ -113,6 +127,7 @@ export class FlowlineStack extends Stack {
       failureQueue: this.correlator.failureQueue,
       flusher: this.flusher.function,
       alarmEmail: config.alarmEmail,
+      dashboard: config.dashboard,
       iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,
       exportLagAlarmSeconds: config.exportLagAlarmSeconds,
       removalPolicy,
@@ -151,7 +166,7 @@ export class FlowlineStack extends Stack {
     out(
       'IngestStreamKeyArn',
       this.ingest.key.keyArn,
-      'KMS key of the stream (producers need kms:GenerateDataKey)',
+      'KMS key of the stream and the table (producers need kms:GenerateDataKey via Kinesis)',
     );
     out(
       'CollectorRoleArn',
@@ -171,7 +186,8 @@ export class FlowlineStack extends Stack {
       'Secret with the ClickHouse username and password',
     );
     out('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic of the alarms');
-    out('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard');
+    if (this.monitoring.dashboard)
+      out('DashboardName', this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard');
     if (this.sinks.bucket) {
       out('ArchiveBucketName', this.sinks.bucket.bucketName, 'S3 bucket of the Parquet flow archive');
     }

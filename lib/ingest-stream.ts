@@ -1,8 +1,8 @@
 // The ingest stream: the Kinesis Data Stream the collector-edge writes packed FlowRecords to, encrypted with
-// its own customer-managed KMS key (so the producer's kms:GenerateDataKey can be scoped to exactly this key).
+// the stack's customer-managed data key, which the flow store shares (FlowlineStack.dataKey).
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { StreamMode } from './config.ts';
 
@@ -12,19 +12,17 @@ export interface IngestStreamProps {
   shardCount: number;
   retentionHours: number;
   removalPolicy: RemovalPolicy;
+  /** The stack's data key (FlowlineStack.dataKey). */
+  key: kms.IKey;
 }
 
 export class IngestStream extends Construct {
   readonly stream: kinesis.Stream;
-  readonly key: kms.Key;
+  readonly key: kms.IKey;
 
   constructor(scope: Construct, id: string, props: IngestStreamProps) {
     super(scope, id);
-    this.key = new kms.Key(this, 'Key', {
-      description: 'Flowline ingest stream encryption',
-      enableKeyRotation: true,
-      removalPolicy: props.removalPolicy,
-    });
+    this.key = props.key;
     const provisioned = props.mode === 'provisioned';
     this.stream = new kinesis.Stream(this, 'Stream', {
       streamMode: provisioned ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,

@@ -1,6 +1,8 @@
-// Alarms and a dashboard for the pipeline. Alarms notify an SNS topic (encrypted, TLS-only), optionally
-// subscribed by e-mail. What each alarm means and what to do is in README "Deploy to AWS". The dashboard
-// shows the AWS metrics and the functions' own (functions/shared/metric-names.ts, CloudWatch EMF).
+// Alarms and, opt-in, a dashboard for the pipeline. Alarms notify an SNS topic (encrypted, TLS-only),
+// optionally subscribed by e-mail; what each means and what to do is in docs/operations.md. The dashboard
+// shows the AWS metrics and the functions' own (functions/shared/metric-names.ts, CloudWatch EMF). It is
+// opt-in (context `dashboard`) because it is a standing $3 a month, a fifth of the at-rest bill
+// (docs/cost.md), and the alarms, not the dashboard, are what tells an operator something is wrong.
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -32,6 +34,8 @@ export interface MonitoringProps {
   failureQueue: sqs.IQueue;
   flusher: lambda.IFunction;
   alarmEmail: string | undefined;
+  /** Create the CloudWatch dashboard. */
+  dashboard: boolean;
   iteratorAgeAlarmSeconds: number;
   exportLagAlarmSeconds: number;
   removalPolicy: RemovalPolicy;
@@ -39,7 +43,8 @@ export interface MonitoringProps {
 
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
-  readonly dashboard: cloudwatch.Dashboard;
+  /** Only with context `dashboard`. */
+  readonly dashboard: cloudwatch.Dashboard | undefined;
   readonly alarms: Record<string, cloudwatch.Alarm> = {};
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
@@ -246,12 +251,12 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      defaultInterval: Duration.hours(3),
-    });
+    if (!props.dashboard) return;
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    this.dashboard = dashboard;
     const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
       new cloudwatch.GraphWidget({ title, left, right, width: 12, height: 6 });
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: 'Alarms',
         alarms: Object.values(this.alarms),
@@ -259,7 +264,7 @@ export class Monitoring extends Construct {
         height: 3,
       }),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       graph(
         'Ingest stream: records and bytes in',
         [stream.metricIncomingRecords({ statistic: 'Sum' })],
@@ -274,7 +279,7 @@ export class Monitoring extends Construct {
         [stream.metricReadProvisionedThroughputExceeded({ statistic: 'Sum', period: fiveMinutes })],
       ),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       graph('Correlator: iterator age (ms)', [iteratorAge]),
       graph(
         'Correlator: invocations, errors, throttles',
@@ -287,7 +292,7 @@ export class Monitoring extends Construct {
       ),
     );
     const c = CORRELATOR_METRICS;
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       graph(
         'Correlator: flow records, poison records, write conflicts, failed flow keys',
         [correlatorMetric(c.flowRecords)],
@@ -300,7 +305,7 @@ export class Monitoring extends Construct {
       ),
     );
     const f = FLUSHER_METRICS;
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       graph('Flusher: flows due, rows inserted, rows replayed', [
         flusherMetric(f.flowsDue),
         flusherMetric(f.rowsInserted),
@@ -313,11 +318,11 @@ export class Monitoring extends Construct {
         rejectedRows,
       ]),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       graph('On-failure queue depth', [dlqDepth]),
       graph('Flusher: export lag (s)', [exportLag], [rejectedRows, insertFailures]),
     );
-    this.dashboard.addWidgets(
+    dashboard.addWidgets(
       graph(
         'Flusher: invocations, errors, throttles',
         [props.flusher.metricInvocations(), props.flusher.metricErrors(), props.flusher.metricThrottles()],

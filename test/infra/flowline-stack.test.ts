@@ -69,7 +69,7 @@ describe('ingest stream', () => {
     const keyId = idOf(s.stack.ingest.key);
     t.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
-      Description: 'Flowline ingest stream encryption',
+      Description: 'Flowline flow data encryption (ingest stream and flow store)',
     });
     t.resourceCountIs('AWS::Kinesis::Stream', 1);
     t.hasResourceProperties('AWS::Kinesis::Stream', {
@@ -135,10 +135,8 @@ describe('flow store', () => {
       DeletionProtectionEnabled: true,
     });
     t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-    t.hasResourceProperties('AWS::KMS::Key', {
-      EnableKeyRotation: true,
-      Description: 'Flowline flow store encryption',
-    });
+    // The stream's key: one data key for the flow data at rest.
+    expect(idOf(s.stack.store.key)).toBe(idOf(s.stack.ingest.key));
   });
 
   it('uses provisioned capacity for table and index when asked, and can be destroyed in dev', () => {
@@ -348,6 +346,11 @@ describe('collector access', () => {
             Effect: 'Allow',
             Action: 'kms:GenerateDataKey',
             Resource: { 'Fn::GetAtt': [idOf(s.stack.ingest.key), 'Arn'] },
+            Condition: {
+              StringEquals: {
+                'kms:ViaService': `kinesis.${s.stack.region}.amazonaws.com`,
+              },
+            },
           },
         ],
       },
@@ -451,7 +454,6 @@ describe('collector access', () => {
         'ClickHouseSecretArn',
         'CollectorPolicyArn',
         'CollectorRoleArn',
-        'DashboardName',
         'FailureQueueUrl',
         'FlowTableName',
         'IngestStreamArn',
@@ -510,13 +512,13 @@ describe('least privilege', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('lists the exceptions: the three key policies, each only root + named service principals', () => {
+  it('lists the exceptions: the two key policies (flow data, alarm topic), each only root + named service principals', () => {
     const exceptions = statementsOf(t).filter(
       (x) => x.statement.Effect === 'Allow' && isWildcardException(x),
     );
     const byKey = new Map<string, Statement[]>();
     for (const x of exceptions) byKey.set(x.logicalId, [...(byKey.get(x.logicalId) ?? []), x.statement]);
-    expect(byKey.size).toBe(3);
+    expect(byKey.size).toBe(2);
     const principals = exceptions.map((x) => JSON.stringify(x.statement.Principal));
     for (const p of principals) expect(p).toMatch(/:root"|cloudwatch\.amazonaws\.com/);
     const cloudwatch = exceptions.filter((x) => JSON.stringify(x.statement.Principal).includes('cloudwatch'));
@@ -684,10 +686,13 @@ describe('monitoring', () => {
     });
   });
 
-  it('has a dashboard showing the pipeline and the alarms', () => {
-    t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  it('has, when asked, a dashboard showing the pipeline and the alarms', () => {
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 0); // opt-in: a standing $3 a month
+    const withDashboard = synthAgain({ dashboard: true }).template;
+    withDashboard.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    expect(Object.keys(withDashboard.toJSON().Outputs)).toContain('DashboardName');
     const body = JSON.stringify(
-      Object.values(resourcesOf(t, 'AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+      Object.values(resourcesOf(withDashboard, 'AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
     );
     for (const needle of [
       'IncomingRecords',
