@@ -127,6 +127,7 @@ export class Collector {
       ...(deps.kubeConfig ? { kubeConfig: deps.kubeConfig } : {}),
     });
     this.metrics.observeOpenFlowRecords(() => this.packer.pendingRecords + this.queue.unwrittenFlowRecords);
+    this.metrics.observeQueue(this.queue);
     this.ingest = new IngestPipeline(this.packer, this.metrics, this.logger, logThrottle, {
       maxTemplatesPerSession: config.maxTemplatesPerSession,
       udpTemplateLifetimeMs: config.udpSessionIdleMs,
@@ -282,11 +283,6 @@ export class Collector {
   }
 
   private updateGauges(): void {
-    this.metrics.spoolUnwrittenBytes.set(this.queue.unwrittenBytes);
-    this.metrics.queueEntries.set(this.queue.size);
-    this.metrics.queueMemoryBytes.set(this.queue.memoryInUse);
-    this.metrics.spoolBytes.set(this.queue.spoolBytes);
-    this.metrics.spoolSegments.set(this.queue.spoolSegments);
     const waitingMs = this.deliveryWatch.waitingMs(this.queue.size, this.now());
     const stalled = waitingMs > this.config.deliveryStallMs;
     if (stalled && !this.deliveryStalledLogged) {

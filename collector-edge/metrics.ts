@@ -4,6 +4,15 @@
 // per message / per batch, never per record.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** The delivery queue's figures the gauges show (delivery-queue.ts). */
+export interface QueueGaugeSource {
+  readonly unwrittenBytes: number;
+  readonly size: number;
+  readonly memoryInUse: number;
+  readonly spoolBytes: number;
+  readonly spoolSegments: number;
+}
+
 export type Transport = 'udp' | 'tcp' | 'tls';
 
 /**
@@ -183,30 +192,43 @@ export class CollectorMetrics {
     registers: [this.registry],
     collect: (): void => this.openFlowRecords.set(this.openFlowRecordsSource()),
   });
-  readonly spoolUnwrittenBytes = new Gauge({
+  /** Read when scraped (see observeQueue): a gauge set by a timer is up to a period stale. */
+  private queueSource: QueueGaugeSource = {
+    unwrittenBytes: 0,
+    size: 0,
+    memoryInUse: 0,
+    spoolBytes: 0,
+    spoolSegments: 0,
+  };
+  readonly spoolUnwrittenBytes: Gauge = new Gauge({
     name: 'flowline_spool_unwritten_bytes',
     help: 'Sealed batches waiting for the spool writer, in bytes (grows while the disk is slower than the input)',
     registers: [this.registry],
+    collect: (): void => this.spoolUnwrittenBytes.set(this.queueSource.unwrittenBytes),
   });
-  readonly queueEntries = new Gauge({
+  readonly queueEntries: Gauge = new Gauge({
     name: 'flowline_queue_entries',
     help: 'Kinesis records waiting for acknowledgement',
     registers: [this.registry],
+    collect: (): void => this.queueEntries.set(this.queueSource.size),
   });
-  readonly queueMemoryBytes = new Gauge({
+  readonly queueMemoryBytes: Gauge = new Gauge({
     name: 'flowline_queue_memory_bytes',
     help: 'Payload bytes of waiting Kinesis records held in memory',
     registers: [this.registry],
+    collect: (): void => this.queueMemoryBytes.set(this.queueSource.memoryInUse),
   });
-  readonly spoolBytes = new Gauge({
+  readonly spoolBytes: Gauge = new Gauge({
     name: 'flowline_spool_bytes',
     help: 'Bytes of spool segment files on disk',
     registers: [this.registry],
+    collect: (): void => this.spoolBytes.set(this.queueSource.spoolBytes),
   });
-  readonly spoolSegments = new Gauge({
+  readonly spoolSegments: Gauge = new Gauge({
     name: 'flowline_spool_segments',
     help: 'Spool segment files on disk',
     registers: [this.registry],
+    collect: (): void => this.spoolSegments.set(this.queueSource.spoolSegments),
   });
   readonly spoolRecovered = new Counter({
     name: 'flowline_spool_recovered_records_total',
@@ -239,11 +261,17 @@ export class CollectorMetrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Sum of one metric (all label sets), for tests and the benchmark. */
   /** Where the open-flow-records gauge reads its value when scraped: always current, never stale. */
   observeOpenFlowRecords(read: () => number): void {
     this.openFlowRecordsSource = read;
   }
+
+  /** Where the queue and spool gauges read their values when scraped. */
+  observeQueue(source: QueueGaugeSource): void {
+    this.queueSource = source;
+  }
+
+  /** Sum of one metric (all label sets), for tests and the benchmark. */
 
   async total(name: string, labels: Record<string, string> = {}): Promise<number> {
     const metric = this.registry.getSingleMetric(name);
