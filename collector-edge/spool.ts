@@ -13,8 +13,9 @@
 // port) writes every entry appended meanwhile with one writev (group commit), and only then reports the
 // entries committed: that is when they become sendable (DeliveryQueue), as before this was asynchronous.
 // A killed process (SIGKILL, OOM) loses nothing committed: the data is in the kernel page cache. Against
-// power loss the active segment is fdatasync'ed every `fsyncIntervalMs` (default 1 s; 0 = before entries are
-// reported committed, one fdatasync for the whole group), when a segment is closed, and the directory is
+// power loss the active segment is fdatasync'ed every `fsyncIntervalMs` (default 1 s, beside the writer, so a
+// slow sync never holds back the next write; 0 = before entries are reported committed, one fdatasync for
+// the whole group), when a segment is closed, and the directory is
 // fsync'ed when a segment is created. Ack files are never fsync'ed: losing an ack only means re-sending.
 // Entries appended but not yet committed are held in memory (`unwrittenBytes`), like records in open batches.
 //
@@ -146,8 +147,9 @@ export class Spool {
   private unwrittenRecordCount = 0;
   /** Segments created and not yet opened (the writer opens them and fsyncs the directory). */
   private readonly toRemove: Segment[] = [];
-  private syncWanted = false;
   private writing: Promise<void> | undefined;
+  /** The periodic fdatasync in progress (fsyncIntervalMs > 0), beside the writer. */
+  private syncing: Promise<void> | undefined;
   private listener: SpoolListener | undefined;
 
   private constructor(private readonly options: SpoolOptions) {
@@ -168,10 +170,7 @@ export class Spool {
     const spool = new Spool(options);
     const recovered = spool.recover();
     if (options.fsyncIntervalMs > 0) {
-      spool.fsyncTimer = setInterval(() => {
-        spool.syncWanted = true;
-        spool.startWriter();
-      }, options.fsyncIntervalMs);
+      spool.fsyncTimer = setInterval(() => spool.startSync(), options.fsyncIntervalMs);
       spool.fsyncTimer.unref();
     }
     return { spool, recovered };
@@ -384,7 +383,6 @@ export class Spool {
   private hasWriterWork(): boolean {
     return (
       this.unwritten.length > 0 ||
-      this.syncWanted ||
       this.toRemove.length > 0 ||
       this.segments.some((s) => s.acks.length > 0 || (s.closed && !s.retired))
     );
@@ -396,18 +394,16 @@ export class Spool {
       const group = this.unwritten;
       this.unwritten = [];
       let committed = await this.writeEntries(group);
-      const syncNow = this.options.fsyncIntervalMs === 0 || this.syncWanted;
-      this.syncWanted = false;
-      if (syncNow) {
+      // With fsync-every-append, entries are committed once synced. Otherwise written is committed (a
+      // killed process loses nothing in the page cache) and the periodic sync runs beside this loop.
+      if (this.options.fsyncIntervalMs === 0) {
         try {
           await this.syncDirty();
         } catch (error) {
-          // Written but maybe not durable: with fsync-every-append they are not reported committed (they
-          // are still in the file, so a restart may send them: a duplicate at worst, never a loss).
-          if (this.options.fsyncIntervalMs === 0) {
-            this.fail(committed, error);
-            committed = [];
-          } else this.listener?.failed([], error);
+          // Written but maybe not durable: not reported committed (they are still in the file, so a
+          // restart may send them: a duplicate at worst, never a loss).
+          this.fail(committed, error);
+          committed = [];
         }
       }
       for (const item of group) {
@@ -489,6 +485,21 @@ export class Spool {
     }
   }
 
+  /**
+   * The periodic fdatasync against power loss, outside the writer's loop: on a slow disk an fdatasync can
+   * take seconds, and while the writer waited on it every new entry stayed in memory, unsendable and lost
+   * if the process was killed. Writes go on meanwhile; a write during the sync marks its segment dirty
+   * again for the next one.
+   */
+  private startSync(): void {
+    if (this.syncing) return;
+    this.syncing = this.syncDirty()
+      .catch((error: unknown) => this.listener?.failed([], error))
+      .finally(() => {
+        this.syncing = undefined;
+      });
+  }
+
   /** fdatasync of every segment written since its last one. */
   private async syncDirty(): Promise<void> {
     for (const segment of this.segments) {
@@ -513,6 +524,7 @@ export class Spool {
     for (const segment of [...this.segments]) {
       if (!segment.closed || segment.retired) continue;
       if (this.unwritten.some((u) => u.entry.segment === segment)) continue;
+      await this.syncing; // never close a descriptor an fdatasync is using
       const fd = segment.fd;
       const sync = segment.dirty && !segment.failed;
       // Retired before the calls: readData opens its own descriptor from now on, and a failing close is

@@ -184,8 +184,40 @@ describe('spool writer', () => {
     expect(queue.sendable).toBe(2);
     await spool.close();
   });
+
+  test('a slow periodic fdatasync does not hold back the next write: new entries become sendable meanwhile', async () => {
+    const dir = tempDir();
+    const syncs: Array<() => void> = [];
+    const fileSystem: SpoolFileSystem = {
+      ...nodeSpoolFileSystem,
+      fdatasync: (fd, callback) => syncs.push(() => nodeSpoolFileSystem.fdatasync(fd, callback)),
+    };
+    const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs: 5, fileSystem });
+    const queue = new DeliveryQueue(spool, 1 << 20);
+    queue.push(batch(0));
+    await waitUntil(() => syncs.length > 0); // the periodic sync of batch 0's segment, held
+    queue.push(batch(1));
+    queue.push(batch(2));
+    await waitUntil(() => queue.sendable === 3); // written (page cache) while the sync still waits
+    expect(spool.unwrittenBytes).toBe(0);
+    let closed = false;
+    void spool.close().then(() => {
+      closed = true;
+    });
+    while (!closed) {
+      syncs.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const { spool: reopened, recovered } = open(dir, 1 << 20);
+    expect(recovered.map((e) => e.recordCount)).toEqual([1, 2, 3]);
+    await reopened.close();
+  });
 });
 
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+async function waitUntil(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
