@@ -164,14 +164,7 @@ describe('spool writer', () => {
   });
 
   test('entries become committed only after their fdatasync when syncing every append', async () => {
-    const dir = tempDir();
-    const syncs: Array<() => void> = [];
-    const fileSystem: SpoolFileSystem = {
-      ...nodeSpoolFileSystem,
-      fdatasync: (fd, callback) => syncs.push(() => nodeSpoolFileSystem.fdatasync(fd, callback)),
-    };
-    const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs: 0, fileSystem });
-    const queue = new DeliveryQueue(spool, 1 << 20);
+    const { syncs, spool, queue } = withHeldSyncs(0);
     queue.push(batch(0));
     await waitUntil(() => syncs.length > 0);
     queue.push(batch(1)); // arrives while the first group's fdatasync is pending
@@ -186,14 +179,7 @@ describe('spool writer', () => {
   });
 
   test('a slow periodic fdatasync does not hold back the next write: new entries become sendable meanwhile', async () => {
-    const dir = tempDir();
-    const syncs: Array<() => void> = [];
-    const fileSystem: SpoolFileSystem = {
-      ...nodeSpoolFileSystem,
-      fdatasync: (fd, callback) => syncs.push(() => nodeSpoolFileSystem.fdatasync(fd, callback)),
-    };
-    const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs: 5, fileSystem });
-    const queue = new DeliveryQueue(spool, 1 << 20);
+    const { dir, syncs, spool, queue } = withHeldSyncs(5);
     queue.push(batch(0));
     await waitUntil(() => syncs.length > 0); // the periodic sync of batch 0's segment, held
     queue.push(batch(1));
@@ -213,6 +199,18 @@ describe('spool writer', () => {
     await reopened.close();
   });
 });
+
+/** A spool whose fdatasync calls wait in `syncs` until the test runs them, and its delivery queue. */
+function withHeldSyncs(fsyncIntervalMs: number) {
+  const dir = tempDir();
+  const syncs: Array<() => void> = [];
+  const fileSystem: SpoolFileSystem = {
+    ...nodeSpoolFileSystem,
+    fdatasync: (fd, callback) => syncs.push(() => nodeSpoolFileSystem.fdatasync(fd, callback)),
+  };
+  const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs, fileSystem });
+  return { dir, syncs, spool, queue: new DeliveryQueue(spool, 1 << 20) };
+}
 
 async function waitUntil(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
