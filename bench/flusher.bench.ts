@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
 import { type ClickHouseExecutor, createClickHouseClient, executorFor } from '../clickhouse/client.ts';
@@ -52,6 +52,7 @@ import {
 } from '../local/engines/clickhouse-http-server.ts';
 import { startLocalEngines } from '../local/engines/index.ts';
 import { CLUSTER_UUID, workloadFlows } from '../workloads/flusher-workload.ts';
+import { meterCapacity } from './dynamodb.ts';
 import { median, medianBy } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
@@ -508,50 +509,6 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
       notes: `the ceiling of the local ClickHouse on this machine (${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(1)} at the end), ${engine.withViewsCpuMicrosPerRow.toFixed(1)} us CPU per row (${engine.flowsOnlyCpuMicrosPerRow.toFixed(1)} without the views); the views cost ${Math.round((1 - engine.withViews / engine.flowsOnly) * 100)}% of its rate`,
     },
   ];
-}
-
-/**
- * Sums ConsumedCapacity of every DynamoDB call the client makes (ReturnConsumedCapacity=TOTAL added).
- * BatchExecuteStatement is kept apart: DynamoDB Local answers it without ConsumedCapacity, so its units
- * are known only when `unreportedStatements` stays 0.
- */
-function meterCapacity(client: DynamoDBClient) {
-  const meter = {
-    read: 0,
-    write: 0,
-    statementUnits: 0,
-    unreportedStatements: 0,
-    reset() {
-      meter.read = 0;
-      meter.write = 0;
-      meter.statementUnits = 0;
-      meter.unreportedStatements = 0;
-    },
-  };
-  const reads = new Set(['QueryCommand', 'GetItemCommand', 'BatchGetItemCommand', 'ScanCommand']);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { ReturnConsumedCapacity?: string };
-      input.ReturnConsumedCapacity ??= 'TOTAL';
-      const result = await next(args);
-      const output = result.output as {
-        ConsumedCapacity?: Array<{ CapacityUnits?: number }> | { CapacityUnits?: number };
-      };
-      const consumed = output.ConsumedCapacity;
-      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
-        (sum, c) => sum + (c.CapacityUnits ?? 0),
-        0,
-      );
-      if (context.commandName === 'BatchExecuteStatementCommand') {
-        if (consumed === undefined) meter.unreportedStatements += 1;
-        meter.statementUnits += units;
-      } else if (reads.has(context.commandName ?? '')) meter.read += units;
-      else meter.write += units;
-      return result;
-    },
-    { step: 'initialize', name: 'flowlineBenchCapacityMeter' },
-  );
-  return meter;
 }
 
 /**
