@@ -108,7 +108,12 @@ interface LiveFlowOptions {
   windowSeconds: number;
   flows: number;
   warmupMinutes: number;
-  measuredMinutes: number;
+  /**
+   * Export periods measured. All flows start together, so a window of whole periods (the flusher's
+   * period: activeFlowRecordTimeout rounded up to commit intervals) gives each flow the same number of
+   * rows, whatever the phase.
+   */
+  measuredPeriods: number;
 }
 
 /** Live flows through correlator and flusher in simulated time; units of the measured minutes only. */
@@ -135,7 +140,10 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     writeConcurrency: deployed.writeConcurrency,
     clock: () => now,
   });
-  const totalMs = (o.warmupMinutes + o.measuredMinutes) * 60_000;
+  const commitMs = DEFAULT_CONFIG.commitIntervalSeconds * 1000;
+  const periodMs = Math.ceil(o.schedule.activeTimeoutMs / commitMs) * commitMs;
+  const measuredMs = o.measuredPeriods * periodMs;
+  const totalMs = o.warmupMinutes * 60_000 + measuredMs;
   const records = generateRecords({
     flows: o.flows,
     rounds: totalMs / (AGENT_EXPORT_SECONDS * 1000),
@@ -145,7 +153,6 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     seed: 15,
   });
   const windowMs = o.windowSeconds * 1000;
-  const commitMs = DEFAULT_CONFIG.commitIntervalSeconds * 1000;
   const warmEnd = t0 + o.warmupMinutes * 60_000;
   let before: { correlator: Units; flusher: Units; rows: number } | undefined;
   let nextInvocation = t0 + windowMs;
@@ -187,7 +194,7 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   return {
     windowSeconds: o.windowSeconds,
     flows: o.flows,
-    minutes: o.measuredMinutes,
+    minutes: measuredMs / 60_000,
     rows: sink.rows - before.rows,
     correlatorWrite: sum(correlator, ['UpdateItemCommand']),
     correlatorRead: sum(correlator, ['BatchGetItemCommand']),
@@ -229,7 +236,7 @@ export function figureRows(f: LiveFlowFigures): BenchRow[] {
   const readPerRow = f.itemRead / f.rows + queryReadPerRound / pricedRows;
   const target = f.windowSeconds === 20 ? 3.2 : f.windowSeconds === 60 ? 1.2 : undefined;
   const label = `correlator window ${f.windowSeconds} s`;
-  const setting = `${f.flows} live flows (${DEFAULT_CLUSTER.interNodeFraction * 100}% inter-Node, agents every ${AGENT_EXPORT_SECONDS} s), ${f.minutes} min measured after warm-up, flusher every ${DEFAULT_CONFIG.commitIntervalSeconds} s, DynamoDB Local ConsumedCapacity`;
+  const setting = `${f.flows} live flows (${DEFAULT_CLUSTER.interNodeFraction * 100}% inter-Node, agents every ${AGENT_EXPORT_SECONDS} s), ${f.minutes.toFixed(1)} min measured after warm-up, flusher every ${DEFAULT_CONFIG.commitIntervalSeconds} s, DynamoDB Local ConsumedCapacity`;
   return [
     {
       group: GROUP,
@@ -279,7 +286,7 @@ export const flowStateBench: BenchModule = {
           windowSeconds,
           flows: quick ? 60 : 200,
           warmupMinutes: 2,
-          measuredMinutes: quick ? 3 : 6,
+          measuredPeriods: quick ? 3 : 6,
         });
         rows.push(...figureRows(figures));
       }

@@ -41,6 +41,11 @@ export interface FlowlineConfig {
   correlatorMemoryMb: number;
   correlatorTimeoutSeconds: number;
   flusherMemoryMb: number;
+  /**
+   * Flusher functions: flusher k of N exports the due-index shards s with s mod N = k and keeps its own
+   * manifest slots (core/flow-state/ports.ts FlusherPartition); at most dueShardCount.
+   */
+  flusherCount: number;
 
   clickHouseUrl: string;
   /** Antrea's cluster UUID (configmap kube-system/antrea-cluster-identity), the rows' clusterUUID. */
@@ -114,6 +119,7 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   // (the SDK's work for each conditional "mark exported" write), and it runs 55 s of every minute whatever
   // the load, so at 512 MB (0.29 vCPU) it would mark about a third as many rows per second.
   flusherMemoryMb: 1769,
+  flusherCount: 1,
   clickHouseUrl: '',
   clusterUuid: '',
   clickHouseDatabase: 'default',
@@ -224,6 +230,7 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     correlatorMemoryMb: int('correlatorMemoryMb', 128, 10_240),
     correlatorTimeoutSeconds: int('correlatorTimeoutSeconds', 3, 900),
     flusherMemoryMb: int('flusherMemoryMb', 128, 10_240),
+    flusherCount: int('flusherCount', 1, 1000),
     clickHouseUrl: str('clickHouseUrl', /^(https?:\/\/\S+)?$/),
     clusterUuid: str('clusterUuid', /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i),
     clickHouseDatabase: str('clickHouseDatabase', /^[A-Za-z_][A-Za-z0-9_]*$/),
@@ -265,6 +272,10 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
   }
   if (config.inactiveTimeoutSeconds < config.activeTimeoutSeconds) {
     throw new ConfigError('context inactiveTimeoutSeconds must be >= activeTimeoutSeconds');
+  }
+  // A flusher without a due shard would export nothing (functions/flusher/config.ts refuses it too).
+  if (config.flusherCount > config.dueShardCount) {
+    throw new ConfigError('context flusherCount must be <= dueShardCount');
   }
   if (config.commitIntervalSeconds > config.flusherRunForSeconds) {
     throw new ConfigError('context commitIntervalSeconds must be <= flusherRunForSeconds');

@@ -313,6 +313,40 @@ describe('flusher', () => {
     });
   });
 
+  it('deploys flusherCount flushers, each on its own due shards, schedule and alarms, all woken by the correlator', () => {
+    const n = synthAgain({ clusterUuid: CLUSTER_UUID, flusherCount: 4 });
+    const ids = n.stack.flushers.map((f) => n.stack.getLogicalId(f.function.node.defaultChild as CfnElement));
+    expect(ids).toHaveLength(4);
+    expect(ids[0]).toBe(functionId('flusher')); // flusher 0 keeps a single flusher's logical id
+    const resources = n.template.toJSON().Resources;
+    ids.forEach((id, index) => {
+      expect(resources[id].Properties).toMatchObject({
+        ReservedConcurrentExecutions: 1,
+        Environment: {
+          Variables: { FLUSHER_INDEX: String(index), FLUSHER_COUNT: '4', DUE_SHARD_COUNT: '16' },
+        },
+      });
+      n.template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })],
+      });
+      const alarm = index === 0 ? 'Flusher' : `Flusher${index}`;
+      for (const suffix of ['Errors', 'Throttles', 'NotRunning'])
+        expect(n.stack.monitoring.alarms[`${alarm}${suffix}`]).toBeDefined();
+    });
+    const correlator =
+      resources[n.stack.getLogicalId(n.stack.correlator.function.node.defaultChild as CfnElement)];
+    expect(correlator.Properties.Environment.Variables.FLUSHER_FUNCTION_NAME).toEqual({
+      'Fn::Join': [',', ids.map((id) => ({ Ref: id }))],
+    });
+    const invoke = JSON.stringify(n.template.findResources('AWS::IAM::Policy'));
+    for (const id of ids) expect(invoke).toContain(`"${id}","Arn"`);
+  });
+
+  it('refuses more flushers than due shards: a flusher without a shard would export nothing', () => {
+    expect(() => synthFlowline({ flusherCount: 17 })).toThrow(/flusherCount must be <= dueShardCount/);
+  });
+
   it('creates a generated-password secret, or uses an existing one', () => {
     t.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: {
