@@ -18,9 +18,14 @@ export interface FlowlineConfig {
   streamRetentionHours: number;
 
   tableBillingMode: TableBillingMode;
-  /** Used only when tableBillingMode is provisioned (base table and GSI). */
+  /** Used only when tableBillingMode is provisioned (base table and GSI): the auto scaling minimum. */
   tableReadCapacity: number;
   tableWriteCapacity: number;
+  /** Provisioned mode: auto scaling maximum of table and GSI (equal to the minimum: fixed capacity). */
+  tableMaxReadCapacity: number;
+  tableMaxWriteCapacity: number;
+  /** Provisioned mode: auto scaling keeps consumed / provisioned capacity near this percentage. */
+  tableTargetUtilisationPercent: number;
   /** Storage hygiene: an item expires this long after its last update (logic never relies on the deletion). */
   flowTtlSeconds: number;
   /** Partitions of the sparse due-for-export index; spreads its writes (functions/flow-store/index.ts). */
@@ -99,6 +104,9 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   tableBillingMode: 'on-demand',
   tableReadCapacity: 5,
   tableWriteCapacity: 5,
+  tableMaxReadCapacity: 4000,
+  tableMaxWriteCapacity: 4000,
+  tableTargetUtilisationPercent: 70,
   flowTtlSeconds: 86_400,
   dueShardCount: DEFAULT_DUE_SHARD_COUNT,
   activeTimeoutSeconds: 60,
@@ -216,6 +224,9 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     tableBillingMode: oneOf('tableBillingMode', ['on-demand', 'provisioned'] as const),
     tableReadCapacity: int('tableReadCapacity', 1, 40_000),
     tableWriteCapacity: int('tableWriteCapacity', 1, 40_000),
+    tableMaxReadCapacity: int('tableMaxReadCapacity', 1, 40_000),
+    tableMaxWriteCapacity: int('tableMaxWriteCapacity', 1, 40_000),
+    tableTargetUtilisationPercent: int('tableTargetUtilisationPercent', 20, 90),
     flowTtlSeconds: int('flowTtlSeconds', 3600, 366 * 86_400),
     dueShardCount: int('dueShardCount', 1, 1000),
     activeTimeoutSeconds: int('activeTimeoutSeconds', 1, 86_400),
@@ -272,6 +283,14 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
   }
   if (config.inactiveTimeoutSeconds < config.activeTimeoutSeconds) {
     throw new ConfigError('context inactiveTimeoutSeconds must be >= activeTimeoutSeconds');
+  }
+  if (
+    config.tableMaxReadCapacity < config.tableReadCapacity ||
+    config.tableMaxWriteCapacity < config.tableWriteCapacity
+  ) {
+    throw new ConfigError(
+      'context tableMaxReadCapacity / tableMaxWriteCapacity must be >= the minimum capacity',
+    );
   }
   // A flusher without a due shard would export nothing (functions/flusher/config.ts refuses it too).
   if (config.flusherCount > config.dueShardCount) {

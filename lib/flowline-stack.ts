@@ -48,6 +48,9 @@ export class FlowlineStack extends Stack {
       billingMode: config.tableBillingMode,
       readCapacity: config.tableReadCapacity,
       writeCapacity: config.tableWriteCapacity,
+      maxReadCapacity: config.tableMaxReadCapacity,
+      maxWriteCapacity: config.tableMaxWriteCapacity,
+      targetUtilisationPercent: config.tableTargetUtilisationPercent,
       removalPolicy,
       deletionProtection: config.retainData,
     });

@@ -158,6 +158,47 @@ describe('flow store', () => {
     p.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
     p.template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Delete' });
   });
+
+  it('scales provisioned capacity of table and index on utilisation, between the minimum and maximum', () => {
+    const p = synthAgain({
+      tableBillingMode: 'provisioned',
+      tableReadCapacity: 7,
+      tableWriteCapacity: 9,
+      tableMaxReadCapacity: 700,
+      tableMaxWriteCapacity: 900,
+      tableTargetUtilisationPercent: 60,
+    });
+    const targets = Object.values(resourcesOf(p.template, 'AWS::ApplicationAutoScaling::ScalableTarget'));
+    const dimensions = targets.map((r) => r.Properties.ScalableDimension).sort();
+    expect(dimensions).toEqual([
+      'dynamodb:index:ReadCapacityUnits',
+      'dynamodb:index:WriteCapacityUnits',
+      'dynamodb:table:ReadCapacityUnits',
+      'dynamodb:table:WriteCapacityUnits',
+    ]);
+    for (const target of targets) {
+      const write = String(target.Properties.ScalableDimension).endsWith('WriteCapacityUnits');
+      expect(target.Properties).toMatchObject(
+        write ? { MinCapacity: 9, MaxCapacity: 900 } : { MinCapacity: 7, MaxCapacity: 700 },
+      );
+    }
+    p.template.resourcePropertiesCountIs(
+      'AWS::ApplicationAutoScaling::ScalingPolicy',
+      {
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 60 }),
+      },
+      4,
+    );
+    // On-demand (the default) has nothing to scale.
+    t.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
+  });
+
+  it('refuses an auto scaling maximum below the minimum', () => {
+    expect(() =>
+      synthFlowline({ tableBillingMode: 'provisioned', tableWriteCapacity: 10, tableMaxWriteCapacity: 5 }),
+    ).toThrow(/tableMaxWriteCapacity must be >= the minimum/);
+  });
 });
 
 describe('correlator', () => {
