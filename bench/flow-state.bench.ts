@@ -85,7 +85,7 @@ function eventOf(records: readonly FlowRecord[], firstSequence: number): Kinesis
   return event;
 }
 
-export interface LiveFlowFigures {
+interface LiveFlowFigures {
   windowSeconds: number;
   flows: number;
   minutes: number;
@@ -217,12 +217,12 @@ function correlatorSettings(schedule: ScheduleConfig) {
 }
 
 /** Rows one flusher exports per round on the priced cluster, at the measured rows per flow per minute. */
-export function pricedRowsPerRound(rowsPerFlowPerMinute: number): number {
+function pricedRowsPerRound(rowsPerFlowPerMinute: number): number {
   return (DEFAULT_CLUSTER.connections * rowsPerFlowPerMinute * DEFAULT_CONFIG.commitIntervalSeconds) / 60;
 }
 
 /** The speed-independent figures of one run, as bench rows. */
-export function figureRows(f: LiveFlowFigures): BenchRow[] {
+function figureRows(f: LiveFlowFigures): BenchRow[] {
   const perFlowMinute = (units: number) => units / f.flows / f.minutes;
   const writers = {
     correlator: perFlowMinute(f.correlatorWrite),

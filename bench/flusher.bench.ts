@@ -641,7 +641,7 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
       const correlated = pairs({ count, receivedAtMs: t0, endSeconds: 1_799_999_990 });
       await correlate(queue, correlated, t0, schedule);
       const flusher = deployedFlusher(queue, client, () => roundAt);
-      return { queue, client, correlated, flusher };
+      return { table, queue, client, correlated, flusher };
     };
     // A warm-up round on its own table first: a flusher container runs a round every commit interval,
     // so the measured round is a warm process's (JIT, connections), as there.
@@ -722,6 +722,21 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
     if (!gaps || Number(gaps.gaps) < liveFlows)
       throw new Error(`too few repeated exports: ${JSON.stringify(gaps)}`);
     const rowsPerFlowPerInterval = schedule.activeTimeoutMs / Number(gaps.meanGapMs);
+    // N flushers on the same due flows, each on its own due shards (FLUSHER_INDEX of FLUSHER_COUNT).
+    const scaleFlows = quick ? 400 : 1000;
+    const scaled = new Map<number, number>();
+    for (const count of [1, 4]) {
+      const due = await dueFlows(`scale_${count}`, scaleFlows);
+      const flushers = Array.from({ length: count }, (_, index) =>
+        deployedFlusher(
+          new DynamoExportQueue(dynamodb, due.table, schedule, { index, count }),
+          due.client,
+          () => roundAt,
+        ),
+      );
+      scaled.set(count, await concurrentRounds(flushers, scaleFlows, due.client));
+      await due.client.close();
+    }
     await liveClient.close();
     await client.close();
     dynamodb.destroy();
@@ -749,6 +764,17 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
       },
       {
         group: 'flusher',
+        name: `flusher scale-out: rows/s of 4 flushers at once on the same ${scaleFlows} due flows, each on its own due shards (DynamoDB Local + ClickHouse)`,
+        value: scaled.get(4)!,
+        unit: 'rows/s',
+        baselineName: 'one flusher',
+        baseline: scaled.get(1)!,
+        target: 3 * scaled.get(1)!,
+        better: 'higher',
+        notes: `one round each, started together; all ${scaleFlows} rows inserted once; the 4 flushers share this process's one event loop and the local engines' ${os.availableParallelism()} cores (load ${os.loadavg()[0]!.toFixed(1)}), where each Lambda has its own vCPU; target: 3x one flusher (issue 15)`,
+      },
+      {
+        group: 'flusher',
         name: `export latency: flows due -> rows visible in ClickHouse (${flows} flows, batch of ${flows} rows, cap ${deployed.maxRowsPerInsert.toLocaleString('en-US')})`,
         value: roundMs,
         unit: 'ms',
@@ -767,6 +793,18 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
   } finally {
     await engines.stop();
   }
+}
+
+/** rows/s of `flushers` running one round at once, which must insert `flows` rows between them. */
+async function concurrentRounds(flushers: Flusher[], flows: number, client: ClickHouseClient) {
+  const started = performance.now();
+  const reports = await Promise.all(flushers.map((f) => f.round()));
+  const seconds = (performance.now() - started) / 1000;
+  const inserted = reports.reduce((n, r) => n + r.rowsInserted, 0);
+  const [visible] = await executorFor(client).queryRows<{ c: string }>('SELECT count() AS c FROM flows');
+  if (reports.some((r) => !r.ok) || inserted !== flows || Number(visible!.c) !== flows)
+    throw new Error(`scale-out rounds: ${inserted} rows inserted, ${visible!.c} visible, ${flows} due`);
+  return flows / seconds;
 }
 
 export const flusherBench: BenchModule = {
