@@ -27,10 +27,10 @@ import {
   type ScheduleConfig,
 } from '../functions/flow-store/index.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
-import { startDynamoDb } from '../local/engines/index.ts';
 import { laneOf } from '../local/esm/shard-worker.ts';
 import { generateRecords } from '../workloads/correlator-workload.ts';
 import { asStream, kinesisEvent } from '../workloads/kinesis-events.ts';
+import { useDynamoDbLocal } from './dynamodb.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
 const GROUP = 'correlator';
@@ -143,7 +143,7 @@ export function itemBytes(item: FlowItem): number {
   );
 }
 
-async function scanAll(client: DynamoDBClient, table: string): Promise<FlowItem[]> {
+export async function scanAll(client: DynamoDBClient, table: string): Promise<FlowItem[]> {
   const items: FlowItem[] = [];
   let start: FlowItem | undefined;
   do {
@@ -230,14 +230,7 @@ async function runNaive(
 
 export const correlatorBench: BenchModule = {
   async run({ quick, previous = [] }) {
-    const engine = await startDynamoDb();
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
-      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-    });
+    const engine = await useDynamoDbLocal();
     const client = createDynamoDbClient();
     try {
       const schedule: ScheduleConfig = defaultScheduleConfig();
@@ -364,15 +357,6 @@ export const correlatorBench: BenchModule = {
     } finally {
       client.destroy();
       await engine.stop();
-      for (const key of [
-        'AWS_ENDPOINT_URL_DYNAMODB',
-        'AWS_REGION',
-        'AWS_ACCESS_KEY_ID',
-        'AWS_SECRET_ACCESS_KEY',
-      ]) {
-        if (saved[key] === undefined) delete process.env[key];
-        else process.env[key] = saved[key];
-      }
     }
   },
 };

@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
 import { type ClickHouseExecutor, createClickHouseClient, executorFor } from '../clickhouse/client.ts';
@@ -52,6 +52,7 @@ import {
 } from '../local/engines/clickhouse-http-server.ts';
 import { startLocalEngines } from '../local/engines/index.ts';
 import { CLUSTER_UUID, workloadFlows } from '../workloads/flusher-workload.ts';
+import { meterCapacity } from './dynamodb.ts';
 import { median, medianBy } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
@@ -511,50 +512,6 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
 }
 
 /**
- * Sums ConsumedCapacity of every DynamoDB call the client makes (ReturnConsumedCapacity=TOTAL added).
- * BatchExecuteStatement is kept apart: DynamoDB Local answers it without ConsumedCapacity, so its units
- * are known only when `unreportedStatements` stays 0.
- */
-function meterCapacity(client: DynamoDBClient) {
-  const meter = {
-    read: 0,
-    write: 0,
-    statementUnits: 0,
-    unreportedStatements: 0,
-    reset() {
-      meter.read = 0;
-      meter.write = 0;
-      meter.statementUnits = 0;
-      meter.unreportedStatements = 0;
-    },
-  };
-  const reads = new Set(['QueryCommand', 'GetItemCommand', 'BatchGetItemCommand', 'ScanCommand']);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { ReturnConsumedCapacity?: string };
-      input.ReturnConsumedCapacity ??= 'TOTAL';
-      const result = await next(args);
-      const output = result.output as {
-        ConsumedCapacity?: Array<{ CapacityUnits?: number }> | { CapacityUnits?: number };
-      };
-      const consumed = output.ConsumedCapacity;
-      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
-        (sum, c) => sum + (c.CapacityUnits ?? 0),
-        0,
-      );
-      if (context.commandName === 'BatchExecuteStatementCommand') {
-        if (consumed === undefined) meter.unreportedStatements += 1;
-        meter.statementUnits += units;
-      } else if (reads.has(context.commandName ?? '')) meter.read += units;
-      else meter.write += units;
-      return result;
-    },
-    { step: 'initialize', name: 'flowlineBenchCapacityMeter' },
-  );
-  return meter;
-}
-
-/**
  * Write units of the flusher's "mark exported" writes, per mark, for an engine that does not report them
  * for BatchExecuteStatement: AWS bills a PartiQL UPDATE as the UpdateItem of the same item, so these due
  * flows are marked exactly as the flusher marks them (processDue, conditional on their version), through
@@ -684,7 +641,7 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
       const correlated = pairs({ count, receivedAtMs: t0, endSeconds: 1_799_999_990 });
       await correlate(queue, correlated, t0, schedule);
       const flusher = deployedFlusher(queue, client, () => roundAt);
-      return { queue, client, correlated, flusher };
+      return { table, queue, client, correlated, flusher };
     };
     // A warm-up round on its own table first: a flusher container runs a round every commit interval,
     // so the measured round is a warm process's (JIT, connections), as there.
@@ -765,6 +722,21 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
     if (!gaps || Number(gaps.gaps) < liveFlows)
       throw new Error(`too few repeated exports: ${JSON.stringify(gaps)}`);
     const rowsPerFlowPerInterval = schedule.activeTimeoutMs / Number(gaps.meanGapMs);
+    // N flushers on the same due flows, each on its own due shards (FLUSHER_INDEX of FLUSHER_COUNT).
+    const scaleFlows = quick ? 400 : 1000;
+    const scaled = new Map<number, number>();
+    for (const count of [1, 4]) {
+      const due = await dueFlows(`scale_${count}`, scaleFlows);
+      const flushers = Array.from({ length: count }, (_, index) =>
+        deployedFlusher(
+          new DynamoExportQueue(dynamodb, due.table, schedule, { index, count }),
+          due.client,
+          () => roundAt,
+        ),
+      );
+      scaled.set(count, await concurrentRounds(flushers, scaleFlows, due.client));
+      await due.client.close();
+    }
     await liveClient.close();
     await client.close();
     dynamodb.destroy();
@@ -792,6 +764,17 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
       },
       {
         group: 'flusher',
+        name: `flusher scale-out: rows/s of 4 flushers at once on the same ${scaleFlows} due flows, each on its own due shards (DynamoDB Local + ClickHouse)`,
+        value: scaled.get(4)!,
+        unit: 'rows/s',
+        baselineName: 'one flusher',
+        baseline: scaled.get(1)!,
+        target: 3 * scaled.get(1)!,
+        better: 'higher',
+        notes: `one round each, started together; all ${scaleFlows} rows inserted once; the 4 flushers share this process's one event loop and the local engines' ${os.availableParallelism()} cores (load ${os.loadavg()[0]!.toFixed(1)}), where each Lambda has its own vCPU; target: 3x one flusher (issue 15)`,
+      },
+      {
+        group: 'flusher',
         name: `export latency: flows due -> rows visible in ClickHouse (${flows} flows, batch of ${flows} rows, cap ${deployed.maxRowsPerInsert.toLocaleString('en-US')})`,
         value: roundMs,
         unit: 'ms',
@@ -810,6 +793,18 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
   } finally {
     await engines.stop();
   }
+}
+
+/** rows/s of `flushers` running one round at once, which must insert `flows` rows between them. */
+async function concurrentRounds(flushers: Flusher[], flows: number, client: ClickHouseClient) {
+  const started = performance.now();
+  const reports = await Promise.all(flushers.map((f) => f.round()));
+  const seconds = (performance.now() - started) / 1000;
+  const inserted = reports.reduce((n, r) => n + r.rowsInserted, 0);
+  const [visible] = await executorFor(client).queryRows<{ c: string }>('SELECT count() AS c FROM flows');
+  if (reports.some((r) => !r.ok) || inserted !== flows || Number(visible!.c) !== flows)
+    throw new Error(`scale-out rounds: ${inserted} rows inserted, ${visible!.c} visible, ${flows} due`);
+  return flows / seconds;
 }
 
 export const flusherBench: BenchModule = {

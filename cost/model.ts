@@ -21,6 +21,8 @@ export interface Prices {
   lambdaArm64GbSecond: number;
   dynamodbWriteRequestUnitsMillion: number;
   dynamodbReadRequestUnitsMillion: number;
+  dynamodbWriteCapacityUnitHour: number;
+  dynamodbReadCapacityUnitHour: number;
   clickhouseScaleMonth: number;
   clickhouseStorageTbMonth: number;
   kmsKeyMonth: number;
@@ -64,6 +66,13 @@ export interface Cluster {
   /** Flusher schedule (Flow Aggregator commitInterval). */
   commitIntervalSeconds: number;
   kinesisMode: 'on-demand' | 'provisioned';
+  /**
+   * The flow table's capacity mode: on-demand bills each request unit; provisioned bills capacity by the
+   * hour, priced at the steady load over the auto scaling target utilisation (the steady-load profile).
+   */
+  dynamodbMode: 'on-demand' | 'provisioned';
+  /** Auto scaling target: provisioned capacity = consumed units per second / this (0..1]. */
+  dynamodbTargetUtilisation: number;
   /** Days of rows kept in ClickHouse (storage is priced at the steady state). */
   retentionDays: number;
 }
@@ -78,6 +87,8 @@ export const DEFAULT_CLUSTER: Cluster = {
   activeFlowRecordTimeoutSeconds: DEFAULT_CONFIG.activeTimeoutSeconds,
   commitIntervalSeconds: DEFAULT_CONFIG.commitIntervalSeconds,
   kinesisMode: DEFAULT_CONFIG.streamMode,
+  dynamodbMode: DEFAULT_CONFIG.tableBillingMode,
+  dynamodbTargetUtilisation: DEFAULT_CONFIG.tableTargetUtilisationPercent / 100,
   retentionDays: 30,
 };
 
@@ -318,7 +329,26 @@ export function lambdaMonthly(
   };
 }
 
-function dynamodbMonthly(writeUnits: number, readUnits: number, prices: Prices): number {
+/**
+ * A month of `writeUnits` and `readUnits` (request units consumed in the month, due-index units included)
+ * in the cluster's capacity mode. Provisioned: capacity units sized to the month's average rate over the
+ * auto scaling target utilisation, billed every hour (a steady load; bursts above the target are what
+ * auto scaling absorbs).
+ */
+function dynamodbMonthly(
+  writeUnits: number,
+  readUnits: number,
+  prices: Prices,
+  cluster: Pick<Cluster, 'dynamodbMode' | 'dynamodbTargetUtilisation'>,
+): number {
+  if (cluster.dynamodbMode === 'provisioned') {
+    const capacity = (units: number) => units / SECONDS_PER_MONTH / cluster.dynamodbTargetUtilisation;
+    return (
+      HOURS_PER_MONTH *
+      (capacity(writeUnits) * prices.dynamodbWriteCapacityUnitHour +
+        capacity(readUnits) * prices.dynamodbReadCapacityUnitHour)
+    );
+  }
   return (
     (writeUnits / 1e6) * prices.dynamodbWriteRequestUnitsMillion +
     (readUnits / 1e6) * prices.dynamodbReadRequestUnitsMillion
@@ -389,9 +419,9 @@ export function costModel(
   const correlatorReads = records * m.correlatorReadUnitsPerFlowRecord;
   const naiveWrites = records * m.naiveWriteUnitsPerFlowRecord;
   lines.push({
-    component: 'DynamoDB correlator writes',
-    flowline: dynamodbMonthly(correlatorWrites, correlatorReads, prices),
-    naive: dynamodbMonthly(naiveWrites, 0, prices),
+    component: `DynamoDB correlator writes (${dynamodbModeLabel(cluster)})`,
+    flowline: dynamodbMonthly(correlatorWrites, correlatorReads, prices, cluster),
+    naive: dynamodbMonthly(naiveWrites, 0, prices, cluster),
     flowlineDetail: `${fmt(m.correlatorWriteUnitsPerFlowRecord)} WRU + ${fmt(m.correlatorReadUnitsPerFlowRecord)} RRU per flow record: ${millions(correlatorWrites)} WRU`,
     naiveDetail: `one UpdateItem per flow record, ${fmt(m.naiveWriteUnitsPerFlowRecord)} WRU each: ${millions(naiveWrites)} WRU`,
   });
@@ -415,9 +445,10 @@ export function costModel(
     rows * m.flusherWriteUnitsPerRow,
     rows * m.flusherReadUnitsPerRow,
     prices,
+    cluster,
   );
   lines.push({
-    component: 'DynamoDB flusher reads and marks',
+    component: `DynamoDB flusher reads and marks (${dynamodbModeLabel(cluster)})`,
     flowline: flusherDynamo,
     naive: flusherDynamo,
     flowlineDetail: `${millions(rows)} rows x (${fmt(m.flusherReadUnitsPerRow)} RRU + ${fmt(m.flusherWriteUnitsPerRow)} WRU)`,
@@ -506,6 +537,24 @@ export function kinesisModeAdvice(
   const month = (kinesisMode: Cluster['kinesisMode']) =>
     costModel({ ...cluster, kinesisMode }, m, prices, limits).lines[0]!.flowline;
   return { shards, provisioned: month('provisioned'), onDemand: month('on-demand') };
+}
+
+function dynamodbModeLabel(cluster: Cluster): string {
+  return cluster.dynamodbMode === 'provisioned'
+    ? `provisioned, auto scaling at ${Math.round(cluster.dynamodbTargetUtilisation * 100)} %`
+    : 'on-demand';
+}
+
+/** The whole month with the flow table on-demand and provisioned (auto scaling at the cluster's target). */
+export function dynamodbModeAdvice(
+  cluster: Cluster,
+  m: MeasuredInputs,
+  prices: Prices = LIST_PRICES,
+  limits: Limits = LIMITS,
+): { provisioned: number; onDemand: number } {
+  const month = (dynamodbMode: Cluster['dynamodbMode']) =>
+    costModel({ ...cluster, dynamodbMode }, m, prices, limits).monthly.flowline;
+  return { provisioned: month('provisioned'), onDemand: month('on-demand') };
 }
 
 const usd = (n: number) => (n >= 100 ? `$${Math.round(n).toLocaleString('en-US')}` : `$${n.toFixed(2)}`);

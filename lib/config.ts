@@ -18,9 +18,14 @@ export interface FlowlineConfig {
   streamRetentionHours: number;
 
   tableBillingMode: TableBillingMode;
-  /** Used only when tableBillingMode is provisioned (base table and GSI). */
+  /** Used only when tableBillingMode is provisioned (base table and GSI): the auto scaling minimum. */
   tableReadCapacity: number;
   tableWriteCapacity: number;
+  /** Provisioned mode: auto scaling maximum of table and GSI (equal to the minimum: fixed capacity). */
+  tableMaxReadCapacity: number;
+  tableMaxWriteCapacity: number;
+  /** Provisioned mode: auto scaling keeps consumed / provisioned capacity near this percentage. */
+  tableTargetUtilisationPercent: number;
   /** Storage hygiene: an item expires this long after its last update (logic never relies on the deletion). */
   flowTtlSeconds: number;
   /** Partitions of the sparse due-for-export index; spreads its writes (functions/flow-store/index.ts). */
@@ -41,6 +46,11 @@ export interface FlowlineConfig {
   correlatorMemoryMb: number;
   correlatorTimeoutSeconds: number;
   flusherMemoryMb: number;
+  /**
+   * Flusher functions: flusher k of N exports the due-index shards s with s mod N = k and keeps its own
+   * manifest slots (core/flow-state/ports.ts FlusherPartition); at most dueShardCount.
+   */
+  flusherCount: number;
 
   clickHouseUrl: string;
   /** Antrea's cluster UUID (configmap kube-system/antrea-cluster-identity), the rows' clusterUUID. */
@@ -96,6 +106,9 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   tableBillingMode: 'on-demand',
   tableReadCapacity: 5,
   tableWriteCapacity: 5,
+  tableMaxReadCapacity: 4000,
+  tableMaxWriteCapacity: 4000,
+  tableTargetUtilisationPercent: 70,
   flowTtlSeconds: 86_400,
   dueShardCount: DEFAULT_DUE_SHARD_COUNT,
   activeTimeoutSeconds: 60,
@@ -116,6 +129,7 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   // (the SDK's work for each conditional "mark exported" write), and it runs 55 s of every minute whatever
   // the load, so at 512 MB (0.29 vCPU) it would mark about a third as many rows per second.
   flusherMemoryMb: 1769,
+  flusherCount: 1,
   clickHouseUrl: '',
   clusterUuid: '',
   clickHouseDatabase: 'default',
@@ -213,6 +227,9 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     tableBillingMode: oneOf('tableBillingMode', ['on-demand', 'provisioned'] as const),
     tableReadCapacity: int('tableReadCapacity', 1, 40_000),
     tableWriteCapacity: int('tableWriteCapacity', 1, 40_000),
+    tableMaxReadCapacity: int('tableMaxReadCapacity', 1, 40_000),
+    tableMaxWriteCapacity: int('tableMaxWriteCapacity', 1, 40_000),
+    tableTargetUtilisationPercent: int('tableTargetUtilisationPercent', 20, 90),
     flowTtlSeconds: int('flowTtlSeconds', 3600, 366 * 86_400),
     dueShardCount: int('dueShardCount', 1, 1000),
     activeTimeoutSeconds: int('activeTimeoutSeconds', 1, 86_400),
@@ -227,6 +244,7 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     correlatorMemoryMb: int('correlatorMemoryMb', 128, 10_240),
     correlatorTimeoutSeconds: int('correlatorTimeoutSeconds', 3, 900),
     flusherMemoryMb: int('flusherMemoryMb', 128, 10_240),
+    flusherCount: int('flusherCount', 1, 1000),
     clickHouseUrl: str('clickHouseUrl', /^(https?:\/\/\S+)?$/),
     clusterUuid: str('clusterUuid', /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i),
     clickHouseDatabase: str('clickHouseDatabase', /^[A-Za-z_][A-Za-z0-9_]*$/),
@@ -269,6 +287,18 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
   }
   if (config.inactiveTimeoutSeconds < config.activeTimeoutSeconds) {
     throw new ConfigError('context inactiveTimeoutSeconds must be >= activeTimeoutSeconds');
+  }
+  if (
+    config.tableMaxReadCapacity < config.tableReadCapacity ||
+    config.tableMaxWriteCapacity < config.tableWriteCapacity
+  ) {
+    throw new ConfigError(
+      'context tableMaxReadCapacity / tableMaxWriteCapacity must be >= the minimum capacity',
+    );
+  }
+  // A flusher without a due shard would export nothing (functions/flusher/config.ts refuses it too).
+  if (config.flusherCount > config.dueShardCount) {
+    throw new ConfigError('context flusherCount must be <= dueShardCount');
   }
   if (config.commitIntervalSeconds > config.flusherRunForSeconds) {
     throw new ConfigError('context commitIntervalSeconds must be <= flusherRunForSeconds');

@@ -47,9 +47,13 @@ export function scheduleEnvironment(schedule: FlowSchedule): Record<string, stri
 export interface FlowStoreProps {
   schema: FlowTableSchema;
   billingMode: TableBillingMode;
-  /** Provisioned mode only; used for the table and the index. */
+  /** Provisioned mode only; used for the table and the index: the auto scaling minimum. */
   readCapacity: number;
   writeCapacity: number;
+  /** Provisioned mode: auto scaling maximum (equal to the minimum: fixed capacity, no scaling). */
+  maxReadCapacity: number;
+  maxWriteCapacity: number;
+  targetUtilisationPercent: number;
   removalPolicy: RemovalPolicy;
   deletionProtection: boolean;
   /** The stack's data key (FlowlineStack.dataKey), shared with the ingest stream. */
@@ -104,6 +108,26 @@ export class FlowStore extends Construct {
         : { projectionType: dynamodb.ProjectionType.ALL }),
       ...capacity,
     });
+    if (provisioned) this.autoScale(props);
+  }
+
+  /**
+   * Target-tracking auto scaling of table and due index, reads and writes, between the configured minimum
+   * and maximum: the steady-load profile the cost model prices (cost/model.ts dynamodbMonthly).
+   */
+  private autoScale(props: FlowStoreProps): void {
+    const target = { targetUtilizationPercent: props.targetUtilisationPercent };
+    const reads = { minCapacity: props.readCapacity, maxCapacity: props.maxReadCapacity };
+    const writes = { minCapacity: props.writeCapacity, maxCapacity: props.maxWriteCapacity };
+    const index = this.schema.dueIndex.name;
+    if (reads.maxCapacity > reads.minCapacity) {
+      this.table.autoScaleReadCapacity(reads).scaleOnUtilization(target);
+      this.table.autoScaleGlobalSecondaryIndexReadCapacity(index, reads).scaleOnUtilization(target);
+    }
+    if (writes.maxCapacity > writes.minCapacity) {
+      this.table.autoScaleWriteCapacity(writes).scaleOnUtilization(target);
+      this.table.autoScaleGlobalSecondaryIndexWriteCapacity(index, writes).scaleOnUtilization(target);
+    }
   }
 
   /** ARN of the due-for-export index (what the flusher queries). */

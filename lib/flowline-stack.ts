@@ -1,6 +1,6 @@
 // Everything of Flowline except the in-cluster collector: ingest stream -> correlator -> flow store ->
 // flusher -> ClickHouse, the collector's access, and monitoring. Configuration: lib/config.ts.
-import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
@@ -28,7 +28,9 @@ export class FlowlineStack extends Stack {
   readonly store: FlowStore;
   readonly correlator: Correlator;
   readonly clickHouse: ClickHouseSecret;
+  /** Flusher 0 of flushers (context flusherCount). */
   readonly flusher: Flusher;
+  readonly flushers: Flusher[];
   readonly collector: CollectorAccess;
   readonly monitoring: Monitoring;
   readonly sinks: Sinks;
@@ -59,6 +61,9 @@ export class FlowlineStack extends Stack {
       billingMode: config.tableBillingMode,
       readCapacity: config.tableReadCapacity,
       writeCapacity: config.tableWriteCapacity,
+      maxReadCapacity: config.tableMaxReadCapacity,
+      maxWriteCapacity: config.tableMaxWriteCapacity,
+      targetUtilisationPercent: config.tableTargetUtilisationPercent,
       removalPolicy,
       deletionProtection: config.retainData,
       key: this.dataKey,
@@ -88,27 +93,41 @@ export class FlowlineStack extends Stack {
       existingSecretArn: config.clickHouseSecretArn,
       removalPolicy,
     });
-    this.flusher = new Flusher(this, 'Flusher', {
-      store: this.store,
-      clickHouse: this.clickHouse,
-      clickHouseUrl: config.clickHouseUrl,
-      clickHouseDatabase: config.clickHouseDatabase,
-      clickHouseUsername: config.clickHouseUsername,
-      clusterUuid: config.clusterUuid,
-      schedule,
-      commitIntervalSeconds: config.commitIntervalSeconds,
-      runForSeconds: config.flusherRunForSeconds,
-      memoryMb: config.flusherMemoryMb,
-      logRetentionDays: config.logRetentionDays,
-      removalPolicy,
-    });
-    // The correlator wakes a resting flusher when it creates flows (functions/correlator/wake-flusher.ts).
-    this.correlator.function.addEnvironment('FLUSHER_FUNCTION_NAME', this.flusher.function.functionName);
-    // The function itself, not grantInvoke's `ARN:*` (versions and aliases): there are none to invoke.
+    // Flusher 0 keeps the construct id a single flusher always had, so adding flushers replaces nothing.
+    this.flushers = Array.from(
+      { length: config.flusherCount },
+      (_, index) =>
+        new Flusher(this, index === 0 ? 'Flusher' : `Flusher${index}`, {
+          store: this.store,
+          clickHouse: this.clickHouse,
+          clickHouseUrl: config.clickHouseUrl,
+          clickHouseDatabase: config.clickHouseDatabase,
+          clickHouseUsername: config.clickHouseUsername,
+          clusterUuid: config.clusterUuid,
+          schedule,
+          commitIntervalSeconds: config.commitIntervalSeconds,
+          runForSeconds: config.flusherRunForSeconds,
+          memoryMb: config.flusherMemoryMb,
+          logRetentionDays: config.logRetentionDays,
+          removalPolicy,
+          partition: { index, count: config.flusherCount },
+        }),
+    );
+    this.flusher = this.flushers[0]!;
+    const flusherFunctions = this.flushers.map((f) => f.function);
+    // The correlator wakes the resting flushers when it creates flows (functions/correlator/wake-flusher.ts).
+    this.correlator.function.addEnvironment(
+      'FLUSHER_FUNCTION_NAME',
+      Fn.join(
+        ',',
+        flusherFunctions.map((fn) => fn.functionName),
+      ),
+    );
+    // The functions themselves, not grantInvoke's `ARN:*` (versions and aliases): there are none to invoke.
     this.correlator.function.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['lambda:InvokeFunction'],
-        resources: [this.flusher.function.functionArn],
+        resources: flusherFunctions.map((fn) => fn.functionArn),
       }),
     );
     this.collector = new CollectorAccess(this, 'Collector', {
@@ -125,7 +144,7 @@ export class FlowlineStack extends Stack {
       store: this.store,
       correlator: this.correlator.function,
       failureQueue: this.correlator.failureQueue,
-      flusher: this.flusher.function,
+      flushers: flusherFunctions,
       alarmEmail: config.alarmEmail,
       dashboard: config.dashboard,
       iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,
@@ -134,7 +153,7 @@ export class FlowlineStack extends Stack {
     });
     this.sinks = new Sinks(this, 'Sinks', {
       config,
-      flusher: this.flusher.function,
+      flushers: flusherFunctions,
       alarmTopic: this.monitoring.topic,
       removalPolicy,
     });
@@ -195,7 +214,7 @@ export class FlowlineStack extends Stack {
 
   /** Each finding the design accepts, with the reason; everything else must pass. */
   private nagSuppressions(): void {
-    for (const fn of [this.correlator.function, this.flusher.function]) {
+    for (const fn of [this.correlator.function, ...this.flushers.map((f) => f.function)]) {
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions::AwsSolutions-L1',
         reason:

@@ -5,12 +5,14 @@
 // returns before the next tick; it returns after its first round when no flow is open (at rest: one short
 // round a minute, docs/cost.md). Reserved concurrency 1 makes runs strictly sequential: a tick that arrives
 // while a run is still going is throttled and, with no retries and a 60 s maximum event age, dropped rather
-// than queued; the next tick starts the next run.
+// than queued; the next tick starts the next run. With N flushers (context flusherCount) each is its own
+// function, schedule and reserved concurrency, on its own due shards and manifest slots.
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import type { FlusherPartition } from '../core/flow-state/ports.ts';
 import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../functions/shared/metric-names.ts';
 import type { ClickHouseSecret } from './clickhouse-secret.ts';
 import { type FlowSchedule, type FlowStore, scheduleEnvironment } from './flow-store.ts';
@@ -49,6 +51,8 @@ export interface FlusherProps {
   memoryMb: number;
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
+  /** Which of N flushers this is: its due shards and manifest slots (functions/flusher/config.ts). */
+  partition: FlusherPartition;
 }
 
 export class Flusher extends Construct {
@@ -59,9 +63,11 @@ export class Flusher extends Construct {
   constructor(scope: Construct, id: string, props: FlusherProps) {
     super(scope, id);
 
+    const { index, count } = props.partition;
+    const which = count > 1 ? ` ${index + 1} of ${count}` : '';
     this.functionConstruct = new FlowlineFunction(this, 'Handler', {
       entry: FLUSHER_ENTRY,
-      description: 'Flowline flusher: due flows in DynamoDB -> ClickHouse rows, every commit interval',
+      description: `Flowline flusher${which}: due flows in DynamoDB -> ClickHouse rows, every commit interval`,
       memorySize: props.memoryMb,
       timeout: Duration.seconds(props.runForSeconds + FLUSHER_FINAL_COMMIT_SECONDS),
       reservedConcurrentExecutions: 1,
@@ -80,6 +86,8 @@ export class Flusher extends Construct {
         // The name functions/flusher/config.ts reads (Secrets Manager accepts an ARN as SecretId).
         CLICKHOUSE_SECRET_ID: props.clickHouse.secret.secretArn,
         CLUSTER_UUID: props.clusterUuid,
+        FLUSHER_INDEX: String(index),
+        FLUSHER_COUNT: String(count),
         POWERTOOLS_SERVICE_NAME: FLUSHER_SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -93,7 +101,7 @@ export class Flusher extends Construct {
     props.clickHouse.secret.grantRead(this.function);
 
     this.schedule = new events.Rule(this, 'Schedule', {
-      description: 'Starts a Flowline flusher run every minute',
+      description: `Starts a Flowline flusher${which} run every minute`,
       schedule: events.Schedule.rate(Duration.minutes(1)),
     });
     this.schedule.addTarget(

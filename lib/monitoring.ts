@@ -32,7 +32,8 @@ export interface MonitoringProps {
   store: FlowStore;
   correlator: lambda.IFunction;
   failureQueue: sqs.IQueue;
-  flusher: lambda.IFunction;
+  /** Every flusher function (context flusherCount); flusher 0's alarms keep a single flusher's names. */
+  flushers: lambda.IFunction[];
   alarmEmail: string | undefined;
   /** Create the CloudWatch dashboard. */
   dashboard: boolean;
@@ -107,10 +108,8 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    for (const [name, fn] of [
-      ['Correlator', props.correlator],
-      ['Flusher', props.flusher],
-    ] as const) {
+    const flushers = props.flushers.map((fn, i) => [i === 0 ? 'Flusher' : `Flusher${i}`, fn] as const);
+    for (const [name, fn] of [['Correlator', props.correlator] as const, ...flushers]) {
       add(`${name}Errors`, fn.metricErrors({ statistic: 'Sum', period: fiveMinutes }), {
         alarmDescription: `The ${name.toLowerCase()} function failed`,
         threshold: 0,
@@ -190,13 +189,15 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    // The lag metric is absent when the flusher does not run at all; this catches that case.
-    add('FlusherNotRunning', props.flusher.metricInvocations({ statistic: 'Sum', period: fiveMinutes }), {
-      alarmDescription: 'The scheduled flusher has not run for 5 minutes',
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-    });
+    // The lag metric is absent when a flusher does not run at all; this catches that case.
+    for (const [name, fn] of flushers) {
+      add(`${name}NotRunning`, fn.metricInvocations({ statistic: 'Sum', period: fiveMinutes }), {
+        alarmDescription: `The scheduled ${name.toLowerCase()} has not run for 5 minutes`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      });
+    }
 
     const stream = props.ingest.stream;
     const table = props.store.table;
@@ -325,8 +326,8 @@ export class Monitoring extends Construct {
     dashboard.addWidgets(
       graph(
         'Flusher: invocations, errors, throttles',
-        [props.flusher.metricInvocations(), props.flusher.metricErrors(), props.flusher.metricThrottles()],
-        [props.flusher.metricDuration({ statistic: 'Maximum' })],
+        props.flushers.flatMap((fn) => [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles()]),
+        props.flushers.map((fn) => fn.metricDuration({ statistic: 'Maximum' })),
       ),
       graph(
         'Flow store: consumed capacity and throttles',

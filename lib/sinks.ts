@@ -33,7 +33,8 @@ export type SinksConfig = Pick<
 
 export interface SinksProps {
   config: SinksConfig;
-  flusher: lambda.Function;
+  /** Every flusher function (context flusherCount): each runs the sinks for the batches it exports. */
+  flushers: lambda.Function[];
   alarmTopic: sns.ITopic;
   removalPolicy: RemovalPolicy;
 }
@@ -44,10 +45,20 @@ export class Sinks extends Construct {
 
   constructor(scope: Construct, id: string, props: SinksProps) {
     super(scope, id);
-    const { config, flusher } = props;
+    const { config, flushers } = props;
     const kinds: string[] = [];
+    if (config.ipfixExportAddress) kinds.push('ipfix');
+    if (config.archiveEnabled) {
+      kinds.push('archive');
+      this.bucket = this.archiveBucket(config, props.removalPolicy);
+    }
+    for (const flusher of flushers) this.equip(flusher, config, kinds);
+    for (const kind of kinds) this.sinkAlarms(kind, config.sinkMaxQueuedRows, props.alarmTopic);
+  }
+
+  /** One flusher's environment and rights for the sinks in `kinds`. */
+  private equip(flusher: lambda.Function, config: SinksConfig, kinds: readonly string[]): void {
     if (config.ipfixExportAddress) {
-      kinds.push('ipfix');
       flusher.addEnvironment('IPFIX_EXPORT_ADDRESS', config.ipfixExportAddress);
       flusher.addEnvironment('IPFIX_EXPORT_FORMAT', config.ipfixExportFormat);
       if (config.ipfixExportObservationDomainId !== undefined) {
@@ -57,9 +68,7 @@ export class Sinks extends Construct {
         );
       }
     }
-    if (config.archiveEnabled) {
-      kinds.push('archive');
-      this.bucket = this.archiveBucket(config, props.removalPolicy);
+    if (this.bucket) {
       flusher.addEnvironment('ARCHIVE_BUCKET', this.bucket.bucketName);
       flusher.addEnvironment('ARCHIVE_PREFIX', config.archivePrefix);
       // PutObject only (a replayed batch overwrites its own object), under the prefix; the key only to
@@ -83,7 +92,6 @@ export class Sinks extends Construct {
       });
     }
     if (kinds.length > 0) flusher.addEnvironment('SINK_MAX_QUEUED_ROWS', String(config.sinkMaxQueuedRows));
-    for (const kind of kinds) this.sinkAlarms(kind, config.sinkMaxQueuedRows, props.alarmTopic);
   }
 
   private archiveBucket(config: SinksConfig, removalPolicy: RemovalPolicy): s3.Bucket {

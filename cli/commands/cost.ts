@@ -9,6 +9,7 @@ interface CostOptions {
   interNodeFraction: number;
   exportTimeout: number;
   kinesis: 'on-demand' | 'provisioned';
+  dynamodb: 'on-demand' | 'provisioned';
   retentionDays: number;
   from: string;
 }
@@ -33,7 +34,7 @@ function fraction(text: string): number {
   return value;
 }
 
-function kinesisMode(text: string): CostOptions['kinesis'] {
+function capacityMode(text: string): CostOptions['kinesis'] {
   if (text !== 'on-demand' && text !== 'provisioned') {
     throw new InvalidArgumentError('expected on-demand or provisioned');
   }
@@ -53,7 +54,12 @@ export function register(program: Command): void {
     )
     .option('--inter-node-fraction <f>', 'share of connections reported by two Nodes', fraction, 0.8)
     .option('--export-timeout <s>', 'Antrea agent activeFlowExportTimeout, seconds', positive, 5)
-    .option('--kinesis <mode>', 'on-demand or provisioned', kinesisMode)
+    .option('--kinesis <mode>', 'on-demand or provisioned', capacityMode)
+    .option(
+      '--dynamodb <mode>',
+      'flow table: on-demand, or provisioned with auto scaling (priced at the steady load over the target utilisation)',
+      capacityMode,
+    )
     .option('--retention-days <d>', 'days of rows kept in ClickHouse', positive, 30)
     .option(
       '--from <file>',
@@ -95,6 +101,7 @@ export function register(program: Command): void {
         activeFlowExportTimeoutSeconds: options.exportTimeout,
         retentionDays: options.retentionDays,
         kinesisMode: options.kinesis ?? model.DEFAULT_CLUSTER.kinesisMode,
+        dynamodbMode: options.dynamodb ?? model.DEFAULT_CLUSTER.dynamodbMode,
       };
       const report = model.costModel(cluster, inputs as Required<typeof inputs>);
       console.log(model.renderCostTable(report));
@@ -104,6 +111,11 @@ export function register(program: Command): void {
         `Kinesis at this load: provisioned needs ${advice.shards} shard(s), $${model.fmt(advice.provisioned)}/month ` +
           `(deploy with -c shardCount=${advice.shards}; the default is 1); on-demand $${model.fmt(advice.onDemand)}/month ` +
           '(-c streamMode=on-demand: no sizing, for unknown or bursty load). docs/cost.md says when to switch.',
+      );
+      const tables = model.dynamodbModeAdvice(cluster, inputs as Required<typeof inputs>);
+      console.log(
+        `The whole month with the flow table on-demand: $${model.fmt(tables.onDemand)}; provisioned with auto scaling at ` +
+          `${Math.round(cluster.dynamodbTargetUtilisation * 100)} % (-c tableBillingMode=provisioned, steady load): $${model.fmt(tables.provisioned)}.`,
       );
       console.log('');
       console.log(`Inputs (from ${options.from}${results.at ? `, run at ${results.at}` : ''}):`);

@@ -9,14 +9,18 @@ import { lambdaFlusherWake, wireCorrelator } from './wiring.ts';
 const config = correlatorConfigFromEnv();
 const logger = new Logger({ serviceName: CORRELATOR_SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: CORRELATOR_SERVICE_NAME });
-// Set by the CDK app: the flusher to wake when a batch created flows (wake-flusher.ts).
-const flusherName = process.env.FLUSHER_FUNCTION_NAME?.trim();
+// Set by the CDK app: the flushers to wake when a batch created flows (wake-flusher.ts), comma-separated.
+const flusherNames = (process.env.FLUSHER_FUNCTION_NAME ?? '')
+  .split(',')
+  .map((name) => name.trim())
+  .filter((name) => name !== '');
 
 export const handler = wireCorrelator(config, {
   now: Date.now,
   logger,
   metrics,
-  flusherWake: flusherName
-    ? lambdaFlusherWake(createLambdaClient({ maxAttempts: 2 }), flusherName, { now: Date.now, logger })
-    : undefined,
+  flusherWake:
+    flusherNames.length > 0
+      ? lambdaFlusherWake(createLambdaClient({ maxAttempts: 2 }), flusherNames, { now: Date.now, logger })
+      : undefined,
 });

@@ -34,20 +34,27 @@ export function wireCorrelator(
   });
 }
 
-/** The wake-up of the flusher named `functionName`: an asynchronous Invoke through `lambda`. */
+/**
+ * The wake-up of the flushers named `functionNames` (one per flusher of N, each on its own due shards):
+ * an asynchronous Invoke of each through `lambda`.
+ */
 export function lambdaFlusherWake(
   lambda: LambdaClient,
-  functionName: string,
+  functionNames: readonly string[],
   deps: { now: () => number; logger: Logger },
 ): FlusherWake {
   return createFlusherWake({
     invoke: async () => {
-      await lambda.send(
-        new InvokeCommand({
-          FunctionName: functionName,
-          InvocationType: 'Event',
-          Payload: Buffer.from('{"source":"flowline.correlator","reason":"flows created"}'),
-        }),
+      await Promise.all(
+        functionNames.map((name) =>
+          lambda.send(
+            new InvokeCommand({
+              FunctionName: name,
+              InvocationType: 'Event',
+              Payload: Buffer.from('{"source":"flowline.correlator","reason":"flows created"}'),
+            }),
+          ),
+        ),
       );
     },
     now: deps.now,

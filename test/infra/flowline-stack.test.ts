@@ -156,6 +156,47 @@ describe('flow store', () => {
     p.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
     p.template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Delete' });
   });
+
+  it('scales provisioned capacity of table and index on utilisation, between the minimum and maximum', () => {
+    const p = synthAgain({
+      tableBillingMode: 'provisioned',
+      tableReadCapacity: 7,
+      tableWriteCapacity: 9,
+      tableMaxReadCapacity: 700,
+      tableMaxWriteCapacity: 900,
+      tableTargetUtilisationPercent: 60,
+    });
+    const targets = Object.values(resourcesOf(p.template, 'AWS::ApplicationAutoScaling::ScalableTarget'));
+    const dimensions = targets.map((r) => r.Properties.ScalableDimension).sort();
+    expect(dimensions).toEqual([
+      'dynamodb:index:ReadCapacityUnits',
+      'dynamodb:index:WriteCapacityUnits',
+      'dynamodb:table:ReadCapacityUnits',
+      'dynamodb:table:WriteCapacityUnits',
+    ]);
+    for (const target of targets) {
+      const write = String(target.Properties.ScalableDimension).endsWith('WriteCapacityUnits');
+      expect(target.Properties).toMatchObject(
+        write ? { MinCapacity: 9, MaxCapacity: 900 } : { MinCapacity: 7, MaxCapacity: 700 },
+      );
+    }
+    p.template.resourcePropertiesCountIs(
+      'AWS::ApplicationAutoScaling::ScalingPolicy',
+      {
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 60 }),
+      },
+      4,
+    );
+    // On-demand (the default) has nothing to scale.
+    t.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
+  });
+
+  it('refuses an auto scaling maximum below the minimum', () => {
+    expect(() =>
+      synthFlowline({ tableBillingMode: 'provisioned', tableWriteCapacity: 10, tableMaxWriteCapacity: 5 }),
+    ).toThrow(/tableMaxWriteCapacity must be >= the minimum/);
+  });
 });
 
 describe('correlator', () => {
@@ -309,6 +350,40 @@ describe('flusher', () => {
       FunctionName: { 'Fn::GetAtt': [id, 'Arn'] },
       Principal: 'events.amazonaws.com',
     });
+  });
+
+  it('deploys flusherCount flushers, each on its own due shards, schedule and alarms, all woken by the correlator', () => {
+    const n = synthAgain({ clusterUuid: CLUSTER_UUID, flusherCount: 4 });
+    const ids = n.stack.flushers.map((f) => n.stack.getLogicalId(f.function.node.defaultChild as CfnElement));
+    expect(ids).toHaveLength(4);
+    expect(ids[0]).toBe(functionId('flusher')); // flusher 0 keeps a single flusher's logical id
+    const resources = n.template.toJSON().Resources;
+    ids.forEach((id, index) => {
+      expect(resources[id].Properties).toMatchObject({
+        ReservedConcurrentExecutions: 1,
+        Environment: {
+          Variables: { FLUSHER_INDEX: String(index), FLUSHER_COUNT: '4', DUE_SHARD_COUNT: '16' },
+        },
+      });
+      n.template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })],
+      });
+      const alarm = index === 0 ? 'Flusher' : `Flusher${index}`;
+      for (const suffix of ['Errors', 'Throttles', 'NotRunning'])
+        expect(n.stack.monitoring.alarms[`${alarm}${suffix}`]).toBeDefined();
+    });
+    const correlator =
+      resources[n.stack.getLogicalId(n.stack.correlator.function.node.defaultChild as CfnElement)];
+    expect(correlator.Properties.Environment.Variables.FLUSHER_FUNCTION_NAME).toEqual({
+      'Fn::Join': [',', ids.map((id) => ({ Ref: id }))],
+    });
+    const invoke = JSON.stringify(n.template.findResources('AWS::IAM::Policy'));
+    for (const id of ids) expect(invoke).toContain(`"${id}","Arn"`);
+  });
+
+  it('refuses more flushers than due shards: a flusher without a shard would export nothing', () => {
+    expect(() => synthFlowline({ flusherCount: 17 })).toThrow(/flusherCount must be <= dueShardCount/);
   });
 
   it('creates a generated-password secret, or uses an existing one', () => {

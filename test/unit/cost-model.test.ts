@@ -11,6 +11,7 @@ import {
 import {
   type Cluster,
   costModel,
+  dynamodbModeAdvice,
   FALLBACK_ASSUMED,
   FALLBACK_MEASURED,
   FROM_DEPLOYED_SETTING,
@@ -90,6 +91,8 @@ describe('costModel', () => {
     activeFlowRecordTimeoutSeconds: 60,
     commitIntervalSeconds: 8,
     kinesisMode: 'provisioned',
+    dynamodbMode: 'on-demand',
+    dynamodbTargetUtilisation: 0.7,
     retentionDays: 30,
   };
   const measured: MeasuredInputs = {
@@ -143,6 +146,21 @@ describe('costModel', () => {
     // Flowline: 777.6 M x 0.25 = 194.4 M WRU x $0.625 = 121.5; naive: 777.6 M WRU x 0.625 = 486
     expect(line('DynamoDB correlator').flowline).toBeCloseTo(121.5, 6);
     expect(line('DynamoDB correlator').naive).toBeCloseTo(486, 6);
+  });
+
+  it('prices provisioned DynamoDB at the steady load over the auto scaling target, billed by the hour', () => {
+    const provisioned = costModel({ ...cluster, dynamodbMode: 'provisioned' }, measured, LIST_PRICES);
+    const correlator = provisioned.lines.find((l) => l.component.startsWith('DynamoDB correlator'))!;
+    // 194.4 M WRU / 2,592,000 s = 75 WU/s / 0.7 = 107.14 WCU x 720 h x $0.00065 = 50.143
+    expect(correlator.flowline).toBeCloseTo((75 / 0.7) * 720 * 0.00065, 6);
+    expect(correlator.component).toBe('DynamoDB correlator writes (provisioned, auto scaling at 70 %)');
+    // Flusher: 43.2 M WRU -> 16.667 WU/s, 21.6 M RRU -> 8.333 RU/s, each over 0.7
+    const flusher = provisioned.lines.find((l) => l.component.startsWith('DynamoDB flusher'))!;
+    expect(flusher.flowline).toBeCloseTo(((16.6667 / 0.7) * 0.00065 + (8.33333 / 0.7) * 0.00013) * 720, 3);
+    const advice = dynamodbModeAdvice(cluster, measured, LIST_PRICES);
+    expect(advice.onDemand).toBeCloseTo(report.monthly.flowline, 6);
+    expect(advice.provisioned).toBeCloseTo(provisioned.monthly.flowline, 6);
+    expect(advice.provisioned).toBeLessThan(advice.onDemand);
   });
 
   it('prices the flusher and ClickHouse the same for both designs', () => {
@@ -287,11 +305,13 @@ describe('the at-rest month (zero flow records)', () => {
   it('adds up every line; standing resources at list price, and less within the always-free tier', () => {
     const sum = report.lines.reduce((a, l) => a + l.usd, 0);
     expect(report.monthly).toBeCloseTo(sum, 9);
-    // KMS 3 x $1 + 43,200 requests x $0.03/10k; secret $0.40; 14 alarms x $0.10; 1 dashboard $3
-    expect(line('KMS')?.usd).toBeCloseTo(3 + 0.1296, 6);
+    // KMS 2 x $1 + 43,200 requests x $0.03/10k; secret $0.40; 14 alarms x $0.10; the dashboard is opt-in
+    expect(line('KMS')?.usd).toBeCloseTo(2 + 0.1296, 6);
     expect(line('CloudWatch alarms')?.usd).toBeCloseTo(1.4, 6);
-    expect(report.monthly - report.monthlyWithinCloudWatchFreeTier).toBeCloseTo(4, 6);
-    expect(report.monthly).toBeCloseTo(18.97, 2);
-    expect(renderAtRestTable(report)).toContain('| **At-rest month** | **$18.97** |');
+    expect(line('CloudWatch dashboard')?.usd).toBe(0);
+    expect(report.monthly - report.monthlyWithinCloudWatchFreeTier).toBeCloseTo(1, 6);
+    expect(report.monthly).toBeCloseTo(14.97, 2);
+    expect(report.monthly).toBeLessThanOrEqual(15); // issue 21's target
+    expect(renderAtRestTable(report)).toContain('| **At-rest month** | **$14.97** |');
   });
 });
