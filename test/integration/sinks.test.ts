@@ -306,6 +306,35 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
   }
 }
 
+/** An s3rver on loopback that can go away and come back on the same port and folder; a client for it. */
+async function restartableS3() {
+  const directory = mkdtempSync(join(tmpdir(), 'flowline-s3rver-outage-'));
+  const start = (port: number) =>
+    new S3rver({ address: '127.0.0.1', port, silent: true, directory, configureBuckets: [{ name: BUCKET }] });
+  let server = start(0);
+  const { port } = await server.run();
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    maxAttempts: 1, // each failed PUT is a sink retry, not hidden in the SDK's
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  return {
+    client,
+    stop: () => server.close(),
+    async restart() {
+      server = start(port);
+      await server.run();
+    },
+    async dispose() {
+      client.destroy();
+      await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
 let toolsMissing: string | undefined;
 let dir = '';
 beforeAll(() => {
@@ -544,6 +573,7 @@ describe('IPFIX export of aggregated rows', () => {
       }),
     );
     expect([...received].sort()).toEqual(rows.map((r) => exportOf(r, r.sourceIP, r.destinationIP)).sort());
+    expect(decodeReceived(receiver)).toHaveLength(80); // the old container's worker stopped before resending
     (after.sinks.get('ipfix') as IpfixExporter).close();
   }, 120_000);
 
@@ -672,24 +702,7 @@ describe('S3 Parquet archive', () => {
 
   it('an S3 outage mid-run: ClickHouse rows exactly once, the archive catches up, retries counted', async () => {
     const stack = await newStack();
-    const directory = mkdtempSync(join(tmpdir(), 'flowline-s3rver-outage-'));
-    const start = (port: number) =>
-      new S3rver({
-        address: '127.0.0.1',
-        port,
-        silent: true,
-        directory,
-        configureBuckets: [{ name: BUCKET }],
-      });
-    let local = start(0);
-    const { port } = await local.run();
-    const client = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      maxAttempts: 1,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
+    const { client, stop, restart, dispose } = await restartableS3();
     const sinks = createExtraSinks(sinksConfig({ archive: { bucket: BUCKET, prefix: 'outage/' } }), {
       clusterUUID: CLUSTER_UUID,
       outbox: stack.outbox,
@@ -702,13 +715,12 @@ describe('S3 Parquet archive', () => {
     expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 30 });
     expect(await sinks.drain()).toBe(true);
 
-    await local.close();
+    await stop();
     await stack.feed([...interNodeHalves(30, 200, 1), ...interNodeHalves(30, 0, 2)]);
     stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
     expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 60 });
     await waitFor(() => sinks.counters()[0]!.retries >= 2, 'archive retries');
-    local = start(port);
-    await local.run();
+    await restart();
     expect(await sinks.drain()).toBe(true);
     expect(sinks.counters()[0]).toMatchObject({ rowsSent: 90, rowsDropped: 0, queuedRows: 0 });
 
@@ -724,30 +736,12 @@ describe('S3 Parquet archive', () => {
       }
     }
     expect([...archived].sort()).toEqual(rows.map((r) => `${r.flowKey}#${r.exportSeq}`).sort());
-    client.destroy();
-    await local.close();
-    rmSync(directory, { recursive: true, force: true });
+    await dispose();
   }, 120_000);
+
   it('S3 down across a flusher restart: one object per batch, rows equal to ClickHouse, exactly once', async () => {
     const stack = await newStack();
-    const directory = mkdtempSync(join(tmpdir(), 'flowline-s3rver-restart-'));
-    const start = (port: number) =>
-      new S3rver({
-        address: '127.0.0.1',
-        port,
-        silent: true,
-        directory,
-        configureBuckets: [{ name: BUCKET }],
-      });
-    let local = start(0);
-    const { port } = await local.run();
-    const client = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      maxAttempts: 1,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
+    const { client, stop, restart, dispose } = await restartableS3();
     const config = sinksConfig({ archive: { bucket: BUCKET, prefix: 'restart/' } });
     const deps = {
       clusterUUID: CLUSTER_UUID,
@@ -770,7 +764,7 @@ describe('S3 Parquet archive', () => {
     expect(await flusherOf(before).round()).toMatchObject({ ok: true, rowsInserted: 30 });
     expect(await before.drain()).toBe(true);
 
-    await local.close();
+    await stop();
     await stack.feed([...interNodeHalves(30, 300, 1), ...interNodeHalves(30, 0, 2)]);
     stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
     expect(await flusherOf(before).round()).toMatchObject({ ok: true, rowsInserted: 60, inserts: 2 });
@@ -784,8 +778,7 @@ describe('S3 Parquet archive', () => {
     stack.clock.now += 8000;
     expect(await flusherOf(after).round()).toMatchObject({ ok: true, rowsInserted: 30 });
     await waitFor(() => after.counters()[0]!.retries >= 1, 'the new flusher retrying');
-    local = start(port);
-    await local.run();
+    await restart();
     expect(await after.drain()).toBe(true);
     expect(after.counters()[0]).toMatchObject({ rowsSent: 90, rowsDropped: 0, queuedRows: 0 });
 
@@ -805,8 +798,6 @@ describe('S3 Parquet archive', () => {
     expect(archived.sort()).toEqual(
       rows.map((r) => `${r.flowKey}#${r.exportSeq}#${r.octetDeltaCount}`).sort(),
     );
-    client.destroy();
-    await local.close();
-    rmSync(directory, { recursive: true, force: true });
+    await dispose();
   }, 120_000);
 });
