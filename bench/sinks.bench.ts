@@ -1,6 +1,7 @@
 // The flusher's extra sinks, per exported row, on the deterministic flusher workload (10,000 rows):
 //  - bytes on the wire / in S3 per row: IPFIX (Antrea's aggregated template), go-ipfix JSON lines, the
-//    Parquet archive (SNAPPY), against the flusher's own gzip'd manifest encoding of the same rows;
+//    Parquet archive (SNAPPY), the sinks' durable outbox in DynamoDB, against the flusher's own gzip'd
+//    manifest encoding of the same rows;
 //  - CPU per row to encode each, against JSON.stringify of the rows (the cheapest encoding there is).
 // Bytes do not move with the machine's speed; the CPU figures are medians of 3 warm passes.
 import { encodeManifestRows, type PendingRow } from '../functions/flusher/batch.ts';
@@ -10,7 +11,7 @@ import {
   jsonRecordLine,
   observationDomainIdOf,
 } from '../functions/sinks/antrea-ipfix.ts';
-import { type ExportedRow, exportedRowOf } from '../functions/sinks/exported-row.ts';
+import { type ExportedRow, exportedRowOf, sinkOnlyColumnsOf } from '../functions/sinks/exported-row.ts';
 import { encodeParquet } from '../functions/sinks/parquet-archive.ts';
 import { CLUSTER_UUID, workloadFlows } from '../workloads/flusher-workload.ts';
 import { median } from './stats.ts';
@@ -53,6 +54,11 @@ export const sinksBench: BenchModule = {
       (n, c) => n + c.length,
       0,
     );
+    // The durable outbox stores each batch like a manifest, plus the sink columns of every row.
+    const outboxBytes = encodeManifestRows(
+      pending.map((p, i) => ({ ...p, sinkColumns: sinkOnlyColumnsOf(flows[i]!) })),
+      Number.MAX_SAFE_INTEGER,
+    ).reduce((n, c) => n + c.length, 0);
     const stringifyCpu = await cpuMicrosPerRow(ROWS, () => rows.map((r) => JSON.stringify(r)));
     const row = (
       name: string,
@@ -89,6 +95,13 @@ export const sinksBench: BenchModule = {
       row(
         'Parquet archive bytes per row (SNAPPY)',
         parquetBytes / ROWS,
+        'B/row',
+        manifest,
+        manifestBytes / ROWS,
+      ),
+      row(
+        'sink outbox bytes per row (DynamoDB, gzip JSON)',
+        outboxBytes / ROWS,
         'B/row',
         manifest,
         manifestBytes / ROWS,

@@ -1,7 +1,8 @@
 // The flusher's extra sinks (functions/sinks, docs/sinks.md), each opt-in by context: the IPFIX/JSON
 // export to an external collector and the S3 Parquet archive (a bucket of its own: KMS, TLS only, no
 // public access, lifecycle to Standard-IA then expiry). Both run inside the flusher, so this construct
-// only adds the flusher's environment and rights, and the sinks' alarms.
+// only adds the flusher's environment and rights, and the sinks' alarms. Their durable outbox lives in
+// the flow table with the flusher's existing item rights (functions/flow-store/sink-outbox.ts).
 import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -14,6 +15,7 @@ import { Construct } from 'constructs';
 import {
   FLUSHER_SERVICE_NAME,
   METRICS_NAMESPACE,
+  SINK_BACKLOG_AGE_METRIC,
   SINK_QUEUED_ROWS_METRIC,
   SINK_ROWS_DROPPED_METRIC,
 } from '../functions/shared/metric-names.ts';
@@ -135,7 +137,10 @@ export class Sinks extends Construct {
     });
   }
 
-  /** Rows dropped (the sink's queue overflowed) and a backlog that keeps growing (the sink is down). */
+  /**
+   * Rows dropped (the sink's outbox backlog went over its bound), a backlog over half the bound, and a
+   * batch the sink has failed to take for 15 minutes (catches a sink that is down while traffic is low).
+   */
   private sinkAlarms(kind: string, maxQueuedRows: number, topic: sns.ITopic): void {
     const metric = (name: string, statistic: string) =>
       new cloudwatch.Metric({
@@ -165,10 +170,20 @@ export class Sinks extends Construct {
     add(
       `${prefix}Backlog`,
       metric(SINK_QUEUED_ROWS_METRIC, 'Maximum').createAlarm(this, `${prefix}Backlog`, {
-        alarmDescription: `The ${kind} sink has been failing for 15 minutes: its queue holds over half its bound (docs/sinks.md)`,
+        alarmDescription: `The ${kind} sink has been failing for 15 minutes: its outbox backlog is over half its bound (docs/sinks.md)`,
         threshold: Math.floor(maxQueuedRows / 2),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    add(
+      `${prefix}Stalled`,
+      metric(SINK_BACKLOG_AGE_METRIC, 'Maximum').createAlarm(this, `${prefix}Stalled`, {
+        alarmDescription: `The ${kind} sink has not taken its oldest outbox batch for 15 minutes (docs/sinks.md)`,
+        threshold: 900,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );

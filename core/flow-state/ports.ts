@@ -66,3 +66,42 @@ export interface ExportQueue extends FlowStore {
    */
   writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]>;
 }
+
+/** A place in a flusher's sink outbox: the sequence number of the next entry and the rows before it. */
+export interface OutboxPosition {
+  seq: number;
+  row: number;
+}
+
+/** One exported batch in the outbox, in append order. */
+export interface OutboxEntry {
+  seq: number;
+  /** The batch's ClickHouse deduplication token. */
+  token: string;
+  rows: number;
+  /** Rows appended before this entry (its place in the row count). */
+  startRow: number;
+  createdAtMs: number;
+  /** The encoded rows, in order (empty when read without rows). */
+  chunks: Uint8Array[];
+}
+
+/**
+ * The durable log between the flusher and its extra sinks (functions/sinks/outbox.ts): entries appended
+ * in order, and per sink a cursor at the next entry it has to deliver. One writer per flusher partition
+ * (reserved concurrency 1), as for the manifest slots.
+ */
+export interface SinkOutboxStore {
+  /** The end of the log, and the recorded cursor of each named sink (missing: none recorded). */
+  positions(
+    sinks: readonly string[],
+  ): Promise<{ head: OutboxPosition; cursors: Map<string, OutboxPosition> }>;
+  /** Writes the entry at head.seq and moves the head past it if it is still at `head`; false if it moved. */
+  append(head: OutboxPosition, entry: Omit<OutboxEntry, 'seq' | 'startRow'>): Promise<boolean>;
+  /** The entry at seq (its chunks only when withRows); undefined when it is gone. */
+  entry(seq: number, withRows: boolean): Promise<OutboxEntry | undefined>;
+  /** Moves a sink's cursor if it is still at `from` (undefined: no cursor yet); false if it moved. */
+  moveCursor(sink: string, from: OutboxPosition | undefined, to: OutboxPosition): Promise<boolean>;
+  /** Deletes the entries from seq `from` up to, not including, `to`. */
+  removeEntries(from: number, to: number): Promise<void>;
+}

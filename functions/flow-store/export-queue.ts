@@ -15,17 +15,12 @@
 import {
   type AttributeValue,
   BatchExecuteStatementCommand,
-  BatchGetItemCommand,
-  BatchWriteItemCommand,
-  type BatchWriteItemCommandOutput,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   type DynamoDBClient,
   PutItemCommand,
   QueryCommand,
-  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { chunksOf } from '../../core/concurrency.ts';
 import {
   type BatchManifest,
   type ExistingItemWrite,
@@ -37,6 +32,7 @@ import {
   type WriteResult,
 } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
+import { getItems, pause, writeItems } from './item-batches.ts';
 import { conditionalStatementOf, storedFlowOf } from './marshal.ts';
 import { ATTR, DUE_INDEX_NAME, manifestPrefixOf, ownedDueShards } from './schema.ts';
 import { DynamoFlowStore } from './store.ts';
@@ -45,9 +41,6 @@ import { DynamoFlowStore } from './store.ts';
 export const MANIFEST_CHUNK_BYTES = 350_000;
 const MANIFEST_TTL_SECONDS = 14 * 86_400;
 
-/** Items per BatchWriteItem and keys per BatchGetItem request: DynamoDB's limits. */
-const BATCH_WRITE_LIMIT = 25;
-const BATCH_GET_LIMIT = 100;
 /** Per-statement errors that a later attempt can get past. */
 const RETRYABLE_STATEMENT_ERRORS = new Set([
   'ThrottlingError',
@@ -224,17 +217,7 @@ export class DynamoExportQueue implements ExportQueue {
         },
       },
     }));
-    for (const items of chunksOf(chunkItems, BATCH_WRITE_LIMIT)) {
-      let pending: WriteRequest[] | undefined = items;
-      for (let attempt = 0; pending && pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`BatchWriteItem left ${pending.length} manifest chunks unprocessed`);
-        if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
-        const out: BatchWriteItemCommandOutput = await this.client.send(
-          new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
-        );
-        pending = out.UnprocessedItems?.[this.tableName];
-      }
-    }
+    await writeItems(this.client, this.tableName, chunkItems);
     await this.client.send(
       new PutItemCommand({
         TableName: this.tableName,
@@ -251,7 +234,9 @@ export class DynamoExportQueue implements ExportQueue {
   }
 
   async openManifests(slotCount: number): Promise<BatchManifest[]> {
-    const headers = await this.batchGet(
+    const headers = await getItems(
+      this.client,
+      this.tableName,
       Array.from({ length: slotCount }, (_, i) => `${this.manifestPrefix}${i}`),
     );
     const manifests: BatchManifest[] = [];
@@ -259,7 +244,7 @@ export class DynamoExportQueue implements ExportQueue {
       const slot = Number(pk.slice(this.manifestPrefix.length));
       const chunkCount = Number(header.chunks?.N ?? 0);
       const chunkKeys = Array.from({ length: chunkCount }, (_, j) => `${pk}#${j}`);
-      const chunks = await this.batchGet(chunkKeys);
+      const chunks = await getItems(this.client, this.tableName, chunkKeys);
       const data = chunkKeys.map((key) => {
         const chunk = chunks.get(key)?.data?.B;
         if (!chunk) throw new Error(`manifest ${pk} (batch ${header.batch?.S}) lacks chunk ${key}`);
@@ -296,36 +281,6 @@ export class DynamoExportQueue implements ExportQueue {
     const chunkDeletes = manifest.chunks.map((_, j) => ({
       DeleteRequest: { Key: { [ATTR.pk]: { S: `${header}#${j}` } } },
     }));
-    for (const deletes of chunksOf(chunkDeletes, BATCH_WRITE_LIMIT)) {
-      await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: deletes } }));
-    }
+    await writeItems(this.client, this.tableName, chunkDeletes);
   }
-
-  private async batchGet(keys: string[]) {
-    const found = new Map<string, Record<string, AttributeValue>>();
-    for (const chunk of chunksOf(keys, BATCH_GET_LIMIT)) {
-      let pending: Array<Record<string, { S: string }>> | undefined = chunk.map((pk) => ({
-        [ATTR.pk]: { S: pk },
-      }));
-      for (let attempt = 0; pending && pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} manifest keys unprocessed`);
-        if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
-        const out = await this.client.send(
-          new BatchGetItemCommand({
-            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
-          }),
-        );
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          const pk = item[ATTR.pk]?.S;
-          if (pk) found.set(pk, item);
-        }
-        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as typeof pending;
-      }
-    }
-    return found;
-  }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -105,3 +105,8 @@ export const MANIFEST_PK_PREFIX = 'flusher#';
 export function manifestPrefixOf(flusherIndex: number): string {
   return flusherIndex === 0 ? `${MANIFEST_PK_PREFIX}slot#` : `${MANIFEST_PK_PREFIX}${flusherIndex}#slot#`;
 }
+
+/** The pk prefix of a flusher's sink outbox items (sink-outbox.ts): "flusher#outbox#", "flusher#<i>#outbox#". */
+export function outboxPrefixOf(flusherIndex: number): string {
+  return flusherIndex === 0 ? `${MANIFEST_PK_PREFIX}outbox#` : `${MANIFEST_PK_PREFIX}${flusherIndex}#outbox#`;
+}

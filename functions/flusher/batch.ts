@@ -7,12 +7,15 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { FLOWLINE_INSERT_COLUMNS } from '../../clickhouse/columns.ts';
+import type { SinkOnlyColumns } from '../sinks/exported-row.ts';
 import { type FlowRow, rowValues } from './rows.ts';
 
 export interface PendingRow {
   /** The row's own dedup token: pk#createdAtMs#exportSeq (flow-store exportDedupToken). */
   token: string;
   row: FlowRow;
+  /** What the extra sinks carry beyond the row (set only when sinks are enabled; functions/sinks). */
+  sinkColumns?: SinkOnlyColumns;
 }
 
 export function sortByToken(rows: PendingRow[]): PendingRow[] {
@@ -26,9 +29,13 @@ export function batchToken(rows: readonly PendingRow[]): string {
   return `flowline-${rows.length}-${hash.digest('hex')}`;
 }
 
-/** gzip'd JSON lines [token, ...values in FLOWLINE_INSERT_COLUMNS order], cut into chunks of <= maxChunkBytes. */
+/**
+ * gzip'd JSON lines [token, ...values in FLOWLINE_INSERT_COLUMNS order, {sink columns} when set], cut
+ * into chunks of <= maxChunkBytes. The manifests and the sinks' outbox both store rows this way.
+ */
 export function encodeManifestRows(rows: readonly PendingRow[], maxChunkBytes: number): Uint8Array[] {
-  const text = rows.map((r) => JSON.stringify([r.token, ...rowValues(r.row)])).join('\n');
+  const line = (r: PendingRow) => [r.token, ...rowValues(r.row), ...(r.sinkColumns ? [r.sinkColumns] : [])];
+  const text = rows.map((r) => JSON.stringify(line(r))).join('\n');
   const packed = gzipSync(text);
   const chunks: Uint8Array[] = [];
   for (let offset = 0; offset < packed.length; offset += maxChunkBytes) {
@@ -41,11 +48,12 @@ export function decodeManifestRows(chunks: readonly Uint8Array[]): PendingRow[] 
   const text = gunzipSync(Buffer.concat(chunks.map((c) => Buffer.from(c)))).toString('utf8');
   if (text === '') return [];
   return text.split('\n').map((line) => {
-    const [token, ...values] = JSON.parse(line) as [string, ...Array<string | number>];
+    const [token, ...values] = JSON.parse(line) as [string, ...Array<string | number | SinkOnlyColumns>];
+    const sinkColumns = typeof values.at(-1) === 'object' ? (values.pop() as SinkOnlyColumns) : undefined;
     if (values.length !== FLOWLINE_INSERT_COLUMNS.length) {
       throw new Error(`manifest row has ${values.length} values, expected ${FLOWLINE_INSERT_COLUMNS.length}`);
     }
     const row = Object.fromEntries(FLOWLINE_INSERT_COLUMNS.map((c, i) => [c, values[i]!])) as FlowRow;
-    return { token, row };
+    return sinkColumns ? { token, row, sinkColumns } : { token, row };
   });
 }

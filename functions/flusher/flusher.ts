@@ -7,7 +7,8 @@
 //   3. write the rows to manifests (DynamoDB), THEN mark the flows exported (conditional on their version,
 //      25 to a request: deltas and throughputs reset, exportSeq + 1, next due time, closed flows leave
 //      the index);
-//   4. insert each batch with the token of the rows whose marking succeeded, then delete the manifest.
+//   4. insert each batch with the token of the rows whose marking succeeded, then delete the manifest;
+//      with extra sinks, the batch is first appended to their durable outbox (functions/sinks/outbox.ts).
 // A crash before 3 leaves the flows due; after 3, the manifest is replayed; a replayed insert is dropped
 // by ClickHouse as a duplicate. A flow whose marking lost a race with the correlator stays due and is
 // exported, with its newer data, next round; its row is not in the insert (it was never marked).
@@ -17,12 +18,12 @@
 // in its manifest, and later rounds stop at its failing replay before claiming more flows; the
 // InsertFailures metric (and its alarm) is the health signal.
 
-import type { AggregatedFlow } from '../../core/aggregated-flow.ts';
 import { chunksOf, forEachLimited } from '../../core/concurrency.ts';
 import { type ExportQueue, MAX_WRITES_PER_BATCH } from '../../core/flow-state/ports.ts';
 import { processDue } from '../../core/flow-state/schedule.ts';
 import { isExpired, type ScheduleConfig, type StoredFlow } from '../../core/flow-state/state.ts';
 import { MANIFEST_CHUNK_BYTES } from '../flow-store/export-queue.ts';
+import { sinkOnlyColumnsOf } from '../sinks/exported-row.ts';
 import { batchToken, decodeManifestRows, encodeManifestRows, type PendingRow, sortByToken } from './batch.ts';
 import type { RejectedRow, RowSink } from './clickhouse-sink.ts';
 import { buildFlowRow, type FlowRow } from './rows.ts';
@@ -41,16 +42,13 @@ export interface FlusherOptions {
   /** Epoch ms. */
   clock: () => number;
   /**
-   * Extra sinks (functions/sinks): told of each new batch once its flows are marked, with the token its
-   * ClickHouse insert carries, before that insert. Must return at once and never throw (it queues).
+   * Extra sinks (functions/sinks): records a batch durably in their outbox, with the token its ClickHouse
+   * insert carries. Awaited once the batch's flows are marked and before its insert (also for a batch
+   * replayed from its manifest that this flusher has not handed over yet), so a batch ClickHouse may have
+   * is always in the outbox. Throwing fails the batch like a failed insert: it stays in its manifest.
+   * When set, the rows carry their sink columns (per-Node counters), in the manifest too.
    */
-  onBatchExported?: (token: string, rows: ExportedFlowRow[]) => void;
-}
-
-/** A row of an exported batch with the aggregated flow it was built from. */
-export interface ExportedFlowRow {
-  row: FlowRow;
-  flow: AggregatedFlow;
+  onBatchExported?: (token: string, rows: readonly PendingRow[]) => Promise<void>;
 }
 
 export interface RoundReport {
@@ -121,6 +119,13 @@ export function dueIndexAfterRound(
 }
 
 export class Flusher {
+  /**
+   * Manifests (by batchId) whose marked rows this flusher gave to onBatchExported: their replay after a
+   * failed insert does not hand them over again. A new flusher (container) hands over again what it
+   * replays: the sinks' delivery is at least once, the archive overwrites the same object.
+   */
+  private readonly handedOver = new Set<string>();
+
   constructor(
     private readonly queue: ExportQueue,
     private readonly sink: RowSink,
@@ -157,8 +162,10 @@ export class Flusher {
         const stored = flows.get(r.row.flowKey as string);
         return stored === undefined || stored.state.exportSeq >= (r.row.exportSeq as number);
       });
+      await this.handOver(manifest.batchId, marked);
       await this.insertBatch(marked, report);
       await this.queue.deleteManifest(manifest);
+      this.handedOver.delete(manifest.batchId);
       report.replayedBatches += 1;
       report.replayedRows += marked.length;
     }
@@ -173,7 +180,6 @@ export class Flusher {
 
     const marks: Array<{ stored: StoredFlow; outcome: ReturnType<typeof processDue> }> = [];
     const pending: PendingRow[] = [];
-    const exportedFlows = new Map<string, AggregatedFlow>();
     for (const stored of flows.values()) {
       if (isExpired(stored, now)) continue; // logically absent: TTL deletion is lazy
       const outcome = processDue(stored.state, now, schedule);
@@ -181,11 +187,13 @@ export class Flusher {
       marks.push({ stored, outcome });
       if (outcome.exported) {
         const { flow, exportSeq, dedupToken } = outcome.exported;
-        pending.push({
-          token: dedupToken,
-          row: buildFlowRow(flow, { clusterUUID: this.options.clusterUUID, exportSeq, exportedAtMs: now }),
+        const row = buildFlowRow(flow, {
+          clusterUUID: this.options.clusterUUID,
+          exportSeq,
+          exportedAtMs: now,
         });
-        exportedFlows.set(flow.flowKey, flow);
+        const sinkColumns = this.options.onBatchExported ? sinkOnlyColumnsOf(flow) : undefined;
+        pending.push(sinkColumns ? { token: dedupToken, row, sinkColumns } : { token: dedupToken, row });
         if (flow.incomplete) report.incompleteRows += 1;
       }
     }
@@ -222,15 +230,19 @@ export class Flusher {
     // failed one stays in its manifest for the next round while the others are done.
     await forEachLimited([...batches.keys()], this.options.insertConcurrency, async (i) => {
       const marked = batches[i]!.filter((r) => markedKeys.has(r.row.flowKey as string));
-      if (marked.length > 0) {
-        this.options.onBatchExported?.(
-          batchToken(marked),
-          sortByToken(marked).map(({ row }) => ({ row, flow: exportedFlows.get(row.flowKey as string)! })),
-        );
-      }
+      await this.handOver(manifests[i]!.batchId, marked);
       await this.insertBatch(marked, report);
       await this.queue.deleteManifest(manifests[i]!);
+      this.handedOver.delete(manifests[i]!.batchId);
     });
+  }
+
+  /** The marked rows of a manifest's batch to the sinks' outbox, once per manifest in this flusher. */
+  private async handOver(batchId: string, marked: PendingRow[]): Promise<void> {
+    const { onBatchExported } = this.options;
+    if (!onBatchExported || marked.length === 0 || this.handedOver.has(batchId)) return;
+    await onBatchExported(batchToken(marked), sortByToken(marked));
+    this.handedOver.add(batchId);
   }
 
   private async insertBatch(rows: PendingRow[], report: RoundReport): Promise<void> {

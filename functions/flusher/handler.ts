@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient, createS3Client } from '../../adapters/aws-clients.ts';
 import { DynamoExportQueue } from '../flow-store/export-queue.ts';
+import { DynamoSinkOutboxStore } from '../flow-store/sink-outbox.ts';
 import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../shared/metric-names.ts';
 import { sinksConfigFromEnv } from '../sinks/config.ts';
 import { createExtraSinks } from '../sinks/sinks.ts';
@@ -15,16 +16,13 @@ const config = flusherConfigFromEnv();
 // The names the alarms and dashboard watch (functions/shared/metric-names.ts), whatever the environment says.
 const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: FLUSHER_SERVICE_NAME });
-const queue = new DynamoExportQueue(
-  createDynamoDbClient(),
-  config.tableName,
-  config.schedule,
-  config.partition,
-);
+const dynamodb = createDynamoDbClient();
+const queue = new DynamoExportQueue(dynamodb, config.tableName, config.schedule, config.partition);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const sinksConfig = sinksConfigFromEnv();
 const sinks = createExtraSinks(sinksConfig, {
   clusterUUID: config.clusterUUID,
+  outbox: new DynamoSinkOutboxStore(dynamodb, config.tableName, config.partition.index),
   s3: sinksConfig.archive ? createS3Client() : undefined,
   clock: Date.now,
   sleep,
@@ -33,6 +31,8 @@ const sinks = createExtraSinks(sinksConfig, {
 
 export const handler = createFlusherHandler({
   async prepare() {
+    // A new container first delivers what an earlier one left in the sinks' outbox (in the background).
+    if (sinks.enabled) sinks.resume();
     const { flusher } = wireFlusher(config, {
       queue,
       clock: Date.now,

@@ -16,7 +16,7 @@ export interface FlusherHandlerDeps {
   loopOptions: Omit<LoopOptions, 'onRound'>;
   logger: Logger;
   metrics: Metrics;
-  /** Extra sinks (functions/sinks): their metrics every round, their queues drained after the run. */
+  /** Extra sinks (functions/sinks): their metrics every round, their outbox drained after the run. */
   sinks?: { publish(metrics: Metrics): void; drain(): Promise<boolean> };
 }
 
@@ -95,7 +95,9 @@ export function createFlusherHandler(deps: FlusherHandlerDeps): () => Promise<Fl
       },
     });
     if (deps.sinks && !(await deps.sinks.drain())) {
-      deps.logger.warn('sink queues not empty at the end of the run: they continue in the next invocation');
+      deps.logger.warn(
+        'sink outbox not empty at the end of the run: delivery continues in the next invocation',
+      );
     }
     deps.sinks?.publish(deps.metrics);
     return {

@@ -36,13 +36,15 @@ export const STALE_CONNECTION_RECORDS_METRIC = 'StaleConnectionRecords';
 
 /**
  * Emitted by the flusher for each extra sink (dimension `sink`: "ipfix" or "archive", plus service) every
- * round: rows delivered, failed delivery attempts (each retried), rows dropped because the sink's queue
- * was full (ClickHouse still has them), and rows waiting in the queue.
+ * round: rows delivered, failed delivery attempts (each retried), rows dropped because the sink's backlog
+ * in the durable outbox was over its bound (ClickHouse still has them), rows waiting in the outbox for
+ * the sink, and the age in seconds of the oldest batch the sink is failing to take (0 when none).
  */
 export const SINK_ROWS_SENT_METRIC = 'SinkRowsSent';
 export const SINK_RETRIES_METRIC = 'SinkRetries';
 export const SINK_ROWS_DROPPED_METRIC = 'SinkRowsDropped';
 export const SINK_QUEUED_ROWS_METRIC = 'SinkQueuedRows';
+export const SINK_BACKLOG_AGE_METRIC = 'SinkBacklogAge';
 
 /**
  * Counters the correlator emits per invocation (functions/correlator/make-handler.ts) that the dashboard

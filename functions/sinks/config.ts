@@ -28,11 +28,11 @@ export interface ArchiveConfig {
 export interface SinksConfig {
   ipfix: IpfixExportConfig | undefined;
   archive: ArchiveConfig | undefined;
-  /** Rows held per sink while it is down; older batches are dropped (counted) beyond it. */
+  /** Rows waiting for one sink in the durable outbox; its oldest batches are dropped (counted) beyond it. */
   maxQueuedRows: number;
   backoffBaseMs: number;
   backoffCapMs: number;
-  /** At the end of an invocation, how long the flusher waits for the sinks' queues to empty. */
+  /** At the end of an invocation, how long the flusher waits for the sinks to take the whole outbox. */
   drainMs: number;
 }
 

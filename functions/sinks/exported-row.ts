@@ -34,6 +34,16 @@ export type SinkOnlyColumns = Record<PerNodeCounterColumn, number> & {
 
 export type ExportedRow = FlowRow & SinkOnlyColumns;
 
+/** Sink columns of a row whose flow is unknown (a manifest written before the sinks were enabled). */
+export const NO_SINK_COLUMNS: SinkOnlyColumns = {
+  ...(Object.fromEntries(PER_NODE_COUNTER_COLUMNS.map((c) => [c, 0])) as Record<
+    PerNodeCounterColumn,
+    number
+  >),
+  proxySnatIP: '',
+  proxySnatPort: 0,
+};
+
 /** One batch as the flusher exported it: the rows and the token its ClickHouse insert carries. */
 export interface ExportedBatch {
   /** batchToken() of the rows: the insert_deduplication_token; the archive's object name. */
@@ -54,10 +64,9 @@ function countersOf(prefix: '' | 'reverse', side: 'Source' | 'Destination', coun
   };
 }
 
-/** The row's sink-only values, read from the aggregated flow the row was built from. */
-export function exportedRowOf(flow: AggregatedFlow, row: FlowRow): ExportedRow {
+/** The values the sinks carry beyond the ClickHouse row, read from the aggregated flow it was built from. */
+export function sinkOnlyColumnsOf(flow: AggregatedFlow): SinkOnlyColumns {
   return {
-    ...row,
     ...(countersOf('', 'Source', flow.statsFromSourceNode) as Record<PerNodeCounterColumn, number>),
     ...countersOf('reverse', 'Source', flow.reverseStatsFromSourceNode),
     ...countersOf('', 'Destination', flow.statsFromDestinationNode),
@@ -65,4 +74,9 @@ export function exportedRowOf(flow: AggregatedFlow, row: FlowRow): ExportedRow {
     proxySnatIP: flow.record.proxySnatIP,
     proxySnatPort: flow.record.proxySnatPort,
   };
+}
+
+/** The row's sink-only values, read from the aggregated flow the row was built from. */
+export function exportedRowOf(flow: AggregatedFlow, row: FlowRow): ExportedRow {
+  return { ...row, ...sinkOnlyColumnsOf(flow) };
 }

@@ -1,12 +1,16 @@
-// The flusher's extra sinks, built from their configuration: one SinkQueue per enabled sink, fed by the
-// flusher's onBatchExported hook, and their counters as CloudWatch metrics (Powertools, EMF) with a
-// `sink` dimension ("ipfix", "archive"). The names the alarms watch are in functions/shared/metric-names.ts.
+// The flusher's extra sinks, built from their configuration: the enabled sinks behind one durable outbox
+// (outbox.ts), fed by the flusher's onBatchExported hook, and their counters as CloudWatch metrics
+// (Powertools, EMF) with a `sink` dimension ("ipfix", "archive"). The names the alarms watch are in
+// functions/shared/metric-names.ts.
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ExportedFlowRow } from '../flusher/flusher.ts';
+import type { SinkOutboxStore } from '../../core/flow-state/ports.ts';
+import { MANIFEST_CHUNK_BYTES } from '../flow-store/export-queue.ts';
+import type { PendingRow } from '../flusher/batch.ts';
 import {
+  SINK_BACKLOG_AGE_METRIC,
   SINK_QUEUED_ROWS_METRIC,
   SINK_RETRIES_METRIC,
   SINK_ROWS_DROPPED_METRIC,
@@ -14,15 +18,16 @@ import {
 } from '../shared/metric-names.ts';
 import { observationDomainIdOf } from './antrea-ipfix.ts';
 import type { SinksConfig } from './config.ts';
-import { type ExportedBatch, exportedRowOf } from './exported-row.ts';
 import { EXPORTER_DEFAULTS, IpfixExporter } from './ipfix-exporter.ts';
+import { type BatchSink, type SinkCounters, SinkOutbox } from './outbox.ts';
 import { S3ParquetArchive } from './parquet-archive.ts';
-import { type BatchSink, type SinkCounters, SinkQueue } from './sink-queue.ts';
 
 export type SinkKind = 'ipfix' | 'archive';
 
 export interface SinkDeps {
   clusterUUID: string;
+  /** Where the outbox lives (the flow table; functions/flow-store/sink-outbox.ts). */
+  outbox: SinkOutboxStore;
   /** Required when the archive is enabled. */
   s3?: S3Client;
   clock: () => number;
@@ -34,33 +39,35 @@ export class ExtraSinks {
   private readonly published = new Map<SinkKind, SinkCounters>();
 
   constructor(
-    readonly queues: ReadonlyMap<SinkKind, SinkQueue>,
+    readonly sinks: ReadonlyMap<SinkKind, BatchSink>,
+    readonly outbox: SinkOutbox,
     private readonly drainMs: number,
     private readonly clock: () => number,
   ) {}
 
   get enabled(): boolean {
-    return this.queues.size > 0;
+    return this.sinks.size > 0;
   }
 
-  /** The flusher's onBatchExported: queues the batch for every sink; returns at once, never throws. */
-  readonly onBatchExported = (token: string, rows: ExportedFlowRow[]): void => {
-    const batch: ExportedBatch = { token, rows: rows.map(({ flow, row }) => exportedRowOf(flow, row)) };
-    for (const queue of this.queues.values()) queue.offer(batch);
-  };
+  /** The flusher's onBatchExported: the batch in the outbox for every sink; resolves once it is stored. */
+  readonly onBatchExported = (token: string, rows: readonly PendingRow[]): Promise<void> =>
+    this.outbox.append(token, rows);
 
-  /** Waits (at most drainMs) for the queues to empty; true when they did. */
-  async drain(): Promise<boolean> {
-    const deadline = this.clock() + this.drainMs;
-    const results = await Promise.all([...this.queues.values()].map((q) => q.drain(deadline, this.clock)));
-    return results.every(Boolean);
+  /** Resumes delivering what an earlier container left in the outbox; returns at once, never throws. */
+  resume(): void {
+    this.outbox.resume();
+  }
+
+  /** Waits (at most drainMs) for every sink to deliver the whole outbox; true when they did. */
+  drain(): Promise<boolean> {
+    return this.outbox.drain(this.clock() + this.drainMs, this.clock);
   }
 
   counters(): Array<{ sink: SinkKind; name: string } & SinkCounters> {
-    return [...this.queues].map(([sink, queue]) => ({ sink, name: queue.sink.name, ...queue.stats() }));
+    return [...this.sinks].map(([sink, target]) => ({ sink, name: target.name, ...this.outbox.stats(sink) }));
   }
 
-  /** The counters' increase since the last call, one metric set per sink. */
+  /** The counters' increase since the last call, and the backlog, one metric set per sink. */
   publish(metrics: Metrics): void {
     for (const { sink, ...now } of this.counters()) {
       const before = this.published.get(sink);
@@ -74,6 +81,7 @@ export class ExtraSinks {
         now.rowsDropped - (before?.rowsDropped ?? 0),
       );
       single.addMetric(SINK_QUEUED_ROWS_METRIC, MetricUnit.Count, now.queuedRows);
+      single.addMetric(SINK_BACKLOG_AGE_METRIC, MetricUnit.Seconds, now.backlogAgeSeconds);
       single.publishStoredMetrics();
       this.published.set(sink, now);
     }
@@ -81,30 +89,7 @@ export class ExtraSinks {
 }
 
 export function createExtraSinks(config: SinksConfig, deps: SinkDeps): ExtraSinks {
-  const queues = new Map<SinkKind, SinkQueue>();
-  const queueFor = (kind: SinkKind, sink: BatchSink) =>
-    new SinkQueue(sink, {
-      maxQueuedRows: config.maxQueuedRows,
-      backoffBaseMs: config.backoffBaseMs,
-      backoffCapMs: config.backoffCapMs,
-      sleep: deps.sleep,
-      onDeliveryError: (error, batch, attempt) =>
-        deps.logger?.warn('sink delivery failed, retrying the batch', {
-          sink: kind,
-          target: sink.name,
-          token: batch.token,
-          rows: batch.rows.length,
-          attempt,
-          error: error instanceof Error ? error.message : String(error),
-        }),
-      onDrop: (batch) =>
-        deps.logger?.error('sink queue full: oldest batch dropped for this sink (ClickHouse has it)', {
-          sink: kind,
-          target: sink.name,
-          token: batch.token,
-          rows: batch.rows.length,
-        }),
-    });
+  const sinks = new Map<SinkKind, BatchSink>();
   if (config.ipfix) {
     const ipfix = config.ipfix;
     const exporter = new IpfixExporter({
@@ -120,11 +105,43 @@ export function createExtraSinks(config: SinksConfig, deps: SinkDeps): ExtraSink
       tls: ipfix.transport === 'tls' ? { ca: ipfix.tlsCa, serverName: ipfix.tlsServerName } : undefined,
       clock: deps.clock,
     });
-    queues.set('ipfix', queueFor('ipfix', exporter));
+    sinks.set('ipfix', exporter);
   }
   if (config.archive) {
     if (!deps.s3) throw new Error('the S3 archive needs an S3 client');
-    queues.set('archive', queueFor('archive', new S3ParquetArchive(deps.s3, config.archive)));
+    sinks.set('archive', new S3ParquetArchive(deps.s3, config.archive));
   }
-  return new ExtraSinks(queues, config.drainMs, deps.clock);
+  const target = (kind: string) => sinks.get(kind as SinkKind)?.name;
+  const outbox = new SinkOutbox(deps.outbox, sinks, {
+    maxQueuedRows: config.maxQueuedRows,
+    maxChunkBytes: MANIFEST_CHUNK_BYTES,
+    backoffBaseMs: config.backoffBaseMs,
+    backoffCapMs: config.backoffCapMs,
+    clock: deps.clock,
+    sleep: deps.sleep,
+    onDeliveryError: (sink, error, batch, attempt) =>
+      deps.logger?.warn('sink delivery failed, retrying the batch', {
+        sink,
+        target: target(sink),
+        token: batch.token,
+        rows: batch.rows.length,
+        attempt,
+        error: error instanceof Error ? error.message : String(error),
+      }),
+    onDrop: (sink, dropped) =>
+      deps.logger?.error(
+        'sink outbox over its bound: oldest batch dropped for this sink (ClickHouse has it)',
+        {
+          sink,
+          target: target(sink),
+          ...dropped,
+        },
+      ),
+    onStoreError: (error, doing) =>
+      deps.logger?.warn('sink outbox table request failed, retrying', {
+        doing,
+        error: error instanceof Error ? error.message : String(error),
+      }),
+  });
+  return new ExtraSinks(sinks, outbox, config.drainMs, deps.clock);
 }

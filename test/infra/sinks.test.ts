@@ -5,6 +5,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   FLUSHER_SERVICE_NAME,
+  SINK_BACKLOG_AGE_METRIC,
   SINK_QUEUED_ROWS_METRIC,
   SINK_ROWS_DROPPED_METRIC,
 } from '../../functions/shared/metric-names.ts';
@@ -56,6 +57,7 @@ describe('extra sinks', () => {
     for (const [metric, threshold] of [
       [SINK_ROWS_DROPPED_METRIC, 0],
       [SINK_QUEUED_ROWS_METRIC, 50_000],
+      [SINK_BACKLOG_AGE_METRIC, 900],
     ] as const) {
       s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: metric,
@@ -123,6 +125,30 @@ describe('extra sinks', () => {
       Dimensions: Match.arrayWith([{ Name: 'sink', Value: 'archive' }]),
     });
     s.template.hasOutput('ArchiveBucketName', { Value: { Ref: bucket } });
+  });
+
+  it('the durable outbox adds no table right: the flusher keeps the same DynamoDB actions', () => {
+    // The flusher role's own policies (the outbox items are in the table it already reads and writes).
+    const dynamoActions = (s: Synthesized) => {
+      const role = s.stack.getLogicalId(s.stack.flusher.function.role!.node.defaultChild as never);
+      const policies = Object.values(resourcesOf(s.template, 'AWS::IAM::Policy')).filter((p) =>
+        JSON.stringify(p.Properties.Roles).includes(role),
+      );
+      return [...new Set(JSON.stringify(policies).match(/dynamodb:\w+/g))].sort();
+    };
+    const off = dynamoActions(synth({}));
+    expect(off).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:PartiQLUpdate',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+    ]);
+    const on = dynamoActions(
+      synth({ ipfixExportAddress: 'tcp://collector.example.com:4739', archiveEnabled: true }),
+    );
+    expect(on).toEqual(off);
   });
 
   it('refuses a bad collector address or an expiry before the transition', () => {

@@ -29,8 +29,10 @@ import { encodeWireBatch } from '../../core/wire.ts';
 import { correlateBatch } from '../../functions/correlator/correlate-batch.ts';
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { createTableInput, defaultScheduleConfig } from '../../functions/flow-store/index.ts';
+import { DynamoSinkOutboxStore } from '../../functions/flow-store/sink-outbox.ts';
+import type { PendingRow } from '../../functions/flusher/batch.ts';
 import { ClickHouseRowSink, type RowSink } from '../../functions/flusher/clickhouse-sink.ts';
-import { type ExportedFlowRow, Flusher } from '../../functions/flusher/flusher.ts';
+import { Flusher } from '../../functions/flusher/flusher.ts';
 import { aggregatedTemplateNames, TEMPLATE_ID_IPV6 } from '../../functions/sinks/antrea-ipfix.ts';
 import type { SinksConfig } from '../../functions/sinks/config.ts';
 import type { IpfixExporter } from '../../functions/sinks/ipfix-exporter.ts';
@@ -189,6 +191,8 @@ const tupleOf = (r: Record<string, unknown>, src: unknown, dst: unknown) =>
 
 interface Stack {
   queue: DynamoExportQueue;
+  /** The sinks' outbox in the same table: what a restarted flusher finds. */
+  outbox: DynamoSinkOutboxStore;
   clickhouse: ClickHouseClient;
   clock: { now: number };
   flusher(sinks: Pick<ExtraSinks, 'onBatchExported'>, rowSink?: RowSink): Flusher;
@@ -209,6 +213,7 @@ async function newStack(): Promise<Stack> {
   const clock = { now: T0 };
   return {
     queue,
+    outbox: new DynamoSinkOutboxStore(dynamodb, table),
     clickhouse,
     clock,
     flusher: (sinks, rowSink = new ClickHouseRowSink(clickhouse)) =>
@@ -301,6 +306,35 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
   }
 }
 
+/** An s3rver on loopback that can go away and come back on the same port and folder; a client for it. */
+async function restartableS3() {
+  const directory = mkdtempSync(join(tmpdir(), 'flowline-s3rver-outage-'));
+  const start = (port: number) =>
+    new S3rver({ address: '127.0.0.1', port, silent: true, directory, configureBuckets: [{ name: BUCKET }] });
+  let server = start(0);
+  const { port } = await server.run();
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    maxAttempts: 1, // each failed PUT is a sink retry, not hidden in the SDK's
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  return {
+    client,
+    stop: () => server.close(),
+    async restart() {
+      server = start(port);
+      await server.run();
+    },
+    async dispose() {
+      client.destroy();
+      await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
 let toolsMissing: string | undefined;
 let dir = '';
 beforeAll(() => {
@@ -322,6 +356,7 @@ describe('IPFIX export of aggregated rows', () => {
     await receiver.start();
     const sinks = createExtraSinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }), {
       clusterUUID: CLUSTER_UUID,
+      outbox: stack.outbox,
       clock: () => stack.clock.now,
       sleep,
     });
@@ -404,6 +439,7 @@ describe('IPFIX export of aggregated rows', () => {
     await receiver.start();
     const sinks = createExtraSinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'JSON') }), {
       clusterUUID: CLUSTER_UUID,
+      outbox: stack.outbox,
       clock: () => stack.clock.now,
       sleep,
     });
@@ -448,10 +484,11 @@ describe('IPFIX export of aggregated rows', () => {
     await receiver.start();
     const sinks = createExtraSinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }), {
       clusterUUID: CLUSTER_UUID,
+      outbox: stack.outbox,
       clock: () => stack.clock.now,
       sleep,
     });
-    const exporter = sinks.queues.get('ipfix')!.sink as IpfixExporter;
+    const exporter = sinks.sinks.get('ipfix') as IpfixExporter;
     await stack.feed(interNodeHalves(20, 0, 1));
     stack.clock.now += 1000;
     expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 20 });
@@ -484,27 +521,88 @@ describe('IPFIX export of aggregated rows', () => {
     expect(receiver.connections).toHaveLength(2);
   }, 120_000);
 
+  it('a collector down across a flusher restart: the new flusher delivers every row from the outbox', async () => {
+    const stack = await newStack();
+    const receiver = new TcpReceiver();
+    await receiver.start();
+    const config = sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') });
+    const deps = { clusterUUID: CLUSTER_UUID, outbox: stack.outbox, clock: () => stack.clock.now, sleep };
+    const before = createExtraSinks(config, deps);
+    const oldFlusher = stack.flusher(before);
+    await stack.feed(interNodeHalves(20, 0, 1));
+    stack.clock.now += 1000;
+    expect(await oldFlusher.round()).toMatchObject({ ok: true, rowsInserted: 20 });
+    expect(await before.drain()).toBe(true);
+
+    await receiver.kill();
+    await waitFor(() => !(before.sinks.get('ipfix') as IpfixExporter).connected, 'the closed connection');
+    await stack.feed([...interNodeHalves(20, 100, 1), ...interNodeHalves(20, 0, 2)]);
+    stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
+    expect(await oldFlusher.round()).toMatchObject({ ok: true, rowsInserted: 40 });
+    await waitFor(() => before.counters()[0]!.retries >= 2, 'delivery retries');
+    // The container goes away with 40 rows undelivered: nothing of it survives but the table.
+    before.outbox.stop();
+    expect(await before.drain()).toBe(false);
+    (before.sinks.get('ipfix') as IpfixExporter).close();
+    expect(before.counters()[0]).toMatchObject({ rowsSent: 20, queuedRows: 40 });
+
+    const after = createExtraSinks(config, deps);
+    after.resume();
+    await waitFor(() => after.counters()[0]!.retries >= 1, 'the new flusher retrying the old backlog');
+    expect(after.counters()[0]).toMatchObject({ rowsSent: 0, queuedRows: 40, queuedBatches: 1 });
+    await stack.feed(interNodeHalves(20, 200, 1));
+    stack.clock.now += 8000;
+    expect(await stack.flusher(after).round()).toMatchObject({ ok: true, rowsInserted: 20 });
+    await receiver.start(); // same port
+    expect(await after.drain()).toBe(true);
+    const counters = after.counters()[0]!;
+    expect(counters).toMatchObject({ rowsSent: 60, rowsDropped: 0, queuedRows: 0 });
+    expect(counters.retries).toBeGreaterThanOrEqual(1);
+
+    // ClickHouse: every export once. The collector: each of them at least once (here exactly once).
+    const rows = await stack.rows();
+    expect(rows).toHaveLength(80);
+    expect(new Set(rows.map((r) => `${r.flowKey}#${r.exportSeq}`)).size).toBe(80);
+    const exportOf = (r: Record<string, unknown>, src: unknown, dst: unknown) =>
+      `${tupleOf(r, src, dst)}#${r.packetTotalCount}`;
+    await waitFor(() => decodeReceived(receiver).length >= 80, 'the collector to read every record');
+    const received = new Set(
+      decodeReceived(receiver).map(({ templateId, record }) => {
+        const family = templateId === TEMPLATE_ID_IPV6 ? 'IPv6' : 'IPv4';
+        return exportOf(record, record[`source${family}Address`], record[`destination${family}Address`]);
+      }),
+    );
+    expect([...received].sort()).toEqual(rows.map((r) => exportOf(r, r.sourceIP, r.destinationIP)).sort());
+    expect(decodeReceived(receiver)).toHaveLength(80); // the old container's worker stopped before resending
+    (after.sinks.get('ipfix') as IpfixExporter).close();
+  }, 120_000);
+
   it('an insert ClickHouse refuses does not hold back the export of its batch', async () => {
     const stack = await newStack();
     const receiver = new TcpReceiver();
     await receiver.start();
     const sinks = createExtraSinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }), {
       clusterUUID: CLUSTER_UUID,
+      outbox: stack.outbox,
       clock: () => stack.clock.now,
       sleep,
     });
-    const refusing: RowSink = {
-      insert: () => Promise.reject(new Error('too many parts')),
-    };
+    const clickhouse = new ClickHouseRowSink(stack.clickhouse);
+    let refuse = true;
+    const flusher = stack.flusher(sinks, {
+      insert: (rows, token) =>
+        refuse ? Promise.reject(new Error('too many parts')) : clickhouse.insert(rows, token),
+    });
     await stack.feed(interNodeHalves(10, 0, 1));
     stack.clock.now += 1000;
-    expect(await stack.flusher(sinks, refusing).round()).toMatchObject({ ok: false, insertFailures: 1 });
+    expect(await flusher.round()).toMatchObject({ ok: false, insertFailures: 1 });
     expect(await sinks.drain()).toBe(true);
     await waitFor(() => decodeReceived(receiver).length >= 10, 'the collector to read the batch');
     expect(decodeReceived(receiver)).toHaveLength(10);
-    // ClickHouse gets the batch from its manifest next round; the sinks are not sent it again.
+    // ClickHouse gets the batch from its manifest next round; this flusher does not send it again.
+    refuse = false;
     stack.clock.now += 8000;
-    expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, replayedRows: 10 });
+    expect(await flusher.round()).toMatchObject({ ok: true, replayedRows: 10 });
     expect(await stack.rows()).toHaveLength(10);
     expect(sinks.counters()[0]).toMatchObject({ rowsSent: 10 });
   }, 120_000);
@@ -550,15 +648,16 @@ describe('S3 Parquet archive', () => {
     const prefix = `run-${stacks}/`;
     const sinks = createExtraSinks(sinksConfig({ archive: { bucket: BUCKET, prefix } }), {
       clusterUUID: CLUSTER_UUID,
+      outbox: stack.outbox,
       s3,
       clock: () => stack.clock.now,
       sleep,
     });
-    const offered: Array<[string, ExportedFlowRow[]]> = [];
+    const offered: Array<[string, readonly PendingRow[]]> = [];
     const flusher = stack.flusher({
       onBatchExported: (token, rows) => {
         offered.push([token, rows]);
-        sinks.onBatchExported(token, rows);
+        return sinks.onBatchExported(token, rows);
       },
     });
     await stack.feed(interNodeHalves(100, 0, 1));
@@ -595,7 +694,7 @@ describe('S3 Parquet archive', () => {
     expect(archived).toBe(100);
 
     // The same batches again (a PUT that landed but whose answer was lost is retried): same objects.
-    for (const [token, rows] of offered) sinks.onBatchExported(token, rows);
+    for (const [token, rows] of offered) await sinks.onBatchExported(token, rows);
     expect(await sinks.drain()).toBe(true);
     expect(await objects(prefix)).toEqual(keys);
     expect(sinks.counters()[0]).toMatchObject({ sink: 'archive', rowsSent: 200, retries: 0 });
@@ -603,26 +702,10 @@ describe('S3 Parquet archive', () => {
 
   it('an S3 outage mid-run: ClickHouse rows exactly once, the archive catches up, retries counted', async () => {
     const stack = await newStack();
-    const directory = mkdtempSync(join(tmpdir(), 'flowline-s3rver-outage-'));
-    const start = (port: number) =>
-      new S3rver({
-        address: '127.0.0.1',
-        port,
-        silent: true,
-        directory,
-        configureBuckets: [{ name: BUCKET }],
-      });
-    let local = start(0);
-    const { port } = await local.run();
-    const client = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      maxAttempts: 1,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    });
+    const { client, stop, restart, dispose } = await restartableS3();
     const sinks = createExtraSinks(sinksConfig({ archive: { bucket: BUCKET, prefix: 'outage/' } }), {
       clusterUUID: CLUSTER_UUID,
+      outbox: stack.outbox,
       s3: client,
       clock: () => stack.clock.now,
       sleep,
@@ -632,13 +715,12 @@ describe('S3 Parquet archive', () => {
     expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 30 });
     expect(await sinks.drain()).toBe(true);
 
-    await local.close();
+    await stop();
     await stack.feed([...interNodeHalves(30, 200, 1), ...interNodeHalves(30, 0, 2)]);
     stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
     expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 60 });
     await waitFor(() => sinks.counters()[0]!.retries >= 2, 'archive retries');
-    local = start(port);
-    await local.run();
+    await restart();
     expect(await sinks.drain()).toBe(true);
     expect(sinks.counters()[0]).toMatchObject({ rowsSent: 90, rowsDropped: 0, queuedRows: 0 });
 
@@ -654,8 +736,68 @@ describe('S3 Parquet archive', () => {
       }
     }
     expect([...archived].sort()).toEqual(rows.map((r) => `${r.flowKey}#${r.exportSeq}`).sort());
-    client.destroy();
-    await local.close();
-    rmSync(directory, { recursive: true, force: true });
+    await dispose();
+  }, 120_000);
+
+  it('S3 down across a flusher restart: one object per batch, rows equal to ClickHouse, exactly once', async () => {
+    const stack = await newStack();
+    const { client, stop, restart, dispose } = await restartableS3();
+    const config = sinksConfig({ archive: { bucket: BUCKET, prefix: 'restart/' } });
+    const deps = {
+      clusterUUID: CLUSTER_UUID,
+      outbox: stack.outbox,
+      s3: client,
+      clock: () => stack.clock.now,
+      sleep,
+    };
+    const tokens: string[] = [];
+    const flusherOf = (sinks: ExtraSinks) =>
+      stack.flusher({
+        onBatchExported: (token, rows) => {
+          tokens.push(token);
+          return sinks.onBatchExported(token, rows);
+        },
+      });
+    const before = createExtraSinks(config, deps);
+    await stack.feed(interNodeHalves(30, 0, 1));
+    stack.clock.now += 1000;
+    expect(await flusherOf(before).round()).toMatchObject({ ok: true, rowsInserted: 30 });
+    expect(await before.drain()).toBe(true);
+
+    await stop();
+    await stack.feed([...interNodeHalves(30, 300, 1), ...interNodeHalves(30, 0, 2)]);
+    stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
+    expect(await flusherOf(before).round()).toMatchObject({ ok: true, rowsInserted: 60, inserts: 2 });
+    await waitFor(() => before.counters()[0]!.retries >= 2, 'archive retries');
+    before.outbox.stop(); // the container is recycled with two batches undelivered
+    expect(await before.drain()).toBe(false);
+
+    const after = createExtraSinks(config, deps);
+    after.resume();
+    await stack.feed(interNodeHalves(30, 400, 1));
+    stack.clock.now += 8000;
+    expect(await flusherOf(after).round()).toMatchObject({ ok: true, rowsInserted: 30 });
+    await waitFor(() => after.counters()[0]!.retries >= 1, 'the new flusher retrying');
+    await restart();
+    expect(await after.drain()).toBe(true);
+    expect(after.counters()[0]).toMatchObject({ rowsSent: 90, rowsDropped: 0, queuedRows: 0 });
+
+    const rows = await stack.rows();
+    expect(rows).toHaveLength(120);
+    expect(new Set(rows.map((r) => `${r.flowKey}#${r.exportSeq}`)).size).toBe(120);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'restart/' }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    expect(keys.map((k) => k.replace(/^.*\/(.*)\.parquet$/, '$1')).sort()).toEqual([...tokens].sort());
+    const archived: string[] = [];
+    for (const Key of keys) {
+      const object = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key }));
+      for (const row of await decodeParquet(Buffer.from(await object.Body!.transformToByteArray()))) {
+        archived.push(`${row.flowKey}#${row.exportSeq}#${row.octetDeltaCount}`);
+      }
+    }
+    expect(archived.sort()).toEqual(
+      rows.map((r) => `${r.flowKey}#${r.exportSeq}#${r.octetDeltaCount}`).sort(),
+    );
+    await dispose();
   }, 120_000);
 });

@@ -1,0 +1,305 @@
+// The durable outbox between the flusher and its extra sinks (IPFIX/JSON export, S3 archive).
+//
+// The flusher appends each exported batch (its rows with their sink columns, encoded as in its
+// manifests) to a log in the flow table before the batch's ClickHouse insert (SinkOutboxStore; DynamoDB:
+// functions/flow-store/sink-outbox.ts). Each sink has a durable cursor at the next entry it has to
+// deliver. A worker per sink reads one entry at a time, delivers it, retrying the same batch (exponential
+// backoff, full jitter) until it lands, and only then moves its cursor; an entry every sink has passed is
+// deleted. A new flusher container starts from the cursors, so a batch handed over is delivered even if
+// the container that appended it is recycled or crashes: at least once per sink (a delivery whose cursor
+// move was lost is repeated); the archive stays exactly once because a batch always has the same object.
+//
+// Bounded: memory holds one entry per sink, and append() never waits on a sink. A sink whose backlog
+// exceeds maxQueuedRows skips its oldest entries (never the newest) before its next attempt: a
+// deliberate drop, counted and logged (ClickHouse has the rows). Pure of AWS.
+import type { OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
+import { decodeManifestRows, encodeManifestRows, type PendingRow } from '../flusher/batch.ts';
+import { type ExportedBatch, NO_SINK_COLUMNS } from './exported-row.ts';
+
+export interface BatchSink {
+  /** For logs and metric dimensions, e.g. "IPFIX tcp://collector:4739" or "s3://bucket/prefix". */
+  readonly name: string;
+  /** Delivers the whole batch or throws; safe to call again with the same batch. */
+  deliver(batch: ExportedBatch): Promise<void>;
+}
+
+export interface OutboxOptions {
+  /** Most rows waiting for one sink; its oldest entries are dropped (counted) beyond it. */
+  maxQueuedRows: number;
+  /** Size of the stored row chunks (the manifests' MANIFEST_CHUNK_BYTES). */
+  maxChunkBytes: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  clock: () => number;
+  sleep: (ms: number) => Promise<void>;
+  random?: () => number;
+  onDeliveryError?: (sink: string, error: unknown, batch: ExportedBatch, attempt: number) => void;
+  /** A dropped entry (undefined token: the entry was already gone, e.g. expired). */
+  onDrop?: (sink: string, dropped: { seq: number; token: string | undefined; rows: number }) => void;
+  /** The outbox's own table failed (retried with the same backoff; not a sink retry). */
+  onStoreError?: (error: unknown, doing: string) => void;
+}
+
+export interface SinkCounters {
+  batchesSent: number;
+  rowsSent: number;
+  /** Failed delivery attempts that were (or will be) retried. */
+  retries: number;
+  batchesDropped: number;
+  rowsDropped: number;
+  queuedBatches: number;
+  queuedRows: number;
+  /** Age of the oldest batch this sink has not delivered yet (0 when none is being delivered). */
+  backlogAgeSeconds: number;
+}
+
+/** One sink's place in the log and the entry it is delivering. */
+interface Lane {
+  /** The sink's kind ("ipfix", "archive"): its cursor's name. */
+  readonly name: string;
+  readonly sink: BatchSink;
+  cursor: OutboxPosition;
+  current?: {
+    seq: number;
+    batch: ExportedBatch;
+    createdAtMs: number;
+    end: OutboxPosition;
+    delivered: boolean;
+  };
+  working: boolean;
+  worker?: Promise<void>;
+  failures: number;
+  counters: Pick<SinkCounters, 'batchesSent' | 'rowsSent' | 'retries' | 'batchesDropped' | 'rowsDropped'>;
+}
+
+/** A delivery that failed (the sink's fault), told apart from a failure of the outbox's table. */
+class DeliveryError extends Error {
+  constructor(readonly original: unknown) {
+    super(original instanceof Error ? original.message : String(original));
+  }
+}
+
+/** The rows of a stored entry as the sinks take them. */
+function batchOf(token: string, rows: PendingRow[]): ExportedBatch {
+  // A manifest written before the sinks were enabled has no sink columns: its rows go out with zeros.
+  return { token, rows: rows.map((r) => ({ ...r.row, ...(r.sinkColumns ?? NO_SINK_COLUMNS) })) };
+}
+
+export class SinkOutbox {
+  private head: OutboxPosition = { seq: 0, row: 0 };
+  private loading: Promise<void> | undefined;
+  private appending: Promise<unknown> = Promise.resolve();
+  /** Entries below this seq are deleted (or being deleted). */
+  private collectedBelow = 0;
+  private stopped = false;
+  private readonly lanes: Map<string, Lane>;
+
+  constructor(
+    private readonly store: SinkOutboxStore,
+    sinks: ReadonlyMap<string, BatchSink>,
+    private readonly options: OutboxOptions,
+  ) {
+    this.lanes = new Map(
+      [...sinks].map(([name, sink]) => [
+        name,
+        {
+          name,
+          sink,
+          cursor: { seq: 0, row: 0 },
+          working: false,
+          failures: 0,
+          counters: { batchesSent: 0, rowsSent: 0, retries: 0, batchesDropped: 0, rowsDropped: 0 },
+        },
+      ]),
+    );
+  }
+
+  /** Reads the log's end and the cursors (once), then delivers any backlog. Never throws. */
+  resume(): void {
+    this.load().then(
+      () => this.kick(),
+      (error: unknown) => this.options.onStoreError?.(error, 'reading the outbox positions'),
+    );
+  }
+
+  /** Records the batch durably for every sink; resolves once it is stored. Appends run one at a time. */
+  append(token: string, rows: readonly PendingRow[]): Promise<void> {
+    const appended = this.appending.then(() => this.appendNow(token, rows));
+    this.appending = appended.catch(() => undefined);
+    return appended;
+  }
+
+  /** Waits until every sink has delivered the whole log, or until `deadline` (epoch ms by `now`). */
+  async drain(deadlineMs: number, now: () => number): Promise<boolean> {
+    for (;;) {
+      const busy = [...this.lanes.values()].filter((lane) => lane.working);
+      if (busy.length === 0 || now() >= deadlineMs) break;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(busy.map((lane) => lane.worker)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.min(deadlineMs - now(), 1000));
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return [...this.lanes.values()].every((lane) => lane.cursor.seq >= this.head.seq);
+  }
+
+  /** Stops the workers after their current step (a container going away); the log keeps the rest. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  stats(name: string): SinkCounters {
+    const lane = this.lanes.get(name)!;
+    const waiting = lane.current && !lane.current.delivered ? lane.current : undefined;
+    return {
+      ...lane.counters,
+      queuedBatches: this.head.seq - lane.cursor.seq,
+      queuedRows: this.head.row - lane.cursor.row,
+      backlogAgeSeconds: waiting ? Math.max(0, (this.options.clock() - waiting.createdAtMs) / 1000) : 0,
+    };
+  }
+
+  private load(): Promise<void> {
+    this.loading ??= this.readPositions().catch((error: unknown) => {
+      this.loading = undefined; // tried again by the next append or resume
+      throw error;
+    });
+    return this.loading;
+  }
+
+  private async readPositions(): Promise<void> {
+    const { head, cursors } = await this.store.positions([...this.lanes.keys()]);
+    for (const [name, lane] of this.lanes) {
+      const cursor = cursors.get(name);
+      // A sink enabled now starts at the end of the log; its cursor is stored before any batch for it is.
+      if (!cursor && !(await this.store.moveCursor(name, undefined, head))) {
+        throw new Error(`the ${name} cursor of the sink outbox appeared while it was created`);
+      }
+      lane.cursor = cursor ?? head;
+    }
+    this.head = head;
+    this.collectedBelow = Math.min(...[...this.lanes.values()].map((lane) => lane.cursor.seq));
+  }
+
+  private async appendNow(token: string, rows: readonly PendingRow[]): Promise<void> {
+    await this.load();
+    const entry = {
+      token,
+      rows: rows.length,
+      createdAtMs: this.options.clock(),
+      chunks: encodeManifestRows(rows, this.options.maxChunkBytes),
+    };
+    if (!(await this.store.append(this.head, entry))) {
+      // The head moved (a write whose answer was lost, or an overlapping container): append after it.
+      this.head = (await this.store.positions([])).head;
+      if (!(await this.store.append(this.head, entry))) throw new Error('the sink outbox head keeps moving');
+    }
+    this.head = { seq: this.head.seq + 1, row: this.head.row + rows.length };
+    this.kick();
+  }
+
+  private kick(): void {
+    for (const lane of this.lanes.values()) {
+      if (lane.working || this.stopped || lane.cursor.seq >= this.head.seq) continue;
+      lane.working = true;
+      lane.worker = this.work(lane);
+    }
+  }
+
+  private async work(lane: Lane): Promise<void> {
+    while (!this.stopped && lane.cursor.seq < this.head.seq) {
+      try {
+        await this.step(lane);
+        lane.failures = 0;
+      } catch (error) {
+        lane.failures += 1;
+        if (error instanceof DeliveryError) {
+          lane.counters.retries += 1;
+          this.options.onDeliveryError?.(lane.name, error.original, lane.current!.batch, lane.failures);
+        } else this.options.onStoreError?.(error, `delivering to ${lane.name}`);
+        const { backoffBaseMs, backoffCapMs } = this.options;
+        const cap = Math.min(backoffCapMs, backoffBaseMs * 2 ** (lane.failures - 1));
+        await this.options.sleep(Math.floor((this.options.random ?? Math.random)() * cap) + 1);
+      }
+    }
+    lane.working = false; // in the same turn as the loop's check: an append after it kicks a new worker
+  }
+
+  /** Drops what is over the bound, then delivers the entry at the cursor once and moves past it. */
+  private async step(lane: Lane): Promise<void> {
+    await this.dropOverflow(lane);
+    const seq = lane.cursor.seq;
+    if (lane.current?.seq !== seq) {
+      lane.current = undefined;
+      const entry = await this.store.entry(seq, true);
+      if (!entry) {
+        this.countDrop(lane, seq, undefined);
+        return this.advance(lane, { seq: seq + 1, row: lane.cursor.row });
+      }
+      const batch = batchOf(entry.token, decodeManifestRows(entry.chunks));
+      const end = { seq: seq + 1, row: entry.startRow + entry.rows };
+      lane.current = { seq, batch, createdAtMs: entry.createdAtMs, end, delivered: false };
+    }
+    const current = lane.current;
+    if (!current.delivered) {
+      try {
+        await lane.sink.deliver(current.batch);
+      } catch (error) {
+        throw new DeliveryError(error);
+      }
+      current.delivered = true;
+      lane.counters.batchesSent += 1;
+      lane.counters.rowsSent += current.batch.rows.length;
+    }
+    await this.advance(lane, current.end);
+  }
+
+  /** Skips the oldest entries while the sink's backlog is over the bound; the newest always stays. */
+  private async dropOverflow(lane: Lane): Promise<void> {
+    while (
+      lane.cursor.seq < this.head.seq - 1 &&
+      this.head.row - lane.cursor.row > this.options.maxQueuedRows
+    ) {
+      const seq = lane.cursor.seq;
+      if (lane.current?.seq === seq && lane.current.delivered) return; // delivered: only its move is left
+      const entry = await this.store.entry(seq, false);
+      this.countDrop(lane, seq, entry);
+      await this.advance(
+        lane,
+        entry ? { seq: seq + 1, row: entry.startRow + entry.rows } : { seq: seq + 1, row: lane.cursor.row },
+      );
+    }
+  }
+
+  private countDrop(lane: Lane, seq: number, entry: { token: string; rows: number } | undefined): void {
+    lane.counters.batchesDropped += 1;
+    lane.counters.rowsDropped += entry?.rows ?? 0;
+    this.options.onDrop?.(lane.name, { seq, token: entry?.token, rows: entry?.rows ?? 0 });
+  }
+
+  /** Moves the sink's cursor, then deletes the entries every sink has passed. */
+  private async advance(lane: Lane, to: OutboxPosition): Promise<void> {
+    const { name } = lane;
+    if (!(await this.store.moveCursor(name, lane.cursor, to))) {
+      // Another container moved it: continue from where it is.
+      const { head, cursors } = await this.store.positions([name]);
+      this.head = head.seq > this.head.seq ? head : this.head;
+      lane.cursor = cursors.get(name) ?? lane.cursor;
+      return;
+    }
+    lane.cursor = to;
+    if (lane.current && lane.current.seq < to.seq) lane.current = undefined;
+    const below = Math.min(...[...this.lanes.values()].map((l) => l.cursor.seq));
+    if (below <= this.collectedBelow) return;
+    const from = this.collectedBelow;
+    this.collectedBelow = below;
+    try {
+      await this.store.removeEntries(from, below);
+    } catch (error) {
+      this.options.onStoreError?.(error, 'deleting delivered outbox entries (their TTL removes them)');
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// The sink outbox's store in memory (the SinkOutboxStore port, core/flow-state/ports.ts) with the
+// DynamoDB adapter's conditional semantics (functions/flow-store/sink-outbox.ts), for unit tests of
+// functions/sinks/outbox.ts; a fault hook before each operation. Integration tests use DynamoDB Local.
+import type { OutboxEntry, OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
+
+export type OutboxOperation = 'positions' | 'append' | 'entry' | 'moveCursor' | 'removeEntries';
+
+export class MemoryOutboxStore implements SinkOutboxStore {
+  /** Called before each operation; throwing from it fails the operation before it takes effect. */
+  beforeOperation: (operation: OutboxOperation) => void = () => {};
+  head: OutboxPosition = { seq: 0, row: 0 };
+  readonly cursors = new Map<string, OutboxPosition>();
+  readonly entries = new Map<number, OutboxEntry>();
+
+  async positions(sinks: readonly string[]) {
+    await this.enter('positions');
+    const cursors = new Map<string, OutboxPosition>();
+    for (const sink of sinks) {
+      const cursor = this.cursors.get(sink);
+      if (cursor) cursors.set(sink, { ...cursor });
+    }
+    return { head: { ...this.head }, cursors };
+  }
+
+  async append(head: OutboxPosition, entry: Omit<OutboxEntry, 'seq' | 'startRow'>): Promise<boolean> {
+    await this.enter('append');
+    this.entries.set(head.seq, { ...entry, seq: head.seq, startRow: head.row });
+    if (this.head.seq !== head.seq) return false;
+    this.head = { seq: head.seq + 1, row: head.row + entry.rows };
+    return true;
+  }
+
+  async entry(seq: number, withRows: boolean): Promise<OutboxEntry | undefined> {
+    await this.enter('entry');
+    const entry = this.entries.get(seq);
+    return entry && { ...entry, chunks: withRows ? entry.chunks : [] };
+  }
+
+  async moveCursor(sink: string, from: OutboxPosition | undefined, to: OutboxPosition): Promise<boolean> {
+    await this.enter('moveCursor');
+    const current = this.cursors.get(sink);
+    if (current && (!from || current.seq !== from.seq)) return false;
+    this.cursors.set(sink, { ...to });
+    return true;
+  }
+
+  async removeEntries(from: number, to: number): Promise<void> {
+    await this.enter('removeEntries');
+    for (let seq = from; seq < to; seq++) this.entries.delete(seq);
+  }
+
+  private async enter(operation: OutboxOperation): Promise<void> {
+    await Promise.resolve();
+    this.beforeOperation(operation);
+  }
+}
