@@ -155,6 +155,7 @@ export class FlowlineStack extends Stack {
       config,
       flushers: flusherFunctions,
       alarmTopic: this.monitoring.topic,
+      dashboard: this.monitoring.dashboard,
       removalPolicy,
     });
 

@@ -17,7 +17,9 @@ import {
   METRICS_NAMESPACE,
   SINK_BACKLOG_AGE_METRIC,
   SINK_QUEUED_ROWS_METRIC,
+  SINK_RETRIES_METRIC,
   SINK_ROWS_DROPPED_METRIC,
+  SINK_ROWS_SENT_METRIC,
 } from '../functions/shared/metric-names.ts';
 import type { FlowlineConfig } from './config.ts';
 
@@ -38,8 +40,20 @@ export interface SinksProps {
   /** Every flusher function (context flusherCount): each runs the sinks for the batches it exports. */
   flushers: lambda.Function[];
   alarmTopic: sns.ITopic;
+  /** The operations dashboard, when deployed (context dashboard): a row of graphs per sink. */
+  dashboard: cloudwatch.Dashboard | undefined;
   removalPolicy: RemovalPolicy;
 }
+
+/** A sink's metric as the flusher publishes it (Powertools EMF; `service` and `sink` dimensions). */
+const sinkMetric = (kind: string, metricName: string, statistic: string) =>
+  new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: FLUSHER_SERVICE_NAME, sink: kind },
+    statistic,
+    period: Duration.minutes(5),
+  });
 
 export class Sinks extends Construct {
   readonly bucket: s3.Bucket | undefined;
@@ -55,7 +69,10 @@ export class Sinks extends Construct {
       this.bucket = this.archiveBucket(config, props.removalPolicy);
     }
     for (const flusher of flushers) this.equip(flusher, config, kinds);
-    for (const kind of kinds) this.sinkAlarms(kind, config.sinkMaxQueuedRows, props.alarmTopic);
+    for (const kind of kinds) {
+      this.sinkAlarms(kind, config.sinkMaxQueuedRows, props.alarmTopic);
+      props.dashboard?.addWidgets(...sinkGraphs(kind));
+    }
   }
 
   /** One flusher's environment and rights for the sinks in `kinds`. */
@@ -142,14 +159,7 @@ export class Sinks extends Construct {
    * batch the sink has failed to take for 15 minutes (catches a sink that is down while traffic is low).
    */
   private sinkAlarms(kind: string, maxQueuedRows: number, topic: sns.ITopic): void {
-    const metric = (name: string, statistic: string) =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: name,
-        dimensionsMap: { service: FLUSHER_SERVICE_NAME, sink: kind },
-        statistic,
-        period: Duration.minutes(5),
-      });
+    const metric = (name: string, statistic: string) => sinkMetric(kind, name, statistic);
     const notify = new cwActions.SnsAction(topic);
     const add = (id: string, alarm: cloudwatch.Alarm) => {
       alarm.addAlarmAction(notify);
@@ -188,4 +198,21 @@ export class Sinks extends Construct {
       }),
     );
   }
+}
+
+/** The dashboard's row for one sink: what it sent, retried and dropped; its outbox backlog and its age. */
+function sinkGraphs(kind: string): cloudwatch.GraphWidget[] {
+  const graph = (title: string, left: cloudwatch.IMetric[]) =>
+    new cloudwatch.GraphWidget({ title, left, width: 12, height: 6 });
+  return [
+    graph(`Sink ${kind}: rows sent, retried, dropped`, [
+      sinkMetric(kind, SINK_ROWS_SENT_METRIC, 'Sum'),
+      sinkMetric(kind, SINK_RETRIES_METRIC, 'Sum'),
+      sinkMetric(kind, SINK_ROWS_DROPPED_METRIC, 'Sum'),
+    ]),
+    graph(`Sink ${kind}: outbox backlog (rows) and age of its oldest batch (s)`, [
+      sinkMetric(kind, SINK_QUEUED_ROWS_METRIC, 'Maximum'),
+      sinkMetric(kind, SINK_BACKLOG_AGE_METRIC, 'Maximum'),
+    ]),
+  ];
 }

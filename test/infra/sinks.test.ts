@@ -7,7 +7,9 @@ import {
   FLUSHER_SERVICE_NAME,
   SINK_BACKLOG_AGE_METRIC,
   SINK_QUEUED_ROWS_METRIC,
+  SINK_RETRIES_METRIC,
   SINK_ROWS_DROPPED_METRIC,
+  SINK_ROWS_SENT_METRIC,
 } from '../../functions/shared/metric-names.ts';
 import { ConfigError } from '../../lib/config.ts';
 import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
@@ -71,6 +73,27 @@ describe('extra sinks', () => {
       });
     }
     s.template.resourceCountIs('AWS::S3::Bucket', 0);
+  });
+
+  it('adds a row per sink to the operations dashboard when it is deployed', () => {
+    const body = (s: Synthesized) =>
+      JSON.stringify(
+        Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+      );
+    const both = { ipfixExportAddress: 'tcp://collector.example.com:4739', archiveEnabled: true };
+    const withDashboard = body(synth({ ...both, dashboard: true }));
+    for (const kind of ['ipfix', 'archive'])
+      for (const metric of [
+        SINK_ROWS_SENT_METRIC,
+        SINK_RETRIES_METRIC,
+        SINK_ROWS_DROPPED_METRIC,
+        SINK_QUEUED_ROWS_METRIC,
+        SINK_BACKLOG_AGE_METRIC,
+      ])
+        expect(withDashboard).toContain(
+          `\\"${metric}\\",\\"service\\",\\"${FLUSHER_SERVICE_NAME}\\",\\"sink\\",\\"${kind}`,
+        );
+    synth(both).template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
   });
 
   it('S3 archive: KMS bucket, TLS only, no public access, lifecycle, PutObject on the prefix only', () => {
