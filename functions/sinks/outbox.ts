@@ -236,8 +236,9 @@ export class SinkOutbox {
       lane.current = undefined;
       const entry = await this.store.entry(seq, true);
       if (!entry) {
-        this.countDrop(lane, seq, undefined);
-        return this.advance(lane, { seq: seq + 1, row: lane.cursor.row });
+        if (await this.advance(lane, { seq: seq + 1, row: lane.cursor.row }))
+          this.countDrop(lane, seq, undefined);
+        return;
       }
       const batch = batchOf(entry.token, decodeManifestRows(entry.chunks));
       const end = { seq: seq + 1, row: entry.startRow + entry.rows };
@@ -266,11 +267,12 @@ export class SinkOutbox {
       const seq = lane.cursor.seq;
       if (lane.current?.seq === seq && lane.current.delivered) return; // delivered: only its move is left
       const entry = await this.store.entry(seq, false);
-      this.countDrop(lane, seq, entry);
-      await this.advance(
+      // Counted once the cursor is past it: a failed cursor write repeats the drop, not its count.
+      const moved = await this.advance(
         lane,
         entry ? { seq: seq + 1, row: entry.startRow + entry.rows } : { seq: seq + 1, row: lane.cursor.row },
       );
+      if (moved) this.countDrop(lane, seq, entry);
     }
   }
 
@@ -280,20 +282,24 @@ export class SinkOutbox {
     this.options.onDrop?.(lane.name, { seq, token: entry?.token, rows: entry?.rows ?? 0 });
   }
 
-  /** Moves the sink's cursor, then deletes the entries every sink has passed. */
-  private async advance(lane: Lane, to: OutboxPosition): Promise<void> {
+  /**
+   * Moves the sink's cursor, then deletes the entries every sink has passed. True when the cursor is now
+   * at `to` by this move, or by an earlier one of this lane whose answer was lost (the stored cursor is
+   * exactly `to`); false when another container moved it elsewhere.
+   */
+  private async advance(lane: Lane, to: OutboxPosition): Promise<boolean> {
     const { name } = lane;
     if (!(await this.store.moveCursor(name, lane.cursor, to))) {
-      // Another container moved it: continue from where it is.
+      // Another container moved it (or our write whose answer was lost did): continue from where it is.
       const { head, cursors } = await this.store.positions([name]);
       this.head = head.seq > this.head.seq ? head : this.head;
       lane.cursor = cursors.get(name) ?? lane.cursor;
-      return;
+      return lane.cursor.seq === to.seq && lane.cursor.row === to.row;
     }
     lane.cursor = to;
     if (lane.current && lane.current.seq < to.seq) lane.current = undefined;
     const below = Math.min(...[...this.lanes.values()].map((l) => l.cursor.seq));
-    if (below <= this.collectedBelow) return;
+    if (below <= this.collectedBelow) return true;
     const from = this.collectedBelow;
     this.collectedBelow = below;
     try {
@@ -301,5 +307,6 @@ export class SinkOutbox {
     } catch (error) {
       this.options.onStoreError?.(error, 'deleting delivered outbox entries (their TTL removes them)');
     }
+    return true;
   }
 }

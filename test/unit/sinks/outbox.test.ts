@@ -190,6 +190,47 @@ describe('SinkOutbox', () => {
     expect(sink.tokens.at(-1)).toBe('big');
   });
 
+  it('a drop whose cursor write failed or lost its answer is counted once', async () => {
+    for (const lost of ['before', 'after'] as const) {
+      const store = new MemoryOutboxStore();
+      const sink = new FlakySink();
+      sink.down = true;
+      const dropped: Array<string | undefined> = [];
+      const { outbox } = outboxOf(
+        store,
+        { ipfix: sink },
+        { maxQueuedRows: 4, backoffBaseMs: 1, backoffCapMs: 1, onDrop: (_, d) => dropped.push(d.token) },
+      );
+      await outbox.append('a', rows(4));
+      await until(() => outbox.stats('ipfix').retries > 0, 'a failed delivery');
+      // Each drop's cursor write fails once: before it is stored, or stored with its answer lost.
+      const failed = new Set<number>();
+      const hook = () => {
+        const seq = store.cursors.get('ipfix')!.seq;
+        if (!failed.has(seq)) {
+          failed.add(seq);
+          throw new Error('cursor write lost');
+        }
+      };
+      const moves = (op: string) => op === 'moveCursor';
+      if (lost === 'before') store.beforeOperation = (op) => moves(op) && hook();
+      else store.afterOperation = (op) => moves(op) && hook();
+      await outbox.append('b', rows(4));
+      await outbox.append('c', rows(4));
+      await until(
+        () => outbox.stats('ipfix').queuedBatches === 1,
+        `${lost}: the backlog back within its bound`,
+      );
+      expect(dropped).toEqual(['a', 'b']);
+      expect(outbox.stats('ipfix')).toMatchObject({ batchesDropped: 2, rowsDropped: 8 });
+      store.beforeOperation = () => {};
+      store.afterOperation = () => {};
+      sink.down = false;
+      expect(await settle(outbox)).toBe(true);
+      expect(sink.tokens).toEqual(['c']);
+    }
+  });
+
   it('a lost cursor write does not send the batch again; a failed append is refused to the flusher', async () => {
     const store = new MemoryOutboxStore();
     const sink = new FlakySink();
