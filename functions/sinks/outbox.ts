@@ -88,6 +88,8 @@ function batchOf(token: string, rows: PendingRow[]): ExportedBatch {
 export class SinkOutbox {
   private head: OutboxPosition = { seq: 0, row: 0 };
   private loading: Promise<void> | undefined;
+  /** A resume() that has not read the positions yet. */
+  private resuming: Promise<void> | undefined;
   private appending: Promise<unknown> = Promise.resolve();
   /** Entries below this seq are deleted (or being deleted). */
   private collectedBelow = 0;
@@ -114,12 +116,28 @@ export class SinkOutbox {
     );
   }
 
-  /** Reads the log's end and the cursors (once), then delivers any backlog. Never throws. */
+  /**
+   * Reads the log's end and the cursors (once; retried with backoff until it succeeds or the outbox
+   * stops), then delivers any backlog. Never throws. Until it has read them, drain() waits for it and
+   * does not report the outbox delivered.
+   */
   resume(): void {
-    this.load().then(
-      () => this.kick(),
-      (error: unknown) => this.options.onStoreError?.(error, 'reading the outbox positions'),
-    );
+    this.resuming ??= this.resumeNow().finally(() => {
+      this.resuming = undefined;
+    });
+  }
+
+  private async resumeNow(): Promise<void> {
+    for (let failures = 1; !this.stopped; failures++) {
+      try {
+        await this.load();
+        this.kick();
+        return;
+      } catch (error) {
+        this.options.onStoreError?.(error, 'reading the outbox positions');
+        await this.options.sleep(this.backoffMs(failures));
+      }
+    }
   }
 
   /** Records the batch durably for every sink; resolves once it is stored. Appends run one at a time. */
@@ -132,18 +150,19 @@ export class SinkOutbox {
   /** Waits until every sink has delivered the whole log, or until `deadline` (epoch ms by `now`). */
   async drain(deadlineMs: number, now: () => number): Promise<boolean> {
     for (;;) {
-      const busy = [...this.lanes.values()].filter((lane) => lane.working);
+      const busy = [...this.lanes.values()].filter((lane) => lane.working).map((lane) => lane.worker);
+      if (this.resuming) busy.push(this.resuming);
       if (busy.length === 0 || now() >= deadlineMs) break;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.all(busy.map((lane) => lane.worker)),
+        Promise.all(busy),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, Math.min(deadlineMs - now(), 1000));
         }),
       ]);
       clearTimeout(timer);
     }
-    return [...this.lanes.values()].every((lane) => lane.cursor.seq >= this.head.seq);
+    return !this.resuming && [...this.lanes.values()].every((lane) => lane.cursor.seq >= this.head.seq);
   }
 
   /** Stops the workers after their current step (a container going away); the log keeps the rest. */
@@ -220,12 +239,17 @@ export class SinkOutbox {
           lane.counters.retries += 1;
           this.options.onDeliveryError?.(lane.name, error.original, lane.current!.batch, lane.failures);
         } else this.options.onStoreError?.(error, `delivering to ${lane.name}`);
-        const { backoffBaseMs, backoffCapMs } = this.options;
-        const cap = Math.min(backoffCapMs, backoffBaseMs * 2 ** (lane.failures - 1));
-        await this.options.sleep(Math.floor((this.options.random ?? Math.random)() * cap) + 1);
+        await this.options.sleep(this.backoffMs(lane.failures));
       }
     }
     lane.working = false; // in the same turn as the loop's check: an append after it kicks a new worker
+  }
+
+  /** Exponential backoff with full jitter after `failures` failures in a row. */
+  private backoffMs(failures: number): number {
+    const { backoffBaseMs, backoffCapMs } = this.options;
+    const cap = Math.min(backoffCapMs, backoffBaseMs * 2 ** (failures - 1));
+    return Math.floor((this.options.random ?? Math.random)() * cap) + 1;
   }
 
   /** Drops what is over the bound, then delivers the entry at the cursor once and moves past it. */

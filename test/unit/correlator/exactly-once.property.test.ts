@@ -193,7 +193,7 @@ class InjectedCrash extends Error {}
 // is stored, or stored with its answer lost), a sink down for a while and back, a cursor write lost
 // (not stored, or stored with its answer lost).
 type SinkName = 'ipfix' | 'archive';
-const outboxFaultOf = (operations: Array<`${'append' | 'moveCursor'}${'' | '-ack'}`>) =>
+const outboxFaultOf = (operations: Array<`${'append' | 'moveCursor'}${'' | '-ack'}` | 'positions'>) =>
   fc.record({ operation: fc.constantFrom(...operations), times: fc.integer({ min: 1, max: 3 }) });
 /** undefined `weight` times as often as a value. */
 const sometimes = <T>(arbitrary: fc.Arbitrary<T>, weight: number) =>
@@ -209,8 +209,8 @@ const sinkStepOf = (duplicates: boolean) =>
     outboxFault: sometimes(
       outboxFaultOf(
         duplicates
-          ? ['append', 'append-ack', 'moveCursor', 'moveCursor-ack']
-          : ['append', 'moveCursor', 'moveCursor-ack'],
+          ? ['append', 'append-ack', 'moveCursor', 'moveCursor-ack', 'positions']
+          : ['append', 'moveCursor', 'moveCursor-ack', 'positions'],
       ),
       3,
     ),

@@ -136,6 +136,29 @@ describe('SinkOutbox', () => {
     expect(store.entries.size).toBe(0);
   });
 
+  it('a new outbox whose first read of the positions fails keeps trying; drain waits for it', async () => {
+    const store = new MemoryOutboxStore();
+    const sink = new FlakySink();
+    sink.down = true;
+    const first = outboxOf(store, { ipfix: sink }).outbox;
+    await first.append('a', rows(2));
+    first.stop();
+    await settle(first);
+
+    sink.down = false;
+    let failedReads = 0;
+    store.beforeOperation = (op) => {
+      if (op === 'positions' && failedReads++ < 3) throw new Error('throttled');
+    };
+    const storeErrors: string[] = [];
+    const second = outboxOf(store, { ipfix: sink }, { onStoreError: (_, doing) => storeErrors.push(doing) });
+    second.outbox.resume(); // no append follows: the backlog is delivered all the same
+    expect(await settle(second.outbox)).toBe(true);
+    expect(sink.tokens).toEqual(['a']);
+    expect(storeErrors).toEqual(Array(3).fill('reading the outbox positions'));
+    expect(second.waits).toEqual([51, 101, 201]);
+  });
+
   it('an entry stays until every sink has it; one sink down does not hold back the other', async () => {
     const store = new MemoryOutboxStore();
     const [up, down] = [new FlakySink(), new FlakySink()];
