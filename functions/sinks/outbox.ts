@@ -205,19 +205,29 @@ export class SinkOutbox {
 
   private async appendNow(token: string, rows: readonly PendingRow[]): Promise<void> {
     await this.load();
+    // The head as stored: an entry is written at the head before the head moves (conditionally), so an
+    // old head (this container warm again after another one appended, or an append whose answer was
+    // lost) would overwrite a stored entry, and that batch would reach no sink. One read per batch.
+    const stored = (await this.store.positions([])).head;
+    if (stored.seq > this.head.seq) this.head = stored;
     const entry = {
       token,
       rows: rows.length,
       createdAtMs: this.options.clock(),
       chunks: encodeManifestRows(rows, this.options.maxChunkBytes),
     };
-    if (!(await this.store.append(this.head, entry))) {
-      // The head moved (a write whose answer was lost, or an overlapping container): append after it.
-      this.head = (await this.store.positions([])).head;
-      if (!(await this.store.append(this.head, entry))) throw new Error('the sink outbox head keeps moving');
+    try {
+      if (!(await this.store.append(this.head, entry))) {
+        // The head moved (a write whose answer was lost, or an overlapping container): append after it.
+        this.head = (await this.store.positions([])).head;
+        if (!(await this.store.append(this.head, entry)))
+          throw new Error('the sink outbox head keeps moving');
+      }
+      this.head = { seq: this.head.seq + 1, row: this.head.row + rows.length };
+    } finally {
+      // Also when the append failed: the head read may have found entries other containers appended.
+      this.kick();
     }
-    this.head = { seq: this.head.seq + 1, row: this.head.row + rows.length };
-    this.kick();
   }
 
   private kick(): void {
@@ -316,8 +326,11 @@ export class SinkOutbox {
     if (!(await this.store.moveCursor(name, lane.cursor, to))) {
       // Another container moved it (or our write whose answer was lost did): continue from where it is.
       const { head, cursors } = await this.store.positions([name]);
-      this.head = head.seq > this.head.seq ? head : this.head;
       lane.cursor = cursors.get(name) ?? lane.cursor;
+      if (head.seq > this.head.seq) {
+        this.head = head;
+        this.kick(); // the other sinks' workers too: they may have stopped at the old head
+      }
       return lane.cursor.seq === to.seq && lane.cursor.row === to.row;
     }
     lane.cursor = to;

@@ -205,7 +205,14 @@ const sometimes = <T>(arbitrary: fc.Arbitrary<T>, weight: number) =>
  */
 const sinkStepOf = (duplicates: boolean) =>
   fc.record({
-    replaceContainer: duplicates ? fc.nat({ max: 7 }).map((n) => n === 0) : fc.constant(false),
+    /**
+     * The faulty flusher's next invocation runs in a new container, or in an earlier (warm) one that
+     * kept its state from then; the others are not stopped (their workers keep going, as an overlapping
+     * container's would).
+     */
+    container: duplicates
+      ? sometimes(fc.record({ warm: fc.boolean(), pick: fc.nat() }), 7)
+      : fc.constant(undefined),
     outboxFault: sometimes(
       outboxFaultOf(
         duplicates
@@ -259,7 +266,6 @@ class SinkWorld {
 
   /** A new container's outbox for flusher `index` (resumed from the store); returns its hand-over. */
   open(index: number): (token: string, rows: readonly PendingRow[]) => Promise<void> {
-    this.current[index]?.stop();
     const outbox = new SinkOutbox(this.stores[index]!, this.sinks, {
       maxQueuedRows: this.bound,
       maxChunkBytes: MANIFEST_CHUNK_BYTES,
@@ -300,6 +306,8 @@ class SinkWorld {
   /** Every current outbox delivers its whole log (workers run to the end; no clock involved). */
   async drainAll(): Promise<void> {
     let tick = 0;
+    // Every container's outbox, warm or not, runs until its workers are done; the current ones drain all.
+    await Promise.all(this.outboxes.map((outbox) => outbox.drain(Number.POSITIVE_INFINITY, () => tick++)));
     const drained = await Promise.all(
       this.current.map((outbox) => outbox.drain(Number.POSITIVE_INFINITY, () => tick++)),
     );
@@ -343,8 +351,12 @@ async function runScenario(s: Scenario, sinks?: SinkScenario) {
       clock: () => clock,
       onBatchExported: world?.open(index),
     });
-    return { view, flusher };
+    const container = { view, flusher, outbox: world?.current[index] };
+    containers[index]!.push(container);
+    return container;
   };
+  /** Every container each flusher has run in. */
+  const containers = Array.from({ length: s.flushers }, () => [] as Array<ReturnType<typeof start>>);
   const flushers = Array.from({ length: s.flushers }, (_, index) => start(index));
   let sequence = 0;
   let stepIndex = 0;
@@ -387,7 +399,14 @@ async function runScenario(s: Scenario, sinks?: SinkScenario) {
       if (sinkStep.toggleSink) world.down[sinkStep.toggleSink] = !world.down[sinkStep.toggleSink];
       if (sinkStep.outboxFault) world.arm(faulty, sinkStep.outboxFault);
       // A recycled Lambda: a new Flusher and a new outbox on the same table and outbox store.
-      if (sinkStep.replaceContainer) flushers[faulty] = start(faulty);
+      if (sinkStep.container) {
+        const warm = containers[faulty]!.filter((c) => c !== flushers[faulty]);
+        if (sinkStep.container.warm && warm.length > 0) {
+          const container = warm[sinkStep.container.pick % warm.length]!;
+          flushers[faulty] = container;
+          world.current[faulty] = container.outbox!;
+        } else flushers[faulty] = start(faulty);
+      }
       for (let turn = 0; turn < sinkStep.workerTurns; turn++) await immediate();
     }
     if (st.flush) await flushRound(flushers, st.faultyFlusher % flushers.length, sink, st.flusherFault);
@@ -534,7 +553,7 @@ describe('exactly once under late, reordered, duplicated records and crashes', (
         expect(world!.drops).toEqual([]);
         expect(missing).toEqual({ archive: 0, ipfix: 0 });
       }),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.RUNS ?? 150) },
     );
   }, 120_000);
 

@@ -159,6 +159,24 @@ describe('SinkOutbox', () => {
     expect(second.waits).toEqual([51, 101, 201]);
   });
 
+  it('a warm container with an old head appends after the entries another container appended since', async () => {
+    const store = new MemoryOutboxStore();
+    const sink = new FlakySink();
+    sink.down = true;
+    const first = outboxOf(store, { ipfix: sink }).outbox;
+    await first.append('a', rows(1));
+    // The next invocation runs in a new container; the one after it in the first one again (warm).
+    const second = outboxOf(store, { ipfix: sink }).outbox;
+    second.resume();
+    await second.append('b', rows(1));
+    await first.append('c', rows(1));
+    expect([...store.entries.values()].map((e) => e.token)).toEqual(['a', 'b', 'c']);
+    sink.down = false;
+    expect(await settle(first)).toBe(true);
+    expect(await settle(second)).toBe(true);
+    expect(new Set(sink.tokens)).toEqual(new Set(['a', 'b', 'c']));
+  });
+
   it('an entry stays until every sink has it; one sink down does not hold back the other', async () => {
     const store = new MemoryOutboxStore();
     const [up, down] = [new FlakySink(), new FlakySink()];
