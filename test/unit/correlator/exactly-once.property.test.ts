@@ -211,7 +211,7 @@ const sinkStepOf = (duplicates: boolean) =>
      * container's would).
      */
     container: duplicates
-      ? sometimes(fc.record({ warm: fc.boolean(), pick: fc.nat() }), 7)
+      ? sometimes(fc.record({ warm: fc.boolean(), pick: fc.nat() }), 3)
       : fc.constant(undefined),
     outboxFault: sometimes(
       outboxFaultOf(
@@ -553,7 +553,7 @@ describe('exactly once under late, reordered, duplicated records and crashes', (
         expect(world!.drops).toEqual([]);
         expect(missing).toEqual({ archive: 0, ipfix: 0 });
       }),
-      { numRuns: Number(process.env.RUNS ?? 150) },
+      { numRuns: Number(process.env.RUNS ?? 300) },
     );
   }, 120_000);
 
