@@ -206,12 +206,13 @@ const sometimes = <T>(arbitrary: fc.Arbitrary<T>, weight: number) =>
 const sinkStepOf = (duplicates: boolean) =>
   fc.record({
     /**
-     * The faulty flusher's next invocation runs in a new container, or in an earlier (warm) one that
-     * kept its state from then; the others are not stopped (their workers keep going, as an overlapping
-     * container's would).
+     * The faulty flusher's next invocation runs in another container: "recycled", the current one is
+     * gone (stopped: only the stores keep its work) and a new one starts; "new", a new one starts while
+     * the current one lives on (its workers keep going, as an overlapping container's would); "warm", an
+     * earlier live one that kept its state from then.
      */
     container: duplicates
-      ? sometimes(fc.record({ warm: fc.boolean(), pick: fc.nat() }), 3)
+      ? sometimes(fc.record({ kind: fc.constantFrom('recycled', 'new', 'warm'), pick: fc.nat() }), 2)
       : fc.constant(undefined),
     outboxFault: sometimes(
       outboxFaultOf(
@@ -351,7 +352,7 @@ async function runScenario(s: Scenario, sinks?: SinkScenario) {
       clock: () => clock,
       onBatchExported: world?.open(index),
     });
-    const container = { view, flusher, outbox: world?.current[index] };
+    const container = { view, flusher, outbox: world?.current[index], gone: false };
     containers[index]!.push(container);
     return container;
   };
@@ -400,12 +401,19 @@ async function runScenario(s: Scenario, sinks?: SinkScenario) {
       if (sinkStep.outboxFault) world.arm(faulty, sinkStep.outboxFault);
       // A recycled Lambda: a new Flusher and a new outbox on the same table and outbox store.
       if (sinkStep.container) {
-        const warm = containers[faulty]!.filter((c) => c !== flushers[faulty]);
-        if (sinkStep.container.warm && warm.length > 0) {
-          const container = warm[sinkStep.container.pick % warm.length]!;
+        const { kind, pick } = sinkStep.container;
+        const warm = containers[faulty]!.filter((c) => c !== flushers[faulty] && !c.gone);
+        if (kind === 'warm' && warm.length > 0) {
+          const container = warm[pick % warm.length]!;
           flushers[faulty] = container;
           world.current[faulty] = container.outbox!;
-        } else flushers[faulty] = start(faulty);
+        } else {
+          if (kind === 'recycled') {
+            flushers[faulty]!.gone = true;
+            flushers[faulty]!.outbox!.stop();
+          }
+          flushers[faulty] = start(faulty);
+        }
       }
       for (let turn = 0; turn < sinkStep.workerTurns; turn++) await immediate();
     }
