@@ -5,7 +5,10 @@
 // and manifest slots (issue 15). The real correlateBatch and Flusher run on an in-memory table with DynamoDB's
 // conditional-write semantics and a sink that deduplicates inserts by token, as ClickHouse does.
 // Checked per flow: the sum of each delta column equals the truth, the max of each total column equals
-// the truth, and no (flow, export) row is inserted twice.
+// the truth, and no (flow, export) row is inserted twice. The same runs with the extra sinks on (their
+// durable outbox, functions/sinks/outbox.ts) add container and outbox faults (see SinkWorld) and check the
+// sinks against ClickHouse after recovery: an archive exactly, an IPFIX-like sink at least once, drops
+// only over the bound and counted.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../../core/flow-record.ts';
