@@ -177,6 +177,24 @@ describe('SinkOutbox', () => {
     expect(new Set(sink.tokens)).toEqual(new Set(['a', 'b', 'c']));
   });
 
+  it('an append that fails after finding entries another container left still delivers them', async () => {
+    const store = new MemoryOutboxStore();
+    const sink = new FlakySink();
+    const warm = outboxOf(store, { ipfix: sink }).outbox;
+    await warm.append('a', rows(1));
+    expect(await settle(warm)).toBe(true);
+    const other = outboxOf(store, { ipfix: sink }).outbox;
+    other.stop(); // appends 'b', then is recycled before delivering it
+    await other.append('b', rows(1));
+    store.beforeOperation = (op) => {
+      if (op === 'append') throw new Error('DynamoDB unavailable');
+    };
+    await expect(warm.append('c', rows(1))).rejects.toThrow('DynamoDB unavailable');
+    store.beforeOperation = () => {};
+    expect(await settle(warm)).toBe(true);
+    expect(sink.tokens).toEqual(['a', 'b']);
+  });
+
   it('an entry stays until every sink has it; one sink down does not hold back the other', async () => {
     const store = new MemoryOutboxStore();
     const [up, down] = [new FlakySink(), new FlakySink()];
