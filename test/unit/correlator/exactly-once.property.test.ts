@@ -580,7 +580,7 @@ describe('exactly once under late, reordered, duplicated records and crashes', (
         expect(counted).toEqual(missing);
         if (world!.drops.length > 0) runsWithDrops++;
       }),
-      { numRuns: 100 },
+      { numRuns: Number(process.env.RUNS ?? 100) },
     );
     expect(runsWithDrops).toBeGreaterThan(0);
   }, 120_000);
