@@ -88,6 +88,8 @@ function batchOf(token: string, rows: PendingRow[]): ExportedBatch {
 export class SinkOutbox {
   private head: OutboxPosition = { seq: 0, row: 0 };
   private loading: Promise<void> | undefined;
+  /** A resume() that has not read the positions yet. */
+  private resuming: Promise<void> | undefined;
   private appending: Promise<unknown> = Promise.resolve();
   /** Entries below this seq are deleted (or being deleted). */
   private collectedBelow = 0;
@@ -114,12 +116,28 @@ export class SinkOutbox {
     );
   }
 
-  /** Reads the log's end and the cursors (once), then delivers any backlog. Never throws. */
+  /**
+   * Reads the log's end and the cursors (once; retried with backoff until it succeeds or the outbox
+   * stops), then delivers any backlog. Never throws. Until it has read them, drain() waits for it and
+   * does not report the outbox delivered.
+   */
   resume(): void {
-    this.load().then(
-      () => this.kick(),
-      (error: unknown) => this.options.onStoreError?.(error, 'reading the outbox positions'),
-    );
+    this.resuming ??= this.resumeNow().finally(() => {
+      this.resuming = undefined;
+    });
+  }
+
+  private async resumeNow(): Promise<void> {
+    for (let failures = 1; !this.stopped; failures++) {
+      try {
+        await this.load();
+        this.kick();
+        return;
+      } catch (error) {
+        this.options.onStoreError?.(error, 'reading the outbox positions');
+        await this.options.sleep(this.backoffMs(failures));
+      }
+    }
   }
 
   /** Records the batch durably for every sink; resolves once it is stored. Appends run one at a time. */
@@ -132,18 +150,19 @@ export class SinkOutbox {
   /** Waits until every sink has delivered the whole log, or until `deadline` (epoch ms by `now`). */
   async drain(deadlineMs: number, now: () => number): Promise<boolean> {
     for (;;) {
-      const busy = [...this.lanes.values()].filter((lane) => lane.working);
+      const busy = [...this.lanes.values()].filter((lane) => lane.working).map((lane) => lane.worker);
+      if (this.resuming) busy.push(this.resuming);
       if (busy.length === 0 || now() >= deadlineMs) break;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.all(busy.map((lane) => lane.worker)),
+        Promise.all(busy),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, Math.min(deadlineMs - now(), 1000));
         }),
       ]);
       clearTimeout(timer);
     }
-    return [...this.lanes.values()].every((lane) => lane.cursor.seq >= this.head.seq);
+    return !this.resuming && [...this.lanes.values()].every((lane) => lane.cursor.seq >= this.head.seq);
   }
 
   /** Stops the workers after their current step (a container going away); the log keeps the rest. */
@@ -186,19 +205,29 @@ export class SinkOutbox {
 
   private async appendNow(token: string, rows: readonly PendingRow[]): Promise<void> {
     await this.load();
+    // The head as stored: an entry is written at the head before the head moves (conditionally), so an
+    // old head (this container warm again after another one appended, or an append whose answer was
+    // lost) would overwrite a stored entry, and that batch would reach no sink. One read per batch.
+    const stored = (await this.store.positions([])).head;
+    if (stored.seq > this.head.seq) this.head = stored;
     const entry = {
       token,
       rows: rows.length,
       createdAtMs: this.options.clock(),
       chunks: encodeManifestRows(rows, this.options.maxChunkBytes),
     };
-    if (!(await this.store.append(this.head, entry))) {
-      // The head moved (a write whose answer was lost, or an overlapping container): append after it.
-      this.head = (await this.store.positions([])).head;
-      if (!(await this.store.append(this.head, entry))) throw new Error('the sink outbox head keeps moving');
+    try {
+      if (!(await this.store.append(this.head, entry))) {
+        // The head moved (a write whose answer was lost, or an overlapping container): append after it.
+        this.head = (await this.store.positions([])).head;
+        if (!(await this.store.append(this.head, entry)))
+          throw new Error('the sink outbox head keeps moving');
+      }
+      this.head = { seq: this.head.seq + 1, row: this.head.row + rows.length };
+    } finally {
+      // Also when the append failed: the head read may have found entries other containers appended.
+      this.kick();
     }
-    this.head = { seq: this.head.seq + 1, row: this.head.row + rows.length };
-    this.kick();
   }
 
   private kick(): void {
@@ -220,12 +249,17 @@ export class SinkOutbox {
           lane.counters.retries += 1;
           this.options.onDeliveryError?.(lane.name, error.original, lane.current!.batch, lane.failures);
         } else this.options.onStoreError?.(error, `delivering to ${lane.name}`);
-        const { backoffBaseMs, backoffCapMs } = this.options;
-        const cap = Math.min(backoffCapMs, backoffBaseMs * 2 ** (lane.failures - 1));
-        await this.options.sleep(Math.floor((this.options.random ?? Math.random)() * cap) + 1);
+        await this.options.sleep(this.backoffMs(lane.failures));
       }
     }
     lane.working = false; // in the same turn as the loop's check: an append after it kicks a new worker
+  }
+
+  /** Exponential backoff with full jitter after `failures` failures in a row. */
+  private backoffMs(failures: number): number {
+    const { backoffBaseMs, backoffCapMs } = this.options;
+    const cap = Math.min(backoffCapMs, backoffBaseMs * 2 ** (failures - 1));
+    return Math.floor((this.options.random ?? Math.random)() * cap) + 1;
   }
 
   /** Drops what is over the bound, then delivers the entry at the cursor once and moves past it. */
@@ -236,8 +270,9 @@ export class SinkOutbox {
       lane.current = undefined;
       const entry = await this.store.entry(seq, true);
       if (!entry) {
-        this.countDrop(lane, seq, undefined);
-        return this.advance(lane, { seq: seq + 1, row: lane.cursor.row });
+        if (await this.advance(lane, { seq: seq + 1, row: lane.cursor.row }))
+          this.countDrop(lane, seq, undefined);
+        return;
       }
       const batch = batchOf(entry.token, decodeManifestRows(entry.chunks));
       const end = { seq: seq + 1, row: entry.startRow + entry.rows };
@@ -266,11 +301,12 @@ export class SinkOutbox {
       const seq = lane.cursor.seq;
       if (lane.current?.seq === seq && lane.current.delivered) return; // delivered: only its move is left
       const entry = await this.store.entry(seq, false);
-      this.countDrop(lane, seq, entry);
-      await this.advance(
+      // Counted once the cursor is past it: a failed cursor write repeats the drop, not its count.
+      const moved = await this.advance(
         lane,
         entry ? { seq: seq + 1, row: entry.startRow + entry.rows } : { seq: seq + 1, row: lane.cursor.row },
       );
+      if (moved) this.countDrop(lane, seq, entry);
     }
   }
 
@@ -280,20 +316,27 @@ export class SinkOutbox {
     this.options.onDrop?.(lane.name, { seq, token: entry?.token, rows: entry?.rows ?? 0 });
   }
 
-  /** Moves the sink's cursor, then deletes the entries every sink has passed. */
-  private async advance(lane: Lane, to: OutboxPosition): Promise<void> {
+  /**
+   * Moves the sink's cursor, then deletes the entries every sink has passed. True when the cursor is now
+   * at `to` by this move, or by an earlier one of this lane whose answer was lost (the stored cursor is
+   * exactly `to`); false when another container moved it elsewhere.
+   */
+  private async advance(lane: Lane, to: OutboxPosition): Promise<boolean> {
     const { name } = lane;
     if (!(await this.store.moveCursor(name, lane.cursor, to))) {
-      // Another container moved it: continue from where it is.
+      // Another container moved it (or our write whose answer was lost did): continue from where it is.
       const { head, cursors } = await this.store.positions([name]);
-      this.head = head.seq > this.head.seq ? head : this.head;
       lane.cursor = cursors.get(name) ?? lane.cursor;
-      return;
+      if (head.seq > this.head.seq) {
+        this.head = head;
+        this.kick(); // the other sinks' workers too: they may have stopped at the old head
+      }
+      return lane.cursor.seq === to.seq && lane.cursor.row === to.row;
     }
     lane.cursor = to;
     if (lane.current && lane.current.seq < to.seq) lane.current = undefined;
     const below = Math.min(...[...this.lanes.values()].map((l) => l.cursor.seq));
-    if (below <= this.collectedBelow) return;
+    if (below <= this.collectedBelow) return true;
     const from = this.collectedBelow;
     this.collectedBelow = below;
     try {
@@ -301,5 +344,6 @@ export class SinkOutbox {
     } catch (error) {
       this.options.onStoreError?.(error, 'deleting delivered outbox entries (their TTL removes them)');
     }
+    return true;
   }
 }

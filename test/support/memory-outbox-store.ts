@@ -1,6 +1,6 @@
 // The sink outbox's store in memory (the SinkOutboxStore port, core/flow-state/ports.ts) with the
 // DynamoDB adapter's conditional semantics (functions/flow-store/sink-outbox.ts), for unit tests of
-// functions/sinks/outbox.ts; a fault hook before each operation. Integration tests use DynamoDB Local.
+// functions/sinks/outbox.ts; a fault hook before each operation and one after it (its answer lost). Integration tests use DynamoDB Local.
 import type { OutboxEntry, OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
 
 export type OutboxOperation = 'positions' | 'append' | 'entry' | 'moveCursor' | 'removeEntries';
@@ -8,6 +8,8 @@ export type OutboxOperation = 'positions' | 'append' | 'entry' | 'moveCursor' | 
 export class MemoryOutboxStore implements SinkOutboxStore {
   /** Called before each operation; throwing from it fails the operation before it takes effect. */
   beforeOperation: (operation: OutboxOperation) => void = () => {};
+  /** Called after each operation took effect; throwing from it loses the answer (the write stays). */
+  afterOperation: (operation: OutboxOperation) => void = () => {};
   head: OutboxPosition = { seq: 0, row: 0 };
   readonly cursors = new Map<string, OutboxPosition>();
   readonly entries = new Map<number, OutboxEntry>();
@@ -25,9 +27,9 @@ export class MemoryOutboxStore implements SinkOutboxStore {
   async append(head: OutboxPosition, entry: Omit<OutboxEntry, 'seq' | 'startRow'>): Promise<boolean> {
     await this.enter('append');
     this.entries.set(head.seq, { ...entry, seq: head.seq, startRow: head.row });
-    if (this.head.seq !== head.seq) return false;
+    if (this.head.seq !== head.seq) return this.leave('append', false);
     this.head = { seq: head.seq + 1, row: head.row + entry.rows };
-    return true;
+    return this.leave('append', true);
   }
 
   async entry(seq: number, withRows: boolean): Promise<OutboxEntry | undefined> {
@@ -39,14 +41,19 @@ export class MemoryOutboxStore implements SinkOutboxStore {
   async moveCursor(sink: string, from: OutboxPosition | undefined, to: OutboxPosition): Promise<boolean> {
     await this.enter('moveCursor');
     const current = this.cursors.get(sink);
-    if (current && (!from || current.seq !== from.seq)) return false;
+    if (current && (!from || current.seq !== from.seq)) return this.leave('moveCursor', false);
     this.cursors.set(sink, { ...to });
-    return true;
+    return this.leave('moveCursor', true);
   }
 
   async removeEntries(from: number, to: number): Promise<void> {
     await this.enter('removeEntries');
     for (let seq = from; seq < to; seq++) this.entries.delete(seq);
+  }
+
+  private leave<T>(operation: OutboxOperation, result: T): T {
+    this.afterOperation(operation);
+    return result;
   }
 
   private async enter(operation: OutboxOperation): Promise<void> {

@@ -136,6 +136,65 @@ describe('SinkOutbox', () => {
     expect(store.entries.size).toBe(0);
   });
 
+  it('a new outbox whose first read of the positions fails keeps trying; drain waits for it', async () => {
+    const store = new MemoryOutboxStore();
+    const sink = new FlakySink();
+    sink.down = true;
+    const first = outboxOf(store, { ipfix: sink }).outbox;
+    await first.append('a', rows(2));
+    first.stop();
+    await settle(first);
+
+    sink.down = false;
+    let failedReads = 0;
+    store.beforeOperation = (op) => {
+      if (op === 'positions' && failedReads++ < 3) throw new Error('throttled');
+    };
+    const storeErrors: string[] = [];
+    const second = outboxOf(store, { ipfix: sink }, { onStoreError: (_, doing) => storeErrors.push(doing) });
+    second.outbox.resume(); // no append follows: the backlog is delivered all the same
+    expect(await settle(second.outbox)).toBe(true);
+    expect(sink.tokens).toEqual(['a']);
+    expect(storeErrors).toEqual(Array(3).fill('reading the outbox positions'));
+    expect(second.waits).toEqual([51, 101, 201]);
+  });
+
+  it('a warm container with an old head appends after the entries another container appended since', async () => {
+    const store = new MemoryOutboxStore();
+    const sink = new FlakySink();
+    sink.down = true;
+    const first = outboxOf(store, { ipfix: sink }).outbox;
+    await first.append('a', rows(1));
+    // The next invocation runs in a new container; the one after it in the first one again (warm).
+    const second = outboxOf(store, { ipfix: sink }).outbox;
+    second.resume();
+    await second.append('b', rows(1));
+    await first.append('c', rows(1));
+    expect([...store.entries.values()].map((e) => e.token)).toEqual(['a', 'b', 'c']);
+    sink.down = false;
+    expect(await settle(first)).toBe(true);
+    expect(await settle(second)).toBe(true);
+    expect(new Set(sink.tokens)).toEqual(new Set(['a', 'b', 'c']));
+  });
+
+  it('an append that fails after finding entries another container left still delivers them', async () => {
+    const store = new MemoryOutboxStore();
+    const sink = new FlakySink();
+    const warm = outboxOf(store, { ipfix: sink }).outbox;
+    await warm.append('a', rows(1));
+    expect(await settle(warm)).toBe(true);
+    const other = outboxOf(store, { ipfix: sink }).outbox;
+    other.stop(); // appends 'b', then is recycled before delivering it
+    await other.append('b', rows(1));
+    store.beforeOperation = (op) => {
+      if (op === 'append') throw new Error('DynamoDB unavailable');
+    };
+    await expect(warm.append('c', rows(1))).rejects.toThrow('DynamoDB unavailable');
+    store.beforeOperation = () => {};
+    expect(await settle(warm)).toBe(true);
+    expect(sink.tokens).toEqual(['a', 'b']);
+  });
+
   it('an entry stays until every sink has it; one sink down does not hold back the other', async () => {
     const store = new MemoryOutboxStore();
     const [up, down] = [new FlakySink(), new FlakySink()];
@@ -188,6 +247,47 @@ describe('SinkOutbox', () => {
     await outbox.append('big', rows(12));
     expect(await settle(outbox)).toBe(true);
     expect(sink.tokens.at(-1)).toBe('big');
+  });
+
+  it('a drop whose cursor write failed or lost its answer is counted once', async () => {
+    for (const lost of ['before', 'after'] as const) {
+      const store = new MemoryOutboxStore();
+      const sink = new FlakySink();
+      sink.down = true;
+      const dropped: Array<string | undefined> = [];
+      const { outbox } = outboxOf(
+        store,
+        { ipfix: sink },
+        { maxQueuedRows: 4, backoffBaseMs: 1, backoffCapMs: 1, onDrop: (_, d) => dropped.push(d.token) },
+      );
+      await outbox.append('a', rows(4));
+      await until(() => outbox.stats('ipfix').retries > 0, 'a failed delivery');
+      // Each drop's cursor write fails once: before it is stored, or stored with its answer lost.
+      const failed = new Set<number>();
+      const hook = () => {
+        const seq = store.cursors.get('ipfix')!.seq;
+        if (!failed.has(seq)) {
+          failed.add(seq);
+          throw new Error('cursor write lost');
+        }
+      };
+      const moves = (op: string) => op === 'moveCursor';
+      if (lost === 'before') store.beforeOperation = (op) => moves(op) && hook();
+      else store.afterOperation = (op) => moves(op) && hook();
+      await outbox.append('b', rows(4));
+      await outbox.append('c', rows(4));
+      await until(
+        () => outbox.stats('ipfix').queuedBatches === 1,
+        `${lost}: the backlog back within its bound`,
+      );
+      expect(dropped).toEqual(['a', 'b']);
+      expect(outbox.stats('ipfix')).toMatchObject({ batchesDropped: 2, rowsDropped: 8 });
+      store.beforeOperation = () => {};
+      store.afterOperation = () => {};
+      sink.down = false;
+      expect(await settle(outbox)).toBe(true);
+      expect(sink.tokens).toEqual(['c']);
+    }
   });
 
   it('a lost cursor write does not send the batch again; a failed append is refused to the flusher', async () => {
