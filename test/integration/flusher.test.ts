@@ -3,26 +3,24 @@
 // (or before marking) and runs again yields every row once; a flow the correlator updates while the
 // flusher marks is exported next round with its newer data; a ClickHouse outage loses nothing.
 import { readFileSync } from 'node:fs';
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
 import { ANTREA_INSERT_COLUMNS } from '../../clickhouse/columns.ts';
-import { applyMigrations } from '../../clickhouse/migrations.ts';
 import { createIpfixDecoder } from '../../collector-edge/ipfix/index.ts';
 import { normaliseDataSet } from '../../collector-edge/normalise.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../core/flow-record.ts';
 import type { ExistingItemWrite } from '../../core/flow-state/ports.ts';
-import { encodeWireBatch } from '../../core/wire.ts';
-import { type CorrelatorSettings, correlateBatch } from '../../functions/correlator/correlate-batch.ts';
+import type { CorrelatorSettings } from '../../functions/correlator/correlate-batch.ts';
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
-import { createTableInput, defaultScheduleConfig } from '../../functions/flow-store/index.ts';
+import { defaultScheduleConfig } from '../../functions/flow-store/index.ts';
 import { ClickHouseRowSink, type RowSink } from '../../functions/flusher/clickhouse-sink.ts';
 import { Flusher, type FlusherOptions } from '../../functions/flusher/flusher.ts';
 import type { FlowRow } from '../../functions/flusher/rows.ts';
 import { CLUSTER_UUID } from '../../workloads/flusher-workload.ts';
 import { v1ExpectedInsertArguments } from '../fixtures/v1-expected-row.ts';
 import { useEngines } from '../support/engines.ts';
+import { correlateAt, newPipelineStores } from '../support/pipeline-stores.ts';
 
 const engines = useEngines({ kinesis: false });
 const SCHEDULE = defaultScheduleConfig();
@@ -51,16 +49,9 @@ interface Stack {
   rows(where?: string): Promise<FlowRow[]>;
 }
 
-let stacks = 0;
 async function newStack(): Promise<Stack> {
-  const id = `${process.pid}_${++stacks}`;
-  const { dynamodb, clickhouseConnection } = engines();
-  const table = `flows-flusher-${id}`;
-  await dynamodb.send(new CreateTableCommand(createTableInput(table)));
-  await engines().clickhouse.command({ query: `CREATE DATABASE flusher_${id}` });
-  const clickhouse = createClickHouseClient({ ...clickhouseConnection, database: `flusher_${id}` });
-  await applyMigrations(executorFor(clickhouse));
-  const queue = new DynamoExportQueue(dynamodb, table, SCHEDULE);
+  const { dynamodb } = engines();
+  const { table, queue, clickhouse } = await newPipelineStores(engines(), 'flusher', SCHEDULE);
   const sink = new ClickHouseRowSink(clickhouse);
   const clock = { now: T0 };
   const options: FlusherOptions = {
@@ -80,16 +71,7 @@ async function newStack(): Promise<Stack> {
     sink,
     clock,
     flusher: (q = queue, s = sink) => new Flusher(q, s, options),
-    async feed(records) {
-      const data = encodeWireBatch(records).toString('base64');
-      const outcome = await correlateBatch(
-        [{ kinesis: { data, sequenceNumber: String(clock.now) } }],
-        { store: queue, now: () => clock.now },
-        SETTINGS,
-      );
-      expect(outcome.poison).toEqual([]);
-      expect(outcome.keyFailures).toEqual([]);
-    },
+    feed: (records) => correlateAt(queue, records, clock.now, SETTINGS),
     async rows(where = '1') {
       const columns = [...ANTREA_INSERT_COLUMNS, 'flowKey', 'exportSeq', 'incomplete']
         .map((c) => (DATE_COLUMNS.has(c) ? `toUnixTimestamp(${c}) AS ${c}` : c))

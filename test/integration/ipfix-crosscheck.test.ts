@@ -2,7 +2,7 @@
 // test writes: TCP and UDP flows on 127.0.0.1 / ::1), captured from a loopback UDP socket or TCP
 // connection, saved as pcap, then decoded by Flowline (decodeFiles, the `flowline decode` path) and by
 // tshark; every record's fields must agree.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFiles } from '../../cli/commands/decode.ts';
-import { asArray, type Json, tsharkRecords, tsharkTimeNanos } from '../support/tshark.ts';
+import { asArray, ensureIpfixTools, type Json, tsharkRecords, tsharkTimeNanos } from '../support/tshark.ts';
 import {
   type PacketSpec,
   pcapFile,
@@ -24,13 +24,7 @@ let toolsMissing: string | undefined;
 let dir = '';
 
 beforeAll(() => {
-  const ensure = spawnSync('bash', ['scripts/ensure-ipfix-tools.sh'], { encoding: 'utf8', timeout: 600_000 });
-  if (ensure.status === 3) {
-    toolsMissing = ensure.stderr.trim();
-    console.warn(`SKIPPING IPFIX cross-check: ${toolsMissing}`);
-  } else if (ensure.status !== 0) {
-    throw new Error(`scripts/ensure-ipfix-tools.sh failed: ${ensure.stderr}`);
-  }
+  toolsMissing = ensureIpfixTools('IPFIX cross-check');
   dir = mkdtempSync(join(tmpdir(), 'flowline-ipfix-xcheck-'));
   writeFileSync(join(dir, 'traffic.pcap'), pcapFile(syntheticTraffic(18, 1_700_000_000_000)));
 }, 600_000);

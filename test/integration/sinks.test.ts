@@ -4,19 +4,15 @@
 // real S3 implementation (s3rver), read back equal to ClickHouse, one object per batch when a batch is
 // delivered again; a sink killed mid-run: ClickHouse rows still exactly once, the sink catches up after,
 // its counters show the retries.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { ClickHouseClient } from '@clickhouse/client';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
 import { ANTREA_INSERT_COLUMNS } from '../../clickhouse/columns.ts';
-import { applyMigrations } from '../../clickhouse/migrations.ts';
 import {
   createIpfixDecoder,
   encodeValue,
@@ -25,10 +21,8 @@ import {
   IpfixStreamFramer,
 } from '../../collector-edge/ipfix/index.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../core/flow-record.ts';
-import { encodeWireBatch } from '../../core/wire.ts';
-import { correlateBatch } from '../../functions/correlator/correlate-batch.ts';
-import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
-import { createTableInput, defaultScheduleConfig } from '../../functions/flow-store/index.ts';
+import type { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
+import { defaultScheduleConfig } from '../../functions/flow-store/index.ts';
 import { DynamoSinkOutboxStore } from '../../functions/flow-store/sink-outbox.ts';
 import type { PendingRow } from '../../functions/flusher/batch.ts';
 import { ClickHouseRowSink, type RowSink } from '../../functions/flusher/clickhouse-sink.ts';
@@ -40,7 +34,8 @@ import { ARCHIVE_COLUMNS, decodeParquet } from '../../functions/sinks/parquet-ar
 import { createExtraSinks, type ExtraSinks } from '../../functions/sinks/sinks.ts';
 import { ANTREA_AGGREGATED_TEMPLATE_V4 } from '../fixtures/antrea-aggregated-template.ts';
 import { useEngines } from '../support/engines.ts';
-import { asArray, tsharkRecords } from '../support/tshark.ts';
+import { correlateAt, newPipelineStores } from '../support/pipeline-stores.ts';
+import { asArray, ensureIpfixTools, tsharkRecords } from '../support/tshark.ts';
 import { type PacketSpec, pcapFile, TcpFlags, tcpFrame } from '../unit/ipfix/pcap-writer.ts';
 
 const engines = useEngines({ kinesis: false });
@@ -200,16 +195,12 @@ interface Stack {
   rows(): Promise<ChRow[]>;
 }
 
-let stacks = 0;
+/** Archive runs so far: each writes under its own key prefix. */
+let archiveRuns = 0;
+
 async function newStack(): Promise<Stack> {
-  const id = `${process.pid}_${++stacks}`;
-  const { dynamodb, clickhouseConnection } = engines();
-  const table = `flows-sinks-${id}`;
-  await dynamodb.send(new CreateTableCommand(createTableInput(table)));
-  await engines().clickhouse.command({ query: `CREATE DATABASE sinks_${id}` });
-  const clickhouse = createClickHouseClient({ ...clickhouseConnection, database: `sinks_${id}` });
-  await applyMigrations(executorFor(clickhouse));
-  const queue = new DynamoExportQueue(dynamodb, table, SCHEDULE);
+  const { dynamodb } = engines();
+  const { table, queue, clickhouse } = await newPipelineStores(engines(), 'sinks', SCHEDULE);
   const clock = { now: T0 };
   return {
     queue,
@@ -227,23 +218,12 @@ async function newStack(): Promise<Stack> {
         clock: () => clock.now,
         onBatchExported: sinks.onBatchExported,
       }),
-    async feed(records) {
-      const outcome = await correlateBatch(
-        [
-          {
-            kinesis: { data: encodeWireBatch(records).toString('base64'), sequenceNumber: String(clock.now) },
-          },
-        ],
-        { store: queue, now: () => clock.now },
-        {
-          timeouts: { activeTimeoutMs: 60_000, inactiveTimeoutMs: 90_000 },
-          writeConcurrency: 8,
-          maxWriteAttempts: 50,
-        },
-      );
-      expect(outcome.poison).toEqual([]);
-      expect(outcome.keyFailures).toEqual([]);
-    },
+    feed: (records) =>
+      correlateAt(queue, records, clock.now, {
+        timeouts: { activeTimeoutMs: 60_000, inactiveTimeoutMs: 90_000 },
+        writeConcurrency: 8,
+        maxWriteAttempts: 50,
+      }),
     async rows() {
       const dates = new Set(
         ANTREA_INSERT_COLUMNS.filter((c) => c.startsWith('flowEndSeconds') || c === 'flowStartSeconds'),
@@ -338,11 +318,7 @@ async function restartableS3() {
 let toolsMissing: string | undefined;
 let dir = '';
 beforeAll(() => {
-  const ensure = spawnSync('bash', ['scripts/ensure-ipfix-tools.sh'], { encoding: 'utf8', timeout: 600_000 });
-  if (ensure.status === 3) {
-    toolsMissing = ensure.stderr.trim();
-    console.warn(`SKIPPING the tshark half of the IPFIX export check: ${toolsMissing}`);
-  } else if (ensure.status !== 0) throw new Error(`scripts/ensure-ipfix-tools.sh failed: ${ensure.stderr}`);
+  toolsMissing = ensureIpfixTools('the tshark half of the IPFIX export check');
   dir = mkdtempSync(join(tmpdir(), 'flowline-sinks-'));
 }, 600_000);
 afterAll(() => {
@@ -645,7 +621,7 @@ describe('S3 Parquet archive', () => {
 
   it('holds every exported row once, equal to ClickHouse; a batch delivered again overwrites its object', async () => {
     const stack = await newStack();
-    const prefix = `run-${stacks}/`;
+    const prefix = `run-${++archiveRuns}/`;
     const sinks = createExtraSinks(sinksConfig({ archive: { bucket: BUCKET, prefix } }), {
       clusterUUID: CLUSTER_UUID,
       outbox: stack.outbox,

@@ -1,8 +1,24 @@
 // tshark's IPFIX decode as records (Debian's tshark, installed by scripts/ensure-ipfix-tools.sh): the
 // independent decoder the IPFIX cross-checks compare against.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 
 export type Json = string | Json[] | { [key: string]: Json };
+
+/**
+ * Installs tshark if needed (scripts/ensure-ipfix-tools.sh). Returns why it is missing when the script says it
+ * cannot be installed here (exit 3; the caller skips its tshark half and this warns, naming `check`);
+ * undefined when present; throws on any other failure.
+ */
+export function ensureIpfixTools(check: string): string | undefined {
+  const ensure = spawnSync('bash', ['scripts/ensure-ipfix-tools.sh'], { encoding: 'utf8', timeout: 600_000 });
+  if (ensure.status === 3) {
+    const missing = ensure.stderr.trim();
+    console.warn(`SKIPPING ${check}: ${missing}`);
+    return missing;
+  }
+  if (ensure.status !== 0) throw new Error(`scripts/ensure-ipfix-tools.sh failed: ${ensure.stderr}`);
+  return undefined;
+}
 
 /**
  * tshark's decode: every data record ("Flow N" objects in cflow sets), in capture order. `preferences`
