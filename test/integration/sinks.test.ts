@@ -191,6 +191,8 @@ interface Stack {
   clickhouse: ClickHouseClient;
   clock: { now: number };
   flusher(sinks: Pick<ExtraSinks, 'onBatchExported'>, rowSink?: RowSink): Flusher;
+  /** The extra sinks on this stack's outbox and clock (`s3` for the archive). */
+  sinks(config: SinksConfig, s3?: S3Client): ExtraSinks;
   feed(records: FlowRecord[]): Promise<void>;
   rows(): Promise<ChRow[]>;
 }
@@ -201,12 +203,21 @@ let archiveRuns = 0;
 async function newStack(): Promise<Stack> {
   const { dynamodb } = engines();
   const { table, queue, clickhouse } = await newPipelineStores(engines(), 'sinks', SCHEDULE);
+  const outbox = new DynamoSinkOutboxStore(dynamodb, table);
   const clock = { now: T0 };
   return {
     queue,
-    outbox: new DynamoSinkOutboxStore(dynamodb, table),
+    outbox,
     clickhouse,
     clock,
+    sinks: (config, s3) =>
+      createExtraSinks(config, {
+        clusterUUID: CLUSTER_UUID,
+        outbox,
+        ...(s3 ? { s3 } : {}),
+        clock: () => clock.now,
+        sleep,
+      }),
     flusher: (sinks, rowSink = new ClickHouseRowSink(clickhouse)) =>
       new Flusher(queue, rowSink, {
         clusterUUID: CLUSTER_UUID,
@@ -330,12 +341,7 @@ describe('IPFIX export of aggregated rows', () => {
     const stack = await newStack();
     const receiver = new TcpReceiver();
     await receiver.start();
-    const sinks = createExtraSinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }), {
-      clusterUUID: CLUSTER_UUID,
-      outbox: stack.outbox,
-      clock: () => stack.clock.now,
-      sleep,
-    });
+    const sinks = stack.sinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }));
     await stack.feed(interNodeHalves(60, 0, 1));
     stack.clock.now += 1000;
     const report = await stack.flusher(sinks).round();
@@ -413,12 +419,7 @@ describe('IPFIX export of aggregated rows', () => {
     const stack = await newStack();
     const receiver = new TcpReceiver();
     await receiver.start();
-    const sinks = createExtraSinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'JSON') }), {
-      clusterUUID: CLUSTER_UUID,
-      outbox: stack.outbox,
-      clock: () => stack.clock.now,
-      sleep,
-    });
+    const sinks = stack.sinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'JSON') }));
     await stack.feed(interNodeHalves(12, 0, 1));
     stack.clock.now += 1000;
     expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 12 });
@@ -458,12 +459,7 @@ describe('IPFIX export of aggregated rows', () => {
     const stack = await newStack();
     const receiver = new TcpReceiver();
     await receiver.start();
-    const sinks = createExtraSinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }), {
-      clusterUUID: CLUSTER_UUID,
-      outbox: stack.outbox,
-      clock: () => stack.clock.now,
-      sleep,
-    });
+    const sinks = stack.sinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }));
     const exporter = sinks.sinks.get('ipfix') as IpfixExporter;
     await stack.feed(interNodeHalves(20, 0, 1));
     stack.clock.now += 1000;
@@ -502,8 +498,7 @@ describe('IPFIX export of aggregated rows', () => {
     const receiver = new TcpReceiver();
     await receiver.start();
     const config = sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') });
-    const deps = { clusterUUID: CLUSTER_UUID, outbox: stack.outbox, clock: () => stack.clock.now, sleep };
-    const before = createExtraSinks(config, deps);
+    const before = stack.sinks(config);
     const oldFlusher = stack.flusher(before);
     await stack.feed(interNodeHalves(20, 0, 1));
     stack.clock.now += 1000;
@@ -522,7 +517,7 @@ describe('IPFIX export of aggregated rows', () => {
     (before.sinks.get('ipfix') as IpfixExporter).close();
     expect(before.counters()[0]).toMatchObject({ rowsSent: 20, queuedRows: 40 });
 
-    const after = createExtraSinks(config, deps);
+    const after = stack.sinks(config);
     after.resume();
     await waitFor(() => after.counters()[0]!.retries >= 1, 'the new flusher retrying the old backlog');
     expect(after.counters()[0]).toMatchObject({ rowsSent: 0, queuedRows: 40, queuedBatches: 1 });
@@ -557,12 +552,7 @@ describe('IPFIX export of aggregated rows', () => {
     const stack = await newStack();
     const receiver = new TcpReceiver();
     await receiver.start();
-    const sinks = createExtraSinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }), {
-      clusterUUID: CLUSTER_UUID,
-      outbox: stack.outbox,
-      clock: () => stack.clock.now,
-      sleep,
-    });
+    const sinks = stack.sinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }));
     const clickhouse = new ClickHouseRowSink(stack.clickhouse);
     let refuse = true;
     const flusher = stack.flusher(sinks, {
@@ -622,13 +612,7 @@ describe('S3 Parquet archive', () => {
   it('holds every exported row once, equal to ClickHouse; a batch delivered again overwrites its object', async () => {
     const stack = await newStack();
     const prefix = `run-${++archiveRuns}/`;
-    const sinks = createExtraSinks(sinksConfig({ archive: { bucket: BUCKET, prefix } }), {
-      clusterUUID: CLUSTER_UUID,
-      outbox: stack.outbox,
-      s3,
-      clock: () => stack.clock.now,
-      sleep,
-    });
+    const sinks = stack.sinks(sinksConfig({ archive: { bucket: BUCKET, prefix } }), s3);
     const offered: Array<[string, readonly PendingRow[]]> = [];
     const flusher = stack.flusher({
       onBatchExported: (token, rows) => {
@@ -679,13 +663,7 @@ describe('S3 Parquet archive', () => {
   it('an S3 outage mid-run: ClickHouse rows exactly once, the archive catches up, retries counted', async () => {
     const stack = await newStack();
     const { client, stop, restart, dispose } = await restartableS3();
-    const sinks = createExtraSinks(sinksConfig({ archive: { bucket: BUCKET, prefix: 'outage/' } }), {
-      clusterUUID: CLUSTER_UUID,
-      outbox: stack.outbox,
-      s3: client,
-      clock: () => stack.clock.now,
-      sleep,
-    });
+    const sinks = stack.sinks(sinksConfig({ archive: { bucket: BUCKET, prefix: 'outage/' } }), client);
     await stack.feed(interNodeHalves(30, 0, 1));
     stack.clock.now += 1000;
     expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 30 });
@@ -719,13 +697,6 @@ describe('S3 Parquet archive', () => {
     const stack = await newStack();
     const { client, stop, restart, dispose } = await restartableS3();
     const config = sinksConfig({ archive: { bucket: BUCKET, prefix: 'restart/' } });
-    const deps = {
-      clusterUUID: CLUSTER_UUID,
-      outbox: stack.outbox,
-      s3: client,
-      clock: () => stack.clock.now,
-      sleep,
-    };
     const tokens: string[] = [];
     const flusherOf = (sinks: ExtraSinks) =>
       stack.flusher({
@@ -734,7 +705,7 @@ describe('S3 Parquet archive', () => {
           return sinks.onBatchExported(token, rows);
         },
       });
-    const before = createExtraSinks(config, deps);
+    const before = stack.sinks(config, client);
     await stack.feed(interNodeHalves(30, 0, 1));
     stack.clock.now += 1000;
     expect(await flusherOf(before).round()).toMatchObject({ ok: true, rowsInserted: 30 });
@@ -748,7 +719,7 @@ describe('S3 Parquet archive', () => {
     before.outbox.stop(); // the container is recycled with two batches undelivered
     expect(await before.drain()).toBe(false);
 
-    const after = createExtraSinks(config, deps);
+    const after = stack.sinks(config, client);
     after.resume();
     await stack.feed(interNodeHalves(30, 400, 1));
     stack.clock.now += 8000;
