@@ -12,6 +12,7 @@
 //   - the items' size (1 write unit per 1 KB).
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
+import { flowKeyOf } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 import type { ExistingItemWrite, WriteResult } from '../core/flow-state/ports.ts';
 import { encodeWireBatch } from '../core/wire.ts';
@@ -33,6 +34,7 @@ import { generateRecords } from '../workloads/correlator-workload.ts';
 import { CLUSTER_UUID } from '../workloads/flusher-workload.ts';
 import { itemBytes, scanAll } from './correlator.bench.ts';
 import { type CapacityMeter, meterCapacity, useDynamoDbLocal } from './dynamodb.ts';
+import { median } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 
 const GROUP = 'flow-state';
@@ -49,12 +51,22 @@ class MarkedByUpdateItem extends DynamoExportQueue {
   }
 }
 
-/** Keeps the rows, deduplicated by insert token as ClickHouse does: only DynamoDB is measured here. */
+/**
+ * Keeps the rows, deduplicated by insert token as ClickHouse does: only DynamoDB is measured here. Notes when
+ * each flow's first row was inserted (simulated time), for the new-flow latency.
+ */
 class RowCounter implements RowSink {
   rows = 0;
+  readonly firstRowAtMs = new Map<string, number>();
   private readonly tokens = new Set<string>();
+  constructor(private readonly clock: () => number = () => 0) {}
   async insert(rows: readonly FlowRow[], token: string) {
-    if (!this.tokens.has(token)) this.rows += rows.length;
+    if (!this.tokens.has(token)) {
+      this.rows += rows.length;
+      for (const row of rows) {
+        if (row.exportSeq === 1) this.firstRowAtMs.set(String(row.flowKey), this.clock());
+      }
+    }
     this.tokens.add(token);
     return [];
   }
@@ -123,22 +135,13 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   await o.client.correlator.send(new CreateTableCommand(createTableInput(table)));
   const store = new DynamoFlowStore(o.client.correlator, table, o.schedule);
   const queue = new MarkedByUpdateItem(o.client.flusher, table, o.schedule);
-  const deployed = flusherConfigFromEnv({
-    CLICKHOUSE_URL: 'http://127.0.0.1:1',
-    CLUSTER_UUID,
-    // Only the deployed batch and concurrency settings are read; no ClickHouse is reached.
-    CLICKHOUSE_PASSWORD: '',
-  });
   const sink = new RowCounter();
   const t0 = 1_800_000_000_000;
   let now = t0;
   const flusher = new Flusher(queue, sink, {
+    ...deployedFlusherSettings(),
     clusterUUID: CLUSTER_UUID,
     schedule: o.schedule,
-    maxRowsPerInsert: deployed.maxRowsPerInsert,
-    maxInsertsPerRound: deployed.maxInsertsPerRound,
-    insertConcurrency: deployed.insertConcurrency,
-    writeConcurrency: deployed.writeConcurrency,
     clock: () => now,
   });
   const commitMs = DEFAULT_CONFIG.commitIntervalSeconds * 1000;
@@ -153,39 +156,31 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     startSeconds: t0 / 1000,
     seed: 15,
   });
-  const windowMs = o.windowSeconds * 1000;
   const warmEnd = t0 + o.warmupMinutes * 60_000;
   let before: { correlator: Units; flusher: Units; rows: number } | undefined;
-  let nextInvocation = t0 + windowMs;
-  let nextRound = t0 + commitMs;
-  let next = 0;
-  let sequence = 0;
   let rounds = 0;
-  while (Math.min(nextInvocation, nextRound) <= t0 + totalMs) {
-    if (!before && Math.min(nextInvocation, nextRound) > warmEnd) {
-      before = {
-        correlator: new Map(o.meters.correlator.byCommand),
-        flusher: new Map(o.meters.flusher.byCommand),
-        rows: sink.rows,
-      };
-    }
-    if (nextInvocation <= nextRound) {
-      now = nextInvocation;
-      const batch: FlowRecord[] = [];
-      while (next < records.length && records[next]!.receivedAtMs <= now) batch.push(records[next++]!);
-      const event = eventOf(batch, sequence);
-      sequence += event.length;
-      const outcome = await correlateBatch(event, { store, now: () => now }, correlatorSettings(o.schedule));
-      if (outcome.batchItemFailures.length > 0) throw new Error('flow-state bench: correlator failures');
-      nextInvocation += windowMs;
-    } else {
-      now = nextRound;
-      const report = await flusher.round();
-      if (!report.ok) throw new Error(`flow-state bench: flusher round failed: ${report.error}`);
+  await driveTimeline({
+    records,
+    startMs: t0,
+    endMs: t0 + totalMs,
+    windowMs: o.windowSeconds * 1000,
+    commitMs,
+    setNow: (ms) => {
+      now = ms;
+      if (!before && ms > warmEnd) {
+        before = {
+          correlator: new Map(o.meters.correlator.byCommand),
+          flusher: new Map(o.meters.flusher.byCommand),
+          rows: sink.rows,
+        };
+      }
+    },
+    correlate: (event) => correlateBatch(event, { store, now: () => now }, correlatorSettings(o.schedule)),
+    round: async () => {
       if (before) rounds++;
-      nextRound += commitMs;
-    }
-  }
+      return flusher.round();
+    },
+  });
   if (!before) throw new Error('flow-state bench: no measured minutes');
   const correlator = unitsSince(o.meters.correlator, before.correlator);
   const flushing = unitsSince(o.meters.flusher, before.flusher);
@@ -206,6 +201,142 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     flusherRounds: rounds,
     avgItemBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length,
     maxItemBytes: Math.max(...sizes),
+  };
+}
+
+/**
+ * Simulated time: the correlator invoked every batching window with the records received since, the
+ * flusher every commit interval; `setNow` is told each step's time before it runs.
+ */
+async function driveTimeline(t: {
+  records: readonly FlowRecord[];
+  startMs: number;
+  endMs: number;
+  windowMs: number;
+  commitMs: number;
+  setNow: (ms: number) => void;
+  correlate: (event: KinesisRecordLike[]) => Promise<{ batchItemFailures: unknown[] }>;
+  round: () => Promise<{ ok: boolean; error?: string }>;
+}): Promise<void> {
+  let nextInvocation = t.startMs + t.windowMs;
+  let nextRound = t.startMs + t.commitMs;
+  let next = 0;
+  let sequence = 0;
+  while (Math.min(nextInvocation, nextRound) <= t.endMs) {
+    if (nextInvocation <= nextRound) {
+      t.setNow(nextInvocation);
+      const batch: FlowRecord[] = [];
+      while (next < t.records.length && t.records[next]!.receivedAtMs <= nextInvocation)
+        batch.push(t.records[next++]!);
+      const event = eventOf(batch, sequence);
+      sequence += event.length;
+      const outcome = await t.correlate(event);
+      if (outcome.batchItemFailures.length > 0) throw new Error('flow-state bench: correlator failures');
+      nextInvocation += t.windowMs;
+    } else {
+      t.setNow(nextRound);
+      const report = await t.round();
+      if (!report.ok) throw new Error(`flow-state bench: flusher round failed: ${report.error}`);
+      nextRound += t.commitMs;
+    }
+  }
+}
+
+/**
+ * New flows arriving one after another (one every `spacingMs`, both Nodes of an inter-Node flow in the
+ * same poll), each its first records only: per flow, the simulated time from its first record's arrival to
+ * the flusher round that inserted its first row, with the correlator every window and the flusher every
+ * commit interval (a flusher under load: its one-minute invocation runs rounds back to back, so a
+ * correlator's wake-up adds nothing). Speed-independent: the times are the schedule's, not the machine's.
+ */
+async function newFlowLatency(o: {
+  client: DynamoDBClient;
+  schedule: ScheduleConfig;
+  windowSeconds: number;
+  flows: number;
+  spacingMs: number;
+}): Promise<number[]> {
+  const table = `flow-state-latency-${o.windowSeconds}s-${process.pid}`;
+  await o.client.send(new CreateTableCommand(createTableInput(table)));
+  const store = new DynamoFlowStore(o.client, table, o.schedule);
+  const t0 = 1_800_000_000_000;
+  let now = t0;
+  const sink = new RowCounter(() => now);
+  const flusher = new Flusher(new MarkedByUpdateItem(o.client, table, o.schedule), sink, {
+    ...deployedFlusherSettings(),
+    clusterUUID: CLUSTER_UUID,
+    schedule: o.schedule,
+    clock: () => now,
+  });
+  const arrivals = new Map<string, number>();
+  const records = generateRecords({
+    flows: o.flows,
+    rounds: 1,
+    interNodeShare: DEFAULT_CLUSTER.interNodeFraction,
+    intervalSeconds: AGENT_EXPORT_SECONDS,
+    startSeconds: t0 / 1000,
+    seed: 16,
+  }).map((record) => {
+    const key = flowKeyOf(record);
+    if (!arrivals.has(key)) arrivals.set(key, record.receivedAtMs + arrivals.size * o.spacingMs);
+    const receivedAtMs = arrivals.get(key) as number;
+    const shiftSeconds = Math.floor((receivedAtMs - record.receivedAtMs) / 1000);
+    return {
+      ...record,
+      receivedAtMs,
+      exportTime: record.exportTime + shiftSeconds,
+      flowStartSeconds: record.flowStartSeconds + shiftSeconds,
+      flowEndSeconds: record.flowEndSeconds + shiftSeconds,
+    };
+  });
+  records.sort((a, b) => a.receivedAtMs - b.receivedAtMs);
+  const lastArrival = Math.max(...arrivals.values());
+  await driveTimeline({
+    records,
+    startMs: t0,
+    endMs: lastArrival + o.windowSeconds * 1000 + 2 * DEFAULT_CONFIG.commitIntervalSeconds * 1000,
+    windowMs: o.windowSeconds * 1000,
+    commitMs: DEFAULT_CONFIG.commitIntervalSeconds * 1000,
+    setNow: (ms) => {
+      now = ms;
+    },
+    correlate: (event) => correlateBatch(event, { store, now: () => now }, correlatorSettings(o.schedule)),
+    round: () => flusher.round(),
+  });
+  return [...arrivals].map(([key, arrivedAt]) => {
+    const inserted = sink.firstRowAtMs.get(key);
+    if (inserted === undefined) throw new Error(`flow-state bench: new flow ${key} has no row`);
+    return (inserted - arrivedAt) / 1000;
+  });
+}
+
+/** The deployed flusher's batch and concurrency settings (no ClickHouse is reached). */
+function deployedFlusherSettings() {
+  const deployed = flusherConfigFromEnv({
+    CLICKHOUSE_URL: 'http://127.0.0.1:1',
+    CLUSTER_UUID,
+    CLICKHOUSE_PASSWORD: '',
+  });
+  return {
+    maxRowsPerInsert: deployed.maxRowsPerInsert,
+    maxInsertsPerRound: deployed.maxInsertsPerRound,
+    insertConcurrency: deployed.insertConcurrency,
+    writeConcurrency: deployed.writeConcurrency,
+  };
+}
+
+function latencyRow(windowSeconds: number, seconds: number[], spacingMs: number): BenchRow {
+  const sorted = [...seconds].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  return {
+    group: GROUP,
+    name: `new flow received -> row inserted, p50, correlator window ${windowSeconds} s`,
+    value: median(sorted),
+    unit: 's',
+    ...(windowSeconds === 20 ? { target: 26 } : {}),
+    better: 'lower',
+    counters: { p95Seconds: at(0.95), maxSeconds: sorted.at(-1) as number, flows: sorted.length },
+    notes: `p95 ${at(0.95).toFixed(1)} s, max ${(sorted.at(-1) as number).toFixed(1)} s over ${sorted.length} new flows arriving one every ${spacingMs / 1000} s; simulated time: correlator every ${windowSeconds} s, flusher every ${DEFAULT_CONFIG.commitIntervalSeconds} s (the deployed schedule under load), DynamoDB Local; ClickHouse's own insert time not included`,
   };
 }
 
@@ -290,6 +421,15 @@ export const flowStateBench: BenchModule = {
           measuredPeriods: quick ? 3 : 6,
         });
         rows.push(...figureRows(figures));
+        const spacingMs = 1_700; // coprime with the 8 s rounds and the windows: every phase is sampled
+        const latencies = await newFlowLatency({
+          client: client.correlator,
+          schedule: defaultScheduleConfig(),
+          windowSeconds,
+          flows: quick ? 40 : 120,
+          spacingMs,
+        });
+        rows.push(latencyRow(windowSeconds, latencies, spacingMs));
       }
       return rows;
     } finally {

@@ -1,6 +1,7 @@
 // `flowline local` (= `npm start`): the whole pipeline on this machine; `--replay FILE... --print-rows` runs
 // captures through it on their own time and prints the resulting ClickHouse rows.
 import type { Command } from 'commander';
+import { DEFAULT_DUE_SHARD_COUNT } from '../../functions/flow-store/schema.ts';
 import { UsageError } from '../errors.ts';
 import { assertBindable } from '../ports.ts';
 
@@ -22,6 +23,7 @@ interface LocalCommandOptions {
   ipfixExportFormat: string;
   archive: boolean;
   archivePort?: string;
+  flushers: string;
 }
 
 function integer(name: string, text: string, min: number, max: number): number {
@@ -67,6 +69,11 @@ export function register(program: Command): void {
     .option('--no-demo', 'no simulated Antrea agents (send your own IPFIX to the collector)')
     .option('--demo-nodes <n>', 'simulated Nodes', '3')
     .option('--demo-connections <n>', 'simulated connections', '100')
+    .option(
+      '--flushers <n>',
+      'flusher functions, each on its own due-index shards (the CDK app\u2019s context flusherCount)',
+      '1',
+    )
     .option('--verbose', 'keep the functions\u2019 INFO logs', false)
     .option(
       '--kubeconfig <file>',
@@ -126,6 +133,7 @@ export function register(program: Command): void {
       }
       const demoNodes = integer('demo-nodes', options.demoNodes, 1, 100);
       const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
+      const flushers = integer('flushers', options.flushers, 1, DEFAULT_DUE_SHARD_COUNT);
       // Progress lines start before local mode's modules load (seconds on a busy machine).
       const { startupProgressOffThread } = await import('../../local/runner/progress.ts');
       const progress = startupProgressOffThread(
@@ -153,6 +161,7 @@ export function register(program: Command): void {
           demoConnections,
           progressIntervalMs: 2000,
           verbose: options.verbose,
+          flushers,
           ...kubernetes,
           sinks: {
             ...(options.ipfixExport ? { ipfixExport: options.ipfixExport } : {}),

@@ -51,9 +51,21 @@ export interface EventTimeFlusher {
   close(): Promise<void>;
 }
 
-/** The flusher as handler.ts builds it (functions/flusher/wiring.ts: ClickHouse connected by the first insert), on `clock`. */
-export async function createEventTimeFlusher(options: { clock: () => number }): Promise<EventTimeFlusher> {
-  const config = flusherConfigFromEnv();
+/**
+ * The flusher as handler.ts builds it (functions/flusher/wiring.ts: ClickHouse connected by the first insert),
+ * on `clock`; `index` is its FLUSHER_INDEX (each flusher function of the template has its own).
+ */
+export async function createEventTimeFlusher(options: {
+  clock: () => number;
+  index?: number;
+  /** Variables over process.env for this flusher only (a test's ClickHouse relay, say). */
+  env?: Record<string, string>;
+}): Promise<EventTimeFlusher> {
+  const config = flusherConfigFromEnv({
+    ...process.env,
+    ...options.env,
+    FLUSHER_INDEX: String(options.index ?? 0),
+  });
   // Warnings and errors only: the schema check's INFO line would repeat for every run of a test suite.
   const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME, logLevel: 'WARN' });
   const queue = new DynamoExportQueue(

@@ -8,7 +8,8 @@
 //                 records with it (FlowRecord.receivedAtMs: the correlator's "now" of a record), and it is
 //                 the correlator's invocation clock.
 //   mapping       ManualClock: batching windows and retry backoff pass instantly (settle() advances it).
-//   flusher       one fixed time per round: rounds run at every commit interval of event time.
+//   flusher       one fixed time per round: rounds run at every commit interval of event time; with N
+//                 flushers (the template's flusherCount) all N run each round, at once.
 // Order is kept as a live run would see it: before time moves past a round, everything received earlier has
 // gone through Kinesis and the correlator (settle), so a round at time T exports exactly the records that
 // arrived before T.
@@ -76,6 +77,8 @@ export interface EventTimePipelineOptions {
         kubernetes?: LocalKubernetesOptions;
       };
   wrapReader?: (reader: StreamReader) => StreamReader;
+  /** Variables over the functions' environment for the flushers only. */
+  flusherEnv?: Record<string, string>;
   correlator?: {
     wrapStore?: (store: FlowStore) => FlowStore;
     wrapHandler?: (handler: LambdaHandler) => LambdaHandler;
@@ -117,8 +120,9 @@ export class EventTimePipeline {
   readonly failures: JsonLinesFailureDestination;
   readonly collector: Collector | undefined;
   readonly mapping: KinesisEventSourceMapping;
-  readonly #flusher: EventTimeFlusher;
-  /** The flusher's clock reads this: one fixed time per round. */
+  /** One per flusher function of the template, in FLUSHER_INDEX order. */
+  readonly #flushers: EventTimeFlusher[];
+  /** The flushers' clock reads this: one fixed time per round. */
   readonly #flusherTime: { ms: number };
   readonly #windowMs: number;
   readonly #sessions = new Map<string, IngestSession>();
@@ -133,7 +137,7 @@ export class EventTimePipeline {
       correlatorCounters: CorrelatorCounters;
       collector: Collector | undefined;
       mapping: KinesisEventSourceMapping;
-      flusher: EventTimeFlusher;
+      flushers: EventTimeFlusher[];
       flusherTime: { ms: number };
       failures: JsonLinesFailureDestination;
       putCounter: PutCounter;
@@ -146,11 +150,11 @@ export class EventTimePipeline {
     this.correlatorCounters = parts.correlatorCounters;
     this.collector = parts.collector;
     this.mapping = parts.mapping;
-    this.#flusher = parts.flusher;
+    this.#flushers = parts.flushers;
     this.#flusherTime = parts.flusherTime;
     this.failures = parts.failures;
     this.#windowMs = Math.max(1000, options.topology.mapping.settings.maximumBatchingWindowSeconds * 1000);
-    const interval = parts.flusher.commitIntervalMs;
+    const interval = this.#commitIntervalMs;
     this.#nextRoundAt = Math.ceil(options.startMs / interval) * interval;
     this.#lastEventMs = options.startMs;
   }
@@ -160,7 +164,15 @@ export class EventTimePipeline {
     const functions = await loadEventTimeFunctions();
     const eventClock = new RunningClock(options.startMs);
     const flusherTime = { ms: options.startMs };
-    const flusher = await functions.createEventTimeFlusher({ clock: () => flusherTime.ms });
+    const flushers = await Promise.all(
+      options.topology.flushers.map((_, index) =>
+        functions.createEventTimeFlusher({
+          clock: () => flusherTime.ms,
+          index,
+          ...(options.flusherEnv ? { env: options.flusherEnv } : {}),
+        }),
+      ),
+    );
     const correlatorCounters = new CorrelatorCounters();
     let handler = functions.createEventTimeCorrelator({
       now: () => eventClock.now(),
@@ -207,7 +219,7 @@ export class EventTimePipeline {
         correlatorCounters,
         collector,
         mapping,
-        flusher,
+        flushers,
         flusherTime,
         failures,
         putCounter,
@@ -243,7 +255,7 @@ export class EventTimePipeline {
       await this.settle();
       while (this.#nextRoundAt <= eventMs) {
         await this.round(this.#nextRoundAt);
-        this.#nextRoundAt += this.#flusher.commitIntervalMs;
+        this.#nextRoundAt += this.#commitIntervalMs;
       }
     }
     this.eventClock.set(eventMs);
@@ -276,36 +288,51 @@ export class EventTimePipeline {
     }
   }
 
-  /** One flusher round at event time `atMs`. */
-  async round(atMs: number): Promise<RoundReport> {
+  get #commitIntervalMs(): number {
+    return (this.#flushers[0] as EventTimeFlusher).commitIntervalMs;
+  }
+
+  /** One round of every flusher at event time `atMs`, run at once (each reports its own). */
+  async round(atMs: number): Promise<RoundReport[]> {
     this.#flusherTime.ms = atMs;
-    const report = await this.#flusher.round();
-    this.rounds.push(report);
-    return report;
+    const reports = await Promise.all(this.#flushers.map((flusher) => flusher.round()));
+    this.rounds.push(...reports);
+    return reports;
   }
 
   /**
-   * One scheduled flusher invocation starting at event time `atMs`, as on Lambda: rounds every commit
-   * interval until RUN_FOR_SECONDS or an early end at rest. Its sleeps pass in event time without input
-   * in between (for the quiet spells after a burst). `busyMs` is what Lambda would bill: the event time
-   * it slept plus the real time its rounds took.
+   * One scheduled invocation of every flusher, starting at event time `atMs`, as on Lambda: rounds every
+   * commit interval until RUN_FOR_SECONDS or an early end at rest. Its sleeps pass in event time without
+   * input in between (for the quiet spells after a burst). `busyMs` is what Lambda would bill, summed over
+   * the flushers: the event time each slept plus the real time its rounds took. The flushers run one after
+   * the other, each from `atMs`.
    */
   async invokeFlusher(atMs: number): Promise<{ reports: RoundReport[]; busyMs: number; sleptMs: number }> {
     await this.settle();
-    this.#flusherTime.ms = Math.max(this.#flusherTime.ms, atMs);
-    let sleptMs = 0;
-    const started = performance.now();
-    const reports = await this.#flusher.invoke({
-      clock: () => this.#flusherTime.ms,
-      sleep: async (ms) => {
-        sleptMs += ms;
-        this.#flusherTime.ms += ms;
-      },
-    });
-    const busyMs = sleptMs + (performance.now() - started);
-    this.rounds.push(...reports);
-    this.eventClock.set(this.#flusherTime.ms);
-    return { reports, busyMs, sleptMs };
+    const start = Math.max(this.#flusherTime.ms, atMs);
+    const result = { reports: [] as RoundReport[], busyMs: 0, sleptMs: 0 };
+    let end = start;
+    // The flushers read this.#flusherTime (createEventTimeFlusher's clock): each invocation rewinds it.
+    const time = this.#flusherTime;
+    for (const flusher of this.#flushers) {
+      time.ms = start;
+      const started = performance.now();
+      const reports = await flusher.invoke({
+        clock: () => time.ms,
+        sleep: async (ms) => {
+          result.sleptMs += ms;
+          result.busyMs += ms;
+          time.ms += ms;
+        },
+      });
+      result.busyMs += performance.now() - started;
+      result.reports.push(...reports);
+      end = Math.max(end, time.ms);
+    }
+    this.#flusherTime.ms = end;
+    this.rounds.push(...result.reports);
+    this.eventClock.set(end);
+    return result;
   }
 
   /**
@@ -318,10 +345,11 @@ export class EventTimePipeline {
     const horizon =
       this.#lastEventMs +
       Math.max(schedule.inactiveMs, schedule.incompleteAfterMs, schedule.activeMs) +
-      2 * this.#flusher.commitIntervalMs;
+      2 * this.#commitIntervalMs;
     await this.advanceTo(horizon);
     // A round that failed (ClickHouse unreachable) left flows due: keep going a little, as the live loop would.
-    for (let extra = 0; extra < 8 && !this.rounds.at(-1)?.ok; extra++) {
+    const lastRoundFailed = () => this.rounds.slice(-this.#flushers.length).some((report) => !report.ok);
+    for (let extra = 0; extra < 8 && lastRoundFailed(); extra++) {
       await this.advanceTo(this.#nextRoundAt);
     }
   }
@@ -337,6 +365,6 @@ export class EventTimePipeline {
   async stop(): Promise<void> {
     await this.collector?.drain();
     await this.mapping.stop();
-    await this.#flusher.close();
+    for (const flusher of this.#flushers) await flusher.close();
   }
 }

@@ -6,26 +6,36 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILD_DIR, bundleFunction, loadBundledHandler } from '../bundle.ts';
 import type { LambdaHandler } from '../esm/invoker.ts';
-import type { LocalTopology } from './template.ts';
+import { flusherOwnEnvironment, type LocalTopology } from './template.ts';
 
 export type EventTimeFunctions = typeof import('./event-time-functions.ts');
 
 export interface LiveHandlers {
   correlator: LambdaHandler;
-  flusher: LambdaHandler;
+  /** One per flusher function of the template, in FLUSHER_INDEX order. */
+  flushers: LambdaHandler[];
   bundleMs: number;
 }
 
-/** Bundles and loads the deployed correlator and flusher entries named in the template. */
+/**
+ * Bundles and loads the deployed correlator and flusher entries named in the template. The flusher bundle
+ * is loaded once per flusher function, each a module instance of its own (its own clients and config, as
+ * its own Lambda function has) read with that flusher's FLUSHER_INDEX in process.env.
+ */
 export async function loadLiveHandlers(topology: LocalTopology): Promise<LiveHandlers> {
   const started = performance.now();
   const [correlator, flusher] = await Promise.all([
     bundleFunction('correlator', topology.correlator.entry),
     bundleFunction('flusher', topology.flusher.entry),
   ]);
+  const flushers: LambdaHandler[] = [];
+  for (let index = 0; index < topology.flushers.length; index++) {
+    Object.assign(process.env, flusherOwnEnvironment(topology, index));
+    flushers.push(await loadBundledHandler(flusher.outFile));
+  }
   return {
     correlator: await loadBundledHandler(correlator.outFile),
-    flusher: await loadBundledHandler(flusher.outFile),
+    flushers,
     bundleMs: performance.now() - started,
   };
 }

@@ -31,7 +31,12 @@ import { startLambdaInvokeEndpoint } from './lambda-invoke-endpoint.ts';
 import { prepareLocalStack } from './prepare.ts';
 import { type StartupProgress, startupProgress } from './progress.ts';
 import { type LocalSinkOptions, startLocalSinks } from './sinks.ts';
-import { type LocalTopology, loadStackTemplate, readLocalTopology } from './template.ts';
+import {
+  type FunctionDefinition,
+  type LocalTopology,
+  loadStackTemplate,
+  readLocalTopology,
+} from './template.ts';
 
 export interface LiveOptions {
   /** Keep engine data, checkpoints, spool and the cluster UUID here across restarts; default: in memory. */
@@ -50,6 +55,8 @@ export interface LiveOptions {
   kubernetes?: LocalKubernetesOptions;
   /** Extra sinks of the flusher (IPFIX/JSON export, S3 archive), off unless set. */
   sinks?: LocalSinkOptions;
+  /** Flusher functions (the CDK app's context flusherCount), each on its own due shards; default 1. */
+  flushers?: number;
 }
 
 export interface Output {
@@ -79,6 +86,11 @@ function clusterUUIDFor(dataDir: string | undefined): string {
     writeFileSync(file, `${uuid}\n`);
     return uuid;
   }
+}
+
+/** The CDK context local mode synthesizes with: the app's defaults unless told otherwise. */
+function stackContext(options: LiveOptions): Record<string, unknown> {
+  return options.flushers && options.flushers > 1 ? { flusherCount: options.flushers } : {};
 }
 
 function seconds(ms: number): string {
@@ -121,7 +133,7 @@ export async function runLocal(
     dataDir ? `data folder ${dataDir}` : 'state in memory (use --data-dir DIR to keep it across restarts)',
   );
   const templatePromise = progress
-    .track('stack template (CDK synth)', loadStackTemplate())
+    .track('stack template (CDK synth)', loadStackTemplate({ context: stackContext(options) }))
     .then((template) => {
       step('stack template synthesized (stream, table, mapping and functions come from it)');
       return template;
@@ -167,14 +179,21 @@ export async function runLocal(
   );
   const sinks = await startLocalSinks(options.sinks ?? {}, workDir);
   Object.assign(process.env, sinks.env);
-  // The correlator wakes the flusher through Lambda's Invoke API, here a loopback endpoint (see wake-flusher.ts).
-  const flusherName = `${topology.stackName}-${topology.flusher.logicalId}`;
-  let wakeFlusher = () => {};
-  const lambdaEndpoint = await startLambdaInvokeEndpoint({ [flusherName]: () => wakeFlusher() });
+  // The correlator wakes the flushers through Lambda's Invoke API, here a loopback endpoint (see wake-flusher.ts).
+  const flusherNames = topology.flushers.map((fn) => `${topology.stackName}-${fn.logicalId}`);
+  const wakeFlushers: Array<() => void> = flusherNames.map(() => () => {});
+  const lambdaEndpoint = await startLambdaInvokeEndpoint(
+    Object.fromEntries(flusherNames.map((name, index) => [name, () => wakeFlushers[index]?.()])),
+  );
   process.env.AWS_ENDPOINT_URL_LAMBDA = lambdaEndpoint.url;
-  process.env.FLUSHER_FUNCTION_NAME = flusherName;
+  process.env.FLUSHER_FUNCTION_NAME = flusherNames.join(',');
   const handlers = await progress.track('function bundles (esbuild)', loadLiveHandlers(topology));
-  step(`functions bundled with esbuild in ${seconds(handlers.bundleMs)}`);
+  step(
+    `functions bundled with esbuild in ${seconds(handlers.bundleMs)}` +
+      (handlers.flushers.length > 1
+        ? ` (${handlers.flushers.length} flushers, each on its own due shards)`
+        : ''),
+  );
 
   const listen: ListenSpec[] = [
     { protocol: 'udp', host: options.listenHost, port: options.port },
@@ -206,13 +225,12 @@ export async function runLocal(
     clock: systemClock,
   });
   mapping.start();
-  const flusherSchedule = scheduleFlusher(
-    handlers.flusher,
-    topology.flusherScheduleSeconds,
-    topology,
-    prepared.streamArn,
+  const flusherSchedules = handlers.flushers.map((handler, index) =>
+    scheduleFlusher(handler, topology.flushers[index] as FunctionDefinition, topology, prepared.streamArn),
   );
-  wakeFlusher = () => flusherSchedule.invokeNow();
+  flusherSchedules.forEach((schedule, index) => {
+    wakeFlushers[index] = () => schedule.invokeNow();
+  });
 
   const clickhouse = createClient(clickhouseConnection);
   const shutdown = new AbortController();
@@ -301,7 +319,7 @@ export async function runLocal(
         esm.pollErrors +
         esm.processingErrors +
         esm.failureRecordsSent +
-        flusherSchedule.failedInvocations,
+        flusherSchedules.reduce((sum, schedule) => sum + schedule.failedInvocations, 0),
       firstRowAfterMs: firstRowAtMs === undefined ? undefined : firstRowAtMs - started,
     };
   };
@@ -347,7 +365,7 @@ export async function runLocal(
   await demo;
   await stopQuietly('collector', () => collector.drain().then(() => undefined), io);
   await stopQuietly('event source mapping', () => mapping.stop(), io);
-  flusherSchedule.stop();
+  for (const schedule of flusherSchedules) schedule.stop();
   const final = await snapshot().catch(() => undefined);
   if (final) {
     io.out(
@@ -421,18 +439,19 @@ async function stopQuietly(what: string, stop: () => Promise<void>, io: Output):
  */
 function scheduleFlusher(
   handler: LambdaHandler,
-  everySeconds: number,
+  flusher: FunctionDefinition,
   topology: LocalTopology,
   streamArn: string,
 ): { stop(): void; invokeNow(): void; failedInvocations: number } {
+  const everySeconds = topology.flusherScheduleSeconds;
   const [, , , region = 'us-east-1', account = '000000000000'] = streamArn.split(':');
   const invoker = new InProcessFunctionInvoker({
     handler,
-    functionName: `${topology.stackName}-${topology.flusher.logicalId}`,
+    functionName: `${topology.stackName}-${flusher.logicalId}`,
     region,
     accountId: account,
-    timeoutSeconds: topology.flusher.timeoutSeconds,
-    memorySizeMb: topology.flusher.memorySizeMb,
+    timeoutSeconds: flusher.timeoutSeconds,
+    memorySizeMb: flusher.memorySizeMb,
   });
   const state = { failedInvocations: 0, running: false, stopped: false };
   const tick = () => {

@@ -135,8 +135,11 @@ export interface LocalTopology {
   readonly table: TableDefinition;
   readonly mapping: KinesisMappingDefinition;
   readonly correlator: FunctionDefinition;
+  /** Flusher 0 (the single flusher unless context flusherCount is set). */
   readonly flusher: FunctionDefinition;
-  /** The flusher's schedule (EventBridge rule), seconds between invocations. */
+  /** Every flusher, in FLUSHER_INDEX order (context flusherCount; one by default). */
+  readonly flushers: readonly FunctionDefinition[];
+  /** The flushers' schedule (EventBridge rule), seconds between invocations. */
   readonly flusherScheduleSeconds: number;
 }
 
@@ -145,14 +148,21 @@ function physicalName(stackName: string, logicalId: string, explicit: unknown): 
   return typeof explicit === 'string' ? explicit : `${stackName}-${logicalId}`;
 }
 
+function functionsByEntry(
+  resources: Record<string, CloudFormationResource>,
+  entry: string,
+): Array<[string, CloudFormationResource]> {
+  return Object.entries(resources).filter(
+    ([, resource]) =>
+      resource.Type === 'AWS::Lambda::Function' && resource.Metadata?.['flowline:entry'] === entry,
+  );
+}
+
 function functionByEntry(
   resources: Record<string, CloudFormationResource>,
   entry: string,
 ): [string, CloudFormationResource] {
-  const found = Object.entries(resources).filter(
-    ([, resource]) =>
-      resource.Type === 'AWS::Lambda::Function' && resource.Metadata?.['flowline:entry'] === entry,
-  );
+  const found = functionsByEntry(resources, entry);
   if (found.length !== 1) {
     throw new TemplateSettingsError(
       `expected one AWS::Lambda::Function with flowline:entry ${entry}, found ${found.length}`,
@@ -197,10 +207,34 @@ function flusherSchedule(resources: Record<string, CloudFormationResource>, flus
   throw new TemplateSettingsError(`no rate() schedule (AWS::Events::Rule) targets the flusher ${flusherId}`);
 }
 
+/** The flusher functions by FLUSHER_INDEX, which must run 0..N-1 (lib/flusher.ts sets it per function). */
+function flusherDefinitions(resources: Record<string, CloudFormationResource>): FunctionDefinition[] {
+  const flushers = functionsByEntry(resources, FLUSHER_ENTRY)
+    .map(([id, resource]) => functionDefinition(id, resource))
+    .sort((a, b) => flusherIndexOf(a) - flusherIndexOf(b));
+  if (flushers.length === 0) {
+    throw new TemplateSettingsError(`expected an AWS::Lambda::Function with flowline:entry ${FLUSHER_ENTRY}`);
+  }
+  flushers.forEach((fn, index) => {
+    if (flusherIndexOf(fn) !== index || Number(fn.environment.FLUSHER_COUNT ?? 1) !== flushers.length) {
+      throw new TemplateSettingsError(
+        `flusher ${fn.logicalId} has FLUSHER_INDEX ${String(fn.environment.FLUSHER_INDEX)} of ` +
+          `FLUSHER_COUNT ${String(fn.environment.FLUSHER_COUNT)}; the template holds ${flushers.length} flushers`,
+      );
+    }
+  });
+  return flushers;
+}
+
+function flusherIndexOf(fn: FunctionDefinition): number {
+  return Number(fn.environment.FLUSHER_INDEX ?? 0);
+}
+
 export function readLocalTopology(template: CloudFormationTemplate, stackName = 'Flowline'): LocalTopology {
   const resources = template.Resources ?? {};
   const [correlatorId, correlatorResource] = functionByEntry(resources, CORRELATOR_ENTRY);
-  const [flusherId, flusherResource] = functionByEntry(resources, FLUSHER_ENTRY);
+  const flushers = flusherDefinitions(resources);
+  const flusherId = (flushers[0] as FunctionDefinition).logicalId;
   const mapping = readKinesisMappings(template).find((m) => m.function.logicalId === correlatorId);
   if (!mapping) throw new TemplateSettingsError(`no Kinesis event source mapping invokes ${correlatorId}`);
 
@@ -248,7 +282,8 @@ export function readLocalTopology(template: CloudFormationTemplate, stackName = 
     table,
     mapping,
     correlator: functionDefinition(correlatorId, correlatorResource),
-    flusher: functionDefinition(flusherId, flusherResource),
+    flusher: flushers[0] as FunctionDefinition,
+    flushers,
     flusherScheduleSeconds: flusherSchedule(resources, flusherId),
   };
 }
@@ -288,18 +323,34 @@ export function resolveEnvironment(
   return env;
 }
 
-/** Both functions' environments merged: they share this process, so a variable must mean the same to both. */
+/**
+ * What tells the flushers apart: each bundle is loaded with its own value in process.env (local/runner/
+ * functions.ts), read once at module scope as on Lambda.
+ */
+export const PER_FLUSHER_VARIABLES: readonly string[] = ['FLUSHER_INDEX'];
+
+/** The flusher's own variables for flusher `index`, set in process.env before its bundle is loaded. */
+export function flusherOwnEnvironment(topology: LocalTopology, index: number): Record<string, string> {
+  const fn = topology.flushers[index];
+  if (!fn) throw new TemplateSettingsError(`the template has no flusher ${index}`);
+  const own: Record<string, string> = {};
+  for (const name of PER_FLUSHER_VARIABLES) own[name] = String(fn.environment[name] ?? index);
+  return own;
+}
+
+/** The functions' environments merged: they share this process, so a variable must mean the same to all. */
 export function mergedFunctionEnvironment(
   topology: LocalTopology,
   local: LocalEndpoints,
 ): Record<string, string> {
   const merged: Record<string, string> = {};
-  for (const fn of [topology.correlator, topology.flusher]) {
+  for (const fn of [topology.correlator, ...topology.flushers]) {
     for (const [name, value] of Object.entries(resolveEnvironment(fn, topology, local))) {
       if (name.startsWith('POWERTOOLS_SERVICE_NAME')) continue; // each handler names its own logger/metrics
+      if (PER_FLUSHER_VARIABLES.includes(name)) continue; // flusherOwnEnvironment
       if (merged[name] !== undefined && merged[name] !== value) {
         throw new TemplateSettingsError(
-          `${name} differs between the correlator (${merged[name]}) and the flusher (${value}); local mode runs both in one process`,
+          `${name} differs between the functions (${merged[name]}, ${value}); local mode runs them in one process`,
         );
       }
       merged[name] = value;

@@ -1,8 +1,16 @@
 // The end-to-end workload with faults injected, each outcome asserted: duplicate delivery from the collector,
-// a correlator crash mid-batch, ClickHouse down for a while, Kinesis throttling (producer and reader), and the
+// a correlator crash mid-batch, ClickHouse down for a while, insert acknowledgements lost (a flusher crash
+// after its insert), Kinesis throttling (producer and reader), each with one and with four flushers; and the
 // collector SIGKILLed and restarted. Whatever happens, ClickHouse ends with the ground truth per flow.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,12 +38,15 @@ const startOf = (sim: SteppedSimulation) =>
   (sim.options.startTimeSeconds + sim.options.pollIntervalSeconds) * 1000;
 const TCP_LISTENER = { listen: [{ protocol: 'tcp' as const, host: '127.0.0.1', port: 0 }] };
 
-describe('faults injected into the end-to-end workload', () => {
+// Each fault with one flusher and with four (context flusherCount: each owns a quarter of the due shards and
+// its own manifests; all four run every round at once).
+describe.each([1, 4])('faults injected into the end-to-end workload, %i flusher(s)', (flushers) => {
   it('duplicate delivery: the collector puts every Kinesis record twice; each flow record is applied once', async () => {
     let duplicated = 0;
     const sim = workload();
     const metrics = new MetricTotals();
     const { pipeline, clickhouse } = await e2e.newRun({
+      flushers,
       startMs: startOf(sim),
       collector: {
         ...TCP_LISTENER,
@@ -72,6 +83,7 @@ describe('faults injected into the end-to-end workload', () => {
     const sim = workload();
     const metrics = new MetricTotals();
     const { pipeline, clickhouse } = await e2e.newRun({
+      flushers,
       startMs: startOf(sim),
       collector: TCP_LISTENER,
       // Several shards, as before the single-shard default: with one shard the crashed batch held a single
@@ -97,7 +109,11 @@ describe('faults injected into the end-to-end workload', () => {
     const local = e2e.engines().local?.clickhouse;
     if (!local) return context.skip(); // an external ClickHouse (CLICKHOUSE_URL) cannot be stopped from here
     const sim = workload();
-    const { pipeline, clickhouse } = await e2e.newRun({ startMs: startOf(sim), collector: TCP_LISTENER });
+    const { pipeline, clickhouse } = await e2e.newRun({
+      flushers,
+      startMs: startOf(sim),
+      collector: TCP_LISTENER,
+    });
     let rowsBeforeOutage = -1;
     let roundsBeforeOutage = 0;
     const truth = await runLockstep(pipeline, sim, {
@@ -117,10 +133,33 @@ describe('faults injected into the end-to-end workload', () => {
       expect(round.error).toMatch(/ClickHouseInsertError/);
       expect(round.rowsInserted).toBe(0);
     }
-    // The first good round after the outage exported what had become due meanwhile.
-    const recovered = pipeline.rounds.slice(roundsBeforeOutage).find((round) => round.ok);
-    expect(recovered?.rowsInserted).toBeGreaterThan(0);
+    // The flushers' first good rounds after the outage exported what had become due meanwhile.
+    const lastFailed = pipeline.rounds.findLastIndex((round) => !round.ok);
+    const recovered = pipeline.rounds.slice(lastFailed + 1, lastFailed + 1 + flushers);
+    expect(recovered.every((round) => round.ok)).toBe(true);
+    expect(recovered.reduce((rows, round) => rows + round.rowsInserted, 0)).toBeGreaterThan(0);
     await expectSumsMatchTruth(clickhouse, truth);
+  }, 120_000);
+
+  it('insert acknowledgements lost: ClickHouse stores the batches, the flushers see errors and replay them; each row once', async () => {
+    const sim = workload();
+    const relay = await AckLosingRelay.start(new URL(e2e.engines().clickhouseConnection.url), 2 * flushers);
+    try {
+      const { pipeline, clickhouse } = await e2e.newRun({
+        flushers,
+        startMs: startOf(sim),
+        collector: TCP_LISTENER,
+        flusherEnv: { CLICKHOUSE_URL: relay.url },
+      });
+      const truth = await runLockstep(pipeline, sim);
+      expect(relay.lostAcknowledgements).toBe(2 * flushers);
+      const failed = pipeline.rounds.filter((round) => !round.ok);
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(pipeline.rounds.reduce((n, round) => n + round.replayedBatches, 0)).toBeGreaterThanOrEqual(1);
+      await expectSumsMatchTruth(clickhouse, truth);
+    } finally {
+      await relay.close();
+    }
   }, 120_000);
 
   it('Kinesis throttling: refused puts are retried by the collector, failed reads by the mapping; nothing lost', async () => {
@@ -134,6 +173,7 @@ describe('faults injected into the end-to-end workload', () => {
     const sim = workload();
     const metrics = new MetricTotals();
     const { pipeline, clickhouse } = await e2e.newRun({
+      flushers,
       startMs: startOf(sim),
       collector: {
         ...TCP_LISTENER,
@@ -187,6 +227,59 @@ describe('faults injected into the end-to-end workload', () => {
     await expectSumsMatchTruth(clickhouse, truth);
   }, 120_000);
 });
+
+/**
+ * An HTTP relay to ClickHouse that, for its first `count` INSERT requests, lets ClickHouse finish the insert
+ * and then cuts the connection instead of answering: the flusher sees an error for a batch ClickHouse has.
+ */
+class AckLosingRelay {
+  lostAcknowledgements = 0;
+  private constructor(
+    private readonly server: HttpServer,
+    readonly url: string,
+    private remaining: number,
+  ) {}
+
+  static async start(target: URL, count: number): Promise<AckLosingRelay> {
+    const server = createHttpServer();
+    const port = await findFreePort();
+    const relay = new AckLosingRelay(server, `http://127.0.0.1:${port}`, count);
+    server.on('request', (request, response) => relay.forward(target, request, response));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return relay;
+  }
+
+  private forward(target: URL, request: IncomingMessage, response: ServerResponse): void {
+    const isInsert = /INSERT/i.test(decodeURIComponent(request.url ?? ''));
+    const upstream = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: request.method,
+        path: request.url,
+        headers: request.headers,
+      },
+      (answer) => {
+        if (isInsert && answer.statusCode === 200 && this.remaining > 0) {
+          this.remaining -= 1;
+          this.lostAcknowledgements += 1;
+          answer.resume();
+          answer.on('end', () => response.socket?.destroy()); // stored by ClickHouse, never acknowledged
+          return;
+        }
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on('error', () => response.socket?.destroy());
+    request.pipe(upstream);
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
 
 /** A TCP relay to kinesis-mock that can be taken down (connections refused) and brought back. */
 class Relay {

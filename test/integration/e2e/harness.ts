@@ -39,6 +39,8 @@ export interface E2eHarness {
     options?: Partial<Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'kinesis' | 'workDir'>> & {
       /** A provisioned stream of this many shards instead of the template's (default: one). */
       streamShards?: number;
+      /** Flusher functions (the template synthesized with context flusherCount; default: one). */
+      flushers?: number;
     },
   ): Promise<E2eRun>;
 }
@@ -62,9 +64,11 @@ export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
   });
   return {
     engines,
-    async newRun({ streamShards, ...options } = {}) {
+    async newRun({ streamShards, flushers = 1, ...options } = {}) {
       const suffix = `${process.pid}-${++count}`;
-      const named = renameResources(readLocalTopology(template), `e2e-${suffix}`);
+      const runTemplate =
+        flushers === 1 ? template : await loadStackTemplate({ context: { flusherCount: flushers } });
+      const named = renameResources(readLocalTopology(runTemplate), `e2e-${suffix}`);
       const topology = streamShards
         ? {
             ...named,
