@@ -24,6 +24,7 @@ import {
   DynamoFlowStore,
   defaultScheduleConfig,
   type FlowItem,
+  itemSizeOf,
   type ScheduleConfig,
 } from '../functions/flow-store/index.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
@@ -125,22 +126,6 @@ function eventBytesPerKinesisRecord(): number {
     ]),
   );
   return JSON.stringify(two).length - JSON.stringify(one).length;
-}
-
-/** DynamoDB's item size rules (attribute names + values; numbers ~1 byte per 2 digits + 1). */
-export function itemBytes(item: FlowItem): number {
-  const valueBytes = (v: FlowItem[string]): number => {
-    if (v.S !== undefined) return Buffer.byteLength(v.S);
-    if (v.N !== undefined) return Math.ceil(v.N.replace(/^-|\.|^0+/g, '').length / 2) + 1;
-    if (v.B !== undefined) return v.B.length;
-    if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
-    if (v.L !== undefined) return 3 + v.L.reduce((sum, e) => sum + 1 + valueBytes(e), 0);
-    return 0;
-  };
-  return Object.entries(item).reduce(
-    (sum, [name, value]) => sum + Buffer.byteLength(name) + valueBytes(value),
-    0,
-  );
 }
 
 export async function scanAll(client: DynamoDBClient, table: string): Promise<FlowItem[]> {
@@ -308,7 +293,7 @@ export const correlatorBench: BenchModule = {
         const batchRecords = Math.max(1, Math.round((perRound * testCase.spanSeconds) / INTERVAL_SECONDS));
         const tableName = `bench-correlator-fold-${index}`;
         const fold = await runFold(await table(tableName), records, batchRecords, settings);
-        const sizes = (await scanAll(client, tableName)).map(itemBytes);
+        const sizes = (await scanAll(client, tableName)).map(itemSizeOf);
         const avgItem = sizes.reduce((a, b) => a + b, 0) / sizes.length;
         const wcuPerRecord = fold.writeUnits / fold.records;
         const note = `${flows} flows (80% inter-Node, both Nodes every 5 s), ${rounds} rounds, ${testCase.spanSeconds.toFixed(1)} s of records per batch (${batchRecords} records, ${(fold.records / fold.writes).toFixed(2)} records folded per write, ${(fold.writeUnits / fold.writes).toFixed(2)} WCU per write), items avg ${Math.round(avgItem)} B / max ${Math.max(...sizes)} B`;

@@ -23,6 +23,7 @@ import {
   createTableInput,
   DynamoFlowStore,
   defaultScheduleConfig,
+  itemSizeOf,
   type ScheduleConfig,
 } from '../functions/flow-store/index.ts';
 import type { RowSink } from '../functions/flusher/clickhouse-sink.ts';
@@ -32,7 +33,7 @@ import type { FlowRow } from '../functions/flusher/rows.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import { generateRecords } from '../workloads/correlator-workload.ts';
 import { CLUSTER_UUID } from '../workloads/flusher-workload.ts';
-import { itemBytes, scanAll } from './correlator.bench.ts';
+import { scanAll } from './correlator.bench.ts';
 import { type CapacityMeter, meterCapacity, useDynamoDbLocal } from './dynamodb.ts';
 import { median } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
@@ -100,6 +101,7 @@ function eventOf(records: readonly FlowRecord[], firstSequence: number): Kinesis
 
 interface LiveFlowFigures {
   windowSeconds: number;
+  names: 'short' | 'long';
   flows: number;
   minutes: number;
   rows: number;
@@ -127,11 +129,14 @@ interface LiveFlowOptions {
    * rows, whatever the phase.
    */
   measuredPeriods: number;
+  /** Realistic long names and Pod labels (workloads/correlator-workload.ts), default short demo names. */
+  names?: 'short' | 'long';
 }
 
 /** Live flows through correlator and flusher in simulated time; units of the measured minutes only. */
 async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
-  const table = `flow-state-${o.windowSeconds}s-${process.pid}`;
+  const names = o.names ?? 'short';
+  const table = `flow-state-${o.windowSeconds}s-${names}-${process.pid}`;
   await o.client.correlator.send(new CreateTableCommand(createTableInput(table)));
   const store = new DynamoFlowStore(o.client.correlator, table, o.schedule);
   const queue = new MarkedByUpdateItem(o.client.flusher, table, o.schedule);
@@ -155,6 +160,7 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     intervalSeconds: AGENT_EXPORT_SECONDS,
     startSeconds: t0 / 1000,
     seed: 15,
+    names,
   });
   const warmEnd = t0 + o.warmupMinutes * 60_000;
   let before: { correlator: Units; flusher: Units; rows: number } | undefined;
@@ -186,9 +192,10 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   const flushing = unitsSince(o.meters.flusher, before.flusher);
   const sizes = (await scanAll(o.client.correlator, table))
     .filter((item) => item.pk?.S?.includes('|'))
-    .map(itemBytes);
+    .map(itemSizeOf);
   return {
     windowSeconds: o.windowSeconds,
+    names,
     flows: o.flows,
     minutes: measuredMs / 60_000,
     rows: sink.rows - before.rows,
@@ -367,7 +374,7 @@ function figureRows(f: LiveFlowFigures): BenchRow[] {
   const pricedRows = pricedRowsPerRound(rowsPerFlowPerMinute);
   const readPerRow = f.itemRead / f.rows + queryReadPerRound / pricedRows;
   const target = f.windowSeconds === 20 ? 3.2 : f.windowSeconds === 60 ? 1.2 : undefined;
-  const label = `correlator window ${f.windowSeconds} s`;
+  const label = `correlator window ${f.windowSeconds} s${f.names === 'long' ? ', long names and Pod labels' : ''}`;
   const setting = `${f.flows} live flows (${DEFAULT_CLUSTER.interNodeFraction * 100}% inter-Node, agents every ${AGENT_EXPORT_SECONDS} s), ${f.minutes.toFixed(1)} min measured after warm-up, flusher every ${DEFAULT_CONFIG.commitIntervalSeconds} s, DynamoDB Local ConsumedCapacity`;
   return [
     {
@@ -431,6 +438,18 @@ export const flowStateBench: BenchModule = {
         });
         rows.push(latencyRow(windowSeconds, latencies, spacingMs));
       }
+      // Items with real clusters' long names and Pod labels: still one write unit per write?
+      const longNamed = await liveFlows({
+        client,
+        meters,
+        schedule: defaultScheduleConfig(),
+        windowSeconds: 20,
+        flows: quick ? 60 : 200,
+        warmupMinutes: 2,
+        measuredPeriods: quick ? 3 : 6,
+        names: 'long',
+      });
+      rows.push(...figureRows(longNamed).slice(0, 1));
       return rows;
     } finally {
       client.correlator.destroy();

@@ -16,7 +16,49 @@ export interface WorkloadOptions {
   seed: number;
   /** Distinguishes the addresses of separate workloads sharing a table. */
   subnet?: number;
+  /**
+   * 'long': Pod, namespace, Node, Service and policy names of 30-55 characters, as real clusters name
+   * things (Deployment + ReplicaSet hash + Pod suffix, team-env-region namespaces, EKS Node names), and
+   * Pod labels; default: short demo names, no labels.
+   */
+  names?: 'short' | 'long';
 }
+
+/** The names of flow i in a cluster with realistic long names (WorkloadOptions.names 'long'). */
+function longNames(i: number): Partial<FlowRecord> {
+  const suffix = (i % 97).toString(36);
+  return {
+    sourcePodName: `checkout-service-frontend-deployment-7d9f8c6b5-${suffix}x2k9p`,
+    sourcePodNamespace: 'team-commerce-production-eu-west-1',
+    sourceNodeName: `ip-10-42-${i % 8}-201.eu-west-1.compute.internal`,
+    destinationPodName: `payments-ledger-backend-statefulset-${i % 89}`,
+    destinationPodNamespace: 'team-payments-production-eu-west-1',
+    destinationNodeName: `ip-10-42-${(i + 1) % 8}-118.eu-west-1.compute.internal`,
+    destinationServicePortName: 'team-payments-production-eu-west-1/payments-ledger:grpc',
+    egressNetworkPolicyName: 'default-deny-egress-except-dns-and-payments',
+    egressNetworkPolicyNamespace: 'team-commerce-production-eu-west-1',
+    egressNetworkPolicyRuleName: 'egress-rule-2-to-payments',
+    sourcePodLabels: JSON.stringify({
+      app: 'checkout',
+      'app.kubernetes.io/name': 'checkout-frontend',
+      'app.kubernetes.io/version': '2.14.3',
+      'pod-template-hash': '7d9f8c6b5',
+      team: 'commerce',
+    }),
+    destinationPodLabels: JSON.stringify({
+      app: 'payments-ledger',
+      'app.kubernetes.io/name': 'payments-ledger',
+      'statefulset.kubernetes.io/pod-name': `payments-ledger-backend-statefulset-${i % 89}`,
+      team: 'payments',
+    }),
+  };
+}
+
+const LONG_INGRESS_POLICY: Partial<FlowRecord> = {
+  ingressNetworkPolicyName: 'allow-checkout-to-payments-ledger-ingress',
+  ingressNetworkPolicyNamespace: 'team-payments-production-eu-west-1',
+  ingressNetworkPolicyRuleName: 'ingress-rule-0-from-commerce',
+};
 
 interface Reporter {
   template: FlowRecord;
@@ -25,8 +67,13 @@ interface Reporter {
   octets: number;
 }
 
-function flowTemplate(i: number, subnet: number, inter: boolean): { src: FlowRecord; dst: FlowRecord } {
-  const base: FlowRecord = {
+function flowTemplate(
+  i: number,
+  subnet: number,
+  inter: boolean,
+  names: 'short' | 'long',
+): { src: FlowRecord; dst: FlowRecord } {
+  const shortNamed: FlowRecord = {
     ...emptyFlowRecord(),
     sourceIP: `10.${subnet}.${(i >> 8) & 255}.${i & 255}`,
     destinationIP: `10.${subnet + 100}.${(i >> 8) & 255}.${i & 255}`,
@@ -52,13 +99,21 @@ function flowTemplate(i: number, subnet: number, inter: boolean): { src: FlowRec
     egressNetworkPolicyRuleAction: 1,
     egressNetworkPolicyType: 3,
   };
+  const base = names === 'long' ? { ...shortNamed, ...longNames(i) } : shortNamed;
   if (!inter) return { src: base, dst: base };
-  const src = { ...base, destinationPodName: '', destinationPodNamespace: '', destinationNodeName: '' };
+  const src = {
+    ...base,
+    destinationPodName: '',
+    destinationPodNamespace: '',
+    destinationNodeName: '',
+    destinationPodLabels: '',
+  };
   const dst = {
     ...base,
     sourcePodName: '',
     sourcePodNamespace: '',
     sourceNodeName: '',
+    sourcePodLabels: '',
     destinationClusterIP: '',
     destinationServiceIP: '',
     destinationServicePort: 0,
@@ -73,6 +128,7 @@ function flowTemplate(i: number, subnet: number, inter: boolean): { src: FlowRec
     ingressNetworkPolicyRuleName: 'rule-1',
     ingressNetworkPolicyRuleAction: 1,
     ingressNetworkPolicyType: 3,
+    ...(names === 'long' ? LONG_INGRESS_POLICY : {}),
   };
   return { src, dst };
 }
@@ -84,7 +140,7 @@ export function generateRecords(options: WorkloadOptions): FlowRecord[] {
   const reporters: Reporter[] = [];
   for (let i = 0; i < options.flows; i++) {
     const inter = random() < options.interNodeShare;
-    const { src, dst } = flowTemplate(i, subnet, inter);
+    const { src, dst } = flowTemplate(i, subnet, inter, options.names ?? 'short');
     reporters.push({ template: src, exporter: `192.168.${i % 8}.1`, packets: 0, octets: 0 });
     if (inter) reporters.push({ template: dst, exporter: `192.168.${(i + 1) % 8}.1`, packets: 0, octets: 0 });
   }

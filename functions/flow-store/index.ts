@@ -9,7 +9,9 @@
 //                      (or `attribute_not_exists(pk)` when the writer read no item). Correlator and flusher
 //                      both follow it, so no write is ever lost between concurrent invocations.
 //   rec           B    the merged FlowRecord (AggregatedFlow.record), encoded with the Kinesis wire format
-//                      v1 (core/wire.ts, one record): compact (string table) and versioned by its header.
+//                      v1 (core/wire.ts, one record): compact (string table) and versioned by its header;
+//                      from 256 bytes on, raw-deflated behind a 'Z' byte when that is smaller (marshal.ts
+//                      recordAttributeOf), so long names and Pod labels keep the item under 1 KB.
 //   agg           L<N> everything else of the state, a list of numbers in the fixed order of AGG_LAYOUT_V2
 //                      (marshal.ts): per-Node counters, per-Node flowEndSeconds, throughputs, flags, expiry
 //                      times, lifetime, per-Node marks of counted totals, the Nodes' lead. A list of
@@ -24,7 +26,8 @@
 //   expiresAt     N    TTL attribute, epoch seconds = max(last write, nextExportAt) + FLOW_TTL_SECONDS.
 //                      Hygiene only: DynamoDB deletes lazily (up to ~2 days late). Logic treats an item whose
 //                      expiresAt < now as absent (isExpired()), never relying on the deletion.
-// Typical size 450-800 bytes => 1 write unit per write (ReturnConsumedCapacity is measured by the correlator).
+// Typical size 450-850 bytes, also with long names and Pod labels => 1 write unit per write
+// (ReturnConsumedCapacity is measured by the correlator; bench --only flow-state sizes a long-named item).
 //
 // GSI DUE_INDEX_NAME "byDue": partition dueShard, sort nextExportAt, projection INCLUDE [exportSeq] (in effect
 // KEYS_ONLY). The flusher queries every shard 0..N-1 with `dueShard = :s AND nextExportAt <= :now`, then

@@ -1,6 +1,9 @@
 // FlowState <-> DynamoDB item (design: index.ts), and the conditional write both functions use.
+
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { AggregatedFlow, Counters } from '../../core/aggregated-flow.ts';
+import type { FlowRecord } from '../../core/flow-record.ts';
 import {
   type CounterQuad,
   expiresAtOf,
@@ -53,6 +56,43 @@ const AGG_LENGTH_V1 = 8 + 16 + 6 + 7 + 7;
 
 const num = (value: number): AttributeValue => ({ N: String(value) });
 
+/**
+ * First byte of a `rec` value holding the wire record deflated (raw deflate, node:zlib) instead of the wire
+ * record itself (which starts with the wire magic 'F'). Long Pod, namespace, Node and policy names and Pod
+ * labels made items of 1.2-1.3 KB, two write units per correlator write; deflated they stay under 1 KB.
+ */
+const DEFLATED_RECORD = 0x5a; // 'Z'
+/** The most a deflated `rec` may inflate to: items are at most 400 KB. */
+const MAX_RECORD_BYTES = 400 * 1024;
+/** Below this a record's deflate rarely pays for itself: such records are stored as they are. */
+const DEFLATE_FROM_BYTES = 256;
+
+/** The `rec` value of a record: its wire encoding, deflated when that is smaller. */
+export function recordAttributeOf(record: FlowRecord): Uint8Array {
+  const wire = encodeWireBatch([record]);
+  if (wire.length < DEFLATE_FROM_BYTES) return wire;
+  const deflated = deflateRawSync(wire);
+  if (deflated.length + 1 >= wire.length) return wire;
+  const out = Buffer.allocUnsafe(deflated.length + 1);
+  out[0] = DEFLATED_RECORD;
+  deflated.copy(out, 1);
+  return out;
+}
+
+function recordOfAttribute(bytes: Uint8Array, pk: string): FlowRecord {
+  let wire = bytes;
+  if (bytes[0] === DEFLATED_RECORD) {
+    try {
+      wire = inflateRawSync(bytes.subarray(1), { maxOutputLength: MAX_RECORD_BYTES });
+    } catch (error) {
+      throw new FlowItemError(`item ${pk}: ${ATTR.record} does not inflate (${String(error)})`);
+    }
+  }
+  const record = decodeWireBatch(wire)[0];
+  if (!record) throw new FlowItemError(`item ${pk}: ${ATTR.record} holds no record`);
+  return record;
+}
+
 function countersOut(c: Counters): number[] {
   return [c.packetTotalCount, c.packetDeltaCount, c.octetTotalCount, c.octetDeltaCount];
 }
@@ -96,6 +136,22 @@ export function aggregationListOf(state: FlowState): number[] {
   ];
 }
 
+/** DynamoDB's item size rules (attribute names + values; numbers ~1 byte per 2 digits + 1). */
+export function itemSizeOf(item: FlowItem): number {
+  const valueBytes = (v: FlowItem[string]): number => {
+    if (v.S !== undefined) return Buffer.byteLength(v.S);
+    if (v.N !== undefined) return Math.ceil(v.N.replace(/^-|\.|^0+/g, '').length / 2) + 1;
+    if (v.B !== undefined) return v.B.length;
+    if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
+    if (v.L !== undefined) return 3 + v.L.reduce((sum, e) => sum + 1 + valueBytes(e), 0);
+    return 0;
+  };
+  return Object.entries(item).reduce(
+    (sum, [name, value]) => sum + Buffer.byteLength(name) + valueBytes(value),
+    0,
+  );
+}
+
 export class FlowItemError extends Error {
   override name = 'FlowItemError';
 }
@@ -111,8 +167,7 @@ export function storedFlowOf(item: FlowItem): StoredFlow {
   if (pk === undefined) throw new FlowItemError('item has no pk');
   const recordBytes = item[ATTR.record]?.B;
   if (!recordBytes) throw new FlowItemError(`item ${pk} has no ${ATTR.record}`);
-  const record = decodeWireBatch(recordBytes)[0];
-  if (!record) throw new FlowItemError(`item ${pk}: ${ATTR.record} holds no record`);
+  const record = recordOfAttribute(recordBytes, pk);
   const list = item[ATTR.aggregation]?.L;
   if (!list) throw new FlowItemError(`item ${pk} has no ${ATTR.aggregation}`);
   const a = list.map((v, i) => numberOf(v, `${ATTR.aggregation}[${i}]`));
@@ -204,7 +259,7 @@ export function flowItemOf(
   const item: FlowItem = {
     [ATTR.pk]: { S: state.flow.flowKey },
     [ATTR.version]: num(version),
-    [ATTR.record]: { B: encodeWireBatch([state.flow.record]) },
+    [ATTR.record]: { B: recordAttributeOf(state.flow.record) },
     [ATTR.aggregation]: { L: aggregationListOf(state).map(num) },
     [ATTR.updated]: { BOOL: state.updatedSinceExport },
     [ATTR.exportSeq]: num(state.exportSeq),

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { flowKeyOf } from '../../../core/flow-key.ts';
 import { type FlowRecord, FlowType } from '../../../core/flow-record.ts';
+import { encodeWireBatch } from '../../../core/wire.ts';
 import { foldRecords, groupByFlowKey } from '../../../functions/correlator/fold.ts';
 import {
   conditionalStatementOf,
@@ -10,13 +11,16 @@ import {
   defaultScheduleConfig,
   dueShardOf,
   expiresAtOf,
+  FlowItemError,
   type FlowState,
   flowItemOf,
+  itemSizeOf,
   nextExportAtOf,
   processDue,
   type StoredFlow,
   storedFlowOf,
 } from '../../../functions/flow-store/index.ts';
+import { generateRecords } from '../../../workloads/correlator-workload.ts';
 import { DST, SRC, T0, TIMEOUTS } from './fixtures.ts';
 
 const CONFIG = defaultScheduleConfig({ ...TIMEOUTS, incompleteAfterMs: 300 });
@@ -189,6 +193,52 @@ describe('item encoding', () => {
     s.flow.throughput = 18446744073709550000;
     expect(storedFlowOf(flowItemOf(s, 1, T0, CONFIG)).state.flow.throughput).toBe(s.flow.throughput);
   });
+  describe('the record attribute', () => {
+    /** Both Nodes' records of one inter-Node flow with long names and Pod labels, folded. */
+    const longNamed = (): FlowState => {
+      const records = generateRecords({
+        flows: 1,
+        rounds: 1,
+        interNodeShare: 1,
+        intervalSeconds: 5,
+        startSeconds: T0 / 1000,
+        seed: 3,
+        names: 'long',
+      });
+      return apply(
+        undefined,
+        records.map((r, i) => at(r, T0 + i)),
+      )!.state;
+    };
+
+    it('long names and Pod labels: deflated, the item stays under 1 KB (one write unit), and round-trips', () => {
+      const s = longNamed();
+      expect(s.flow.record.sourcePodLabels).not.toBe('');
+      expect(s.flow.record.destinationPodLabels).not.toBe('');
+      const item = flowItemOf(s, 2, T0, CONFIG);
+      const raw = encodeWireBatch([s.flow.record]);
+      expect(item.rec?.B?.[0]).toBe(0x5a);
+      expect(itemSizeOf({ ...item, rec: { B: raw } })).toBeGreaterThan(1024);
+      expect(itemSizeOf(item)).toBeLessThanOrEqual(1024);
+      expect(storedFlowOf(item).state).toEqual(s);
+    });
+
+    it('short records are stored as wire records; items written before records were deflated still read', () => {
+      const short = state();
+      expect(flowItemOf(short, 1, T0, CONFIG).rec?.B?.[0]).toBe(0x46); // the wire magic 'F'
+      const s = longNamed();
+      const older = { ...flowItemOf(s, 2, T0, CONFIG), rec: { B: encodeWireBatch([s.flow.record]) } };
+      expect(storedFlowOf(older).state).toEqual(s);
+    });
+
+    it('a deflated record that does not inflate is a FlowItemError naming the item', () => {
+      const item = flowItemOf(longNamed(), 2, T0, CONFIG);
+      const broken = { ...item, rec: { B: Uint8Array.from([0x5a, 0xff, 0xff, 0xff, 0xff]) } };
+      expect(() => storedFlowOf(broken)).toThrow(FlowItemError);
+      expect(() => storedFlowOf(broken)).toThrow(/does not inflate/);
+    });
+  });
+
   it('a closed flow leaves the index: the write removes its keys', () => {
     const s = { ...state(), closed: true };
     const write = conditionalWriteOf(s, 3, T0, CONFIG);
