@@ -116,6 +116,9 @@ export function register(program: Command): void {
       const clickhousePort = options.clickhousePort
         ? integer('clickhouse-port', options.clickhousePort, 1, 65535)
         : undefined;
+      const demoNodes = integer('demo-nodes', options.demoNodes, 1, 100);
+      const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
+      const flushers = integer('flushers', options.flushers, 1, DEFAULT_DUE_SHARD_COUNT);
       // Before the engines start (tens of seconds): a busy port fails now, in one line.
       const host = options.listenHost;
       await assertBindable(
@@ -131,9 +134,6 @@ export function register(program: Command): void {
           '--clickhouse-port',
         );
       }
-      const demoNodes = integer('demo-nodes', options.demoNodes, 1, 100);
-      const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
-      const flushers = integer('flushers', options.flushers, 1, DEFAULT_DUE_SHARD_COUNT);
       // Progress lines start before local mode's modules load (seconds on a busy machine).
       const { startupProgressOffThread } = await import('../../local/runner/progress.ts');
       const progress = startupProgressOffThread(
