@@ -33,6 +33,7 @@ export async function loadLiveHandlers(topology: LocalTopology): Promise<LiveHan
     Object.assign(process.env, flusherOwnEnvironment(topology, index));
     flushers.push(await loadBundledHandler(flusher.outFile));
   }
+  delete process.env.FLUSHER_INDEX; // read at module scope: each instance has its own by now
   return {
     correlator: await loadBundledHandler(correlator.outFile),
     flushers,
