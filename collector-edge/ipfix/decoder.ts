@@ -259,18 +259,20 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     return tracker;
   }
 
+  /**
+   * Decodes the records between `start` and `end` into `set.records`. The set is the decoder's context too
+   * (a RecordShape's shapeState lands on it): no second object per set.
+   */
   function decodeDataSet(
-    entry: StoredTemplate,
     compiled: CompiledTemplate<unknown>,
     bytes: Uint8Array,
     start: number,
     end: number,
-    context: Omit<DataSetOrigin, 'templateId'>,
+    set: DecodedDataSet<unknown>,
     errors: DecodeError[],
   ): DecodedDataSet<unknown> {
-    const templateId = entry.templateId;
-    const records: unknown[] = [];
-    let stop = compiled.decodeRecords(bytes, start, end, records, context);
+    const { templateId, records } = set;
+    let stop = compiled.decodeRecords(bytes, start, end, records, set);
     if (stop < 0) {
       stop = ~stop;
       errorCounts[DecodeErrorReason.RecordOverrun]++;
@@ -278,11 +280,11 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
         reason: DecodeErrorReason.RecordOverrun,
         offset: stop,
         detail: `data record ${records.length + 1} of template ${templateId} runs past the end of its set (${end - stop} bytes left)`,
-        sessionId: context.sessionId,
-        observationDomainId: context.observationDomainId,
+        sessionId: set.sessionId,
+        observationDomainId: set.observationDomainId,
         setId: templateId,
         templateId,
-        tag: context.tag,
+        tag: set.tag,
       });
     } else if (stop < end && !allZero(bytes, stop, end)) {
       // Padding must be zero (RFC 7011 3.3.1): non-zero leftovers mean the template does not match.
@@ -291,16 +293,16 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
         reason: DecodeErrorReason.RecordOverrun,
         offset: stop,
         detail: `${end - stop} non-zero bytes left in the data set of template ${templateId}: not a whole record (template mismatch?)`,
-        sessionId: context.sessionId,
-        observationDomainId: context.observationDomainId,
+        sessionId: set.sessionId,
+        observationDomainId: set.observationDomainId,
         setId: templateId,
         templateId,
-        tag: context.tag,
+        tag: set.tag,
       });
     }
     counters.dataSets++;
     counters.records += records.length;
-    return { ...context, templateId, options: entry.options, records } as DecodedDataSet<unknown>;
+    return set;
   }
 
   /** Decodes a held set whose template is now known and compiled. */
@@ -321,8 +323,11 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       receivedAtMs: set.receivedAtMs,
       tag: set.tag,
       shapeState: undefined,
-    };
-    return decodeDataSet(entry, compiled, set.bytes, 0, set.bytes.length, context, errors);
+      templateId: entry.templateId,
+      options: entry.options,
+      records: [],
+    } as DecodedDataSet<unknown>;
+    return decodeDataSet(compiled, set.bytes, 0, set.bytes.length, context, errors);
   }
 
   /** Held sets whose decoder was over the compile budget: those that compile now are decoded. */
@@ -468,8 +473,11 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       receivedAtMs: m.receivedAtMs,
       tag: m.tag,
       shapeState: undefined,
-    };
-    const decoded = decodeDataSet(entry, compiled, m.bytes, bodyStart, setEnd, context, m.errors);
+      templateId: setId,
+      options: entry.options,
+      records: [],
+    } as DecodedDataSet<unknown>;
+    const decoded = decodeDataSet(compiled, m.bytes, bodyStart, setEnd, context, m.errors);
     m.recordsInMessage += decoded.records.length;
     m.result.dataSets.push(decoded);
   }
