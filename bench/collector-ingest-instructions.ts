@@ -3,7 +3,7 @@
 // bench`): it needs valgrind and takes a few minutes.
 //
 //   node_modules/.bin/node --import tsx bench/collector-ingest-instructions.ts [--template antrea|generic]
-//        [--stage decode|pack] [--warmup 10] [--n1 5] [--n2 25] [--repeats 1]
+//        [--stage decode|pack] [--warmup 30] [--n1 5] [--n2 25] [--repeats 1]
 //
 // The UDP bench's exact datagrams (bench/collector-udp.bench.ts encodeUdpExport: 8 exporters, 2,000
 // connections, 1,400-byte datagrams) go straight into what the UDP listener calls per datagram
@@ -41,7 +41,7 @@ const { values: options } = parseArgs({
   options: {
     template: { type: 'string', default: 'antrea' },
     stage: { type: 'string', default: 'pack' },
-    warmup: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '30' },
     n1: { type: 'string', default: '5' },
     n2: { type: 'string', default: '25' },
     repeats: { type: 'string', default: '1' },
