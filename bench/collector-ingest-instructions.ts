@@ -14,7 +14,9 @@
 // Differential: two processes under callgrind run the same warm-up, then N1 and N2 measured rounds; the
 // figure is (Ir(N2) - Ir(N1)) / (records(N2) - records(N1)), so start-up, compilation of the warm-up and
 // any fixed cost of the window cancel. The window is marked by process.cpuUsage() calls (callgrind dumps
-// before uv_getrusage), V8 runs single-threaded so that its JIT and GC work is counted on this thread.
+// before uv_getrusage), V8 runs single-threaded so that its JIT and GC work is counted on this thread, with
+// a fixed GC schedule (--predictable-gc-schedule: otherwise V8 sizes its heap from measured wall-clock
+// speed, and valgrind on a loaded machine gave the same code figures 10 % apart).
 //
 // --stage decode: the packer is replaced by one that drops every record: listener + decoding + normalising
 // + flow-key checks only. --stage pack (default): the whole path through packing. Packing = pack - decode.
@@ -152,6 +154,7 @@ function countWindow(rounds: number, keep?: string): { instructions: number; rec
         `--callgrind-out-file=${out}`,
         process.execPath,
         '--single-threaded',
+        '--predictable-gc-schedule',
         '--random-seed=1',
         '--hash-seed=1',
         '--import',
