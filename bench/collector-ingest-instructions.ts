@@ -20,11 +20,11 @@
 //
 // --stage decode: the packer is replaced by one that drops every record: listener + decoding + normalising
 // + flow-key checks only. --stage pack (default): the whole path through packing. Packing = pack - decode.
-// --keep FILE keeps the N2 window's callgrind output: `callgrind_annotate FILE` splits it into V8's
-// builtins, runtime and garbage collector by name, but not JavaScript functions (generated code is one
-// unnamed blob, "???"): those come from a CPU profile (node --cpu-prof) of the same loop.
+// Callgrind cannot split the window by function: V8's generated code has no symbols, and callgrind puts it
+// and everything it calls under the builtin that entered it. Per-function costs come from a CPU profile
+// (node --cpu-prof) of the same loop: `node --cpu-prof --import tsx <this file> --measured=150`.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,8 +47,6 @@ const { values: options } = parseArgs({
     n1: { type: 'string', default: '5' },
     n2: { type: 'string', default: '25' },
     repeats: { type: 'string', default: '1' },
-    /** Keep the callgrind output of the N2 window in this file (for callgrind_annotate). */
-    keep: { type: 'string' },
     /** Internal: the process under callgrind, measuring this many rounds. */
     measured: { type: 'string' },
   },
@@ -142,7 +140,7 @@ function totalInstructions(file: string): number {
 }
 
 /** One process under callgrind: instructions and records of its measured window of `rounds` rounds. */
-function countWindow(rounds: number, keep?: string): { instructions: number; records: number } {
+function countWindow(rounds: number): { instructions: number; records: number } {
   const dir = mkdtempSync(join(tmpdir(), 'flowline-callgrind-'));
   try {
     const out = join(dir, 'callgrind.out');
@@ -171,7 +169,6 @@ function countWindow(rounds: number, keep?: string): { instructions: number; rec
     if (child.status !== 0 || !report)
       throw new Error(`measured process failed (exit ${child.status}):\n${child.stderr.slice(-2000)}`);
     // Part 1: start-up and warm-up; part 2: the measured window; the rest goes to the final dump.
-    if (keep !== undefined) copyFileSync(`${out}.2`, keep);
     return { instructions: totalInstructions(`${out}.2`), records: Number(report[1]) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -184,7 +181,7 @@ function measureDifferential(): void {
   const [n1, n2] = [Number(options.n1), Number(options.n2)];
   for (let repeat = 0; repeat < Number(options.repeats); repeat++) {
     const small = countWindow(n1);
-    const large = countWindow(n2, options.keep);
+    const large = countWindow(n2);
     const perRecord = (large.instructions - small.instructions) / (large.records - small.records);
     process.stdout.write(
       `${Math.round(perRecord).toLocaleString('en-US')} instructions per flow record ` +
