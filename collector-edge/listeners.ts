@@ -23,7 +23,7 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-interface ListenerContext {
+export interface ListenerContext {
   ingest: IngestPipeline;
   metrics: CollectorMetrics;
   logger: Logger;
@@ -70,46 +70,87 @@ function evictLeastRecentSession(
     });
 }
 
+/**
+ * The UDP listener's work per datagram, apart from the socket: the exporter's transport session (found by
+ * exporter port, then address, without building a key string per datagram; opened, evicted and swept
+ * here), then the ingest pipeline. bench/collector-ingest-instructions.ts feeds it datagrams directly.
+ */
+export class UdpSessionTable {
+  private readonly sessions = new Map<number, Map<string, IngestSession>>();
+  /** Sessions across the map, bounded by maxSessions. */
+  private sessionCount = 0;
+  private readonly input: CollectorMetrics['input']['udp'];
+  private readonly backpressureDrops: { inc(): void };
+
+  constructor(
+    private readonly context: ListenerContext,
+    private readonly local: string,
+    private readonly maxSessions: number,
+  ) {
+    this.input = context.metrics.input.udp;
+    this.backpressureDrops = context.metrics.drops.labels('udp-backpressure');
+  }
+
+  /** One datagram from `remote` (the socket's 'message' event). */
+  receive(message: Buffer, remote: { address: string; port: number }): void {
+    this.input.bytes += message.length;
+    if (this.context.isPaused()) {
+      this.backpressureDrops.inc();
+      return;
+    }
+    const { ingest } = this.context;
+    let byAddress = this.sessions.get(remote.port);
+    if (byAddress === undefined) {
+      byAddress = new Map();
+      this.sessions.set(remote.port, byAddress);
+    }
+    let session = byAddress.get(remote.address);
+    if (session === undefined) {
+      if (this.sessionCount >= this.maxSessions) {
+        evictLeastRecentSession(this.sessions, this.context, this.maxSessions);
+        this.sessionCount -= 1;
+      }
+      this.sessionCount += 1;
+      session = ingest.openSession('udp', peerAddress(remote.address), remote.port, this.local);
+      byAddress.set(remote.address, session);
+    }
+    if (ingest.handleMessage(message, session) === 'template-flood') {
+      ingest.closeSession(session);
+      byAddress.delete(remote.address);
+      this.sessionCount -= 1;
+    }
+  }
+
+  /** Forgets exporters not seen since `cutoffMs` (and their templates). */
+  sweep(cutoffMs: number): void {
+    for (const [exporterPort, byAddress] of this.sessions) {
+      for (const [address, session] of byAddress) {
+        if (session.lastSeenMs >= cutoffMs) continue;
+        this.context.ingest.closeSession(session);
+        byAddress.delete(address);
+        this.sessionCount -= 1;
+      }
+      if (byAddress.size === 0) this.sessions.delete(exporterPort);
+    }
+  }
+
+  closeAll(): void {
+    for (const byAddress of this.sessions.values())
+      for (const session of byAddress.values()) this.context.ingest.closeSession(session);
+    this.sessions.clear();
+    this.sessionCount = 0;
+  }
+}
+
 export async function startUdpListener(
   spec: ListenSpec,
   context: ListenerContext,
   options: { receiveBufferBytes: number; sessionIdleMs: number; maxSessions: number; dropCheckMs?: number },
 ): Promise<Listener> {
   const socket: UdpSocket = createSocket({ type: isIPv6(spec.host) ? 'udp6' : 'udp4' });
-  // Sessions by exporter port, then address: no key string to build per datagram.
-  const sessions = new Map<number, Map<string, IngestSession>>();
-  let sessionCount = 0; // sessions across the map, bounded by options.maxSessions
   const local = hostPort(spec.host, spec.port);
-  const { ingest, metrics } = context;
-  const input = metrics.input.udp;
-  const backpressureDrops = metrics.drops.labels('udp-backpressure');
-  socket.on('message', (message, remote) => {
-    input.bytes += message.length;
-    if (context.isPaused()) {
-      backpressureDrops.inc();
-      return;
-    }
-    let byAddress = sessions.get(remote.port);
-    if (byAddress === undefined) {
-      byAddress = new Map();
-      sessions.set(remote.port, byAddress);
-    }
-    let session = byAddress.get(remote.address);
-    if (session === undefined) {
-      if (sessionCount >= options.maxSessions) {
-        evictLeastRecentSession(sessions, context, options.maxSessions);
-        sessionCount -= 1;
-      }
-      sessionCount += 1;
-      session = ingest.openSession('udp', peerAddress(remote.address), remote.port, local);
-      byAddress.set(remote.address, session);
-    }
-    if (ingest.handleMessage(message, session) === 'template-flood') {
-      ingest.closeSession(session);
-      byAddress.delete(remote.address);
-      sessionCount -= 1;
-    }
-  });
+  const sessions = new UdpSessionTable(context, local, options.maxSessions);
+  socket.on('message', (message, remote) => sessions.receive(message, remote));
   socket.on('error', (error) => context.logger.error('UDP listener error', { error, listen: local }));
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -136,18 +177,7 @@ export async function startUdpListener(
   const port = socket.address().port;
   // Forget idle exporters (and their templates), like go-ipfix's UDP template expiry.
   const sweep = setInterval(
-    () => {
-      const cutoff = context.now() - options.sessionIdleMs;
-      for (const [exporterPort, byAddress] of sessions) {
-        for (const [address, session] of byAddress) {
-          if (session.lastSeenMs >= cutoff) continue;
-          ingest.closeSession(session);
-          byAddress.delete(address);
-          sessionCount -= 1;
-        }
-        if (byAddress.size === 0) sessions.delete(exporterPort);
-      }
-    },
+    () => sessions.sweep(context.now() - options.sessionIdleMs),
     Math.min(60_000, options.sessionIdleMs),
   );
   sweep.unref();
@@ -160,10 +190,7 @@ export async function startUdpListener(
       clearInterval(sweep);
       kernelDrops.stop();
       await new Promise<void>((resolve) => socket.close(() => resolve()));
-      for (const byAddress of sessions.values())
-        for (const session of byAddress.values()) ingest.closeSession(session);
-      sessions.clear();
-      sessionCount = 0;
+      sessions.closeAll();
     },
   };
 }

@@ -21,6 +21,7 @@ import {
   DEFAULT_TEMPLATE_BUDGET,
   type StoredTemplate,
   type TemplateBudget,
+  type TemplateDomain,
   TemplateStore,
 } from './template-store.ts';
 import { type DecodeError, DecodeErrorReason, type IpfixRecord } from './types.ts';
@@ -167,6 +168,57 @@ function templateInfo(entry: StoredTemplate): TemplateInfo {
   };
 }
 
+/** What decoding one message shares between its sets (createIpfixDecoder's decodeMessage). */
+interface MessageInProgress {
+  bytes: Uint8Array;
+  session: TransportSession;
+  tag: unknown;
+  receivedAtMs: number;
+  result: DecodeResult<unknown>;
+  errors: DecodeError[];
+  /** Set once the header parses, with its observation domain's templates. */
+  header: MessageHeader | undefined;
+  odid: number;
+  domain: TemplateDomain;
+  /** Held sets this message's templates released (they follow its own sets). */
+  released: DecodedDataSet<unknown>[];
+  /** Data records of this message decoded so far. */
+  recordsInMessage: number;
+  /** False once a set is held: the message's record count is then unknown (sequence accounting). */
+  countable: boolean;
+}
+
+const NO_DOMAIN: TemplateDomain = new Map();
+
+/** No message in progress (between decodeMessage calls). */
+const IDLE: MessageInProgress = idleMessage();
+
+function idleMessage(): MessageInProgress {
+  const result: DecodeResult<unknown> = {
+    header: undefined,
+    dataSets: [],
+    recordCount: 0,
+    templatesDefined: [],
+    templatesWithdrawn: 0,
+    heldSets: 0,
+    errors: [],
+  };
+  return {
+    bytes: new Uint8Array(0),
+    session: { id: '', exporterAddress: '', transport: 'file' },
+    tag: undefined,
+    receivedAtMs: 0,
+    result,
+    errors: result.errors,
+    header: undefined,
+    odid: 0,
+    domain: NO_DOMAIN,
+    released: [],
+    recordsInMessage: 0,
+    countable: true,
+  };
+}
+
 export function createIpfixDecoder(options?: IpfixDecoderOptions & { recordShape?: undefined }): IpfixDecoder;
 export function createIpfixDecoder<R>(
   options: IpfixDecoderOptions & { recordShape: RecordShape<R> },
@@ -207,18 +259,20 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     return tracker;
   }
 
+  /**
+   * Decodes the records between `start` and `end` into `set.records`. The set is the decoder's context too
+   * (a RecordShape's shapeState lands on it): no second object per set.
+   */
   function decodeDataSet(
-    entry: StoredTemplate,
     compiled: CompiledTemplate<unknown>,
     bytes: Uint8Array,
     start: number,
     end: number,
-    context: Omit<DataSetOrigin, 'templateId'>,
+    set: DecodedDataSet<unknown>,
     errors: DecodeError[],
   ): DecodedDataSet<unknown> {
-    const templateId = entry.templateId;
-    const records: unknown[] = [];
-    let stop = compiled.decodeRecords(bytes, start, end, records, context);
+    const { templateId, records } = set;
+    let stop = compiled.decodeRecords(bytes, start, end, records, set);
     if (stop < 0) {
       stop = ~stop;
       errorCounts[DecodeErrorReason.RecordOverrun]++;
@@ -226,11 +280,11 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
         reason: DecodeErrorReason.RecordOverrun,
         offset: stop,
         detail: `data record ${records.length + 1} of template ${templateId} runs past the end of its set (${end - stop} bytes left)`,
-        sessionId: context.sessionId,
-        observationDomainId: context.observationDomainId,
+        sessionId: set.sessionId,
+        observationDomainId: set.observationDomainId,
         setId: templateId,
         templateId,
-        tag: context.tag,
+        tag: set.tag,
       });
     } else if (stop < end && !allZero(bytes, stop, end)) {
       // Padding must be zero (RFC 7011 3.3.1): non-zero leftovers mean the template does not match.
@@ -239,16 +293,16 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
         reason: DecodeErrorReason.RecordOverrun,
         offset: stop,
         detail: `${end - stop} non-zero bytes left in the data set of template ${templateId}: not a whole record (template mismatch?)`,
-        sessionId: context.sessionId,
-        observationDomainId: context.observationDomainId,
+        sessionId: set.sessionId,
+        observationDomainId: set.observationDomainId,
         setId: templateId,
         templateId,
-        tag: context.tag,
+        tag: set.tag,
       });
     }
     counters.dataSets++;
     counters.records += records.length;
-    return { ...context, templateId, options: entry.options, records } as DecodedDataSet<unknown>;
+    return set;
   }
 
   /** Decodes a held set whose template is now known and compiled. */
@@ -269,8 +323,11 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       receivedAtMs: set.receivedAtMs,
       tag: set.tag,
       shapeState: undefined,
-    };
-    return decodeDataSet(entry, compiled, set.bytes, 0, set.bytes.length, context, errors);
+      templateId: entry.templateId,
+      options: entry.options,
+      records: [],
+    } as DecodedDataSet<unknown>;
+    return decodeDataSet(compiled, set.bytes, 0, set.bytes.length, context, errors);
   }
 
   /** Held sets whose decoder was over the compile budget: those that compile now are decoded. */
@@ -296,13 +353,141 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     }
   }
 
+  // The message being decoded, for `fail` (message-parser.ts reports through it) and the template and
+  // holding paths below. These are made once per decoder, not once per message: a closure per message is
+  // an allocation (and, under tsx, a defineProperty of its name) that most messages never call.
+  // decodeMessage is not re-entered (its callbacks, onTemplateEvicted, must not decode).
+  let message = IDLE;
+  const fail: Fail = (reason, offset, detail, extra) => {
+    errorCounts[reason]++;
+    message.errors.push({
+      reason,
+      offset,
+      detail,
+      sessionId: message.session.id,
+      tag: message.tag,
+      ...extra,
+    });
+  };
+
+  function templateSink(setId: number): TemplateSetSink {
+    const m = message;
+    return {
+      define(templateId, scopeFieldCount, fieldCount, specStart, specEnd) {
+        const entry = store.define(
+          m.domain,
+          { sessionId: m.session.id, observationDomainId: m.odid, templateId },
+          setId === 3,
+          scopeFieldCount,
+          fieldCount,
+          m.bytes.subarray(specStart, specEnd),
+          m.receivedAtMs,
+        );
+        counters.templatesDefined++;
+        m.result.templatesDefined.push(templateInfo(entry));
+        releaseHeld(m, entry);
+      },
+      withdraw: (templateId) => withdraw(m, templateId),
+      withdrawAll() {
+        for (const [id, entry] of m.domain) if (entry.options === (setId === 3)) withdraw(m, id);
+      },
+      forget(templateId) {
+        store.delete(m.domain, templateId);
+      },
+    };
+  }
+
+  function withdraw(m: MessageInProgress, templateId: number): void {
+    if (store.delete(m.domain, templateId)) {
+      counters.templatesWithdrawn++;
+      m.result.templatesWithdrawn++;
+    }
+  }
+
+  /** Sets held for this template: decoded now if its decoder compiles, else kept to retry. */
+  function releaseHeld(m: MessageInProgress, entry: StoredTemplate): void {
+    if (holding.size === 0) return;
+    const waiting = (set: HeldSet) =>
+      !set.awaitingCompile &&
+      set.templateId === entry.templateId &&
+      set.session.id === m.session.id &&
+      set.header.observationDomainId === m.odid;
+    const compiled = store.decoderFor(entry, m.receivedAtMs);
+    if (!compiled) {
+      holding.awaitCompile(waiting);
+      return;
+    }
+    for (const set of holding.release(waiting)) m.released.push(decodeHeld(set, entry, compiled, m.errors));
+  }
+
+  function holdSet(
+    m: MessageInProgress,
+    templateId: number,
+    setOffset: number,
+    bodyStart: number,
+    setEnd: number,
+    awaitingCompile: boolean,
+  ): void {
+    m.countable = false;
+    m.result.heldSets++;
+    holding.hold(
+      {
+        session: m.session,
+        header: m.header!,
+        templateId,
+        firstRecordIndex: m.recordsInMessage,
+        bytes: new Uint8Array(m.bytes.subarray(bodyStart, setEnd)), // a copy, never a view of the caller's buffer
+        offset: setOffset,
+        heldAtMs: m.receivedAtMs,
+        receivedAtMs: m.receivedAtMs,
+        tag: m.tag,
+        awaitingCompile,
+      },
+      m.errors,
+    );
+  }
+
+  /** Decodes the data set of template `setId` at `offset`, or holds it until its template (or decoder) is ready. */
+  function dataSet(
+    m: MessageInProgress,
+    setId: number,
+    offset: number,
+    bodyStart: number,
+    setEnd: number,
+  ): void {
+    const entry = store.lookup(m.domain, setId, m.session.transport === 'udp', m.receivedAtMs);
+    const compiled = entry && store.decoderFor(entry, m.receivedAtMs);
+    if (!entry || !compiled) {
+      holdSet(m, setId, offset, bodyStart, setEnd, entry !== undefined);
+      return;
+    }
+    const header = m.header!;
+    const context = {
+      sessionId: m.session.id,
+      exporterAddress: m.session.exporterAddress,
+      observationDomainId: m.odid,
+      exportTime: header.exportTime,
+      sequenceNumber: header.sequenceNumber,
+      firstRecordIndex: m.recordsInMessage,
+      delayed: false,
+      receivedAtMs: m.receivedAtMs,
+      tag: m.tag,
+      shapeState: undefined,
+      templateId: setId,
+      options: entry.options,
+      records: [],
+    } as DecodedDataSet<unknown>;
+    const decoded = decodeDataSet(compiled, m.bytes, bodyStart, setEnd, context, m.errors);
+    m.recordsInMessage += decoded.records.length;
+    m.result.dataSets.push(decoded);
+  }
+
   function decodeMessage(
     bytes: Uint8Array,
     session: TransportSession,
     decodeOptions?: DecodeOptions,
   ): DecodeResult<unknown> {
     const receivedAtMs = decodeOptions?.receivedAtMs ?? clock();
-    const tag = decodeOptions?.tag;
     const result: DecodeResult<unknown> = {
       header: undefined,
       dataSets: [],
@@ -312,156 +497,64 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       heldSets: 0,
       errors: [],
     };
-    const errors = result.errors;
-    const fail: Fail = (reason, offset, detail, extra) => {
-      errorCounts[reason]++;
-      errors.push({ reason, offset, detail, sessionId: session.id, tag, ...extra });
+    const m: MessageInProgress = {
+      bytes,
+      session,
+      tag: decodeOptions?.tag,
+      receivedAtMs,
+      result,
+      errors: result.errors,
+      header: undefined,
+      odid: 0,
+      domain: NO_DOMAIN,
+      released: [],
+      recordsInMessage: 0,
+      countable: true,
     };
+    message = m;
     counters.messages++;
-    const released: DecodedDataSet<unknown>[] = [];
     if (holding.size > 0) {
-      errors.push(...holding.expire(receivedAtMs));
-      if (holding.awaitingCompile > 0) retryAwaitingCompile(receivedAtMs, released, errors);
+      m.errors.push(...holding.expire(receivedAtMs));
+      if (holding.awaitingCompile > 0) retryAwaitingCompile(receivedAtMs, m.released, m.errors);
     }
 
     const parsed = parseMessageHeader(bytes, fail);
-    if (!parsed) {
-      result.dataSets.push(...released);
-      for (const set of result.dataSets) result.recordCount += set.records.length;
-      return result;
-    }
-    const { header, end } = parsed;
-    result.header = header;
-    const odid = header.observationDomainId;
-    const udp = session.transport === 'udp';
-    const domain = store.domain(session.id, odid);
-    const templateKey = (templateId: number) => ({
-      sessionId: session.id,
-      observationDomainId: odid,
-      templateId,
-    });
-    let recordsInMessage = 0;
-    let countable = true;
-
-    const templateSink = (setId: number): TemplateSetSink => ({
-      define(templateId, scopeFieldCount, fieldCount, specStart, specEnd) {
-        const entry = store.define(
-          domain,
-          templateKey(templateId),
-          setId === 3,
-          scopeFieldCount,
-          fieldCount,
-          bytes.subarray(specStart, specEnd),
-          receivedAtMs,
-        );
-        counters.templatesDefined++;
-        result.templatesDefined.push(templateInfo(entry));
-        releaseHeld(entry);
-      },
-      withdraw,
-      withdrawAll() {
-        for (const [id, entry] of domain) if (entry.options === (setId === 3)) withdraw(id);
-      },
-      forget(templateId) {
-        store.delete(domain, templateId);
-      },
-    });
-
-    function withdraw(templateId: number): void {
-      if (store.delete(domain, templateId)) {
-        counters.templatesWithdrawn++;
-        result.templatesWithdrawn++;
+    if (parsed) {
+      const { header, end } = parsed;
+      const odid = header.observationDomainId;
+      result.header = header;
+      m.header = header;
+      m.odid = odid;
+      m.domain = store.domain(session.id, odid);
+      let offset = HEADER_LENGTH;
+      while (offset < end) {
+        const set = parseSetHeader(bytes, offset, end, header.length, odid, fail);
+        if (!set) break;
+        const { setId, bodyStart, setEnd } = set;
+        if (setId >= 256) dataSet(m, setId, offset, bodyStart, setEnd);
+        else if (setId === 2 || setId === 3)
+          parseTemplateSet(bytes, setId, bodyStart, setEnd, odid, templateSink(setId), fail);
+        else
+          fail(
+            DecodeErrorReason.SetIdReserved,
+            offset,
+            `set id ${setId} is reserved (0-1, 4-255): set skipped`,
+            {
+              observationDomainId: odid,
+              setId,
+            },
+          );
+        if (set.last) break;
+        offset = setEnd;
       }
-    }
-
-    /** Sets held for this template: decoded now if its decoder compiles, else kept to retry. */
-    function releaseHeld(entry: StoredTemplate): void {
-      if (holding.size === 0) return;
-      const waiting = (set: HeldSet) =>
-        !set.awaitingCompile &&
-        set.templateId === entry.templateId &&
-        set.session.id === session.id &&
-        set.header.observationDomainId === odid;
-      const compiled = store.decoderFor(entry, receivedAtMs);
-      if (!compiled) {
-        holding.awaitCompile(waiting);
-        return;
-      }
-      for (const set of holding.release(waiting)) released.push(decodeHeld(set, entry, compiled, errors));
-    }
-
-    function holdSet(
-      templateId: number,
-      setOffset: number,
-      bodyStart: number,
-      setEnd: number,
-      awaitingCompile: boolean,
-    ) {
-      countable = false;
-      result.heldSets++;
-      holding.hold(
-        {
-          session,
-          header,
-          templateId,
-          firstRecordIndex: recordsInMessage,
-          bytes: new Uint8Array(bytes.subarray(bodyStart, setEnd)), // a copy, never a view of the caller's buffer
-          offset: setOffset,
-          heldAtMs: receivedAtMs,
-          receivedAtMs,
-          tag,
-          awaitingCompile,
-        },
-        errors,
+      sequenceOf(session.id, odid).observe(
+        header.sequenceNumber,
+        m.countable ? m.recordsInMessage : undefined,
       );
     }
-
-    let offset = HEADER_LENGTH;
-    while (offset < end) {
-      const set = parseSetHeader(bytes, offset, end, header.length, odid, fail);
-      if (!set) break;
-      const { setId, bodyStart, setEnd } = set;
-      if (setId === 2 || setId === 3) {
-        parseTemplateSet(bytes, setId, bodyStart, setEnd, odid, templateSink(setId), fail);
-      } else if (setId >= 256) {
-        const entry = store.lookup(domain, setId, udp, receivedAtMs);
-        const compiled = entry && store.decoderFor(entry, receivedAtMs);
-        if (entry && compiled) {
-          const context = {
-            sessionId: session.id,
-            exporterAddress: session.exporterAddress,
-            observationDomainId: odid,
-            exportTime: header.exportTime,
-            sequenceNumber: header.sequenceNumber,
-            firstRecordIndex: recordsInMessage,
-            delayed: false,
-            receivedAtMs,
-            tag,
-            shapeState: undefined,
-          };
-          const decoded = decodeDataSet(entry, compiled, bytes, bodyStart, setEnd, context, errors);
-          recordsInMessage += decoded.records.length;
-          result.dataSets.push(decoded);
-        } else {
-          holdSet(setId, offset, bodyStart, setEnd, entry !== undefined);
-        }
-      } else {
-        fail(
-          DecodeErrorReason.SetIdReserved,
-          offset,
-          `set id ${setId} is reserved (0-1, 4-255): set skipped`,
-          {
-            observationDomainId: odid,
-            setId,
-          },
-        );
-      }
-      if (set.last) break;
-      offset = setEnd;
-    }
-    sequenceOf(session.id, odid).observe(header.sequenceNumber, countable ? recordsInMessage : undefined);
-    result.dataSets.push(...released);
+    if (m.released.length > 0) result.dataSets.push(...m.released);
     for (const set of result.dataSets) result.recordCount += set.records.length;
+    message = IDLE;
     return result;
   }
 
