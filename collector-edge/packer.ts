@@ -24,7 +24,8 @@
 import type { FlowRecord } from '../core/flow-record.ts';
 import { encodedSizeBound, WIRE_STRING_FIELDS, WireBatchBuilder } from '../core/wire.ts';
 import {
-  flowRoutingHash,
+  flowRoutingHashAfter,
+  fnvText,
   laneHashOf,
   routingSourceAddress,
   routingSourceHash,
@@ -55,7 +56,11 @@ const HASH_SPACE = 1n << 128n;
 /** Where a record's string hints have its source and SNAT addresses' (WireBatchBuilder.add). */
 const SOURCE_IP_HINT = WIRE_STRING_FIELDS.indexOf('sourceIP');
 const PROXY_SNAT_IP_HINT = WIRE_STRING_FIELDS.indexOf('proxySnatIP');
+const DESTINATION_IP_HINT = WIRE_STRING_FIELDS.indexOf('destinationIP');
 const SOURCE_HASH_SLOTS = 4096;
+/** Slots of the address-pair hash cache (a flow's pair comes back with each export of it). */
+const PAIR_HASH_SLOTS = 8192;
+const PAIR_MIX = 0x9e3779b1;
 
 interface OpenBatch {
   builder: WireBatchBuilder;
@@ -100,10 +105,17 @@ export class ShardPacker {
   /** routingSourceHash of recent source addresses, by string hint (see slotOf). */
   private readonly sourceHashText: string[] = new Array<string>(SOURCE_HASH_SLOTS).fill('');
   private readonly sourceHashValue = new Int32Array(SOURCE_HASH_SLOTS);
+  /** fnvText(source hash, destination) of recent address pairs, by their string hints (see slotOf). */
+  private readonly pairSource: string[] = new Array<string>(PAIR_HASH_SLOTS).fill('');
+  private readonly pairDestination: string[] = new Array<string>(PAIR_HASH_SLOTS).fill('');
+  private readonly pairHash = new Int32Array(PAIR_HASH_SLOTS);
+  /** lanes - 1 when lanes is a power of two, else -1. */
+  private readonly laneMask: number;
 
   constructor(private readonly options: PackerOptions) {
     this.lanes = options.lanes ?? DEFAULT_PARTITION_LANES;
     if (!Number.isInteger(this.lanes) || this.lanes < 1) throw new Error(`lanes must be >= 1: ${this.lanes}`);
+    this.laneMask = (this.lanes & (this.lanes - 1)) === 0 ? this.lanes - 1 : -1;
     this.partitionKeys = Array.from({ length: this.lanes }, (_, lane) => lanePartitionKey(lane));
     this.partitionKeyBytes = this.partitionKeys.map((key) => Buffer.byteLength(key));
     this.open = new Array(this.lanes).fill(undefined);
@@ -141,31 +153,47 @@ export class ShardPacker {
 
   /**
    * The flow's (shard, lane): both from its flow key's routing hash, so every record of a flow agrees. With
-   * string hints, the hash of the source address (the same few addresses again and again) comes from a cache.
+   * string hints, the hash of the address pair (the same pairs come round after round) comes from a cache.
    */
   private slotOf(record: FlowRecord, hints: ArrayLike<number> | undefined, hintOffset: number): number {
     const source = routingSourceAddress(record);
-    let sourceHash: number;
-    const hint =
-      hints === undefined
-        ? -1
-        : hints[hintOffset + (source === record.sourceIP ? SOURCE_IP_HINT : PROXY_SNAT_IP_HINT)]!;
-    if (hint < 0) sourceHash = routingSourceHash(source);
+    const destination = record.destinationIP;
+    let pairHash: number;
+    if (hints === undefined) pairHash = fnvText(routingSourceHash(source), destination);
     else {
-      const slot = hint & (SOURCE_HASH_SLOTS - 1);
-      if (this.sourceHashText[slot] === source) sourceHash = this.sourceHashValue[slot]!;
+      const sourceHint =
+        hints[hintOffset + (source === record.sourceIP ? SOURCE_IP_HINT : PROXY_SNAT_IP_HINT)]!;
+      const destinationHint = hints[hintOffset + DESTINATION_IP_HINT]!;
+      const slot = (Math.imul(sourceHint, PAIR_MIX) ^ destinationHint) & (PAIR_HASH_SLOTS - 1);
+      if (this.pairSource[slot] === source && this.pairDestination[slot] === destination)
+        pairHash = this.pairHash[slot]!;
       else {
-        sourceHash = routingSourceHash(source);
-        this.sourceHashText[slot] = source;
-        this.sourceHashValue[slot] = sourceHash;
+        pairHash = fnvText(this.sourceHashOf(source, sourceHint), destination);
+        this.pairSource[slot] = source;
+        this.pairDestination[slot] = destination;
+        this.pairHash[slot] = pairHash;
       }
     }
-    const routingHash = flowRoutingHash(record, sourceHash);
-    const lane = laneHashOf(routingHash) % this.lanes;
+    const routingHash = flowRoutingHashAfter(record, pairHash);
+    // A mask where the lane count allows it: the same lane as `%`, without a floating-point modulo (the hash
+    // is a uint32, above int32 range half the time).
+    const laneHash = laneHashOf(routingHash);
+    const lane = this.laneMask >= 0 ? laneHash & this.laneMask : laneHash % this.lanes;
     const map = this.shardMap;
     if (map === undefined) return lane;
     const shard = map.indexOfRoutingHash(routingHash);
     return (shard >= 0 ? shard : map.size) * this.lanes + lane;
+  }
+
+  /** routingSourceHash of a source address, from a cache by its string hint when it has one. */
+  private sourceHashOf(source: string, hint: number): number {
+    if (hint < 0) return routingSourceHash(source);
+    const slot = hint & (SOURCE_HASH_SLOTS - 1);
+    if (this.sourceHashText[slot] === source) return this.sourceHashValue[slot]!;
+    const hash = routingSourceHash(source);
+    this.sourceHashText[slot] = source;
+    this.sourceHashValue[slot] = hash;
+    return hash;
   }
 
   /** Packs a record; `hints`/`hintOffset`: its string hints, if known (core/wire.ts WireBatchBuilder.add). */

@@ -22,7 +22,8 @@ function mix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function fnvText(h: number, text: string): number {
+/** FNV-1a of `text` from `h`, then the separator. */
+export function fnvText(h: number, text: string): number {
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return Math.imul(h ^ 0x7c, 0x01000193); // '|' between fields, as in the flow key text
 }
@@ -51,8 +52,15 @@ export function flowRoutingHash(
   record: FlowRecord,
   sourceHash = routingSourceHash(routingSourceAddress(record)),
 ): number {
+  return flowRoutingHashAfter(record, fnvText(sourceHash, record.destinationIP));
+}
+
+/**
+ * flowRoutingHash from `h`, the hash of its two addresses (fnvText(sourceHash, destinationIP)): the packer
+ * caches that per address pair, as the same pairs come again and again.
+ */
+export function flowRoutingHashAfter(record: FlowRecord, h: number): number {
   const snat = isSourceNodeFromExternalFlow(record);
-  let h = fnvText(sourceHash, record.destinationIP);
   h = fnvNumber(h, record.protocolIdentifier);
   h = fnvNumber(h, snat ? record.proxySnatPort : record.sourceTransportPort);
   h = fnvNumber(h, record.destinationTransportPort);
