@@ -1,41 +1,14 @@
-// Instructions per flow record of the collector's per-datagram work over UDP, counted by valgrind (callgrind):
-// deterministic and independent of the machine's speed and load. Opt-in (not in `npm test` or `npm run
-// bench`): it needs valgrind and takes a few minutes.
-//
-//   node_modules/.bin/node --import tsx bench/collector-ingest-instructions.ts [--template antrea|generic]
-//        [--stage decode|pack] [--warmup 30] [--n1 5] [--n2 25] [--repeats 1]
-//
-// The UDP bench's exact datagrams (bench/collector-udp.bench.ts encodeUdpExport: 8 exporters, 2,000
-// connections, 1,400-byte datagrams) go straight into what the UDP listener calls per datagram
-// (listeners.ts UdpSessionTable.receive -> ingest.ts IngestPipeline -> packer.ts ShardPacker, sealed batches
-// counted and dropped): no sockets, no timers, no spool, a fixed clock. Each round sends every exporter's
-// datagrams once, with sequence numbers advanced as the UDP bench's sender does (rewritten in place).
-//
-// Differential: two processes under callgrind run the same warm-up, then N1 and N2 measured rounds; the
-// figure is (Ir(N2) - Ir(N1)) / (records(N2) - records(N1)), so start-up, compilation of the warm-up and
-// any fixed cost of the window cancel. The window is marked by process.cpuUsage() calls (callgrind dumps
-// before uv_getrusage), V8 runs single-threaded so that its JIT and GC work is counted on this thread, with
-// a fixed GC schedule (--predictable-gc-schedule: otherwise V8 sizes its heap from measured wall-clock
-// speed, and valgrind on a loaded machine gave the same code figures 10 % apart).
-//
-// --stage decode: the packer is replaced by one that drops every record: listener + decoding + normalising
-// + flow-key checks only. --stage pack (default): the whole path through packing. Packing = pack - decode.
-// Callgrind cannot split the window by function: V8's generated code has no symbols, and callgrind puts it
-// and everything it calls under the builtin that entered it. Per-function costs come from a CPU profile
-// (node --cpu-prof) of the same loop: `node --cpu-prof --import tsx <this file> --measured=150`.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadCollectorConfig } from '../collector-edge/config.ts';
-import { IngestPipeline } from '../collector-edge/ingest.ts';
+import { IngestPipeline, ingestOptionsOf } from '../collector-edge/ingest.ts';
 import { type ListenerContext, UdpSessionTable } from '../collector-edge/listeners.ts';
 import { createLogger, LogThrottle } from '../collector-edge/log.ts';
 import { CollectorMetrics } from '../collector-edge/metrics.ts';
 import { ShardPacker } from '../collector-edge/packer.ts';
 import { ShardMap } from '../collector-edge/shard-map.ts';
+import { assertValgrind, callgrindWindow } from './callgrind.ts';
 import { InProcessSink } from './collector.bench.ts';
 import { encodeUdpExport, type UdpTemplate } from './collector-udp.bench.ts';
 
@@ -86,16 +59,13 @@ async function runMeasured(warmupRounds: number, rounds: number): Promise<void> 
       droppedRecords++;
     },
   } as unknown as ShardPacker;
-  const ingest = new IngestPipeline(stage === 'pack' ? packer : dropAll, metrics, logger, logThrottle, {
-    maxTemplatesPerSession: config.maxTemplatesPerSession,
-    udpTemplateLifetimeMs: config.udpSessionIdleMs,
-    templateBudget: {
-      maxTemplates: config.maxTemplates,
-      maxBytes: config.maxTemplateBytes,
-      compileFieldsPerSecond: config.templateCompileFieldsPerSecond,
-    },
-    now,
-  });
+  const ingest = new IngestPipeline(
+    stage === 'pack' ? packer : dropAll,
+    metrics,
+    logger,
+    logThrottle,
+    ingestOptionsOf(config, now),
+  );
   const context: ListenerContext = {
     ingest,
     metrics,
@@ -133,51 +103,20 @@ async function runMeasured(warmupRounds: number, rounds: number): Promise<void> 
   process.stdout.write(`measured-records ${plan.records * rounds}\n`);
 }
 
-function totalInstructions(file: string): number {
-  const match = /^totals:\s+(\d+)/m.exec(readFileSync(file, 'utf8'));
-  if (!match) throw new Error(`no totals in ${file}`);
-  return Number(match[1]);
-}
-
 /** One process under callgrind: instructions and records of its measured window of `rounds` rounds. */
 function countWindow(rounds: number): { instructions: number; records: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'flowline-callgrind-'));
-  try {
-    const out = join(dir, 'callgrind.out');
-    const child = spawnSync(
-      'valgrind',
-      [
-        '--tool=callgrind',
-        '--dump-before=uv_getrusage',
-        `--callgrind-out-file=${out}`,
-        process.execPath,
-        '--single-threaded',
-        '--predictable-gc-schedule',
-        '--random-seed=1',
-        '--hash-seed=1',
-        '--import',
-        'tsx',
-        fileURLToPath(import.meta.url),
-        `--measured=${rounds}`,
-        `--warmup=${options.warmup}`,
-        `--template=${template}`,
-        `--stage=${stage}`,
-      ],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-    );
-    const report = /measured-records (\d+)/.exec(child.stdout);
-    if (child.status !== 0 || !report)
-      throw new Error(`measured process failed (exit ${child.status}):\n${child.stderr.slice(-2000)}`);
-    // Part 1: start-up and warm-up; part 2: the measured window; the rest goes to the final dump.
-    return { instructions: totalInstructions(`${out}.2`), records: Number(report[1]) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { stdout, instructions } = callgrindWindow(
+    fileURLToPath(import.meta.url),
+    [`--measured=${rounds}`, `--warmup=${options.warmup}`, `--template=${template}`, `--stage=${stage}`],
+    ['--predictable-gc-schedule', '--random-seed=1', '--hash-seed=1'],
+  );
+  const report = /measured-records (\d+)/.exec(stdout);
+  if (!report) throw new Error(`the measured process reported no records:\n${stdout.slice(-2000)}`);
+  return { instructions, records: Number(report[1]) };
 }
 
 function measureDifferential(): void {
-  if (spawnSync('valgrind', ['--version']).status !== 0)
-    throw new Error('valgrind is not installed (apt-get install valgrind)');
+  assertValgrind();
   const [n1, n2] = [Number(options.n1), Number(options.n2)];
   for (let repeat = 0; repeat < Number(options.repeats); repeat++) {
     const small = countWindow(n1);

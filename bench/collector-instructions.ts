@@ -15,9 +15,9 @@
 // writes the window as its own part. User-space instructions of the collector process only (the kernel's
 // socket and file work is not counted). V8 runs single-threaded (--single-threaded) so that compilation and
 // GC happen on the counted thread.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ import { Collector } from '../collector-edge/collector.ts';
 import { loadCollectorConfig } from '../collector-edge/config.ts';
 import { createLogger } from '../collector-edge/log.ts';
 import { CollectorMetrics } from '../collector-edge/metrics.ts';
+import { assertValgrind, callgrindWindow } from './callgrind.ts';
 import { encodeAgents, InProcessSink } from './collector.bench.ts';
 import { encodeUdpExport, measureUdp, startUdpCollector, type UdpTemplate } from './collector-udp.bench.ts';
 
@@ -109,53 +110,25 @@ async function runCollector(): Promise<void> {
   rmSync(spoolDir, { recursive: true, force: true });
 }
 
-function totalInstructions(file: string): number {
-  const match = /^totals:\s+(\d+)/m.exec(readFileSync(file, 'utf8'));
-  if (!match) throw new Error(`no totals in ${file}`);
-  return Number(match[1]);
-}
-
 function measureUnderCallgrind(): void {
-  if (spawnSync('valgrind', ['--version']).status !== 0)
-    throw new Error('valgrind is not installed (apt-get install valgrind)');
-  const dir = mkdtempSync(join(tmpdir(), 'flowline-callgrind-'));
-  try {
-    const out = join(dir, 'callgrind.out');
-    const child = spawnSync(
-      'valgrind',
-      [
-        '--tool=callgrind',
-        '--dump-before=uv_getrusage',
-        `--callgrind-out-file=${out}`,
-        process.execPath,
-        '--single-threaded',
-        '--import',
-        'tsx',
-        fileURLToPath(import.meta.url),
-        '--measured',
-        `--warmup=${warmup}`,
-        `--rounds=${rounds}`,
-        `--nodes=${nodes}`,
-        `--connections=${connections}`,
-        `--transport=${transport}`,
-        `--template=${template}`,
-      ],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-    );
-    const report = /measured-records (\d+) warmup-records (\d+)/.exec(child.stdout);
-    if (child.status !== 0 || !report)
-      throw new Error(`measured collector failed (exit ${child.status}):\n${child.stderr.slice(-2000)}`);
-    const records = Number(report[1]);
-    // Part 1: start-up and warm-up; part 2: the measured window; the rest goes to the final dump.
-    const instructions = totalInstructions(`${out}.2`);
-    process.stdout.write(
-      `${Math.round(instructions / records).toLocaleString('en-US')} instructions per flow record ` +
-        `(${transport === 'udp' ? `UDP, ${template} template` : 'TCP, Antrea template'}; collector process, user space; ${records.toLocaleString('en-US')} records measured after ` +
-        `${Number(report[2]).toLocaleString('en-US')} warm-up records)\n`,
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assertValgrind();
+  const { stdout, instructions } = callgrindWindow(fileURLToPath(import.meta.url), [
+    '--measured',
+    `--warmup=${warmup}`,
+    `--rounds=${rounds}`,
+    `--nodes=${nodes}`,
+    `--connections=${connections}`,
+    `--transport=${transport}`,
+    `--template=${template}`,
+  ]);
+  const report = /measured-records (\d+) warmup-records (\d+)/.exec(stdout);
+  if (!report) throw new Error(`the measured collector reported no records:\n${stdout.slice(-2000)}`);
+  const records = Number(report[1]);
+  process.stdout.write(
+    `${Math.round(instructions / records).toLocaleString('en-US')} instructions per flow record ` +
+      `(${transport === 'udp' ? `UDP, ${template} template` : 'TCP, Antrea template'}; collector process, user space; ${records.toLocaleString('en-US')} records measured after ` +
+      `${Number(report[2]).toLocaleString('en-US')} warm-up records)\n`,
+  );
 }
 
 if (options.measured) {

@@ -7,7 +7,7 @@ import { ConnectionGuard } from './connection-guard.ts';
 import { DeliveryQueue } from './delivery-queue.ts';
 import { DeliveryWatch, watchDeliveries } from './delivery-watch.ts';
 import { startHttpServer } from './http-server.ts';
-import { IngestPipeline } from './ingest.ts';
+import { IngestPipeline, ingestOptionsOf } from './ingest.ts';
 import { K8sMetadata } from './k8s-metadata/index.ts';
 import { type Listener, startStreamListener, startUdpListener, tlsFilesSource } from './listeners.ts';
 import { createLogger, type Logger, LogThrottle } from './log.ts';
@@ -129,14 +129,7 @@ export class Collector {
     this.metrics.observeOpenFlowRecords(() => this.packer.pendingRecords + this.queue.unwrittenFlowRecords);
     this.metrics.observeQueue(this.queue);
     this.ingest = new IngestPipeline(this.packer, this.metrics, this.logger, logThrottle, {
-      maxTemplatesPerSession: config.maxTemplatesPerSession,
-      udpTemplateLifetimeMs: config.udpSessionIdleMs,
-      templateBudget: {
-        maxTemplates: config.maxTemplates,
-        maxBytes: config.maxTemplateBytes,
-        compileFieldsPerSecond: config.templateCompileFieldsPerSecond,
-      },
-      now: this.now,
+      ...ingestOptionsOf(config, this.now),
       ...(this.k8sMetadata ? { enrichRecord: this.k8sMetadata.enrich } : {}),
     });
     this.connectionGuard = new ConnectionGuard(

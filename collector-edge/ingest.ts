@@ -5,6 +5,7 @@
 // form a flow key are rejected here, counted by reason: they would correlate with nothing.
 import { flowKeyProblem } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
+import type { CollectorConfig } from './config.ts';
 import {
   createIpfixDecoder,
   type DecodeError,
@@ -30,6 +31,29 @@ export interface IngestSession {
 
 export type MessageOutcome = 'ok' | 'template-flood';
 
+export interface IngestOptions {
+  maxTemplatesPerSession: number;
+  udpTemplateLifetimeMs: number;
+  templateBudget?: Partial<TemplateBudget>;
+  now: () => number;
+  /** Kubernetes metadata (collector-edge/k8s-metadata), applied to each record before packing. */
+  enrichRecord?: RecordEnricher;
+}
+
+/** The ingest settings of a collector configuration (template limits and budget), on `now`. */
+export function ingestOptionsOf(config: CollectorConfig, now: () => number): IngestOptions {
+  return {
+    maxTemplatesPerSession: config.maxTemplatesPerSession,
+    udpTemplateLifetimeMs: config.udpSessionIdleMs,
+    templateBudget: {
+      maxTemplates: config.maxTemplates,
+      maxBytes: config.maxTemplateBytes,
+      compileFieldsPerSecond: config.templateCompileFieldsPerSecond,
+    },
+    now,
+  };
+}
+
 export class IngestPipeline {
   readonly decoder: IpfixDecoder<FlowRecord>;
   /** String hints of the records of the message being handled (speed up packing, change nothing). */
@@ -40,14 +64,7 @@ export class IngestPipeline {
     private readonly metrics: CollectorMetrics,
     private readonly logger: Logger,
     private readonly logThrottle: LogThrottle,
-    private readonly options: {
-      maxTemplatesPerSession: number;
-      udpTemplateLifetimeMs: number;
-      templateBudget?: Partial<TemplateBudget>;
-      now: () => number;
-      /** Kubernetes metadata (collector-edge/k8s-metadata), applied to each record before packing. */
-      enrichRecord?: RecordEnricher;
-    },
+    private readonly options: IngestOptions,
   ) {
     this.decoder = createIpfixDecoder({
       recordShape: flowRecordShape(this.hints),

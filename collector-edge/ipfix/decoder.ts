@@ -191,9 +191,20 @@ interface MessageInProgress {
 const NO_DOMAIN: TemplateDomain = new Map();
 
 /** No message in progress (between decodeMessage calls). */
-const IDLE: MessageInProgress = idleMessage();
+const IDLE: MessageInProgress = newMessage(
+  new Uint8Array(0),
+  { id: '', exporterAddress: '', transport: 'file' },
+  undefined,
+  0,
+);
 
-function idleMessage(): MessageInProgress {
+/** A message about to be decoded, with its empty result. */
+function newMessage(
+  bytes: Uint8Array,
+  session: TransportSession,
+  tag: unknown,
+  receivedAtMs: number,
+): MessageInProgress {
   const result: DecodeResult<unknown> = {
     header: undefined,
     dataSets: [],
@@ -204,10 +215,10 @@ function idleMessage(): MessageInProgress {
     errors: [],
   };
   return {
-    bytes: new Uint8Array(0),
-    session: { id: '', exporterAddress: '', transport: 'file' },
-    tag: undefined,
-    receivedAtMs: 0,
+    bytes,
+    session,
+    tag,
+    receivedAtMs,
     result,
     errors: result.errors,
     header: undefined,
@@ -488,29 +499,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     decodeOptions?: DecodeOptions,
   ): DecodeResult<unknown> {
     const receivedAtMs = decodeOptions?.receivedAtMs ?? clock();
-    const result: DecodeResult<unknown> = {
-      header: undefined,
-      dataSets: [],
-      recordCount: 0,
-      templatesDefined: [],
-      templatesWithdrawn: 0,
-      heldSets: 0,
-      errors: [],
-    };
-    const m: MessageInProgress = {
-      bytes,
-      session,
-      tag: decodeOptions?.tag,
-      receivedAtMs,
-      result,
-      errors: result.errors,
-      header: undefined,
-      odid: 0,
-      domain: NO_DOMAIN,
-      released: [],
-      recordsInMessage: 0,
-      countable: true,
-    };
+    const m = newMessage(bytes, session, decodeOptions?.tag, receivedAtMs);
     message = m;
     counters.messages++;
     if (holding.size > 0) {
@@ -522,7 +511,7 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     if (parsed) {
       const { header, end } = parsed;
       const odid = header.observationDomainId;
-      result.header = header;
+      m.result.header = header;
       m.header = header;
       m.odid = odid;
       m.domain = store.domain(session.id, odid);
@@ -552,10 +541,10 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
         m.countable ? m.recordsInMessage : undefined,
       );
     }
-    if (m.released.length > 0) result.dataSets.push(...m.released);
-    for (const set of result.dataSets) result.recordCount += set.records.length;
+    if (m.released.length > 0) m.result.dataSets.push(...m.released);
+    for (const set of m.result.dataSets) m.result.recordCount += set.records.length;
     message = IDLE;
-    return result;
+    return m.result;
   }
 
   return {
