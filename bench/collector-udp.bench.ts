@@ -377,7 +377,7 @@ export const collectorUdpBench: BenchModule = {
       row.baseline = floorRate;
       row.counters!.floorRecordsPerCpuSecond = Math.round(floorRate);
       row.counters!.ratioToFloor = row.value / floorRate;
-      row.notes = `ratio to the same-run Node floor ${(row.value / floorRate).toFixed(3)} (target for Antrea: >= 0.45); instructions per record: bench/collector-instructions.ts --transport udp`;
+      row.notes = `ratio to the same-run Node floor ${(row.value / floorRate).toFixed(3)} (target for Antrea: >= 0.45); instructions per record: bench/collector-ingest-instructions.ts`;
     }
     return rows;
   },
