@@ -230,6 +230,36 @@ function newMessage(
   };
 }
 
+/**
+ * An empty data set of `entry`'s template, from `header`'s message: decoded in place (decodeDataSet), and the
+ * compiled decoder's context. One literal for sets decoded at once and held ones, so both have one shape.
+ */
+function newDataSet(
+  session: Pick<TransportSession, 'id' | 'exporterAddress'>,
+  header: MessageHeader,
+  entry: StoredTemplate,
+  firstRecordIndex: number,
+  delayed: boolean,
+  receivedAtMs: number,
+  tag: unknown,
+): DecodedDataSet<unknown> {
+  return {
+    sessionId: session.id,
+    exporterAddress: session.exporterAddress,
+    observationDomainId: header.observationDomainId,
+    exportTime: header.exportTime,
+    sequenceNumber: header.sequenceNumber,
+    firstRecordIndex,
+    delayed,
+    receivedAtMs,
+    tag,
+    shapeState: undefined,
+    templateId: entry.templateId,
+    options: entry.options,
+    records: [],
+  } as DecodedDataSet<unknown>;
+}
+
 export function createIpfixDecoder(options?: IpfixDecoderOptions & { recordShape?: undefined }): IpfixDecoder;
 export function createIpfixDecoder<R>(
   options: IpfixDecoderOptions & { recordShape: RecordShape<R> },
@@ -323,22 +353,16 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
     compiled: CompiledTemplate<unknown>,
     errors: DecodeError[],
   ): DecodedDataSet<unknown> {
-    const context = {
-      sessionId: set.session.id,
-      exporterAddress: set.session.exporterAddress,
-      observationDomainId: set.header.observationDomainId,
-      exportTime: set.header.exportTime,
-      sequenceNumber: set.header.sequenceNumber,
-      firstRecordIndex: set.firstRecordIndex,
-      delayed: true,
-      receivedAtMs: set.receivedAtMs,
-      tag: set.tag,
-      shapeState: undefined,
-      templateId: entry.templateId,
-      options: entry.options,
-      records: [],
-    } as DecodedDataSet<unknown>;
-    return decodeDataSet(compiled, set.bytes, 0, set.bytes.length, context, errors);
+    const decoded = newDataSet(
+      set.session,
+      set.header,
+      entry,
+      set.firstRecordIndex,
+      true,
+      set.receivedAtMs,
+      set.tag,
+    );
+    return decodeDataSet(compiled, set.bytes, 0, set.bytes.length, decoded, errors);
   }
 
   /** Held sets whose decoder was over the compile budget: those that compile now are decoded. */
@@ -472,23 +496,8 @@ export function createIpfixDecoder(options: IpfixDecoderOptions = {}): IpfixDeco
       holdSet(m, setId, offset, bodyStart, setEnd, entry !== undefined);
       return;
     }
-    const header = m.header!;
-    const context = {
-      sessionId: m.session.id,
-      exporterAddress: m.session.exporterAddress,
-      observationDomainId: m.odid,
-      exportTime: header.exportTime,
-      sequenceNumber: header.sequenceNumber,
-      firstRecordIndex: m.recordsInMessage,
-      delayed: false,
-      receivedAtMs: m.receivedAtMs,
-      tag: m.tag,
-      shapeState: undefined,
-      templateId: setId,
-      options: entry.options,
-      records: [],
-    } as DecodedDataSet<unknown>;
-    const decoded = decodeDataSet(compiled, m.bytes, bodyStart, setEnd, context, m.errors);
+    const set = newDataSet(m.session, m.header!, entry, m.recordsInMessage, false, m.receivedAtMs, m.tag);
+    const decoded = decodeDataSet(compiled, m.bytes, bodyStart, setEnd, set, m.errors);
     m.recordsInMessage += decoded.records.length;
     m.result.dataSets.push(decoded);
   }
