@@ -53,19 +53,14 @@ export interface EventTimeFlusher {
 
 /**
  * The flusher as handler.ts builds it (functions/flusher/wiring.ts: ClickHouse connected by the first insert),
- * on `clock`; `index` is its FLUSHER_INDEX (each flusher function of the template has its own).
+ * on `clock`, from process.env with `env` over it: this flusher's own variables (template.ts
+ * flusherOwnEnvironment: its FLUSHER_INDEX), a test's ClickHouse relay.
  */
 export async function createEventTimeFlusher(options: {
   clock: () => number;
-  index?: number;
-  /** Variables over process.env for this flusher only (a test's ClickHouse relay, say). */
   env?: Record<string, string>;
 }): Promise<EventTimeFlusher> {
-  const config = flusherConfigFromEnv({
-    ...process.env,
-    ...options.env,
-    FLUSHER_INDEX: String(options.index ?? 0),
-  });
+  const config = flusherConfigFromEnv({ ...process.env, ...options.env });
   // Warnings and errors only: the schema check's INFO line would repeat for every run of a test suite.
   const logger = new Logger({ serviceName: FLUSHER_SERVICE_NAME, logLevel: 'WARN' });
   const queue = new DynamoExportQueue(

@@ -36,7 +36,7 @@ import {
 } from './components.ts';
 import type { EventTimeFlusher, MetricSink } from './event-time-functions.ts';
 import { loadEventTimeFunctions } from './functions.ts';
-import type { LocalTopology } from './template.ts';
+import { flusherOwnEnvironment, type LocalTopology } from './template.ts';
 
 /** Event time that holds the value it was last set to and runs on in real time from there. */
 export class RunningClock {
@@ -168,8 +168,7 @@ export class EventTimePipeline {
       options.topology.flushers.map((_, index) =>
         functions.createEventTimeFlusher({
           clock: () => flusherTime.ms,
-          index,
-          ...(options.flusherEnv ? { env: options.flusherEnv } : {}),
+          env: { ...options.flusherEnv, ...flusherOwnEnvironment(options.topology, index) },
         }),
       ),
     );

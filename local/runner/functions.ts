@@ -26,7 +26,7 @@ export async function loadLiveHandlers(topology: LocalTopology): Promise<LiveHan
   const started = performance.now();
   const [correlator, flusher] = await Promise.all([
     bundleFunction('correlator', topology.correlator.entry),
-    bundleFunction('flusher', topology.flusher.entry),
+    bundleFunction('flusher', topology.flushers[0].entry),
   ]);
   const flushers: LambdaHandler[] = [];
   for (let index = 0; index < topology.flushers.length; index++) {

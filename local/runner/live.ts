@@ -270,7 +270,7 @@ export async function runLocal(
       ...sinks.banner,
       '',
       `Query the results. The first rows arrive after the correlator's batching window (${topology.mapping.settings.maximumBatchingWindowSeconds} s) ` +
-        `and a flusher commit (every ${String(topology.flusher.environment.COMMIT_INTERVAL_SECONDS)} s), about 33 s after start on an idle 2-core machine (docs/first-run.md); the line "first rows in ClickHouse" below gives this run's time:`,
+        `and a flusher commit (every ${String(topology.flushers[0].environment.COMMIT_INTERVAL_SECONDS)} s), about 33 s after start on an idle 2-core machine (docs/first-run.md); the line "first rows in ClickHouse" below gives this run's time:`,
       `  curl -s -u ${ch.username}:${ch.password} '${ch.url}/' --data-binary \\`,
       "    'SELECT sourcePodName, destinationPodName, destinationServicePortName, sum(octetDeltaCount) AS bytes FROM flows GROUP BY ALL ORDER BY bytes DESC LIMIT 10 FORMAT PrettyCompact'",
       `  or from Node: createClient({ url: '${ch.url}', username: '${ch.username}', password: '${ch.password}' }) (@clickhouse/client)`,

@@ -135,10 +135,8 @@ export interface LocalTopology {
   readonly table: TableDefinition;
   readonly mapping: KinesisMappingDefinition;
   readonly correlator: FunctionDefinition;
-  /** Flusher 0 (the single flusher unless context flusherCount is set). */
-  readonly flusher: FunctionDefinition;
   /** Every flusher, in FLUSHER_INDEX order (context flusherCount; one by default). */
-  readonly flushers: readonly FunctionDefinition[];
+  readonly flushers: Flushers;
   /** The flushers' schedule (EventBridge rule), seconds between invocations. */
   readonly flusherScheduleSeconds: number;
 }
@@ -207,12 +205,16 @@ function flusherSchedule(resources: Record<string, CloudFormationResource>, flus
   throw new TemplateSettingsError(`no rate() schedule (AWS::Events::Rule) targets the flusher ${flusherId}`);
 }
 
+/** At least one flusher: flushers[0] is flusher 0. */
+export type Flushers = readonly [FunctionDefinition, ...FunctionDefinition[]];
+
 /** The flusher functions by FLUSHER_INDEX, which must run 0..N-1 (lib/flusher.ts sets it per function). */
-function flusherDefinitions(resources: Record<string, CloudFormationResource>): FunctionDefinition[] {
+function flusherDefinitions(resources: Record<string, CloudFormationResource>): Flushers {
   const flushers = functionsByEntry(resources, FLUSHER_ENTRY)
     .map(([id, resource]) => functionDefinition(id, resource))
     .sort((a, b) => flusherIndexOf(a) - flusherIndexOf(b));
-  if (flushers.length === 0) {
+  const [first, ...rest] = flushers;
+  if (!first) {
     throw new TemplateSettingsError(`expected an AWS::Lambda::Function with flowline:entry ${FLUSHER_ENTRY}`);
   }
   flushers.forEach((fn, index) => {
@@ -223,7 +225,7 @@ function flusherDefinitions(resources: Record<string, CloudFormationResource>): 
       );
     }
   });
-  return flushers;
+  return [first, ...rest];
 }
 
 function flusherIndexOf(fn: FunctionDefinition): number {
@@ -234,7 +236,6 @@ export function readLocalTopology(template: CloudFormationTemplate, stackName = 
   const resources = template.Resources ?? {};
   const [correlatorId, correlatorResource] = functionByEntry(resources, CORRELATOR_ENTRY);
   const flushers = flusherDefinitions(resources);
-  const flusherId = (flushers[0] as FunctionDefinition).logicalId;
   const mapping = readKinesisMappings(template).find((m) => m.function.logicalId === correlatorId);
   if (!mapping) throw new TemplateSettingsError(`no Kinesis event source mapping invokes ${correlatorId}`);
 
@@ -282,9 +283,8 @@ export function readLocalTopology(template: CloudFormationTemplate, stackName = 
     table,
     mapping,
     correlator: functionDefinition(correlatorId, correlatorResource),
-    flusher: flushers[0] as FunctionDefinition,
     flushers,
-    flusherScheduleSeconds: flusherSchedule(resources, flusherId),
+    flusherScheduleSeconds: flusherSchedule(resources, flushers[0].logicalId),
   };
 }
 
