@@ -2,39 +2,34 @@
 // decoded records in-process: no sockets, no timers, no spool. Instructions per record by valgrind, as the
 // difference of two runs, so that start-up and the decoding of the input cancel out:
 //
-//   node --import tsx bench/collector-pack.ts [--template antrea|generic] [--stage pack|ingest]
-//        [--rounds 20] [--passes 10]
+//   node --import tsx bench/collector-pack.ts [--template antrea|generic] [--rounds 20] [--passes 10]
 //        [--valgrind 'passes1,passes2']   (instructions per record: (Ir(passes2) - Ir(passes1)) / records)
 //
-// --stage pack: the datagrams are decoded once (rounds of the benchmark's datagrams, sequence numbers
-// advancing, string hints kept), then every pass packs all those records again into a ShardPacker (4 shards,
-// 16 lanes, the default 25,000-byte target, as the collector with the in-process sink).
-// --stage ingest: every pass feeds the datagrams to IngestPipeline.handleMessage (decode + pack).
+// The datagrams are decoded once (rounds of the benchmark's datagrams, sequence numbers advancing, string
+// hints kept), then every pass packs all those records again into a ShardPacker (4 shards, 16 lanes, the
+// default 25,000-byte target, as the collector with the in-process sink). The whole per-datagram path
+// (decode + pack): bench/collector-ingest-instructions.ts.
 // Without --valgrind: nanoseconds per record of the passes after the first, and records per PUT payload unit.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { IngestPipeline, type IngestSession } from '../collector-edge/ingest.ts';
 import { createIpfixDecoder } from '../collector-edge/ipfix/index.ts';
-import { createLogger, LogThrottle } from '../collector-edge/log.ts';
-import { CollectorMetrics } from '../collector-edge/metrics.ts';
 import { FlowStringHints, flowRecordShape } from '../collector-edge/normalise.ts';
 import { type SealedBatch, ShardPacker } from '../collector-edge/packer.ts';
 import { putPayloadUnits, ShardMap } from '../collector-edge/shard-map.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
+import { evenShards } from './collector.bench.ts';
 import { encodeUdpExport, type UdpTemplate } from './collector-udp.bench.ts';
 
 const { values: options } = parseArgs({
   options: {
     template: { type: 'string', default: 'antrea' },
-    stage: { type: 'string', default: 'pack' },
     rounds: { type: 'string', default: '20' },
     passes: { type: 'string', default: '10' },
     valgrind: { type: 'string' },
   },
 });
 const template: UdpTemplate = options.template === 'generic' ? 'generic' : 'antrea';
-const stage = options.stage === 'ingest' ? 'ingest' : 'pack';
 const rounds = Number(options.rounds);
 const passes = Number(options.passes);
 
@@ -55,8 +50,6 @@ function datagrams(): { templates: Buffer[]; data: Array<{ exporter: number; byt
 
 /** A packer as the collector's with the in-process sink's 4 even shards; counts what it seals. */
 function newPacker(totals: { records: number; units: number; batches: number }): ShardPacker {
-  const max = (1n << 128n) - 1n;
-  const width = (max + 1n) / 4n;
   const packer = new ShardPacker({
     targetBytes: 25_000,
     lingerMs: 1e12,
@@ -67,15 +60,7 @@ function newPacker(totals: { records: number; units: number; batches: number }):
       totals.batches++;
     },
   });
-  packer.setShardMap(
-    new ShardMap(
-      Array.from({ length: 4 }, (_, i) => ({
-        shardId: `shardId-${i}`,
-        startingHashKey: width * BigInt(i),
-        endingHashKey: i === 3 ? max : width * BigInt(i + 1) - 1n,
-      })),
-    ),
-  );
+  packer.setShardMap(new ShardMap(evenShards(4)));
   return packer;
 }
 
@@ -126,35 +111,6 @@ function runPack(): { records: number; perPass: number[]; totals: ReturnType<typ
   return { records, perPass, totals };
 }
 
-function runIngest(): { records: number; perPass: number[]; totals: ReturnType<typeof emptyTotals> } {
-  const input = datagrams();
-  const totals = emptyTotals();
-  const packer = newPacker(totals);
-  const metrics = new CollectorMetrics();
-  const logger = createLogger('error');
-  const ingest = new IngestPipeline(packer, metrics, logger, new LogThrottle(5, 60_000, () => 0), {
-    maxTemplatesPerSession: 1000,
-    udpTemplateLifetimeMs: 1e12,
-    now: () => 0,
-  });
-  const sessions: IngestSession[] = input.templates.map((_, i) =>
-    ingest.openSession('udp', `10.0.0.${i}`, 4739, 'local'),
-  );
-  for (const [i, bytes] of input.templates.entries()) ingest.handleMessage(bytes, sessions[i]!);
-  const perPass: number[] = [];
-  for (let pass = 0; pass < passes; pass++) {
-    const started = process.hrtime.bigint();
-    for (const { exporter, bytes } of input.data) {
-      // Each pass sends the rounds again, later: sequence numbers keep advancing.
-      if (pass > 0) bytes.writeUInt32BE((bytes.readUInt32BE(8) + 1_000_000) >>> 0, 8);
-      ingest.handleMessage(bytes, sessions[exporter]!);
-    }
-    perPass.push(Number(process.hrtime.bigint() - started));
-  }
-  packer.flushAll();
-  return { records: metrics.input.udp.records, perPass, totals };
-}
-
 function emptyTotals() {
   return { records: 0, units: 0, batches: 0 };
 }
@@ -175,7 +131,6 @@ function instructions(passCount: number): { ir: number; records: number } {
       'tsx',
       fileURLToPath(import.meta.url),
       `--template=${template}`,
-      `--stage=${stage}`,
       `--rounds=${rounds}`,
       `--passes=${passCount}`,
     ],
@@ -195,14 +150,14 @@ if (options.valgrind) {
   const second = instructions(b);
   const perRecord = (second.ir - first.ir) / (second.records - first.records);
   process.stdout.write(
-    `${template} ${stage}: ${Math.round(perRecord)} instructions per record ` +
+    `${template} pack: ${Math.round(perRecord)} instructions per record ` +
       `(passes ${a} -> ${b}, records ${first.records} -> ${second.records}, Ir ${first.ir} -> ${second.ir})\n`,
   );
 } else {
-  const { records, perPass, totals } = stage === 'pack' ? runPack() : runIngest();
+  const { records, perPass, totals } = runPack();
   const perRecordNs = perPass.slice(1).reduce((n, t) => n + t, 0) / ((records * (passes - 1)) / passes);
   process.stdout.write(
-    `records ${records} ${template} ${stage}: ${perRecordNs.toFixed(0)} ns per record after the first pass; ` +
+    `records ${records} ${template} pack: ${perRecordNs.toFixed(0)} ns per record after the first pass; ` +
       `${(totals.records / totals.units).toFixed(1)} records per PUT unit (${totals.batches} batches)\n`,
   );
 }

@@ -33,7 +33,8 @@ import type { BenchModule, BenchRow } from './types.ts';
 
 const MAX_HASH = (1n << 128n) - 1n;
 
-function evenShards(count: number): ShardRange[] {
+/** `count` shards splitting the hash key space evenly, as a fresh stream of that many shards. */
+export function evenShards(count: number): ShardRange[] {
   const width = (MAX_HASH + 1n) / BigInt(count);
   return Array.from({ length: count }, (_, i) => ({
     shardId: `shardId-${String(i).padStart(12, '0')}`,
