@@ -10,15 +10,16 @@ import { ShardPacker } from '../collector-edge/packer.ts';
 import { ShardMap } from '../collector-edge/shard-map.ts';
 import { assertValgrind, callgrindWindow } from './callgrind.ts';
 import { InProcessSink } from './collector.bench.ts';
-import { encodeUdpExport, type UdpTemplate } from './collector-udp.bench.ts';
+import { encodeUdpExport, exporterAddress, type UdpTemplate } from './collector-udp.bench.ts';
 
 const { values: options } = parseArgs({
   options: {
     template: { type: 'string', default: 'antrea' },
     stage: { type: 'string', default: 'pack' },
-    warmup: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '60' },
     n1: { type: 'string', default: '5' },
-    n2: { type: 'string', default: '25' },
+    n2: { type: 'string', default: '15' },
+    n3: { type: 'string', default: '25' },
     repeats: { type: 'string', default: '1' },
     /** Internal: the process under callgrind, measuring this many rounds. */
     measured: { type: 'string' },
@@ -75,7 +76,7 @@ async function runMeasured(warmupRounds: number, rounds: number): Promise<void> 
     now,
   };
   const table = new UdpSessionTable(context, '127.0.0.1:4739', config.maxUdpSessions);
-  const remotes = plan.templates.map((_, exporter) => ({ address: '127.0.0.1', port: 40000 + exporter }));
+  const remotes = plan.templates.map((_, exporter) => ({ address: exporterAddress(exporter), port: 40000 }));
   for (const [exporter, bytes] of plan.templates.entries()) table.receive(bytes, remotes[exporter]!);
   const firstSequence = plan.round.map((d) => d.bytes.readUInt32BE(8));
   let round = 0;
@@ -103,8 +104,13 @@ async function runMeasured(warmupRounds: number, rounds: number): Promise<void> 
   process.stdout.write(`measured-records ${plan.records * rounds}\n`);
 }
 
+interface WindowCount {
+  instructions: number;
+  records: number;
+}
+
 /** One process under callgrind: instructions and records of its measured window of `rounds` rounds. */
-function countWindow(rounds: number): { instructions: number; records: number } {
+function countWindow(rounds: number): WindowCount {
   const { stdout, instructions } = callgrindWindow(
     fileURLToPath(import.meta.url),
     [`--measured=${rounds}`, `--warmup=${options.warmup}`, `--template=${template}`, `--stage=${stage}`],
@@ -115,19 +121,37 @@ function countWindow(rounds: number): { instructions: number; records: number } 
   return { instructions, records: Number(report[1]) };
 }
 
+/** Largest relative difference allowed between the two halves' slopes: more means a window was not steady. */
+const MAX_SLOPE_SPREAD = 0.02;
+
+/**
+ * Instructions per record as the slope of three windows' counts (n1 < n2 < n3 rounds after the same warm-up):
+ * start-up and warm-up cancel, and the two halves' slopes must agree, or a JIT recompilation (V8 deoptimises
+ * generated code when a value first reaches an untried branch, e.g. a sequence number passing 2^14) or a
+ * major GC fell into one window and the figure would not be the steady state's.
+ */
 function measureDifferential(): void {
   assertValgrind();
-  const [n1, n2] = [Number(options.n1), Number(options.n2)];
+  const windows = [Number(options.n1), Number(options.n2), Number(options.n3)];
   for (let repeat = 0; repeat < Number(options.repeats); repeat++) {
-    const small = countWindow(n1);
-    const large = countWindow(n2);
-    const perRecord = (large.instructions - small.instructions) / (large.records - small.records);
+    const [a, b, c] = windows.map(countWindow) as [WindowCount, WindowCount, WindowCount];
+    const slope = (from: WindowCount, to: WindowCount) =>
+      (to.instructions - from.instructions) / (to.records - from.records);
+    const perRecord = slope(a, c);
+    const spread = Math.abs(slope(a, b) - slope(b, c)) / perRecord;
     process.stdout.write(
       `${Math.round(perRecord).toLocaleString('en-US')} instructions per flow record ` +
         `(UDP, ${template} template, stage ${stage === 'pack' ? 'decode + pack' : 'decode'}; ` +
-        `${n2} - ${n1} rounds = ${(large.records - small.records).toLocaleString('en-US')} records after ` +
-        `${options.warmup} warm-up rounds; windows ${small.instructions} and ${large.instructions} Ir)\n`,
+        `windows of ${windows.join(', ')} rounds after ${options.warmup} warm-up rounds, ` +
+        `${(c.records - a.records).toLocaleString('en-US')} records apart; halves ` +
+        `${Math.round(slope(a, b))} and ${Math.round(slope(b, c))})\n`,
     );
+    if (spread > MAX_SLOPE_SPREAD) {
+      process.stderr.write(
+        `not steady: the two halves differ by ${(spread * 100).toFixed(1)} % (JIT or GC inside a window); raise --warmup\n`,
+      );
+      process.exitCode = 1;
+    }
   }
 }
 

@@ -14,12 +14,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createIpfixDecoder } from '../collector-edge/ipfix/index.ts';
-import { FlowStringHints, flowRecordShape } from '../collector-edge/normalise.ts';
+import { EXPORTER_HINTS, FlowStringHints, flowRecordShape } from '../collector-edge/normalise.ts';
 import { type SealedBatch, ShardPacker } from '../collector-edge/packer.ts';
 import { putPayloadUnits, ShardMap } from '../collector-edge/shard-map.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 import { evenShards } from './collector.bench.ts';
-import { encodeUdpExport, type UdpTemplate } from './collector-udp.bench.ts';
+import { encodeUdpExport, exporterAddress, type UdpTemplate } from './collector-udp.bench.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -75,14 +75,14 @@ function decodeAll(input: ReturnType<typeof datagrams>): Decoded[] {
   const hints = new FlowStringHints();
   const decoder = createIpfixDecoder({ recordShape: flowRecordShape(hints), clock: () => 0 });
   const sessions = input.templates.map((_, i) => ({
-    id: `udp|10.0.0.${i}:4739|local`,
-    exporterAddress: `10.0.0.${i}`,
+    id: `udp|${exporterAddress(i)}:4739|local`,
+    exporterAddress: exporterAddress(i),
     transport: 'udp' as const,
   }));
   for (const [i, bytes] of input.templates.entries())
     decoder.decodeMessage(bytes, sessions[i]!, { receivedAtMs: 0 });
   return input.data.map(({ exporter, bytes }) => {
-    hints.reset();
+    hints.reset(EXPORTER_HINTS + exporter); // one per session, as IngestPipeline gives
     const result = decoder.decodeMessage(bytes, sessions[exporter]!, { receivedAtMs: 1 });
     const out: Decoded = { records: [], hints: hints.buffer.slice(0, hints.length), offsets: [] };
     for (const set of result.dataSets)

@@ -1,13 +1,13 @@
 // The simulated exporters of the UDP collector benchmark, in their own process (forked with an IPC channel):
 //   node --import tsx bench/collector-udp-sender.ts <port> <antrea|generic> <nodes> <connections> <queue limit bytes>
-// One UDP socket per exporter. Sends the templates and reports {ready}; on {send: total} sends data
+// One UDP socket per exporter, each bound to its own loopback address (exporterAddress). Sends the templates and reports {ready}; on {send: total} sends data
 // datagrams (rounds of the same seeded records, sequence numbers advancing per round) until `total` have
 // been sent, and reports {sent: total}. UDP has no flow control: the sender paces itself on the receiving
 // socket's kernel queue (/proc/net/udp rx_queue), sending only while it holds less than the limit, so the
 // kernel drops nothing and the measured receiver spends nothing on flow control.
 import { createSocket, type Socket } from 'node:dgram';
 import { readUdpSocketStats } from '../collector-edge/udp-drops.ts';
-import { encodeUdpExport, type UdpTemplate } from './collector-udp.bench.ts';
+import { encodeUdpExport, exporterAddress, type UdpTemplate } from './collector-udp.bench.ts';
 
 const [portText, template, nodes, connections, limitText] = process.argv.slice(2) as [
   string,
@@ -21,7 +21,15 @@ const queueLimit = Number(limitText);
 const BURST = 16;
 const plan = encodeUdpExport(template, Number(nodes), Number(connections));
 const sockets: Socket[] = plan.templates.map(() => createSocket('udp4'));
-await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.connect(port, '127.0.0.1', resolve))));
+// Each exporter from its own loopback address, as each Node of a cluster has its own.
+await Promise.all(
+  sockets.map(
+    (s, exporter) =>
+      new Promise<void>((resolve) =>
+        s.bind(0, exporterAddress(exporter), () => s.connect(port, '127.0.0.1', resolve)),
+      ),
+  ),
+);
 const send = (exporter: number, bytes: Buffer) =>
   new Promise<void>((resolve, reject) =>
     sockets[exporter]!.send(bytes, (error) => (error ? reject(error) : resolve())),

@@ -52,6 +52,11 @@ const GENERIC_IES = [
   'octetTotalCount',
 ];
 
+/** The loopback address simulated exporter `exporter` sends from (127.0.0.2, 127.0.0.3, ...): one per Node. */
+export function exporterAddress(exporter: number): string {
+  return `127.0.0.${2 + exporter}`;
+}
+
 export interface UdpDatagram {
   exporter: number;
   bytes: Buffer;

@@ -17,7 +17,7 @@ import { SequenceTracker } from './ipfix/sequence.ts';
 import type { RecordEnricher } from './k8s-metadata/enrich.ts';
 import type { Logger, LogThrottle } from './log.ts';
 import type { CollectorMetrics, Transport } from './metrics.ts';
-import { FlowStringHints, flowRecordShape } from './normalise.ts';
+import { EXPORTER_HINTS, FlowStringHints, flowRecordShape } from './normalise.ts';
 import type { ShardPacker } from './packer.ts';
 
 export interface IngestSession {
@@ -26,8 +26,13 @@ export interface IngestSession {
   /** Templates this session has defined (observation domain + template id). */
   readonly templates: Set<string>;
   readonly sequences: Map<number, SequenceTracker>;
+  /** String hint of the exporter address (normalise.ts EXPORTER_HINTS): one per session. */
+  readonly exporterHint: number;
   lastSeenMs: number;
 }
+
+/** Distinct exporter hints handed out before they repeat (hints are only checked, never trusted). */
+const EXPORTER_HINT_COUNT = 1 << 16;
 
 export type MessageOutcome = 'ok' | 'template-flood';
 
@@ -58,6 +63,7 @@ export class IngestPipeline {
   readonly decoder: IpfixDecoder<FlowRecord>;
   /** String hints of the records of the message being handled (speed up packing, change nothing). */
   private readonly hints = new FlowStringHints();
+  private sessionsOpened = 0;
 
   constructor(
     private readonly packer: ShardPacker,
@@ -103,6 +109,7 @@ export class IngestPipeline {
       session: { id, exporterAddress, transport: transport === 'udp' ? 'udp' : 'tcp' },
       templates: new Set(),
       sequences: new Map(),
+      exporterHint: EXPORTER_HINTS + (this.sessionsOpened++ % EXPORTER_HINT_COUNT),
       lastSeenMs: this.options.now(),
     };
   }
@@ -142,7 +149,7 @@ export class IngestPipeline {
     session.lastSeenMs = now;
     const tally = this.metrics.input[session.transport];
     tally.messages++;
-    this.hints.reset();
+    this.hints.reset(session.exporterHint);
     const result = this.decoder.decodeMessage(bytes, session.session, { receivedAtMs: now });
     if (result.errors.length > 0) this.countErrors(result.errors, session);
 

@@ -75,8 +75,14 @@ interface FlowRecordSource {
   hints: string[];
 }
 
-/** The hint of context strings (exporterAddress): any number does, as hints are checked (core/wire.ts). */
+/**
+ * The exporter address's hint when none was given (FlowStringHints.reset): any number does, as hints are
+ * checked (core/wire.ts). Sessions get their own (IngestPipeline.openSession), from EXPORTER_HINTS on, so
+ * that records of many Nodes interleaved in one batch do not evict each other's address from its table.
+ */
 const CONTEXT_HINT = STRING_HINT_COUNT;
+/** First per-session exporter hint, past every value cache's hints (ipfix/values.ts). */
+export const EXPORTER_HINTS = STRING_HINT_COUNT + 1;
 
 // The preprocessor rules above, once, as the source of a FlowRecord object literal in FlowRecord's field order
 // (one hidden class for every record). Compiled twice: into every data template's decoder (the collector gets
@@ -106,7 +112,7 @@ function flowRecordSource({ ie, kind, hint, context }: FlowRecordSources): FlowR
   };
   const addressHint = (name: string) => (hint(`${name}v4`) !== '-1' ? hint(`${name}v4`) : hint(`${name}v6`));
   const hints: { [K in StringField]: string } = {
-    exporterAddress: String(CONTEXT_HINT),
+    exporterAddress: 'flowHints.exporterHint',
     sourceIP: ipHint('sourceIPv4Address', 'sourceIPv6Address'),
     destinationIP: ipHint('destinationIPv4Address', 'destinationIPv6Address'),
     tcpState: hint('tcpState'),
@@ -203,9 +209,13 @@ export class FlowStringHints {
   static readonly perRecord = WIRE_STRING_FIELDS.length;
   buffer = new Int32Array(1024 * FlowStringHints.perRecord);
   length = 0;
+  /** The hint of the exporter address of the message being decoded (its session's). */
+  exporterHint = CONTEXT_HINT;
 
-  reset(): void {
+  /** Before each message: no hints yet; `exporterHint`, the hint of its session's exporter address. */
+  reset(exporterHint = CONTEXT_HINT): void {
     this.length = 0;
+    this.exporterHint = exporterHint;
   }
 
   /** Where the hints of record `index` of `set` start. */
