@@ -69,6 +69,7 @@ export class Collector {
       dir: config.spoolDir,
       segmentBytes: config.spoolSegmentBytes,
       fsyncIntervalMs: config.spoolFsyncMs,
+      groupCommitMs: config.spoolGroupCommitMs,
       ...(deps.spoolFileSystem ? { fileSystem: deps.spoolFileSystem } : {}),
       onCorrupt: (path, offset, reason) => {
         this.metrics.spoolCorrupt.inc();

@@ -40,6 +40,7 @@ export interface CollectorConfig {
   spoolSegmentBytes: number;
   /** fdatasync interval of the spool; 0 = after every append. */
   spoolFsyncMs: number;
+  spoolGroupCommitMs: number;
   putConcurrency: number;
   backoffBaseMs: number;
   backoffCapMs: number;
@@ -185,6 +186,14 @@ export const COLLECTOR_SETTINGS: Setting[] = [
     env: 'FLOWLINE_SPOOL_FSYNC_MS',
     description: 'fdatasync interval of the spool (0 = every append)',
     defaultValue: '1000',
+  },
+  {
+    key: 'spoolGroupCommitMs',
+    flag: 'spool-group-commit-ms',
+    env: 'FLOWLINE_SPOOL_GROUP_COMMIT_MS',
+    description:
+      'how long the spool writer gathers batches and acknowledgements before one write (0 = at once)',
+    defaultValue: '5',
   },
   {
     key: 'putConcurrency',
@@ -511,6 +520,7 @@ export function loadCollectorConfig(
     spoolMaxBytes: integer('spoolMaxBytes', 1024 * 1024),
     spoolSegmentBytes: integer('spoolSegmentBytes', 64 * 1024, 1024 * 1024 * 1024),
     spoolFsyncMs: integer('spoolFsyncMs', 0, 60_000),
+    spoolGroupCommitMs: integer('spoolGroupCommitMs', 0, 1000),
     putConcurrency: integer('putConcurrency', 1, 64),
     backoffBaseMs: integer('backoffBaseMs', 1, 60_000),
     backoffCapMs: integer('backoffCapMs', 1, 600_000),

@@ -16,7 +16,10 @@
 // power loss the active segment is fdatasync'ed every `fsyncIntervalMs` (default 1 s, beside the writer, so a
 // slow sync never holds back the next write; 0 = before entries are reported committed, one fdatasync for
 // the whole group), when a segment is closed, and the directory is
-// fsync'ed when a segment is created. Ack files are never fsync'ed: losing an ack only means re-sending.
+// fsync'ed when a segment is created. The writer starts `groupCommitMs` after the first entry or
+// acknowledgement it has to write (at once past GROUP_COMMIT_BYTES, on flushed() and close()): each
+// asynchronous file call costs tens of microseconds of CPU in the thread-pool hand-off, so at full rate a
+// write per sealed batch and another per acknowledgement cost the collector about 0.3 us per flow record. Ack files are never fsync'ed: losing an ack only means re-sending.
 // Entries appended but not yet committed are held in memory (`unwrittenBytes`), like records in open batches.
 //
 // Recovery: at startup every segment is read in id order; entries whose CRC fails or that were torn by a
@@ -44,6 +47,9 @@ import type { SealedBatch } from './packer.ts';
 
 const ENTRY_HEADER_BYTES = 8;
 const SEGMENT_PATTERN = /^segment-(\d{16})\.spool$/;
+/** Unwritten bytes that start the writer at once, without waiting out groupCommitMs. */
+export const GROUP_COMMIT_BYTES = 1024 * 1024;
+
 /** Buffers per writev (two per entry), well below IOV_MAX (1024 on Linux). */
 const MAX_WRITE_BUFFERS = 512;
 
@@ -109,6 +115,8 @@ export interface SpoolOptions {
   dir: string;
   segmentBytes: number;
   fsyncIntervalMs: number;
+  /** How long the writer gathers entries and acknowledgements before a write (default 0: at once). */
+  groupCommitMs?: number;
   /** Called for every corrupt or torn entry found at startup. */
   onCorrupt?: (path: string, offset: number, reason: string) => void;
   /** File operations of the writer (default node:fs, run on libuv's thread pool). */
@@ -148,6 +156,8 @@ export class Spool {
   /** Segments created and not yet opened (the writer opens them and fsyncs the directory). */
   private readonly toRemove: Segment[] = [];
   private writing: Promise<void> | undefined;
+  /** The writer's delayed start (groupCommitMs), while it gathers work. */
+  private writerTimer: NodeJS.Timeout | undefined;
   /** The periodic fdatasync in progress (fsyncIntervalMs > 0), beside the writer. */
   private syncing: Promise<void> | undefined;
   private listener: SpoolListener | undefined;
@@ -330,7 +340,8 @@ export class Spool {
     this.unwritten.push({ entry, meta, data: batch.data });
     this.unwrittenByteCount += size;
     this.unwrittenRecordCount += batch.recordCount;
-    this.startWriter();
+    if (this.unwrittenByteCount >= GROUP_COMMIT_BYTES) this.startWriterNow();
+    else this.startWriter();
     return entry;
   }
 
@@ -358,9 +369,13 @@ export class Spool {
     this.startWriter();
   }
 
-  /** Resolves when everything appended and acknowledged so far is on its way to disk (written, not synced). */
+  /** Resolves when everything appended and acknowledged so far is written (not necessarily synced). */
   async flushed(): Promise<void> {
-    while (this.writing) await this.writing;
+    for (;;) {
+      if (this.writing) await this.writing;
+      else if (this.writerTimer || this.hasWriterWork()) this.startWriterNow();
+      else return;
+    }
   }
 
   /** Writes what is left, fdatasyncs and closes every file; fully acknowledged segments are deleted. */
@@ -368,11 +383,26 @@ export class Spool {
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
     for (const segment of this.segments) segment.closed = true;
     this.active = undefined;
-    this.startWriter();
+    this.startWriterNow();
     await this.flushed();
   }
 
+  /** Starts the writer after the group-commit window (it picks up everything that arrived meanwhile). */
   private startWriter(): void {
+    const delayMs = this.options.groupCommitMs ?? 0;
+    if (this.writing || this.writerTimer) return;
+    if (delayMs <= 0) {
+      this.startWriterNow();
+      return;
+    }
+    this.writerTimer = setTimeout(() => this.startWriterNow(), delayMs);
+  }
+
+  private startWriterNow(): void {
+    if (this.writerTimer) {
+      clearTimeout(this.writerTimer);
+      this.writerTimer = undefined;
+    }
     if (this.writing) return;
     this.writing = this.runWriter().finally(() => {
       this.writing = undefined;

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DeliveryQueue } from '../../../collector-edge/delivery-queue.ts';
 import type { SealedBatch } from '../../../collector-edge/packer.ts';
-import { nodeSpoolFileSystem, Spool, type SpoolFileSystem } from '../../../collector-edge/spool.ts';
+import {
+  GROUP_COMMIT_BYTES,
+  nodeSpoolFileSystem,
+  Spool,
+  type SpoolFileSystem,
+} from '../../../collector-edge/spool.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -196,6 +201,47 @@ describe('spool writer', () => {
     }
     const { spool: reopened, recovered } = open(dir, 1 << 20);
     expect(recovered.map((e) => e.recordCount)).toEqual([1, 2, 3]);
+    await reopened.close();
+  });
+
+  test('group commit: batches and acknowledgements of one window share a write; flushed() and a full window do not wait', async () => {
+    const dir = tempDir();
+    const writes: number[] = []; // buffers per writev
+    const fileSystem: SpoolFileSystem = {
+      ...nodeSpoolFileSystem,
+      writev: (fd, buffers, callback) => {
+        writes.push(buffers.length);
+        nodeSpoolFileSystem.writev(fd, buffers, callback);
+      },
+    };
+    // A window no test run outlasts: anything written before flushed() was started by the byte threshold.
+    const { spool } = Spool.open({
+      dir,
+      segmentBytes: 1 << 30,
+      fsyncIntervalMs: 0,
+      groupCommitMs: 600_000,
+      fileSystem,
+    });
+    const committed: number[] = [];
+    spool.setListener({
+      committed: (entries) => committed.push(...entries.map((e) => e.id)),
+      failed: () => {},
+    });
+
+    const small = Array.from({ length: 10 }, (_, i) => spool.append(batch(i)));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual([]); // gathering: nothing written yet
+    for (const entry of small.slice(0, 3)) spool.ack(entry);
+    await spool.flushed(); // does not wait out the window
+    expect(committed).toEqual(small.map((e) => e.id));
+    // One writev for the ten entries (two buffers each), one for the three acknowledgements.
+    expect(writes).toEqual([20, 3]);
+
+    const big = Array.from({ length: 5 }, (_, i) => spool.append(batch(20 + i, GROUP_COMMIT_BYTES / 4)));
+    await waitUntil(() => committed.length === 10 + big.length); // past GROUP_COMMIT_BYTES: written at once
+    await spool.close();
+    const { spool: reopened, recovered } = open(dir, 1 << 30);
+    expect(recovered.map((e) => e.id)).toEqual([...small.slice(3), ...big].map((e) => e.id));
     await reopened.close();
   });
 });
