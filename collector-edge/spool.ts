@@ -406,7 +406,8 @@ export class Spool {
     if (this.writing) return;
     this.writing = this.runWriter().finally(() => {
       this.writing = undefined;
-      if (this.hasWriterWork()) this.startWriter();
+      if (this.unwrittenByteCount >= GROUP_COMMIT_BYTES) this.startWriterNow();
+      else if (this.hasWriterWork()) this.startWriter();
     });
   }
 
@@ -418,37 +419,38 @@ export class Spool {
     );
   }
 
-  /** The writer: one at a time; each round takes everything appended since the last (group commit). */
+  /**
+   * One pass of the writer (one at a time): everything appended and acknowledged since the last pass (group
+   * commit). Work that arrives meanwhile waits for the next pass, after the group-commit window again.
+   */
   private async runWriter(): Promise<void> {
-    while (this.hasWriterWork()) {
-      const group = this.unwritten;
-      this.unwritten = [];
-      let committed = await this.writeEntries(group);
-      // With fsync-every-append, entries are committed once synced. Otherwise written is committed (a
-      // killed process loses nothing in the page cache) and the periodic sync runs beside this loop.
-      if (this.options.fsyncIntervalMs === 0) {
-        try {
-          await this.syncDirty();
-        } catch (error) {
-          // Written but maybe not durable: not reported committed (they are still in the file, so a
-          // restart may send them: a duplicate at worst, never a loss).
-          this.fail(committed, error);
-          committed = [];
-        }
-      }
-      for (const item of group) {
-        this.unwrittenByteCount -= item.meta.length + item.data.length;
-        this.unwrittenRecordCount -= item.entry.recordCount;
-      }
-      if (committed.length > 0) this.listener?.committed(committed);
-      // Ack files, closing and deleting segments: an error here loses nothing (an ack lost means a resend).
+    const group = this.unwritten;
+    this.unwritten = [];
+    let committed = await this.writeEntries(group);
+    // With fsync-every-append, entries are committed once synced. Otherwise written is committed (a
+    // killed process loses nothing in the page cache) and the periodic sync runs beside this loop.
+    if (this.options.fsyncIntervalMs === 0) {
       try {
-        await this.writeAcks();
-        await this.retireClosed();
-        await this.removeDropped();
+        await this.syncDirty();
       } catch (error) {
-        this.listener?.failed([], error);
+        // Written but maybe not durable: not reported committed (they are still in the file, so a
+        // restart may send them: a duplicate at worst, never a loss).
+        this.fail(committed, error);
+        committed = [];
       }
+    }
+    for (const item of group) {
+      this.unwrittenByteCount -= item.meta.length + item.data.length;
+      this.unwrittenRecordCount -= item.entry.recordCount;
+    }
+    if (committed.length > 0) this.listener?.committed(committed);
+    // Ack files, closing and deleting segments: an error here loses nothing (an ack lost means a resend).
+    try {
+      await this.writeAcks();
+      await this.retireClosed();
+      await this.removeDropped();
+    } catch (error) {
+      this.listener?.failed([], error);
     }
   }
 

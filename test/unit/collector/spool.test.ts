@@ -237,8 +237,10 @@ describe('spool writer', () => {
     // One writev for the ten entries (two buffers each), one for the three acknowledgements.
     expect(writes).toEqual([20, 3]);
 
-    const big = Array.from({ length: 5 }, (_, i) => spool.append(batch(20 + i, GROUP_COMMIT_BYTES / 4)));
-    await waitUntil(() => committed.length === 10 + big.length); // past GROUP_COMMIT_BYTES: written at once
+    // Four entries of a quarter of GROUP_COMMIT_BYTES (and their headers): the fourth starts the writer.
+    const big = Array.from({ length: 4 }, (_, i) => spool.append(batch(20 + i, GROUP_COMMIT_BYTES / 4)));
+    await waitUntil(() => committed.length === 10 + big.length);
+    expect(writes.at(-1)).toBe(8);
     await spool.close();
     const { spool: reopened, recovered } = open(dir, 1 << 30);
     expect(recovered.map((e) => e.id)).toEqual([...small.slice(3), ...big].map((e) => e.id));
