@@ -21,12 +21,15 @@ const queueLimit = Number(limitText);
 const BURST = 16;
 const plan = encodeUdpExport(template, Number(nodes), Number(connections));
 const sockets: Socket[] = plan.templates.map(() => createSocket('udp4'));
-// Each exporter from its own loopback address, as each Node of a cluster has its own.
+// Each exporter from its own loopback address, as each Node of a cluster has its own (Linux answers on all
+// of 127/8; elsewhere only 127.0.0.1 may exist).
+const sourceOf = (exporter: number) =>
+  process.platform === 'linux' ? exporterAddress(exporter) : '127.0.0.1';
 await Promise.all(
   sockets.map(
     (s, exporter) =>
       new Promise<void>((resolve) =>
-        s.bind(0, exporterAddress(exporter), () => s.connect(port, '127.0.0.1', resolve)),
+        s.bind(0, sourceOf(exporter), () => s.connect(port, '127.0.0.1', resolve)),
       ),
   ),
 );
