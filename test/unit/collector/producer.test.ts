@@ -31,8 +31,11 @@ class ScriptedSink implements KinesisSink {
 }
 
 const dirs: string[] = [];
-afterEach(() => {
+const spools: Spool[] = [];
+afterEach(async () => {
   vi.useRealTimers();
+  // The spool's writer may still be writing acknowledgements: close it before removing its directory.
+  await Promise.all(spools.splice(0).map((spool) => spool.close()));
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -40,6 +43,7 @@ function setup(sink: KinesisSink, options: { concurrency?: number; maxRecordsPer
   const dir = mkdtempSync(join(tmpdir(), 'flowline-producer-'));
   dirs.push(dir);
   const { spool } = Spool.open({ dir, segmentBytes: 1 << 20, fsyncIntervalMs: 60_000 });
+  spools.push(spool);
   const queue = new DeliveryQueue(spool, 1 << 20);
   const metrics = new CollectorMetrics();
   const producer = new KinesisProducer(queue, sink, metrics, createLogger('silent'), new LogThrottle(), {
