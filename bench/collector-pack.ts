@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createIpfixDecoder } from '../collector-edge/ipfix/index.ts';
-import { EXPORTER_HINTS, FlowStringHints, flowRecordShape } from '../collector-edge/normalise.ts';
+import { exporterHintOf, FlowStringHints, flowRecordShape } from '../collector-edge/normalise.ts';
 import { type SealedBatch, ShardPacker } from '../collector-edge/packer.ts';
 import { putPayloadUnits, ShardMap } from '../collector-edge/shard-map.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
@@ -82,7 +82,7 @@ function decodeAll(input: ReturnType<typeof datagrams>): Decoded[] {
   for (const [i, bytes] of input.templates.entries())
     decoder.decodeMessage(bytes, sessions[i]!, { receivedAtMs: 0 });
   return input.data.map(({ exporter, bytes }) => {
-    hints.reset(EXPORTER_HINTS + exporter); // one per session, as IngestPipeline gives
+    hints.reset(exporterHintOf(exporter)); // one per session, as IngestPipeline gives
     const result = decoder.decodeMessage(bytes, sessions[exporter]!, { receivedAtMs: 1 });
     const out: Decoded = { records: [], hints: hints.buffer.slice(0, hints.length), offsets: [] };
     for (const set of result.dataSets)

@@ -1,10 +1,11 @@
 // The simulated exporters of the UDP collector benchmark, in their own process (forked with an IPC channel):
 //   node --import tsx bench/collector-udp-sender.ts <port> <antrea|generic> <nodes> <connections> <queue limit bytes>
-// One UDP socket per exporter, each bound to its own loopback address (exporterAddress). Sends the templates and reports {ready}; on {send: total} sends data
-// datagrams (rounds of the same seeded records, sequence numbers advancing per round) until `total` have
-// been sent, and reports {sent: total}. UDP has no flow control: the sender paces itself on the receiving
-// socket's kernel queue (/proc/net/udp rx_queue), sending only while it holds less than the limit, so the
-// kernel drops nothing and the measured receiver spends nothing on flow control.
+// One UDP socket per exporter, each bound to its own loopback address (exporterAddress). Sends the templates
+// and reports {ready}; on {send: total} sends data datagrams (rounds of the same seeded records, sequence
+// numbers advancing per round) until `total` have been sent, and reports {sent: total}. UDP has no flow
+// control: the sender paces itself on the receiving socket's kernel queue (/proc/net/udp rx_queue), sending
+// only while it holds less than the limit, so the kernel drops nothing and the measured receiver spends
+// nothing on flow control.
 import { createSocket, type Socket } from 'node:dgram';
 import { readUdpSocketStats } from '../collector-edge/udp-drops.ts';
 import { encodeUdpExport, exporterAddress, type UdpTemplate } from './collector-udp.bench.ts';

@@ -288,30 +288,27 @@ export async function startUdpCollector(
 
 /**
  * Records per CPU-second of this process over `rounds` rounds, after `warmupRounds` unmeasured rounds (the
- * JIT has compiled the hot code, as in a collector running for days). A receiver can be measured again: a
- * new sender (new exporter sessions, templates sent again) continues from what it has received so far.
+ * JIT has compiled the hot code, as in a collector running for days).
  */
 export async function measureUdp(
   receiver: UdpReceiver,
   plan: UdpExport,
   args: { template: UdpTemplate; nodes: number; connections: number; warmupRounds: number; rounds: number },
 ): Promise<{ cpuRate: number; cpuSeconds: number; records: number }> {
-  const before = await receiver.received();
-  const received = async () => (await receiver.received()) - before;
   const sender = await startUdpSender(receiver.port, args.template, args.nodes, args.connections);
   try {
     const templates = plan.templates.length;
-    await sendAll(sender, received, templates + args.warmupRounds * plan.round.length, templates);
+    await sendAll(sender, receiver.received, templates + args.warmupRounds * plan.round.length, templates);
     await receiver.settle();
-    const cpuBefore = process.cpuUsage();
+    const before = process.cpuUsage();
     await sendAll(
       sender,
-      received,
+      receiver.received,
       templates + (args.warmupRounds + args.rounds) * plan.round.length,
       templates,
     );
     await receiver.settle();
-    const cpu = process.cpuUsage(cpuBefore);
+    const cpu = process.cpuUsage(before);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const records = plan.records * args.rounds;
     return { cpuRate: records / cpuSeconds, cpuSeconds, records };
@@ -319,6 +316,9 @@ export async function measureUdp(
     await sender.stop();
   }
 }
+
+/** What measureUdp measured of one receiver. */
+type Measured = { cpuSeconds: number; records: number };
 
 /** Alternating floor and collector parts of a full run (its measured records split between them). */
 const PHASES = 5;
@@ -343,9 +343,10 @@ export const collectorUdpBench: BenchModule = {
       // wire writer stays compiled, their template decoders are compiled anew.
       const phases = quick ? 2 : PHASES;
       const partRounds = Math.max(1, Math.ceil(rounds / phases));
-      const floors: Array<{ cpuSeconds: number; records: number }> = [];
-      const parts: Array<{ cpuSeconds: number; records: number }> = [];
+      const floors: Measured[] = [];
+      const parts: Measured[] = [];
       let kernelDrops = 0;
+      let warmupRecords = 0;
       for (let phase = 0; phase < phases; phase++) {
         const floor = await startFloor();
         try {
@@ -355,6 +356,7 @@ export const collectorUdpBench: BenchModule = {
         }
         const partWarmup = phase === 0 ? warmupRounds : Math.ceil(warmupRounds / 4);
         const part = { ...args, warmupRounds: partWarmup, rounds: partRounds };
+        warmupRecords += plan.records * partWarmup;
         const collector = await startUdpCollector();
         try {
           parts.push(await measureUdp(collector, plan, part));
@@ -371,7 +373,7 @@ export const collectorUdpBench: BenchModule = {
           );
         kernelDrops += await metrics.total('flowline_collector_dropped_total');
       }
-      const rateOf = (runs: Array<{ cpuSeconds: number; records: number }>) =>
+      const rateOf = (runs: Measured[]) =>
         runs.reduce((n, r) => n + r.records, 0) / runs.reduce((n, r) => n + r.cpuSeconds, 0);
       const collectorRate = rateOf(parts);
       const floorRate = rateOf(floors);
@@ -389,7 +391,7 @@ export const collectorUdpBench: BenchModule = {
         better: 'higher',
         counters: {
           records: parts.reduce((n, p) => n + p.records, 0),
-          warmupRecords: plan.records * warmupRounds,
+          warmupRecords,
           recordsPerDatagram: plan.records / plan.round.length,
           collectorCpuSeconds: parts.reduce((n, p) => n + p.cpuSeconds, 0),
           kernelDrops,

@@ -17,7 +17,7 @@ import { SequenceTracker } from './ipfix/sequence.ts';
 import type { RecordEnricher } from './k8s-metadata/enrich.ts';
 import type { Logger, LogThrottle } from './log.ts';
 import type { CollectorMetrics, Transport } from './metrics.ts';
-import { EXPORTER_HINTS, FlowStringHints, flowRecordShape } from './normalise.ts';
+import { exporterHintOf, FlowStringHints, flowRecordShape } from './normalise.ts';
 import type { ShardPacker } from './packer.ts';
 
 export interface IngestSession {
@@ -26,13 +26,10 @@ export interface IngestSession {
   /** Templates this session has defined (observation domain + template id). */
   readonly templates: Set<string>;
   readonly sequences: Map<number, SequenceTracker>;
-  /** String hint of the exporter address (normalise.ts EXPORTER_HINTS): one per session. */
+  /** String hint of the exporter address (normalise.ts exporterHintOf): one per session. */
   readonly exporterHint: number;
   lastSeenMs: number;
 }
-
-/** Distinct exporter hints handed out before they repeat (hints are only checked, never trusted). */
-const EXPORTER_HINT_COUNT = 1 << 16;
 
 export type MessageOutcome = 'ok' | 'template-flood';
 
@@ -109,7 +106,7 @@ export class IngestPipeline {
       session: { id, exporterAddress, transport: transport === 'udp' ? 'udp' : 'tcp' },
       templates: new Set(),
       sequences: new Map(),
-      exporterHint: EXPORTER_HINTS + (this.sessionsOpened++ % EXPORTER_HINT_COUNT),
+      exporterHint: exporterHintOf(this.sessionsOpened++),
       lastSeenMs: this.options.now(),
     };
   }

@@ -77,12 +77,19 @@ interface FlowRecordSource {
 
 /**
  * The exporter address's hint when none was given (FlowStringHints.reset): any number does, as hints are
- * checked (core/wire.ts). Sessions get their own (IngestPipeline.openSession), from EXPORTER_HINTS on, so
+ * checked (core/wire.ts). Sessions get their own (exporterHintOf, IngestPipeline.openSession), so
  * that records of many Nodes interleaved in one batch do not evict each other's address from its table.
  */
 const CONTEXT_HINT = STRING_HINT_COUNT;
 /** First per-session exporter hint, past every value cache's hints (ipfix/values.ts). */
-export const EXPORTER_HINTS = STRING_HINT_COUNT + 1;
+const EXPORTER_HINTS = STRING_HINT_COUNT + 1;
+/** Distinct exporter hints handed out before they repeat (hints are only checked, never trusted). */
+const EXPORTER_HINT_COUNT = 1 << 16;
+
+/** The exporter-address hint of the `session`-th transport session opened (FlowStringHints.reset). */
+export function exporterHintOf(session: number): number {
+  return EXPORTER_HINTS + (session % EXPORTER_HINT_COUNT);
+}
 
 // The preprocessor rules above, once, as the source of a FlowRecord object literal in FlowRecord's field order
 // (one hidden class for every record). Compiled twice: into every data template's decoder (the collector gets

@@ -16,10 +16,11 @@
 // power loss the active segment is fdatasync'ed every `fsyncIntervalMs` (default 1 s, beside the writer, so a
 // slow sync never holds back the next write; 0 = before entries are reported committed, one fdatasync for
 // the whole group), when a segment is closed, and the directory is
-// fsync'ed when a segment is created. The writer starts `groupCommitMs` after the first entry or
-// acknowledgement it has to write (at once past GROUP_COMMIT_BYTES, on flushed() and close()): each
-// asynchronous file call costs tens of microseconds of CPU in the thread-pool hand-off, so at full rate a
-// write per sealed batch and another per acknowledgement cost the collector about 0.3 us per flow record. Ack files are never fsync'ed: losing an ack only means re-sending.
+// fsync'ed when a segment is created. Ack files are never fsync'ed: losing an ack only means re-sending.
+// Group commit: each pass of the writer starts `groupCommitMs` after the first entry or acknowledgement it has
+// to write (at once past GROUP_COMMIT_BYTES, on flushed() and close()). Each asynchronous file call costs tens
+// of microseconds of CPU in the thread-pool hand-off; at full rate a write per sealed batch and another per
+// acknowledgement cost the collector about a sixth of its CPU (docs/collector-performance.md).
 // Entries appended but not yet committed are held in memory (`unwrittenBytes`), like records in open batches.
 //
 // Recovery: at startup every segment is read in id order; entries whose CRC fails or that were torn by a
@@ -340,8 +341,7 @@ export class Spool {
     this.unwritten.push({ entry, meta, data: batch.data });
     this.unwrittenByteCount += size;
     this.unwrittenRecordCount += batch.recordCount;
-    if (this.unwrittenByteCount >= GROUP_COMMIT_BYTES) this.startWriterNow();
-    else this.startWriter();
+    this.startWriter();
     return entry;
   }
 
@@ -373,7 +373,7 @@ export class Spool {
   async flushed(): Promise<void> {
     for (;;) {
       if (this.writing) await this.writing;
-      else if (this.writerTimer || this.hasWriterWork()) this.startWriterNow();
+      else if (this.hasWriterWork()) this.startWriterNow();
       else return;
     }
   }
@@ -387,15 +387,15 @@ export class Spool {
     await this.flushed();
   }
 
-  /** Starts the writer after the group-commit window (it picks up everything that arrived meanwhile). */
+  /**
+   * Starts the writer after the group-commit window (it picks up everything that arrived meanwhile), or at
+   * once without a window or with GROUP_COMMIT_BYTES waiting.
+   */
   private startWriter(): void {
+    if (this.writing) return;
     const delayMs = this.options.groupCommitMs ?? 0;
-    if (this.writing || this.writerTimer) return;
-    if (delayMs <= 0) {
-      this.startWriterNow();
-      return;
-    }
-    this.writerTimer = setTimeout(() => this.startWriterNow(), delayMs);
+    if (delayMs <= 0 || this.unwrittenByteCount >= GROUP_COMMIT_BYTES) this.startWriterNow();
+    else this.writerTimer ??= setTimeout(() => this.startWriterNow(), delayMs);
   }
 
   private startWriterNow(): void {
@@ -406,8 +406,7 @@ export class Spool {
     if (this.writing) return;
     this.writing = this.runWriter().finally(() => {
       this.writing = undefined;
-      if (this.unwrittenByteCount >= GROUP_COMMIT_BYTES) this.startWriterNow();
-      else if (this.hasWriterWork()) this.startWriter();
+      if (this.hasWriterWork()) this.startWriter();
     });
   }
 
@@ -428,7 +427,7 @@ export class Spool {
     this.unwritten = [];
     let committed = await this.writeEntries(group);
     // With fsync-every-append, entries are committed once synced. Otherwise written is committed (a
-    // killed process loses nothing in the page cache) and the periodic sync runs beside this loop.
+    // killed process loses nothing in the page cache) and the periodic sync runs beside the writer.
     if (this.options.fsyncIntervalMs === 0) {
       try {
         await this.syncDirty();
