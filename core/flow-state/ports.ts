@@ -1,7 +1,18 @@
 // The flow store's ports: what the correlator and the flusher need from the table that holds one item per
 // flow (design: functions/flow-store/index.ts). Pure types and limits; the DynamoDB adapters are
 // functions/flow-store/store.ts and export-queue.ts, an in-memory one is test/support/memory-flow-table.ts.
+import type { ExportedFlow } from './schedule.ts';
 import type { FlowState, StoredFlow } from './state.ts';
+
+/**
+ * What a write stores beside the state in the stream export model: the rows its export steps closed (the
+ * stream carries them to the exporter) and the due-index key its writer chose (advance.ts indexKeyOf).
+ * Without it a write stores no rows and the exact next due time.
+ */
+export interface WriteExtras {
+  rows: readonly ExportedFlow[];
+  indexKey: number | undefined;
+}
 
 export type WriteResult =
   | { ok: true; version: number; consumedWriteUnits: number }
@@ -17,7 +28,12 @@ export interface FlowStore {
   /** Strongly consistent read of the given keys; absent keys are missing from the map. */
   read(keys: readonly string[]): Promise<ReadResult>;
   /** Writes `state` as the next version if the item is still at expectedVersion (undefined = absent). */
-  write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult>;
+  write(
+    state: FlowState,
+    expectedVersion: number | undefined,
+    nowMs: number,
+    extras?: WriteExtras,
+  ): Promise<WriteResult>;
 }
 
 /**
@@ -39,6 +55,7 @@ export const MAX_WRITES_PER_BATCH = 25;
 export interface ExistingItemWrite {
   state: FlowState;
   expectedVersion: number;
+  extras?: WriteExtras;
 }
 
 export interface BatchManifest {

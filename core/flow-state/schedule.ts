@@ -4,6 +4,7 @@
 import type { AggregatedFlow, Counters } from '../aggregated-flow.ts';
 import {
   cloneState,
+  dedupTokenOf,
   type FlowState,
   isWaitingForPeer,
   nextExportAtOf,
@@ -15,6 +16,10 @@ export interface ExportedFlow {
   flow: AggregatedFlow;
   /** 1 for the first export of this pk, then 2, 3, ... */
   exportSeq: number;
+  /** The lifetime's first arrival (epoch ms): with the pk and exportSeq it names the export. */
+  createdAtMs: number;
+  /** When the export step ran (epoch ms): the due time in the stream model, the flusher's clock before. */
+  exportedAtMs: number;
   /** ClickHouse insert_deduplication_token component for this row: pk#createdAtMs#exportSeq. */
   dedupToken: string;
 }
@@ -64,7 +69,9 @@ function exportNow(state: FlowState, nowMs: number): ExportedFlow {
   return {
     flow,
     exportSeq: state.exportSeq,
-    dedupToken: `${flow.flowKey}#${state.createdAtMs}#${state.exportSeq}`,
+    createdAtMs: state.createdAtMs,
+    exportedAtMs: nowMs,
+    dedupToken: dedupTokenOf(flow.flowKey, state.createdAtMs, state.exportSeq),
   };
 }
 

@@ -52,6 +52,8 @@ export interface StoredFlow {
   version: number;
   /** TTL attribute, epoch seconds. */
   expiresAt: number;
+  /** The stored due-index key (epoch ms), absent when the flow is out of the index. */
+  indexKey?: number;
 }
 
 export interface ScheduleConfig {

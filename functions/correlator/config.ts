@@ -1,5 +1,6 @@
 // Correlator settings from the Lambda environment (README "Configuration").
 
+import { DEFAULT_LAZY_INDEX } from '../../core/flow-state/advance.ts';
 import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
@@ -13,7 +14,8 @@ export interface CorrelatorConfig {
 
 /**
  * TABLE_NAME, the schedule variables of scheduleConfigFromEnv, WRITE_CONCURRENCY (32 conditional writes in
- * flight) and MAX_WRITE_ATTEMPTS (8 optimistic attempts per flow key and batch).
+ * flight), MAX_WRITE_ATTEMPTS (8 optimistic attempts per flow key and batch), INDEX_SLACK_SECONDS and
+ * INDEX_MARGIN_SECONDS (the lazy due-index key, core/flow-state/advance.ts: 900 and 120).
  */
 export function correlatorConfigFromEnv(
   env: Record<string, string | undefined> = process.env,
@@ -24,6 +26,11 @@ export function correlatorConfigFromEnv(
     schedule,
     settings: {
       timeouts: { activeTimeoutMs: schedule.activeTimeoutMs, inactiveTimeoutMs: schedule.inactiveTimeoutMs },
+      schedule,
+      lazyIndex: {
+        slackMs: 1000 * positiveIntFromEnv(env, 'INDEX_SLACK_SECONDS', DEFAULT_LAZY_INDEX.slackMs / 1000),
+        marginMs: 1000 * positiveIntFromEnv(env, 'INDEX_MARGIN_SECONDS', DEFAULT_LAZY_INDEX.marginMs / 1000),
+      },
       writeConcurrency: positiveIntFromEnv(env, 'WRITE_CONCURRENCY', 32),
       maxWriteAttempts: positiveIntFromEnv(env, 'MAX_WRITE_ATTEMPTS', 8),
     },

@@ -5,7 +5,8 @@ import type { KinesisStreamBatchItemFailure } from 'aws-lambda';
 import { forEachLimited } from '../../core/concurrency.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
 import type { FlowStore } from '../../core/flow-state/ports.ts';
-import type { StoredFlow } from '../../core/flow-state/state.ts';
+import { indexKeyOf, type LazyIndexConfig } from '../../core/flow-state/advance.ts';
+import type { ScheduleConfig, StoredFlow } from '../../core/flow-state/state.ts';
 import { decodeWireBatch, WireFormatError } from '../../core/wire.ts';
 import type { AggregationTimeouts } from './aggregate.ts';
 import { type FoldResult, foldRecords, groupByFlowKey, type KeyGroup, type SourcedRecord } from './fold.ts';
@@ -18,6 +19,10 @@ export interface KinesisRecordLike {
 
 export interface CorrelatorSettings {
   timeouts: AggregationTimeouts;
+  /** The export schedule the correlator advances before each record (stream export model). */
+  schedule: ScheduleConfig;
+  /** How lazily a live flow's due-index key follows its schedule (advance.ts indexKeyOf). */
+  lazyIndex: LazyIndexConfig;
   /** Conditional writes in flight at once. */
   writeConcurrency: number;
   /** Attempts per key when other writers keep moving the item (optimistic concurrency). */
@@ -55,6 +60,8 @@ export interface BatchStats {
   /** Applied records whose total also counted a missing predecessor (lost upstream, or still on its way). */
   gapFilledRecords: number;
   flowsCreated: number;
+  /** Rows the export schedule closed in this batch's writes (the stream takes them to the exporter). */
+  rowsClosed: number;
   writes: number;
   /** Conditional writes that lost to another writer and were redone on the returned item. */
   writeConflicts: number;
@@ -128,6 +135,7 @@ export async function correlateBatch(
     staleConnectionRecords: 0,
     gapFilledRecords: 0,
     flowsCreated: 0,
+    rowsClosed: 0,
     writes: 0,
     writeConflicts: 0,
     failedKeys: 0,
@@ -145,12 +153,23 @@ export async function correlateBatch(
     let stored: StoredFlow | undefined = read.flows.get(group.flowKey);
     for (let attempt = 1; ; attempt++) {
       const nowMs = deps.now();
-      const folded = foldRecords(group.flowKey, stored, flowRecords, nowMs, settings.timeouts);
+      const folded = foldRecords(
+        group.flowKey,
+        stored,
+        flowRecords,
+        nowMs,
+        settings.timeouts,
+        settings.schedule,
+      );
       if (!folded.state) {
         countSkipped(stats, folded);
         return;
       }
-      const result = await deps.store.write(folded.state, stored?.version, nowMs);
+      const indexKey = indexKeyOf(folded.state, stored?.indexKey, nowMs, settings.schedule, settings.lazyIndex);
+      const result = await deps.store.write(folded.state, stored?.version, nowMs, {
+        rows: folded.rows,
+        indexKey,
+      });
       if (result.ok) {
         stats.writes++;
         stats.consumedWriteUnits += result.consumedWriteUnits;
@@ -159,6 +178,7 @@ export async function correlateBatch(
         stats.gapFilledRecords += folded.gapFilled;
         countSkipped(stats, folded);
         stats.flowsCreated += folded.created;
+        stats.rowsClosed += folded.rows.length;
         return;
       }
       stats.writeConflicts++;

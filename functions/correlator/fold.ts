@@ -5,11 +5,14 @@
 import { type AggregatedFlow, type Counters, zeroCounters } from '../../core/aggregated-flow.ts';
 import { flowKeyOf } from '../../core/flow-key.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
+import { advanceSchedule } from '../../core/flow-state/advance.ts';
+import type { ExportedFlow } from '../../core/flow-state/schedule.ts';
 import {
   type CounterQuad,
   cloneState,
   type FlowState,
   isExpired,
+  type ScheduleConfig,
   type StoredFlow,
 } from '../../core/flow-state/state.ts';
 import {
@@ -48,8 +51,10 @@ export function groupByFlowKey(records: Iterable<SourcedRecord>): KeyGroup[] {
 }
 
 export interface FoldResult {
-  /** The state to write; undefined when nothing changed (every record added nothing). */
+  /** The state to write; undefined when nothing changed (no record added anything, nothing was due). */
   state: FlowState | undefined;
+  /** Rows the export schedule closed before and after the records (they leave with the write). */
+  rows: ExportedFlow[];
   /** Records that changed the state (new counts, or newer non-counter fields). */
   applied: number;
   /** Applied records that were older than the newest of their Node (late, with counts not yet counted). */
@@ -198,6 +203,7 @@ function updateAntreaEntry(
 function emptyResult(): FoldResult {
   return {
     state: undefined,
+    rows: [],
     applied: 0,
     lateApplied: 0,
     duplicates: 0,
@@ -212,9 +218,14 @@ function emptyResult(): FoldResult {
  * Applies `records` (one key, any order) to `stored`. Counters follow the agents' cumulative totals
  * (cumulative.ts), so the result does not depend on the order, on replays or on how the records were
  * split into batches; everything else follows Antrea's semantics for records newer than the newest of
- * their Node, and is left alone by late ones. An item past its TTL or closed by the flusher starts a new
- * lifetime (Antrea: a new map entry); its export sequence, Node marks and lead carry over, so numbering
- * continues and a late record of the previous lifetime adds only what was not counted.
+ * their Node, and is left alone by late ones. An item past its TTL or closed by its inactive expiry starts
+ * a new lifetime (Antrea: a new map entry); its export sequence, Node marks and lead carry over, so
+ * numbering continues and a late record of the previous lifetime adds only what was not counted.
+ *
+ * With `schedule`, the export schedule runs as Antrea's expiry loop would have run it while the records
+ * arrived: before each record, every step due by its arrival (core/flow-state/advance.ts), and after the
+ * last, every step due by the latest arrival (a new ready flow is due at once). The rows those steps
+ * export are returned to be written with the state.
  */
 export function foldRecords(
   flowKey: string,
@@ -222,10 +233,19 @@ export function foldRecords(
   records: readonly FlowRecord[],
   nowMs: number,
   timeouts: AggregationTimeouts,
+  schedule?: ScheduleConfig,
 ): FoldResult {
   let state: FlowState | undefined = stored ? cloneState(stored.state) : undefined;
   let open = state !== undefined && !state.closed && !(stored && isExpired(stored, nowMs));
   const result = emptyResult();
+  let latestArrival = Number.NEGATIVE_INFINITY;
+  const advanceTo = (untilMs: number): void => {
+    if (!schedule || !state || !open) return;
+    const advanced = advanceSchedule(state, untilMs, schedule);
+    state = advanced.state;
+    result.rows.push(...advanced.rows);
+    if (advanced.closed) open = false;
+  };
   for (const record of records) {
     const fromSource = isRecordFromSource(record);
     const judged = judge(record, fromSource ? state?.sourceMark : state?.destinationMark);
@@ -234,6 +254,8 @@ export function foldRecords(
       continue;
     }
     const at = arrivalTimeOf(record, nowMs);
+    latestArrival = Math.max(latestArrival, at);
+    advanceTo(at);
     const effective = withContribution(record, judged.contribution);
     let before: DeltaSnapshot;
     if (!state || !open) {
@@ -261,5 +283,7 @@ export function foldRecords(
     if (judged.verdict === 'late') result.lateApplied++;
     if (judged.gap) result.gapFilled++;
   }
-  return { ...result, state: result.applied > 0 ? state : undefined };
+  advanceTo(latestArrival);
+  const changed = result.applied > 0 || result.rows.length > 0;
+  return { ...result, state: changed ? state : undefined };
 }

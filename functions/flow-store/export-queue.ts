@@ -29,6 +29,7 @@ import {
   MAX_WRITES_PER_BATCH,
   type ReadResult,
   SINGLE_FLUSHER,
+  type WriteExtras,
   type WriteResult,
 } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
@@ -73,8 +74,13 @@ export class DynamoExportQueue implements ExportQueue {
     return this.store.read(keys);
   }
 
-  write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult> {
-    return this.store.write(state, expectedVersion, nowMs);
+  write(
+    state: FlowState,
+    expectedVersion: number | undefined,
+    nowMs: number,
+    extras?: WriteExtras,
+  ): Promise<WriteResult> {
+    return this.store.write(state, expectedVersion, nowMs, extras);
   }
 
   /**
@@ -104,6 +110,7 @@ export class DynamoExportQueue implements ExportQueue {
               writes[i]!.expectedVersion,
               nowMs,
               this.config,
+              writes[i]!.extras,
             ),
             // The current item comes back with a refusal at no extra cost, as with UpdateItem.
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

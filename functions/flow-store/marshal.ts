@@ -4,6 +4,8 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { AggregatedFlow, Counters } from '../../core/aggregated-flow.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
+import type { WriteExtras } from '../../core/flow-state/ports.ts';
+import type { ExportedFlow } from '../../core/flow-state/schedule.ts';
 import {
   type CounterQuad,
   expiresAtOf,
@@ -14,6 +16,7 @@ import {
   type StoredFlow,
 } from '../../core/flow-state/state.ts';
 import { decodeWireBatch, encodeWireBatch } from '../../core/wire.ts';
+import { decodeClosedRows, encodeClosedRows, rowsDictionaryOf } from './closed-rows.ts';
 import { ATTR, dueShardOf } from './schema.ts';
 
 export type FlowItem = Record<string, AttributeValue>;
@@ -69,7 +72,10 @@ const DEFLATE_FROM_BYTES = 256;
 
 /** The `rec` value of a record: its wire encoding, deflated when that is smaller. */
 export function recordAttributeOf(record: FlowRecord): Uint8Array {
-  const wire = encodeWireBatch([record]);
+  return recordAttributeOfWire(encodeWireBatch([record]));
+}
+
+function recordAttributeOfWire(wire: Buffer): Uint8Array {
   if (wire.length < DEFLATE_FROM_BYTES) return wire;
   const deflated = deflateRawSync(wire);
   if (deflated.length + 1 >= wire.length) return wire;
@@ -79,16 +85,18 @@ export function recordAttributeOf(record: FlowRecord): Uint8Array {
   return out;
 }
 
-function recordOfAttribute(bytes: Uint8Array, pk: string): FlowRecord {
-  let wire = bytes;
-  if (bytes[0] === DEFLATED_RECORD) {
-    try {
-      wire = inflateRawSync(bytes.subarray(1), { maxOutputLength: MAX_RECORD_BYTES });
-    } catch (error) {
-      throw new FlowItemError(`item ${pk}: ${ATTR.record} does not inflate (${String(error)})`);
-    }
+/** The wire record a `rec` value holds (inflated when it was stored deflated). */
+function recordWireOfAttribute(bytes: Uint8Array, pk: string): Uint8Array {
+  if (bytes[0] !== DEFLATED_RECORD) return bytes;
+  try {
+    return inflateRawSync(bytes.subarray(1), { maxOutputLength: MAX_RECORD_BYTES });
+  } catch (error) {
+    throw new FlowItemError(`item ${pk}: ${ATTR.record} does not inflate (${String(error)})`);
   }
-  const record = decodeWireBatch(wire)[0];
+}
+
+function recordOfAttribute(bytes: Uint8Array, pk: string): FlowRecord {
+  const record = decodeWireBatch(recordWireOfAttribute(bytes, pk))[0];
   if (!record) throw new FlowItemError(`item ${pk}: ${ATTR.record} holds no record`);
   return record;
 }
@@ -230,9 +238,11 @@ export function storedFlowOf(item: FlowItem): StoredFlow {
   const sourceMark = mark();
   const destinationMark = mark();
   const lead: CounterQuad = layout1 ? [0, 0, 0, 0] : quad();
+  const indexKey = item[ATTR.nextExportAt]?.N;
   return {
     version: numberOf(item[ATTR.version], ATTR.version),
     expiresAt: numberOf(item[ATTR.expiresAt], ATTR.expiresAt),
+    ...(indexKey !== undefined ? { indexKey: Number(indexKey) } : {}),
     state: {
       flow,
       activeExpireAtMs,
@@ -255,17 +265,22 @@ export function flowItemOf(
   version: number,
   nowMs: number,
   config: ScheduleConfig,
+  extras?: WriteExtras,
 ): FlowItem {
+  const recordWire = encodeWireBatch([state.flow.record]);
+  const aggregation = aggregationListOf(state);
   const item: FlowItem = {
     [ATTR.pk]: { S: state.flow.flowKey },
     [ATTR.version]: num(version),
-    [ATTR.record]: { B: recordAttributeOf(state.flow.record) },
-    [ATTR.aggregation]: { L: aggregationListOf(state).map(num) },
+    [ATTR.record]: { B: recordAttributeOfWire(recordWire) },
+    [ATTR.aggregation]: { L: aggregation.map(num) },
     [ATTR.updated]: { BOOL: state.updatedSinceExport },
     [ATTR.exportSeq]: num(state.exportSeq),
     [ATTR.expiresAt]: num(expiresAtOf(state, nowMs, config)),
   };
-  const nextExportAt = nextExportAtOf(state, config);
+  const rows = extras && encodeClosedRows(extras.rows, rowsDictionaryOf(recordWire, aggregation));
+  if (rows) item[ATTR.rows] = { B: rows };
+  const nextExportAt = extras ? extras.indexKey : nextExportAtOf(state, config);
   if (nextExportAt !== undefined) {
     item[ATTR.dueShard] = { S: dueShardOf(state.flow.flowKey, config.dueShardCount) };
     item[ATTR.nextExportAt] = num(nextExportAt);
@@ -291,6 +306,7 @@ const WRITTEN_ATTRIBUTES = [
   ATTR.expiresAt,
   ATTR.dueShard,
   ATTR.nextExportAt,
+  ATTR.rows,
 ] as const;
 
 /**
@@ -303,8 +319,9 @@ export function conditionalWriteOf(
   expectedVersion: number | undefined,
   nowMs: number,
   config: ScheduleConfig,
+  extras?: WriteExtras,
 ): ConditionalWrite {
-  const item = flowItemOf(state, (expectedVersion ?? 0) + 1, nowMs, config);
+  const item = flowItemOf(state, (expectedVersion ?? 0) + 1, nowMs, config, extras);
   const names: Record<string, string> = {};
   const values: FlowItem = {};
   const sets: string[] = [];
@@ -351,8 +368,9 @@ export function conditionalStatementOf(
   expectedVersion: number,
   nowMs: number,
   config: ScheduleConfig,
+  extras?: WriteExtras,
 ): ConditionalStatement {
-  const item = flowItemOf(state, expectedVersion + 1, nowMs, config);
+  const item = flowItemOf(state, expectedVersion + 1, nowMs, config, extras);
   const quoted = (name: string) => `"${name.replace(/"/g, '""')}"`;
   const parameters: AttributeValue[] = [];
   const sets: string[] = [];
@@ -369,4 +387,17 @@ export function conditionalStatementOf(
     Statement: `UPDATE ${quoted(tableName)}${sets.join('')}${removes.join('')} WHERE ${quoted(ATTR.pk)} = ? AND ${quoted(ATTR.version)} = ?`,
     Parameters: parameters,
   };
+}
+
+/** The rows an item's write closed (its `rows` attribute), as the stream's NEW_IMAGE carries them. */
+export function closedRowsOf(item: FlowItem): ExportedFlow[] {
+  const bytes = item[ATTR.rows]?.B;
+  if (!bytes) return [];
+  const pk = item[ATTR.pk]?.S;
+  const recordBytes = item[ATTR.record]?.B;
+  const list = item[ATTR.aggregation]?.L;
+  if (pk === undefined || !recordBytes || !list) throw new FlowItemError('item with rows but no state');
+  const aggregation = list.map((v, i) => numberOf(v, `${ATTR.aggregation}[${i}]`));
+  const dictionary = rowsDictionaryOf(recordWireOfAttribute(recordBytes, pk), aggregation);
+  return decodeClosedRows(bytes, pk, dictionary);
 }

@@ -11,6 +11,7 @@ export const ATTR = {
   dueShard: 'dueShard',
   nextExportAt: 'nextExportAt',
   expiresAt: 'expiresAt',
+  rows: 'rows',
 } as const;
 
 export const DUE_INDEX_NAME = 'byDue';

@@ -7,7 +7,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { chunksOf } from '../../core/concurrency.ts';
-import type { FlowStore, ReadResult, WriteResult } from '../../core/flow-state/ports.ts';
+import type { FlowStore, ReadResult, WriteExtras, WriteResult } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig, StoredFlow } from '../../core/flow-state/state.ts';
 import { conditionalWriteOf, type FlowItem, storedFlowOf } from './marshal.ts';
 import { ATTR } from './schema.ts';
@@ -50,8 +50,13 @@ export class DynamoFlowStore implements FlowStore {
     return { flows, consumedReadUnits };
   }
 
-  async write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult> {
-    const write = conditionalWriteOf(state, expectedVersion, nowMs, this.config);
+  async write(
+    state: FlowState,
+    expectedVersion: number | undefined,
+    nowMs: number,
+    extras?: WriteExtras,
+  ): Promise<WriteResult> {
+    const write = conditionalWriteOf(state, expectedVersion, nowMs, this.config, extras);
     try {
       const out = await this.client.send(
         new UpdateItemCommand({

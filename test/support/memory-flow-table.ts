@@ -11,6 +11,7 @@ import {
   MAX_WRITES_PER_BATCH,
   type ReadResult,
   SINGLE_FLUSHER,
+  type WriteExtras,
   type WriteResult,
 } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
@@ -22,6 +23,11 @@ export type TableOperation = 'read' | 'write' | 'writeBatch' | 'putManifest' | '
 export class MemoryFlowTable implements ExportQueue {
   /** Called before each operation; throwing from it fails the operation before it takes effect. */
   beforeOperation: (operation: TableOperation) => void = () => {};
+  /**
+   * The table's change feed (DynamoDB Streams, NEW_IMAGE): every successful write's new item, in write
+   * order (so in order per item), shared by every view of the table.
+   */
+  readonly changes: FlowItem[];
   private readonly shards: Set<string>;
   private readonly manifestPrefix: string;
 
@@ -31,14 +37,16 @@ export class MemoryFlowTable implements ExportQueue {
     /** The table's items, and its manifest items by pk: shared by every flusher's view. */
     readonly items = new Map<string, FlowItem>(),
     private readonly manifestItems = new Map<string, BatchManifest>(),
+    changes: FlowItem[] = [],
   ) {
+    this.changes = changes;
     this.shards = new Set(ownedDueShards(partition, config.dueShardCount));
     this.manifestPrefix = manifestPrefixOf(partition.index);
   }
 
   /** The same table as flusher `partition` of N sees it (its due shards, its manifest slots). */
   forFlusher(partition: FlusherPartition): MemoryFlowTable {
-    return new MemoryFlowTable(this.config, partition, this.items, this.manifestItems);
+    return new MemoryFlowTable(this.config, partition, this.items, this.manifestItems, this.changes);
   }
 
   /** Open manifests of every flusher. */
@@ -56,21 +64,27 @@ export class MemoryFlowTable implements ExportQueue {
     return { flows, consumedReadUnits: 0 };
   }
 
-  async write(state: FlowState, expectedVersion: number | undefined, nowMs: number): Promise<WriteResult> {
+  async write(
+    state: FlowState,
+    expectedVersion: number | undefined,
+    nowMs: number,
+    extras?: WriteExtras,
+  ): Promise<WriteResult> {
     this.beforeOperation('write');
-    return this.conditionalWrite(state, expectedVersion, nowMs);
+    return this.conditionalWrite(state, expectedVersion, nowMs, extras);
   }
 
   async writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]> {
     if (writes.length > MAX_WRITES_PER_BATCH) throw new Error('too many writes in one batch');
     this.beforeOperation('writeBatch');
-    return writes.map((w) => this.conditionalWrite(w.state, w.expectedVersion, nowMs));
+    return writes.map((w) => this.conditionalWrite(w.state, w.expectedVersion, nowMs, w.extras));
   }
 
   private conditionalWrite(
     state: FlowState,
     expectedVersion: number | undefined,
     nowMs: number,
+    extras?: WriteExtras,
   ): WriteResult {
     const key = state.flow.flowKey;
     const current = this.items.get(key);
@@ -79,7 +93,9 @@ export class MemoryFlowTable implements ExportQueue {
       return { ok: false, current: current ? storedFlowOf(current) : undefined };
     }
     const version = (expectedVersion ?? 0) + 1;
-    this.items.set(key, flowItemOf(state, version, nowMs, this.config));
+    const item = flowItemOf(state, version, nowMs, this.config, extras);
+    this.items.set(key, item);
+    this.changes.push(structuredClone(item));
     return { ok: true, version, consumedWriteUnits: 1 };
   }
 
