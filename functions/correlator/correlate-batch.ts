@@ -4,8 +4,8 @@
 import type { KinesisStreamBatchItemFailure } from 'aws-lambda';
 import { forEachLimited } from '../../core/concurrency.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
-import type { FlowStore } from '../../core/flow-state/ports.ts';
 import { indexKeyOf, type LazyIndexConfig } from '../../core/flow-state/advance.ts';
+import type { FlowStore } from '../../core/flow-state/ports.ts';
 import type { ScheduleConfig, StoredFlow } from '../../core/flow-state/state.ts';
 import { decodeWireBatch, WireFormatError } from '../../core/wire.ts';
 import type { AggregationTimeouts } from './aggregate.ts';
@@ -165,7 +165,13 @@ export async function correlateBatch(
         countSkipped(stats, folded);
         return;
       }
-      const indexKey = indexKeyOf(folded.state, stored?.indexKey, nowMs, settings.schedule, settings.lazyIndex);
+      const indexKey = indexKeyOf(
+        folded.state,
+        stored?.indexKey,
+        nowMs,
+        settings.schedule,
+        settings.lazyIndex,
+      );
       const result = await deps.store.write(folded.state, stored?.version, nowMs, {
         rows: folded.rows,
         indexKey,
