@@ -14,7 +14,8 @@ import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamod
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
 import { flowKeyOf } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
-import type { ExistingItemWrite, WriteResult } from '../core/flow-state/ports.ts';
+import { DEFAULT_LAZY_INDEX } from '../core/flow-state/advance.ts';
+import type { ExistingItemWrite, FlowStore, WriteExtras, WriteResult } from '../core/flow-state/ports.ts';
 import { encodeWireBatch } from '../core/wire.ts';
 import { DEFAULT_CLUSTER } from '../cost/model.ts';
 import { correlateBatch, type KinesisRecordLike } from '../functions/correlator/correlate-batch.ts';
@@ -26,10 +27,7 @@ import {
   itemSizeOf,
   type ScheduleConfig,
 } from '../functions/flow-store/index.ts';
-import type { RowSink } from '../functions/flusher/clickhouse-sink.ts';
-import { flusherConfigFromEnv } from '../functions/flusher/config.ts';
-import { Flusher } from '../functions/flusher/flusher.ts';
-import type { FlowRow } from '../functions/flusher/rows.ts';
+import { Ticker } from '../functions/ticker/ticker.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import { generateRecords } from '../workloads/correlator-workload.ts';
 import { CLUSTER_UUID } from '../workloads/flusher-workload.ts';
@@ -43,35 +41,22 @@ const AGENT_EXPORT_SECONDS = 5;
 const FLOW_RECORDS_PER_KINESIS_RECORD = 200;
 
 /**
- * The flusher's queue with its marks sent as UpdateItem, one per flow: DynamoDB Local reports no units
- * for BatchExecuteStatement, and AWS bills a PartiQL UPDATE as the UpdateItem of the same item.
+ * The ticker's queue with its writes sent as UpdateItem, one per flow: DynamoDB Local reports no units for
+ * BatchExecuteStatement, and AWS bills a PartiQL UPDATE as the UpdateItem of the same item.
  */
-class MarkedByUpdateItem extends DynamoExportQueue {
+class WrittenByUpdateItem extends DynamoExportQueue {
   override async writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]> {
-    return Promise.all(writes.map((w) => this.write(w.state, w.expectedVersion, nowMs)));
+    return Promise.all(writes.map((w) => this.write(w.state, w.expectedVersion, nowMs, w.extras)));
   }
 }
 
 /**
- * Keeps the rows, deduplicated by insert token as ClickHouse does: only DynamoDB is measured here. Notes when
- * each flow's first row was inserted (simulated time), for the new-flow latency.
+ * The exporter's writes, modelled (no stream is read here): two small cursor writes per stream batch with
+ * rows. Per stream shard one batch per batching window; the priced cluster's table has about one stream
+ * shard per 1,000 write units per second of the correlator (DynamoDB splits partitions at that rate).
  */
-class RowCounter implements RowSink {
-  rows = 0;
-  readonly firstRowAtMs = new Map<string, number>();
-  private readonly tokens = new Set<string>();
-  constructor(private readonly clock: () => number = () => 0) {}
-  async insert(rows: readonly FlowRow[], token: string) {
-    if (!this.tokens.has(token)) {
-      this.rows += rows.length;
-      for (const row of rows) {
-        if (row.exportSeq === 1) this.firstRowAtMs.set(String(row.flowKey), this.clock());
-      }
-    }
-    this.tokens.add(token);
-    return [];
-  }
-}
+const EXPORTER_BATCH_WINDOW_SECONDS = 10;
+const EXPORTER_WRITES_PER_BATCH = 2;
 
 type Units = Map<string, number>;
 
@@ -105,53 +90,54 @@ interface LiveFlowFigures {
   flows: number;
   minutes: number;
   rows: number;
+  /** Rows the correlator's own writes closed (the rest: the ticker's, of flows that fell idle). */
+  rowsByCorrelator: number;
   correlatorWrite: number;
   correlatorRead: number;
-  markWrite: number;
-  manifestWrite: number;
-  itemRead: number;
+  tickerWrite: number;
+  tickerItemRead: number;
   indexQueryRead: number;
-  flusherRounds: number;
+  tickerRounds: number;
   avgItemBytes: number;
   maxItemBytes: number;
 }
 
 interface LiveFlowOptions {
-  client: { correlator: DynamoDBClient; flusher: DynamoDBClient };
-  meters: { correlator: CapacityMeter; flusher: CapacityMeter };
+  client: { correlator: DynamoDBClient; ticker: DynamoDBClient };
+  meters: { correlator: CapacityMeter; ticker: CapacityMeter };
   schedule: ScheduleConfig;
   windowSeconds: number;
   flows: number;
   warmupMinutes: number;
   /**
-   * Export periods measured. All flows start together, so a window of whole periods (the flusher's
-   * period: activeFlowRecordTimeout rounded up to commit intervals) gives each flow the same number of
-   * rows, whatever the phase.
+   * Lazy due-index cycles measured (a live flow's key moves once per slack minus margin): the window is
+   * that long, rounded up to whole export periods, so each flow has the same number of rows whatever the
+   * phase, and every index move is counted.
    */
-  measuredPeriods: number;
+  lazyCycles: number;
   /** Realistic long names and Pod labels (workloads/correlator-workload.ts), default short demo names. */
   names?: 'short' | 'long';
 }
 
-/** Live flows through correlator and flusher in simulated time; units of the measured minutes only. */
+/** Live flows through correlator and ticker in simulated time; units of the measured minutes only. */
 async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   const names = o.names ?? 'short';
   const table = `flow-state-${o.windowSeconds}s-${names}-${process.pid}`;
   await o.client.correlator.send(new CreateTableCommand(createTableInput(table)));
   const store = new DynamoFlowStore(o.client.correlator, table, o.schedule);
-  const queue = new MarkedByUpdateItem(o.client.flusher, table, o.schedule);
-  const sink = new RowCounter();
   const t0 = 1_800_000_000_000;
   let now = t0;
-  const flusher = new Flusher(queue, sink, {
-    ...deployedFlusherSettings(),
-    clusterUUID: CLUSTER_UUID,
+  const ticker = new Ticker(new WrittenByUpdateItem(o.client.ticker, table, o.schedule), {
+    ...deployedTickerSettings(),
     schedule: o.schedule,
     clock: () => now,
   });
   const commitMs = DEFAULT_CONFIG.commitIntervalSeconds * 1000;
-  const periodMs = Math.ceil(o.schedule.activeTimeoutMs / commitMs) * commitMs;
-  const measuredMs = o.measuredPeriods * periodMs;
+  // Export steps run at their due times, so a flow's period is activeFlowRecordTimeout itself; the window
+  // is whole periods long and spans `lazyCycles` moves of each flow's lazy due-index key.
+  const periodMs = o.schedule.activeTimeoutMs;
+  const lazyCycleMs = DEFAULT_LAZY_INDEX.slackMs - DEFAULT_LAZY_INDEX.marginMs;
+  const measuredMs = Math.ceil((o.lazyCycles * lazyCycleMs) / periodMs) * periodMs;
   const totalMs = o.warmupMinutes * 60_000 + measuredMs;
   const records = generateRecords({
     flows: o.flows,
@@ -163,7 +149,8 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     names,
   });
   const warmEnd = t0 + o.warmupMinutes * 60_000;
-  let before: { correlator: Units; flusher: Units; rows: number } | undefined;
+  let before: { correlator: Units; ticker: Units } | undefined;
+  const rows = { correlator: 0, ticker: 0 };
   let rounds = 0;
   await driveTimeline({
     records,
@@ -176,20 +163,27 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
       if (!before && ms > warmEnd) {
         before = {
           correlator: new Map(o.meters.correlator.byCommand),
-          flusher: new Map(o.meters.flusher.byCommand),
-          rows: sink.rows,
+          ticker: new Map(o.meters.ticker.byCommand),
         };
       }
     },
-    correlate: (event) => correlateBatch(event, { store, now: () => now }, correlatorSettings(o.schedule)),
+    correlate: async (event) => {
+      const outcome = await correlateBatch(event, { store, now: () => now }, correlatorSettings(o.schedule));
+      if (before) rows.correlator += outcome.stats.rowsClosed;
+      return outcome;
+    },
     round: async () => {
-      if (before) rounds++;
-      return flusher.round();
+      const report = await ticker.round();
+      if (before) {
+        rounds++;
+        rows.ticker += report.rowsClosed;
+      }
+      return report;
     },
   });
   if (!before) throw new Error('flow-state bench: no measured minutes');
   const correlator = unitsSince(o.meters.correlator, before.correlator);
-  const flushing = unitsSince(o.meters.flusher, before.flusher);
+  const ticking = unitsSince(o.meters.ticker, before.ticker);
   const sizes = (await scanAll(o.client.correlator, table))
     .filter((item) => item.pk?.S?.includes('|'))
     .map(itemSizeOf);
@@ -198,14 +192,14 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     names,
     flows: o.flows,
     minutes: measuredMs / 60_000,
-    rows: sink.rows - before.rows,
+    rows: rows.correlator + rows.ticker,
+    rowsByCorrelator: rows.correlator,
     correlatorWrite: sum(correlator, ['UpdateItemCommand']),
     correlatorRead: sum(correlator, ['BatchGetItemCommand']),
-    markWrite: sum(flushing, ['UpdateItemCommand']),
-    manifestWrite: sum(flushing, ['PutItemCommand', 'BatchWriteItemCommand', 'DeleteItemCommand']),
-    itemRead: sum(flushing, ['BatchGetItemCommand']),
-    indexQueryRead: sum(flushing, ['QueryCommand']),
-    flusherRounds: rounds,
+    tickerWrite: sum(ticking, ['UpdateItemCommand']),
+    tickerItemRead: sum(ticking, ['BatchGetItemCommand']),
+    indexQueryRead: sum(ticking, ['QueryCommand']),
+    tickerRounds: rounds,
     avgItemBytes: sizes.reduce((a, b) => a + b, 0) / sizes.length,
     maxItemBytes: Math.max(...sizes),
   };
@@ -243,7 +237,7 @@ async function driveTimeline(t: {
     } else {
       t.setNow(nextRound);
       const report = await t.round();
-      if (!report.ok) throw new Error(`flow-state bench: flusher round failed: ${report.error}`);
+      if (!report.ok) throw new Error(`flow-state bench: ticker round failed: ${report.error}`);
       nextRound += t.commitMs;
     }
   }
@@ -252,9 +246,9 @@ async function driveTimeline(t: {
 /**
  * New flows arriving one after another (one every `spacingMs`, both Nodes of an inter-Node flow in the
  * same poll), each its first records only: per flow, the simulated time from its first record's arrival to
- * the flusher round that inserted its first row, with the correlator every window and the flusher every
- * commit interval (a flusher under load: its one-minute invocation runs rounds back to back, so a
- * correlator's wake-up adds nothing). Speed-independent: the times are the schedule's, not the machine's.
+ * the write that closed its first row (the correlator every window, the ticker every commit interval),
+ * plus the exporter's batching window in full (the stream's own delay, about a second, and ClickHouse's
+ * insert time are not included). Speed-independent: the times are the schedule's, not the machine's.
  */
 async function newFlowLatency(o: {
   client: DynamoDBClient;
@@ -265,16 +259,37 @@ async function newFlowLatency(o: {
 }): Promise<number[]> {
   const table = `flow-state-latency-${o.windowSeconds}s-${process.pid}`;
   await o.client.send(new CreateTableCommand(createTableInput(table)));
-  const store = new DynamoFlowStore(o.client, table, o.schedule);
   const t0 = 1_800_000_000_000;
   let now = t0;
-  const sink = new RowCounter(() => now);
-  const flusher = new Flusher(new MarkedByUpdateItem(o.client, table, o.schedule), sink, {
-    ...deployedFlusherSettings(),
-    clusterUUID: CLUSTER_UUID,
-    schedule: o.schedule,
-    clock: () => now,
-  });
+  const firstRowAtMs = new Map<string, number>();
+  const noteFirstRows = (extras: WriteExtras | undefined) => {
+    for (const row of extras?.rows ?? []) if (row.exportSeq === 1) firstRowAtMs.set(row.flow.flowKey, now);
+  };
+  const dynamo = new DynamoFlowStore(o.client, table, o.schedule);
+  const store: FlowStore = {
+    read: (keys) => dynamo.read(keys),
+    write: async (state, expectedVersion, nowMs, extras) => {
+      const result = await dynamo.write(state, expectedVersion, nowMs, extras);
+      if (result.ok) noteFirstRows(extras);
+      return result;
+    },
+  };
+  const queue = new WrittenByUpdateItem(o.client, table, o.schedule);
+  const ticker = new Ticker(
+    {
+      dueKeys: (at, limit) => queue.dueKeys(at, limit),
+      read: (keys) => queue.read(keys),
+      oldestDueAt: (at) => queue.oldestDueAt(at),
+      writeBatch: async (writes, nowMs) => {
+        const results = await queue.writeBatch(writes, nowMs);
+        results.forEach((result, i) => {
+          if (result.ok) noteFirstRows(writes[i]!.extras);
+        });
+        return results;
+      },
+    },
+    { ...deployedTickerSettings(), schedule: o.schedule, clock: () => now },
+  );
   const arrivals = new Map<string, number>();
   const records = generateRecords({
     flows: o.flows,
@@ -308,28 +323,18 @@ async function newFlowLatency(o: {
       now = ms;
     },
     correlate: (event) => correlateBatch(event, { store, now: () => now }, correlatorSettings(o.schedule)),
-    round: () => flusher.round(),
+    round: () => ticker.round(),
   });
   return [...arrivals].map(([key, arrivedAt]) => {
-    const inserted = sink.firstRowAtMs.get(key);
-    if (inserted === undefined) throw new Error(`flow-state bench: new flow ${key} has no row`);
-    return (inserted - arrivedAt) / 1000;
+    const closed = firstRowAtMs.get(key);
+    if (closed === undefined) throw new Error(`flow-state bench: new flow ${key} has no row`);
+    return (closed - arrivedAt) / 1000 + EXPORTER_BATCH_WINDOW_SECONDS;
   });
 }
 
-/** The deployed flusher's batch and concurrency settings (no ClickHouse is reached). */
-function deployedFlusherSettings() {
-  const deployed = flusherConfigFromEnv({
-    CLICKHOUSE_URL: 'http://127.0.0.1:1',
-    CLUSTER_UUID,
-    CLICKHOUSE_PASSWORD: '',
-  });
-  return {
-    maxRowsPerInsert: deployed.maxRowsPerInsert,
-    maxInsertsPerRound: deployed.maxInsertsPerRound,
-    insertConcurrency: deployed.insertConcurrency,
-    writeConcurrency: deployed.writeConcurrency,
-  };
+/** The deployed ticker's settings. */
+function deployedTickerSettings() {
+  return { maxFlowsPerRound: 10_000, writeConcurrency: 8 };
 }
 
 function latencyRow(windowSeconds: number, seconds: number[], spacingMs: number): BenchRow {
@@ -350,32 +355,37 @@ function latencyRow(windowSeconds: number, seconds: number[], spacingMs: number)
 function correlatorSettings(schedule: ScheduleConfig) {
   return {
     timeouts: { activeTimeoutMs: schedule.activeTimeoutMs, inactiveTimeoutMs: schedule.inactiveTimeoutMs },
+    schedule,
+    lazyIndex: DEFAULT_LAZY_INDEX,
     writeConcurrency: 32,
     maxWriteAttempts: 8,
   };
 }
 
-/** Rows one flusher exports per round on the priced cluster, at the measured rows per flow per minute. */
-function pricedRowsPerRound(rowsPerFlowPerMinute: number): number {
-  return (DEFAULT_CLUSTER.connections * rowsPerFlowPerMinute * DEFAULT_CONFIG.commitIntervalSeconds) / 60;
+/** Stream shards of the priced cluster's table: about one per 1,000 write units per second. */
+function pricedStreamShards(correlatorUnitsPerFlowMinute: number): number {
+  return Math.max(1, Math.ceil((DEFAULT_CLUSTER.connections * correlatorUnitsPerFlowMinute) / 60 / 1000));
 }
 
 /** The speed-independent figures of one run, as bench rows. */
 function figureRows(f: LiveFlowFigures): BenchRow[] {
   const perFlowMinute = (units: number) => units / f.flows / f.minutes;
-  const writers = {
-    correlator: perFlowMinute(f.correlatorWrite),
-    marks: perFlowMinute(f.markWrite),
-    manifests: perFlowMinute(f.manifestWrite),
-  };
-  const total = writers.correlator + writers.marks + writers.manifests;
+  const correlator = perFlowMinute(f.correlatorWrite);
+  const shards = pricedStreamShards(correlator);
+  const exporter =
+    (shards * (60 / EXPORTER_BATCH_WINDOW_SECONDS) * EXPORTER_WRITES_PER_BATCH) / DEFAULT_CLUSTER.connections;
+  const writers = { correlator, ticker: perFlowMinute(f.tickerWrite), exporter };
+  const total = writers.correlator + writers.ticker + writers.exporter;
   const rowsPerFlowPerMinute = f.rows / f.flows / f.minutes;
-  const queryReadPerRound = f.indexQueryRead / f.flusherRounds;
-  const pricedRows = pricedRowsPerRound(rowsPerFlowPerMinute);
-  const readPerRow = f.itemRead / f.rows + queryReadPerRound / pricedRows;
+  const pricedRowsPerMinute = DEFAULT_CLUSTER.connections * rowsPerFlowPerMinute;
+  const queryReadPerMinute = f.indexQueryRead / f.minutes;
+  // The exporter reads its cursor once per batch (consistent, 1 unit); its rows come with the stream.
+  const exporterReadPerMinute = shards * (60 / EXPORTER_BATCH_WINDOW_SECONDS);
+  const readPerRow =
+    f.tickerItemRead / f.rows + (queryReadPerMinute + exporterReadPerMinute) / pricedRowsPerMinute;
   const target = f.windowSeconds === 20 ? 3.2 : f.windowSeconds === 60 ? 1.2 : undefined;
   const label = `correlator window ${f.windowSeconds} s${f.names === 'long' ? ', long names and Pod labels' : ''}`;
-  const setting = `${f.flows} live flows (${DEFAULT_CLUSTER.interNodeFraction * 100}% inter-Node, agents every ${AGENT_EXPORT_SECONDS} s), ${f.minutes.toFixed(1)} min measured after warm-up, flusher every ${DEFAULT_CONFIG.commitIntervalSeconds} s, DynamoDB Local ConsumedCapacity`;
+  const setting = `${f.flows} live flows (${DEFAULT_CLUSTER.interNodeFraction * 100}% inter-Node, agents every ${AGENT_EXPORT_SECONDS} s), ${f.minutes.toFixed(1)} min measured after warm-up, ticker every ${DEFAULT_CONFIG.commitIntervalSeconds} s, DynamoDB Local ConsumedCapacity`;
   return [
     {
       group: GROUP,
@@ -386,26 +396,27 @@ function figureRows(f: LiveFlowFigures): BenchRow[] {
       better: 'lower',
       counters: {
         correlatorWriteUnitsPerFlowMinute: writers.correlator,
-        flusherMarkWriteUnitsPerFlowMinute: writers.marks,
-        flusherManifestWriteUnitsPerFlowMinute: writers.manifests,
+        tickerWriteUnitsPerFlowMinute: writers.ticker,
+        exporterCursorWriteUnitsPerFlowMinute: writers.exporter,
         rowsPerFlowPerMinute,
+        rowsClosedByCorrelatorShare: f.rowsByCorrelator / f.rows,
         avgItemBytes: f.avgItemBytes,
         maxItemBytes: f.maxItemBytes,
       },
-      notes: `correlator ${writers.correlator.toFixed(2)} (writes and their due-index writes), flusher marks ${writers.marks.toFixed(2)} (item and due-index move), manifests ${writers.manifests.toFixed(2)}; ${rowsPerFlowPerMinute.toFixed(3)} rows per flow per minute; items avg ${Math.round(f.avgItemBytes)} B / max ${f.maxItemBytes} B; ${setting}`,
+      notes: `correlator ${writers.correlator.toFixed(2)} (writes with their closed rows and due-index moves), ticker ${writers.ticker.toFixed(2)}, exporter cursors ${writers.exporter.toFixed(4)} (modelled: ${EXPORTER_WRITES_PER_BATCH} per batch, ${shards} stream shards, a batch per ${EXPORTER_BATCH_WINDOW_SECONDS} s); ${rowsPerFlowPerMinute.toFixed(3)} rows per flow per minute, ${((100 * f.rowsByCorrelator) / f.rows).toFixed(0)} % closed by the correlator; items avg ${Math.round(f.avgItemBytes)} B / max ${f.maxItemBytes} B; ${setting}`,
     },
     {
       group: GROUP,
-      name: `DynamoDB read units per exported row, flusher, ${label}`,
+      name: `DynamoDB read units per exported row, ticker and exporter, ${label}`,
       value: readPerRow,
       unit: 'RU/row',
       target: 0.5,
       better: 'lower',
       counters: {
-        flusherItemReadUnitsPerRow: f.itemRead / f.rows,
-        flusherIndexQueryReadUnitsPerRound: queryReadPerRound,
+        tickerItemReadUnitsPerRow: f.tickerItemRead / f.rows,
+        indexQueryReadUnitsPerMinute: queryReadPerMinute,
       },
-      notes: `item reads ${(f.itemRead / f.rows).toFixed(3)} RU/row + due-index queries ${queryReadPerRound.toFixed(1)} RU per round over the priced cluster's ${Math.round(pricedRows)} rows per round (${DEFAULT_CLUSTER.connections.toLocaleString('en-US')} connections; here ${(f.rows / f.flusherRounds).toFixed(1)} rows per round); correlator reads ${(f.correlatorRead / f.flows / f.minutes).toFixed(2)} RU/flow/min; ${setting}`,
+      notes: `ticker item reads ${(f.tickerItemRead / f.rows).toFixed(3)} RU/row + due-index queries ${queryReadPerMinute.toFixed(1)} RU/min and exporter cursor reads over the priced cluster's ${Math.round(pricedRowsPerMinute)} rows per minute; correlator reads ${(f.correlatorRead / f.flows / f.minutes).toFixed(2)} RU/flow/min; ${setting}`,
     },
   ];
 }
@@ -413,8 +424,8 @@ function figureRows(f: LiveFlowFigures): BenchRow[] {
 export const flowStateBench: BenchModule = {
   async run({ quick }) {
     const engine = await useDynamoDbLocal();
-    const client = { correlator: createDynamoDbClient(), flusher: createDynamoDbClient() };
-    const meters = { correlator: meterCapacity(client.correlator), flusher: meterCapacity(client.flusher) };
+    const client = { correlator: createDynamoDbClient(), ticker: createDynamoDbClient() };
+    const meters = { correlator: meterCapacity(client.correlator), ticker: meterCapacity(client.ticker) };
     try {
       const rows: BenchRow[] = [];
       for (const windowSeconds of [10, 20, 60]) {
@@ -425,7 +436,7 @@ export const flowStateBench: BenchModule = {
           windowSeconds,
           flows: quick ? 60 : 200,
           warmupMinutes: 2,
-          measuredPeriods: quick ? 3 : 6,
+          lazyCycles: quick ? 1 : 2,
         });
         rows.push(...figureRows(figures));
         const spacingMs = 1_700; // coprime with the 8 s rounds and the windows: every phase is sampled
@@ -446,14 +457,14 @@ export const flowStateBench: BenchModule = {
         windowSeconds: 20,
         flows: quick ? 60 : 200,
         warmupMinutes: 2,
-        measuredPeriods: quick ? 3 : 6,
+        lazyCycles: quick ? 1 : 2,
         names: 'long',
       });
       rows.push(...figureRows(longNamed).slice(0, 1));
       return rows;
     } finally {
       client.correlator.destroy();
-      client.flusher.destroy();
+      client.ticker.destroy();
       await engine.stop();
     }
   },

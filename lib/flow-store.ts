@@ -100,12 +100,14 @@ export class FlowStore extends Construct {
       indexName: dueIndex.name,
       partitionKey: attribute(dueIndex.partitionKey),
       sortKey: dueIndex.sortKey ? attribute(dueIndex.sortKey) : undefined,
-      ...(dueIndex.nonKeyAttributes
-        ? {
-            projectionType: dynamodb.ProjectionType.INCLUDE,
-            nonKeyAttributes: [...dueIndex.nonKeyAttributes],
-          }
-        : { projectionType: dynamodb.ProjectionType.ALL }),
+      ...(dueIndex.nonKeyAttributes === undefined
+        ? { projectionType: dynamodb.ProjectionType.ALL }
+        : dueIndex.nonKeyAttributes.length === 0
+          ? { projectionType: dynamodb.ProjectionType.KEYS_ONLY }
+          : {
+              projectionType: dynamodb.ProjectionType.INCLUDE,
+              nonKeyAttributes: [...dueIndex.nonKeyAttributes],
+            }),
       ...capacity,
     });
     if (provisioned) this.autoScale(props);

@@ -15,7 +15,7 @@ export interface CorrelatorConfig {
 /**
  * TABLE_NAME, the schedule variables of scheduleConfigFromEnv, WRITE_CONCURRENCY (32 conditional writes in
  * flight), MAX_WRITE_ATTEMPTS (8 optimistic attempts per flow key and batch), INDEX_SLACK_SECONDS and
- * INDEX_MARGIN_SECONDS (the lazy due-index key, core/flow-state/advance.ts: 900 and 120).
+ * INDEX_MARGIN_SECONDS (the lazy due-index key, core/flow-state/advance.ts: 1200 and 120).
  */
 export function correlatorConfigFromEnv(
   env: Record<string, string | undefined> = process.env,

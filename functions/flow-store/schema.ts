@@ -14,7 +14,12 @@ export const ATTR = {
   rows: 'rows',
 } as const;
 
-export const DUE_INDEX_NAME = 'byDue';
+/**
+ * "byDueAt", KEYS_ONLY: the stream model exports in the correlator's writes, so exportSeq changes with most
+ * of them and may not be projected (the flusher model's "byDue" carried it). A projection cannot change in
+ * place: a new index name makes CloudFormation build the new index and drop the old one.
+ */
+export const DUE_INDEX_NAME = 'byDueAt';
 export const DEFAULT_DUE_SHARD_COUNT = 16;
 export const DEFAULT_TABLE_NAME = 'flowline-flows';
 
@@ -26,9 +31,9 @@ export const FLOW_TABLE_SCHEMA = {
     name: DUE_INDEX_NAME,
     partitionKey: { name: ATTR.dueShard, type: 'S' },
     sortKey: { name: ATTR.nextExportAt, type: 'N' },
-    // exportSeq changes only together with nextExportAt, so including it adds no index writes; the index is
-    // in effect KEYS_ONLY (an ALL projection would write the index on every correlator update).
-    nonKeyAttributes: [ATTR.exportSeq],
+    // Keys only: the index is written only when its key moves (an ALL projection would write it on every
+    // correlator update, a projected exportSeq on every export).
+    nonKeyAttributes: [],
   },
 } as const satisfies {
   partitionKey: { name: string; type: 'S' | 'N' | 'B' };
@@ -60,10 +65,10 @@ export function createTableInput(tableName: string) {
           { AttributeName: s.dueIndex.partitionKey.name, KeyType: 'HASH' as const },
           { AttributeName: s.dueIndex.sortKey.name, KeyType: 'RANGE' as const },
         ],
-        Projection: {
-          ProjectionType: 'INCLUDE' as const,
-          NonKeyAttributes: [...s.dueIndex.nonKeyAttributes],
-        },
+        Projection:
+          s.dueIndex.nonKeyAttributes.length === 0
+            ? { ProjectionType: 'KEYS_ONLY' as const }
+            : { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...s.dueIndex.nonKeyAttributes] },
       },
     ],
   };
