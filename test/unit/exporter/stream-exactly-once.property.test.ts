@@ -2,9 +2,9 @@
 // reach the real correlator in random order, with duplicates, random Kinesis batch splits and correlator
 // crashes mid-batch; the real ticker closing idle flows (its writes failing now and then); and the real
 // exporter reading the table's change feed (two stream shards, items hashed to them, in order per item)
-// with crashes at every step: before or after its cursor writes, ClickHouse refusing the insert or
-// writing it and losing the acknowledgement; a failed batch is delivered again, as the event source
-// mapping does. Checked per flow: the sum of each delta column equals the truth, the max of each total
+// with crashes at every step: its intent read failing, its intent write refused or stored with the answer
+// lost, ClickHouse refusing the insert or writing it and losing the acknowledgement; a failed batch is
+// delivered again, as the event source mapping does, and a successful one now and then too. Checked per flow: the sum of each delta column equals the truth, the max of each total
 // column equals the truth, and no (flow, export) row is inserted twice.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -13,8 +13,8 @@ import { encodeWireBatch } from '../../../core/wire.ts';
 import { correlateBatch, type KinesisRecordLike } from '../../../functions/correlator/correlate-batch.ts';
 import {
   type ChangeRecord,
-  type CursorStore,
-  type ShardCursor,
+  type ExportIntent,
+  type IntentStore,
   StreamExporter,
 } from '../../../functions/exporter/export-batch.ts';
 import { closedRowsOf, type FlowItem } from '../../../functions/flow-store/marshal.ts';
@@ -29,29 +29,26 @@ const SHARDS = 2;
 
 class InjectedCrash extends Error {}
 
-type CursorFault = 'put' | 'put-ack';
+type IntentFault = 'put' | 'put-ack' | 'get';
 
-/** The exporter's cursors in memory, with DynamoDB's conditional put and an injectable fault. */
-class MemoryCursorStore implements CursorStore {
-  readonly cursors = new Map<string, { cursor: ShardCursor; version: number }>();
-  fault: { kind: CursorFault; after: number } | undefined;
-  async get(shardId: string) {
-    const stored = this.cursors.get(shardId);
-    return { cursor: structuredClone(stored?.cursor ?? {}), version: stored?.version };
+/** The exporter's intents in memory, with an injectable fault. */
+class MemoryIntentStore implements IntentStore {
+  readonly intents = new Map<string, ExportIntent>();
+  fault: { kind: IntentFault; after: number } | undefined;
+  private trip(kind: IntentFault, message: string): void {
+    if (this.fault?.kind === kind && this.fault.after-- <= 0) {
+      this.fault = undefined;
+      throw new InjectedCrash(message);
+    }
   }
-  async put(shardId: string, cursor: ShardCursor, expectedVersion: number | undefined) {
-    const fault = this.fault;
-    if (fault?.kind === 'put' && fault.after-- <= 0) {
-      this.fault = undefined;
-      throw new InjectedCrash('cursor put refused');
-    }
-    if (this.cursors.get(shardId)?.version !== expectedVersion) return false;
-    this.cursors.set(shardId, { cursor: structuredClone(cursor), version: (expectedVersion ?? 0) + 1 });
-    if (fault?.kind === 'put-ack' && fault.after-- <= 0) {
-      this.fault = undefined;
-      throw new InjectedCrash('cursor put stored, answer lost');
-    }
-    return true;
+  async get(firstEventId: string) {
+    this.trip('get', 'intent read failed');
+    return structuredClone(this.intents.get(firstEventId));
+  }
+  async put(firstEventId: string, intent: ExportIntent) {
+    this.trip('put', 'intent write refused');
+    this.intents.set(firstEventId, structuredClone(intent));
+    this.trip('put-ack', 'intent stored, answer lost');
   }
 }
 
@@ -65,10 +62,15 @@ function shardOf(item: FlowItem): number {
 /**
  * The table's stream as the event source mapping reads it: per shard the records in order and a
  * checkpoint that moves only when a batch succeeded; a failed batch is delivered again, the same records.
+ * Now and then a successful batch is delivered again from the checkpoint before it (the rare duplicate
+ * delivery Lambda allows), possibly with more records.
  */
 class StreamShards {
   private readonly records: ChangeRecord[][] = Array.from({ length: SHARDS }, () => []);
   private readonly checkpoint = new Array<number>(SHARDS).fill(0);
+  private readonly previousCheckpoint = new Array<number>(SHARDS).fill(0);
+  /** Records of the last successful batch: a delivery from its start is never shorter (the stream only grows). */
+  private readonly previousLength = new Array<number>(SHARDS).fill(0);
   private readonly retrySize = new Array<number | undefined>(SHARDS).fill(undefined);
   private read = 0;
 
@@ -78,22 +80,25 @@ class StreamShards {
   private poll(): void {
     for (; this.read < this.table.changes.length; this.read++) {
       const item = this.table.changes[this.read]!;
-      this.records[shardOf(item)]!.push({
-        sequenceNumber: String(this.read + 1).padStart(21, '0'),
-        rows: closedRowsOf(item),
-      });
+      this.records[shardOf(item)]!.push({ eventId: `event-${this.read}`, rows: closedRowsOf(item) });
     }
   }
 
   /** Delivers the next batch of `shard` (up to `size` records); false when it has none. */
-  async deliver(shard: number, size: number, exporter: StreamExporter): Promise<boolean> {
+  async deliver(shard: number, size: number, exporter: StreamExporter, again = false): Promise<boolean> {
     this.poll();
-    const start = this.checkpoint[shard]!;
-    const batch = this.records[shard]!.slice(start, start + (this.retrySize[shard] ?? size));
+    const redelivery = again && this.retrySize[shard] === undefined;
+    const start = redelivery ? this.previousCheckpoint[shard]! : this.checkpoint[shard]!;
+    const length = redelivery ? Math.max(size, this.previousLength[shard]!) : (this.retrySize[shard] ?? size);
+    const batch = this.records[shard]!.slice(start, start + length);
     if (batch.length === 0) return false;
     try {
-      await exporter.exportBatch(`shard-${shard}`, batch);
-      this.checkpoint[shard] = start + batch.length;
+      await exporter.exportBatch(batch);
+      if (start + batch.length > this.checkpoint[shard]!) {
+        this.previousCheckpoint[shard] = start;
+        this.previousLength[shard] = batch.length;
+        this.checkpoint[shard] = start + batch.length;
+      }
       this.retrySize[shard] = undefined;
     } catch {
       this.retrySize[shard] = batch.length;
@@ -109,7 +114,13 @@ class StreamShards {
 
 const exporterFault = fc.option(
   fc.record({
-    kind: fc.constantFrom<CursorFault | 'insert' | 'insert-ack'>('put', 'put-ack', 'insert', 'insert-ack'),
+    kind: fc.constantFrom<IntentFault | 'insert' | 'insert-ack'>(
+      'put',
+      'put-ack',
+      'get',
+      'insert',
+      'insert-ack',
+    ),
     after: fc.nat({ max: 2 }),
   }),
   { nil: undefined },
@@ -127,6 +138,7 @@ const step = fc.record({
       shard: fc.nat({ max: SHARDS - 1 }),
       size: fc.integer({ min: 1, max: 8 }),
       fault: exporterFault,
+      again: fc.boolean(),
     }),
     { maxLength: 3 },
   ),
@@ -161,8 +173,8 @@ async function runScenario(s: Scenario) {
 
   const table = new MemoryFlowTable(CONFIG);
   const sink = new DedupSink();
-  const cursors = new MemoryCursorStore();
-  const exporter = new StreamExporter(cursors, sink, { clusterUUID: 'c' });
+  const intents = new MemoryIntentStore();
+  const exporter = new StreamExporter(intents, sink, { clusterUUID: 'c' });
   const stream = new StreamShards(table);
   let clock = T0;
   const ticker = new Ticker(table, {
@@ -216,10 +228,10 @@ async function runScenario(s: Scenario) {
     for (const run of st.exports) {
       if (run.fault?.kind === 'insert') sink.failNext = 'before';
       else if (run.fault?.kind === 'insert-ack') sink.failNext = 'after-ack-lost';
-      else if (run.fault) cursors.fault = { kind: run.fault.kind, after: run.fault.after };
-      await stream.deliver(run.shard, run.size, exporter);
+      else if (run.fault) intents.fault = { kind: run.fault.kind, after: run.fault.after };
+      await stream.deliver(run.shard, run.size, exporter, run.again);
       sink.failNext = undefined;
-      cursors.fault = undefined;
+      intents.fault = undefined;
     }
   }
   // Everything delivered, faults over: the ticker closes what is idle, the exporter drains the stream.
@@ -227,7 +239,8 @@ async function runScenario(s: Scenario) {
     clock += 200;
     const report = await ticker.round();
     expect(report.error).toBeUndefined();
-    for (let shard = 0; shard < SHARDS; shard++) while (await stream.deliver(shard, 8, exporter));
+    for (let shard = 0; shard < SHARDS; shard++)
+      for (let batch = 0; batch < 1000 && (await stream.deliver(shard, 8, exporter)); batch++);
   }
   expect(hasOpenFlows(table)).toBe(false);
   expect(stream.pending).toBe(false);
