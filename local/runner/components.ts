@@ -9,10 +9,10 @@ import type { KinesisSink } from '../../collector-edge/producer.ts';
 import { decodeWireBatch } from '../../core/wire.ts';
 import type { CheckpointStore } from '../esm/checkpoint-store.ts';
 import type { Clock } from '../esm/clock.ts';
-import { KinesisEventSourceMapping } from '../esm/emulator.ts';
+import { StreamEventSourceMapping } from '../esm/emulator.ts';
 import type { FailureDestination } from '../esm/failure-destination.ts';
 import { InProcessFunctionInvoker, type LambdaHandler } from '../esm/invoker.ts';
-import { regionFromArn } from '../esm/kinesis-event.ts';
+import { regionFromArn } from '../esm/shard-record.ts';
 import { KinesisStreamReader, type StreamReader } from '../esm/stream-reader.ts';
 import type { LocalTopology } from './template.ts';
 
@@ -121,12 +121,12 @@ export interface CorrelatorMappingOptions {
 }
 
 /** The correlator's event source mapping with the template's settings, function timeout and identity. */
-export function correlatorMapping(options: CorrelatorMappingOptions): KinesisEventSourceMapping {
+export function correlatorMapping(options: CorrelatorMappingOptions): StreamEventSourceMapping {
   const { topology, streamArn } = options;
   const accountId = streamArn.split(':')[4] || '000000000000';
   const region = regionFromArn(streamArn);
   const reader = new KinesisStreamReader(options.kinesis, streamArn);
-  return new KinesisEventSourceMapping({
+  return new StreamEventSourceMapping({
     reader: options.wrapReader ? options.wrapReader(reader) : reader,
     invoker: new InProcessFunctionInvoker({
       handler: options.handler,
