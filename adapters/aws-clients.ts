@@ -3,6 +3,7 @@
 // the real AWS endpoint, so the same code runs everywhere. Callers own the instances (create once, at
 // module scope in a Lambda handler).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -47,6 +48,11 @@ export function createKinesisClient(options: AwsClientOptions = {}): KinesisClie
 
 export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBClient {
   return new DynamoDBClient(commonConfig(options));
+}
+
+/** DynamoDB Streams (endpoint variable AWS_ENDPOINT_URL_DYNAMODB_STREAMS), read by local mode's event source mappings. */
+export function createDynamoDbStreamsClient(options: AwsClientOptions = {}): DynamoDBStreamsClient {
+  return new DynamoDBStreamsClient(commonConfig(options));
 }
 
 export function createSqsClient(options: AwsClientOptions = {}): SQSClient {

@@ -82,7 +82,11 @@ export async function startLocalEngines(options: LocalEnginesOptions = {}): Prom
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
       };
-      if (dynamodb) env.AWS_ENDPOINT_URL_DYNAMODB = dynamodb.endpoint;
+      if (dynamodb) {
+        env.AWS_ENDPOINT_URL_DYNAMODB = dynamodb.endpoint;
+        // DynamoDB Local also serves the DynamoDB Streams API (local/esm/dynamodb-stream-reader.ts).
+        env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS = dynamodb.endpoint;
+      }
       if (kinesis) env.AWS_ENDPOINT_URL_KINESIS = kinesis.endpoint;
       if (clickhouse) {
         env.CLICKHOUSE_URL = clickhouse.endpoint;

@@ -11,9 +11,10 @@ import type { Clock } from './clock.ts';
 import type { FailureCondition, FailureDestination } from './failure-destination.ts';
 import { buildOnFailureRecord } from './failure-destination.ts';
 import type { FunctionInvoker } from './invoker.ts';
-import { type EventSourceIdentity, type ShardRecord, toKinesisEvent } from './kinesis-event.ts';
 import type { EsmMetrics } from './metrics.ts';
 import type { StreamMappingSettings } from './settings.ts';
+import type { EventSourceIdentity, ShardRecord } from './shard-record.ts';
+import { eventFormatOf, type StreamEvent } from './stream-event.ts';
 
 export type EsmLogEvent =
   | {
@@ -122,7 +123,7 @@ async function processSegment(
     }
     if (invocations > 0) metrics.add('retries'); // these records were invoked before
 
-    const result = await deps.invoker.invoke(toKinesisEvent(pending, deps.source));
+    const result = await deps.invoker.invoke(eventOf(pending, deps));
     invocations += 1;
     metrics.add('invocations');
     metrics.add('recordsInvoked', pending.length);
@@ -212,8 +213,13 @@ async function discard(
     streamArn: deps.source.streamArn,
     nowMs: deps.clock.now(),
   });
-  await deps.destination.send(record, toKinesisEvent(records, deps.source));
+  await deps.destination.send(record, eventOf(records, deps));
   deps.metrics.add('failureRecordsSent');
+}
+
+/** The event of `records` in the shape of the mapping's source (Kinesis or DynamoDB Streams). */
+function eventOf(records: readonly ShardRecord[], deps: BatchProcessorDeps): StreamEvent {
+  return eventFormatOf(deps.source.streamArn).toEvent(records, deps.source);
 }
 
 function countPrefix(records: readonly ShardRecord[], predicate: (record: ShardRecord) => boolean): number {

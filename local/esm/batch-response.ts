@@ -1,5 +1,5 @@
 // How Lambda reads a stream function's result (reference §2.3, AWS ReportBatchItemFailures contract).
-import type { ShardRecord } from './kinesis-event.ts';
+import type { ShardRecord } from './shard-record.ts';
 
 export type BatchOutcome =
   | { readonly kind: 'success' }

@@ -1,21 +1,23 @@
-// A Kinesis event source mapping run locally: discovers shards (parents before children), runs one ShardWorker
+// A stream event source mapping run locally, for a Kinesis stream or a DynamoDB stream (the reader's ARN says
+// which, as the EventSourceArn tells Lambda): discovers shards (parents before children), runs one ShardWorker
 // per shard, and either loops in the background like Lambda's poller or advances in explicit steps.
 import { defaultRetryDelayMs, type EsmLogEvent } from './batch-processor.ts';
 import { type CheckpointStore, MemoryCheckpointStore } from './checkpoint-store.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { FailureDestination } from './failure-destination.ts';
 import type { FunctionInvoker } from './invoker.ts';
-import { regionFromArn } from './kinesis-event.ts';
 import { EsmMetrics, type EsmMetricsSnapshot } from './metrics.ts';
 import type { StreamMappingSettings } from './settings.ts';
+import { regionFromArn } from './shard-record.ts';
 import { ShardWorker } from './shard-worker.ts';
+import { eventFormatOf } from './stream-event.ts';
 import type { IteratorPosition, StreamReader } from './stream-reader.ts';
 
 export interface EventSourceMappingOptions {
   readonly reader: StreamReader;
   readonly invoker: FunctionInvoker;
   readonly settings: StreamMappingSettings;
-  /** The function's execution role ARN (the event's invokeIdentityArn). */
+  /** The function's execution role ARN (a Kinesis event's invokeIdentityArn). */
   readonly invokeIdentityArn: string;
   readonly destination?: FailureDestination;
   readonly checkpoints?: CheckpointStore;
@@ -28,7 +30,7 @@ export interface EventSourceMappingOptions {
   readonly log?: (event: EsmLogEvent) => void;
 }
 
-export class KinesisEventSourceMapping {
+export class StreamEventSourceMapping {
   readonly metrics = new EsmMetrics();
   readonly #options: EventSourceMappingOptions;
   readonly #clock: Clock;
@@ -41,6 +43,13 @@ export class KinesisEventSourceMapping {
   #running = false;
 
   constructor(options: EventSourceMappingOptions) {
+    const format = eventFormatOf(options.reader.streamArn);
+    if (!format.startingPositions.includes(options.settings.startingPosition)) {
+      throw new Error(
+        `StartingPosition ${options.settings.startingPosition} is not supported for ${format.eventSource} ` +
+          `(${format.startingPositions.join(', ')})`,
+      );
+    }
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#checkpoints = options.checkpoints ?? new MemoryCheckpointStore();
@@ -152,8 +161,8 @@ export class KinesisEventSourceMapping {
   async #refreshShardsIfDue(): Promise<ShardWorker[]> {
     const now = this.#clock.now();
     if (now - this.#lastRefreshMs < (this.#options.shardRefreshMs ?? 10_000)) return [];
-    const { status, shards } = await this.#options.reader.describe();
-    if (status !== 'ACTIVE' && status !== 'UPDATING') return []; // not ready yet: retry at the next poll
+    const { readable, shards } = await this.#options.reader.describe();
+    if (!readable) return []; // not ready yet: retry at the next poll
     this.#lastRefreshMs = now;
     const listed = new Set(shards.map((shard) => shard.shardId));
     const added: ShardWorker[] = [];

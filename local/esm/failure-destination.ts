@@ -1,14 +1,15 @@
 // On-failure destination of a stream mapping (reference §2.2). Lambda sends a record that names the discarded
-// sequence range; for SQS and SNS the records themselves stay in the stream and are not included.
+// sequence range; for SQS and SNS the records themselves stay in the stream and are not included. The range is
+// under KinesisBatchInfo for a Kinesis mapping and DDBStreamBatchInfo for a DynamoDB Streams one.
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KinesisStreamEvent } from 'aws-lambda';
-import type { ShardRecord } from './kinesis-event.ts';
+import { eventSourceOfArn, type ShardRecord } from './shard-record.ts';
+import type { StreamEvent } from './stream-event.ts';
 
 export type FailureCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
 
-export interface OnFailureRecord {
+interface OnFailureRecordBase {
   requestContext: {
     requestId: string;
     functionArn: string;
@@ -24,16 +25,29 @@ export interface OnFailureRecord {
   };
   version: '1.0';
   timestamp: string;
-  KinesisBatchInfo: {
-    shardId: string;
-    startSequenceNumber: string;
-    endSequenceNumber: string;
-    approximateArrivalOfFirstRecord: string;
-    approximateArrivalOfLastRecord: string;
-    batchSize: number;
-    streamArn: string;
-  };
 }
+
+export interface StreamBatchInfo {
+  shardId: string;
+  startSequenceNumber: string;
+  endSequenceNumber: string;
+  approximateArrivalOfFirstRecord: string;
+  approximateArrivalOfLastRecord: string;
+  batchSize: number;
+  streamArn: string;
+}
+
+export interface KinesisOnFailureRecord extends OnFailureRecordBase {
+  KinesisBatchInfo: StreamBatchInfo;
+  DDBStreamBatchInfo?: never;
+}
+
+export interface DynamoDbOnFailureRecord extends OnFailureRecordBase {
+  DDBStreamBatchInfo: StreamBatchInfo;
+  KinesisBatchInfo?: never;
+}
+
+export type OnFailureRecord = KinesisOnFailureRecord | DynamoDbOnFailureRecord;
 
 export interface DiscardedBatch {
   readonly condition: FailureCondition;
@@ -51,46 +65,44 @@ export function buildOnFailureRecord(batch: DiscardedBatch): OnFailureRecord {
   const first = batch.records[0];
   const last = batch.records[batch.records.length - 1];
   if (!first || !last) throw new Error('an on-failure record needs at least one discarded record');
-  const record: OnFailureRecord = {
+  const batchInfo: StreamBatchInfo = {
+    shardId: first.shardId,
+    startSequenceNumber: first.sequenceNumber,
+    endSequenceNumber: last.sequenceNumber,
+    approximateArrivalOfFirstRecord: new Date(first.approximateArrivalMs).toISOString(),
+    approximateArrivalOfLastRecord: new Date(last.approximateArrivalMs).toISOString(),
+    batchSize: batch.records.length,
+    streamArn: batch.streamArn,
+  };
+  // Keep AWS's key order: requestContext, responseContext (after a last attempt), version, timestamp, batch info.
+  const base: OnFailureRecordBase = {
     requestContext: {
       requestId: randomUUID(),
       functionArn: batch.functionArn,
       condition: batch.condition,
       approximateInvokeCount: batch.approximateInvokeCount,
     },
+    ...(batch.condition === 'RetryAttemptsExhausted' && batch.lastResponse
+      ? {
+          responseContext: {
+            statusCode: 200,
+            executedVersion: '$LATEST',
+            functionError: batch.lastResponse.functionError,
+          },
+        }
+      : {}),
     version: '1.0',
     timestamp: new Date(batch.nowMs).toISOString(),
-    KinesisBatchInfo: {
-      shardId: first.shardId,
-      startSequenceNumber: first.sequenceNumber,
-      endSequenceNumber: last.sequenceNumber,
-      approximateArrivalOfFirstRecord: new Date(first.approximateArrivalMs).toISOString(),
-      approximateArrivalOfLastRecord: new Date(last.approximateArrivalMs).toISOString(),
-      batchSize: batch.records.length,
-      streamArn: batch.streamArn,
-    },
   };
-  if (batch.condition === 'RetryAttemptsExhausted' && batch.lastResponse) {
-    // Keep AWS's key order: requestContext, responseContext, version, timestamp, KinesisBatchInfo.
-    return {
-      requestContext: record.requestContext,
-      responseContext: {
-        statusCode: 200,
-        executedVersion: '$LATEST',
-        functionError: batch.lastResponse.functionError,
-      },
-      version: record.version,
-      timestamp: record.timestamp,
-      KinesisBatchInfo: record.KinesisBatchInfo,
-    };
-  }
-  return record;
+  return eventSourceOfArn(batch.streamArn) === 'aws:kinesis'
+    ? { ...base, KinesisBatchInfo: batchInfo }
+    : { ...base, DDBStreamBatchInfo: batchInfo };
 }
 
 /** Where discarded batches go. An SQS implementation sends `JSON.stringify(record)` as the message body. */
 export interface FailureDestination {
   /** `payload` is the event of the discarded records, for destinations that keep it (S3 does, SQS/SNS do not). */
-  send(record: OnFailureRecord, payload: KinesisStreamEvent): Promise<void>;
+  send(record: OnFailureRecord, payload: StreamEvent): Promise<void>;
 }
 
 /**
@@ -108,7 +120,7 @@ export class JsonLinesFailureDestination implements FailureDestination {
     this.#includePayload = options.includePayload ?? false;
   }
 
-  async send(record: OnFailureRecord, payload: KinesisStreamEvent): Promise<void> {
+  async send(record: OnFailureRecord, payload: StreamEvent): Promise<void> {
     await mkdir(this.#directory, { recursive: true });
     const line = this.#includePayload ? { ...record, payload } : record;
     await appendFile(this.path, `${JSON.stringify(line)}\n`);

@@ -1,5 +1,7 @@
 // Event source mapping settings, read from the synthesized CloudFormation template so local mode runs with
 // exactly what the stack deploys. Property names and defaults are CloudFormation's AWS::Lambda::EventSourceMapping.
+// A mapping's source is what its EventSourceArn references: a Kinesis stream's Arn, or a DynamoDB table's
+// StreamArn (the table's stream); mappings of other sources (SQS...) are not the emulator's.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -21,7 +23,7 @@ export interface StreamMappingSettings {
   readonly enabled: boolean;
 }
 
-/** AWS's defaults for a Kinesis mapping when a property is absent. */
+/** AWS's defaults for a Kinesis or DynamoDB Streams mapping when a property is absent. */
 export const DEFAULT_STREAM_MAPPING_SETTINGS: StreamMappingSettings = {
   batchSize: 100,
   maximumBatchingWindowSeconds: 0,
@@ -55,21 +57,43 @@ export interface KinesisMappingDefinition {
     readonly streamMode?: string;
     readonly retentionPeriodHours?: number;
   };
-  readonly function: {
+  readonly function: MappingFunctionDefinition;
+  readonly onFailure?: MappingDestinationDefinition;
+}
+
+/** A mapping whose EventSourceArn is `{"Fn::GetAtt": [Table, "StreamArn"]}`: it reads the table's stream. */
+export interface DynamoDbStreamMappingDefinition {
+  readonly logicalId: string;
+  readonly settings: StreamMappingSettings;
+  readonly table: {
     readonly logicalId: string;
+    /** The TableName property; CloudFormation generates one when absent. */
     readonly name?: string;
-    /** The construct path (`aws:cdk:path` metadata), e.g. `Flowline/Correlator/Handler/Function/Resource`. */
-    readonly cdkPath?: string;
-    /** The handler module, relative to the project root (`flowline:entry` metadata of FlowlineFunction). */
-    readonly entry?: string;
-    readonly handler?: string;
-    readonly runtime?: string;
-    readonly timeoutSeconds: number;
-    readonly memorySizeMb: number;
-    /** Environment variables as synthesized: values may still be CloudFormation intrinsics. */
-    readonly environment: Readonly<Record<string, unknown>>;
+    /** StreamSpecification.StreamViewType: what each record carries (KEYS_ONLY, NEW_IMAGE...). */
+    readonly streamViewType: string;
   };
-  readonly onFailure?: { readonly logicalId: string; readonly type: string };
+  readonly function: MappingFunctionDefinition;
+  readonly onFailure?: MappingDestinationDefinition;
+}
+
+export interface MappingDestinationDefinition {
+  readonly logicalId: string;
+  readonly type: string;
+}
+
+export interface MappingFunctionDefinition {
+  readonly logicalId: string;
+  readonly name?: string;
+  /** The construct path (`aws:cdk:path` metadata), e.g. `Flowline/Correlator/Handler/Function/Resource`. */
+  readonly cdkPath?: string;
+  /** The handler module, relative to the project root (`flowline:entry` metadata of FlowlineFunction). */
+  readonly entry?: string;
+  readonly handler?: string;
+  readonly runtime?: string;
+  readonly timeoutSeconds: number;
+  readonly memorySizeMb: number;
+  /** Environment variables as synthesized: values may still be CloudFormation intrinsics. */
+  readonly environment: Readonly<Record<string, unknown>>;
 }
 
 export class TemplateSettingsError extends Error {
@@ -78,15 +102,79 @@ export class TemplateSettingsError extends Error {
 
 /** Every Kinesis event source mapping of the template, with its stream, function and failure destination. */
 export function readKinesisMappings(template: CloudFormationTemplate): KinesisMappingDefinition[] {
+  return streamMappingsOf(template, 'AWS::Kinesis::Stream', 'Arn').map((mapping) => ({
+    logicalId: mapping.logicalId,
+    settings: mapping.settings,
+    stream: readStream(mapping.sourceId, mapping.source.Properties ?? {}),
+    function: mapping.function,
+    ...mapping.onFailure,
+  }));
+}
+
+/**
+ * Every event source mapping of the template that reads a DynamoDB table's stream, with the table, function and
+ * failure destination. DynamoDB Streams has no AT_TIMESTAMP iterator, so that StartingPosition is refused.
+ */
+export function readDynamoDbStreamMappings(
+  template: CloudFormationTemplate,
+): DynamoDbStreamMappingDefinition[] {
+  return streamMappingsOf(template, 'AWS::DynamoDB::Table', 'StreamArn').map((mapping) => {
+    const where = `EventSourceMapping ${mapping.logicalId}`;
+    if (mapping.settings.startingPosition === 'AT_TIMESTAMP') {
+      throw new TemplateSettingsError(
+        `${where}: a DynamoDB stream has no AT_TIMESTAMP position (TRIM_HORIZON or LATEST)`,
+      );
+    }
+    const props = mapping.source.Properties ?? {};
+    const spec = props.StreamSpecification as { StreamViewType?: unknown } | undefined;
+    if (typeof spec?.StreamViewType !== 'string') {
+      throw new TemplateSettingsError(
+        `${where}: table ${mapping.sourceId} has no StreamSpecification.StreamViewType, so no StreamArn`,
+      );
+    }
+    return {
+      logicalId: mapping.logicalId,
+      settings: mapping.settings,
+      table: {
+        logicalId: mapping.sourceId,
+        ...(typeof props.TableName === 'string' ? { name: props.TableName } : {}),
+        streamViewType: spec.StreamViewType,
+      },
+      function: mapping.function,
+      ...mapping.onFailure,
+    };
+  });
+}
+
+interface StreamMappingResource {
+  readonly logicalId: string;
+  readonly settings: StreamMappingSettings;
+  readonly sourceId: string;
+  readonly source: CloudFormationResource;
+  readonly function: MappingFunctionDefinition;
+  readonly onFailure: { onFailure?: MappingDestinationDefinition };
+}
+
+/** The mappings whose EventSourceArn is `attribute` (or a Ref) of a resource of `sourceType`. */
+function streamMappingsOf(
+  template: CloudFormationTemplate,
+  sourceType: string,
+  attribute: string,
+): StreamMappingResource[] {
   const resources = template.Resources ?? {};
-  const mappings: KinesisMappingDefinition[] = [];
+  const mappings: StreamMappingResource[] = [];
   for (const [logicalId, resource] of Object.entries(resources)) {
     if (resource.Type !== 'AWS::Lambda::EventSourceMapping') continue;
     const props = resource.Properties ?? {};
     const where = `EventSourceMapping ${logicalId}`;
-    const streamId = referencedLogicalId(props.EventSourceArn, 'Arn', `${where} EventSourceArn`);
-    const stream = resources[streamId];
-    if (stream?.Type !== 'AWS::Kinesis::Stream') continue; // not a Kinesis mapping (SQS, DynamoDB streams...)
+    const reference = referenceOf(props.EventSourceArn, `${where} EventSourceArn`);
+    const source = resources[reference.logicalId];
+    if (source?.Type !== sourceType) continue; // another source (SQS, the other kind of stream...)
+    if (reference.attribute !== undefined && reference.attribute !== attribute) {
+      throw new TemplateSettingsError(
+        `${where}: EventSourceArn must be the ${attribute} of ${reference.logicalId}, not its ${reference.attribute}`,
+      );
+    }
     const functionId = referencedLogicalId(props.FunctionName, undefined, `${where} FunctionName`);
     const fn = resources[functionId];
     if (fn?.Type !== 'AWS::Lambda::Function') {
@@ -95,9 +183,10 @@ export function readKinesisMappings(template: CloudFormationTemplate): KinesisMa
     mappings.push({
       logicalId,
       settings: readStreamMappingSettings(props, where),
-      stream: readStream(streamId, stream.Properties ?? {}),
+      sourceId: reference.logicalId,
+      source,
       function: readFunction(functionId, fn),
-      ...readOnFailure(props, resources, where),
+      onFailure: readOnFailure(props, resources, where),
     });
   }
   return mappings;
@@ -215,10 +304,7 @@ function readStream(logicalId: string, props: Record<string, unknown>): KinesisM
   };
 }
 
-function readFunction(
-  logicalId: string,
-  resource: CloudFormationResource,
-): KinesisMappingDefinition['function'] {
+function readFunction(logicalId: string, resource: CloudFormationResource): MappingFunctionDefinition {
   const props = resource.Properties ?? {};
   const environment =
     (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
@@ -241,7 +327,7 @@ function readOnFailure(
   props: Record<string, unknown>,
   resources: Record<string, CloudFormationResource>,
   where: string,
-): { onFailure?: KinesisMappingDefinition['onFailure'] } {
+): { onFailure?: MappingDestinationDefinition } {
   const destination = (props.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)
     ?.OnFailure?.Destination;
   if (destination === undefined) return {};
@@ -258,16 +344,23 @@ function readOnFailure(
 
 /** `{Ref: X}` or `{"Fn::GetAtt": [X, attribute]}` -> X. */
 function referencedLogicalId(value: unknown, attribute: string | undefined, where: string): string {
+  const reference = referenceOf(value, where);
+  if (attribute !== undefined && reference.attribute !== undefined && reference.attribute !== attribute) {
+    throw new TemplateSettingsError(
+      `${where}: expected a reference to the ${attribute} of a resource, got ${JSON.stringify(value)}`,
+    );
+  }
+  return reference.logicalId;
+}
+
+/** `{Ref: X}` -> X; `{"Fn::GetAtt": [X, A]}` -> X and A. */
+function referenceOf(value: unknown, where: string): { logicalId: string; attribute?: string } {
   if (value !== null && typeof value === 'object') {
     const ref = (value as { Ref?: unknown }).Ref;
-    if (typeof ref === 'string') return ref;
+    if (typeof ref === 'string') return { logicalId: ref };
     const getAtt = (value as { 'Fn::GetAtt'?: unknown })['Fn::GetAtt'];
-    if (
-      Array.isArray(getAtt) &&
-      typeof getAtt[0] === 'string' &&
-      (attribute === undefined || getAtt[1] === attribute)
-    ) {
-      return getAtt[0];
+    if (Array.isArray(getAtt) && typeof getAtt[0] === 'string' && typeof getAtt[1] === 'string') {
+      return { logicalId: getAtt[0], attribute: getAtt[1] };
     }
   }
   throw new TemplateSettingsError(

@@ -1,14 +1,16 @@
-// One shard of a mapping: reads ahead with GetRecords, spreads records over ParallelizationFactor lanes by
-// partition key hash (so each key stays in order), forms batches by size, payload and batching window, runs
-// them through the batch processor and advances the shard's checkpoint over the records that are finished.
+// One shard of a mapping: reads ahead with GetRecords, spreads records over ParallelizationFactor lanes by the
+// hash of their ordering key (Kinesis partition key, DynamoDB item key: each key stays in order), forms batches
+// by size, payload and batching window, runs them through the batch processor and advances the shard's
+// checkpoint over the records that are finished.
 import { createHash } from 'node:crypto';
 import { type BatchProcessorDeps, processBatch } from './batch-processor.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { describeError } from './invoker.ts';
-import { eventRecordBytes, MAX_INVOKE_PAYLOAD_BYTES, type ShardRecord } from './kinesis-event.ts';
+import type { ShardRecord } from './shard-record.ts';
+import { eventFormatOf, MAX_INVOKE_PAYLOAD_BYTES, type StreamEventFormat } from './stream-event.ts';
 import type { IteratorPosition, StreamReader } from './stream-reader.ts';
 
-/** GetRecords returns at most 10,000 records per call. */
+/** Kinesis GetRecords returns at most 10,000 records per call (readers cap it lower where their API does). */
 const GET_RECORDS_MAX = 10_000;
 
 interface BufferedRecord {
@@ -36,6 +38,7 @@ export interface ShardWorkerOptions {
 export class ShardWorker {
   readonly shardId: string;
   readonly #options: ShardWorkerOptions;
+  readonly #format: StreamEventFormat;
   readonly #lanes: Lane[];
   #iterator: string | undefined;
   #endOfShard = false;
@@ -49,6 +52,7 @@ export class ShardWorker {
   constructor(options: ShardWorkerOptions) {
     this.shardId = options.shardId;
     this.#options = options;
+    this.#format = eventFormatOf(options.processor.source.streamArn);
     this.#lanes = Array.from({ length: options.processor.settings.parallelizationFactor }, () => new Lane());
   }
 
@@ -145,8 +149,8 @@ export class ShardWorker {
 
   #buffer(record: ShardRecord, now: number): void {
     const factor = this.#lanes.length;
-    const lane = this.#lanes[factor === 1 ? 0 : laneOf(record.partitionKey, factor)] as Lane;
-    const bytes = eventRecordBytes(record, this.#options.processor.source);
+    const lane = this.#lanes[factor === 1 ? 0 : laneOf(this.#format.orderingKey(record), factor)] as Lane;
+    const bytes = this.#format.recordBytes(record, this.#options.processor.source);
     lane.buffer.push({ record, bytes, bufferedAtMs: now });
     lane.bytes += bytes;
     const entry = { sequenceNumber: record.sequenceNumber, done: false };
@@ -180,7 +184,7 @@ export class ShardWorker {
       if (unfinished.length > 0) {
         const now = this.#options.processor.clock.now();
         const back = unfinished.map((record) => {
-          const bytes = eventRecordBytes(record, this.#options.processor.source);
+          const bytes = this.#format.recordBytes(record, this.#options.processor.source);
           return {
             record,
             bytes,
@@ -241,8 +245,8 @@ export class ShardWorker {
   }
 }
 
-/** Lane of a partition key: the key's MD5 (as Kinesis hashes keys) modulo the factor. */
-export function laneOf(partitionKey: string, lanes: number): number {
-  const digest = createHash('md5').update(partitionKey).digest();
+/** Lane of an ordering key: the key's MD5 (as Kinesis hashes partition keys) modulo the factor. */
+export function laneOf(orderingKey: string, lanes: number): number {
+  const digest = createHash('md5').update(orderingKey).digest();
   return digest.readUInt32BE(12) % lanes;
 }

@@ -1,5 +1,6 @@
-// Reading a Kinesis stream shard by shard with the polling API Lambda uses (GetShardIterator / GetRecords).
-// The client must use the HTTP/1.1 handler when it talks to kinesis-mock (reference §4.1).
+// Reading a stream shard by shard with the polling API Lambda uses (GetShardIterator / GetRecords): the
+// interface every source implements, and Kinesis's (DynamoDB Streams: dynamodb-stream-reader.ts).
+// The Kinesis client must use the HTTP/1.1 handler when it talks to kinesis-mock (reference §4.1).
 import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
@@ -9,7 +10,7 @@ import {
   type Shard,
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
-import type { ShardRecord } from './kinesis-event.ts';
+import type { ShardRecord } from './shard-record.ts';
 
 export interface ShardInfo {
   readonly shardId: string;
@@ -28,9 +29,17 @@ export interface ReadResult {
   readonly millisBehindLatest?: number;
 }
 
+export interface StreamDescription {
+  /** The source's own stream status (Kinesis ACTIVE, DynamoDB Streams ENABLED...). */
+  readonly status: string;
+  /** Whether shards can be listed and read now; if not, the mapping asks again at its next refresh. */
+  readonly readable: boolean;
+  readonly shards: ShardInfo[];
+}
+
 export interface StreamReader {
   readonly streamArn: string;
-  describe(): Promise<{ status: string; shards: ShardInfo[] }>;
+  describe(): Promise<StreamDescription>;
   iterator(shardId: string, position: IteratorPosition): Promise<string>;
   read(shardId: string, iterator: string, limit: number): Promise<ReadResult>;
 }
@@ -44,10 +53,10 @@ export class KinesisStreamReader implements StreamReader {
     this.streamArn = streamArn;
   }
 
-  async describe(): Promise<{ status: string; shards: ShardInfo[] }> {
+  async describe(): Promise<StreamDescription> {
     const summary = await this.#client.send(new DescribeStreamSummaryCommand({ StreamARN: this.streamArn }));
     const status = summary.StreamDescriptionSummary?.StreamStatus ?? 'UNKNOWN';
-    if (status !== 'ACTIVE' && status !== 'UPDATING') return { status, shards: [] };
+    if (status !== 'ACTIVE' && status !== 'UPDATING') return { status, readable: false, shards: [] };
     const shards: Shard[] = [];
     let nextToken: string | undefined;
     do {
@@ -59,6 +68,7 @@ export class KinesisStreamReader implements StreamReader {
     } while (nextToken);
     return {
       status,
+      readable: true,
       shards: shards.map((shard) => ({
         shardId: shard.ShardId as string,
         parentShardIds: [shard.ParentShardId, shard.AdjacentParentShardId].filter(
@@ -95,9 +105,12 @@ export class KinesisStreamReader implements StreamReader {
         shardId,
         sequenceNumber: record.SequenceNumber as string,
         sequence: BigInt(record.SequenceNumber as string),
-        partitionKey: record.PartitionKey as string,
-        data: record.Data ?? new Uint8Array(),
         approximateArrivalMs: record.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
+        payload: {
+          eventSource: 'aws:kinesis',
+          partitionKey: record.PartitionKey as string,
+          data: record.Data ?? new Uint8Array(),
+        },
       }),
     );
     return {

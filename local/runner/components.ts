@@ -9,11 +9,11 @@ import type { KinesisSink } from '../../collector-edge/producer.ts';
 import { decodeWireBatch } from '../../core/wire.ts';
 import type { CheckpointStore } from '../esm/checkpoint-store.ts';
 import type { Clock } from '../esm/clock.ts';
-import { KinesisEventSourceMapping } from '../esm/emulator.ts';
+import type { StreamEventSourceMapping } from '../esm/emulator.ts';
 import type { FailureDestination } from '../esm/failure-destination.ts';
-import { InProcessFunctionInvoker, type LambdaHandler } from '../esm/invoker.ts';
-import { regionFromArn } from '../esm/kinesis-event.ts';
+import type { LambdaHandler } from '../esm/invoker.ts';
 import { KinesisStreamReader, type StreamReader } from '../esm/stream-reader.ts';
+import { templateEventSourceMapping } from '../esm/template-mapping.ts';
 import type { LocalTopology } from './template.ts';
 
 export interface LocalCollectorOptions {
@@ -121,23 +121,13 @@ export interface CorrelatorMappingOptions {
 }
 
 /** The correlator's event source mapping with the template's settings, function timeout and identity. */
-export function correlatorMapping(options: CorrelatorMappingOptions): KinesisEventSourceMapping {
-  const { topology, streamArn } = options;
-  const accountId = streamArn.split(':')[4] || '000000000000';
-  const region = regionFromArn(streamArn);
-  const reader = new KinesisStreamReader(options.kinesis, streamArn);
-  return new KinesisEventSourceMapping({
+export function correlatorMapping(options: CorrelatorMappingOptions): StreamEventSourceMapping {
+  const reader = new KinesisStreamReader(options.kinesis, options.streamArn);
+  return templateEventSourceMapping({
+    stackName: options.topology.stackName,
+    definition: options.topology.mapping,
     reader: options.wrapReader ? options.wrapReader(reader) : reader,
-    invoker: new InProcessFunctionInvoker({
-      handler: options.handler,
-      functionName: `${topology.stackName}-${topology.correlator.logicalId}`,
-      region,
-      accountId,
-      timeoutSeconds: topology.correlator.timeoutSeconds,
-      memorySizeMb: topology.correlator.memorySizeMb,
-    }),
-    settings: topology.mapping.settings,
-    invokeIdentityArn: `arn:aws:iam::${accountId}:role/${topology.stackName}-${topology.correlator.logicalId}-role`,
+    handler: options.handler,
     destination: options.destination,
     checkpoints: options.checkpoints,
     clock: options.clock,

@@ -23,7 +23,7 @@ import type { FlowStore } from '../../core/flow-state/ports.ts';
 import type { RoundReport } from '../../functions/flusher/flusher.ts';
 import { MemoryCheckpointStore } from '../esm/checkpoint-store.ts';
 import { ManualClock } from '../esm/clock.ts';
-import type { KinesisEventSourceMapping } from '../esm/emulator.ts';
+import type { StreamEventSourceMapping } from '../esm/emulator.ts';
 import { JsonLinesFailureDestination } from '../esm/failure-destination.ts';
 import type { LambdaHandler } from '../esm/invoker.ts';
 import type { StreamReader } from '../esm/stream-reader.ts';
@@ -119,7 +119,7 @@ export class EventTimePipeline {
   readonly rounds: RoundReport[] = [];
   readonly failures: JsonLinesFailureDestination;
   readonly collector: Collector | undefined;
-  readonly mapping: KinesisEventSourceMapping;
+  readonly mapping: StreamEventSourceMapping;
   /** One per flusher function of the template, in FLUSHER_INDEX order. */
   readonly #flushers: EventTimeFlusher[];
   /** The flushers' clock reads this: one fixed time per round. */
@@ -136,7 +136,7 @@ export class EventTimePipeline {
       mappingClock: ManualClock;
       correlatorCounters: CorrelatorCounters;
       collector: Collector | undefined;
-      mapping: KinesisEventSourceMapping;
+      mapping: StreamEventSourceMapping;
       flushers: EventTimeFlusher[];
       flusherTime: { ms: number };
       failures: JsonLinesFailureDestination;

@@ -7,6 +7,7 @@ import {
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
+  type StreamViewType,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -68,7 +69,8 @@ export async function ensureStream(kinesis: KinesisClient, stream: StreamDefinit
 }
 
 /**
- * The CreateTable input of the template's table: keys, attribute definitions, GSIs, billing. Encryption,
+ * The CreateTable input of the template's table: keys, attribute definitions, GSIs, billing, its stream if it
+ * has one (what a DynamoDB stream event source mapping reads). Encryption,
  * point-in-time recovery and deletion protection are AWS-side properties with no local meaning (their KMS
  * key is a CloudFormation reference), so they are left out.
  */
@@ -88,6 +90,14 @@ export function createTableInputOf(table: TableDefinition): CreateTableCommandIn
       ? {
           ProvisionedThroughput:
             table.provisionedThroughput as CreateTableCommandInput['ProvisionedThroughput'],
+        }
+      : {}),
+    ...(table.streamViewType
+      ? {
+          StreamSpecification: {
+            StreamEnabled: true,
+            StreamViewType: table.streamViewType as StreamViewType,
+          },
         }
       : {}),
   };

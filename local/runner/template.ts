@@ -118,6 +118,8 @@ export interface TableDefinition {
   readonly billingMode: string;
   readonly provisionedThroughput?: unknown;
   readonly ttlAttribute?: string;
+  /** StreamSpecification.StreamViewType when the table has a stream (an event source mapping may read it). */
+  readonly streamViewType?: string;
 }
 
 export interface FunctionDefinition {
@@ -262,20 +264,7 @@ export function readLocalTopology(template: CloudFormationTemplate, stackName = 
       'the correlator\u2019s TABLE_NAME does not reference an AWS::DynamoDB::Table',
     );
   }
-  const tableProps = tableResource.Properties ?? {};
-  const ttl = tableProps.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
-  const table: TableDefinition = {
-    logicalId: tableRef,
-    name: physicalName(stackName, tableRef, tableProps.TableName),
-    attributeDefinitions: tableProps.AttributeDefinitions as unknown[],
-    keySchema: tableProps.KeySchema as unknown[],
-    ...(tableProps.GlobalSecondaryIndexes
-      ? { globalSecondaryIndexes: tableProps.GlobalSecondaryIndexes as unknown[] }
-      : {}),
-    billingMode: typeof tableProps.BillingMode === 'string' ? tableProps.BillingMode : 'PROVISIONED',
-    ...(tableProps.ProvisionedThroughput ? { provisionedThroughput: tableProps.ProvisionedThroughput } : {}),
-    ...(ttl?.Enabled && ttl.AttributeName ? { ttlAttribute: ttl.AttributeName } : {}),
-  };
+  const table = readTableDefinition(stackName, tableRef, tableResource);
 
   return {
     stackName,
@@ -285,6 +274,33 @@ export function readLocalTopology(template: CloudFormationTemplate, stackName = 
     correlator: functionDefinition(correlatorId, correlatorResource),
     flushers,
     flusherScheduleSeconds: flusherSchedule(resources, flushers[0].logicalId),
+  };
+}
+
+/**
+ * A table of the template as local mode creates it (provision.ts): the flow table, or the table whose stream a
+ * DynamoDB stream event source mapping reads (settings.ts readDynamoDbStreamMappings).
+ */
+export function readTableDefinition(
+  stackName: string,
+  logicalId: string,
+  resource: CloudFormationResource,
+): TableDefinition {
+  const props = resource.Properties ?? {};
+  const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+  const stream = props.StreamSpecification as { StreamViewType?: unknown } | undefined;
+  return {
+    logicalId,
+    name: physicalName(stackName, logicalId, props.TableName),
+    attributeDefinitions: props.AttributeDefinitions as unknown[],
+    keySchema: props.KeySchema as unknown[],
+    ...(props.GlobalSecondaryIndexes
+      ? { globalSecondaryIndexes: props.GlobalSecondaryIndexes as unknown[] }
+      : {}),
+    billingMode: typeof props.BillingMode === 'string' ? props.BillingMode : 'PROVISIONED',
+    ...(props.ProvisionedThroughput ? { provisionedThroughput: props.ProvisionedThroughput } : {}),
+    ...(ttl?.Enabled && ttl.AttributeName ? { ttlAttribute: ttl.AttributeName } : {}),
+    ...(typeof stream?.StreamViewType === 'string' ? { streamViewType: stream.StreamViewType } : {}),
   };
 }
 

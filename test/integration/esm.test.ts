@@ -13,7 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bundleFunction, loadBundledHandler } from '../../local/bundle.ts';
 import { FileCheckpointStore, MemoryCheckpointStore } from '../../local/esm/checkpoint-store.ts';
 import { type Clock, ManualClock, systemClock } from '../../local/esm/clock.ts';
-import { KinesisEventSourceMapping } from '../../local/esm/emulator.ts';
+import { StreamEventSourceMapping } from '../../local/esm/emulator.ts';
 import { JsonLinesFailureDestination, type OnFailureRecord } from '../../local/esm/failure-destination.ts';
 import { InProcessFunctionInvoker, type LambdaHandler } from '../../local/esm/invoker.ts';
 import { DEFAULT_STREAM_MAPPING_SETTINGS, type StreamMappingSettings } from '../../local/esm/settings.ts';
@@ -111,7 +111,7 @@ async function mapping(
     directory: join(workDir, `failures-${streamCount}`),
   });
   const handler = extra.handler ?? (await loadBundledHandler(bundledHandler));
-  const esm = new KinesisEventSourceMapping({
+  const esm = new StreamEventSourceMapping({
     reader: new KinesisStreamReader(engines().kinesis, streamArn),
     invoker: new InProcessFunctionInvoker({
       handler,
@@ -481,7 +481,7 @@ describe('Kinesis event source mapping emulator, resharding and faults', () => {
         return real.read(shardId, iterator, limit);
       },
     };
-    const esm = new KinesisEventSourceMapping({
+    const esm = new StreamEventSourceMapping({
       reader: throttlingReader,
       invoker: new InProcessFunctionInvoker({
         handler: await loadBundledHandler(bundledHandler),
@@ -505,7 +505,7 @@ describe('Kinesis event source mapping emulator, resharding and faults', () => {
     await put(engines().kinesis, streamArn, [{ data: 'poison-x', partitionKey: 'k' }]);
     const written: OnFailureRecord[] = [];
     let destinationDown = true;
-    const esm = new KinesisEventSourceMapping({
+    const esm = new StreamEventSourceMapping({
       reader: new KinesisStreamReader(engines().kinesis, streamArn),
       invoker: new InProcessFunctionInvoker({
         handler: await loadBundledHandler(bundledHandler),
@@ -529,7 +529,7 @@ describe('Kinesis event source mapping emulator, resharding and faults', () => {
     expect(esm.snapshot().processingErrors).toBe(1);
     destinationDown = false;
     await esm.drain();
-    expect(written.map((record) => record.KinesisBatchInfo.batchSize)).toEqual([1]);
+    expect(written.map((record) => record.KinesisBatchInfo?.batchSize)).toEqual([1]);
     expect(esm.checkpoints()['shardId-000000000000']).toBeDefined();
   });
 });

@@ -4,9 +4,9 @@ import { defaultRetryDelayMs, type EsmLogEvent, processBatch } from '../../../lo
 import { ManualClock } from '../../../local/esm/clock.ts';
 import { MemoryFailureDestination } from '../../../local/esm/failure-destination.ts';
 import { InProcessFunctionInvoker, type LambdaHandler } from '../../../local/esm/invoker.ts';
-import type { ShardRecord } from '../../../local/esm/kinesis-event.ts';
 import { EsmMetrics } from '../../../local/esm/metrics.ts';
 import { DEFAULT_STREAM_MAPPING_SETTINGS, type StreamMappingSettings } from '../../../local/esm/settings.ts';
+import type { ShardRecord } from '../../../local/esm/shard-record.ts';
 import { BASE_ARRIVAL_MS, shardRecords } from './records.ts';
 
 const STREAM_ARN = 'arn:aws:kinesis:eu-west-1:123456789012:stream/flows';

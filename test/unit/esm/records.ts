@@ -1,5 +1,5 @@
 // Shard records for unit tests: real-looking 56-digit sequence numbers, one second apart.
-import type { ShardRecord } from '../../../local/esm/kinesis-event.ts';
+import type { ShardRecord } from '../../../local/esm/shard-record.ts';
 
 export const BASE_SEQUENCE = 49590338271490256608559692538361571095921575989136588898n;
 export const BASE_ARRIVAL_MS = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
@@ -11,9 +11,12 @@ export function shardRecords(count: number, shardId = 'shardId-000000000001'): S
       shardId,
       sequenceNumber: sequence.toString(),
       sequence,
-      partitionKey: `key-${index % 3}`,
-      data: new TextEncoder().encode(`record ${index}`),
       approximateArrivalMs: BASE_ARRIVAL_MS + index * 1000,
+      payload: {
+        eventSource: 'aws:kinesis',
+        partitionKey: `key-${index % 3}`,
+        data: new TextEncoder().encode(`record ${index}`),
+      },
     };
   });
 }
