@@ -7,11 +7,8 @@ import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
 
 type Env = Record<string, string | undefined>;
 
-export interface FlusherConfig {
-  tableName: string;
-  schedule: ScheduleConfig;
-  /** FLUSHER_INDEX of FLUSHER_COUNT (default 0 of 1): the due shards and manifest slots it owns. */
-  partition: FlusherPartition;
+/** Where and how rows reach ClickHouse (the exporter's, and the flusher's before it). */
+export interface ClickHouseTarget {
   clusterUUID: string;
   clickhouse: {
     url: string;
@@ -26,6 +23,15 @@ export interface FlusherConfig {
     compression: boolean;
     insertQuorum: string | undefined;
   };
+  /** How long fetched credentials are reused by a warm container. */
+  secretMaxAgeSeconds: number;
+}
+
+export interface FlusherConfig extends ClickHouseTarget {
+  tableName: string;
+  schedule: ScheduleConfig;
+  /** FLUSHER_INDEX of FLUSHER_COUNT (default 0 of 1): the due shards and manifest slots it owns. */
+  partition: FlusherPartition;
   commitIntervalMs: number;
   runForMs: number;
   maxBackoffMs: number;
@@ -34,8 +40,6 @@ export interface FlusherConfig {
   /** Inserts of one round in flight at once (one is encoded while another is written). */
   insertConcurrency: number;
   writeConcurrency: number;
-  /** How long fetched credentials are reused by a warm container. */
-  secretMaxAgeSeconds: number;
 }
 
 /**
@@ -77,7 +81,12 @@ export function partitionFromEnv(env: Env, dueShardCount: number): FlusherPartit
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
+/**
+ * CLUSTER_UUID, CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_SECRET_ID (or, locally,
+ * CLICKHOUSE_PASSWORD), CLICKHOUSE_REQUEST_TIMEOUT_MS, CLICKHOUSE_COMPRESSION, CLICKHOUSE_INSERT_QUORUM,
+ * CLICKHOUSE_SECRET_MAX_AGE_SECONDS.
+ */
+export function clickHouseTargetFromEnv(env: Env = process.env): ClickHouseTarget {
   const url = env.CLICKHOUSE_URL?.trim();
   if (!url) throw new EnvConfigError('CLICKHOUSE_URL is required (https://<host>:8443 for ClickHouse Cloud)');
   const clusterUUID = env.CLUSTER_UUID?.trim() ?? '';
@@ -91,12 +100,7 @@ export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
   if (!secretId && password === undefined) {
     throw new EnvConfigError('set CLICKHOUSE_SECRET_ID (Secrets Manager) or, locally, CLICKHOUSE_PASSWORD');
   }
-  const commitSeconds = positiveIntFromEnv(env, 'COMMIT_INTERVAL_SECONDS', 8);
-  const schedule = scheduleConfigFromEnv(env);
   return {
-    tableName: env.TABLE_NAME?.trim() || DEFAULT_TABLE_NAME,
-    schedule,
-    partition: partitionFromEnv(env, schedule.dueShardCount),
     clusterUUID,
     clickhouse: {
       url,
@@ -108,6 +112,18 @@ export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
       compression: compressionFor(env.CLICKHOUSE_COMPRESSION, url),
       insertQuorum: env.CLICKHOUSE_INSERT_QUORUM?.trim() || undefined,
     },
+    secretMaxAgeSeconds: positiveIntFromEnv(env, 'CLICKHOUSE_SECRET_MAX_AGE_SECONDS', 300),
+  };
+}
+
+export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
+  const commitSeconds = positiveIntFromEnv(env, 'COMMIT_INTERVAL_SECONDS', 8);
+  const schedule = scheduleConfigFromEnv(env);
+  return {
+    ...clickHouseTargetFromEnv(env),
+    tableName: env.TABLE_NAME?.trim() || DEFAULT_TABLE_NAME,
+    schedule,
+    partition: partitionFromEnv(env, schedule.dueShardCount),
     commitIntervalMs: commitSeconds * 1000,
     runForMs: positiveIntFromEnv(env, 'RUN_FOR_SECONDS', 55) * 1000,
     maxBackoffMs: positiveIntFromEnv(env, 'MAX_BACKOFF_SECONDS', 60) * 1000,
@@ -115,6 +131,5 @@ export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
     maxInsertsPerRound: positiveIntFromEnv(env, 'MAX_INSERTS_PER_ROUND', 4),
     insertConcurrency: positiveIntFromEnv(env, 'INSERT_CONCURRENCY', 2),
     writeConcurrency: positiveIntFromEnv(env, 'WRITE_CONCURRENCY', 8),
-    secretMaxAgeSeconds: positiveIntFromEnv(env, 'CLICKHOUSE_SECRET_MAX_AGE_SECONDS', 300),
   };
 }

@@ -6,7 +6,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
 import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import { ClickHouseRowSink, type RowSink } from './clickhouse-sink.ts';
-import type { FlusherConfig } from './config.ts';
+import type { ClickHouseTarget } from './config.ts';
 import { clickHouseCredentials } from './credentials.ts';
 
 export interface ClickHouseConnection {
@@ -19,7 +19,7 @@ export interface ClickHouseConnection {
  * insert failing on it), then the sink.
  */
 export async function connectClickHouse(
-  config: FlusherConfig,
+  config: ClickHouseTarget,
   logger: Logger,
 ): Promise<ClickHouseConnection> {
   const credentials = await clickHouseCredentials(config);

@@ -1,7 +1,7 @@
 // ClickHouse credentials: from AWS Secrets Manager through Powertools Parameters, which caches the value
 // per container for maxAge (one GetSecretValue per cold start and then every maxAge, not per round).
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import type { FlusherConfig } from './config.ts';
+import type { ClickHouseTarget } from './config.ts';
 
 export interface ClickHouseCredentials {
   username: string;
@@ -28,7 +28,7 @@ export function parseClickHouseSecret(secret: string, defaultUser: string): Clic
   return { username: defaultUser, password: secret };
 }
 
-export async function clickHouseCredentials(config: FlusherConfig): Promise<ClickHouseCredentials> {
+export async function clickHouseCredentials(config: ClickHouseTarget): Promise<ClickHouseCredentials> {
   const { secretId, username, password } = config.clickhouse;
   if (!secretId) return { username, password: password ?? '' };
   const secret = await getSecret<string>(secretId, { maxAge: config.secretMaxAgeSeconds });

@@ -8,6 +8,8 @@ export const METRICS_NAMESPACE = 'Flowline';
 /** POWERTOOLS_SERVICE_NAME per function; Powertools adds it as the `service` dimension of every metric. */
 export const CORRELATOR_SERVICE_NAME = 'flowline-correlator';
 export const FLUSHER_SERVICE_NAME = 'flowline-flusher';
+export const EXPORTER_SERVICE_NAME = 'flowline-exporter';
+export const TICKER_SERVICE_NAME = 'flowline-ticker';
 
 /**
  * Emitted by the flusher on every commit cycle, in seconds: now minus the due time of the oldest flow
@@ -69,5 +71,24 @@ export const FLUSHER_METRICS = {
   insertFailures: INSERT_FAILURES_METRIC,
   failedRounds: 'FailedRounds',
   rejectedRows: REJECTED_ROWS_METRIC,
+  exportLag: EXPORT_LAG_METRIC,
+} as const;
+
+/** Counters the exporter emits per stream batch (functions/exporter/make-handler.ts). */
+export const EXPORTER_METRICS = {
+  rowsInserted: 'RowsInserted',
+  replayedRows: 'ReplayedRows',
+  incompleteRows: 'IncompleteRows',
+  insertFailures: INSERT_FAILURES_METRIC,
+  rejectedRows: REJECTED_ROWS_METRIC,
+} as const;
+
+/** Counters the ticker emits per round (functions/ticker/make-handler.ts). */
+export const TICKER_METRICS = {
+  flowsDue: 'FlowsDue',
+  rowsClosed: 'RowsClosed',
+  closedFlows: 'ClosedFlows',
+  conflicts: 'TickConflicts',
+  failedRounds: 'FailedRounds',
   exportLag: EXPORT_LAG_METRIC,
 } as const;
