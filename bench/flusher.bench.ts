@@ -40,10 +40,10 @@ import {
   INSERT_STATEMENT,
   insertSettings,
   type RejectedRow,
-} from '../functions/flusher/clickhouse-sink.ts';
-import { compressionFor, flusherConfigFromEnv } from '../functions/flusher/config.ts';
+} from '../functions/exporter/clickhouse-sink.ts';
+import { compressionFor, flusherConfigFromEnv } from '../functions/exporter/clickhouse-target.ts';
 import { Flusher } from '../functions/flusher/flusher.ts';
-import { buildFlowRow, type FlowRow, rowValues } from '../functions/flusher/rows.ts';
+import { buildFlowRow, type FlowRow, rowValues } from '../functions/exporter/rows.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import {
   embeddedEngineSession,

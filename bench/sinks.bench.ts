@@ -4,8 +4,8 @@
 //    manifest encoding of the same rows;
 //  - CPU per row to encode each, against JSON.stringify of the rows (the cheapest encoding there is).
 // Bytes do not move with the machine's speed; the CPU figures are medians of 3 warm passes.
-import { encodeManifestRows, type PendingRow } from '../functions/flusher/batch.ts';
-import { buildFlowRow } from '../functions/flusher/rows.ts';
+import { encodeManifestRows, type PendingRow } from '../functions/exporter/batch.ts';
+import { buildFlowRow } from '../functions/exporter/rows.ts';
 import {
   AggregatedRecordEncoder,
   jsonRecordLine,

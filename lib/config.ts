@@ -48,7 +48,7 @@ export interface FlowlineConfig {
   flusherMemoryMb: number;
   /**
    * Flusher functions: flusher k of N exports the due-index shards s with s mod N = k and keeps its own
-   * manifest slots (core/flow-state/ports.ts FlusherPartition); at most dueShardCount.
+   * manifest slots (core/flow-state/ports.ts TickerPartition); at most dueShardCount.
    */
   flusherCount: number;
 
@@ -296,7 +296,7 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
       'context tableMaxReadCapacity / tableMaxWriteCapacity must be >= the minimum capacity',
     );
   }
-  // A flusher without a due shard would export nothing (functions/flusher/config.ts refuses it too).
+  // A flusher without a due shard would export nothing (functions/exporter/clickhouse-target.ts refuses it too).
   if (config.flusherCount > config.dueShardCount) {
     throw new ConfigError('context flusherCount must be <= dueShardCount');
   }

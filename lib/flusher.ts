@@ -12,7 +12,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import type { FlusherPartition } from '../core/flow-state/ports.ts';
+import type { TickerPartition } from '../core/flow-state/ports.ts';
 import { FLUSHER_SERVICE_NAME, METRICS_NAMESPACE } from '../functions/shared/metric-names.ts';
 import type { ClickHouseSecret } from './clickhouse-secret.ts';
 import { type FlowSchedule, type FlowStore, scheduleEnvironment } from './flow-store.ts';
@@ -51,8 +51,8 @@ export interface FlusherProps {
   memoryMb: number;
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
-  /** Which of N flushers this is: its due shards and manifest slots (functions/flusher/config.ts). */
-  partition: FlusherPartition;
+  /** Which of N flushers this is: its due shards and manifest slots (functions/exporter/clickhouse-target.ts). */
+  partition: TickerPartition;
 }
 
 export class Flusher extends Construct {
@@ -83,7 +83,7 @@ export class Flusher extends Construct {
         CLICKHOUSE_DATABASE: props.clickHouseDatabase,
         CLICKHOUSE_USER: props.clickHouseUsername,
         CLICKHOUSE_SECRET_ARN: props.clickHouse.secret.secretArn,
-        // The name functions/flusher/config.ts reads (Secrets Manager accepts an ARN as SecretId).
+        // The name functions/exporter/clickhouse-target.ts reads (Secrets Manager accepts an ARN as SecretId).
         CLICKHOUSE_SECRET_ID: props.clickHouse.secret.secretArn,
         CLUSTER_UUID: props.clusterUuid,
         FLUSHER_INDEX: String(index),

@@ -1,4 +1,4 @@
-// The flow store's ports: what the correlator and the flusher need from the table that holds one item per
+// The flow store's ports: what the correlator and the ticker need from the table that holds one item per
 // flow (design: functions/flow-store/index.ts). Pure types and limits; the DynamoDB adapters are
 // functions/flow-store/store.ts and export-queue.ts, an in-memory one is test/support/memory-flow-table.ts.
 import type { ExportedFlow } from './schedule.ts';
@@ -37,16 +37,15 @@ export interface FlowStore {
 }
 
 /**
- * The part of the work one of `count` flushers owns: the due-index shards s with s mod count = index, and
- * its own manifest slots. Every flow has one shard, so N flushers never export the same flow; their
- * conditional marks would refuse it anyway.
+ * The part of the due index one of `count` tickers owns: the shards s with s mod count = index. Every flow
+ * has one shard, so N tickers never advance the same flow; their conditional writes would refuse it anyway.
  */
-export interface FlusherPartition {
+export interface TickerPartition {
   index: number;
   count: number;
 }
 
-export const SINGLE_FLUSHER: FlusherPartition = { index: 0, count: 1 };
+export const SINGLE_TICKER: TickerPartition = { index: 0, count: 1 };
 
 /** Conditional writes per writeBatch: BatchExecuteStatement's limit. */
 export const MAX_WRITES_PER_BATCH = 25;
@@ -58,25 +57,12 @@ export interface ExistingItemWrite {
   extras?: WriteExtras;
 }
 
-export interface BatchManifest {
-  slot: number;
-  batchId: string;
-  rows: number;
-  /** The gzip'd row payload, split into chunks in order. */
-  chunks: Uint8Array[];
-  createdAtMs: number;
-}
-
-/** The port the flusher depends on. */
+/** The port the ticker depends on: the flow store and the due index. */
 export interface ExportQueue extends FlowStore {
-  /** Flow keys whose nextExportAt <= nowMs, over every shard of the due index, at most `limit`. */
+  /** Flow keys whose due-index key <= nowMs, over the owned shards, at most `limit`. */
   dueKeys(nowMs: number, limit: number): Promise<string[]>;
-  /** The earliest nextExportAt (ms) among flows due at nowMs, over every shard; undefined when none is due. */
+  /** The earliest due-index key (ms) at or before nowMs over the owned shards; undefined when none. */
   oldestDueAt(nowMs: number): Promise<number | undefined>;
-  putManifest(manifest: BatchManifest): Promise<void>;
-  /** Open manifests of slots 0..slotCount-1, by slot. */
-  openManifests(slotCount: number): Promise<BatchManifest[]>;
-  deleteManifest(manifest: BatchManifest): Promise<void>;
   /**
    * Up to MAX_WRITES_PER_BATCH conditional writes in one request, each applied or refused on its own (no
    * transaction): a result per write, in order, as write() would give it.
@@ -84,7 +70,7 @@ export interface ExportQueue extends FlowStore {
   writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]>;
 }
 
-/** A place in a flusher's sink outbox: the sequence number of the next entry and the rows before it. */
+/** A place in the exporter's sink outbox: the sequence number of the next entry and the rows before it. */
 export interface OutboxPosition {
   seq: number;
   row: number;
@@ -104,8 +90,8 @@ export interface OutboxEntry {
 }
 
 /**
- * The durable log between the flusher and its extra sinks (functions/sinks/outbox.ts): entries appended
- * in order, and per sink a cursor at the next entry it has to deliver. One writer per flusher partition
+ * The durable log between the exporter and its extra sinks (functions/sinks/outbox.ts): entries appended
+ * in order, and per sink a cursor at the next entry it has to deliver. Appends are conditional on the head
  * (reserved concurrency 1), as for the manifest slots.
  */
 export interface SinkOutboxStore {

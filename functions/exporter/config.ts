@@ -1,7 +1,7 @@
 // The exporter's settings, from its environment (README "Configuration"): the flow table (its intents live
-// there) and ClickHouse (functions/flusher/config.ts clickHouseTargetFromEnv).
+// there) and ClickHouse (functions/exporter/clickhouse-target.ts clickHouseTargetFromEnv).
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
-import { type ClickHouseTarget, clickHouseTargetFromEnv } from '../flusher/config.ts';
+import { type ClickHouseTarget, clickHouseTargetFromEnv } from './clickhouse-target.ts';
 
 export interface ExporterConfig extends ClickHouseTarget {
   tableName: string;

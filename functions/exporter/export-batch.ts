@@ -13,10 +13,10 @@
 // and each write's rows are the rows that write closed, so no row is in two records. One read and one write
 // per batch, none per row.
 import type { ExportedFlow } from '../../core/flow-state/schedule.ts';
-import { batchToken, type PendingRow, sortByToken } from '../flusher/batch.ts';
-import type { RejectedRow, RowSink } from '../flusher/clickhouse-sink.ts';
-import { buildFlowRow } from '../flusher/rows.ts';
 import { sinkOnlyColumnsOf } from '../sinks/exported-row.ts';
+import { batchToken, type PendingRow, sortByToken } from './batch.ts';
+import type { RejectedRow, RowSink } from './clickhouse-sink.ts';
+import { buildFlowRow } from './rows.ts';
 
 /** A stream record as the exporter reads it: its event ID and the closed rows of its new image. */
 export interface ChangeRecord {
@@ -78,6 +78,12 @@ function pendingRowsOf(records: readonly ChangeRecord[], options: ExporterOption
 }
 
 export class StreamExporter {
+  /**
+   * Tokens this container handed to the sinks' outbox whose insert has not succeeded yet: a retry inserts
+   * again without a second hand-over. A new container hands over again (at least once for the sinks).
+   */
+  private readonly handedOver = new Set<string>();
+
   constructor(
     private readonly intents: IntentStore,
     private readonly sink: RowSink,
@@ -123,11 +129,15 @@ export class StreamExporter {
   }
 
   private async insert(rows: PendingRow[], token: string, report: ExportReport): Promise<void> {
-    await this.options.onBatchExported?.(token, rows);
+    if (this.options.onBatchExported && !this.handedOver.has(token)) {
+      await this.options.onBatchExported(token, rows);
+      this.handedOver.add(token);
+    }
     const rejected = await this.sink.insert(
       rows.map((r) => r.row),
       token,
     );
+    this.handedOver.delete(token);
     report.rejected.push(...rejected);
     report.rowsInserted += rows.length - rejected.length;
     report.incompleteRows += rows.filter((r) => r.row.incomplete === 1).length;

@@ -3,8 +3,8 @@
 // hook). The Lambda entry (handler.ts) and local mode both build it here.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { connectClickHouse, connectOnFirstInsert } from '../flusher/connect.ts';
 import type { ExporterConfig } from './config.ts';
+import { connectClickHouse, connectOnFirstInsert } from './connect.ts';
 import { type ExporterOptions, StreamExporter } from './export-batch.ts';
 import { DynamoIntentStore } from './intent-store.ts';
 

@@ -1,17 +1,6 @@
-// The flusher's side of the flow store (design: index.ts): the due query over the sparse GSI, and the
-// pending-export manifests that make ClickHouse rows exactly-once.
-//
-// MANIFEST ITEMS (same table; their pk can never be a flow key, which always holds four '|')
-//   pk "flusher#slot#<i>"        header of open batch i: batch S (id = its ClickHouse dedup token),
-//                                rows N, chunks N, createdAt N, expiresAt N (TTL, hygiene only)
-//   pk "flusher#slot#<i>#<j>"    chunk j of that batch: data B (gzip'd rows, <= MANIFEST_CHUNK_BYTES)
-//   (flusher k > 0 of N: "flusher#<k>#slot#<i>..."; schema.ts manifestPrefixOf)
-// A batch's rows are written here BEFORE the flows are marked exported and the header is deleted only
-// after ClickHouse acknowledged the insert, so a crash at any point leaves either the flows still due
-// or a manifest to replay with the same rows and the same token. Slots are reused: a round starts new
-// batches only when every slot is free (reserved concurrency 1 per flusher => one run of it at a time).
-// N FLUSHERS: flusher k of N queries only the due shards s with s mod N = k and writes only its own
-// manifest slots, so flushers never share a flow or a slot (FlusherPartition, core/flow-state/ports.ts).
+// The ticker's side of the flow store (design: index.ts): the due query over the sparse KEYS_ONLY index and
+// the batched conditional writes. TICKER k of N queries only the due shards s with s mod N = k, so tickers
+// never share a flow (TickerPartition, core/flow-state/ports.ts).
 import {
   type AttributeValue,
   BatchExecuteStatementCommand,
@@ -22,25 +11,20 @@ import {
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
-  type BatchManifest,
   type ExistingItemWrite,
   type ExportQueue,
-  type FlusherPartition,
   MAX_WRITES_PER_BATCH,
   type ReadResult,
-  SINGLE_FLUSHER,
+  SINGLE_TICKER,
+  type TickerPartition,
   type WriteExtras,
   type WriteResult,
 } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
-import { getItems, pause, writeItems } from './item-batches.ts';
+import { pause } from './item-batches.ts';
 import { conditionalStatementOf, storedFlowOf } from './marshal.ts';
-import { ATTR, DUE_INDEX_NAME, manifestPrefixOf, ownedDueShards } from './schema.ts';
+import { ATTR, DUE_INDEX_NAME, ownedDueShards } from './schema.ts';
 import { DynamoFlowStore } from './store.ts';
-
-/** Stay well below DynamoDB's 400 KB item limit. */
-export const MANIFEST_CHUNK_BYTES = 350_000;
-const MANIFEST_TTL_SECONDS = 14 * 86_400;
 
 /** Per-statement errors that a later attempt can get past. */
 const RETRYABLE_STATEMENT_ERRORS = new Set([
@@ -56,18 +40,16 @@ export class DynamoExportQueue implements ExportQueue {
   private readonly store: DynamoFlowStore;
 
   private readonly shards: string[];
-  private readonly manifestPrefix: string;
 
-  /** `partition`: the due shards and manifest slots of this flusher (one of N). */
+  /** `partition`: the due shards of this ticker (one of N). */
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
     private readonly config: ScheduleConfig,
-    partition: FlusherPartition = SINGLE_FLUSHER,
+    partition: TickerPartition = SINGLE_TICKER,
   ) {
     this.store = new DynamoFlowStore(client, tableName, config);
     this.shards = ownedDueShards(partition, config.dueShardCount);
-    this.manifestPrefix = manifestPrefixOf(partition.index);
   }
 
   read(keys: readonly string[]): Promise<ReadResult> {
@@ -210,84 +192,5 @@ export class DynamoExportQueue implements ExportQueue {
       start = out.LastEvaluatedKey;
     } while (start && keys.length < limit);
     return keys;
-  }
-
-  async putManifest(manifest: BatchManifest): Promise<void> {
-    const expiresAt = Math.ceil(manifest.createdAtMs / 1000) + MANIFEST_TTL_SECONDS;
-    // Chunks first, header last: a header is only ever visible with all its chunks in place.
-    const chunkItems = manifest.chunks.map((data, j) => ({
-      PutRequest: {
-        Item: {
-          [ATTR.pk]: { S: `${this.manifestPrefix}${manifest.slot}#${j}` },
-          data: { B: data },
-          [ATTR.expiresAt]: { N: String(expiresAt) },
-        },
-      },
-    }));
-    await writeItems(this.client, this.tableName, chunkItems);
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.tableName,
-        Item: {
-          [ATTR.pk]: { S: `${this.manifestPrefix}${manifest.slot}` },
-          batch: { S: manifest.batchId },
-          rows: { N: String(manifest.rows) },
-          chunks: { N: String(manifest.chunks.length) },
-          createdAt: { N: String(manifest.createdAtMs) },
-          [ATTR.expiresAt]: { N: String(expiresAt) },
-        },
-      }),
-    );
-  }
-
-  async openManifests(slotCount: number): Promise<BatchManifest[]> {
-    const headers = await getItems(
-      this.client,
-      this.tableName,
-      Array.from({ length: slotCount }, (_, i) => `${this.manifestPrefix}${i}`),
-    );
-    const manifests: BatchManifest[] = [];
-    for (const [pk, header] of headers) {
-      const slot = Number(pk.slice(this.manifestPrefix.length));
-      const chunkCount = Number(header.chunks?.N ?? 0);
-      const chunkKeys = Array.from({ length: chunkCount }, (_, j) => `${pk}#${j}`);
-      const chunks = await getItems(this.client, this.tableName, chunkKeys);
-      const data = chunkKeys.map((key) => {
-        const chunk = chunks.get(key)?.data?.B;
-        if (!chunk) throw new Error(`manifest ${pk} (batch ${header.batch?.S}) lacks chunk ${key}`);
-        return chunk;
-      });
-      manifests.push({
-        slot,
-        batchId: header.batch?.S ?? '',
-        rows: Number(header.rows?.N ?? 0),
-        chunks: data,
-        createdAtMs: Number(header.createdAt?.N ?? 0),
-      });
-    }
-    return manifests.sort((a, b) => a.slot - b.slot);
-  }
-
-  async deleteManifest(manifest: BatchManifest): Promise<void> {
-    const header = `${this.manifestPrefix}${manifest.slot}`;
-    // Header first (closes the batch, only if the slot still holds this batch); its chunks are then garbage.
-    try {
-      await this.client.send(
-        new DeleteItemCommand({
-          TableName: this.tableName,
-          Key: { [ATTR.pk]: { S: header } },
-          ConditionExpression: '#batch = :batch',
-          ExpressionAttributeNames: { '#batch': 'batch' },
-          ExpressionAttributeValues: { ':batch': { S: manifest.batchId } },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return; // another batch owns the slot now
-      throw error;
-    }
-    const chunkDeletes = manifest.chunks.map((_, j) => ({
-      DeleteRequest: { Key: { [ATTR.pk]: { S: `${header}#${j}` } } },
-    }));
-    await writeItems(this.client, this.tableName, chunkDeletes);
   }
 }

@@ -5,7 +5,7 @@ import { parseFlowKey } from '../../core/flow-key.ts';
 import { isExpired, type StoredFlow } from '../../core/flow-state/state.ts';
 import { addressOrEmpty } from '../../core/ip.ts';
 import { storedFlowOf } from './marshal.ts';
-import { ATTR, MANIFEST_PK_PREFIX } from './schema.ts';
+import { ATTR } from './schema.ts';
 
 /** antctl's filter: every field that is set must match the flow key (for from-external flows, the SNAT key). */
 export interface FlowRecordFilter {
@@ -61,7 +61,8 @@ export async function listFlows(
   for await (const page of paginateScan({ client }, { TableName: tableName })) {
     for (const item of page.Items ?? []) {
       const pk = item[ATTR.pk]?.S;
-      if (!pk || pk.startsWith(MANIFEST_PK_PREFIX) || !matchesFilter(pk, filter)) continue;
+      // Only flows: the exporter's intents and the sinks' outbox share the table (a flow key holds '|').
+      if (!pk || !pk.includes('|') || !matchesFilter(pk, filter)) continue;
       const stored = storedFlowOf(item);
       if (live(stored)) flows.push(stored);
     }

@@ -101,18 +101,13 @@ export function ownedDueShards(
   return allDueShards(shardCount).filter((_, s) => s % partition.count === partition.index);
 }
 
-/** Every manifest item's pk starts with this; a flow key never does (it always holds four '|'). */
-export const MANIFEST_PK_PREFIX = 'flusher#';
+/** Items that are not flows start with these (a flow key always holds four '|'). */
+export const OUTBOX_PK_PREFIX = 'flusher#';
 
 /**
- * The pk prefix of a flusher's manifest slots: flusher 0 keeps "flusher#slot#" (what a single flusher
- * always wrote, so open manifests survive the change to N), flusher i > 0 "flusher#<i>#slot#".
+ * The pk prefix of the sink outbox items (sink-outbox.ts): "flusher#outbox#" for partition 0, the
+ * exporter's (the name the flusher gave them, so an outbox left by it is delivered), "flusher#<i>#outbox#".
  */
-export function manifestPrefixOf(flusherIndex: number): string {
-  return flusherIndex === 0 ? `${MANIFEST_PK_PREFIX}slot#` : `${MANIFEST_PK_PREFIX}${flusherIndex}#slot#`;
-}
-
-/** The pk prefix of a flusher's sink outbox items (sink-outbox.ts): "flusher#outbox#", "flusher#<i>#outbox#". */
-export function outboxPrefixOf(flusherIndex: number): string {
-  return flusherIndex === 0 ? `${MANIFEST_PK_PREFIX}outbox#` : `${MANIFEST_PK_PREFIX}${flusherIndex}#outbox#`;
+export function outboxPrefixOf(partition: number): string {
+  return partition === 0 ? `${OUTBOX_PK_PREFIX}outbox#` : `${OUTBOX_PK_PREFIX}${partition}#outbox#`;
 }

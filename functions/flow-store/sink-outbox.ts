@@ -5,7 +5,7 @@
 //   pk "<P>cursor#<sink>"     one sink's cursor: seq N (next entry to deliver), row N (rows before it)
 //   pk "<P><seq>"             entry header: batch S (ClickHouse dedup token), rows N, startRow N,
 //                             createdAt N, chunks N, expiresAt N (TTL: an entry no sink took in 14 days)
-//   pk "<P><seq>#<j>"         chunk j of its rows: data B (gzip'd rows, <= MANIFEST_CHUNK_BYTES)
+//   pk "<P><seq>#<j>"         chunk j of its rows: data B (gzip'd rows, <= OUTBOX_CHUNK_BYTES)
 // with <P> = outboxPrefixOf(flusher index). Only PutItem, BatchGetItem, BatchWriteItem and DeleteItem:
 // the flusher's existing table rights (lib/flusher.ts); the head and cursors are small items replaced by
 // conditional puts.
@@ -17,6 +17,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { OutboxEntry, OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
 import { getItems, writeItems } from './item-batches.ts';
+
+/** A row chunk stays well below DynamoDB's 400 KB item limit. */
+export const OUTBOX_CHUNK_BYTES = 350_000;
+
 import { ATTR, outboxPrefixOf } from './schema.ts';
 
 const ENTRY_TTL_SECONDS = 14 * 86_400;

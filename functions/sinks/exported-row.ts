@@ -2,7 +2,7 @@
 // Antrea's IPFIX exporter carries and the `flows` table does not (per-Node counters, the proxy SNAT
 // address), and the batch's ClickHouse deduplication token. Pure.
 import type { AggregatedFlow, Counters } from '../../core/aggregated-flow.ts';
-import type { FlowRow } from '../flusher/rows.ts';
+import type { FlowRow } from '../exporter/rows.ts';
 
 /** Antrea's aggregation IEs 120-135 (per-Node totals and deltas), named as in its registry. */
 export const PER_NODE_COUNTER_COLUMNS = [

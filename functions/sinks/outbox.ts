@@ -13,7 +13,7 @@
 // exceeds maxQueuedRows skips its oldest entries (never the newest) before its next attempt: a
 // deliberate drop, counted and logged (ClickHouse has the rows). Pure of AWS.
 import type { OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
-import { decodeManifestRows, encodeManifestRows, type PendingRow } from '../flusher/batch.ts';
+import { decodeManifestRows, encodeManifestRows, type PendingRow } from '../exporter/batch.ts';
 import { type ExportedBatch, NO_SINK_COLUMNS } from './exported-row.ts';
 
 export interface BatchSink {
@@ -26,7 +26,7 @@ export interface BatchSink {
 export interface OutboxOptions {
   /** Most rows waiting for one sink; its oldest entries are dropped (counted) beyond it. */
   maxQueuedRows: number;
-  /** Size of the stored row chunks (the manifests' MANIFEST_CHUNK_BYTES). */
+  /** Size of the stored row chunks (sink-outbox.ts OUTBOX_CHUNK_BYTES). */
   maxChunkBytes: number;
   backoffBaseMs: number;
   backoffCapMs: number;

@@ -7,8 +7,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SinkOutboxStore } from '../../core/flow-state/ports.ts';
-import { MANIFEST_CHUNK_BYTES } from '../flow-store/export-queue.ts';
-import type { PendingRow } from '../flusher/batch.ts';
+import type { PendingRow } from '../exporter/batch.ts';
+import { OUTBOX_CHUNK_BYTES } from '../flow-store/sink-outbox.ts';
 import {
   SINK_BACKLOG_AGE_METRIC,
   SINK_QUEUED_ROWS_METRIC,
@@ -114,7 +114,7 @@ export function createExtraSinks(config: SinksConfig, deps: SinkDeps): ExtraSink
   const target = (kind: string) => sinks.get(kind as SinkKind)?.name;
   const outbox = new SinkOutbox(deps.outbox, sinks, {
     maxQueuedRows: config.maxQueuedRows,
-    maxChunkBytes: MANIFEST_CHUNK_BYTES,
+    maxChunkBytes: OUTBOX_CHUNK_BYTES,
     backoffBaseMs: config.backoffBaseMs,
     backoffCapMs: config.backoffCapMs,
     clock: deps.clock,

@@ -1,5 +1,5 @@
 // The ticker's settings, from its environment (README "Configuration").
-import type { FlusherPartition } from '../../core/flow-state/ports.ts';
+import type { TickerPartition } from '../../core/flow-state/ports.ts';
 import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { EnvConfigError, positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
@@ -10,7 +10,7 @@ export interface TickerConfig {
   tableName: string;
   schedule: ScheduleConfig;
   /** TICKER_INDEX of TICKER_COUNT (default 0 of 1): the due-index shards it owns. */
-  partition: FlusherPartition;
+  partition: TickerPartition;
   commitIntervalMs: number;
   runForMs: number;
   maxBackoffMs: number;
@@ -19,7 +19,7 @@ export interface TickerConfig {
 }
 
 /** TICKER_COUNT tickers (at most one per due shard), this one TICKER_INDEX (0-based). */
-export function partitionFromEnv(env: Env, dueShardCount: number): FlusherPartition {
+export function partitionFromEnv(env: Env, dueShardCount: number): TickerPartition {
   const count = positiveIntFromEnv(env, 'TICKER_COUNT', 1);
   const raw = env.TICKER_INDEX?.trim() || '0';
   const index = Number(raw);

@@ -10,7 +10,7 @@ import type { FlowStore } from '../../core/flow-state/ports.ts';
 import { correlatorConfigFromEnv } from '../../functions/correlator/config.ts';
 import { wireCorrelator } from '../../functions/correlator/wiring.ts';
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
-import { flusherConfigFromEnv } from '../../functions/flusher/config.ts';
+import { flusherConfigFromEnv } from '../../functions/exporter/clickhouse-target.ts';
 import { FlushLoop, type RoundReport } from '../../functions/flusher/flusher.ts';
 import { wireFlusher } from '../../functions/flusher/wiring.ts';
 import { FLUSHER_SERVICE_NAME } from '../../functions/shared/metric-names.ts';

@@ -12,9 +12,9 @@ import {
 import { applyMigrations, MIGRATIONS_TABLE } from '../../clickhouse/migrations.ts';
 import { dashboardQuery, loadDashboardQueries } from '../../clickhouse/queries.ts';
 import { checkFlowsSchema, SchemaMismatchError } from '../../clickhouse/schema-check.ts';
-import { batchToken, type PendingRow } from '../../functions/flusher/batch.ts';
-import { ClickHouseRowSink } from '../../functions/flusher/clickhouse-sink.ts';
-import { buildFlowRow, type FlowRow } from '../../functions/flusher/rows.ts';
+import { batchToken, type PendingRow } from '../../functions/exporter/batch.ts';
+import { ClickHouseRowSink } from '../../functions/exporter/clickhouse-sink.ts';
+import { buildFlowRow, type FlowRow } from '../../functions/exporter/rows.ts';
 import { CLUSTER_UUID, workloadFlows } from '../../workloads/flusher-workload.ts';
 import { useEngines } from '../support/engines.ts';
 

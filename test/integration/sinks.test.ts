@@ -24,8 +24,8 @@ import { emptyFlowRecord, type FlowRecord, FlowType } from '../../core/flow-reco
 import type { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { defaultScheduleConfig } from '../../functions/flow-store/index.ts';
 import { DynamoSinkOutboxStore } from '../../functions/flow-store/sink-outbox.ts';
-import type { PendingRow } from '../../functions/flusher/batch.ts';
-import { ClickHouseRowSink, type RowSink } from '../../functions/flusher/clickhouse-sink.ts';
+import type { PendingRow } from '../../functions/exporter/batch.ts';
+import { ClickHouseRowSink, type RowSink } from '../../functions/exporter/clickhouse-sink.ts';
 import { Flusher } from '../../functions/flusher/flusher.ts';
 import { aggregatedTemplateNames, TEMPLATE_ID_IPV6 } from '../../functions/sinks/antrea-ipfix.ts';
 import type { SinksConfig } from '../../functions/sinks/config.ts';

@@ -15,8 +15,8 @@ import {
   splitStatements,
 } from '../../clickhouse/migrations.ts';
 import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
-import { ClickHouseRowSink } from '../../functions/flusher/clickhouse-sink.ts';
-import { buildFlowRow } from '../../functions/flusher/rows.ts';
+import { ClickHouseRowSink } from '../../functions/exporter/clickhouse-sink.ts';
+import { buildFlowRow } from '../../functions/exporter/rows.ts';
 import { CLUSTER_UUID, workloadFlows } from '../../workloads/flusher-workload.ts';
 import { useEngines } from '../support/engines.ts';
 import { allPanels, expandSql, loadDashboards } from '../support/grafana.ts';

@@ -4,8 +4,8 @@
 // repeated insert token as ClickHouse does, and the per-flow check of what the sink got against the truth.
 import fc from 'fast-check';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../core/flow-record.ts';
-import type { RowSink } from '../../functions/flusher/clickhouse-sink.ts';
-import type { FlowRow } from '../../functions/flusher/rows.ts';
+import type { RowSink } from '../../functions/exporter/clickhouse-sink.ts';
+import type { FlowRow } from '../../functions/exporter/rows.ts';
 
 export const T0 = 1_700_000_000_000;
 export type Quad = [number, number, number, number];

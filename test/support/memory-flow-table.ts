@@ -1,24 +1,23 @@
 // The flow table's semantics in memory, for property tests that run thousands of pipelines: the
-// ExportQueue port (core/flow-state/ports.ts) with DynamoDB's conditional-write behaviour, N flushers' views
-// (due shards and manifest slots, as functions/flow-store/export-queue.ts partitions them),
-// every state stored as the real item encoding (flowItemOf / storedFlowOf), and a fault hook before each
-// operation. The integration tests run the same code against DynamoDB Local.
+// ExportQueue port (core/flow-state/ports.ts) with DynamoDB's conditional-write behaviour, N tickers' views
+// (due shards, as functions/flow-store/export-queue.ts partitions them), every state stored as the real
+// item encoding (flowItemOf / storedFlowOf), the table's change feed (DynamoDB Streams, NEW_IMAGE), and a
+// fault hook before each operation. The integration tests run the same code against DynamoDB Local.
 import {
-  type BatchManifest,
   type ExistingItemWrite,
   type ExportQueue,
-  type FlusherPartition,
   MAX_WRITES_PER_BATCH,
   type ReadResult,
-  SINGLE_FLUSHER,
+  SINGLE_TICKER,
+  type TickerPartition,
   type WriteExtras,
   type WriteResult,
 } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
 import { type FlowItem, flowItemOf, storedFlowOf } from '../../functions/flow-store/marshal.ts';
-import { ATTR, manifestPrefixOf, ownedDueShards } from '../../functions/flow-store/schema.ts';
+import { ATTR, ownedDueShards } from '../../functions/flow-store/schema.ts';
 
-export type TableOperation = 'read' | 'write' | 'writeBatch' | 'putManifest' | 'deleteManifest';
+export type TableOperation = 'read' | 'write' | 'writeBatch';
 
 export class MemoryFlowTable implements ExportQueue {
   /** Called before each operation; throwing from it fails the operation before it takes effect. */
@@ -29,29 +28,21 @@ export class MemoryFlowTable implements ExportQueue {
    */
   readonly changes: FlowItem[];
   private readonly shards: Set<string>;
-  private readonly manifestPrefix: string;
 
   constructor(
     private readonly config: ScheduleConfig,
-    partition: FlusherPartition = SINGLE_FLUSHER,
-    /** The table's items, and its manifest items by pk: shared by every flusher's view. */
+    partition: TickerPartition = SINGLE_TICKER,
+    /** The table's items: shared by every ticker's view. */
     readonly items = new Map<string, FlowItem>(),
-    private readonly manifestItems = new Map<string, BatchManifest>(),
     changes: FlowItem[] = [],
   ) {
     this.changes = changes;
     this.shards = new Set(ownedDueShards(partition, config.dueShardCount));
-    this.manifestPrefix = manifestPrefixOf(partition.index);
   }
 
-  /** The same table as flusher `partition` of N sees it (its due shards, its manifest slots). */
-  forFlusher(partition: FlusherPartition): MemoryFlowTable {
-    return new MemoryFlowTable(this.config, partition, this.items, this.manifestItems, this.changes);
-  }
-
-  /** Open manifests of every flusher. */
-  get manifests(): ReadonlyMap<string, BatchManifest> {
-    return this.manifestItems;
+  /** The same table as ticker `partition` of N sees it (its due shards). */
+  forTicker(partition: TickerPartition): MemoryFlowTable {
+    return new MemoryFlowTable(this.config, partition, this.items, this.changes);
   }
 
   async read(keys: readonly string[]): Promise<ReadResult> {
@@ -118,24 +109,5 @@ export class MemoryFlowTable implements ExportQueue {
         due.push([key, Number(at)]);
     }
     return due.sort((a, b) => a[1] - b[1]);
-  }
-
-  async putManifest(manifest: BatchManifest): Promise<void> {
-    this.beforeOperation('putManifest');
-    this.manifestItems.set(`${this.manifestPrefix}${manifest.slot}`, structuredClone(manifest));
-  }
-
-  async openManifests(slotCount: number): Promise<BatchManifest[]> {
-    return Array.from({ length: slotCount }, (_, slot) =>
-      this.manifestItems.get(`${this.manifestPrefix}${slot}`),
-    )
-      .filter((m): m is BatchManifest => m !== undefined)
-      .map((m) => structuredClone(m));
-  }
-
-  async deleteManifest(manifest: BatchManifest): Promise<void> {
-    this.beforeOperation('deleteManifest');
-    const pk = `${this.manifestPrefix}${manifest.slot}`;
-    if (this.manifestItems.get(pk)?.batchId === manifest.batchId) this.manifestItems.delete(pk);
   }
 }

@@ -242,7 +242,7 @@ describe('item encoding', () => {
   it('a closed flow leaves the index: the write removes its keys', () => {
     const s = { ...state(), closed: true };
     const write = conditionalWriteOf(s, 3, T0, CONFIG);
-    expect(write.UpdateExpression).toMatch(/REMOVE #dueShard, #nextExportAt$/);
+    expect(write.UpdateExpression).toMatch(/REMOVE #dueShard, #nextExportAt, #rows$/);
     expect(write.ConditionExpression).toBe('#v = :expectedVersion');
     expect(conditionalWriteOf(s, undefined, T0, CONFIG).ConditionExpression).toBe(
       'attribute_not_exists(#pk)',
@@ -253,7 +253,7 @@ describe('item encoding', () => {
     const statement = conditionalStatementOf('flows "x"', open, 3, T0, CONFIG);
     expect(statement.Statement).toBe(
       'UPDATE "flows ""x""" SET "v" = ? SET "rec" = ? SET "agg" = ? SET "updated" = ? SET "exportSeq" = ? ' +
-        'SET "expiresAt" = ? SET "dueShard" = ? SET "nextExportAt" = ? WHERE "pk" = ? AND "v" = ?',
+        'SET "expiresAt" = ? SET "dueShard" = ? SET "nextExportAt" = ? REMOVE "rows" WHERE "pk" = ? AND "v" = ?',
     );
     const item = flowItemOf(open, 4, T0, CONFIG);
     const write = conditionalWriteOf(open, 3, T0, CONFIG);
@@ -265,7 +265,9 @@ describe('item encoding', () => {
       { N: '3' },
     ]);
     const closed = conditionalStatementOf('flows', { ...open, closed: true }, 3, T0, CONFIG).Statement;
-    expect(closed).toMatch(/ REMOVE "dueShard" REMOVE "nextExportAt" WHERE "pk" = \? AND "v" = \?$/);
+    expect(closed).toMatch(
+      / REMOVE "dueShard" REMOVE "nextExportAt" REMOVE "rows" WHERE "pk" = \? AND "v" = \?$/,
+    );
   });
   it('due shards spread keys', () => {
     const keys = groupByFlowKey(

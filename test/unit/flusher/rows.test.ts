@@ -9,8 +9,8 @@ import {
   decodeManifestRows,
   encodeManifestRows,
   sortByToken,
-} from '../../../functions/flusher/batch.ts';
-import { antreaInsertArguments, buildFlowRow, podLabelsJson } from '../../../functions/flusher/rows.ts';
+} from '../../../functions/exporter/batch.ts';
+import { antreaInsertArguments, buildFlowRow, podLabelsJson } from '../../../functions/exporter/rows.ts';
 
 const CLUSTER_UUID = '4f2c1b0e-8a4d-4d8e-9f6a-2b1c3d4e5f60';
 

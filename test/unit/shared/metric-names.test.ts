@@ -5,16 +5,21 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
+import { DEFAULT_LAZY_INDEX } from '../../../core/flow-state/advance.ts';
 import type { FlowStore } from '../../../core/flow-state/ports.ts';
+import { defaultScheduleConfig } from '../../../core/flow-state/state.ts';
 import { createCorrelatorHandler } from '../../../functions/correlator/make-handler.ts';
-import { publishRound } from '../../../functions/flusher/make-handler.ts';
+import { publishBatch } from '../../../functions/exporter/make-handler.ts';
 import {
   CORRELATOR_METRICS,
   CORRELATOR_SERVICE_NAME,
-  FLUSHER_METRICS,
-  FLUSHER_SERVICE_NAME,
+  EXPORTER_METRICS,
+  EXPORTER_SERVICE_NAME,
   METRICS_NAMESPACE,
+  TICKER_METRICS,
+  TICKER_SERVICE_NAME,
 } from '../../../functions/shared/metric-names.ts';
+import { publishTick } from '../../../functions/ticker/make-handler.ts';
 
 function recordingMetrics(serviceName: string): { metrics: Metrics; names: () => Set<string> } {
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
@@ -24,25 +29,33 @@ function recordingMetrics(serviceName: string): { metrics: Metrics; names: () =>
 }
 
 describe('metric names the dashboard shows', () => {
-  it('are all emitted by the flusher every round', () => {
-    const { metrics, names } = recordingMetrics(FLUSHER_SERVICE_NAME);
-    publishRound(metrics, {
+  it('are all emitted by the exporter every batch', () => {
+    const { metrics, names } = recordingMetrics(EXPORTER_SERVICE_NAME);
+    publishBatch(metrics, {
+      records: 4,
+      replayedRecords: 0,
+      rowsInserted: 2,
+      replayedRows: 0,
+      incompleteRows: 1,
+      rejected: [],
+    });
+    expect([...names()]).toEqual(expect.arrayContaining(Object.values(EXPORTER_METRICS)));
+  });
+
+  it('are all emitted by the ticker every round', () => {
+    const { metrics, names } = recordingMetrics(TICKER_SERVICE_NAME);
+    publishTick(metrics, {
       ok: false,
       dueFlows: 3,
-      rowsInserted: 2,
-      inserts: 1,
-      replayedBatches: 0,
-      replayedRows: 0,
-      markConflicts: 1,
+      advancedFlows: 2,
+      rowsClosed: 2,
       incompleteRows: 0,
-      closedFlows: 0,
-      insertFailures: 1,
-      rejectedRows: 1,
-      rejected: [],
+      closedFlows: 1,
+      conflicts: 1,
       durationMs: 5,
-      exportLagSeconds: 4,
+      lagSeconds: 4,
     });
-    expect([...names()]).toEqual(expect.arrayContaining(Object.values(FLUSHER_METRICS)));
+    expect([...names()]).toEqual(expect.arrayContaining(Object.values(TICKER_METRICS)));
   });
 
   it('are emitted by the correlator (a batch with one poison record; the per-record ratio needs records)', async () => {
@@ -63,6 +76,8 @@ describe('metric names the dashboard shows', () => {
       metrics,
       settings: {
         timeouts: { activeTimeoutMs: 60_000, inactiveTimeoutMs: 90_000 },
+        schedule: defaultScheduleConfig(),
+        lazyIndex: DEFAULT_LAZY_INDEX,
         writeConcurrency: 1,
         maxWriteAttempts: 1,
       },

@@ -4,8 +4,8 @@
 // counted and reported, never the newest.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PendingRow } from '../../../functions/flusher/batch.ts';
-import { buildFlowRow } from '../../../functions/flusher/rows.ts';
+import type { PendingRow } from '../../../functions/exporter/batch.ts';
+import { buildFlowRow } from '../../../functions/exporter/rows.ts';
 import { type ExportedBatch, sinkOnlyColumnsOf } from '../../../functions/sinks/exported-row.ts';
 import { type BatchSink, type OutboxOptions, SinkOutbox } from '../../../functions/sinks/outbox.ts';
 import { SINK_CLUSTER_UUID, sampleFlow } from '../../fixtures/exported-rows.ts';

@@ -1,13 +1,10 @@
-// The flusher's settings, from its environment (documented in README "Configuration").
+// Where and how the exporter reaches ClickHouse, from its environment (README "Configuration").
 
-import type { FlusherPartition } from '../../core/flow-state/ports.ts';
-import type { ScheduleConfig } from '../../core/flow-state/state.ts';
-import { EnvConfigError, positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
-import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
+import { EnvConfigError, positiveIntFromEnv } from '../flow-store/config.ts';
 
 type Env = Record<string, string | undefined>;
 
-/** Where and how rows reach ClickHouse (the exporter's, and the flusher's before it). */
+/** Where and how rows reach ClickHouse. */
 export interface ClickHouseTarget {
   clusterUUID: string;
   clickhouse: {
@@ -25,21 +22,6 @@ export interface ClickHouseTarget {
   };
   /** How long fetched credentials are reused by a warm container. */
   secretMaxAgeSeconds: number;
-}
-
-export interface FlusherConfig extends ClickHouseTarget {
-  tableName: string;
-  schedule: ScheduleConfig;
-  /** FLUSHER_INDEX of FLUSHER_COUNT (default 0 of 1): the due shards and manifest slots it owns. */
-  partition: FlusherPartition;
-  commitIntervalMs: number;
-  runForMs: number;
-  maxBackoffMs: number;
-  maxRowsPerInsert: number;
-  maxInsertsPerRound: number;
-  /** Inserts of one round in flight at once (one is encoded while another is written). */
-  insertConcurrency: number;
-  writeConcurrency: number;
 }
 
 /**
@@ -61,22 +43,6 @@ export function compressionFor(setting: string | undefined, url: string): boolea
     throw new EnvConfigError(`CLICKHOUSE_URL=${url}: not a URL`);
   }
   return !(host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host));
-}
-
-/** FLUSHER_COUNT flushers (at most one per due shard), this one FLUSHER_INDEX (0-based). */
-export function partitionFromEnv(env: Env, dueShardCount: number): FlusherPartition {
-  const count = positiveIntFromEnv(env, 'FLUSHER_COUNT', 1);
-  const raw = env.FLUSHER_INDEX?.trim() || '0';
-  const index = Number(raw);
-  if (count > dueShardCount) {
-    throw new EnvConfigError(`FLUSHER_COUNT=${count}: at most DUE_SHARD_COUNT (${dueShardCount}) flushers`);
-  }
-  if (!Number.isInteger(index) || index < 0 || index >= count) {
-    throw new EnvConfigError(
-      `FLUSHER_INDEX=${raw}: expected an integer from 0 to FLUSHER_COUNT - 1 (${count - 1})`,
-    );
-  }
-  return { index, count };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -113,23 +79,5 @@ export function clickHouseTargetFromEnv(env: Env = process.env): ClickHouseTarge
       insertQuorum: env.CLICKHOUSE_INSERT_QUORUM?.trim() || undefined,
     },
     secretMaxAgeSeconds: positiveIntFromEnv(env, 'CLICKHOUSE_SECRET_MAX_AGE_SECONDS', 300),
-  };
-}
-
-export function flusherConfigFromEnv(env: Env = process.env): FlusherConfig {
-  const commitSeconds = positiveIntFromEnv(env, 'COMMIT_INTERVAL_SECONDS', 8);
-  const schedule = scheduleConfigFromEnv(env);
-  return {
-    ...clickHouseTargetFromEnv(env),
-    tableName: env.TABLE_NAME?.trim() || DEFAULT_TABLE_NAME,
-    schedule,
-    partition: partitionFromEnv(env, schedule.dueShardCount),
-    commitIntervalMs: commitSeconds * 1000,
-    runForMs: positiveIntFromEnv(env, 'RUN_FOR_SECONDS', 55) * 1000,
-    maxBackoffMs: positiveIntFromEnv(env, 'MAX_BACKOFF_SECONDS', 60) * 1000,
-    maxRowsPerInsert: positiveIntFromEnv(env, 'MAX_ROWS_PER_INSERT', 50_000),
-    maxInsertsPerRound: positiveIntFromEnv(env, 'MAX_INSERTS_PER_ROUND', 4),
-    insertConcurrency: positiveIntFromEnv(env, 'INSERT_CONCURRENCY', 2),
-    writeConcurrency: positiveIntFromEnv(env, 'WRITE_CONCURRENCY', 8),
   };
 }

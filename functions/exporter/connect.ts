@@ -6,7 +6,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
 import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import { ClickHouseRowSink, type RowSink } from './clickhouse-sink.ts';
-import type { ClickHouseTarget } from './config.ts';
+import type { ClickHouseTarget } from './clickhouse-target.ts';
 import { clickHouseCredentials } from './credentials.ts';
 
 export interface ClickHouseConnection {

@@ -1,5 +1,5 @@
-// Migration files and their parameters, the flusher's configuration and secret format, and the round
-// loop's timing (virtual clock).
+// Migration files and their parameters, the exporter's ClickHouse settings, secret format and insert
+// settings, and its connection on the first insert.
 import { describe, expect, it } from 'vitest';
 import { createClickHouseClient } from '../../../clickhouse/client.ts';
 import { ANTREA_INSERT_COLUMNS, DEFAULTED_COLUMNS, FLOWLINE_COLUMNS } from '../../../clickhouse/columns.ts';
@@ -10,19 +10,11 @@ import {
   splitStatements,
 } from '../../../clickhouse/migrations.ts';
 import { loadDashboardQueries } from '../../../clickhouse/queries.ts';
-import { ClickHouseRowSink, insertSettings } from '../../../functions/flusher/clickhouse-sink.ts';
-import { flusherConfigFromEnv } from '../../../functions/flusher/config.ts';
-import { connectOnFirstInsert } from '../../../functions/flusher/connect.ts';
-import { parseClickHouseSecret } from '../../../functions/flusher/credentials.ts';
-import {
-  dueIndexAfterRound,
-  emptyReport,
-  endsInvocation,
-  FlushLoop,
-  type RoundReport,
-} from '../../../functions/flusher/flusher.ts';
-import { idleRound } from '../../../functions/flusher/make-handler.ts';
-import type { FlowRow } from '../../../functions/flusher/rows.ts';
+import { ClickHouseRowSink, insertSettings } from '../../../functions/exporter/clickhouse-sink.ts';
+import { clickHouseTargetFromEnv } from '../../../functions/exporter/clickhouse-target.ts';
+import { connectOnFirstInsert } from '../../../functions/exporter/connect.ts';
+import { parseClickHouseSecret } from '../../../functions/exporter/credentials.ts';
+import type { FlowRow } from '../../../functions/exporter/rows.ts';
 
 describe('migrations', () => {
   it('flows declares timeInserted, Antrea 51 columns (trusted between clusterUUID and egressName), then Flowline', () => {
@@ -78,27 +70,27 @@ describe('migrations', () => {
   });
 });
 
-describe('flusher configuration', () => {
+describe('exporter ClickHouse settings', () => {
   const base = {
     CLICKHOUSE_URL: 'https://example.clickhouse.cloud:8443',
     CLUSTER_UUID: '4f2c1b0e-8a4d-4d8e-9f6a-2b1c3d4e5f60',
     CLICKHOUSE_SECRET_ID: 'flowline/clickhouse',
   };
-  it('defaults: 8 s commit interval for 55 s, database default', () => {
-    const config = flusherConfigFromEnv(base);
-    expect(config.commitIntervalMs).toBe(8000);
-    expect(config.runForMs).toBe(55_000);
+  it('defaults: database default, credentials from the secret', () => {
+    const config = clickHouseTargetFromEnv(base);
     expect(config.clickhouse.database).toBe('default');
     expect(config.clickhouse.password).toBeUndefined();
   });
   it('rejects a missing URL, a non-UUID cluster id, no credentials source', () => {
-    expect(() => flusherConfigFromEnv({ ...base, CLICKHOUSE_URL: '' })).toThrow(/CLICKHOUSE_URL/);
-    expect(() => flusherConfigFromEnv({ ...base, CLUSTER_UUID: 'my-cluster' })).toThrow(/CLUSTER_UUID/);
-    expect(() => flusherConfigFromEnv({ ...base, CLICKHOUSE_SECRET_ID: '' })).toThrow(/CLICKHOUSE_PASSWORD/);
+    expect(() => clickHouseTargetFromEnv({ ...base, CLICKHOUSE_URL: '' })).toThrow(/CLICKHOUSE_URL/);
+    expect(() => clickHouseTargetFromEnv({ ...base, CLUSTER_UUID: 'my-cluster' })).toThrow(/CLUSTER_UUID/);
+    expect(() => clickHouseTargetFromEnv({ ...base, CLICKHOUSE_SECRET_ID: '' })).toThrow(
+      /CLICKHOUSE_PASSWORD/,
+    );
   });
   it('compression: auto compresses unless ClickHouse is on a loopback address; true/false force it', () => {
     const compression = (url: string, setting?: string) =>
-      flusherConfigFromEnv({ ...base, CLICKHOUSE_URL: url, CLICKHOUSE_COMPRESSION: setting }).clickhouse
+      clickHouseTargetFromEnv({ ...base, CLICKHOUSE_URL: url, CLICKHOUSE_COMPRESSION: setting }).clickhouse
         .compression;
     expect(compression('https://example.clickhouse.cloud:8443')).toBe(true);
     expect(compression('http://10.0.0.7:8123', 'auto')).toBe(true);
@@ -147,120 +139,6 @@ describe('flusher configuration', () => {
     }
     for (const gzipLevel of [9, false, undefined] as const)
       expect(() => new ClickHouseRowSink(client, { gzipLevel })).not.toThrow();
-  });
-});
-
-describe('FlushLoop', () => {
-  function virtualTime() {
-    let now = 1_000_000;
-    const advance = (ms: number) => {
-      now += ms;
-    };
-    return { clock: () => now, sleep: async (ms: number) => advance(ms), advance };
-  }
-  const report = (ok: boolean, atRest?: boolean): RoundReport => ({
-    ...emptyReport(),
-    ok,
-    ...(atRest === undefined ? {} : { atRest }),
-    insertFailures: ok ? 0 : 1,
-  });
-
-  it('a round every commit interval within the run time (55 s / 8 s = 7 rounds)', async () => {
-    const time = virtualTime();
-    const starts: number[] = [];
-    const loop = new FlushLoop({
-      round: async () => {
-        starts.push(time.clock());
-        time.advance(300); // the round itself takes time; the interval is measured start to start
-        return report(true);
-      },
-    });
-    const reports = await loop.run({ runForMs: 55_000, intervalMs: 8000, maxBackoffMs: 60_000, ...time });
-    expect(reports).toHaveLength(7);
-    expect(starts.map((s) => s - starts[0]!)).toEqual([0, 8000, 16_000, 24_000, 32_000, 40_000, 48_000]);
-  });
-
-  it('backs off exponentially after failures, capped, and resets after a success', async () => {
-    const time = virtualTime();
-    const starts: number[] = [];
-    const outcomes = [false, false, false, false, true, true];
-    const loop = new FlushLoop({
-      round: async () => {
-        starts.push(time.clock());
-        return report(outcomes[starts.length - 1] ?? true);
-      },
-    });
-    await loop.run({ runForMs: 200_000, intervalMs: 8000, maxBackoffMs: 40_000, ...time });
-    const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
-    expect(gaps.slice(0, 6)).toEqual([8000, 16_000, 32_000, 40_000, 8000, 8000]);
-    expect(loop.consecutiveFailures).toBe(0);
-  });
-
-  it('ends the invocation after a round that leaves no open flow (at rest: one round a minute)', async () => {
-    const time = virtualTime();
-    let rounds = 0;
-    const loop = new FlushLoop({
-      round: async () => {
-        rounds += 1;
-        time.advance(40);
-        return report(true, true);
-      },
-    });
-    const started = time.clock();
-    const reports = await loop.run({ runForMs: 55_000, intervalMs: 8000, maxBackoffMs: 60_000, ...time });
-    expect(rounds).toBe(1);
-    expect(reports).toHaveLength(1);
-    expect(time.clock() - started).toBe(40); // no sleep: the invocation is as long as its round
-  });
-
-  it('keeps every commit interval while a flow is open, and ends at the first round at rest', async () => {
-    const time = virtualTime();
-    const starts: number[] = [];
-    // Flows open for three rounds; unknown (index unreadable) and failed rounds never end the run early.
-    const outcomes: Array<[boolean, boolean | undefined]> = [
-      [true, false],
-      [true, undefined],
-      [false, true],
-      [true, false],
-      [true, true],
-    ];
-    const loop = new FlushLoop({
-      round: async () => {
-        starts.push(time.clock());
-        const [ok, atRest] = outcomes[starts.length - 1] ?? [true, true];
-        return report(ok, atRest);
-      },
-    });
-    await loop.run({ runForMs: 55_000, intervalMs: 8000, maxBackoffMs: 60_000, ...time });
-    expect(starts.map((s) => s - starts[0]!)).toEqual([0, 8000, 16_000, 24_000, 32_000]);
-  });
-
-  it('the round loop ends early exactly when the round succeeded and the index holds no open flow', () => {
-    expect(endsInvocation(report(true, true))).toBe(true);
-    expect(endsInvocation(report(true, false))).toBe(false);
-    expect(endsInvocation(report(true))).toBe(false);
-    expect(endsInvocation(report(false, true))).toBe(false);
-  });
-});
-
-describe('idleRound (publishes no metric)', () => {
-  const base: RoundReport = { ...emptyReport(), atRest: true, durationMs: 30 };
-  it('is a successful round at rest that exported, replayed and rejected nothing', () => {
-    expect(idleRound(base)).toBe(true);
-    expect(idleRound({ ...base, atRest: false })).toBe(false);
-    expect(idleRound({ ...base, ok: false, insertFailures: 1 })).toBe(false);
-    // The round that closed the last flows, or replayed the last manifest, still reports.
-    expect(idleRound({ ...base, dueFlows: 3, closedFlows: 3 })).toBe(false);
-    expect(idleRound({ ...base, replayedBatches: 1, replayedRows: 5, rowsInserted: 5 })).toBe(false);
-  });
-});
-
-describe('dueIndexAfterRound', () => {
-  it('an empty index is at rest with no lag; an open flow gives the lag of its due time', () => {
-    expect(dueIndexAfterRound(undefined, 10_000)).toEqual({ exportLagSeconds: 0, atRest: true });
-    expect(dueIndexAfterRound(7_500, 10_000)).toEqual({ exportLagSeconds: 2.5, atRest: false });
-    // Due only later (e.g. a live flow's next active timeout): no lag, but not at rest.
-    expect(dueIndexAfterRound(70_000, 10_000)).toEqual({ exportLagSeconds: 0, atRest: false });
   });
 });
 

@@ -1,7 +1,7 @@
 // ClickHouse credentials: from AWS Secrets Manager through Powertools Parameters, which caches the value
 // per container for maxAge (one GetSecretValue per cold start and then every maxAge, not per round).
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import type { ClickHouseTarget } from './config.ts';
+import type { ClickHouseTarget } from './clickhouse-target.ts';
 
 export interface ClickHouseCredentials {
   username: string;
