@@ -2,16 +2,18 @@
 // closed rows the batch's writes carry -> one ClickHouse insert, exactly once, with no read or write per row
 // (docs/flow-state-and-scale-out.md, stream export model).
 //
-// Exactly once: before its insert, a batch records its intent under the eventID of its first record (event
-// IDs are unique in a stream; Lambda's DynamoDB events name no shard): how many records it covers, the last
-// one's eventID and the insert's token. A batch delivered again (a failed invocation is retried from the
-// same record, without bisect; a rare duplicate delivery restarts at an earlier checkpoint, which is also the
-// start of a recorded batch) finds the intent of its first record and inserts exactly that range again, the
-// same rows with the same token, which ClickHouse drops as a duplicate if the first insert landed; then it
-// goes on from the record after the range. Every delivered batch records an intent, with rows or without,
-// so every place a delivery can start at is a recorded start. The stream delivers each write's image once,
-// and each write's rows are the rows that write closed, so no row is in two records. One read and one write
-// per batch, none per row.
+// Exactly once: before its insert, a range of records records its intent under the eventID of its first
+// record (event IDs are unique in a stream; Lambda's DynamoDB events name no shard): how many records it
+// covers, the last one's eventID and the insert's token. Ranges start at a record with rows: records
+// without rows are skipped until one has rows, and a range then runs to the end of the batch. So wherever
+// a delivery starts (a failed invocation is retried from the same record, without bisect; a rare duplicate
+// delivery restarts at an earlier checkpoint), its first record with rows is the start of a recorded range
+// if it was exported before: that range is inserted again, the same rows with the same token, which
+// ClickHouse drops as a duplicate if the first insert landed; then the batch goes on after the range.
+// Writes without rows (most, and the exporter's own intent and outbox items in the same table) cost no
+// intent, so the exporter's writes never feed it work of their own. The stream delivers each write's image
+// once, and each write's rows are the rows that write closed, so no row is in two records. One read and one
+// write per range with rows, none per row.
 import type { ExportedFlow } from '../../core/flow-state/schedule.ts';
 import { sinkOnlyColumnsOf } from '../sinks/exported-row.ts';
 import { batchToken, type PendingRow, sortByToken } from './batch.ts';
@@ -31,7 +33,7 @@ export interface ExportIntent {
   /** Records the batch covers from its first one on. */
   count: number;
   lastEventId: string;
-  /** The insert's deduplication token (batchToken of its rows); "" when it had no rows. */
+  /** The insert's deduplication token (batchToken of its rows). */
   token: string;
 }
 
@@ -100,12 +102,14 @@ export class StreamExporter {
       incompleteRows: 0,
       rejected: [],
     };
-    for (let start = 0; start < records.length; ) {
+    for (let start = 0; ; ) {
+      while (start < records.length && records[start]!.rows.length === 0) start++;
+      if (start === records.length) break;
       const first = records[start]!;
       const recorded = await this.intents.get(first.eventId);
       const range = records.slice(start, recorded ? start + recorded.count : records.length);
       const rows = pendingRowsOf(range, this.options);
-      const token = rows.length > 0 ? batchToken(rows) : '';
+      const token = batchToken(rows);
       if (recorded) {
         if (range.length !== recorded.count || range.at(-1)!.eventId !== recorded.lastEventId)
           throw new IntentRangeError(
@@ -122,7 +126,7 @@ export class StreamExporter {
           token,
         });
       }
-      if (rows.length > 0) await this.insert(rows, token, report);
+      await this.insert(rows, token, report);
       start += range.length;
     }
     return report;

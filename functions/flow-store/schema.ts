@@ -27,6 +27,8 @@ export const DEFAULT_TABLE_NAME = 'flowline-flows';
 export const FLOW_TABLE_SCHEMA = {
   partitionKey: { name: ATTR.pk, type: 'S' },
   ttlAttribute: ATTR.expiresAt,
+  /** The exporter reads every write's new image (its closed rows) from the table's stream. */
+  streamViewType: 'NEW_IMAGE',
   dueIndex: {
     name: DUE_INDEX_NAME,
     partitionKey: { name: ATTR.dueShard, type: 'S' },
@@ -38,6 +40,7 @@ export const FLOW_TABLE_SCHEMA = {
 } as const satisfies {
   partitionKey: { name: string; type: 'S' | 'N' | 'B' };
   ttlAttribute: string;
+  streamViewType: 'NEW_IMAGE';
   dueIndex: {
     name: string;
     partitionKey: { name: string; type: 'S' | 'N' | 'B' };
@@ -58,6 +61,7 @@ export function createTableInput(tableName: string) {
       { AttributeName: s.dueIndex.sortKey.name, AttributeType: s.dueIndex.sortKey.type },
     ],
     KeySchema: [{ AttributeName: s.partitionKey.name, KeyType: 'HASH' as const }],
+    StreamSpecification: { StreamEnabled: true, StreamViewType: s.streamViewType },
     GlobalSecondaryIndexes: [
       {
         IndexName: s.dueIndex.name,

@@ -21,11 +21,11 @@ import {
   IpfixStreamFramer,
 } from '../../collector-edge/ipfix/index.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../core/flow-record.ts';
+import type { PendingRow } from '../../functions/exporter/batch.ts';
+import { ClickHouseRowSink, type RowSink } from '../../functions/exporter/clickhouse-sink.ts';
 import type { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { defaultScheduleConfig } from '../../functions/flow-store/index.ts';
 import { DynamoSinkOutboxStore } from '../../functions/flow-store/sink-outbox.ts';
-import type { PendingRow } from '../../functions/exporter/batch.ts';
-import { ClickHouseRowSink, type RowSink } from '../../functions/exporter/clickhouse-sink.ts';
 import { Flusher } from '../../functions/flusher/flusher.ts';
 import { aggregatedTemplateNames, TEMPLATE_ID_IPV6 } from '../../functions/sinks/antrea-ipfix.ts';
 import type { SinksConfig } from '../../functions/sinks/config.ts';
