@@ -11,12 +11,14 @@
 // slower. The "deployed configuration" row computes that span for the deployed settings (lib/config.ts) and
 // the priced cluster (cost/model.ts), then measures batches of that span through the real correlator;
 // the cost model reads that row.
+
 import { CreateTableCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
 import { DEFAULT_PARTITION_LANES, type SealedBatch, ShardPacker } from '../collector-edge/packer.ts';
 import { flowKeyOf } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 import { DEFAULT_CLUSTER, flowRecordsPerSecond, inputsFromRows, provisionedShards } from '../cost/model.ts';
+import { correlatorSettingsOf } from '../functions/correlator/config.ts';
 import { type CorrelatorSettings, correlateBatch } from '../functions/correlator/correlate-batch.ts';
 import { foldRecords } from '../functions/correlator/fold.ts';
 import {
@@ -219,14 +221,10 @@ export const correlatorBench: BenchModule = {
     const client = createDynamoDbClient();
     try {
       const schedule: ScheduleConfig = defaultScheduleConfig();
-      const settings: CorrelatorSettings = {
-        timeouts: {
-          activeTimeoutMs: schedule.activeTimeoutMs,
-          inactiveTimeoutMs: schedule.inactiveTimeoutMs,
-        },
+      const settings: CorrelatorSettings = correlatorSettingsOf(schedule, {
         writeConcurrency: 32,
         maxWriteAttempts: 8,
-      };
+      });
       const flows = quick ? 300 : 1000;
       const rounds = quick ? 8 : 16; // 40 s / 80 s of event time: several deployed-window batches
       const workload = {

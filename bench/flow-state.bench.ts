@@ -18,6 +18,7 @@ import { DEFAULT_LAZY_INDEX } from '../core/flow-state/advance.ts';
 import type { ExistingItemWrite, FlowStore, WriteExtras, WriteResult } from '../core/flow-state/ports.ts';
 import { encodeWireBatch } from '../core/wire.ts';
 import { DEFAULT_CLUSTER } from '../cost/model.ts';
+import { correlatorSettingsOf } from '../functions/correlator/config.ts';
 import { correlateBatch, type KinesisRecordLike } from '../functions/correlator/correlate-batch.ts';
 import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
 import {
@@ -353,13 +354,7 @@ function latencyRow(windowSeconds: number, seconds: number[], spacingMs: number)
 }
 
 function correlatorSettings(schedule: ScheduleConfig) {
-  return {
-    timeouts: { activeTimeoutMs: schedule.activeTimeoutMs, inactiveTimeoutMs: schedule.inactiveTimeoutMs },
-    schedule,
-    lazyIndex: DEFAULT_LAZY_INDEX,
-    writeConcurrency: 32,
-    maxWriteAttempts: 8,
-  };
+  return correlatorSettingsOf(schedule, { writeConcurrency: 32, maxWriteAttempts: 8 });
 }
 
 /** Stream shards of the priced cluster's table: about one per 1,000 write units per second. */

@@ -30,8 +30,6 @@ import { MAX_WRITES_PER_BATCH } from '../core/flow-state/ports.ts';
 import type { ScheduleConfig } from '../core/flow-state/state.ts';
 import { encodeWireBatch } from '../core/wire.ts';
 import { correlateBatch } from '../functions/correlator/correlate-batch.ts';
-import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
-import { createTableInput, defaultScheduleConfig, processDue } from '../functions/flow-store/index.ts';
 import {
   ClickHouseRowSink,
   DEFAULT_INSERT_GZIP_LEVEL,
@@ -42,8 +40,10 @@ import {
   type RejectedRow,
 } from '../functions/exporter/clickhouse-sink.ts';
 import { compressionFor, flusherConfigFromEnv } from '../functions/exporter/clickhouse-target.ts';
-import { Flusher } from '../functions/flusher/flusher.ts';
 import { buildFlowRow, type FlowRow, rowValues } from '../functions/exporter/rows.ts';
+import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
+import { createTableInput, defaultScheduleConfig, processDue } from '../functions/flow-store/index.ts';
+import { Flusher } from '../functions/flusher/flusher.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import {
   embeddedEngineSession,

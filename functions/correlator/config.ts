@@ -1,6 +1,6 @@
 // Correlator settings from the Lambda environment (README "Configuration").
 
-import { DEFAULT_LAZY_INDEX } from '../../core/flow-state/advance.ts';
+import { DEFAULT_LAZY_INDEX, type LazyIndexConfig } from '../../core/flow-state/advance.ts';
 import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
@@ -17,6 +17,20 @@ export interface CorrelatorConfig {
  * flight), MAX_WRITE_ATTEMPTS (8 optimistic attempts per flow key and batch), INDEX_SLACK_SECONDS and
  * INDEX_MARGIN_SECONDS (the lazy due-index key, core/flow-state/advance.ts: 1200 and 120).
  */
+/** The correlator's settings on `schedule` (its timeouts, its steps), the lazy index key by default. */
+export function correlatorSettingsOf(
+  schedule: ScheduleConfig,
+  limits: { writeConcurrency: number; maxWriteAttempts: number; lazyIndex?: LazyIndexConfig },
+): CorrelatorSettings {
+  return {
+    timeouts: { activeTimeoutMs: schedule.activeTimeoutMs, inactiveTimeoutMs: schedule.inactiveTimeoutMs },
+    schedule,
+    lazyIndex: limits.lazyIndex ?? DEFAULT_LAZY_INDEX,
+    writeConcurrency: limits.writeConcurrency,
+    maxWriteAttempts: limits.maxWriteAttempts,
+  };
+}
+
 export function correlatorConfigFromEnv(
   env: Record<string, string | undefined> = process.env,
 ): CorrelatorConfig {
@@ -24,15 +38,13 @@ export function correlatorConfigFromEnv(
   return {
     tableName: env.TABLE_NAME?.trim() || DEFAULT_TABLE_NAME,
     schedule,
-    settings: {
-      timeouts: { activeTimeoutMs: schedule.activeTimeoutMs, inactiveTimeoutMs: schedule.inactiveTimeoutMs },
-      schedule,
+    settings: correlatorSettingsOf(schedule, {
       lazyIndex: {
         slackMs: 1000 * positiveIntFromEnv(env, 'INDEX_SLACK_SECONDS', DEFAULT_LAZY_INDEX.slackMs / 1000),
         marginMs: 1000 * positiveIntFromEnv(env, 'INDEX_MARGIN_SECONDS', DEFAULT_LAZY_INDEX.marginMs / 1000),
       },
       writeConcurrency: positiveIntFromEnv(env, 'WRITE_CONCURRENCY', 32),
       maxWriteAttempts: positiveIntFromEnv(env, 'MAX_WRITE_ATTEMPTS', 8),
-    },
+    }),
   };
 }

@@ -14,7 +14,7 @@ import { normaliseDataSet } from '../../collector-edge/normalise.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../../core/flow-record.ts';
 import { DEFAULT_LAZY_INDEX } from '../../core/flow-state/advance.ts';
 import type { ExistingItemWrite } from '../../core/flow-state/ports.ts';
-import type { CorrelatorSettings } from '../../functions/correlator/correlate-batch.ts';
+import { correlatorSettingsOf } from '../../functions/correlator/config.ts';
 import { ClickHouseRowSink, type RowSink } from '../../functions/exporter/clickhouse-sink.ts';
 import { type ExportReport, StreamExporter } from '../../functions/exporter/export-batch.ts';
 import { DynamoIntentStore } from '../../functions/exporter/intent-store.ts';
@@ -31,13 +31,7 @@ import { TableStream } from '../support/table-stream.ts';
 
 const engines = useEngines({ kinesis: false });
 const SCHEDULE = defaultScheduleConfig();
-const SETTINGS: CorrelatorSettings = {
-  timeouts: { activeTimeoutMs: SCHEDULE.activeTimeoutMs, inactiveTimeoutMs: SCHEDULE.inactiveTimeoutMs },
-  schedule: SCHEDULE,
-  lazyIndex: DEFAULT_LAZY_INDEX,
-  writeConcurrency: 16,
-  maxWriteAttempts: 50,
-};
+const SETTINGS = correlatorSettingsOf(SCHEDULE, { writeConcurrency: 16, maxWriteAttempts: 50 });
 const T0 = 1_800_000_000_000;
 const DATE_COLUMNS = new Set([
   'flowStartSeconds',
