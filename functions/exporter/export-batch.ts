@@ -51,6 +51,8 @@ export interface ExporterOptions {
 
 export interface ExportReport {
   records: number;
+  /** Inserts made (one per range of records with rows). */
+  inserts: number;
   /** Records of ranges an earlier delivery recorded (a retried or duplicated batch). */
   replayedRecords: number;
   rowsInserted: number;
@@ -96,6 +98,7 @@ export class StreamExporter {
   async exportBatch(records: readonly ChangeRecord[]): Promise<ExportReport> {
     const report: ExportReport = {
       records: records.length,
+      inserts: 0,
       replayedRecords: 0,
       rowsInserted: 0,
       replayedRows: 0,
@@ -142,6 +145,7 @@ export class StreamExporter {
       token,
     );
     this.handedOver.delete(token);
+    report.inserts += 1;
     report.rejected.push(...rejected);
     report.rowsInserted += rows.length - rejected.length;
     report.incompleteRows += rows.filter((r) => r.row.incomplete === 1).length;

@@ -33,6 +33,7 @@ describe('metric names the dashboard shows', () => {
     const { metrics, names } = recordingMetrics(EXPORTER_SERVICE_NAME);
     publishBatch(metrics, {
       records: 4,
+      inserts: 1,
       replayedRecords: 0,
       rowsInserted: 2,
       replayedRows: 0,
