@@ -16,19 +16,16 @@ export const STANDING_RESOURCES = {
   alarms: 14,
   /** The operations dashboard is opt-in (context `dashboard`). */
   dashboards: 0,
-  /** The flusher's EventBridge rule: rate(1 minute). */
-  flusherScheduleSeconds: 60,
+  /** The ticker's schedule: rate(1 minute). */
+  tickerScheduleSeconds: 60,
 } as const;
-
-/** Slots the flusher checks for open manifests every round: MAX_INSERTS_PER_ROUND's default. */
-export const MANIFEST_SLOTS = 4;
 
 /** Figures of an at-rest invocation no benchmark measures on AWS, each with its basis. */
 export const AT_REST_ASSUMPTIONS = {
-  flusherInvocationMs: {
-    value: 100,
+  tickerInvocationMs: {
+    value: 80,
     basis:
-      'one round: three sequential DynamoDB round trips (manifest BatchGetItem; due Query per shard; earliest-due Query per shard, in parallel) at 10-30 ms each in-Region, plus logging',
+      'one round: two sequential DynamoDB round trips (due Query per shard; earliest-due Query per shard, in parallel) at 10-30 ms each in-Region, plus logging',
   },
   logBytesPerInvocation: {
     value: 1300,
@@ -45,14 +42,14 @@ export interface AtRestOptions {
   kinesisMode: StreamMode;
   /** Provisioned mode: the deployed shard count. */
   shardCount: number;
-  flusherMemoryMb: number;
+  tickerMemoryMb: number;
   dueShardCount: number;
 }
 
 export const DEFAULT_AT_REST: AtRestOptions = {
   kinesisMode: DEFAULT_CONFIG.streamMode,
   shardCount: DEFAULT_CONFIG.shardCount,
-  flusherMemoryMb: DEFAULT_CONFIG.flusherMemoryMb,
+  tickerMemoryMb: DEFAULT_CONFIG.tickerMemoryMb,
   dueShardCount: DEFAULT_CONFIG.dueShardCount,
 };
 
@@ -73,9 +70,7 @@ export interface AtRestReport {
 
 /** DynamoDB read units of one at-rest round: reads that find nothing are billed their minimum. */
 export function atRestReadUnitsPerInvocation(dueShardCount: number): number {
-  const manifestHeaders = MANIFEST_SLOTS * 1; // strongly consistent BatchGetItem: 1 RRU per key
-  const indexQueries = 2 * dueShardCount * 0.5; // due + earliest-due Query per shard, eventually consistent
-  return manifestHeaders + indexQueries;
+  return 2 * dueShardCount * 0.5; // due + earliest-due Query per shard, eventually consistent
 }
 
 function kinesisAtRest(options: AtRestOptions, prices: Prices): AtRestLine {
@@ -95,22 +90,22 @@ function kinesisAtRest(options: AtRestOptions, prices: Prices): AtRestLine {
   };
 }
 
-function flusherAtRest(options: AtRestOptions, prices: Prices): AtRestLine[] {
-  const invocations = SECONDS_PER_MONTH / STANDING_RESOURCES.flusherScheduleSeconds;
-  const { flusherInvocationMs, logBytesPerInvocation } = AT_REST_ASSUMPTIONS;
-  const lambda = lambdaMonthly(invocations, flusherInvocationMs.value, options.flusherMemoryMb, prices);
+function tickerAtRest(options: AtRestOptions, prices: Prices): AtRestLine[] {
+  const invocations = SECONDS_PER_MONTH / STANDING_RESOURCES.tickerScheduleSeconds;
+  const { tickerInvocationMs, logBytesPerInvocation } = AT_REST_ASSUMPTIONS;
+  const lambda = lambdaMonthly(invocations, tickerInvocationMs.value, options.tickerMemoryMb, prices);
   const readUnits = invocations * atRestReadUnitsPerInvocation(options.dueShardCount);
   const logGb = (invocations * logBytesPerInvocation.value) / 2 ** 30;
   return [
     {
-      component: 'Lambda flusher (arm64)',
+      component: 'Lambda ticker (arm64)',
       usd: lambda.usd,
-      driver: `${fmt(invocations)} invocations (every ${STANDING_RESOURCES.flusherScheduleSeconds} s), each one round and an early end (${flusherInvocationMs.value} ms, assumed), ${options.flusherMemoryMb} MB: ${fmt(lambda.gbSeconds)} GB-s`,
+      driver: `${fmt(invocations)} invocations (every ${STANDING_RESOURCES.tickerScheduleSeconds} s), each one round and an early end (${tickerInvocationMs.value} ms, assumed), ${options.tickerMemoryMb} MB: ${fmt(lambda.gbSeconds)} GB-s; the exporter is not invoked without stream records`,
     },
     {
-      component: 'DynamoDB flusher reads',
+      component: 'DynamoDB ticker reads',
       usd: (readUnits / 1e6) * prices.dynamodbReadRequestUnitsMillion,
-      driver: `${atRestReadUnitsPerInvocation(options.dueShardCount)} RRU per invocation (${MANIFEST_SLOTS} manifest headers, 2 x ${options.dueShardCount} empty index queries): ${fmt(readUnits / 1e6)} M RRU; table empty (TTL), no writes`,
+      driver: `${atRestReadUnitsPerInvocation(options.dueShardCount)} RRU per invocation (2 x ${options.dueShardCount} empty index queries): ${fmt(readUnits / 1e6)} M RRU; table empty (TTL), no writes`,
     },
     {
       component: 'CloudWatch Logs',
@@ -121,9 +116,9 @@ function flusherAtRest(options: AtRestOptions, prices: Prices): AtRestLine[] {
 }
 
 function standingAtRest(prices: Prices): AtRestLine[] {
-  const { kmsKeys, secrets, alarms, dashboards, flusherScheduleSeconds } = STANDING_RESOURCES;
+  const { kmsKeys, secrets, alarms, dashboards, tickerScheduleSeconds } = STANDING_RESOURCES;
   const kmsRequests =
-    (SECONDS_PER_MONTH / flusherScheduleSeconds) * AT_REST_ASSUMPTIONS.kmsRequestsPerInvocation.value;
+    (SECONDS_PER_MONTH / tickerScheduleSeconds) * AT_REST_ASSUMPTIONS.kmsRequestsPerInvocation.value;
   return [
     {
       component: 'KMS',
@@ -168,11 +163,7 @@ export function atRestModel(
   options: AtRestOptions = DEFAULT_AT_REST,
   prices: Prices = LIST_PRICES,
 ): AtRestReport {
-  const lines = [
-    kinesisAtRest(options, prices),
-    ...flusherAtRest(options, prices),
-    ...standingAtRest(prices),
-  ];
+  const lines = [kinesisAtRest(options, prices), ...tickerAtRest(options, prices), ...standingAtRest(prices)];
   const monthly = lines.reduce((sum, line) => sum + line.usd, 0);
   const freeTier =
     Math.min(STANDING_RESOURCES.alarms, 10) * prices.cloudwatchAlarmMonth +

@@ -1,7 +1,7 @@
 // The cost model (issue 9): monthly cost and cost per million flow records of a stated cluster, for Flowline
 // and for the naive design, from the counters the benchmarks measured and the list prices in prices.json.
 // Pure arithmetic: no I/O, no AWS imports. Used by `flowline cost` and the cost benchmark (bench/cost.bench.ts).
-import { DEFAULT_CONFIG } from '../lib/config.ts';
+import { DEFAULT_CONFIG, EXPORTER_BATCH_SIZE, EXPORTER_BATCHING_WINDOW_SECONDS } from '../lib/config.ts';
 import pricesFile from './prices.json' with { type: 'json' };
 
 /** What the model reads of a `flowline bench` result row (bench/types.ts BenchRow has these fields). */
@@ -115,14 +115,17 @@ export interface MeasuredInputs {
   /** The naive handler: one UpdateItem per flow record. */
   naiveWriteUnitsPerFlowRecord: number;
   naiveMsPerFlowRecord: number;
-  /** Flusher: DynamoDB units and handler time per exported row. */
-  flusherReadUnitsPerRow: number;
-  flusherWriteUnitsPerRow: number;
-  flusherMsPerRow: number;
-  flusherMemoryMb: number;
+  /**
+   * Export, beyond the correlator's writes: DynamoDB units per exported row of the ticker (flows that fell
+   * idle) and of the exporter's intents (one per stream batch with rows), and the exporter's handler time.
+   */
+  exportReadUnitsPerRow: number;
+  exportWriteUnitsPerRow: number;
+  exporterMsPerRow: number;
+  exporterMemoryMb: number;
   /** Rows exported per live flow per activeFlowRecordTimeout (1 under Flow Aggregator semantics). */
   rowsPerFlowPerInterval: number;
-  /** The flusher's cap on rows per ClickHouse insert (it inserts every due row, split at this size). */
+  /** Rows per ClickHouse insert (one per exporter batch with rows). */
   clickhouseMaxRowsPerInsert: number;
   clickhouseCompressedBytesPerRow: number;
 }
@@ -138,22 +141,23 @@ export const ASSUMED_INPUTS: Partial<Record<InputName, { value: number; basis: s
     value: 6,
     basis: 'one sequential UpdateItem per record at about 6 ms, reference §3.1',
   },
-  flusherReadUnitsPerRow: {
-    value: 0.5,
-    basis: 'one eventually consistent read (<= 4 KB) per exported row, reference §2.4 read rounding',
+  exportReadUnitsPerRow: {
+    value: 0.01,
+    basis:
+      "the exporter's intent read per stream batch (1 RRU per ~100+ rows) and the ticker's reads of idle flows",
   },
-  flusherWriteUnitsPerRow: {
-    value: 2,
-    basis: 'conditional "exported" mark (1 WRU, item <= 1 KB) + removal from the sparse GSI (1 WRU)',
+  exportWriteUnitsPerRow: {
+    value: 0.01,
+    basis: "the exporter's intent write per stream batch and the ticker's writes of idle flows",
   },
-  flusherMsPerRow: { value: 1, basis: 'upper-bound guess of 1 ms per row; no measurement in this run' },
+  exporterMsPerRow: { value: 1, basis: 'upper-bound guess of 1 ms per row; no measurement in this run' },
   rowsPerFlowPerInterval: {
     value: 1,
     basis: 'Flow Aggregator semantics: one row per flow per activeFlowRecordTimeout (reference antrea §2.6)',
   },
   clickhouseMaxRowsPerInsert: {
-    value: 100_000,
-    basis: 'ClickHouse bulk-insert guidance upper bound (10k-100k rows per insert)',
+    value: EXPORTER_BATCH_SIZE,
+    basis: "the exporter's stream batch size (lib/config.ts EXPORTER_BATCH_SIZE): one insert per batch",
   },
   clickhouseCompressedBytesPerRow: { value: 40, basis: 'assumed 40 B per row compressed, reference §3.4' },
 };
@@ -170,10 +174,10 @@ export const INPUT_NAMES = [
   'correlatorMemoryMb',
   'naiveWriteUnitsPerFlowRecord',
   'naiveMsPerFlowRecord',
-  'flusherReadUnitsPerRow',
-  'flusherWriteUnitsPerRow',
-  'flusherMsPerRow',
-  'flusherMemoryMb',
+  'exportReadUnitsPerRow',
+  'exportWriteUnitsPerRow',
+  'exporterMsPerRow',
+  'exporterMemoryMb',
   'rowsPerFlowPerInterval',
   'clickhouseMaxRowsPerInsert',
   'clickhouseCompressedBytesPerRow',
@@ -193,7 +197,10 @@ export const DEPLOYED_SETTING_INPUTS: Partial<Record<InputName, { value: number;
     value: DEFAULT_CONFIG.correlatorMemoryMb,
     basis: 'correlator memory, lib/config.ts default',
   },
-  flusherMemoryMb: { value: DEFAULT_CONFIG.flusherMemoryMb, basis: 'flusher memory, lib/config.ts default' },
+  exporterMemoryMb: {
+    value: DEFAULT_CONFIG.exporterMemoryMb,
+    basis: 'exporter memory, lib/config.ts default',
+  },
 };
 
 /** Where each input came from, e.g. "measured: correlator / fold 10k records". */
@@ -426,32 +433,34 @@ export function costModel(
     naiveDetail: `one UpdateItem per flow record, ${fmt(m.naiveWriteUnitsPerFlowRecord)} WRU each: ${millions(naiveWrites)} WRU`,
   });
 
-  // Flusher: the same per-row work in both designs; only the insert size differs (below).
-  const flusherInvocations = SECONDS_PER_MONTH / cluster.commitIntervalSeconds;
-  const flusher = lambdaMonthly(
-    flusherInvocations,
-    (rows / flusherInvocations) * m.flusherMsPerRow,
-    m.flusherMemoryMb,
+  // Exporter: one invocation (and insert) per stream batch, rowsPerInsert rows (the stream's reads are free
+  // to Lambda); the same per-row work in both designs.
+  const rowsPerInsert = exporterRowsPerInsert(rowsPerSecond, m);
+  const exporterInvocations = rows / rowsPerInsert;
+  const exporter = lambdaMonthly(
+    exporterInvocations,
+    rowsPerInsert * m.exporterMsPerRow,
+    m.exporterMemoryMb,
     prices,
   );
   lines.push({
-    component: 'Lambda flusher (arm64)',
-    flowline: flusher.usd,
-    naive: flusher.usd,
-    flowlineDetail: `every ${cluster.commitIntervalSeconds} s: ${millions(flusherInvocations)} invocations, ${fmt(m.flusherMsPerRow)} ms per row: ${millions(flusher.gbSeconds)} GB-s`,
+    component: 'Lambda exporter (arm64)',
+    flowline: exporter.usd,
+    naive: exporter.usd,
+    flowlineDetail: `${millions(exporterInvocations)} invocations of ${fmt(rowsPerInsert)} rows, ${fmt(m.exporterMsPerRow)} ms per row: ${millions(exporter.gbSeconds)} GB-s; DynamoDB Streams reads by Lambda are free`,
     naiveDetail: 'same rows and handler time',
   });
-  const flusherDynamo = dynamodbMonthly(
-    rows * m.flusherWriteUnitsPerRow,
-    rows * m.flusherReadUnitsPerRow,
+  const exportDynamo = dynamodbMonthly(
+    rows * m.exportWriteUnitsPerRow,
+    rows * m.exportReadUnitsPerRow,
     prices,
     cluster,
   );
   lines.push({
-    component: `DynamoDB flusher reads and marks (${dynamodbModeLabel(cluster)})`,
-    flowline: flusherDynamo,
-    naive: flusherDynamo,
-    flowlineDetail: `${millions(rows)} rows x (${fmt(m.flusherReadUnitsPerRow)} RRU + ${fmt(m.flusherWriteUnitsPerRow)} WRU)`,
+    component: `DynamoDB ticker and exporter intents (${dynamodbModeLabel(cluster)})`,
+    flowline: exportDynamo,
+    naive: exportDynamo,
+    flowlineDetail: `${millions(rows)} rows x (${fmt(m.exportReadUnitsPerRow)} RRU + ${fmt(m.exportWriteUnitsPerRow)} WRU)`,
     naiveDetail: 'same rows',
   });
 
@@ -490,13 +499,23 @@ export function costModel(
     monthly,
     perMillionFlowRecords,
     ratio: perMillionFlowRecords.naive / perMillionFlowRecords.flowline,
-    clickhouseInsertsPerSecond: {
-      flowline:
-        Math.ceil((rowsPerSecond * cluster.commitIntervalSeconds) / m.clickhouseMaxRowsPerInsert) /
-        cluster.commitIntervalSeconds,
-      naive: rowsPerSecond,
-    },
+    clickhouseInsertsPerSecond: { flowline: rowsPerSecond / rowsPerInsert, naive: rowsPerSecond },
   };
+}
+
+/**
+ * Rows per exporter invocation (and ClickHouse insert): what the stream gathers in a batching window, up to
+ * the batch size. One stream shard's view: the table's shards divide the rows, and each batch is smaller
+ * (inserts/s up to shards / window), which the priced cluster's few shards leave within ClickHouse's guidance.
+ */
+export function exporterRowsPerInsert(
+  rowsPerSecond: number,
+  m: Pick<MeasuredInputs, 'clickhouseMaxRowsPerInsert'>,
+) {
+  return Math.max(
+    1,
+    Math.min(m.clickhouseMaxRowsPerInsert, rowsPerSecond * EXPORTER_BATCHING_WINDOW_SECONDS),
+  );
 }
 
 /** Provisioned Kinesis for Flowline, with PUT payload units taken from the measured packing density. */

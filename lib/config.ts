@@ -7,6 +7,14 @@ export type StreamMode = 'on-demand' | 'provisioned';
 export type TableBillingMode = 'on-demand' | 'provisioned';
 export type CollectorTrust = 'account' | 'irsa' | 'pod-identity';
 
+/**
+ * Records per exporter invocation at most, and how long the mapping gathers them: a few inserts a minute per
+ * stream shard, each of up to 3,000 rows (a NEW_IMAGE record is 1-1.6 KB in the event: 3,000 stay below
+ * Lambda's 6 MB payload). The cost model prices inserts and invocations from them.
+ */
+export const EXPORTER_BATCH_SIZE = 3000;
+export const EXPORTER_BATCHING_WINDOW_SECONDS = 10;
+
 export interface FlowlineConfig {
   stackName: string;
   /** RETAIN keys, table and stream on stack deletion (production); false destroys them (dev, LocalStack). */

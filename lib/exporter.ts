@@ -7,6 +7,7 @@
 // encrypted on-failure queue. A filter keeps every write without closed rows away from the function: the
 // correlator's writes that closed nothing, the exporter's own intent items and the sinks' outbox (whose
 // `rows` is a number), so most writes never invoke it and its intents never feed back into it.
+
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -15,6 +16,7 @@ import { Construct } from 'constructs';
 import { ATTR } from '../functions/flow-store/schema.ts';
 import { EXPORTER_SERVICE_NAME, METRICS_NAMESPACE } from '../functions/shared/metric-names.ts';
 import type { ClickHouseSecret } from './clickhouse-secret.ts';
+import { EXPORTER_BATCH_SIZE, EXPORTER_BATCHING_WINDOW_SECONDS } from './config.ts';
 import type { FlowStore } from './flow-store.ts';
 import { FlowlineFunction } from './flowline-function.ts';
 
@@ -28,10 +30,6 @@ export const EXPORTER_INTENT_PK_PREFIX = 'exporter#intent#';
 
 /** What the exporter does to its intents: a consistent read before each range, a put to record one. */
 export const EXPORTER_INTENT_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
-
-/** Records per invocation at most, and how long the mapping gathers them: a few inserts a minute per shard. */
-export const EXPORTER_BATCH_SIZE = 1000;
-export const EXPORTER_BATCHING_WINDOW_SECONDS = 10;
 
 /**
  * Only records whose new image has a binary `rows`: the closed rows of a flow's write. Lambda filters

@@ -13,7 +13,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import type { FlusherPartition } from '../core/flow-state/ports.ts';
+import type { TickerPartition } from '../core/flow-state/ports.ts';
 import { METRICS_NAMESPACE, TICKER_SERVICE_NAME } from '../functions/shared/metric-names.ts';
 import { type FlowSchedule, type FlowStore, scheduleEnvironment } from './flow-store.ts';
 import { FlowlineFunction } from './flowline-function.ts';
@@ -42,7 +42,7 @@ export interface TickerProps {
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
   /** Which of N tickers this is: its due-index shards (functions/ticker/config.ts). */
-  partition: FlusherPartition;
+  partition: TickerPartition;
 }
 
 export class Ticker extends Construct {

@@ -107,12 +107,12 @@ describe('costModel', () => {
     correlatorMemoryMb: 1024,
     naiveWriteUnitsPerFlowRecord: 1,
     naiveMsPerFlowRecord: 5,
-    flusherReadUnitsPerRow: 0.5,
-    flusherWriteUnitsPerRow: 1,
-    flusherMsPerRow: 0.1,
-    flusherMemoryMb: 512,
+    exportReadUnitsPerRow: 0.01,
+    exportWriteUnitsPerRow: 0.02,
+    exporterMsPerRow: 0.1,
+    exporterMemoryMb: 512,
     rowsPerFlowPerInterval: 1,
-    clickhouseMaxRowsPerInsert: 100_000,
+    clickhouseMaxRowsPerInsert: 3000,
     clickhouseCompressedBytesPerRow: 40,
   };
   // 1,000 x 1.5 / 5 s = 300 records/s; x 2,592,000 s = 777,600,000 records per month
@@ -154,45 +154,45 @@ describe('costModel', () => {
     // 194.4 M WRU / 2,592,000 s = 75 WU/s / 0.7 = 107.14 WCU x 720 h x $0.00065 = 50.143
     expect(correlator.flowline).toBeCloseTo((75 / 0.7) * 720 * 0.00065, 6);
     expect(correlator.component).toBe('DynamoDB correlator writes (provisioned, auto scaling at 70 %)');
-    // Flusher: 43.2 M WRU -> 16.667 WU/s, 21.6 M RRU -> 8.333 RU/s, each over 0.7
-    const flusher = provisioned.lines.find((l) => l.component.startsWith('DynamoDB flusher'))!;
-    expect(flusher.flowline).toBeCloseTo(((16.6667 / 0.7) * 0.00065 + (8.33333 / 0.7) * 0.00013) * 720, 3);
+    // Export: 0.864 M WRU -> 0.3333 WU/s, 0.432 M RRU -> 0.16667 RU/s, each over 0.7
+    const exported = provisioned.lines.find((l) => l.component.startsWith('DynamoDB ticker and exporter'))!;
+    expect(exported.flowline).toBeCloseTo(((0.333333 / 0.7) * 0.00065 + (0.1666667 / 0.7) * 0.00013) * 720, 5);
     const advice = dynamodbModeAdvice(cluster, measured, LIST_PRICES);
     expect(advice.onDemand).toBeCloseTo(report.monthly.flowline, 6);
     expect(advice.provisioned).toBeCloseTo(provisioned.monthly.flowline, 6);
     expect(advice.provisioned).toBeLessThan(advice.onDemand);
   });
 
-  it('prices the flusher and ClickHouse the same for both designs', () => {
-    // 16.667 rows/s x 2,592,000 = 43.2 M rows; 324,000 invocations (every 8 s) of 133.33 rows x 0.1 ms
-    //   = 13.333 ms at 0.5 GB -> 2,160 GB-s: 0.324 x 0.20 = 0.0648 + 2,160 x 0.0000133334 = 0.028800144
-    expect(line('Lambda flusher').flowline).toBeCloseTo(0.093600144, 8);
-    // 43.2 M WRU x 0.625 = 27 + 21.6 M RRU x 0.125 = 2.7 -> 29.7
-    expect(line('DynamoDB flusher').flowline).toBeCloseTo(29.7, 6);
+  it('prices the exporter and ClickHouse the same for both designs', () => {
+    // 16.667 rows/s x 2,592,000 = 43.2 M rows; a stream batch gathers 10 s = 166.67 rows: 259,200
+    //   invocations x 16.667 ms at 0.5 GB -> 2,160 GB-s: 0.2592 x 0.20 = 0.05184 + 0.028800144
+    expect(line('Lambda exporter').flowline).toBeCloseTo(0.080640144, 8);
+    // 0.864 M WRU x 0.625 = 0.54 + 0.432 M RRU x 0.125 = 0.054 -> 0.594
+    expect(line('DynamoDB ticker and exporter').flowline).toBeCloseTo(0.594, 6);
     // 16.667 rows/s x 30 d x 86,400 s x 40 B = 1.728e9 B = 0.001728 TB x $25.30 = 0.0437184
     expect(line('ClickHouse Cloud storage').flowline).toBeCloseTo(0.0437184, 8);
     expect(line('ClickHouse Cloud compute').naive).toBe(436.95);
-    for (const name of ['Lambda flusher', 'DynamoDB flusher', 'ClickHouse']) {
+    for (const name of ['Lambda exporter', 'DynamoDB ticker and exporter', 'ClickHouse']) {
       expect(line(name).naive).toBe(line(name).flowline);
     }
   });
 
   it('totals, per million records and the ratio', () => {
-    // 10.854432 + 0.533954592 + 121.5 + 0.093600144 + 29.7 + 436.95 + 0.0437184 = 599.675705136
-    // 21.6864 + 53.3954592 + 486 + 0.093600144 + 29.7 + 436.95 + 0.0437184 = 1027.869177744
-    expect(report.monthly.flowline).toBeCloseTo(599.675705136, 6);
-    expect(report.monthly.naive).toBeCloseTo(1027.869177744, 6);
-    expect(report.perMillionFlowRecords.flowline).toBeCloseTo(599.675705136 / 777.6, 9);
-    expect(report.ratio).toBeCloseTo(1027.869177744 / 599.675705136, 9);
+    // 10.854432 + 0.533954592 + 121.5 + 0.080640144 + 0.594 + 436.95 + 0.0437184 = 570.556745136
+    // 21.6864 + 53.3954592 + 486 + 0.080640144 + 0.594 + 436.95 + 0.0437184 = 998.750217744
+    expect(report.monthly.flowline).toBeCloseTo(570.556745136, 6);
+    expect(report.monthly.naive).toBeCloseTo(998.750217744, 6);
+    expect(report.perMillionFlowRecords.flowline).toBeCloseTo(570.556745136 / 777.6, 9);
+    expect(report.ratio).toBeCloseTo(998.750217744 / 570.556745136, 9);
   });
 
-  it('counts ClickHouse inserts: one per flusher run vs one per row', () => {
-    // 133.33 rows per run fit one insert, every 8 s -> 0.125/s; naive: 16.667/s
-    expect(report.clickhouseInsertsPerSecond.flowline).toBeCloseTo(0.125, 9);
+  it('counts ClickHouse inserts: one per stream batch vs one per row', () => {
+    // a 10 s batching window gathers 166.67 rows: 0.1 inserts/s; naive: 16.667/s
+    expect(report.clickhouseInsertsPerSecond.flowline).toBeCloseTo(0.1, 9);
     expect(report.clickhouseInsertsPerSecond.naive).toBeCloseTo(1000 / 60, 9);
-    // a 100-row cap splits 133.33 rows into 2 inserts per run -> 0.25/s
+    // a batch size of 100 rows caps each insert: 16.667 / 100 = 0.1667/s
     const capped = costModel(cluster, { ...measured, clickhouseMaxRowsPerInsert: 100 }, LIST_PRICES);
-    expect(capped.clickhouseInsertsPerSecond.flowline).toBeCloseTo(0.25, 9);
+    expect(capped.clickhouseInsertsPerSecond.flowline).toBeCloseTo(1 / 6, 9);
   });
 
   it('on-demand Kinesis pays the 1 KB rounding per naive record', () => {
@@ -283,13 +283,13 @@ describe('the at-rest month (zero flow records)', () => {
     expect(onDemand.monthly - report.monthly).toBeCloseTo(18, 6);
   });
 
-  it('runs the flusher one round a minute: cents, not the $57 of 55 s every minute', () => {
-    // 43,200 invocations x 0.1 s x 1769/1024 GB = 7,463 GB-s x $0.0000133334 = $0.0995 + 0.0432 M x $0.2
-    expect(line('Lambda flusher')?.usd).toBeCloseTo(0.0995 + 0.00864, 3);
-    // 4 manifest headers x 1 RRU + 2 x 16 empty queries x 0.5 RRU = 20 RRU x 43,200 = 0.864 M x $0.125
-    expect(atRestReadUnitsPerInvocation(16)).toBe(20);
-    expect(line('DynamoDB flusher reads')?.usd).toBeCloseTo(0.108, 6);
-    // The load model's figure for a flusher that loops 55 s of every minute, for scale:
+  it('runs the ticker one round a minute: cents, not the $57 of 55 s every minute', () => {
+    // 43,200 invocations x 0.08 s x 1769/1024 GB = 5,970 GB-s x $0.0000133334 = $0.0796 + 0.0432 M x $0.2
+    expect(line('Lambda ticker')?.usd).toBeCloseTo(0.0796 + 0.00864, 3);
+    // 2 x 16 empty queries x 0.5 RRU = 16 RRU x 43,200 = 0.6912 M x $0.125
+    expect(atRestReadUnitsPerInvocation(16)).toBe(16);
+    expect(line('DynamoDB ticker reads')?.usd).toBeCloseTo(0.0864, 6);
+    // The load model's figure for a ticker that loops 55 s of every minute, for scale:
     const looping = lambdaMonthly(43_200, 57_000, 1769, LIST_PRICES).usd;
     expect(looping).toBeGreaterThan(56);
   });
@@ -310,8 +310,8 @@ describe('the at-rest month (zero flow records)', () => {
     expect(line('CloudWatch alarms')?.usd).toBeCloseTo(1.4, 6);
     expect(line('CloudWatch dashboard')?.usd).toBe(0);
     expect(report.monthly - report.monthlyWithinCloudWatchFreeTier).toBeCloseTo(1, 6);
-    expect(report.monthly).toBeCloseTo(14.97, 2);
+    expect(report.monthly).toBeCloseTo(14.93, 2);
     expect(report.monthly).toBeLessThanOrEqual(15); // issue 21's target
-    expect(renderAtRestTable(report)).toContain('| **At-rest month** | **$14.97** |');
+    expect(renderAtRestTable(report)).toContain('| **At-rest month** | **$14.93** |');
   });
 });
