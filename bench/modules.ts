@@ -8,7 +8,7 @@ export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
   collector: async () => (await import('./collector.bench.ts')).collectorBench,
   'collector-udp': async () => (await import('./collector-udp.bench.ts')).collectorUdpBench,
   correlator: async () => (await import('./correlator.bench.ts')).correlatorBench,
-  flusher: async () => (await import('./flusher.bench.ts')).flusherBench,
+  exporter: async () => (await import('./exporter.bench.ts')).exporterBench,
   'flow-state': async () => (await import('./flow-state.bench.ts')).flowStateBench,
   sinks: async () => (await import('./sinks.bench.ts')).sinksBench,
   cost: async () => (await import('./cost.bench.ts')).costBench,

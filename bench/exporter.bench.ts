@@ -1,11 +1,12 @@
-// Flusher benchmarks on the local stack (ClickHouse via chDB behind its HTTP interface, DynamoDB Local):
-//  - rows/s of the ClickHouse sink with the flusher's batch size (schema with Theia's three views, and the
+// Exporter benchmarks on the local stack (ClickHouse via chDB behind its HTTP interface, DynamoDB Local and
+// its table stream):
+//  - rows/s of the ClickHouse sink at the exporter's batch size (schema with Theia's three views, and the
 //    flows table alone), vs one insert per row (Antrea's Exec-per-row pattern) in the same run, next to
 //    the engine alone (chDB in this process, no HTTP, no client) as the reference that bounds them;
-//  - a whole flusher round: due query, reads, manifest, conditional marks, insert; rows/s, ms and DynamoDB
-//    units per row, and the export latency from the flows being due to their rows being visible;
-//  - the export schedule over simulated time (correlator + flusher rounds every commit interval): rows per
-//    live flow per activeFlowRecordTimeout.
+//  - one stream batch through the exporter: the items' NEW_IMAGE decoded to rows, its intent, the insert;
+//    rows/s, ms and DynamoDB units per row; and 4 exporters at once (4 stream shards) against one;
+//  - the export schedule over simulated time (correlator every window, ticker every commit interval): rows
+//    per live flow per activeFlowRecordTimeout, read from the table's stream.
 // The counters the cost model reads (cost/model.ts MeasuredInputs) are on the rows that measure them.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -26,9 +27,11 @@ import {
 import { forEachLimited } from '../core/concurrency.ts';
 import { flowKeyOf } from '../core/flow-key.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../core/flow-record.ts';
-import { MAX_WRITES_PER_BATCH } from '../core/flow-state/ports.ts';
+import { DEFAULT_LAZY_INDEX } from '../core/flow-state/advance.ts';
+import type { FlowStore } from '../core/flow-state/ports.ts';
 import type { ScheduleConfig } from '../core/flow-state/state.ts';
 import { encodeWireBatch } from '../core/wire.ts';
+import { correlatorSettingsOf } from '../functions/correlator/config.ts';
 import { correlateBatch } from '../functions/correlator/correlate-batch.ts';
 import {
   ClickHouseRowSink,
@@ -39,18 +42,22 @@ import {
   insertSettings,
   type RejectedRow,
 } from '../functions/exporter/clickhouse-sink.ts';
-import { compressionFor, flusherConfigFromEnv } from '../functions/exporter/clickhouse-target.ts';
+import { compressionFor } from '../functions/exporter/clickhouse-target.ts';
+import { type ChangeRecord, StreamExporter } from '../functions/exporter/export-batch.ts';
+import { DynamoIntentStore } from '../functions/exporter/intent-store.ts';
 import { buildFlowRow, type FlowRow, rowValues } from '../functions/exporter/rows.ts';
+import { changeRecordsOf } from '../functions/exporter/stream-event.ts';
 import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
-import { createTableInput, defaultScheduleConfig, processDue } from '../functions/flow-store/index.ts';
-import { Flusher } from '../functions/flusher/flusher.ts';
-import { DEFAULT_CONFIG } from '../lib/config.ts';
+import { createTableInput, DynamoFlowStore, defaultScheduleConfig } from '../functions/flow-store/index.ts';
+import { Ticker } from '../functions/ticker/ticker.ts';
+import { DEFAULT_CONFIG, EXPORTER_BATCH_SIZE } from '../lib/config.ts';
 import {
   embeddedEngineSession,
   insertBinaryThroughFile,
   loadNativeBinding,
 } from '../local/engines/clickhouse-http-server.ts';
 import { startLocalEngines } from '../local/engines/index.ts';
+import { TableStream } from '../test/support/table-stream.ts';
 import { CLUSTER_UUID, workloadFlows } from '../workloads/flusher-workload.ts';
 import { meterCapacity } from './dynamodb.ts';
 import { median, medianBy } from './stats.ts';
@@ -65,7 +72,7 @@ function distinctRows(count: number): FlowRow[] {
 }
 
 /**
- * The flusher's own work before a request leaves, per batch: RowBinary encoding (into a reused buffer, as
+ * The exporter's own work before a request leaves, per batch: RowBinary encoding (into a reused buffer, as
  * the sink does), then gzip as the sink does it; the median of several passes over a warm encoder.
  */
 function clientSideWork(rows: readonly FlowRow[]): {
@@ -131,7 +138,7 @@ function processCpuMicros(pid: number): number {
 }
 
 interface SinkMeasurement {
-  /** With CLICKHOUSE_COMPRESSION's default for the local URL, as local mode runs the flusher. */
+  /** With CLICKHOUSE_COMPRESSION's default for the local URL, as local mode runs the exporter. */
   local: RoundFigures;
   localGzip: number | false;
   /** gzip level 1, the setting ClickHouse Cloud gets. */
@@ -142,7 +149,7 @@ interface SinkMeasurement {
   compressedBytesPerRow?: { all: number; flowsOnly: number };
 }
 
-/** One flusher round's inserts, as the flusher makes them: `concurrency` batches in flight at once. */
+/** Exporter inserts: `concurrency` batches in flight at once, as on that many stream shards. */
 async function timedRound(
   sink: Pick<ClickHouseRowSink, 'insert'>,
   batches: FlowRow[][],
@@ -227,7 +234,7 @@ async function measureRound(
 /** How a round was measured: the median of its timed rounds, and all of them. */
 interface RoundFigures {
   rowsPerSecond: number;
-  /** CPU per row of the flusher process (encoding, compression, HTTP), microseconds. */
+  /** CPU per row of the exporter process (encoding, compression, HTTP), microseconds. */
   clientMicrosPerRow: number;
   /** CPU per row of the local ClickHouse (HTTP front, decompression, engine, its merges), microseconds. */
   serverMicrosPerRow: number;
@@ -243,7 +250,7 @@ async function measureSink(
   baselines: { json: boolean; cloudSetting: boolean; perRowCount: number },
 ): Promise<SinkMeasurement> {
   const { url, username, password } = connection;
-  // The flusher's sink with a gzip level, or false: uncompressed.
+  // The exporter's sink with a gzip level, or false: uncompressed.
   const rowBinary =
     (gzipLevel: number | false): SinkFactory =>
     (database) => {
@@ -395,16 +402,11 @@ async function engineAlone(
 }
 
 async function sinkBench(quick: boolean): Promise<BenchRow[]> {
-  // One full flusher round at the deployed settings: maxInsertsPerRound batches of maxRowsPerInsert rows,
-  // insertConcurrency of them in flight.
-  const deployed = flusherConfigFromEnv({
-    CLICKHOUSE_URL: 'http://127.0.0.1:8123',
-    CLUSTER_UUID,
-    CLICKHOUSE_PASSWORD: '',
-  });
-  const batchSize = deployed.maxRowsPerInsert;
-  const batchCount = quick ? 2 : deployed.maxInsertsPerRound;
-  const concurrency = deployed.insertConcurrency;
+  // Exporter batches at the deployed settings: stream batches of EXPORTER_BATCH_SIZE rows, four in flight
+  // (four stream shards' exporters at once).
+  const batchSize = EXPORTER_BATCH_SIZE;
+  const batchCount = quick ? 4 : 16;
+  const concurrency = 4;
   const all = distinctRows(batchSize * batchCount);
   const batches = Array.from({ length: batchCount }, (_, b) => all.slice(b * batchSize, (b + 1) * batchSize));
   const client = clientSideWork(batches[0]!);
@@ -438,14 +440,14 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
   const cloud = withViews.cloudSetting!;
   const compression = (gzip: number | false) => (gzip === false ? 'uncompressed' : `gzip ${gzip}`);
   const cpu = (figures: RoundFigures) =>
-    `CPU per row: flusher ${figures.clientMicrosPerRow.toFixed(1)} us, local ClickHouse ${figures.serverMicrosPerRow.toFixed(1)} us ` +
+    `CPU per row: exporter ${figures.clientMicrosPerRow.toFixed(1)} us, local ClickHouse ${figures.serverMicrosPerRow.toFixed(1)} us ` +
     `(front, engine, merges), ${Math.round(1e6 / (figures.clientMicrosPerRow + figures.serverMicrosPerRow))} rows per CPU-second of both`;
   const timed = (figures: RoundFigures) =>
     `median of ${figures.rounds.length} timed rounds (${figures.rounds.map((r) => Math.round(r).toLocaleString('en-US')).join(', ')} rows/s)`;
   return [
     {
-      group: 'flusher',
-      name: `ClickHouse insert, one flusher round (${round}), flows + 3 views, as local mode runs it (RowBinaryWithNamesAndTypes, ${compression(withViews.localGzip)}: CLICKHOUSE_COMPRESSION=auto on loopback)`,
+      group: 'exporter',
+      name: `ClickHouse insert, ${batchCount} exporter batches of ${batchSize.toLocaleString('en-US')} rows (${round}), flows + 3 views, as local mode runs it (RowBinaryWithNamesAndTypes, ${compression(withViews.localGzip)}: CLICKHOUSE_COMPRESSION=auto on loopback)`,
       value: local.rowsPerSecond,
       unit: 'rows/s',
       baselineName: 'JSONCompactEachRow via insert(), gzip 1 (previous path)',
@@ -462,7 +464,7 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
         gzipMicrosecondsPerRow: gzipUsPerRow,
         requestBytesPerRow: client.rawBytes / batchSize,
         gzipRequestBytesPerRow: client.gzipBytes / batchSize,
-        flusherCpuMicrosecondsPerRow: local.clientMicrosPerRow,
+        exporterCpuMicrosecondsPerRow: local.clientMicrosPerRow,
         clickhouseCpuMicrosecondsPerRow: local.serverMicrosPerRow,
         rowsPerCpuSecond: 1e6 / (local.clientMicrosPerRow + local.serverMicrosPerRow),
         perRowInsertsPerSecond: withViews.perRowInsertsPerSecond ?? 0,
@@ -475,8 +477,8 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
         `stored ${bytes.all.toFixed(0)} B/row compressed incl. the view tables (${bytes.flowsOnly.toFixed(0)} B in flows)`,
     },
     {
-      group: 'flusher',
-      name: `ClickHouse insert, one flusher round (${round}), flows + 3 views, gzip ${DEFAULT_INSERT_GZIP_LEVEL} (CLICKHOUSE_COMPRESSION=auto for ClickHouse Cloud)`,
+      group: 'exporter',
+      name: `ClickHouse insert, ${batchCount} exporter batches of ${batchSize.toLocaleString('en-US')} rows (${round}), flows + 3 views, gzip ${DEFAULT_INSERT_GZIP_LEVEL} (CLICKHOUSE_COMPRESSION=auto for ClickHouse Cloud)`,
       value: cloud.rowsPerSecond,
       unit: 'rows/s',
       baselineName: `${compression(withViews.localGzip)} (local mode)`,
@@ -489,8 +491,8 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
         'what pays over the internet costs CPU on both ends of a loopback',
     },
     {
-      group: 'flusher',
-      name: `ClickHouse insert, one flusher round (${round}), flows table alone (no views), as local mode runs it`,
+      group: 'exporter',
+      name: `ClickHouse insert, ${batchCount} exporter batches of ${batchSize.toLocaleString('en-US')} rows (${round}), flows table alone (no views), as local mode runs it`,
       value: flowsOnly.local.rowsPerSecond,
       unit: 'rows/s',
       target: 100_000,
@@ -498,7 +500,7 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
       notes: `${timed(flowsOnly.local)}; ${cpu(flowsOnly.local)}; chDB alone inserts ${Math.round(engine.flowsOnly)} rows/s without the views`,
     },
     {
-      group: 'flusher',
+      group: 'exporter',
       name: `reference: chDB engine alone (in-process, same RowBinary payloads, settings and concurrency), flows + 3 views`,
       value: engine.withViews,
       unit: 'rows/s',
@@ -509,30 +511,6 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
       notes: `the ceiling of the local ClickHouse on this machine (${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(1)} at the end), ${engine.withViewsCpuMicrosPerRow.toFixed(1)} us CPU per row (${engine.flowsOnlyCpuMicrosPerRow.toFixed(1)} without the views); the views cost ${Math.round((1 - engine.withViews / engine.flowsOnly) * 100)}% of its rate`,
     },
   ];
-}
-
-/**
- * Write units of the flusher's "mark exported" writes, per mark, for an engine that does not report them
- * for BatchExecuteStatement: AWS bills a PartiQL UPDATE as the UpdateItem of the same item, so these due
- * flows are marked exactly as the flusher marks them (processDue, conditional on their version), through
- * UpdateItem. That includes the due index's writes: a mark moves the flow's nextExportAt.
- */
-async function markUnitsByUpdateItem(
-  queue: DynamoExportQueue,
-  keys: readonly string[],
-  nowMs: number,
-  schedule: ScheduleConfig,
-): Promise<number> {
-  const { flows } = await queue.read(keys);
-  let units = 0;
-  for (const stored of flows.values()) {
-    const outcome = processDue(stored.state, nowMs, schedule);
-    if (!outcome.due) throw new Error(`capacity probe: ${stored.state.flow.flowKey} is not due`);
-    const written = await queue.write(outcome.state, stored.version, nowMs);
-    if (!written.ok) throw new Error(`capacity probe of ${stored.state.flow.flowKey} lost a race`);
-    units += written.consumedWriteUnits;
-  }
-  return units / flows.size;
 }
 
 interface PairOptions {
@@ -566,6 +544,8 @@ function pairs({ count, receivedAtMs, endSeconds, tick = 0 }: PairOptions): Flow
       sourcePodNamespace: 'shop',
       destinationPodName: `server-${i}`,
       destinationPodNamespace: 'shop',
+      exportTime: endSeconds,
+      sequenceNumber: tick + 1,
       receivedAtMs,
     };
     records.push({ ...base, destinationPodName: '', exporterAddress: '192.168.0.1' });
@@ -574,37 +554,32 @@ function pairs({ count, receivedAtMs, endSeconds, tick = 0 }: PairOptions): Flow
   return records;
 }
 
-async function correlate(
-  queue: DynamoExportQueue,
-  records: FlowRecord[],
-  nowMs: number,
-  schedule: ScheduleConfig,
-) {
+async function correlate(store: FlowStore, records: FlowRecord[], nowMs: number, schedule: ScheduleConfig) {
+  const settings = correlatorSettingsOf(schedule, { writeConcurrency: 32, maxWriteAttempts: 20 });
   for (let i = 0; i < records.length; i += 1000) {
-    await correlateBatch(
-      [
-        {
-          kinesis: {
-            data: encodeWireBatch(records.slice(i, i + 1000)).toString('base64'),
-            sequenceNumber: `${nowMs}-${i}`,
-          },
-        },
-      ],
-      { store: queue, now: () => nowMs },
-      {
-        timeouts: {
-          activeTimeoutMs: schedule.activeTimeoutMs,
-          inactiveTimeoutMs: schedule.inactiveTimeoutMs,
-        },
-        writeConcurrency: 32,
-        maxWriteAttempts: 20,
-      },
+    const data = encodeWireBatch(records.slice(i, i + 1000)).toString('base64');
+    const outcome = await correlateBatch(
+      [{ kinesis: { data, sequenceNumber: `${nowMs}-${i}` } }],
+      { store, now: () => nowMs },
+      settings,
     );
+    if (outcome.batchItemFailures.length > 0) throw new Error('exporter bench: correlator failures');
   }
 }
 
-async function roundBench(quick: boolean): Promise<BenchRow[]> {
+/** The table's whole stream, as change records (every batch read to the end). */
+async function changeRecords(stream: TableStream): Promise<ChangeRecord[]> {
+  const records: ChangeRecord[] = [];
+  for (let event = await stream.next(); event; event = await stream.next()) {
+    records.push(...changeRecordsOf(event));
+    stream.ack();
+  }
+  return records;
+}
+
+async function streamBench(quick: boolean): Promise<BenchRow[]> {
   const engines = await startLocalEngines({ kinesis: false });
+  const streams: TableStream[] = [];
   try {
     Object.assign(process.env, engines.env());
     const dynamodb = createDynamoDbClient();
@@ -612,203 +587,168 @@ async function roundBench(quick: boolean): Promise<BenchRow[]> {
     const schedule = defaultScheduleConfig();
     const url = engines.endpoints.clickhouse!;
     const { user, password } = engines.clickhouse!;
-    const deployed = flusherConfigFromEnv({
-      CLICKHOUSE_URL: url,
-      CLUSTER_UUID,
-      CLICKHOUSE_PASSWORD: password,
-    });
-
-    /** A flusher with the deployed settings, on `clock`. */
-    const deployedFlusher = (queue: DynamoExportQueue, client: ClickHouseClient, clock: () => number) =>
-      new Flusher(queue, new ClickHouseRowSink(client), {
-        clusterUUID: CLUSTER_UUID,
-        schedule,
-        maxRowsPerInsert: deployed.maxRowsPerInsert,
-        maxInsertsPerRound: deployed.maxInsertsPerRound,
-        insertConcurrency: deployed.insertConcurrency,
-        writeConcurrency: deployed.writeConcurrency,
-        clock,
-      });
     const t0 = 1_800_000_000_000;
-    const roundAt = t0 + schedule.activeTimeoutMs;
-    /** A table holding `count` correlated flows due at roundAt, a database, and a flusher for them. */
-    const dueFlows = async (name: string, count: number) => {
+    /** A table whose stream holds `count` new correlated flows' first rows, a database, an exporter. */
+    const closedFlows = async (name: string, count: number) => {
       const table = `flows-bench-${name}-${process.pid}`;
       await dynamodb.send(new CreateTableCommand(createTableInput(table)));
-      const queue = new DynamoExportQueue(dynamodb, table, schedule);
+      const store = new DynamoFlowStore(dynamodb, table, schedule);
       const client = await createDatabase(url, user, password, `bench_${name}`);
       await applyMigrations(executorFor(client));
-      const correlated = pairs({ count, receivedAtMs: t0, endSeconds: 1_799_999_990 });
-      await correlate(queue, correlated, t0, schedule);
-      const flusher = deployedFlusher(queue, client, () => roundAt);
-      return { table, queue, client, correlated, flusher };
+      await correlate(store, pairs({ count, receivedAtMs: t0, endSeconds: 1_799_999_990 }), t0, schedule);
+      const stream = new TableStream(dynamodb, table);
+      streams.push(stream);
+      const records = await changeRecords(stream);
+      const exporter = () =>
+        new StreamExporter(new DynamoIntentStore(dynamodb, table, () => t0), new ClickHouseRowSink(client), {
+          clusterUUID: CLUSTER_UUID,
+        });
+      return { table, store, client, records, exporter };
     };
-    // A warm-up round on its own table first: a flusher container runs a round every commit interval,
-    // so the measured round is a warm process's (JIT, connections), as there.
-    const warm = await dueFlows('round_warm', 200);
-    if (!(await warm.flusher.round()).ok) throw new Error('warm-up flusher round failed');
+    // A warm-up batch on its own table first: an exporter container runs batch after batch, so the measured
+    // one is a warm process's (JIT, connections), as there.
+    const warm = await closedFlows('export_warm', 200);
+    await warm.exporter().exportBatch(warm.records);
     await warm.client.close();
 
-    // One round over many due flows.
+    // One stream batch of many rows, as the mapping delivers it: one intent read and write, one insert.
     const flows = quick ? 500 : 1000;
-    const probeFlows = 100;
-    const { queue, client, correlated, flusher } = await dueFlows('round', flows + probeFlows);
-    // 100 of the flows, marked before the round through UpdateItem, for the marks' write units.
-    const probeKeys = correlated
-      .slice(2 * flows)
-      .filter((_, i) => i % 2 === 0)
-      .map(flowKeyOf);
-    const probeUnitsPerMark = await markUnitsByUpdateItem(queue, probeKeys, roundAt, schedule);
+    const { client, records, exporter } = await closedFlows('export', flows);
+    const batchExporter = exporter();
     meter.reset();
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
-    const report = await flusher.round();
-    const roundOnlyMs = performance.now() - started;
+    const report = await batchExporter.exportBatch(records);
+    const batchMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
     const cpuMsPerRow = (cpu.user + cpu.system) / 1000 / flows;
     const [visible] = await executorFor(client).queryRows<{ c: string }>('SELECT count() AS c FROM flows');
-    const roundMs = performance.now() - started;
-    if (!report.ok || report.rowsInserted !== flows || Number(visible!.c) !== flows)
-      throw new Error(`flusher round failed: ${JSON.stringify(report)}`);
-    const readUnitsPerRow = meter.read / flows;
-    const marksPerRow = report.dueFlows / flows;
-    const markUnits =
-      meter.unreportedStatements > 0 ? probeUnitsPerMark * marksPerRow : meter.statementUnits / flows;
-    const writeUnitsPerRow = meter.write / flows + markUnits;
+    if (report.rowsInserted !== flows || Number(visible!.c) !== flows)
+      throw new Error(
+        `exporter batch failed: ${JSON.stringify({ ...report, rejected: report.rejected.length })}`,
+      );
+    const intentReadUnits = meter.read;
+    const intentWriteUnits = meter.write;
 
     // Live flows over simulated time: both Nodes report every 5 s (Antrea agent activeFlowExportTimeout),
-    // the flusher runs every commit interval. Rows per flow per activeFlowRecordTimeout = the timeout over
-    // the mean time between two exports of the same flow (the steady state, free of start/end effects).
-    const scheduleTable = `flows-bench-schedule-${process.pid}`;
-    await dynamodb.send(new CreateTableCommand(createTableInput(scheduleTable)));
-    const liveQueue = new DynamoExportQueue(dynamodb, scheduleTable, schedule);
-    const liveClient = await createDatabase(url, user, password, 'bench_schedule');
-    await applyMigrations(executorFor(liveClient));
+    // the correlator every 20 s window, the ticker every commit interval; then silence until every flow is
+    // closed. Rows per flow per activeFlowRecordTimeout from the stream, and the ticker's units per row.
+    const liveTable = `flows-bench-schedule-${process.pid}`;
+    await dynamodb.send(new CreateTableCommand(createTableInput(liveTable)));
+    const liveStore = new DynamoFlowStore(dynamodb, liveTable, schedule);
     const liveFlows = 20;
     const intervals = 4;
     const commitMs = DEFAULT_CONFIG.commitIntervalSeconds * 1000;
+    const windowMs = DEFAULT_CONFIG.correlatorBatchingWindowSeconds * 1000;
     const agentExportMs = 5000;
-    const simulatedMs = intervals * schedule.activeTimeoutMs;
+    const liveMs = intervals * schedule.activeTimeoutMs;
     let now = t0;
-    const liveFlusher = deployedFlusher(liveQueue, liveClient, () => now);
-    let nextRecords = t0;
-    let nextRound = t0 + commitMs;
+    const ticker = new Ticker(new DynamoExportQueue(dynamodb, liveTable, schedule), {
+      schedule,
+      maxFlowsPerRound: 10_000,
+      writeConcurrency: 8,
+      clock: () => now,
+    });
+    const pending: FlowRecord[] = [];
     let tick = 0;
-    while (now < t0 + simulatedMs) {
-      if (nextRecords <= nextRound) {
-        now = nextRecords;
-        const endSeconds = Math.floor(now / 1000);
-        await correlate(
-          liveQueue,
-          pairs({ count: liveFlows, receivedAtMs: now, endSeconds, tick }),
-          now,
-          schedule,
+    let tickerUnits = 0;
+    for (
+      let at = t0 + commitMs;
+      at <= t0 + liveMs + DEFAULT_LAZY_INDEX.slackMs + 3 * 60_000;
+      at += commitMs
+    ) {
+      // Agents' records up to `at` while the flows live; the correlator on its window boundaries.
+      for (; now + agentExportMs <= at && tick * agentExportMs < liveMs; tick++) {
+        now = t0 + tick * agentExportMs;
+        pending.push(
+          ...pairs({ count: liveFlows, receivedAtMs: now, endSeconds: Math.floor(now / 1000), tick }),
         );
-        tick += 1;
-        nextRecords += agentExportMs;
-      } else {
-        now = nextRound;
-        const live = await liveFlusher.round();
-        if (!live.ok) throw new Error(`flusher round failed: ${JSON.stringify(live)}`);
-        nextRound += commitMs;
       }
+      now = at;
+      if (at % windowMs < commitMs && pending.length > 0)
+        await correlate(liveStore, pending.splice(0), at, schedule);
+      const before = meter.write + meter.read;
+      const round = await ticker.round();
+      if (!round.ok) throw new Error(`ticker round failed: ${round.error}`);
+      tickerUnits += meter.write + meter.read - before;
     }
-    const [gaps] = await executorFor(liveClient).queryRows<{ meanGapMs: number; gaps: string }>(
-      `SELECT avg(gap) AS meanGapMs, count() AS gaps FROM (
-         SELECT arrayDifference(arraySort(groupArray(toUnixTimestamp64Milli(exportedAt)))) AS d
-           FROM flows GROUP BY flowKey)
-       ARRAY JOIN arrayPopFront(d) AS gap`,
-    );
-    if (!gaps || Number(gaps.gaps) < liveFlows)
-      throw new Error(`too few repeated exports: ${JSON.stringify(gaps)}`);
-    const rowsPerFlowPerInterval = schedule.activeTimeoutMs / Number(gaps.meanGapMs);
-    // N flushers on the same due flows, each on its own due shards (FLUSHER_INDEX of FLUSHER_COUNT).
+    const liveStream = new TableStream(dynamodb, liveTable);
+    streams.push(liveStream);
+    const liveRows = (await changeRecords(liveStream)).flatMap((r) => r.rows);
+    const rowsPerFlowPerInterval =
+      liveRows.filter((row) => row.exportedAtMs < t0 + liveMs).length / liveFlows / intervals;
+    const exportUnitsPerRow = {
+      read: intentReadUnits / flows,
+      write: intentWriteUnits / flows + tickerUnits / liveRows.length,
+    };
+
+    // N exporters at once, as Lambda runs one per stream shard: the same rows split over 1 or 4 shards.
     const scaleFlows = quick ? 400 : 1000;
     const scaled = new Map<number, number>();
     for (const count of [1, 4]) {
-      const due = await dueFlows(`scale_${count}`, scaleFlows);
-      const flushers = Array.from({ length: count }, (_, index) =>
-        deployedFlusher(
-          new DynamoExportQueue(dynamodb, due.table, schedule, { index, count }),
-          due.client,
-          () => roundAt,
-        ),
+      const due = await closedFlows(`scale_${count}`, scaleFlows);
+      const shards = Array.from({ length: count }, (_, shard) =>
+        due.records.filter((_, i) => i % count === shard),
       );
-      scaled.set(count, await concurrentRounds(flushers, scaleFlows, due.client));
+      const started = performance.now();
+      const reports = await Promise.all(shards.map((shard) => due.exporter().exportBatch(shard)));
+      const seconds = (performance.now() - started) / 1000;
+      const inserted = reports.reduce((n, r) => n + r.rowsInserted, 0);
+      if (inserted !== scaleFlows) throw new Error(`scale-out: ${inserted} rows of ${scaleFlows}`);
+      scaled.set(count, scaleFlows / seconds);
       await due.client.close();
     }
-    await liveClient.close();
     await client.close();
     dynamodb.destroy();
     return [
       {
-        group: 'flusher',
-        name: `flusher round on DynamoDB Local + ClickHouse (${flows} due flows, one insert)`,
-        value: flows / (roundOnlyMs / 1000),
+        group: 'exporter',
+        name: `exporter batch on DynamoDB Local + ClickHouse (${flows} rows from the table stream, one insert)`,
+        value: flows / (batchMs / 1000),
         unit: 'rows/s',
         counters: {
           flows,
           inserts: report.inserts,
-          flusherMsPerRow: roundOnlyMs / flows,
-          flusherCpuMsPerRow: cpuMsPerRow,
-          flusherReadUnitsPerRow: readUnitsPerRow,
-          flusherWriteUnitsPerRow: writeUnitsPerRow,
-          clickhouseMaxRowsPerInsert: deployed.maxRowsPerInsert,
+          exporterMsPerRow: batchMs / flows,
+          exporterCpuMsPerRow: cpuMsPerRow,
+          exportReadUnitsPerRow: exportUnitsPerRow.read,
+          exportWriteUnitsPerRow: exportUnitsPerRow.write,
+          clickhouseMaxRowsPerInsert: EXPORTER_BATCH_SIZE,
         },
         notes:
-          `due query + consistent reads + manifest + conditional marks + insert: ${(roundOnlyMs / flows).toFixed(2)} ms/row, ` +
-          `of which ${cpuMsPerRow.toFixed(2)} ms CPU in the flusher (warm: a round on other flows ran first); ${readUnitsPerRow.toFixed(2)} RRU + ${writeUnitsPerRow.toFixed(2)} WRU per row ` +
-          `(ReturnConsumedCapacity${meter.unreportedStatements > 0 ? `; the marks' ${markUnits.toFixed(2)} WRU measured as the same marks through UpdateItem on ${probeFlows} other flows, DynamoDB Local reporting none for BatchExecuteStatement` : ''}); ` +
-          `marks: ${Math.ceil(flows / MAX_WRITES_PER_BATCH)} BatchExecuteStatement requests of up to ${MAX_WRITES_PER_BATCH} conditional UPDATEs, ${deployed.writeConcurrency} in flight; ` +
-          'wall time bound by DynamoDB Local, an upper bound for AWS',
+          `intent read + intent write + insert, rows decoded from the items' NEW_IMAGE: ${(batchMs / flows).toFixed(3)} ms/row, ` +
+          `of which ${cpuMsPerRow.toFixed(3)} ms CPU in the exporter; ${intentReadUnits} RRU + ${intentWriteUnits} WRU for the batch; ` +
+          `with the ticker's units of the live-flow run: ${exportUnitsPerRow.read.toFixed(4)} RRU + ${exportUnitsPerRow.write.toFixed(4)} WRU per row; ` +
+          'wall time bound by DynamoDB Local and the local ClickHouse',
       },
       {
-        group: 'flusher',
-        name: `flusher scale-out: rows/s of 4 flushers at once on the same ${scaleFlows} due flows, each on its own due shards (DynamoDB Local + ClickHouse)`,
+        group: 'exporter',
+        name: `exporter scale-out: rows/s of 4 exporters at once on the same ${scaleFlows} rows, as on 4 stream shards (DynamoDB Local + ClickHouse)`,
         value: scaled.get(4)!,
         unit: 'rows/s',
-        baselineName: 'one flusher',
+        baselineName: 'one exporter',
         baseline: scaled.get(1)!,
         target: 3 * scaled.get(1)!,
         better: 'higher',
-        notes: `one round each, started together; all ${scaleFlows} rows inserted once; the 4 flushers share this process's one event loop and the local engines' ${os.availableParallelism()} cores (load ${os.loadavg()[0]!.toFixed(1)}), where each Lambda has its own vCPU; target: 3x one flusher (issue 15)`,
+        notes: `one batch each, started together; all ${scaleFlows} rows inserted once; the 4 exporters share this process's one event loop and the local engines' ${os.availableParallelism()} cores (load ${os.loadavg()[0]!.toFixed(1)}), where each Lambda has its own vCPU; no DynamoDB write per row is left to divide (an intent per batch); target: 3x one (issue 15)`,
       },
       {
-        group: 'flusher',
-        name: `export latency: flows due -> rows visible in ClickHouse (${flows} flows, batch of ${flows} rows, cap ${deployed.maxRowsPerInsert.toLocaleString('en-US')})`,
-        value: roundMs,
-        unit: 'ms',
-        better: 'lower',
-        notes: `plus up to one commit interval (${DEFAULT_CONFIG.commitIntervalSeconds} s) waiting for the next round`,
-      },
-      {
-        group: 'flusher',
+        group: 'exporter',
         name: `export schedule: rows per live flow per activeFlowRecordTimeout (${liveFlows} flows, ${intervals} x ${schedule.activeTimeoutMs / 1000} s simulated)`,
         value: rowsPerFlowPerInterval,
         unit: 'rows',
         counters: { rowsPerFlowPerInterval },
-        notes: `mean ${(Number(gaps.meanGapMs) / 1000).toFixed(1)} s between exports of a flow; agents report every ${agentExportMs / 1000} s, flusher every ${commitMs / 1000} s; real correlator, DynamoDB Local, ClickHouse`,
+        notes: `rows of the table stream closed while the flows lived; agents every ${agentExportMs / 1000} s, correlator every ${windowMs / 1000} s, ticker every ${commitMs / 1000} s; ${liveRows.length} rows in all (the last ones by the ticker after the flows fell idle); real correlator and ticker, DynamoDB Local`,
       },
     ];
   } finally {
+    for (const stream of streams) stream.close();
     await engines.stop();
   }
 }
 
-/** rows/s of `flushers` running one round at once, which must insert `flows` rows between them. */
-async function concurrentRounds(flushers: Flusher[], flows: number, client: ClickHouseClient) {
-  const started = performance.now();
-  const reports = await Promise.all(flushers.map((f) => f.round()));
-  const seconds = (performance.now() - started) / 1000;
-  const inserted = reports.reduce((n, r) => n + r.rowsInserted, 0);
-  const [visible] = await executorFor(client).queryRows<{ c: string }>('SELECT count() AS c FROM flows');
-  if (reports.some((r) => !r.ok) || inserted !== flows || Number(visible!.c) !== flows)
-    throw new Error(`scale-out rounds: ${inserted} rows inserted, ${visible!.c} visible, ${flows} due`);
-  return flows / seconds;
-}
-
-export const flusherBench: BenchModule = {
+export const exporterBench: BenchModule = {
   async run({ quick }) {
-    return [...(await sinkBench(quick)), ...(await roundBench(quick))];
+    return [...(await sinkBench(quick)), ...(await streamBench(quick))];
   },
 };
