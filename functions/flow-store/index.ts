@@ -1,12 +1,13 @@
-// The flow store: one DynamoDB item per flow key, shared by the correlator (writes records in) and the
-// flusher (exports due flows). This comment is the item design both follow. The pure part (the state, its
-// export schedule and the ports the functions depend on) is core/flow-state/, with no AWS import; this
-// folder is its DynamoDB adapter (item encoding, conditional writes, due index, manifests).
+// The flow store: one DynamoDB item per flow key, written by the correlator (records in, export periods
+// closed) and the ticker (periods of flows no record reaches), read by the exporter through the table's
+// stream. This comment is the item design they follow. The pure part (the state, its export schedule, the
+// ports) is core/flow-state/, with no AWS import; this folder is its DynamoDB adapter (item encoding,
+// closed rows, conditional writes, due index, the sinks' outbox).
 //
-// ITEM (table FLOWS, env TABLE_NAME)
+// ITEM (table FLOWS, env TABLE_NAME; stream NEW_IMAGE)
 //   pk            S    flow key "src|dst|proto|sport|dport" (core/flow-key.ts). Partition key, no sort key.
 //   v             N    optimistic version: every write sets v = old v + 1 under the condition `v = :old`
-//                      (or `attribute_not_exists(pk)` when the writer read no item). Correlator and flusher
+//                      (or `attribute_not_exists(pk)` when the writer read no item). Correlator and ticker
 //                      both follow it, so no write is ever lost between concurrent invocations.
 //   rec           B    the merged FlowRecord (AggregatedFlow.record), encoded with the Kinesis wire format
 //                      v1 (core/wire.ts, one record): compact (string table) and versioned by its header;
@@ -18,43 +19,50 @@
 //                      numbers, not a map, because attribute names count towards the item size and 1 write
 //                      unit = 1 KB. Layout 1 (per-Node watermarks) is still read.
 //   updated       BOOL Antrea HEAD's updatedSinceLastExport: a record arrived since the last export.
-//   exportSeq     N    exports done so far for this pk (never reset, also not by a new lifetime); the
-//                      ClickHouse dedup token is exportDedupToken(state) = pk#createdAtMs#exportSeq.
+//   exportSeq     N    exports done so far for this pk (never reset, also not by a new lifetime); a row's
+//                      ClickHouse dedup token is pk#createdAtMs#exportSeq.
+//   rows          B    the rows THIS write closed (closed-rows.ts: full rows, raw-deflated with the item's
+//                      own rec and agg as the preset dictionary, ~60-90 B a row); absent when it closed none.
+//                      The next write replaces them: the stream carries each write's image, rows included,
+//                      to the exporter once.
 //   dueShard      S    GSI partition key, "due#<0..N-1>" = FNV-1a(pk) mod DUE_SHARD_COUNT. Present only
 //                      while the flow is open (sparse index: closed flows leave it).
-//   nextExportAt  N    GSI sort key, epoch ms: when the flusher must look at the flow next (see SCHEDULE).
-//   expiresAt     N    TTL attribute, epoch seconds = max(last write, nextExportAt) + FLOW_TTL_SECONDS.
+//   nextExportAt  N    GSI sort key, epoch ms: when the ticker must look at the flow at the latest (LAZY
+//                      KEY below). Not the exact due time of a live flow.
+//   expiresAt     N    TTL attribute, epoch seconds = max(last write, next due time) + FLOW_TTL_SECONDS.
 //                      Hygiene only: DynamoDB deletes lazily (up to ~2 days late). Logic treats an item whose
 //                      expiresAt < now as absent (isExpired()), never relying on the deletion.
-// Typical size 450-850 bytes, also with long names and Pod labels => 1 write unit per write
-// (ReturnConsumedCapacity is measured by the correlator; bench --only flow-state sizes a long-named item).
+// Typical size 640-890 bytes, with a closed row, long names and Pod labels included => 1 write unit.
 //
-// GSI DUE_INDEX_NAME "byDue": partition dueShard, sort nextExportAt, projection INCLUDE [exportSeq] (in effect
-// KEYS_ONLY). The flusher queries every shard 0..N-1 with `dueShard = :s AND nextExportAt <= :now`, then
-// reads the items it got (BatchGetItem, ConsistentRead) and writes each one back conditionally on `v`. The
-// index is written only when dueShard/nextExportAt/exportSeq change: at creation, when a waiting half
-// becomes ready, and at each export -- never on an ordinary correlator update, so it costs the correlator
-// (almost) nothing. Sharding spreads those writes: N >= 2 x peak index writes/s / 1000 (default 16).
+// GSI DUE_INDEX_NAME "byDueAt": partition dueShard, sort nextExportAt, KEYS_ONLY. The index is written only
+// when its key moves. The ticker queries every shard it owns with `dueShard = :s AND nextExportAt <= :now`,
+// reads those items (BatchGetItem, ConsistentRead) and writes each back conditionally on `v`.
+// LAZY KEY (core/flow-state/advance.ts indexKeyOf): a live flow's key is its exact next due time plus a slack
+// (INDEX_SLACK_SECONDS, 20 min), kept by the correlator's writes until it is within INDEX_MARGIN_SECONDS
+// (2 min) of their time: one index move (2 write units) per flow per 18 minutes instead of one per export.
+// A flow that stops receiving records is found by the ticker at most the slack after it fell due: the last
+// row of a flow that goes idle without END_OF_FLOW is up to 20 minutes late. Waiting halves, ended flows
+// and flows the ticker writes get their exact due time.
 //
 // STATE MACHINE (times in epoch ms; timeouts from ACTIVE/INACTIVE_TIMEOUT_SECONDS, Antrea HEAD semantics)
-//   absent / expired / closed --record--> open   (correlator; Antrea addOrUpdateRecordInMap, new entry)
+//   absent / expired / closed --record--> open   (Antrea addOrUpdateRecordInMap, new entry)
 //       readyToSend = !correlationRequired; activeExpireAt = ready ? now : now + active;
 //       inactiveExpireAt = now + inactive; createdAt = now; exportSeq, Node marks and lead carried over from
 //       a closed item, so a late record of the previous lifetime adds only what was not counted.
-//   open --record--> open                        (correlator; Antrea update: correlate/aggregate)
+//   open --record--> open                        (Antrea update: correlate/aggregate)
 //       inactiveExpireAt = now + inactive; activeExpireAt unchanged, except = now when the record made the
 //       flow ready (both halves seen); updated = true.
-//   open, due (nextExportAt <= now)               (flusher; processDue() in schedule.ts, Antrea
-//                                                  ForAllExpiredFlowRecordsDo for one item)
-//       waiting half (not ready, never exported) and now >= createdAt + INCOMPLETE_AFTER (3 x active):
-//           export flagged incomplete (Antrea would delete it silently), count it; then as a ready flow.
+//   open, due at t (processDue() in schedule.ts: Antrea ForAllExpiredFlowRecordsDo for one item, applied AT
+//   t, whoever applies it: the correlator before each record for every t <= the record's arrival and after
+//   the batch's last record, the ticker for every t <= its clock)
+//       waiting half (not ready, never exported) and t >= createdAt + INCOMPLETE_AFTER (3 x active):
+//           export flagged incomplete (Antrea would delete it silently); then as a ready flow.
 //       ready (or exported incomplete): if updated -> export a row, then reset deltas and throughputs,
-//           updated = false, exportSeq += 1; then if inactiveExpireAt <= now -> closed (REMOVE dueShard);
-//           else if activeExpireAt <= now -> activeExpireAt = now + active.
-//   nextExportAt = closed ? absent : waiting half not yet exported ? createdAt + INCOMPLETE_AFTER
-//                                   : min(activeExpireAt, inactiveExpireAt)                 (nextExportAtOf)
+//           updated = false, exportSeq += 1; then if inactiveExpireAt <= t -> closed (REMOVE dueShard);
+//           else if activeExpireAt <= t -> activeExpireAt = t + active (on Antrea's grid).
+//   A ready new flow is due at once: the write that creates it exports its first row.
 //   "now" for a record is its collector receive time (FlowRecord.receivedAtMs, Antrea's arrival time at
-//   the aggregator), so replays and pipeline delays do not move expiry times; the flusher uses its clock.
+//   the aggregator), so replays and pipeline delays do not move expiry times; the ticker uses its clock.
 //
 // IDEMPOTENCY AND ORDER (correlator; functions/correlator/cumulative.ts, docs/exactly-once.md)
 //   Counters come from the agents' cumulative totals, not from adding deltas. Per reporting Node (source /
@@ -64,10 +72,16 @@
 //   counted, plus any gap up to it (records lost upstream), so the sum is the same in any order: a replay
 //   (the same position again: DuplicateRecords) or an older record already covered by a newer total
 //   (CoveredRecords) adds nothing and writes nothing; a late record with counts not yet counted adds them
-//   (LateAppliedRecords) without touching the newer record's end time, reason or TCP state. The common
-//   deltas grow with the larger of the two Nodes' running sums (lead = source minus destination). A record
-//   of an earlier connection on a reused 5-tuple that arrives after the Node's newer connection started is
-//   dropped and counted (StaleConnectionRecords, alarm). Tests: test/unit/correlator/exactly-once.property.
+//   (LateAppliedRecords) to the current period without touching the newer record's end time, reason or TCP
+//   state. The common deltas grow with the larger of the two Nodes' running sums (lead = source minus
+//   destination). A record of an earlier connection on a reused 5-tuple that arrives after the Node's newer
+//   connection started is dropped and counted (StaleConnectionRecords, alarm).
+//   Tests: test/unit/exporter/stream-exactly-once.property.test.ts, test/integration/correlator.test.ts.
+//
+// EXPORT (functions/exporter/export-batch.ts): the exporter reads the stream, decodes each image's rows and
+// inserts a batch's rows with one deduplication token; its intent per batch (pk "exporter#intent#<eventID>")
+// makes a retried batch insert the same rows with the same token. Items that are not flows share the table:
+// the exporter's intents and the sinks' outbox (pk "flusher#outbox#..."); a flow key always holds '|'.
 
 export * from '../../core/flow-state/schedule.ts';
 export * from '../../core/flow-state/state.ts';
