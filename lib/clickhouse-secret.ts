@@ -1,4 +1,4 @@
-// The ClickHouse credentials the flusher uses: a Secrets Manager secret holding JSON
+// The ClickHouse credentials the exporter uses: a Secrets Manager secret holding JSON
 // {"username": "...", "password": "..."}. Either created here (the password is generated; set it on the
 // ClickHouse user, or put the real one into the secret) or an existing secret imported by ARN.
 import type { RemovalPolicy } from 'aws-cdk-lib';
@@ -25,7 +25,7 @@ export class ClickHouseSecret extends Construct {
       return;
     }
     const secret = new secretsmanager.Secret(this, 'Secret', {
-      description: 'Flowline: ClickHouse credentials for the flusher, JSON {"username","password"}',
+      description: 'Flowline: ClickHouse credentials for the exporter, JSON {"username","password"}',
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ username: props.username }),
         generateStringKey: 'password',

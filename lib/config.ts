@@ -35,8 +35,16 @@ export interface FlowlineConfig {
   activeTimeoutSeconds: number;
   inactiveTimeoutSeconds: number;
   commitIntervalSeconds: number;
-  /** How long one scheduled flusher invocation keeps committing (the schedule ticks once a minute). */
-  flusherRunForSeconds: number;
+  /** How long one scheduled ticker invocation keeps running rounds (the schedule ticks once a minute). */
+  tickerRunForSeconds: number;
+  /**
+   * The lazy due-index key (core/flow-state/advance.ts): a live flow's key is its next due time plus this
+   * slack, so the correlator moves it once per slack; a flow that falls idle without END_OF_FLOW has its
+   * last row up to this late.
+   */
+  indexSlackSeconds: number;
+  /** The correlator moves a live flow's key when it is this close to the write (at least one batching window). */
+  indexMarginSeconds: number;
 
   correlatorBatchSize: number;
   correlatorBatchingWindowSeconds: number;
@@ -45,12 +53,15 @@ export interface FlowlineConfig {
   correlatorMaxRecordAgeSeconds: number;
   correlatorMemoryMb: number;
   correlatorTimeoutSeconds: number;
-  flusherMemoryMb: number;
+  tickerMemoryMb: number;
   /**
-   * Flusher functions: flusher k of N exports the due-index shards s with s mod N = k and keeps its own
-   * manifest slots (core/flow-state/ports.ts FlusherPartition); at most dueShardCount.
+   * Ticker functions: ticker k of N advances the flows of the due-index shards s with s mod N = k
+   * (core/flow-state/ports.ts FlusherPartition); at most dueShardCount.
    */
-  flusherCount: number;
+  tickerCount: number;
+  exporterMemoryMb: number;
+  /** One stream batch's invocation: its ClickHouse insert and the sinks' hand-over. */
+  exporterTimeoutSeconds: number;
 
   clickHouseUrl: string;
   /** Antrea's cluster UUID (configmap kube-system/antrea-cluster-identity), the rows' clusterUUID. */
@@ -71,7 +82,7 @@ export interface FlowlineConfig {
 
   /**
    * Extra sinks (docs/sinks.md), each off by default. IPFIX/JSON export of every exported row to an
-   * external collector: tcp://host:port, tls://host:port or udp://host:port (the flusher must reach it).
+   * external collector: tcp://host:port, tls://host:port or udp://host:port (the exporter must reach it).
    */
   ipfixExportAddress: string | undefined;
   ipfixExportFormat: 'IPFIX' | 'JSON';
@@ -114,7 +125,9 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   activeTimeoutSeconds: 60,
   inactiveTimeoutSeconds: 90,
   commitIntervalSeconds: 8,
-  flusherRunForSeconds: 55,
+  tickerRunForSeconds: 55,
+  indexSlackSeconds: 1200,
+  indexMarginSeconds: 120,
   // One DynamoDB write per flow key per invocation: these set how many 5 s agent reports of a flow fold
   // into it (README "Cost"): 20 s of a lane's records, 8 lanes per shard so the 6 MB payload does not cut
   // the window short, and BatchSize at its maximum so the window and the payload are the limits.
@@ -125,11 +138,18 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   correlatorMaxRecordAgeSeconds: 21_600,
   correlatorMemoryMb: 1024,
   correlatorTimeoutSeconds: 60,
-  // 1,769 MB is one full vCPU, the most a single-threaded Node flusher can use. Its per-row cost is CPU
-  // (the SDK's work for each conditional "mark exported" write), and it runs 55 s of every minute whatever
-  // the load, so at 512 MB (0.29 vCPU) it would mark about a third as many rows per second.
-  flusherMemoryMb: 1769,
-  flusherCount: 1,
+  // 1,769 MB is one full vCPU, the most single-threaded Node code can use. The ticker's per-flow cost is
+  // CPU (the SDK's work for each conditional PartiQL write of a flow that fell due), so at 512 MB (0.29
+  // vCPU) it would close about a third as many idle flows per round; at rest a round is a few index
+  // queries, a tenth of a second, whatever the memory.
+  tickerMemoryMb: 1769,
+  tickerCount: 1,
+  // The exporter decodes rows and encodes ClickHouse's RowBinary in one thread, and a stream shard's
+  // batches run one after the other: a full vCPU is that shard's export rate. CPU-bound work finishes
+  // proportionally sooner with more memory, so the GB-seconds, and the bill, stay about the same.
+  exporterMemoryMb: 1769,
+  // Above CLICKHOUSE_REQUEST_TIMEOUT_MS (30 s) with room for the secret's fetch and the sinks' hand-over.
+  exporterTimeoutSeconds: 60,
   clickHouseUrl: '',
   clusterUuid: '',
   clickHouseDatabase: 'default',
@@ -235,7 +255,9 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     activeTimeoutSeconds: int('activeTimeoutSeconds', 1, 86_400),
     inactiveTimeoutSeconds: int('inactiveTimeoutSeconds', 1, 86_400),
     commitIntervalSeconds: int('commitIntervalSeconds', 1, 55),
-    flusherRunForSeconds: int('flusherRunForSeconds', 1, 58),
+    tickerRunForSeconds: int('tickerRunForSeconds', 1, 58),
+    indexSlackSeconds: int('indexSlackSeconds', 60, 86_400),
+    indexMarginSeconds: int('indexMarginSeconds', 1, 3600),
     correlatorBatchSize: int('correlatorBatchSize', 1, 10_000),
     correlatorBatchingWindowSeconds: int('correlatorBatchingWindowSeconds', 0, 300),
     correlatorParallelizationFactor: int('correlatorParallelizationFactor', 1, 10),
@@ -243,8 +265,10 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     correlatorMaxRecordAgeSeconds: int('correlatorMaxRecordAgeSeconds', 60, 604_800),
     correlatorMemoryMb: int('correlatorMemoryMb', 128, 10_240),
     correlatorTimeoutSeconds: int('correlatorTimeoutSeconds', 3, 900),
-    flusherMemoryMb: int('flusherMemoryMb', 128, 10_240),
-    flusherCount: int('flusherCount', 1, 1000),
+    tickerMemoryMb: int('tickerMemoryMb', 128, 10_240),
+    tickerCount: int('tickerCount', 1, 1000),
+    exporterMemoryMb: int('exporterMemoryMb', 128, 10_240),
+    exporterTimeoutSeconds: int('exporterTimeoutSeconds', 10, 900),
     clickHouseUrl: str('clickHouseUrl', /^(https?:\/\/\S+)?$/),
     clusterUuid: str('clusterUuid', /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i),
     clickHouseDatabase: str('clickHouseDatabase', /^[A-Za-z_][A-Za-z0-9_]*$/),
@@ -296,12 +320,20 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
       'context tableMaxReadCapacity / tableMaxWriteCapacity must be >= the minimum capacity',
     );
   }
-  // A flusher without a due shard would export nothing (functions/flusher/config.ts refuses it too).
-  if (config.flusherCount > config.dueShardCount) {
-    throw new ConfigError('context flusherCount must be <= dueShardCount');
+  // A ticker without a due shard would advance nothing (functions/ticker/config.ts refuses it too).
+  if (config.tickerCount > config.dueShardCount) {
+    throw new ConfigError('context tickerCount must be <= dueShardCount');
   }
-  if (config.commitIntervalSeconds > config.flusherRunForSeconds) {
-    throw new ConfigError('context commitIntervalSeconds must be <= flusherRunForSeconds');
+  if (config.commitIntervalSeconds > config.tickerRunForSeconds) {
+    throw new ConfigError('context commitIntervalSeconds must be <= tickerRunForSeconds');
+  }
+  // A key closer than one batching window falls due before the correlator's next write can move it, and
+  // the ticker then writes live flows: correct, but the write units the lazy key exists to save.
+  if (config.indexMarginSeconds < config.correlatorBatchingWindowSeconds) {
+    throw new ConfigError('context indexMarginSeconds must be >= correlatorBatchingWindowSeconds');
+  }
+  if (config.indexMarginSeconds >= config.indexSlackSeconds) {
+    throw new ConfigError('context indexMarginSeconds must be below indexSlackSeconds');
   }
   // Records older than the retention are gone anyway; the gap between the two is the time left to replay a
   // batch named in the on-failure queue (the queue holds sequence ranges, not the records).

@@ -13,13 +13,19 @@ import type { IngestStream } from './ingest-stream.ts';
 
 export const CORRELATOR_ENTRY = 'functions/correlator/handler.ts';
 
-/** What the correlator does to the table (functions/flow-store/store.ts): read states, conditional updates. */
+/**
+ * What the correlator does to the table (functions/flow-store/store.ts): read states, conditional updates
+ * (each also closes the rows that fell due, which the table's stream takes to the exporter).
+ */
 export const CORRELATOR_TABLE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'];
 
 export interface CorrelatorProps {
   ingest: IngestStream;
   store: FlowStore;
   schedule: FlowSchedule;
+  /** The lazy due-index key (INDEX_SLACK_SECONDS, INDEX_MARGIN_SECONDS; core/flow-state/advance.ts). */
+  indexSlackSeconds: number;
+  indexMarginSeconds: number;
   batchSize: number;
   batchingWindowSeconds: number;
   parallelizationFactor: number;
@@ -59,6 +65,8 @@ export class Correlator extends Construct {
         TABLE_NAME: props.store.table.tableName,
         DUE_INDEX_NAME: props.store.schema.dueIndex.name,
         ...scheduleEnvironment(props.schedule),
+        INDEX_SLACK_SECONDS: String(props.indexSlackSeconds),
+        INDEX_MARGIN_SECONDS: String(props.indexMarginSeconds),
         POWERTOOLS_SERVICE_NAME: CORRELATOR_SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',

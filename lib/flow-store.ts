@@ -1,6 +1,8 @@
-// The flow store: the DynamoDB table of aggregated flows (one item per flow key), its TTL attribute and the
-// sparse GSI the flusher queries for flows due for export. Encrypted with the stack's data key (customer-managed, shared with the stream), with PITR.
-// Key and attribute names come from the table's code (functions/flow-store), passed in as `schema`.
+// The flow store: the DynamoDB table of aggregated flows (one item per flow key), its TTL attribute, the
+// sparse GSI the tickers query for flows that fell due, and its stream (NEW_IMAGE), which carries the rows
+// each write closed to the exporter (docs/flow-state-and-scale-out.md, stream export model). Encrypted
+// with the stack's data key (customer-managed, shared with the ingest stream), with PITR. Key and attribute
+// names come from the table's code (functions/flow-store), passed in as `schema`.
 import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -26,7 +28,7 @@ export interface FlowTableSchema {
   };
 }
 
-/** The flow schedule both functions must agree on (read by functions/flow-store/config.ts). */
+/** The flow schedule the correlator and the tickers must agree on (read by functions/flow-store/config.ts). */
 export interface FlowSchedule {
   activeTimeoutSeconds: number;
   inactiveTimeoutSeconds: number;
@@ -94,6 +96,8 @@ export class FlowStore extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
+      // The new image only: the exporter reads the closed rows a write stored in the item (its `rows`).
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
     });
     const { dueIndex } = schema;
     this.table.addGlobalSecondaryIndex({
@@ -132,7 +136,7 @@ export class FlowStore extends Construct {
     }
   }
 
-  /** ARN of the due-for-export index (what the flusher queries). */
+  /** ARN of the due-for-export index (what the tickers query). */
   get dueIndexArn(): string {
     return `${this.table.tableArn}/index/${this.schema.dueIndex.name}`;
   }
@@ -140,10 +144,19 @@ export class FlowStore extends Construct {
   /**
    * Exactly `actions` on the table's items, plus use of the table key through DynamoDB only. Explicit
    * actions instead of grantReadWriteData, whose kms:GenerateDataKey* / ReEncrypt* and Scan/Delete the
-   * functions do not need.
+   * functions do not need. With `partitionKeyPatterns`, only on items whose partition key matches one of
+   * them (dynamodb:LeadingKeys; ForAllValues, so every key of a batch request must match).
    */
-  grantItemActions(grantee: iam.IGrantable, actions: string[]): void {
-    iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.table.tableArn] });
+  grantItemActions(grantee: iam.IGrantable, actions: string[], partitionKeyPatterns?: string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions,
+        resources: [this.table.tableArn],
+        ...(partitionKeyPatterns
+          ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': partitionKeyPatterns } } }
+          : {}),
+      }),
+    );
     this.grantKeyViaDynamoDb(grantee);
   }
 

@@ -1,7 +1,7 @@
-// Everything of Flowline except the in-cluster collector: ingest stream -> correlator -> flow store ->
-// flusher -> ClickHouse, the collector's access, and monitoring. Configuration: lib/config.ts.
-import { Annotations, CfnOutput, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+// Everything of Flowline except the in-cluster collector: ingest stream -> correlator -> flow store (and
+// the tickers, for flows that fell idle) -> the flow table's stream -> exporter -> ClickHouse, the
+// collector's access, and monitoring. Configuration: lib/config.ts.
+import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { FLOW_TABLE_SCHEMA } from '../functions/flow-store/schema.ts';
@@ -9,11 +9,12 @@ import { ClickHouseSecret } from './clickhouse-secret.ts';
 import { CollectorAccess } from './collector-access.ts';
 import type { FlowlineConfig } from './config.ts';
 import { Correlator } from './correlator.ts';
+import { Exporter } from './exporter.ts';
 import { type FlowSchedule, FlowStore, type FlowTableSchema } from './flow-store.ts';
-import { Flusher } from './flusher.ts';
 import { IngestStream } from './ingest-stream.ts';
 import { Monitoring } from './monitoring.ts';
 import { Sinks } from './sinks.ts';
+import { Ticker } from './ticker.ts';
 
 export interface FlowlineStackProps extends StackProps {
   config: FlowlineConfig;
@@ -28,9 +29,10 @@ export class FlowlineStack extends Stack {
   readonly store: FlowStore;
   readonly correlator: Correlator;
   readonly clickHouse: ClickHouseSecret;
-  /** Flusher 0 of flushers (context flusherCount). */
-  readonly flusher: Flusher;
-  readonly flushers: Flusher[];
+  /** Ticker 0 of tickers (context tickerCount). */
+  readonly ticker: Ticker;
+  readonly tickers: Ticker[];
+  readonly exporter: Exporter;
   readonly collector: CollectorAccess;
   readonly monitoring: Monitoring;
   readonly sinks: Sinks;
@@ -40,10 +42,10 @@ export class FlowlineStack extends Stack {
     const { config } = props;
     const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    // One customer-managed key for the stream and the table: the same flow data, read by the same two
+    // One customer-managed key for the stream and the table: the same flow data, read by the same
     // functions. A key costs $1 a month (more after rotations), a third of the at-rest bill beside the
     // shard (docs/cost.md). Producers stay scoped: the collector may only have Kinesis generate data keys
-    // (lib/collector-access.ts), and only the correlator and flusher can decrypt.
+    // (lib/collector-access.ts), and only the correlator, the tickers and the exporter can decrypt.
     this.dataKey = new kms.Key(this, 'DataKey', {
       description: 'Flowline flow data encryption (ingest stream and flow store)',
       enableKeyRotation: true,
@@ -78,6 +80,8 @@ export class FlowlineStack extends Stack {
       ingest: this.ingest,
       store: this.store,
       schedule,
+      indexSlackSeconds: config.indexSlackSeconds,
+      indexMarginSeconds: config.indexMarginSeconds,
       batchSize: config.correlatorBatchSize,
       batchingWindowSeconds: config.correlatorBatchingWindowSeconds,
       parallelizationFactor: config.correlatorParallelizationFactor,
@@ -93,43 +97,34 @@ export class FlowlineStack extends Stack {
       existingSecretArn: config.clickHouseSecretArn,
       removalPolicy,
     });
-    // Flusher 0 keeps the construct id a single flusher always had, so adding flushers replaces nothing.
-    this.flushers = Array.from(
-      { length: config.flusherCount },
+    // Ticker 0 keeps the construct id a single ticker always has, so adding tickers replaces nothing.
+    this.tickers = Array.from(
+      { length: config.tickerCount },
       (_, index) =>
-        new Flusher(this, index === 0 ? 'Flusher' : `Flusher${index}`, {
+        new Ticker(this, index === 0 ? 'Ticker' : `Ticker${index}`, {
           store: this.store,
-          clickHouse: this.clickHouse,
-          clickHouseUrl: config.clickHouseUrl,
-          clickHouseDatabase: config.clickHouseDatabase,
-          clickHouseUsername: config.clickHouseUsername,
-          clusterUuid: config.clusterUuid,
           schedule,
           commitIntervalSeconds: config.commitIntervalSeconds,
-          runForSeconds: config.flusherRunForSeconds,
-          memoryMb: config.flusherMemoryMb,
+          runForSeconds: config.tickerRunForSeconds,
+          memoryMb: config.tickerMemoryMb,
           logRetentionDays: config.logRetentionDays,
           removalPolicy,
-          partition: { index, count: config.flusherCount },
+          partition: { index, count: config.tickerCount },
         }),
     );
-    this.flusher = this.flushers[0]!;
-    const flusherFunctions = this.flushers.map((f) => f.function);
-    // The correlator wakes the resting flushers when it creates flows (functions/correlator/wake-flusher.ts).
-    this.correlator.function.addEnvironment(
-      'FLUSHER_FUNCTION_NAME',
-      Fn.join(
-        ',',
-        flusherFunctions.map((fn) => fn.functionName),
-      ),
-    );
-    // The functions themselves, not grantInvoke's `ARN:*` (versions and aliases): there are none to invoke.
-    this.correlator.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['lambda:InvokeFunction'],
-        resources: flusherFunctions.map((fn) => fn.functionArn),
-      }),
-    );
+    this.ticker = this.tickers[0]!;
+    this.exporter = new Exporter(this, 'Exporter', {
+      store: this.store,
+      clickHouse: this.clickHouse,
+      clickHouseUrl: config.clickHouseUrl,
+      clickHouseDatabase: config.clickHouseDatabase,
+      clickHouseUsername: config.clickHouseUsername,
+      clusterUuid: config.clusterUuid,
+      memoryMb: config.exporterMemoryMb,
+      timeoutSeconds: config.exporterTimeoutSeconds,
+      logRetentionDays: config.logRetentionDays,
+      removalPolicy,
+    });
     this.collector = new CollectorAccess(this, 'Collector', {
       ingest: this.ingest,
       trust: config.collectorTrust,
@@ -144,7 +139,9 @@ export class FlowlineStack extends Stack {
       store: this.store,
       correlator: this.correlator.function,
       failureQueue: this.correlator.failureQueue,
-      flushers: flusherFunctions,
+      tickers: this.tickers.map((t) => t.function),
+      exporter: this.exporter.function,
+      exporterFailureQueue: this.exporter.failureQueue,
       alarmEmail: config.alarmEmail,
       dashboard: config.dashboard,
       iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,
@@ -153,23 +150,24 @@ export class FlowlineStack extends Stack {
     });
     this.sinks = new Sinks(this, 'Sinks', {
       config,
-      flushers: flusherFunctions,
+      exporter: this.exporter.function,
+      store: this.store,
       alarmTopic: this.monitoring.topic,
       dashboard: this.monitoring.dashboard,
       removalPolicy,
     });
 
-    // Synth works without them (offline, CI); the flusher fails on start, loudly, until both are set.
+    // Synth works without them (offline, CI); the exporter fails on start, loudly, until both are set.
     if (!config.clickHouseUrl) {
       Annotations.of(this).addWarningV2(
         'flowline:clickHouseUrl',
-        'context clickHouseUrl is empty: the flusher cannot export until it is set (-c clickHouseUrl=https://...)',
+        'context clickHouseUrl is empty: the exporter cannot export until it is set (-c clickHouseUrl=https://...)',
       );
     }
     if (!config.clusterUuid) {
       Annotations.of(this).addWarningV2(
         'flowline:clusterUuid',
-        "context clusterUuid is empty: the flusher cannot export until it is set to Antrea's cluster UUID",
+        "context clusterUuid is empty: the exporter cannot export until it is set to Antrea's cluster UUID",
       );
     }
 
@@ -201,6 +199,11 @@ export class FlowlineStack extends Stack {
     out('FlowTableName', this.store.table.tableName, 'DynamoDB table of aggregated flows');
     out('FailureQueueUrl', this.correlator.failureQueue.queueUrl, 'SQS queue of Kinesis batches given up on');
     out(
+      'ExporterFailureQueueUrl',
+      this.exporter.failureQueue.queueUrl,
+      'SQS queue of flow table stream batches that outlived the stream before they were exported',
+    );
+    out(
       'ClickHouseSecretArn',
       this.clickHouse.secret.secretArn,
       'Secret with the ClickHouse username and password',
@@ -215,7 +218,8 @@ export class FlowlineStack extends Stack {
 
   /** Each finding the design accepts, with the reason; everything else must pass. */
   private nagSuppressions(): void {
-    for (const fn of [this.correlator.function, ...this.flushers.map((f) => f.function)]) {
+    const functions = [this.correlator, ...this.tickers, this.exporter].map((f) => f.function);
+    for (const fn of functions) {
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions::AwsSolutions-L1',
         reason:
@@ -231,6 +235,11 @@ export class FlowlineStack extends Stack {
       id: 'AwsSolutions::AwsSolutions-SQS3',
       reason:
         'This queue is itself the on-failure destination (a DLQ) of the Kinesis event source mapping; nothing consumes it automatically, so it needs no DLQ of its own',
+    });
+    Validations.of(this.exporter.failureQueue).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SQS3',
+      reason:
+        "This queue is itself the on-failure destination (a DLQ) of the flow table stream's event source mapping; nothing consumes it automatically, so it needs no DLQ of its own",
     });
     if (this.clickHouse.created) {
       Validations.of(this.clickHouse.secret).acknowledge({

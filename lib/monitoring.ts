@@ -17,12 +17,14 @@ import {
   CORRELATOR_METRICS,
   CORRELATOR_SERVICE_NAME,
   EXPORT_LAG_METRIC,
-  FLUSHER_METRICS,
-  FLUSHER_SERVICE_NAME,
+  EXPORTER_METRICS,
+  EXPORTER_SERVICE_NAME,
   INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
   STALE_CONNECTION_RECORDS_METRIC,
+  TICKER_METRICS,
+  TICKER_SERVICE_NAME,
 } from '../functions/shared/metric-names.ts';
 import type { FlowStore } from './flow-store.ts';
 import type { IngestStream } from './ingest-stream.ts';
@@ -31,9 +33,13 @@ export interface MonitoringProps {
   ingest: IngestStream;
   store: FlowStore;
   correlator: lambda.IFunction;
+  /** The correlator's on-failure queue (Kinesis batches given up on). */
   failureQueue: sqs.IQueue;
-  /** Every flusher function (context flusherCount); flusher 0's alarms keep a single flusher's names. */
-  flushers: lambda.IFunction[];
+  /** Every ticker function (context tickerCount); ticker 0's alarms keep a single ticker's names. */
+  tickers: lambda.IFunction[];
+  exporter: lambda.IFunction;
+  /** The exporter's on-failure queue (stream batches that outlived the flow table's stream). */
+  exporterFailureQueue: sqs.IQueue;
   alarmEmail: string | undefined;
   /** Create the CloudWatch dashboard. */
   dashboard: boolean;
@@ -97,25 +103,48 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    const dlqDepth = props.failureQueue.metricApproximateNumberOfMessagesVisible({
+    // The exporter's mapping retries a batch until the stream drops it (24 h): falling behind is the sign
+    // that ClickHouse keeps refusing its inserts, long before anything is lost.
+    const exporterIteratorAge = props.exporter.metric('IteratorAge', {
       statistic: 'Maximum',
-      period: fiveMinutes,
+      period: oneMinute,
     });
+    add('ExporterIteratorAge', exporterIteratorAge, {
+      alarmDescription: `The exporter is more than ${props.iteratorAgeAlarmSeconds} s behind the flow table's stream`,
+      threshold: props.iteratorAgeAlarmSeconds * 1000,
+      evaluationPeriods: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const queueDepth = (queue: sqs.IQueue) =>
+      queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: fiveMinutes });
+    const dlqDepth = queueDepth(props.failureQueue);
     add('FailureQueueNotEmpty', dlqDepth, {
       alarmDescription: 'Kinesis batches were given up on; replay them from the stream before retention ends',
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    const exporterDlqDepth = queueDepth(props.exporterFailureQueue);
+    add('ExporterFailureQueueNotEmpty', exporterDlqDepth, {
+      alarmDescription:
+        "Stream batches outlived the flow table's stream before the exporter could insert them: their rows are missing from ClickHouse",
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
 
-    const flushers = props.flushers.map((fn, i) => [i === 0 ? 'Flusher' : `Flusher${i}`, fn] as const);
-    for (const [name, fn] of [['Correlator', props.correlator] as const, ...flushers]) {
+    const tickers = props.tickers.map((fn, i) => [i === 0 ? 'Ticker' : `Ticker${i}`, fn] as const);
+    const errorsAlarm = (name: string, fn: lambda.IFunction) =>
       add(`${name}Errors`, fn.metricErrors({ statistic: 'Sum', period: fiveMinutes }), {
         alarmDescription: `The ${name.toLowerCase()} function failed`,
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+    for (const [name, fn] of [['Correlator', props.correlator] as const, ...tickers]) {
+      errorsAlarm(name, fn);
       add(`${name}Throttles`, fn.metricThrottles({ statistic: 'Sum', period: fiveMinutes }), {
         alarmDescription: `The ${name.toLowerCase()} function is throttled`,
         threshold: 0,
@@ -124,6 +153,9 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
+    // No throttle alarm: the exporter has no reserved concurrency, and a throttled batch is retried like a
+    // failed one, which its iterator age shows.
+    errorsAlarm('Exporter', props.exporter);
 
     /** A metric a function emits (Powertools EMF, `service` dimension). */
     const customMetric =
@@ -136,7 +168,8 @@ export class Monitoring extends Construct {
           statistic,
           period,
         });
-    const flusherMetric = customMetric(FLUSHER_SERVICE_NAME);
+    const tickerMetric = customMetric(TICKER_SERVICE_NAME);
+    const exporterMetric = customMetric(EXPORTER_SERVICE_NAME);
     const correlatorMetric = customMetric(CORRELATOR_SERVICE_NAME);
 
     const poisonRecords = correlatorMetric(CORRELATOR_METRICS.poisonRecords);
@@ -147,28 +180,30 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const exportLag = flusherMetric(EXPORT_LAG_METRIC, 'Maximum', oneMinute);
+    // The tickers' lag: how far past its due-index time the oldest flow still waits (a live flow's key
+    // already includes the lazy slack, so this is lateness beyond what the design accepts).
+    const exportLag = tickerMetric(EXPORT_LAG_METRIC, 'Maximum', oneMinute);
     add('ExportLag', exportLag, {
-      alarmDescription: `Due flows wait more than ${props.exportLagAlarmSeconds} s for export to ClickHouse`,
+      alarmDescription: `Flows wait more than ${props.exportLagAlarmSeconds} s past their due-index time for a ticker to close their export period`,
       threshold: props.exportLagAlarmSeconds,
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const rejectedRows = flusherMetric(REJECTED_ROWS_METRIC, 'Sum', fiveMinutes);
+    const rejectedRows = exporterMetric(REJECTED_ROWS_METRIC, 'Sum', fiveMinutes);
     add('RejectedRows', rejectedRows, {
       alarmDescription:
-        'Rows were left out of ClickHouse because a value does not fit its column; the flusher log has each row',
+        'Rows were left out of ClickHouse because a value does not fit its column; the exporter log has each row',
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    // The flusher never pings ClickHouse (a ping would keep ClickHouse Cloud awake at rest): failed inserts
-    // are the health signal. Two 5-minute periods: a failure the next round's replay gets past is no alarm.
-    const insertFailures = flusherMetric(INSERT_FAILURES_METRIC, 'Sum', fiveMinutes);
+    // The exporter never pings ClickHouse (a ping would keep ClickHouse Cloud awake at rest): failed inserts
+    // are the health signal. Two 5-minute periods: a failure the mapping's next delivery gets past is no alarm.
+    const insertFailures = exporterMetric(INSERT_FAILURES_METRIC, 'Sum', fiveMinutes);
     add('InsertFailures', insertFailures, {
       alarmDescription:
-        "ClickHouse has refused or not answered the flusher's inserts for 10 minutes; the rows wait in their manifests",
+        "ClickHouse has refused or not answered the exporter's inserts for 10 minutes; the rows wait in the flow table's stream (24 h)",
       threshold: 0,
       evaluationPeriods: 2,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -189,8 +224,8 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    // The lag metric is absent when a flusher does not run at all; this catches that case.
-    for (const [name, fn] of flushers) {
+    // The lag metric is absent when a ticker does not run at all; this catches that case.
+    for (const [name, fn] of tickers) {
       add(`${name}NotRunning`, fn.metricInvocations({ statistic: 'Sum', period: fiveMinutes }), {
         alarmDescription: `The scheduled ${name.toLowerCase()} has not run for 5 minutes`,
         threshold: 1,
@@ -305,30 +340,48 @@ export class Monitoring extends Construct {
         [correlatorMetric(c.writeUnitsPerFlowRecord, 'Average')],
       ),
     );
-    const f = FLUSHER_METRICS;
+    const tk = TICKER_METRICS;
     dashboard.addWidgets(
-      graph('Flusher: flows due, rows inserted, rows replayed', [
-        flusherMetric(f.flowsDue),
-        flusherMetric(f.rowsInserted),
-        flusherMetric(f.replayedRows),
+      graph('Ticker: flows due, rows closed, flows closed', [
+        tickerMetric(tk.flowsDue),
+        tickerMetric(tk.rowsClosed),
+        tickerMetric(tk.closedFlows),
       ]),
-      graph('Flusher: failed rounds, insert failures, mark conflicts, rejected rows', [
-        flusherMetric(f.failedRounds),
-        flusherMetric(f.insertFailures),
-        flusherMetric(f.markConflicts),
-        rejectedRows,
-      ]),
-    );
-    dashboard.addWidgets(
-      graph('On-failure queue depth', [dlqDepth]),
-      graph('Flusher: export lag (s)', [exportLag], [rejectedRows, insertFailures]),
-    );
-    dashboard.addWidgets(
       graph(
-        'Flusher: invocations, errors, throttles',
-        props.flushers.flatMap((fn) => [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles()]),
-        props.flushers.map((fn) => fn.metricDuration({ statistic: 'Maximum' })),
+        'Ticker: export lag (s), failed rounds, write conflicts',
+        [exportLag],
+        [tickerMetric(tk.failedRounds), tickerMetric(tk.conflicts)],
       ),
+    );
+    const ex = EXPORTER_METRICS;
+    dashboard.addWidgets(
+      graph('Exporter: rows inserted, rows replayed, incomplete rows', [
+        exporterMetric(ex.rowsInserted),
+        exporterMetric(ex.replayedRows),
+        exporterMetric(ex.incompleteRows),
+      ]),
+      graph('Exporter: insert failures, rejected rows', [insertFailures, rejectedRows]),
+    );
+    dashboard.addWidgets(
+      graph('Exporter: iterator age on the flow table stream (ms)', [exporterIteratorAge]),
+      graph(
+        'Exporter: invocations, errors, throttles',
+        [props.exporter.metricInvocations(), props.exporter.metricErrors(), props.exporter.metricThrottles()],
+        [props.exporter.metricDuration({ statistic: 'p99' })],
+      ),
+    );
+    dashboard.addWidgets(
+      graph('On-failure queue depth: correlator (Kinesis), exporter (table stream)', [
+        dlqDepth,
+        exporterDlqDepth,
+      ]),
+      graph(
+        'Ticker: invocations, errors, throttles',
+        props.tickers.flatMap((fn) => [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles()]),
+        props.tickers.map((fn) => fn.metricDuration({ statistic: 'Maximum' })),
+      ),
+    );
+    dashboard.addWidgets(
       graph(
         'Flow store: consumed capacity and throttles',
         [

@@ -1,8 +1,9 @@
-// The flusher's extra sinks (functions/sinks, docs/sinks.md), each opt-in by context: the IPFIX/JSON
+// The exporter's extra sinks (functions/sinks, docs/sinks.md), each opt-in by context: the IPFIX/JSON
 // export to an external collector and the S3 Parquet archive (a bucket of its own: KMS, TLS only, no
-// public access, lifecycle to Standard-IA then expiry). Both run inside the flusher, so this construct
-// only adds the flusher's environment and rights, and the sinks' alarms. Their durable outbox lives in
-// the flow table with the flusher's existing item rights (functions/flow-store/sink-outbox.ts).
+// public access, lifecycle to Standard-IA then expiry). Both run inside the exporter, so this construct
+// only adds the exporter's environment and rights, and the sinks' alarms. Their durable outbox lives in
+// the flow table (functions/flow-store/sink-outbox.ts): with a sink on, the exporter may read and write
+// the outbox's items, and only those (their partition key prefix).
 import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -12,8 +13,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { outboxPrefixOf } from '../functions/flow-store/schema.ts';
 import {
-  FLUSHER_SERVICE_NAME,
+  EXPORTER_SERVICE_NAME,
   METRICS_NAMESPACE,
   SINK_BACKLOG_AGE_METRIC,
   SINK_QUEUED_ROWS_METRIC,
@@ -22,6 +24,7 @@ import {
   SINK_ROWS_SENT_METRIC,
 } from '../functions/shared/metric-names.ts';
 import type { FlowlineConfig } from './config.ts';
+import type { FlowStore } from './flow-store.ts';
 
 export type SinksConfig = Pick<
   FlowlineConfig,
@@ -35,22 +38,33 @@ export type SinksConfig = Pick<
   | 'sinkMaxQueuedRows'
 >;
 
+/**
+ * What the outbox does to its items (functions/flow-store/sink-outbox.ts): read head, cursors and entries,
+ * write chunks, headers and removals in batches, replace the head and cursors by conditional puts.
+ */
+export const OUTBOX_TABLE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'];
+
+/** The exporter's outbox is partition 0's (functions/exporter/handler.ts). */
+export const EXPORTER_OUTBOX_PK_PREFIX = outboxPrefixOf(0);
+
 export interface SinksProps {
   config: SinksConfig;
-  /** Every flusher function (context flusherCount): each runs the sinks for the batches it exports. */
-  flushers: lambda.Function[];
+  /** The exporter, which runs the sinks for every batch it inserts. */
+  exporter: lambda.Function;
+  /** The flow table, which holds the sinks' outbox. */
+  store: FlowStore;
   alarmTopic: sns.ITopic;
   /** The operations dashboard, when deployed (context dashboard): a row of graphs per sink. */
   dashboard: cloudwatch.Dashboard | undefined;
   removalPolicy: RemovalPolicy;
 }
 
-/** A sink's metric as the flusher publishes it (Powertools EMF; `service` and `sink` dimensions). */
+/** A sink's metric as the exporter publishes it (Powertools EMF; `service` and `sink` dimensions). */
 const sinkMetric = (kind: string, metricName: string, statistic: string) =>
   new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName,
-    dimensionsMap: { service: FLUSHER_SERVICE_NAME, sink: kind },
+    dimensionsMap: { service: EXPORTER_SERVICE_NAME, sink: kind },
     statistic,
     period: Duration.minutes(5),
   });
@@ -61,56 +75,58 @@ export class Sinks extends Construct {
 
   constructor(scope: Construct, id: string, props: SinksProps) {
     super(scope, id);
-    const { config, flushers } = props;
+    const { config, exporter } = props;
     const kinds: string[] = [];
     if (config.ipfixExportAddress) kinds.push('ipfix');
     if (config.archiveEnabled) {
       kinds.push('archive');
       this.bucket = this.archiveBucket(config, props.removalPolicy);
     }
-    for (const flusher of flushers) this.equip(flusher, config, kinds);
+    this.equip(exporter, config, kinds);
+    if (kinds.length > 0)
+      props.store.grantItemActions(exporter, OUTBOX_TABLE_ACTIONS, [`${EXPORTER_OUTBOX_PK_PREFIX}*`]);
     for (const kind of kinds) {
       this.sinkAlarms(kind, config.sinkMaxQueuedRows, props.alarmTopic);
       props.dashboard?.addWidgets(...sinkGraphs(kind));
     }
   }
 
-  /** One flusher's environment and rights for the sinks in `kinds`. */
-  private equip(flusher: lambda.Function, config: SinksConfig, kinds: readonly string[]): void {
+  /** The exporter's environment and rights for the sinks in `kinds`. */
+  private equip(exporter: lambda.Function, config: SinksConfig, kinds: readonly string[]): void {
     if (config.ipfixExportAddress) {
-      flusher.addEnvironment('IPFIX_EXPORT_ADDRESS', config.ipfixExportAddress);
-      flusher.addEnvironment('IPFIX_EXPORT_FORMAT', config.ipfixExportFormat);
+      exporter.addEnvironment('IPFIX_EXPORT_ADDRESS', config.ipfixExportAddress);
+      exporter.addEnvironment('IPFIX_EXPORT_FORMAT', config.ipfixExportFormat);
       if (config.ipfixExportObservationDomainId !== undefined) {
-        flusher.addEnvironment(
+        exporter.addEnvironment(
           'IPFIX_EXPORT_OBSERVATION_DOMAIN_ID',
           String(config.ipfixExportObservationDomainId),
         );
       }
     }
     if (this.bucket) {
-      flusher.addEnvironment('ARCHIVE_BUCKET', this.bucket.bucketName);
-      flusher.addEnvironment('ARCHIVE_PREFIX', config.archivePrefix);
+      exporter.addEnvironment('ARCHIVE_BUCKET', this.bucket.bucketName);
+      exporter.addEnvironment('ARCHIVE_PREFIX', config.archivePrefix);
       // PutObject only (a replayed batch overwrites its own object), under the prefix; the key only to
       // encrypt new objects.
-      flusher.addToRolePolicy(
+      exporter.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['s3:PutObject'],
           resources: [this.bucket.arnForObjects(`${config.archivePrefix}*`)],
         }),
       );
-      flusher.addToRolePolicy(
+      exporter.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['kms:GenerateDataKey'],
           resources: [this.bucket.encryptionKey!.keyArn],
         }),
       );
-      Validations.of(flusher.role!).acknowledge({
+      Validations.of(exporter.role!).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${config.archivePrefix}*]`,
         reason:
           'Archive objects are named by batch token under the prefix (docs/sinks.md), so PutObject is granted on the prefix; no other S3 action',
       });
     }
-    if (kinds.length > 0) flusher.addEnvironment('SINK_MAX_QUEUED_ROWS', String(config.sinkMaxQueuedRows));
+    if (kinds.length > 0) exporter.addEnvironment('SINK_MAX_QUEUED_ROWS', String(config.sinkMaxQueuedRows));
   }
 
   private archiveBucket(config: SinksConfig, removalPolicy: RemovalPolicy): s3.Bucket {

@@ -1,4 +1,4 @@
-// The one real build: bin/app.ts synthesized as `cdk synth` runs it, both functions bundled by the local
+// The one real build: bin/app.ts synthesized as `cdk synth` runs it, every function bundled by the local
 // esbuild (no Docker), cdk-nag on. Checks what ships: small, minified, source-mapped, Powertools inside,
 // no AWS SDK (the Node 22 runtime provides it) and never chdb.
 import { execFile } from 'node:child_process';
@@ -8,8 +8,9 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
+import { EXPORTER_ENTRY } from '../../lib/exporter.ts';
 import { PROJECT_ROOT } from '../../lib/flowline-function.ts';
-import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
+import { TICKER_ENTRY } from '../../lib/ticker.ts';
 
 const run = promisify(execFile);
 const MAX_BUNDLE_BYTES = 1024 * 1024;
@@ -72,8 +73,10 @@ afterAll(() => {
 });
 
 describe('cdk synth with real bundling', () => {
-  it('bundles exactly the two handlers, and cdk-nag reports nothing', () => {
-    expect(bundles.map((b) => b.entry).sort()).toEqual([CORRELATOR_ENTRY, FLUSHER_ENTRY].sort());
+  it('bundles exactly the three handlers, and cdk-nag reports nothing', () => {
+    expect(bundles.map((b) => b.entry).sort()).toEqual(
+      [CORRELATOR_ENTRY, EXPORTER_ENTRY, TICKER_ENTRY].sort(),
+    );
     const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
     expect(report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations)).toEqual([]);
   });

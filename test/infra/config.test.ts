@@ -53,9 +53,19 @@ describe('readConfig', () => {
     [{ streamRetentionHours: 12 }, /streamRetentionHours/],
     [{ commitIntervalSeconds: 60 }, /commitIntervalSeconds/],
     [
-      { commitIntervalSeconds: 30, flusherRunForSeconds: 20 },
-      /commitIntervalSeconds must be <= flusherRunForSeconds/,
+      { commitIntervalSeconds: 30, tickerRunForSeconds: 20 },
+      /commitIntervalSeconds must be <= tickerRunForSeconds/,
     ],
+    [{ tickerCount: 17 }, /tickerCount must be <= dueShardCount/],
+    [{ tickerCount: 0 }, /tickerCount/],
+    [
+      { correlatorBatchingWindowSeconds: 200 },
+      /indexMarginSeconds must be >= correlatorBatchingWindowSeconds/,
+    ],
+    [{ indexSlackSeconds: 100 }, /indexMarginSeconds must be below indexSlackSeconds/],
+    [{ indexSlackSeconds: 30 }, /indexSlackSeconds/],
+    [{ exporterTimeoutSeconds: 5 }, /exporterTimeoutSeconds/],
+    [{ exporterMemoryMb: 64 }, /exporterMemoryMb/],
     [{ inactiveTimeoutSeconds: 30 }, /inactiveTimeoutSeconds must be >= activeTimeoutSeconds/],
     [{ correlatorParallelizationFactor: 11 }, /correlatorParallelizationFactor/],
     [

@@ -9,22 +9,26 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AT_REST, STANDING_RESOURCES } from '../../cost/at-rest-model.ts';
-import { FLOW_TABLE_SCHEMA } from '../../functions/flow-store/schema.ts';
+import { INTENT_PK_PREFIX } from '../../functions/exporter/intent-store.ts';
+import { ATTR, FLOW_TABLE_SCHEMA, outboxPrefixOf } from '../../functions/flow-store/schema.ts';
 import {
   CORRELATOR_METRICS,
   CORRELATOR_SERVICE_NAME,
   EXPORT_LAG_METRIC,
-  FLUSHER_METRICS,
-  FLUSHER_SERVICE_NAME,
+  EXPORTER_METRICS,
+  EXPORTER_SERVICE_NAME,
   INSERT_FAILURES_METRIC,
   METRICS_NAMESPACE,
   REJECTED_ROWS_METRIC,
   STALE_CONNECTION_RECORDS_METRIC,
+  TICKER_METRICS,
+  TICKER_SERVICE_NAME,
 } from '../../functions/shared/metric-names.ts';
 import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
-import { FLUSHER_ENTRY } from '../../lib/flusher.ts';
+import { EXPORTER_ENTRY, EXPORTER_INTENT_PK_PREFIX } from '../../lib/exporter.ts';
 import { FlowlineChecks } from '../../lib/nag-rules.ts';
 import { flowlineTags } from '../../lib/tags.ts';
+import { TICKER_ENTRY } from '../../lib/ticker.ts';
 import { removeOutdir, resourcesOf, type Synthesized, synthFlowline } from './synth.ts';
 
 const CLUSTER_UUID = '0b8d5f3e-3c57-4b7a-9a7e-2f6f1c0d9e11';
@@ -62,7 +66,9 @@ const idOf = (construct: IConstruct): string => {
     throw new Error(`${construct.node.path} has no CloudFormation resource`);
   return s.stack.getLogicalId(resource);
 };
-const functionId = (name: 'correlator' | 'flusher') => idOf(s.stack[name].function);
+const functionId = (name: 'correlator' | 'ticker' | 'exporter') => idOf(s.stack[name].function);
+/** The synthesized properties of a resource by logical id. */
+const propertiesOf = (template: Template, id: string) => template.toJSON().Resources[id].Properties;
 
 describe('ingest stream', () => {
   it('is one provisioned shard by default (the cheaper mode at rest), KMS-encrypted with a rotated customer key, 24 h retention', () => {
@@ -100,7 +106,7 @@ describe('ingest stream', () => {
 });
 
 describe('flow store', () => {
-  it('has the key schema, TTL and sparse due index of functions/flow-store, on-demand, PITR, KMS', () => {
+  it('has the key schema, TTL, sparse keys-only due index and NEW_IMAGE stream of functions/flow-store, on-demand, PITR, KMS', () => {
     const keyId = idOf(s.stack.store.key);
     const idx = FLOW_TABLE_SCHEMA.dueIndex;
     t.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -123,9 +129,11 @@ describe('flow store', () => {
             { AttributeName: idx.partitionKey.name, KeyType: 'HASH' },
             { AttributeName: idx.sortKey.name, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...idx.nonKeyAttributes] },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
+      // The exporter reads each write's closed rows from the new image.
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: {
         SSEEnabled: true,
@@ -134,6 +142,7 @@ describe('flow store', () => {
       },
       DeletionProtectionEnabled: true,
     });
+    expect(idx.nonKeyAttributes).toEqual([]);
     t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     // The stream's key: one data key for the flow data at rest.
     expect(idOf(s.stack.store.key)).toBe(idOf(s.stack.ingest.key));
@@ -220,20 +229,40 @@ describe('correlator', () => {
           INACTIVE_TIMEOUT_SECONDS: '90',
           FLOW_TTL_SECONDS: '86400',
           DUE_SHARD_COUNT: '16',
+          INDEX_SLACK_SECONDS: '1200',
+          INDEX_MARGIN_SECONDS: '120',
           POWERTOOLS_SERVICE_NAME: CORRELATOR_SERVICE_NAME,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
-          FLUSHER_FUNCTION_NAME: { Ref: functionId('flusher') },
         },
       },
     });
+    // It wakes no function: a new flow's first row leaves with the write that creates it.
+    expect(Object.keys(fn.Properties.Environment.Variables)).not.toContain('FLUSHER_FUNCTION_NAME');
     expect(fn.Metadata['flowline:entry']).toBe(CORRELATOR_ENTRY);
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
+  it('takes the lazy due-index key from context, and refuses a margin below a batching window', () => {
+    const p = synthAgain({ indexSlackSeconds: 600, indexMarginSeconds: 60 });
+    expect(
+      propertiesOf(
+        p.template,
+        p.stack.getLogicalId(p.stack.correlator.function.node.defaultChild as CfnElement),
+      ).Environment.Variables,
+    ).toMatchObject({ INDEX_SLACK_SECONDS: '600', INDEX_MARGIN_SECONDS: '60' });
+    expect(() => synthFlowline({ indexMarginSeconds: 10 })).toThrow(
+      /indexMarginSeconds must be >= correlatorBatchingWindowSeconds/,
+    );
+    expect(() => synthFlowline({ indexSlackSeconds: 120 })).toThrow(
+      /indexMarginSeconds must be below indexSlackSeconds/,
+    );
+  });
+
   it('reads the stream through an event source mapping with every failure-handling setting', () => {
-    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    // The correlator's and the exporter's.
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: functionId('correlator') },
       EventSourceArn: {
@@ -266,6 +295,9 @@ describe('correlator', () => {
       correlatorMaxRecordAgeSeconds: 3600,
     });
     p.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: {
+        Ref: p.stack.getLogicalId(p.stack.correlator.function.node.defaultChild as CfnElement),
+      },
       BatchSize: 250,
       MaximumBatchingWindowInSeconds: 10,
       ParallelizationFactor: 4,
@@ -275,61 +307,65 @@ describe('correlator', () => {
   });
 
   it('sends given-up batches to a KMS-encrypted, TLS-only queue kept 14 days', () => {
-    const queueId = idOf(s.stack.correlator.failureQueue);
-    t.hasResourceProperties('AWS::SQS::Queue', {
-      KmsMasterKeyId: 'alias/aws/sqs',
-      MessageRetentionPeriod: 1_209_600,
-    });
-    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: queueId }],
-      PolicyDocument: {
-        Statement: [
-          Match.objectLike({
-            Effect: 'Deny',
-            Action: 'sqs:*',
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-            Principal: { AWS: '*' },
-          }),
-        ],
-      },
-    });
+    expectEncryptedFailureQueue(idOf(s.stack.correlator.failureQueue));
   });
 });
 
-describe('flusher', () => {
-  it('runs one at a time for RUN_FOR_SECONDS with the ClickHouse settings', () => {
-    const id = functionId('flusher');
+/** A queue encrypted with SQS's key, kept 14 days, refusing every request without TLS. */
+function expectEncryptedFailureQueue(queueId: string): void {
+  expect(propertiesOf(t, queueId)).toMatchObject({
+    KmsMasterKeyId: 'alias/aws/sqs',
+    MessageRetentionPeriod: 1_209_600,
+  });
+  t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+    Queues: [{ Ref: queueId }],
+    PolicyDocument: {
+      Statement: [
+        Match.objectLike({
+          Effect: 'Deny',
+          Action: 'sqs:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          Principal: { AWS: '*' },
+        }),
+      ],
+    },
+  });
+}
+
+describe('ticker', () => {
+  it('runs one at a time for RUN_FOR_SECONDS with the schedule settings, and nothing of ClickHouse', () => {
+    const id = functionId('ticker');
     const fn = t.toJSON().Resources[id];
-    const secretRef = { Ref: idOf(s.stack.clickHouse.secret) };
     expect(fn.Properties).toMatchObject({
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       ReservedConcurrentExecutions: 1,
       Timeout: 55 + 15,
       MemorySize: 1769,
-      Environment: {
-        Variables: {
-          COMMIT_INTERVAL_SECONDS: '8',
-          RUN_FOR_SECONDS: '55',
-          ACTIVE_TIMEOUT_SECONDS: '60',
-          INACTIVE_TIMEOUT_SECONDS: '90',
-          DUE_SHARD_COUNT: '16',
-          CLICKHOUSE_URL: 'https://ch.example.com:8443',
-          CLICKHOUSE_DATABASE: 'default',
-          CLICKHOUSE_USER: 'default',
-          CLICKHOUSE_SECRET_ARN: secretRef,
-          CLICKHOUSE_SECRET_ID: secretRef,
-          CLUSTER_UUID: CLUSTER_UUID,
-          POWERTOOLS_SERVICE_NAME: FLUSHER_SERVICE_NAME,
-          POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        },
-      },
+      LoggingConfig: { LogGroup: { Ref: idOf(s.stack.ticker.functionConstruct.logGroup) } },
     });
-    expect(fn.Metadata['flowline:entry']).toBe(FLUSHER_ENTRY);
+    expect(fn.Properties.Environment.Variables).toEqual({
+      TABLE_NAME: { Ref: idOf(s.stack.store.table) },
+      DUE_INDEX_NAME: FLOW_TABLE_SCHEMA.dueIndex.name,
+      ACTIVE_TIMEOUT_SECONDS: '60',
+      INACTIVE_TIMEOUT_SECONDS: '90',
+      FLOW_TTL_SECONDS: '86400',
+      DUE_SHARD_COUNT: '16',
+      COMMIT_INTERVAL_SECONDS: '8',
+      RUN_FOR_SECONDS: '55',
+      TICKER_INDEX: '0',
+      TICKER_COUNT: '1',
+      POWERTOOLS_SERVICE_NAME: TICKER_SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+    expect(fn.Metadata['flowline:entry']).toBe(TICKER_ENTRY);
   });
 
   it('is started every minute, and a tick that cannot start is dropped, not queued', () => {
-    const id = functionId('flusher');
+    const id = functionId('ticker');
+    t.resourceCountIs('AWS::Events::Rule', 1);
     t.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',
@@ -352,41 +388,117 @@ describe('flusher', () => {
     });
   });
 
-  it('deploys flusherCount flushers, each on its own due shards, schedule and alarms, all woken by the correlator', () => {
-    const n = synthAgain({ clusterUuid: CLUSTER_UUID, flusherCount: 4 });
-    const ids = n.stack.flushers.map((f) => n.stack.getLogicalId(f.function.node.defaultChild as CfnElement));
+  it('takes its run length and memory from context', () => {
+    const p = synthAgain({ tickerRunForSeconds: 40, tickerMemoryMb: 512, commitIntervalSeconds: 10 });
+    const props = propertiesOf(
+      p.template,
+      p.stack.getLogicalId(p.stack.ticker.function.node.defaultChild as CfnElement),
+    );
+    expect(props).toMatchObject({ Timeout: 40 + 15, MemorySize: 512 });
+    expect(props.Environment.Variables).toMatchObject({
+      RUN_FOR_SECONDS: '40',
+      COMMIT_INTERVAL_SECONDS: '10',
+    });
+  });
+
+  it('deploys tickerCount tickers, each on its own due shards, schedule and alarms', () => {
+    const n = synthAgain({ clusterUuid: CLUSTER_UUID, tickerCount: 4 });
+    const ids = n.stack.tickers.map((f) => n.stack.getLogicalId(f.function.node.defaultChild as CfnElement));
     expect(ids).toHaveLength(4);
-    expect(ids[0]).toBe(functionId('flusher')); // flusher 0 keeps a single flusher's logical id
-    const resources = n.template.toJSON().Resources;
+    expect(new Set(ids).size).toBe(4);
+    expect(ids[0]).toBe(functionId('ticker')); // ticker 0 keeps a single ticker's logical id
     ids.forEach((id, index) => {
-      expect(resources[id].Properties).toMatchObject({
+      expect(propertiesOf(n.template, id)).toMatchObject({
         ReservedConcurrentExecutions: 1,
         Environment: {
-          Variables: { FLUSHER_INDEX: String(index), FLUSHER_COUNT: '4', DUE_SHARD_COUNT: '16' },
+          Variables: { TICKER_INDEX: String(index), TICKER_COUNT: '4', DUE_SHARD_COUNT: '16' },
         },
       });
       n.template.hasResourceProperties('AWS::Events::Rule', {
         ScheduleExpression: 'rate(1 minute)',
         Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })],
       });
-      const alarm = index === 0 ? 'Flusher' : `Flusher${index}`;
+      const alarm = index === 0 ? 'Ticker' : `Ticker${index}`;
       for (const suffix of ['Errors', 'Throttles', 'NotRunning'])
         expect(n.stack.monitoring.alarms[`${alarm}${suffix}`]).toBeDefined();
     });
-    const correlator =
-      resources[n.stack.getLogicalId(n.stack.correlator.function.node.defaultChild as CfnElement)];
-    expect(correlator.Properties.Environment.Variables.FLUSHER_FUNCTION_NAME).toEqual({
-      'Fn::Join': [',', ids.map((id) => ({ Ref: id }))],
+    n.template.resourceCountIs('AWS::Events::Rule', 4);
+    // Still one exporter: the table's stream has one mapping.
+    n.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+  });
+
+  it('refuses more tickers than due shards: a ticker without a shard would advance nothing', () => {
+    expect(() => synthFlowline({ tickerCount: 17 })).toThrow(/tickerCount must be <= dueShardCount/);
+  });
+});
+
+describe('exporter', () => {
+  it('has the ClickHouse settings, the cluster UUID and the table, and no reserved concurrency', () => {
+    const id = functionId('exporter');
+    const fn = t.toJSON().Resources[id];
+    const secretRef = { Ref: idOf(s.stack.clickHouse.secret) };
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: 60,
+      MemorySize: 1769,
+      LoggingConfig: { LogGroup: { Ref: idOf(s.stack.exporter.functionConstruct.logGroup) } },
     });
-    const invoke = JSON.stringify(n.template.findResources('AWS::IAM::Policy'));
-    for (const id of ids) expect(invoke).toContain(`"${id}","Arn"`);
+    expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fn.Properties.Environment.Variables).toEqual({
+      TABLE_NAME: { Ref: idOf(s.stack.store.table) },
+      CLICKHOUSE_URL: 'https://ch.example.com:8443',
+      CLICKHOUSE_DATABASE: 'default',
+      CLICKHOUSE_USER: 'default',
+      CLICKHOUSE_SECRET_ARN: secretRef,
+      CLICKHOUSE_SECRET_ID: secretRef,
+      CLUSTER_UUID: CLUSTER_UUID,
+      POWERTOOLS_SERVICE_NAME: EXPORTER_SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+    expect(fn.Metadata['flowline:entry']).toBe(EXPORTER_ENTRY);
+    const p = synthAgain({ exporterMemoryMb: 1024, exporterTimeoutSeconds: 120 });
+    expect(
+      propertiesOf(
+        p.template,
+        p.stack.getLogicalId(p.stack.exporter.function.node.defaultChild as CfnElement),
+      ),
+    ).toMatchObject({ MemorySize: 1024, Timeout: 120 });
   });
 
-  it('refuses more flushers than due shards: a flusher without a shard would export nothing', () => {
-    expect(() => synthFlowline({ flusherCount: 17 })).toThrow(/flusherCount must be <= dueShardCount/);
+  it('reads the table stream from its start, without bisect, retrying until the stream drops a record', () => {
+    const mappings = Object.values(resourcesOf(t, 'AWS::Lambda::EventSourceMapping')).filter(
+      (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: functionId('exporter') }),
+    );
+    expect(mappings).toHaveLength(1);
+    const { Tags: _tags, ...properties } = mappings[0]!.Properties;
+    expect(properties).toEqual({
+      FunctionName: { Ref: functionId('exporter') },
+      EventSourceArn: { 'Fn::GetAtt': [idOf(s.stack.store.table), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 1000,
+      MaximumBatchingWindowInSeconds: 10,
+      ParallelizationFactor: 1,
+      BisectBatchOnFunctionError: false,
+      MaximumRetryAttempts: -1,
+      MaximumRecordAgeInSeconds: -1,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [idOf(s.stack.exporter.failureQueue), 'Arn'] } },
+      },
+      // Only writes whose new image holds closed rows, a binary attribute (DynamoDB JSON: its type's leaf).
+      FilterCriteria: {
+        Filters: [
+          { Pattern: JSON.stringify({ dynamodb: { NewImage: { [ATTR.rows]: { B: [{ exists: true }] } } } }) },
+        ],
+      },
+    });
+    // No ReportBatchItemFailures: a batch succeeds or is delivered again whole.
+    expect(properties).not.toHaveProperty('FunctionResponseTypes');
   });
 
-  it('creates a generated-password secret, or uses an existing one', () => {
+  it('creates a generated-password secret it may read, or uses an existing one', () => {
     t.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: {
         SecretStringTemplate: JSON.stringify({ username: 'default' }),
@@ -396,9 +508,25 @@ describe('flusher', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:flowline/clickhouse-AbCdEf';
     const p = synthAgain({ clickHouseSecretArn: arn });
     p.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    p.template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ CLICKHOUSE_SECRET_ARN: arn }) },
+    const exporter = propertiesOf(
+      p.template,
+      p.stack.getLogicalId(p.stack.exporter.function.node.defaultChild as CfnElement),
+    );
+    expect(exporter.Environment.Variables).toMatchObject({
+      CLICKHOUSE_SECRET_ARN: arn,
+      CLICKHOUSE_SECRET_ID: arn,
     });
+    expect(JSON.stringify(resourcesOf(p.template, 'AWS::IAM::Policy'))).toContain(arn);
+  });
+
+  it('sends batches that outlived the stream to their own KMS-encrypted, TLS-only queue kept 14 days', () => {
+    const queueId = idOf(s.stack.exporter.failureQueue);
+    expect(queueId).not.toBe(idOf(s.stack.correlator.failureQueue));
+    expectEncryptedFailureQueue(queueId);
+  });
+
+  it('names its intent items with the prefix the exporter code writes', () => {
+    expect(EXPORTER_INTENT_PK_PREFIX).toBe(INTENT_PK_PREFIX);
   });
 });
 
@@ -529,6 +657,7 @@ describe('collector access', () => {
         'ClickHouseSecretArn',
         'CollectorPolicyArn',
         'CollectorRoleArn',
+        'ExporterFailureQueueUrl',
         'FailureQueueUrl',
         'FlowTableName',
         'IngestStreamArn',
@@ -549,6 +678,7 @@ describe('least privilege', () => {
     Action: string | string[];
     Resource?: unknown;
     Principal?: unknown;
+    Condition?: unknown;
     Sid?: string;
   };
   const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
@@ -566,13 +696,26 @@ describe('least privilege', () => {
     }
     return out;
   };
+  const policyOf = (role: string) =>
+    statementsOf(t)
+      .filter(
+        (x) => x.type === 'AWS::IAM::Policy' && x.logicalId.startsWith(`${role}HandlerRoleDefaultPolicy`),
+      )
+      .map((x) => x.statement);
+  const tableArn = () => ({ 'Fn::GetAtt': [idOf(s.stack.store.table), 'Arn'] });
+  const onTable = (statements: Statement[]) =>
+    statements.filter((st) => JSON.stringify(st.Resource) === JSON.stringify(tableArn()));
 
   /**
    * The only Allow statements with `*`: KMS key policies, whose Resource must be "*" (it means "this key")
-   * and whose account-root kms:* statement is the AWS default that delegates key use to IAM policies.
+   * and whose account-root kms:* statement is the AWS default that delegates key use to IAM policies; and
+   * dynamodb:ListStreams, which has no resource-level permission (the exporter's mapping polls the stream).
    */
   const isWildcardException = ({ type, statement }: { type: string; statement: Statement }) =>
-    type === 'AWS::KMS::Key' && statement.Resource === '*';
+    (type === 'AWS::KMS::Key' && statement.Resource === '*') ||
+    (type === 'AWS::IAM::Policy' &&
+      statement.Action === 'dynamodb:ListStreams' &&
+      statement.Resource === '*');
 
   it('has no wildcard action or resource in any Allow statement outside the listed exceptions', () => {
     const allows = statementsOf(t).filter((x) => x.statement.Effect === 'Allow');
@@ -587,60 +730,52 @@ describe('least privilege', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('lists the exceptions: the two key policies (flow data, alarm topic), each only root + named service principals', () => {
+  it('lists the exceptions: the two key policies (flow data, alarm topic), each only root + named service principals, and the exporter\u2019s ListStreams', () => {
     const exceptions = statementsOf(t).filter(
       (x) => x.statement.Effect === 'Allow' && isWildcardException(x),
     );
-    const byKey = new Map<string, Statement[]>();
-    for (const x of exceptions) byKey.set(x.logicalId, [...(byKey.get(x.logicalId) ?? []), x.statement]);
-    expect(byKey.size).toBe(2);
-    const principals = exceptions.map((x) => JSON.stringify(x.statement.Principal));
+    const keyPolicies = exceptions.filter((x) => x.type === 'AWS::KMS::Key');
+    expect(new Set(keyPolicies.map((x) => x.logicalId)).size).toBe(2);
+    const principals = keyPolicies.map((x) => JSON.stringify(x.statement.Principal));
     for (const p of principals) expect(p).toMatch(/:root"|cloudwatch\.amazonaws\.com/);
-    const cloudwatch = exceptions.filter((x) => JSON.stringify(x.statement.Principal).includes('cloudwatch'));
+    const cloudwatch = keyPolicies.filter((x) =>
+      JSON.stringify(x.statement.Principal).includes('cloudwatch'),
+    );
     expect(cloudwatch.map((x) => x.statement.Action)).toEqual([['kms:Decrypt', 'kms:GenerateDataKey']]);
+    const listStreams = exceptions.filter((x) => x.type === 'AWS::IAM::Policy');
+    expect(listStreams.map((x) => x.logicalId)).toEqual([
+      expect.stringMatching(/^ExporterHandlerRoleDefaultPolicy/),
+    ]);
   });
 
   it('gives each function exactly the table actions its code uses, and no managed policies', () => {
-    const policyOf = (role: string) =>
-      statementsOf(t)
-        .filter(
-          (x) => x.type === 'AWS::IAM::Policy' && x.logicalId.startsWith(`${role}HandlerRoleDefaultPolicy`),
-        )
-        .map((x) => x.statement);
-    const tableArn = {
-      'Fn::GetAtt': [idOf(s.stack.store.table), 'Arn'],
-    };
-    const onTable = (statements: Statement[]) =>
-      statements
-        .filter((st) => JSON.stringify(st.Resource) === JSON.stringify(tableArn))
-        .flatMap((st) => asList(st.Action));
-    expect(onTable(policyOf('Correlator')).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem']);
-    // The correlator may invoke the flusher (to wake it at rest), and no other function.
-    const invokes = policyOf('Correlator').filter((st) =>
-      asList(st.Action).includes('lambda:InvokeFunction'),
-    );
-    expect(invokes).toHaveLength(1);
-    expect(JSON.stringify(invokes[0]?.Resource)).toContain(functionId('flusher'));
-    expect(JSON.stringify(invokes[0]?.Resource)).not.toContain(functionId('correlator'));
-    expect(onTable(policyOf('Flusher')).sort()).toEqual([
+    const actions = (statements: Statement[]) => statements.flatMap((st) => asList(st.Action)).sort();
+    expect(actions(onTable(policyOf('Correlator')))).toEqual([
       'dynamodb:BatchGetItem',
-      'dynamodb:BatchWriteItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:PartiQLUpdate',
-      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
     ]);
-    expect(policyOf('Flusher')).toContainEqual(
+    expect(actions(onTable(policyOf('Ticker')))).toEqual(['dynamodb:BatchGetItem', 'dynamodb:PartiQLUpdate']);
+    expect(policyOf('Ticker')).toContainEqual(
       expect.objectContaining({
         Action: 'dynamodb:Query',
-        Resource: { 'Fn::Join': ['', [tableArn, `/index/${FLOW_TABLE_SCHEMA.dueIndex.name}`]] },
+        Resource: { 'Fn::Join': ['', [tableArn(), `/index/${FLOW_TABLE_SCHEMA.dueIndex.name}`]] },
       }),
     );
+    // The exporter reads and writes its intent items only: every key of a request must carry their prefix.
+    expect(onTable(policyOf('Exporter'))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        Resource: tableArn(),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${INTENT_PK_PREFIX}*`] } },
+      },
+    ]);
     // The table key only through DynamoDB.
-    for (const role of ['Correlator', 'Flusher']) {
+    for (const role of ['Correlator', 'Ticker', 'Exporter']) {
       expect(policyOf(role)).toContainEqual(
         expect.objectContaining({
           Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-          Condition: { StringEquals: { 'kms:ViaService': expect.anything() } },
+          Condition: { StringEquals: { 'kms:ViaService': `dynamodb.${s.stack.region}.amazonaws.com` } },
         }),
       );
     }
@@ -651,6 +786,71 @@ describe('least privilege', () => {
       }
     }
   });
+
+  it('lets the exporter read the table stream, the ClickHouse secret and its failure queue, and no other function', () => {
+    const streamArn = { 'Fn::GetAtt': [idOf(s.stack.store.table), 'StreamArn'] };
+    expect(policyOf('Exporter')).toContainEqual(
+      expect.objectContaining({
+        Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        Resource: streamArn,
+      }),
+    );
+    expect(policyOf('Exporter')).toContainEqual(
+      expect.objectContaining({
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Resource: { Ref: idOf(s.stack.clickHouse.secret) },
+      }),
+    );
+    expect(policyOf('Exporter')).toContainEqual(
+      expect.objectContaining({
+        Action: expect.arrayContaining(['sqs:SendMessage']),
+        Resource: { 'Fn::GetAtt': [idOf(s.stack.exporter.failureQueue), 'Arn'] },
+      }),
+    );
+    const everyPolicy = statementsOf(t).filter((x) => x.type === 'AWS::IAM::Policy');
+    const holders = (pattern: RegExp) =>
+      [
+        ...new Set(
+          everyPolicy
+            .filter((x) => asList(x.statement.Action).some((a) => pattern.test(a)))
+            .map((x) => x.logicalId.replace(/HandlerRoleDefaultPolicy.*$/, '')),
+        ),
+      ].sort();
+    expect(holders(/^secretsmanager:/)).toEqual(['Exporter']);
+    expect(holders(/^dynamodb:(GetRecords|GetShardIterator|DescribeStream|ListStreams)$/)).toEqual([
+      'Exporter',
+    ]);
+    // No function invokes another: the correlator wakes nothing in the stream model.
+    expect(holders(/^lambda:/)).toEqual([]);
+  });
+
+  it('with a sink on, adds the outbox items to the exporter, and only those', () => {
+    const p = synthAgain({
+      clickHouseUrl: 'https://ch.example.com:8443',
+      clusterUuid: CLUSTER_UUID,
+      ipfixExportAddress: 'tcp://collector.example.com:4739',
+    });
+    const table = {
+      'Fn::GetAtt': [p.stack.getLogicalId(p.stack.store.table.node.defaultChild as CfnElement), 'Arn'],
+    };
+    const exporterRole = p.stack.getLogicalId(
+      p.stack.exporter.function.role!.node.defaultChild as CfnElement,
+    );
+    const statements = Object.values(resourcesOf(p.template, 'AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: exporterRole }]))
+      .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+      .filter((st) => JSON.stringify(st.Resource) === JSON.stringify(table));
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${INTENT_PK_PREFIX}*`] } },
+      }),
+      expect.objectContaining({
+        Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${outboxPrefixOf(0)}*`] } },
+      }),
+    ]);
+  });
 });
 
 describe('monitoring', () => {
@@ -658,37 +858,76 @@ describe('monitoring', () => {
     Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter(
       (a) => a.Properties.MetricName === metricName && a.Properties.Namespace === namespace,
     );
+  /** The AWS/Lambda alarms on `metricName`, by the function they watch. */
+  const lambdaAlarmsOn = (metricName: string) =>
+    Object.fromEntries(
+      alarmOn(metricName, 'AWS/Lambda').map((a) => [
+        JSON.stringify((a.Properties.Dimensions as { Value: unknown }[])[0]?.Value),
+        a.Properties,
+      ]),
+    );
+  const ref = (name: 'correlator' | 'ticker' | 'exporter') => JSON.stringify({ Ref: functionId(name) });
 
-  it('alarms on iterator age, failure queue depth, errors, throttles, export lag, rejected rows, stale-connection drops and a stopped flusher', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 14);
+  it('alarms on iterator age, failure queues, errors, throttles, export lag, rejected rows, stale-connection drops and a stopped ticker', () => {
+    expect(Object.keys(s.stack.monitoring.alarms).sort()).toEqual(
+      [
+        'CorrelatorErrors',
+        'CorrelatorIteratorAge',
+        'CorrelatorThrottles',
+        'ExportLag',
+        'ExporterErrors',
+        'ExporterFailureQueueNotEmpty',
+        'ExporterIteratorAge',
+        'FailureQueueNotEmpty',
+        'InsertFailures',
+        'PoisonRecords',
+        'RejectedRows',
+        'StaleConnectionRecords',
+        'StreamThrottled',
+        'TableThrottled',
+        'TickerErrors',
+        'TickerNotRunning',
+        'TickerThrottles',
+      ].sort(),
+    );
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 17);
     expect(alarmOn(STALE_CONNECTION_RECORDS_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
       Threshold: 0,
       Statistic: 'Sum',
       ComparisonOperator: 'GreaterThanThreshold',
       Dimensions: [{ Name: 'service', Value: CORRELATOR_SERVICE_NAME }],
     });
-    expect(alarmOn('IteratorAge', 'AWS/Lambda')[0]?.Properties).toMatchObject({
-      Threshold: 300_000,
-      Statistic: 'Maximum',
-    });
-    expect(alarmOn('ApproximateNumberOfMessagesVisible', 'AWS/SQS')[0]?.Properties).toMatchObject({
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-    });
-    expect(alarmOn('Errors', 'AWS/Lambda')).toHaveLength(2);
-    expect(alarmOn('Throttles', 'AWS/Lambda')).toHaveLength(2);
+    // Both stream readers: the correlator on Kinesis, the exporter on the flow table's stream.
+    const iteratorAge = lambdaAlarmsOn('IteratorAge');
+    expect(Object.keys(iteratorAge).sort()).toEqual([ref('correlator'), ref('exporter')].sort());
+    for (const alarm of Object.values(iteratorAge))
+      expect(alarm).toMatchObject({ Threshold: 300_000, Statistic: 'Maximum', EvaluationPeriods: 5 });
+    const queues = alarmOn('ApproximateNumberOfMessagesVisible', 'AWS/SQS');
+    expect(queues.map((a) => JSON.stringify(a.Properties.Dimensions)).sort()).toEqual(
+      [s.stack.correlator.failureQueue, s.stack.exporter.failureQueue]
+        .map((q) => JSON.stringify([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [idOf(q), 'QueueName'] } }]))
+        .sort(),
+    );
+    for (const queue of queues)
+      expect(queue.Properties).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(Object.keys(lambdaAlarmsOn('Errors')).sort()).toEqual(
+      [ref('correlator'), ref('ticker'), ref('exporter')].sort(),
+    );
+    expect(Object.keys(lambdaAlarmsOn('Throttles')).sort()).toEqual(
+      [ref('correlator'), ref('ticker')].sort(),
+    );
     expect(alarmOn(EXPORT_LAG_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
       Threshold: 120,
       Statistic: 'Maximum',
-      Dimensions: [{ Name: 'service', Value: FLUSHER_SERVICE_NAME }],
+      Dimensions: [{ Name: 'service', Value: TICKER_SERVICE_NAME }],
     });
     expect(alarmOn(REJECTED_ROWS_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
       Threshold: 0,
       Statistic: 'Sum',
       ComparisonOperator: 'GreaterThanThreshold',
-      Dimensions: [{ Name: 'service', Value: FLUSHER_SERVICE_NAME }],
+      Dimensions: [{ Name: 'service', Value: EXPORTER_SERVICE_NAME }],
     });
-    expect(alarmOn('Invocations', 'AWS/Lambda')[0]?.Properties).toMatchObject({
+    expect(lambdaAlarmsOn('Invocations')[ref('ticker')]).toMatchObject({
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
     });
@@ -699,7 +938,7 @@ describe('monitoring', () => {
     }
   });
 
-  it('alarms on failed inserts, the health signal of a flusher that never pings ClickHouse', () => {
+  it('alarms on failed inserts, the health signal of an exporter that never pings ClickHouse', () => {
     expect(alarmOn(INSERT_FAILURES_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
       Threshold: 0,
       Statistic: 'Sum',
@@ -707,7 +946,7 @@ describe('monitoring', () => {
       EvaluationPeriods: 2,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
-      Dimensions: [{ Name: 'service', Value: FLUSHER_SERVICE_NAME }],
+      Dimensions: [{ Name: 'service', Value: EXPORTER_SERVICE_NAME }],
     });
   });
 
@@ -787,11 +1026,16 @@ describe('monitoring', () => {
         `"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"${CORRELATOR_SERVICE_NAME}`,
       );
     }
-    for (const name of Object.values(FLUSHER_METRICS)) {
-      expect(body).toContain(
-        `"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"${FLUSHER_SERVICE_NAME}`,
-      );
+    for (const [service, names] of [
+      [TICKER_SERVICE_NAME, TICKER_METRICS],
+      [EXPORTER_SERVICE_NAME, EXPORTER_METRICS],
+    ] as const) {
+      for (const name of Object.values(names)) {
+        expect(body).toContain(`"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"${service}`);
+      }
     }
+    // Both functions' invocations and both stream readers' iterator age.
+    for (const fn of [functionId('ticker'), functionId('exporter')]) expect(body).toContain(fn);
   });
 });
 
@@ -840,7 +1084,7 @@ describe('tags', () => {
 });
 
 describe('what the at-rest cost model counts (cost/at-rest-model.ts)', () => {
-  it('matches the template: KMS keys, secrets, alarms, dashboards, the flusher schedule and stream', () => {
+  it('matches the template: KMS keys, secrets, alarms, dashboards, the ticker schedule and memory, the stream', () => {
     t.resourceCountIs('AWS::KMS::Key', STANDING_RESOURCES.kmsKeys);
     t.resourceCountIs('AWS::SecretsManager::Secret', STANDING_RESOURCES.secrets);
     t.resourceCountIs('AWS::CloudWatch::Alarm', STANDING_RESOURCES.alarms);
@@ -849,11 +1093,10 @@ describe('what the at-rest cost model counts (cost/at-rest-model.ts)', () => {
       ScheduleExpression: `rate(${STANDING_RESOURCES.flusherScheduleSeconds / 60} minute)`,
     });
     t.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: DEFAULT_AT_REST.shardCount });
-    t.hasResourceProperties('AWS::Lambda::Function', {
+    // At rest the ticker is the only function that runs (one round a minute).
+    expect(propertiesOf(t, functionId('ticker'))).toMatchObject({
       MemorySize: DEFAULT_AT_REST.flusherMemoryMb,
-      Environment: {
-        Variables: Match.objectLike({ DUE_SHARD_COUNT: String(DEFAULT_AT_REST.dueShardCount) }),
-      },
+      Environment: { Variables: { DUE_SHARD_COUNT: String(DEFAULT_AT_REST.dueShardCount) } },
     });
   });
 });
@@ -870,7 +1113,9 @@ describe('cdk-nag AwsSolutions', () => {
   it('acknowledges exactly the accepted findings, each with a specific reason', () => {
     const acks = acknowledged(s.stack);
     expect(acks.map((a) => a.id).sort()).toEqual(
-      ['KDS3', 'L1', 'L1', 'SMG4', 'SQS3'].map((rule) => `AwsSolutions::AwsSolutions-${rule}`),
+      ['IAM5[Resource::*]', 'KDS3', 'L1', 'L1', 'L1', 'SMG4', 'SQS3', 'SQS3'].map(
+        (rule) => `AwsSolutions::AwsSolutions-${rule}`,
+      ),
     );
     for (const a of acks) expect(a.reason.length).toBeGreaterThan(60);
   });

@@ -1,10 +1,12 @@
-// The extra sinks in the synthesized template: off by default; opted in by context they set the flusher's
+// The extra sinks in the synthesized template: off by default; opted in by context they set the exporter's
 // environment, the archive bucket (KMS, TLS only, no public access, access logs, lifecycle), PutObject on
-// the prefix only, and alarms on dropped rows and backlog per sink; cdk-nag passes (synthFlowline).
+// the prefix only, the outbox's items in the flow table, and alarms on dropped rows and backlog per sink;
+// cdk-nag passes (synthFlowline).
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { outboxPrefixOf } from '../../functions/flow-store/schema.ts';
 import {
-  FLUSHER_SERVICE_NAME,
+  EXPORTER_SERVICE_NAME,
   SINK_BACKLOG_AGE_METRIC,
   SINK_QUEUED_ROWS_METRIC,
   SINK_RETRIES_METRIC,
@@ -28,8 +30,8 @@ afterAll(() => {
   for (const s of made) removeOutdir(s);
 });
 
-function flusherEnvironment(s: Synthesized): Record<string, unknown> {
-  const fn = s.stack.getLogicalId(s.stack.flusher.function.node.defaultChild as never);
+function exporterEnvironment(s: Synthesized): Record<string, unknown> {
+  const fn = s.stack.getLogicalId(s.stack.exporter.function.node.defaultChild as never);
   const props = resourcesOf(s.template, 'AWS::Lambda::Function')[fn]!.Properties;
   return (props.Environment as { Variables: Record<string, unknown> }).Variables;
 }
@@ -38,19 +40,19 @@ describe('extra sinks', () => {
   it('are off by default: no bucket, no sink variables, no sink alarms', () => {
     const s = synth({});
     s.template.resourceCountIs('AWS::S3::Bucket', 0);
-    expect(Object.keys(flusherEnvironment(s)).filter((k) => /^(IPFIX_EXPORT|ARCHIVE|SINK)_/.test(k))).toEqual(
-      [],
-    );
+    expect(
+      Object.keys(exporterEnvironment(s)).filter((k) => /^(IPFIX_EXPORT|ARCHIVE|SINK)_/.test(k)),
+    ).toEqual([]);
     expect(JSON.stringify(s.template.toJSON())).not.toContain('SinkRowsDropped');
   });
 
-  it('IPFIX/JSON export: the flusher gets the collector address, format and domain id; alarms per sink', () => {
+  it('IPFIX/JSON export: the exporter gets the collector address, format and domain id; alarms per sink', () => {
     const s = synth({
       ipfixExportAddress: 'tls://collector.example.com:4739',
       ipfixExportFormat: 'JSON',
       ipfixExportObservationDomainId: 42,
     });
-    expect(flusherEnvironment(s)).toMatchObject({
+    expect(exporterEnvironment(s)).toMatchObject({
       IPFIX_EXPORT_ADDRESS: 'tls://collector.example.com:4739',
       IPFIX_EXPORT_FORMAT: 'JSON',
       IPFIX_EXPORT_OBSERVATION_DOMAIN_ID: '42',
@@ -65,7 +67,7 @@ describe('extra sinks', () => {
         MetricName: metric,
         Namespace: 'Flowline',
         Dimensions: Match.arrayWith([
-          { Name: 'service', Value: FLUSHER_SERVICE_NAME },
+          { Name: 'service', Value: EXPORTER_SERVICE_NAME },
           { Name: 'sink', Value: 'ipfix' },
         ]),
         Threshold: threshold,
@@ -91,7 +93,7 @@ describe('extra sinks', () => {
         SINK_BACKLOG_AGE_METRIC,
       ])
         expect(withDashboard).toContain(
-          `\\"${metric}\\",\\"service\\",\\"${FLUSHER_SERVICE_NAME}\\",\\"sink\\",\\"${kind}`,
+          `\\"${metric}\\",\\"service\\",\\"${EXPORTER_SERVICE_NAME}\\",\\"sink\\",\\"${kind}`,
         );
     synth(both).template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
   });
@@ -135,7 +137,7 @@ describe('extra sinks', () => {
         ]),
       },
     });
-    expect(flusherEnvironment(s)).toMatchObject({
+    expect(exporterEnvironment(s)).toMatchObject({
       ARCHIVE_BUCKET: { Ref: bucket },
       ARCHIVE_PREFIX: 'flows/',
     });
@@ -150,28 +152,38 @@ describe('extra sinks', () => {
     s.template.hasOutput('ArchiveBucketName', { Value: { Ref: bucket } });
   });
 
-  it('the durable outbox adds no table right: the flusher keeps the same DynamoDB actions', () => {
-    // The flusher role's own policies (the outbox items are in the table it already reads and writes).
-    const dynamoActions = (s: Synthesized) => {
-      const role = s.stack.getLogicalId(s.stack.flusher.function.role!.node.defaultChild as never);
-      const policies = Object.values(resourcesOf(s.template, 'AWS::IAM::Policy')).filter((p) =>
-        JSON.stringify(p.Properties.Roles).includes(role),
-      );
-      return [...new Set(JSON.stringify(policies).match(/dynamodb:\w+/g))].sort();
+  it('the durable outbox adds the outbox items, and only those, to the exporter; the tickers get nothing', () => {
+    /** The DynamoDB actions of a role's policies, each with the partition keys it is limited to. */
+    const dynamoGrants = (s: Synthesized, fn: { role?: unknown }) => {
+      const role = s.stack.getLogicalId((fn.role as { node: { defaultChild: never } }).node.defaultChild);
+      return Object.values(resourcesOf(s.template, 'AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+        .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement)
+        .flatMap((st) =>
+          [st.Action]
+            .flat()
+            .filter((a): a is string => typeof a === 'string' && a.startsWith('dynamodb:'))
+            .map((action) => {
+              const keys = (st.Condition as Record<string, Record<string, unknown>> | undefined)?.[
+                'ForAllValues:StringLike'
+              ]?.['dynamodb:LeadingKeys'];
+              return keys ? `${action} ${JSON.stringify(keys)}` : action;
+            }),
+        )
+        .sort();
     };
-    const off = dynamoActions(synth({}));
-    expect(off).toEqual([
-      'dynamodb:BatchGetItem',
-      'dynamodb:BatchWriteItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:PartiQLUpdate',
-      'dynamodb:PutItem',
-      'dynamodb:Query',
-    ]);
-    const on = dynamoActions(
-      synth({ ipfixExportAddress: 'tcp://collector.example.com:4739', archiveEnabled: true }),
+    const off = synth({});
+    const on = synth({ ipfixExportAddress: 'tcp://collector.example.com:4739', archiveEnabled: true });
+    const outbox = JSON.stringify([`${outboxPrefixOf(0)}*`]);
+    expect(dynamoGrants(on, on.stack.exporter.function)).toEqual(
+      [
+        ...dynamoGrants(off, off.stack.exporter.function),
+        `dynamodb:BatchGetItem ${outbox}`,
+        `dynamodb:BatchWriteItem ${outbox}`,
+        `dynamodb:PutItem ${outbox}`,
+      ].sort(),
     );
-    expect(on).toEqual(off);
+    expect(dynamoGrants(on, on.stack.ticker.function)).toEqual(dynamoGrants(off, off.stack.ticker.function));
   });
 
   it('refuses a bad collector address or an expiry before the transition', () => {
