@@ -55,3 +55,30 @@ export class ManualClock implements Clock {
     this.#now += Math.max(0, ms);
   }
 }
+
+/**
+ * Time that runs `factor` times as fast as the wall clock: a sleep takes 1/factor of its length in real
+ * time. For a mapping that runs on its own, in the background, while the rest of a run follows event time
+ * (local/runner/event-time-pipeline.ts): its batching windows and retry backoffs keep their proportions
+ * and their order but pass quickly, and a function that keeps failing is retried at a bounded rate.
+ */
+export class AcceleratedClock implements Clock {
+  readonly #factor: number;
+  readonly #startMs: number;
+  readonly #startedAt = performance.now();
+
+  constructor(factor: number, startMs: number = Date.now()) {
+    if (!(factor >= 1))
+      throw new Error(`an accelerated clock runs at least as fast as real time, not ${factor}x`);
+    this.#factor = factor;
+    this.#startMs = startMs;
+  }
+
+  now(): number {
+    return Math.floor(this.#startMs + (performance.now() - this.#startedAt) * this.#factor);
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return systemClock.sleep(ms / this.#factor, signal);
+  }
+}

@@ -90,6 +90,21 @@ export class StreamEventSourceMapping {
     throw new Error(`event source mapping did not drain within ${maxRounds} rounds`);
   }
 
+  /** Reads started so far, per shard: the mark caughtUpSince compares against. */
+  readMark(): ReadonlyMap<string, number> {
+    return new Map([...this.#workers].map(([id, worker]) => [id, worker.readsStarted]));
+  }
+
+  /**
+   * Whether every shard has read past what it held at `mark` and finished all of it (processed, discarded
+   * or filtered out): everything written to the source before the mark was taken is done. A mapping that
+   * has not discovered its shards yet is not caught up.
+   */
+  caughtUpSince(mark: ReadonlyMap<string, number>): boolean {
+    if (this.#workers.size === 0) return false;
+    return [...this.#workers].every(([id, worker]) => worker.caughtUpSince(mark.get(id) ?? 0));
+  }
+
   /** Records read and waiting for their batch (batching window, or a lane busy with a batch). */
   bufferedRecords(): number {
     return [...this.#workers.values()].reduce((sum, worker) => sum + worker.bufferedRecords, 0);

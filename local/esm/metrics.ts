@@ -18,8 +18,10 @@ export interface EsmMetricsSnapshot {
   /** Invocations that repeated records after a failure (bisected halves included). */
   readonly retries: number;
   readonly bisects: number;
-  /** Records whose processing finished: succeeded or discarded. */
+  /** Records whose processing finished: succeeded, discarded, or filtered out. */
   readonly recordsCompleted: number;
+  /** Records that matched none of the mapping's filters: never invoked (Lambda's FilteredOutEventCount). */
+  readonly recordsFilteredOut: number;
   readonly recordsDiscardedRetriesExhausted: number;
   readonly recordsDiscardedRecordAge: number;
   /** On-failure records written, and discarded batches that had no destination configured. */
@@ -62,6 +64,7 @@ export class EsmMetrics {
       retries: get('retries'),
       bisects: get('bisects'),
       recordsCompleted: get('recordsCompleted'),
+      recordsFilteredOut: get('recordsFilteredOut'),
       recordsDiscardedRetriesExhausted: get('recordsDiscardedRetriesExhausted'),
       recordsDiscardedRecordAge: get('recordsDiscardedRecordAge'),
       failureRecordsSent: get('failureRecordsSent'),

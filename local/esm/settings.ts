@@ -4,6 +4,7 @@
 // StreamArn (the table's stream); mappings of other sources (SQS...) are not the emulator's.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { compilePattern, FilterPatternError } from './filter.ts';
 
 export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
 
@@ -21,6 +22,8 @@ export interface StreamMappingSettings {
   /** Epoch seconds, for AT_TIMESTAMP. */
   readonly startingPositionTimestamp?: number;
   readonly enabled: boolean;
+  /** FilterCriteria.Filters[].Pattern (local/esm/filter.ts); absent: every record reaches the function. */
+  readonly filterPatterns?: readonly string[];
 }
 
 /** AWS's defaults for a Kinesis or DynamoDB Streams mapping when a property is absent. */
@@ -102,13 +105,21 @@ export class TemplateSettingsError extends Error {
 
 /** Every Kinesis event source mapping of the template, with its stream, function and failure destination. */
 export function readKinesisMappings(template: CloudFormationTemplate): KinesisMappingDefinition[] {
-  return streamMappingsOf(template, 'AWS::Kinesis::Stream', 'Arn').map((mapping) => ({
-    logicalId: mapping.logicalId,
-    settings: mapping.settings,
-    stream: readStream(mapping.sourceId, mapping.source.Properties ?? {}),
-    function: mapping.function,
-    ...mapping.onFailure,
-  }));
+  return streamMappingsOf(template, 'AWS::Kinesis::Stream', 'Arn').map((mapping) => {
+    // Lambda filters a Kinesis record on its data decoded as JSON, which the emulator does not do.
+    if (mapping.settings.filterPatterns) {
+      throw new TemplateSettingsError(
+        `EventSourceMapping ${mapping.logicalId}: FilterCriteria on a Kinesis mapping is not supported by the local emulator`,
+      );
+    }
+    return {
+      logicalId: mapping.logicalId,
+      settings: mapping.settings,
+      stream: readStream(mapping.sourceId, mapping.source.Properties ?? {}),
+      function: mapping.function,
+      ...mapping.onFailure,
+    };
+  });
 }
 
 /**
@@ -196,12 +207,13 @@ export function readStreamMappingSettings(
   props: Record<string, unknown>,
   where: string,
 ): StreamMappingSettings {
-  for (const unsupported of ['FilterCriteria', 'TumblingWindowInSeconds'] as const) {
-    const value = props[unsupported];
-    if (value !== undefined && value !== 0) {
-      throw new TemplateSettingsError(`${where}: ${unsupported} is not supported by the local emulator`);
-    }
+  const tumblingWindow = props.TumblingWindowInSeconds;
+  if (tumblingWindow !== undefined && tumblingWindow !== 0) {
+    throw new TemplateSettingsError(
+      `${where}: TumblingWindowInSeconds is not supported by the local emulator`,
+    );
   }
+  const filterPatterns = readFilterPatterns(props.FilterCriteria, where);
   const defaults = DEFAULT_STREAM_MAPPING_SETTINGS;
   const responseTypes = props.FunctionResponseTypes ?? [];
   if (!Array.isArray(responseTypes) || responseTypes.some((type) => type !== 'ReportBatchItemFailures')) {
@@ -250,7 +262,32 @@ export function readStreamMappingSettings(
     startingPosition,
     ...(typeof timestamp === 'number' ? { startingPositionTimestamp: timestamp } : {}),
     enabled: boolean(props, 'Enabled', true, where),
+    ...(filterPatterns ? { filterPatterns } : {}),
   };
+}
+
+/** FilterCriteria {Filters: [{Pattern}]}: each pattern checked here, so a bad one fails at startup. */
+function readFilterPatterns(criteria: unknown, where: string): string[] | undefined {
+  if (criteria === undefined) return undefined;
+  const filters = (criteria as { Filters?: unknown } | null)?.Filters;
+  if (!Array.isArray(filters) || filters.length === 0) {
+    throw new TemplateSettingsError(`${where}: FilterCriteria must have Filters [{Pattern}]`);
+  }
+  return filters.map((filter, i) => {
+    const pattern = (filter as { Pattern?: unknown } | null)?.Pattern;
+    if (typeof pattern !== 'string') {
+      throw new TemplateSettingsError(`${where}: FilterCriteria.Filters[${i}].Pattern must be a string`);
+    }
+    try {
+      compilePattern(pattern);
+    } catch (error) {
+      if (error instanceof FilterPatternError) {
+        throw new TemplateSettingsError(`${where}: FilterCriteria.Filters[${i}]: ${error.message}`);
+      }
+      throw error;
+    }
+    return pattern;
+  });
 }
 
 /** Reads `<dir>/*.template.json` (a `cdk synth` output directory). */

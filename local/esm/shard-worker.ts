@@ -1,10 +1,12 @@
-// One shard of a mapping: reads ahead with GetRecords, spreads records over ParallelizationFactor lanes by the
-// hash of their ordering key (Kinesis partition key, DynamoDB item key: each key stays in order), forms batches
-// by size, payload and batching window, runs them through the batch processor and advances the shard's
-// checkpoint over the records that are finished.
+// One shard of a mapping: reads ahead with GetRecords, drops the records its filters reject (finished at once,
+// as Lambda's event filtering does), spreads the rest over ParallelizationFactor lanes by the hash of their
+// ordering key (Kinesis partition key, DynamoDB item key: each key stays in order), forms batches by size,
+// payload and batching window, runs them through the batch processor and advances the shard's checkpoint
+// over the records that are finished.
 import { createHash } from 'node:crypto';
 import { type BatchProcessorDeps, processBatch } from './batch-processor.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
+import { compileFilters, type RecordFilter } from './filter.ts';
 import { describeError } from './invoker.ts';
 import type { ShardRecord } from './shard-record.ts';
 import { eventFormatOf, MAX_INVOKE_PAYLOAD_BYTES, type StreamEventFormat } from './stream-event.ts';
@@ -40,6 +42,7 @@ export class ShardWorker {
   readonly #options: ShardWorkerOptions;
   readonly #format: StreamEventFormat;
   readonly #lanes: Lane[];
+  readonly #filter: RecordFilter | undefined;
   #iterator: string | undefined;
   #endOfShard = false;
   #lastReadSequenceNumber: string | undefined;
@@ -48,12 +51,17 @@ export class ShardWorker {
   #unfinishedHead = 0;
   #doneBySequence = new Map<string, { done: boolean }>();
   #checkpoint: string | undefined;
+  /** GetRecords calls started, and the last of them that returned nothing (caughtUpSince). */
+  #readsStarted = 0;
+  #lastEmptyRead = 0;
 
   constructor(options: ShardWorkerOptions) {
     this.shardId = options.shardId;
     this.#options = options;
     this.#format = eventFormatOf(options.processor.source.streamArn);
     this.#lanes = Array.from({ length: options.processor.settings.parallelizationFactor }, () => new Lane());
+    const patterns = options.processor.settings.filterPatterns;
+    this.#filter = patterns ? compileFilters(patterns) : undefined;
   }
 
   /** The shard is closed, read to its end, and every record of it is finished. */
@@ -67,6 +75,24 @@ export class ShardWorker {
 
   get checkpoint(): string | undefined {
     return this.#checkpoint;
+  }
+
+  get readsStarted(): number {
+    return this.#readsStarted;
+  }
+
+  /**
+   * A read started after the `readsStarted` mark found nothing more, and every record read is finished:
+   * whatever the shard held when the mark was taken has been processed, discarded or filtered out.
+   */
+  caughtUpSince(mark: number): boolean {
+    if (this.finished) return true;
+    return (
+      this.#lastEmptyRead > mark &&
+      this.bufferedRecords === 0 &&
+      this.running.length === 0 &&
+      this.#unfinished.length === this.#unfinishedHead
+    );
   }
 
   /** Batches in flight across the lanes. */
@@ -108,6 +134,7 @@ export class ShardWorker {
     if (this.#endOfShard || room <= 0) return 0;
     try {
       this.#iterator ??= await this.#startIterator();
+      const readId = ++this.#readsStarted;
       const result = await this.#options.reader.read(
         this.shardId,
         this.#iterator,
@@ -116,9 +143,23 @@ export class ShardWorker {
       metrics.add('getRecordsCalls');
       if (result.nextIterator) this.#iterator = result.nextIterator;
       else this.#endOfShard = true;
+      if (result.records.length === 0) this.#lastEmptyRead = readId;
       const now = clock.now();
-      for (const record of result.records) this.#buffer(record, now);
+      let filteredOut = 0;
+      for (const record of result.records) {
+        if (this.#passesFilter(record)) this.#buffer(record, now);
+        else {
+          this.#finishUnread(record);
+          filteredOut += 1;
+        }
+      }
       metrics.add('recordsRead', result.records.length);
+      if (filteredOut > 0) {
+        metrics.add('recordsFilteredOut', filteredOut);
+        metrics.add('recordsCompleted', filteredOut);
+        // A stretch of filtered records moves the checkpoint even when no batch follows it.
+        await this.#advanceCheckpoint();
+      }
       const last = result.records[result.records.length - 1];
       if (last) metrics.observeIteratorAge(now - last.approximateArrivalMs);
       else if (result.millisBehindLatest === 0) metrics.observeIteratorAge(0);
@@ -145,6 +186,16 @@ export class ShardWorker {
   async #loadCheckpoint(): Promise<string | undefined> {
     this.#checkpoint = await this.#options.checkpoints.load(this.shardId);
     return this.#checkpoint;
+  }
+
+  #passesFilter(record: ShardRecord): boolean {
+    return !this.#filter || this.#filter(this.#format.toEventRecord(record, this.#options.processor.source));
+  }
+
+  /** A record the filters rejected: finished as it is read, in its place in the checkpoint order. */
+  #finishUnread(record: ShardRecord): void {
+    this.#unfinished.push({ sequenceNumber: record.sequenceNumber, done: true });
+    this.#lastReadSequenceNumber = record.sequenceNumber;
   }
 
   #buffer(record: ShardRecord, now: number): void {

@@ -3,8 +3,13 @@
 // starting positions the source supports. Lambda picks the source by the service of the EventSourceArn, and so
 // does the emulator: everything else (batching, retries, bisect, checkpoints, lineage) is shared.
 import type { DynamoDBStreamEvent, KinesisStreamEvent } from 'aws-lambda';
-import { dynamoDbEventRecordBytes, itemKeyOf, toDynamoDbEvent } from './dynamodb-event.ts';
-import { kinesisEventRecordBytes, toKinesisEvent } from './kinesis-event.ts';
+import {
+  dynamoDbEventRecordBytes,
+  itemKeyOf,
+  toDynamoDbEvent,
+  toDynamoDbEventRecord,
+} from './dynamodb-event.ts';
+import { kinesisEventRecordBytes, toKinesisEvent, toKinesisEventRecord } from './kinesis-event.ts';
 import type { StartingPosition } from './settings.ts';
 import {
   type EventSource,
@@ -22,6 +27,8 @@ export const MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
 export interface StreamEventFormat {
   readonly eventSource: EventSource;
   toEvent(records: readonly ShardRecord[], source: EventSourceIdentity): StreamEvent;
+  /** One record as the event carries it: what a mapping's filter patterns look at. */
+  toEventRecord(record: ShardRecord, source: EventSourceIdentity): StreamEvent['Records'][number];
   /** Bytes the record adds to the event's JSON (at least: never less than it takes). */
   recordBytes(record: ShardRecord, source: EventSourceIdentity): number;
   /** Records with equal keys are processed in order: Kinesis partition keys, DynamoDB item keys. */
@@ -32,6 +39,7 @@ export interface StreamEventFormat {
 const KINESIS: StreamEventFormat = {
   eventSource: 'aws:kinesis',
   toEvent: toKinesisEvent,
+  toEventRecord: toKinesisEventRecord,
   recordBytes: kinesisEventRecordBytes,
   orderingKey: (record) => payloadOf(record, 'aws:kinesis').partitionKey,
   startingPositions: ['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP'],
@@ -40,6 +48,7 @@ const KINESIS: StreamEventFormat = {
 const DYNAMODB: StreamEventFormat = {
   eventSource: 'aws:dynamodb',
   toEvent: toDynamoDbEvent,
+  toEventRecord: toDynamoDbEventRecord,
   recordBytes: dynamoDbEventRecordBytes,
   // Lambda keeps DynamoDB changes in order per item (partition and sort key) when it parallelises a shard.
   orderingKey: itemKeyOf,

@@ -1,6 +1,7 @@
 // The event source mapping emulator on a DynamoDB stream of real DynamoDB Local: table writes become
 // DynamoDB stream events for an in-process function, with Lambda's batching, retries, partial batch responses,
-// bisect and on-failure records, and the mapping a CDK DynamoEventSource synthesizes wired from its template.
+// bisect, event filtering and on-failure records, and the mapping a CDK DynamoEventSource synthesizes wired
+// from its template.
 import {
   ConditionalCheckFailedException,
   CreateTableCommand,
@@ -409,6 +410,61 @@ describe('DynamoDB stream event source mapping on DynamoDB Local', () => {
     }
     expect(fn.records().map((record) => record.dynamodb?.Keys?.sk?.N)).toEqual(['1', '2', '3', '4', '5']);
     expect(esm.snapshot().recordsCompleted).toBe(5);
+  });
+
+  it('keeps the records its filter rejects from the function and checkpoints past them, batches or not', async () => {
+    const { name, streamArn } = await streamTable();
+    // The exporter's filter (lib/exporter.ts): a binary `rows` in the new image.
+    const filterPatterns = ['{"dynamodb":{"NewImage":{"rows":{"B":[{"exists":true}]}}}}'];
+    const fn = recordingFunction();
+    const esm = mapping(streamArn, fn.handler, { batchSize: 10, filterPatterns });
+    const rows = { rows: { B: new Uint8Array([1, 2, 3]) } };
+    await put(name, 'flow', 1, 1, rows);
+    await put(name, 'flow', 2, 1); // a write that closed nothing
+    await put(name, 'outbox', 3, 1, { rows: { N: '12' } }); // rows, but not binary
+    await put(name, 'flow', 4, 1, rows);
+    await esm.drain();
+    expect(fn.records().map((record) => record.dynamodb?.Keys?.sk?.N)).toEqual(['1', '4']);
+    expect(esm.snapshot()).toMatchObject({ recordsRead: 4, recordsFilteredOut: 2, recordsCompleted: 4 });
+
+    // Nothing but rejected records: no invocation, and the checkpoint still moves to the last of them.
+    await put(name, 'flow', 5, 1);
+    await remove(name, 'flow', 5);
+    await esm.drain();
+    expect(fn.events).toHaveLength(1);
+    const reader = new DynamoDbStreamReader(streams, streamArn);
+    const [shardId] = esm.shardIds;
+    const all = await reader.read(
+      shardId as string,
+      await reader.iterator(shardId as string, { type: 'TRIM_HORIZON' }),
+      100,
+    );
+    expect(all.records).toHaveLength(6);
+    expect(esm.checkpoints()).toEqual({ [shardId as string]: all.records.at(-1)?.sequenceNumber });
+    expect(esm.snapshot()).toMatchObject({ recordsFilteredOut: 4, recordsCompleted: 6, invocations: 1 });
+  });
+
+  it('is caught up since a mark once a later read finds nothing and every record read is finished', async () => {
+    const { name, streamArn } = await streamTable();
+    const clock = new ManualClock();
+    const fn = recordingFunction();
+    const esm = mapping(streamArn, fn.handler, { batchSize: 10, maximumBatchingWindowSeconds: 5 }, { clock });
+    await esm.drain(); // shard discovered, nothing to read
+    const empty = esm.readMark();
+    expect(esm.caughtUpSince(empty)).toBe(false); // no read has started since the mark
+    await esm.step();
+    expect(esm.caughtUpSince(empty)).toBe(true);
+
+    const mark = esm.readMark();
+    await put(name, 'k', 1, 1);
+    await esm.drain();
+    // Read, but waiting in its batching window: not caught up.
+    expect(esm.bufferedRecords()).toBe(1);
+    expect(esm.caughtUpSince(mark)).toBe(false);
+    clock.advance(5000);
+    await esm.drain();
+    expect(fn.records()).toHaveLength(1);
+    expect(esm.caughtUpSince(mark)).toBe(true);
   });
 
   it('runs the mapping a CDK DynamoEventSource synthesizes, on the table local mode creates from the template', async () => {

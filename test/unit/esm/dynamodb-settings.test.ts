@@ -1,5 +1,5 @@
 // Event source mappings on a DynamoDB table's stream, read from a template: the CDK's own DynamoEventSource
-// output, errors for what AWS would refuse, and the Flowline template (no table stream yet) left as it is.
+// output, errors for what AWS would refuse, and the Flowline template's exporter mapping on its flow table.
 import { describe, expect, it } from 'vitest';
 import {
   type CloudFormationTemplate,
@@ -97,12 +97,20 @@ describe('readDynamoDbStreamMappings', () => {
     expect(() => readDynamoDbStreamMappings(tableArn)).toThrow(/must be the StreamArn of Table/);
   });
 
-  it('finds none in the Flowline template, whose flow table has no stream yet', async () => {
+  it("finds the exporter's mapping in the Flowline template, on the flow table's NEW_IMAGE stream", async () => {
     const flowline = await synthesizeAppTemplate();
-    expect(readDynamoDbStreamMappings(flowline)).toEqual([]);
+    const [exporter, ...others] = readDynamoDbStreamMappings(flowline);
+    expect(others).toEqual([]);
     expect(readKinesisMappings(flowline)).toHaveLength(1);
     const { table } = readLocalTopology(flowline);
-    expect(table.streamViewType).toBeUndefined();
-    expect(createTableInputOf(table)).not.toHaveProperty('StreamSpecification');
+    expect(exporter).toMatchObject({
+      table: { logicalId: table.logicalId, streamViewType: 'NEW_IMAGE' },
+      function: { entry: 'functions/exporter/handler.ts' },
+      settings: { bisectBatchOnFunctionError: false, maximumRetryAttempts: -1, maximumRecordAgeSeconds: -1 },
+    });
+    expect(exporter?.settings.filterPatterns).toHaveLength(1);
+    expect(createTableInputOf(table)).toMatchObject({
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+    });
   });
 });

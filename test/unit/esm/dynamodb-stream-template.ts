@@ -1,6 +1,6 @@
 // A CloudFormation template with a DynamoDB stream event source mapping, synthesized by the CDK itself (a table
-// with a NEW_IMAGE stream, a function, DynamoEventSource with an SQS on-failure destination): the shape the
-// Flowline stack will produce when its exporter reads the flow table's stream, which it does not do yet.
+// with a NEW_IMAGE stream, a function, DynamoEventSource with an SQS on-failure destination): the shape of
+// the Flowline stack's exporter mapping on its flow table, small enough to steer (batch size, bisect, retries).
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';

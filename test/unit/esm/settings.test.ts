@@ -91,7 +91,11 @@ describe('readKinesisMappings', () => {
     [{ MaximumRecordAgeInSeconds: 30 }, /MaximumRecordAgeInSeconds/],
     [{ MaximumBatchingWindowInSeconds: 301 }, /MaximumBatchingWindowInSeconds/],
     [{ FunctionResponseTypes: ['Other'] }, /FunctionResponseTypes/],
-    [{ FilterCriteria: { Filters: [] } }, /FilterCriteria is not supported/],
+    [
+      { FilterCriteria: { Filters: [{ Pattern: '{"data":{"n":[1]}}' }] } },
+      /FilterCriteria on a Kinesis mapping is not supported/,
+    ],
+    [{ FilterCriteria: { Filters: [] } }, /FilterCriteria must have Filters/],
     [{ TumblingWindowInSeconds: 60 }, /TumblingWindowInSeconds is not supported/],
     [{ StartingPosition: 'AT_TIMESTAMP' }, /StartingPositionTimestamp/],
     [{ BisectBatchOnFunctionError: 'yes' }, /BisectBatchOnFunctionError/],
