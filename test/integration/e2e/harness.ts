@@ -287,10 +287,11 @@ export function crashingCorrelator(afterWrites: number, times: number) {
     },
     wrapStore: (store: FlowStore): FlowStore => ({
       read: (keys) => store.read(keys),
-      async write(flow, expectedVersion, nowMs) {
+      async write(flow, expectedVersion, nowMs, extras) {
         const current = invocation.getStore();
         if (current?.dead) return new Promise(() => {}); // a dead sandbox writes nothing more
-        const result = await store.write(flow, expectedVersion, nowMs);
+        // The extras carry the rows the write closes and its index key: the table's stream takes them on.
+        const result = await store.write(flow, expectedVersion, nowMs, extras);
         if (current && ++current.writes === afterWrites && state.crashes < times) {
           state.crashes += 1;
           current.dead = true;
