@@ -59,13 +59,14 @@ const EXPORTED_TIMEOUT_MS = 120_000;
 export class RunningClock {
   #base: number;
   #setAt = performance.now();
+  #held: number | undefined;
 
   constructor(startMs: number) {
     this.#base = startMs;
   }
 
   now(): number {
-    return Math.floor(this.#base + (performance.now() - this.#setAt));
+    return this.#held ?? Math.floor(this.#base + (performance.now() - this.#setAt));
   }
 
   /** Moves time forward to `ms` (never backwards: records out of order keep time monotonic). */
@@ -73,6 +74,21 @@ export class RunningClock {
     if (ms <= this.now()) return;
     this.#base = ms;
     this.#setAt = performance.now();
+  }
+
+  /**
+   * Runs `fn` (synchronous) with the time held at `ms`, or at the time last set when that is later (a
+   * message out of order): every stamp it takes is exact, whatever real time the run has spent since. A
+   * new flow's first row carries its record's arrival as its export time, so replays of the same input
+   * print the same rows only with exact stamps.
+   */
+  holding<T>(ms: number, fn: () => T): T {
+    this.#held = Math.max(ms, this.#base);
+    try {
+      return fn();
+    } finally {
+      this.#held = undefined;
+    }
   }
 }
 
@@ -318,7 +334,7 @@ export class EventTimePipeline {
       session = ingest.openSession(exporter.transport, exporter.address, 0, `replay:${exporter.sessionId}`);
       this.#sessions.set(exporter.sessionId, session);
     }
-    ingest.handleMessage(bytes, session);
+    this.eventClock.holding(atMs, () => ingest.handleMessage(bytes, session));
   }
 
   /** Runs the ticker rounds due up to `eventMs` (after settling what came before), then sets time to it. */
