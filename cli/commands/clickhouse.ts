@@ -1,4 +1,4 @@
-// `flowline clickhouse-check`: can the flusher reach ClickHouse, log in, and insert into `flows`?
+// `flowline clickhouse-check`: can the exporter reach ClickHouse, log in, and insert into `flows`?
 import type { Command } from 'commander';
 import { addConnectionOptions, type ConnectionOptions, connect } from './migrate.ts';
 
@@ -7,7 +7,7 @@ export function register(program: Command): void {
     program
       .command('clickhouse-check')
       .description(
-        'test the ClickHouse connection, credentials and schema (every column the flusher writes)',
+        'test the ClickHouse connection, credentials and schema (every column the exporter writes)',
       ),
   ).action(async (options: ConnectionOptions) => {
     const { executorFor } = await import('../../clickhouse/client.ts');

@@ -23,7 +23,7 @@ interface LocalCommandOptions {
   ipfixExportFormat: string;
   archive: boolean;
   archivePort?: string;
-  flushers: string;
+  tickers: string;
 }
 
 function integer(name: string, text: string, min: number, max: number): number {
@@ -46,7 +46,7 @@ export function register(program: Command): void {
   program
     .command('local')
     .description(
-      'run the whole pipeline locally (engines, collector on 4739, correlator, flusher, ClickHouse) with demo traffic; ' +
+      'run the whole pipeline locally (engines, collector on 4739, correlator, ticker, exporter, ClickHouse) with demo traffic; ' +
         'or --replay captures through it',
     )
     .option(
@@ -70,8 +70,8 @@ export function register(program: Command): void {
     .option('--demo-nodes <n>', 'simulated Nodes', '3')
     .option('--demo-connections <n>', 'simulated connections', '100')
     .option(
-      '--flushers <n>',
-      'flusher functions, each on its own due-index shards (the CDK app\u2019s context flusherCount)',
+      '--tickers <n>',
+      'ticker functions, each on its own due-index shards (the CDK app\u2019s context tickerCount)',
       '1',
     )
     .option('--verbose', 'keep the functions\u2019 INFO logs', false)
@@ -118,7 +118,7 @@ export function register(program: Command): void {
         : undefined;
       const demoNodes = integer('demo-nodes', options.demoNodes, 1, 100);
       const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
-      const flushers = integer('flushers', options.flushers, 1, DEFAULT_DUE_SHARD_COUNT);
+      const tickers = integer('tickers', options.tickers, 1, DEFAULT_DUE_SHARD_COUNT);
       // Before the engines start (tens of seconds): a busy port fails now, in one line.
       const host = options.listenHost;
       await assertBindable(
@@ -161,7 +161,7 @@ export function register(program: Command): void {
           demoConnections,
           progressIntervalMs: 2000,
           verbose: options.verbose,
-          flushers,
+          tickers,
           ...kubernetes,
           sinks: {
             ...(options.ipfixExport ? { ipfixExport: options.ipfixExport } : {}),
@@ -175,7 +175,7 @@ export function register(program: Command): void {
         { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
         progress,
       );
-      // A flusher invocation may still be inside its 55 s loop: like a Lambda sandbox, it is simply ended.
+      // A ticker invocation may still be inside its 55 s loop: like a Lambda sandbox, it is simply ended.
       process.exit(code);
     });
 }

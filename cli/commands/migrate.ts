@@ -9,7 +9,7 @@ export interface ConnectionOptions {
   database: string;
 }
 
-/** --url/--user/--password/--database, defaulting to the flusher's environment variables. */
+/** --url/--user/--password/--database, defaulting to the exporter's environment variables. */
 export function addConnectionOptions(command: Command): Command {
   return command
     .option('--url <url>', 'ClickHouse HTTP(S) endpoint (env CLICKHOUSE_URL)', process.env.CLICKHOUSE_URL)

@@ -1,5 +1,6 @@
-// Pieces both local runs share: the in-process collector, the correlator's event source mapping built from
-// the template, and a counting wrapper around the correlator (progress line, tests).
+// Pieces both local runs share: the in-process collector, the correlator's and the exporter's event source
+// mappings built from the template, and a counting wrapper around the correlator (progress line, tests).
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Collector } from '../../collector-edge/collector.ts';
 import { type CollectorConfig, type ListenSpec, loadCollectorConfig } from '../../collector-edge/config.ts';
@@ -9,6 +10,7 @@ import type { KinesisSink } from '../../collector-edge/producer.ts';
 import { decodeWireBatch } from '../../core/wire.ts';
 import type { CheckpointStore } from '../esm/checkpoint-store.ts';
 import type { Clock } from '../esm/clock.ts';
+import { DynamoDbStreamReader } from '../esm/dynamodb-stream-reader.ts';
 import type { StreamEventSourceMapping } from '../esm/emulator.ts';
 import type { FailureDestination } from '../esm/failure-destination.ts';
 import type { LambdaHandler } from '../esm/invoker.ts';
@@ -127,6 +129,35 @@ export function correlatorMapping(options: CorrelatorMappingOptions): StreamEven
     stackName: options.topology.stackName,
     definition: options.topology.mapping,
     reader: options.wrapReader ? options.wrapReader(reader) : reader,
+    handler: options.handler,
+    destination: options.destination,
+    checkpoints: options.checkpoints,
+    clock: options.clock,
+    ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+  });
+}
+
+export interface ExporterMappingOptions {
+  topology: LocalTopology;
+  streams: DynamoDBStreamsClient;
+  /** The flow table's stream (PreparedStack.tableStreamArn). */
+  tableStreamArn: string;
+  handler: LambdaHandler;
+  destination: FailureDestination;
+  checkpoints: CheckpointStore;
+  clock: Clock;
+  pollIntervalMs?: number;
+}
+
+/**
+ * The exporter's event source mapping on the flow table's stream, with the template's settings (its filter
+ * included: only writes that closed rows reach the exporter), function timeout and identity.
+ */
+export function exporterMapping(options: ExporterMappingOptions): StreamEventSourceMapping {
+  return templateEventSourceMapping({
+    stackName: options.topology.stackName,
+    definition: options.topology.exporterMapping,
+    reader: new DynamoDbStreamReader(options.streams, options.tableStreamArn),
     handler: options.handler,
     destination: options.destination,
     checkpoints: options.checkpoints,

@@ -6,37 +6,40 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILD_DIR, bundleFunction, loadBundledHandler } from '../bundle.ts';
 import type { LambdaHandler } from '../esm/invoker.ts';
-import { flusherOwnEnvironment, type LocalTopology } from './template.ts';
+import { type LocalTopology, tickerOwnEnvironment } from './template.ts';
 
 export type EventTimeFunctions = typeof import('./event-time-functions.ts');
 
 export interface LiveHandlers {
   correlator: LambdaHandler;
-  /** One per flusher function of the template, in FLUSHER_INDEX order. */
-  flushers: LambdaHandler[];
+  /** One per ticker function of the template, in TICKER_INDEX order. */
+  tickers: LambdaHandler[];
+  exporter: LambdaHandler;
   bundleMs: number;
 }
 
 /**
- * Bundles and loads the deployed correlator and flusher entries named in the template. The flusher bundle
- * is loaded once per flusher function, each a module instance of its own (its own clients and config, as
- * its own Lambda function has) read with that flusher's FLUSHER_INDEX in process.env.
+ * Bundles and loads the deployed correlator, ticker and exporter entries named in the template. The ticker
+ * bundle is loaded once per ticker function, each a module instance of its own (its own clients and config,
+ * as its own Lambda function has) read with that ticker's TICKER_INDEX in process.env.
  */
 export async function loadLiveHandlers(topology: LocalTopology): Promise<LiveHandlers> {
   const started = performance.now();
-  const [correlator, flusher] = await Promise.all([
+  const [correlator, ticker, exporter] = await Promise.all([
     bundleFunction('correlator', topology.correlator.entry),
-    bundleFunction('flusher', topology.flushers[0].entry),
+    bundleFunction('ticker', topology.tickers[0].entry),
+    bundleFunction('exporter', topology.exporter.entry),
   ]);
-  const flushers: LambdaHandler[] = [];
-  for (let index = 0; index < topology.flushers.length; index++) {
-    Object.assign(process.env, flusherOwnEnvironment(topology, index));
-    flushers.push(await loadBundledHandler(flusher.outFile));
+  const tickers: LambdaHandler[] = [];
+  for (let index = 0; index < topology.tickers.length; index++) {
+    Object.assign(process.env, tickerOwnEnvironment(topology, index));
+    tickers.push(await loadBundledHandler(ticker.outFile));
   }
-  delete process.env.FLUSHER_INDEX; // read at module scope: each instance has its own by now
+  delete process.env.TICKER_INDEX; // read at module scope: each instance has its own by now
   return {
     correlator: await loadBundledHandler(correlator.outFile),
-    flushers,
+    tickers,
+    exporter: await loadBundledHandler(exporter.outFile),
     bundleMs: performance.now() - started,
   };
 }

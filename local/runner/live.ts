@@ -1,15 +1,20 @@
 // `flowline local` (= `npm start`): the whole pipeline on this machine, in real time, with the deployed
-// function bundles. Engines on loopback ports, stream and table from the synthesized template, the ClickHouse
-// schema, the collector on 4739 (UDP + TCP), the correlator's event source mapping, the flusher on its
-// schedule, and (unless --no-demo) simulated Antrea agents. One progress line every couple of seconds;
-// Ctrl-C stops everything.
+// function bundles. Engines on loopback ports, stream and table (with its stream) from the synthesized
+// template, the ClickHouse schema, the collector on 4739 (UDP + TCP), the correlator's event source mapping
+// on the ingest stream, the tickers on their schedule, the exporter's mapping on the flow table's stream,
+// and (unless --no-demo) simulated Antrea agents. One progress line every couple of seconds; Ctrl-C stops
+// everything.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createClient } from '@clickhouse/client';
-import { createDynamoDbClient, createKinesisClient } from '../../adapters/aws-clients.ts';
+import {
+  createDynamoDbClient,
+  createDynamoDbStreamsClient,
+  createKinesisClient,
+} from '../../adapters/aws-clients.ts';
 import { type LocalEndpoints, publishLocalEndpoints } from '../../cli/local-endpoints.ts';
 import type { ListenSpec } from '../../collector-edge/config.ts';
 import { exportSimulation, type SimClock } from '../../simulator/exporter.ts';
@@ -23,11 +28,11 @@ import {
   CorrelatorCounters,
   correlatorMapping,
   countingCorrelator,
+  exporterMapping,
   type LocalKubernetesOptions,
   startLocalCollector,
 } from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
-import { startLambdaInvokeEndpoint } from './lambda-invoke-endpoint.ts';
 import { prepareLocalStack } from './prepare.ts';
 import { type StartupProgress, startupProgress } from './progress.ts';
 import { type LocalSinkOptions, startLocalSinks } from './sinks.ts';
@@ -53,10 +58,10 @@ export interface LiveOptions {
   /** Keep the functions' own log level (INFO) instead of errors only. */
   verbose: boolean;
   kubernetes?: LocalKubernetesOptions;
-  /** Extra sinks of the flusher (IPFIX/JSON export, S3 archive), off unless set. */
+  /** Extra sinks of the exporter (IPFIX/JSON export, S3 archive), off unless set. */
   sinks?: LocalSinkOptions;
-  /** Flusher functions (the CDK app's context flusherCount), each on its own due shards; default 1. */
-  flushers?: number;
+  /** Ticker functions (the CDK app's context tickerCount), each on its own due shards; default 1. */
+  tickers?: number;
 }
 
 export interface Output {
@@ -90,7 +95,7 @@ function clusterUUIDFor(dataDir: string | undefined): string {
 
 /** The CDK context local mode synthesizes with: the app's defaults unless told otherwise. */
 function stackContext(options: LiveOptions): Record<string, unknown> {
-  return options.flushers && options.flushers > 1 ? { flusherCount: options.flushers } : {};
+  return options.tickers && options.tickers > 1 ? { tickerCount: options.tickers } : {};
 }
 
 function seconds(ms: number): string {
@@ -179,19 +184,11 @@ export async function runLocal(
   );
   const sinks = await startLocalSinks(options.sinks ?? {}, workDir);
   Object.assign(process.env, sinks.env);
-  // The correlator wakes the flushers through Lambda's Invoke API, here a loopback endpoint (see wake-flusher.ts).
-  const flusherNames = topology.flushers.map((fn) => `${topology.stackName}-${fn.logicalId}`);
-  const wakeFlushers: Array<() => void> = flusherNames.map(() => () => {});
-  const lambdaEndpoint = await startLambdaInvokeEndpoint(
-    Object.fromEntries(flusherNames.map((name, index) => [name, () => wakeFlushers[index]?.()])),
-  );
-  process.env.AWS_ENDPOINT_URL_LAMBDA = lambdaEndpoint.url;
-  process.env.FLUSHER_FUNCTION_NAME = flusherNames.join(',');
   const handlers = await progress.track('function bundles (esbuild)', loadLiveHandlers(topology));
   step(
     `functions bundled with esbuild in ${seconds(handlers.bundleMs)}` +
-      (handlers.flushers.length > 1
-        ? ` (${handlers.flushers.length} flushers, each on its own due shards)`
+      (handlers.tickers.length > 1
+        ? ` (${handlers.tickers.length} tickers, each on its own due shards)`
         : ''),
   );
 
@@ -225,12 +222,26 @@ export async function runLocal(
     clock: systemClock,
   });
   mapping.start();
-  const flusherSchedules = handlers.flushers.map((handler, index) =>
-    scheduleFlusher(handler, topology.flushers[index] as FunctionDefinition, topology, prepared.streamArn),
+  const tickerSchedules = handlers.tickers.map((handler, index) =>
+    scheduleTicker(handler, topology.tickers[index] as FunctionDefinition, topology, prepared.streamArn),
   );
-  flusherSchedules.forEach((schedule, index) => {
-    wakeFlushers[index] = () => schedule.invokeNow();
+  const streams = createDynamoDbStreamsClient();
+  const exporterFailures = new JsonLinesFailureDestination({
+    directory: workDir,
+    fileName: 'exporter-on-failure.jsonl',
   });
+  const exportMapping = exporterMapping({
+    topology,
+    streams,
+    tableStreamArn: prepared.tableStreamArn,
+    handler: handlers.exporter,
+    destination: exporterFailures,
+    checkpoints: dataDir
+      ? new FileCheckpointStore(join(dataDir, 'esm-checkpoints-exporter.json'))
+      : new MemoryCheckpointStore(),
+    clock: systemClock,
+  });
+  exportMapping.start();
 
   const clickhouse = createClient(clickhouseConnection);
   const shutdown = new AbortController();
@@ -266,11 +277,12 @@ export async function runLocal(
         ? `  demo traffic      ${options.demoNodes} simulated Antrea agents, ${options.demoConnections} connections (--no-demo to turn off)`
         : `  demo traffic      off: point Antrea's flowCollectorAddr at ${options.listenHost}:${options.port}:tcp (or :udp)`,
       `  ClickHouse        ${ch.url}  user ${ch.username}  password ${ch.password}  database ${ch.database}`,
-      `  on-failure queue  ${failures.path}`,
+      `  on-failure queues ${failures.path} (correlator)`,
+      `                    ${exporterFailures.path} (exporter)`,
       ...sinks.banner,
       '',
-      `Query the results. The first rows arrive after the correlator's batching window (${topology.mapping.settings.maximumBatchingWindowSeconds} s) ` +
-        `and a flusher commit (every ${String(topology.flushers[0].environment.COMMIT_INTERVAL_SECONDS)} s), about 33 s after start on an idle 2-core machine (docs/first-run.md); the line "first rows in ClickHouse" below gives this run's time:`,
+      `Query the results. A flow's first row is closed by the correlator's first write of it, after its batching window (${topology.mapping.settings.maximumBatchingWindowSeconds} s), ` +
+        `and reaches ClickHouse through the table's stream after the exporter's (${topology.exporterMapping.settings.maximumBatchingWindowSeconds} s) (docs/first-run.md); the line "first rows in ClickHouse" below gives this run's time:`,
       `  curl -s -u ${ch.username}:${ch.password} '${ch.url}/' --data-binary \\`,
       "    'SELECT sourcePodName, destinationPodName, destinationServicePortName, sum(octetDeltaCount) AS bytes FROM flows GROUP BY ALL ORDER BY bytes DESC LIMIT 10 FORMAT PrettyCompact'",
       `  or from Node: createClient({ url: '${ch.url}', username: '${ch.username}', password: '${ch.password}' }) (@clickhouse/client)`,
@@ -294,6 +306,7 @@ export async function runLocal(
   const snapshot = async (): Promise<Progress> => {
     const total = (name: string) => collector.metrics.total(name);
     const esm = mapping.snapshot();
+    const exporterEsm = exportMapping.snapshot();
     const [recordsIn, decodeErrors, kinesisRecords, rows] = await Promise.all([
       total('flowline_collector_flow_records_total'),
       total('flowline_collector_decode_errors_total'),
@@ -315,16 +328,16 @@ export async function runLocal(
       lagMs: esm.iteratorAgeMs,
       errors:
         decodeErrors +
-        esm.functionErrors +
-        esm.pollErrors +
-        esm.processingErrors +
-        esm.failureRecordsSent +
-        flusherSchedules.reduce((sum, schedule) => sum + schedule.failedInvocations, 0),
+        [esm, exporterEsm].reduce(
+          (sum, m) => sum + m.functionErrors + m.pollErrors + m.processingErrors + m.failureRecordsSent,
+          0,
+        ) +
+        tickerSchedules.reduce((sum, schedule) => sum + schedule.failedInvocations, 0),
       firstRowAfterMs: firstRowAtMs === undefined ? undefined : firstRowAtMs - started,
     };
   };
   let reportedFirstRow = false;
-  const ticker = setInterval(() => {
+  const progressLines = setInterval(() => {
     void snapshot().then(
       (p) => {
         const line =
@@ -359,13 +372,14 @@ export async function runLocal(
     process.on('SIGTERM', onSignal);
   });
 
-  clearInterval(ticker);
+  clearInterval(progressLines);
   progress.stop();
   shutdown.abort();
   await demo;
   await stopQuietly('collector', () => collector.drain().then(() => undefined), io);
-  await stopQuietly('event source mapping', () => mapping.stop(), io);
-  for (const schedule of flusherSchedules) schedule.stop();
+  await stopQuietly('correlator event source mapping', () => mapping.stop(), io);
+  for (const schedule of tickerSchedules) schedule.stop();
+  await stopQuietly('exporter event source mapping', () => exportMapping.stop(), io);
   const final = await snapshot().catch(() => undefined);
   if (final) {
     io.out(
@@ -373,11 +387,11 @@ export async function runLocal(
     );
   }
   await stopQuietly('sinks', () => sinks.stop(), io);
-  await stopQuietly('Lambda endpoint', () => lambdaEndpoint.close(), io);
   unpublishEndpoints();
   await clickhouse.close();
   kinesis.destroy();
   dynamodb.destroy();
+  streams.destroy();
   await engines.stop();
   if (!dataDir) rmSync(workDir, { recursive: true, force: true });
   step('engines stopped');
@@ -434,24 +448,24 @@ async function stopQuietly(what: string, stop: () => Promise<void>, io: Output):
 }
 
 /**
- * EventBridge invokes the flusher every `everySeconds` with reserved concurrency 1: a tick while an invocation
+ * EventBridge invokes a ticker every `everySeconds` with reserved concurrency 1: a tick while an invocation
  * still runs is skipped, as the platform throttles it.
  */
-function scheduleFlusher(
+function scheduleTicker(
   handler: LambdaHandler,
-  flusher: FunctionDefinition,
+  ticker: FunctionDefinition,
   topology: LocalTopology,
   streamArn: string,
-): { stop(): void; invokeNow(): void; failedInvocations: number } {
-  const everySeconds = topology.flusherScheduleSeconds;
+): { stop(): void; failedInvocations: number } {
+  const everySeconds = topology.tickerScheduleSeconds;
   const [, , , region = 'us-east-1', account = '000000000000'] = streamArn.split(':');
   const invoker = new InProcessFunctionInvoker({
     handler,
-    functionName: `${topology.stackName}-${flusher.logicalId}`,
+    functionName: `${topology.stackName}-${ticker.logicalId}`,
     region,
     accountId: account,
-    timeoutSeconds: flusher.timeoutSeconds,
-    memorySizeMb: flusher.memorySizeMb,
+    timeoutSeconds: ticker.timeoutSeconds,
+    memorySizeMb: ticker.memorySizeMb,
   });
   const state = { failedInvocations: 0, running: false, stopped: false };
   const tick = () => {
@@ -480,7 +494,6 @@ function scheduleFlusher(
       state.stopped = true;
       clearInterval(timer);
     },
-    invokeNow: tick,
     get failedInvocations() {
       return state.failedInvocations;
     },

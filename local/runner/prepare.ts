@@ -1,5 +1,6 @@
-// Brings a set of endpoints (local engines, LocalStack) to what the template describes: the stream, the table,
-// the ClickHouse schema (the migrations `flowline migrate` applies), and the functions' environment.
+// Brings a set of endpoints (local engines, LocalStack) to what the template describes: the stream, the table
+// with its stream, the ClickHouse schema (the migrations `flowline migrate` applies), and the functions'
+// environment.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
@@ -25,7 +26,10 @@ export interface PrepareOptions {
 
 export interface PreparedStack {
   topology: LocalTopology;
+  /** The ingest stream (Kinesis). */
   streamArn: string;
+  /** The flow table's stream, which the exporter's mapping reads. */
+  tableStreamArn: string;
   /** The functions' environment (already applied to process.env). */
   functionEnv: Record<string, string>;
   migrations: MigrationReport;
@@ -48,11 +52,14 @@ export async function prepareLocalStack(options: PrepareOptions): Promise<Prepar
     if (clickhouse.database !== 'default') {
       await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${clickhouse.database}` });
     }
-    const [streamArn, , migrations] = await Promise.all([
+    const [streamArn, tableStreamArn, migrations] = await Promise.all([
       ensureStream(options.kinesis, topology.stream),
       ensureTable(options.dynamodb, topology.table, { enableTtl: options.enableTtl }),
       applyMigrations(executorFor(schemaClient)),
     ]);
+    if (!tableStreamArn) {
+      throw new Error(`table ${topology.table.name} has no stream: the template's flow table must have one`);
+    }
     const functionEnv = mergedFunctionEnvironment(topology, {
       clickhouseUrl: clickhouse.url,
       clickhouseUser: clickhouse.username,
@@ -61,7 +68,7 @@ export async function prepareLocalStack(options: PrepareOptions): Promise<Prepar
     });
     functionEnv.CLICKHOUSE_DATABASE = clickhouse.database;
     Object.assign(process.env, functionEnv);
-    return { topology, streamArn, functionEnv, migrations };
+    return { topology, streamArn, tableStreamArn, functionEnv, migrations };
   } finally {
     await Promise.all([admin.close(), schemaClient.close()]);
   }

@@ -112,12 +112,15 @@ export interface EnsureTableOptions {
   enableTtl: boolean;
 }
 
-/** Creates the table (or checks an existing one has the template's keys and indexes) and waits for ACTIVE. */
+/**
+ * Creates the table (or checks an existing one has the template's keys, indexes and stream) and waits for
+ * ACTIVE. Returns the ARN of the table's stream when the template gives it one.
+ */
 export async function ensureTable(
   dynamodb: DynamoDBClient,
   table: TableDefinition,
   options: EnsureTableOptions,
-): Promise<void> {
+): Promise<string | undefined> {
   const input = createTableInputOf(table);
   try {
     await dynamodb.send(new CreateTableCommand(input));
@@ -127,19 +130,29 @@ export async function ensureTable(
     const keys = (schema: unknown) => JSON.stringify(schema);
     const indexes = (existing?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName).sort();
     const wanted = (input.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName).sort();
-    if (keys(existing?.KeySchema) !== keys(input.KeySchema) || keys(indexes) !== keys(wanted)) {
+    const stream = existing?.StreamSpecification?.StreamEnabled
+      ? existing.StreamSpecification.StreamViewType
+      : undefined;
+    if (
+      keys(existing?.KeySchema) !== keys(input.KeySchema) ||
+      keys(indexes) !== keys(wanted) ||
+      stream !== table.streamViewType
+    ) {
       throw new Error(
-        `table ${table.name} exists with another key schema or indexes than the template's; ` +
+        `table ${table.name} exists with another key schema, indexes or stream than the template's; ` +
           'delete it (or the data folder) to let local mode create it again',
       );
     }
   }
+  let streamArn: string | undefined;
   await waitUntil(`DynamoDB table ${table.name} to become ACTIVE`, async () => {
     try {
       const { Table: described } = await dynamodb.send(new DescribeTableCommand({ TableName: table.name }));
+      streamArn = described?.LatestStreamArn;
       return (
         described?.TableStatus === 'ACTIVE' &&
-        (described.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE')
+        (described.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE') &&
+        (table.streamViewType === undefined || streamArn !== undefined)
       );
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return false;
@@ -159,4 +172,5 @@ export async function ensureTable(
       );
     }
   }
+  return table.streamViewType === undefined ? undefined : streamArn;
 }

@@ -165,6 +165,7 @@ export async function runReplay(
     pipeline = await EventTimePipeline.start({
       topology,
       streamArn: prepared.streamArn,
+      tableStreamArn: prepared.tableStreamArn,
       kinesis,
       workDir,
       startMs,
@@ -179,11 +180,12 @@ export async function runReplay(
     report(
       `replay: ${stats.messages} IPFIX messages, ${records} flow records over ${span} s of event time -> ` +
         `${rows.length} rows in ${((performance.now() - started) / 1000).toFixed(1)} s ` +
-        `(${pipeline.rounds.length} flusher rounds, ${failedRounds.length} failed; ` +
+        `(${pipeline.rounds.length} ticker rounds, ${failedRounds.length} failed; ` +
+        `${pipeline.exports.length} exporter batches; ` +
         `${pipeline.mapping.snapshot().failureRecordsSent} batches to the on-failure destination)`,
     );
     if (failedRounds.length > 0 && !pipeline.rounds.at(-1)?.ok) {
-      report(`replay: the last flusher round failed: ${pipeline.rounds.at(-1)?.error}`);
+      report(`replay: the last ticker round failed: ${pipeline.rounds.at(-1)?.error}`);
       return 1;
     }
     return records === 0 && stats.messages > 0 && rows.length === 0 ? 1 : 0;

@@ -1,4 +1,4 @@
-// Local mode's extra sinks (docs/sinks.md): the flusher environment the CDK app sets when a sink is opted
+// Local mode's extra sinks (docs/sinks.md): the exporter environment the CDK app sets when a sink is opted
 // in by context, and for the archive a real S3 implementation on loopback (s3rver, npm) with the bucket,
 // its files under the work folder. `flowline local --ipfix-export URL [--ipfix-export-format JSON]
 // [--archive]`.
@@ -21,7 +21,7 @@ export interface LocalSinkOptions {
 }
 
 export interface LocalSinks {
-  /** Variables for the flusher (process.env, before its bundle is loaded). */
+  /** Variables for the exporter (process.env, before its bundle is loaded). */
   env: Record<string, string>;
   /** Lines for the startup banner. */
   banner: string[];
@@ -49,7 +49,7 @@ export async function startLocalSinks(options: LocalSinkOptions, workDir: string
       configureBuckets: [{ name: LOCAL_ARCHIVE_BUCKET }],
     });
     // s3rver checks request signatures against its own key pairs (S3RVER/S3RVER): add local mode's
-    // credentials (AWS_ACCESS_KEY_ID, the same for every local engine) so the flusher's requests pass.
+    // credentials (AWS_ACCESS_KEY_ID, the same for every local engine) so the exporter's requests pass.
     const { AWS_ACCESS_KEY_ID: keyId, AWS_SECRET_ACCESS_KEY: secret } = process.env;
     if (keyId && secret) S3rverAccount.DUMMY_ACCOUNT.createKeyPair(keyId, secret);
     const { port } = await server.run();

@@ -1,8 +1,9 @@
 // What local mode builds, read from the synthesized CDK template so local equals deployed: the ingest stream
-// (mode, shard count, retention), the flow table (keys, GSI, TTL attribute), the correlator's event source
-// mapping (local/esm/settings.ts) and both functions with their environment. Synthesis takes 10-30 s, so it
-// runs in a child process (this one keeps printing progress) and the template is cached under
-// .flowline/template-cache keyed by a hash of everything that can change it.
+// (mode, shard count, retention), the flow table (keys, GSI, TTL attribute, stream), the correlator's event
+// source mapping on the ingest stream and the exporter's on the table's stream (local/esm/settings.ts), and
+// the functions (correlator, tickers, exporter) with their environment and the tickers' schedule. Synthesis
+// takes 10-30 s, so it runs in a child process (this one keeps printing progress) and the template is cached
+// under .flowline/template-cache keyed by a hash of everything that can change it.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -13,13 +14,16 @@ import { PROJECT_ROOT } from '../bundle.ts';
 import {
   type CloudFormationResource,
   type CloudFormationTemplate,
+  type DynamoDbStreamMappingDefinition,
   type KinesisMappingDefinition,
+  readDynamoDbStreamMappings,
   readKinesisMappings,
   TemplateSettingsError,
 } from '../esm/settings.ts';
 
 const CORRELATOR_ENTRY = 'functions/correlator/handler.ts';
-const FLUSHER_ENTRY = 'functions/flusher/handler.ts';
+const TICKER_ENTRY = 'functions/ticker/handler.ts';
+const EXPORTER_ENTRY = 'functions/exporter/handler.ts';
 /** Inputs of the synthesized template: the CDK app, its configuration and the code it reads constants from. */
 const TEMPLATE_INPUTS = ['cdk.json', 'package-lock.json', 'bin', 'lib', 'functions', 'core'];
 
@@ -135,12 +139,16 @@ export interface LocalTopology {
   readonly stackName: string;
   readonly stream: StreamDefinition;
   readonly table: TableDefinition;
+  /** The correlator's mapping on the ingest stream. */
   readonly mapping: KinesisMappingDefinition;
   readonly correlator: FunctionDefinition;
-  /** Every flusher, in FLUSHER_INDEX order (context flusherCount; one by default). */
-  readonly flushers: Flushers;
-  /** The flushers' schedule (EventBridge rule), seconds between invocations. */
-  readonly flusherScheduleSeconds: number;
+  /** Every ticker, in TICKER_INDEX order (context tickerCount; one by default). */
+  readonly tickers: Tickers;
+  /** The tickers' schedule (EventBridge rule), seconds between invocations. */
+  readonly tickerScheduleSeconds: number;
+  /** The exporter's mapping on the flow table's stream, and the exporter. */
+  readonly exporterMapping: DynamoDbStreamMappingDefinition;
+  readonly exporter: FunctionDefinition;
 }
 
 /** Local names for resources CloudFormation would name `<stack>-<logicalId>-<suffix>`. */
@@ -193,51 +201,69 @@ function rateSeconds(expression: string): number | undefined {
   return Number(match[1]) * unit;
 }
 
-function flusherSchedule(resources: Record<string, CloudFormationResource>, flusherId: string): number {
+function tickerSchedule(resources: Record<string, CloudFormationResource>, tickerId: string): number {
   for (const resource of Object.values(resources)) {
     if (resource.Type !== 'AWS::Events::Rule') continue;
     const targets = (resource.Properties?.Targets as Array<{ Arn?: unknown }> | undefined) ?? [];
-    const targetsFlusher = targets.some((target) => JSON.stringify(target.Arn).includes(`"${flusherId}"`));
+    const targetsTicker = targets.some((target) => JSON.stringify(target.Arn).includes(`"${tickerId}"`));
     const expression = resource.Properties?.ScheduleExpression;
-    if (targetsFlusher && typeof expression === 'string') {
+    if (targetsTicker && typeof expression === 'string') {
       const seconds = rateSeconds(expression);
       if (seconds) return seconds;
     }
   }
-  throw new TemplateSettingsError(`no rate() schedule (AWS::Events::Rule) targets the flusher ${flusherId}`);
+  throw new TemplateSettingsError(`no rate() schedule (AWS::Events::Rule) targets the ticker ${tickerId}`);
 }
 
-/** At least one flusher: flushers[0] is flusher 0. */
-export type Flushers = readonly [FunctionDefinition, ...FunctionDefinition[]];
+/** At least one ticker: tickers[0] is ticker 0. */
+export type Tickers = readonly [FunctionDefinition, ...FunctionDefinition[]];
 
-/** The flusher functions by FLUSHER_INDEX, which must run 0..N-1 (lib/flusher.ts sets it per function). */
-function flusherDefinitions(resources: Record<string, CloudFormationResource>): Flushers {
-  const flushers = functionsByEntry(resources, FLUSHER_ENTRY)
+/** The ticker functions by TICKER_INDEX, which must run 0..N-1 (lib/ticker.ts sets it per function). */
+function tickerDefinitions(resources: Record<string, CloudFormationResource>): Tickers {
+  const tickers = functionsByEntry(resources, TICKER_ENTRY)
     .map(([id, resource]) => functionDefinition(id, resource))
-    .sort((a, b) => flusherIndexOf(a) - flusherIndexOf(b));
-  const [first, ...rest] = flushers;
+    .sort((a, b) => tickerIndexOf(a) - tickerIndexOf(b));
+  const [first, ...rest] = tickers;
   if (!first) {
-    throw new TemplateSettingsError(`expected an AWS::Lambda::Function with flowline:entry ${FLUSHER_ENTRY}`);
+    throw new TemplateSettingsError(`expected an AWS::Lambda::Function with flowline:entry ${TICKER_ENTRY}`);
   }
-  flushers.forEach((fn, index) => {
-    if (flusherIndexOf(fn) !== index || Number(fn.environment.FLUSHER_COUNT ?? 1) !== flushers.length) {
+  tickers.forEach((fn, index) => {
+    if (tickerIndexOf(fn) !== index || Number(fn.environment.TICKER_COUNT ?? 1) !== tickers.length) {
       throw new TemplateSettingsError(
-        `flusher ${fn.logicalId} has FLUSHER_INDEX ${String(fn.environment.FLUSHER_INDEX)} of ` +
-          `FLUSHER_COUNT ${String(fn.environment.FLUSHER_COUNT)}; the template holds ${flushers.length} flushers`,
+        `ticker ${fn.logicalId} has TICKER_INDEX ${String(fn.environment.TICKER_INDEX)} of ` +
+          `TICKER_COUNT ${String(fn.environment.TICKER_COUNT)}; the template holds ${tickers.length} tickers`,
       );
     }
   });
   return [first, ...rest];
 }
 
-function flusherIndexOf(fn: FunctionDefinition): number {
-  return Number(fn.environment.FLUSHER_INDEX ?? 0);
+function tickerIndexOf(fn: FunctionDefinition): number {
+  return Number(fn.environment.TICKER_INDEX ?? 0);
+}
+
+/** The exporter's mapping: the one on the flow table's stream that invokes the exporter. */
+function exporterMappingOf(
+  template: CloudFormationTemplate,
+  exporterId: string,
+  tableId: string,
+): DynamoDbStreamMappingDefinition {
+  const found = readDynamoDbStreamMappings(template).filter(
+    (m) => m.function.logicalId === exporterId && m.table.logicalId === tableId,
+  );
+  if (found.length !== 1) {
+    throw new TemplateSettingsError(
+      `expected one event source mapping of ${exporterId} on the stream of ${tableId}, found ${found.length}`,
+    );
+  }
+  return found[0] as DynamoDbStreamMappingDefinition;
 }
 
 export function readLocalTopology(template: CloudFormationTemplate, stackName = 'Flowline'): LocalTopology {
   const resources = template.Resources ?? {};
   const [correlatorId, correlatorResource] = functionByEntry(resources, CORRELATOR_ENTRY);
-  const flushers = flusherDefinitions(resources);
+  const [exporterId, exporterResource] = functionByEntry(resources, EXPORTER_ENTRY);
+  const tickers = tickerDefinitions(resources);
   const mapping = readKinesisMappings(template).find((m) => m.function.logicalId === correlatorId);
   if (!mapping) throw new TemplateSettingsError(`no Kinesis event source mapping invokes ${correlatorId}`);
 
@@ -272,8 +298,10 @@ export function readLocalTopology(template: CloudFormationTemplate, stackName = 
     table,
     mapping,
     correlator: functionDefinition(correlatorId, correlatorResource),
-    flushers,
-    flusherScheduleSeconds: flusherSchedule(resources, flushers[0].logicalId),
+    tickers,
+    tickerScheduleSeconds: tickerSchedule(resources, tickers[0].logicalId),
+    exporterMapping: exporterMappingOf(template, exporterId, tableRef),
+    exporter: functionDefinition(exporterId, exporterResource),
   };
 }
 
@@ -313,8 +341,8 @@ export interface LocalEndpoints {
 
 /**
  * A function's environment for local runs: Refs to the table become its local name; the ClickHouse
- * connection and cluster UUID are local mode's (the deployed flusher reads its password from Secrets
- * Manager, locally it is CLICKHOUSE_PASSWORD, which flusherConfigFromEnv accepts when no secret is set).
+ * connection and cluster UUID are local mode's (the deployed exporter reads its password from Secrets
+ * Manager, locally it is CLICKHOUSE_PASSWORD, which clickHouseTargetFromEnv accepts when no secret is set).
  */
 export function resolveEnvironment(
   fn: FunctionDefinition,
@@ -340,17 +368,17 @@ export function resolveEnvironment(
 }
 
 /**
- * What tells the flushers apart: each bundle is loaded with its own value in process.env (local/runner/
+ * What tells the tickers apart: each bundle is loaded with its own value in process.env (local/runner/
  * functions.ts), read once at module scope as on Lambda.
  */
-export const PER_FLUSHER_VARIABLES: readonly string[] = ['FLUSHER_INDEX'];
+export const PER_TICKER_VARIABLES: readonly string[] = ['TICKER_INDEX'];
 
-/** The flusher's own variables for flusher `index`, set in process.env before its bundle is loaded. */
-export function flusherOwnEnvironment(topology: LocalTopology, index: number): Record<string, string> {
-  const fn = topology.flushers[index];
-  if (!fn) throw new TemplateSettingsError(`the template has no flusher ${index}`);
+/** The ticker's own variables for ticker `index`, set in process.env before its bundle is loaded. */
+export function tickerOwnEnvironment(topology: LocalTopology, index: number): Record<string, string> {
+  const fn = topology.tickers[index];
+  if (!fn) throw new TemplateSettingsError(`the template has no ticker ${index}`);
   const own: Record<string, string> = {};
-  for (const name of PER_FLUSHER_VARIABLES) own[name] = String(fn.environment[name] ?? index);
+  for (const name of PER_TICKER_VARIABLES) own[name] = String(fn.environment[name] ?? index);
   return own;
 }
 
@@ -360,10 +388,10 @@ export function mergedFunctionEnvironment(
   local: LocalEndpoints,
 ): Record<string, string> {
   const merged: Record<string, string> = {};
-  for (const fn of [topology.correlator, ...topology.flushers]) {
+  for (const fn of [topology.correlator, ...topology.tickers, topology.exporter]) {
     for (const [name, value] of Object.entries(resolveEnvironment(fn, topology, local))) {
       if (name.startsWith('POWERTOOLS_SERVICE_NAME')) continue; // each handler names its own logger/metrics
-      if (PER_FLUSHER_VARIABLES.includes(name)) continue; // flusherOwnEnvironment
+      if (PER_TICKER_VARIABLES.includes(name)) continue; // tickerOwnEnvironment
       if (merged[name] !== undefined && merged[name] !== value) {
         throw new TemplateSettingsError(
           `${name} differs between the functions (${merged[name]}, ${value}); local mode runs them in one process`,

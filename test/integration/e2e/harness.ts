@@ -36,11 +36,13 @@ export interface E2eRun {
 export interface E2eHarness {
   engines(): TestEngines;
   newRun(
-    options?: Partial<Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'kinesis' | 'workDir'>> & {
+    options?: Partial<
+      Omit<EventTimePipelineOptions, 'topology' | 'streamArn' | 'tableStreamArn' | 'kinesis' | 'workDir'>
+    > & {
       /** A provisioned stream of this many shards instead of the template's (default: one). */
       streamShards?: number;
-      /** Flusher functions (the template synthesized with context flusherCount; default: one). */
-      flushers?: number;
+      /** Ticker functions (the template synthesized with context tickerCount; default: one). */
+      tickers?: number;
     },
   ): Promise<E2eRun>;
 }
@@ -64,10 +66,10 @@ export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
   });
   return {
     engines,
-    async newRun({ streamShards, flushers = 1, ...options } = {}) {
+    async newRun({ streamShards, tickers = 1, ...options } = {}) {
       const suffix = `${process.pid}-${++count}`;
       const runTemplate =
-        flushers === 1 ? template : await loadStackTemplate({ context: { flusherCount: flushers } });
+        tickers === 1 ? template : await loadStackTemplate({ context: { tickerCount: tickers } });
       const named = renameResources(readLocalTopology(runTemplate), `e2e-${suffix}`);
       const topology = streamShards
         ? {
@@ -89,6 +91,7 @@ export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
       const pipeline = await EventTimePipeline.start({
         topology,
         streamArn: prepared.streamArn,
+        tableStreamArn: prepared.tableStreamArn,
         kinesis: engines().kinesis,
         workDir,
         startMs: options.startMs ?? Date.now(),
@@ -149,7 +152,7 @@ export interface LockstepHooks {
 
 /**
  * Sends the simulation to the pipeline's in-process collector over TCP, one poll at a time: before a poll
- * goes out, every earlier record has been received, delivered, correlated and every flusher round due before
+ * goes out, every earlier record has been received, delivered, correlated and every ticker round due before
  * the poll's time has run; the collector then stamps the poll's records with the poll's time. At the end,
  * finish() expires and exports everything.
  */
@@ -284,10 +287,11 @@ export function crashingCorrelator(afterWrites: number, times: number) {
     },
     wrapStore: (store: FlowStore): FlowStore => ({
       read: (keys) => store.read(keys),
-      async write(flow, expectedVersion, nowMs) {
+      async write(flow, expectedVersion, nowMs, extras) {
         const current = invocation.getStore();
         if (current?.dead) return new Promise(() => {}); // a dead sandbox writes nothing more
-        const result = await store.write(flow, expectedVersion, nowMs);
+        // The extras carry the rows the write closes and its index key: the table's stream takes them on.
+        const result = await store.write(flow, expectedVersion, nowMs, extras);
         if (current && ++current.writes === afterWrites && state.crashes < times) {
           state.crashes += 1;
           current.dead = true;
