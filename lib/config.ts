@@ -8,12 +8,13 @@ export type TableBillingMode = 'on-demand' | 'provisioned';
 export type CollectorTrust = 'account' | 'irsa' | 'pod-identity';
 
 /**
- * Records per exporter invocation at most, and how long the mapping gathers them: a few inserts a minute per
- * stream shard, each of up to 3,000 rows (a NEW_IMAGE record is 1-1.6 KB in the event: 3,000 stay below
- * Lambda's 6 MB payload). The cost model prices inserts and invocations from them.
+ * Records per exporter invocation at most (a NEW_IMAGE record is 1-1.6 KB in the event: 3,000 stay below
+ * Lambda's 6 MB payload), and how long the mapping gathers them: at most 12 inserts a minute per stream
+ * shard; at scale the batch size is the limit, at low rates the window is a new flow's wait. The cost model
+ * prices inserts and invocations from them.
  */
 export const EXPORTER_BATCH_SIZE = 3000;
-export const EXPORTER_BATCHING_WINDOW_SECONDS = 10;
+export const EXPORTER_BATCHING_WINDOW_SECONDS = 5;
 
 export interface FlowlineConfig {
   stackName: string;
@@ -133,7 +134,8 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   activeTimeoutSeconds: 60,
   inactiveTimeoutSeconds: 90,
   commitIntervalSeconds: 8,
-  tickerRunForSeconds: 55,
+  // With the ticker's final round (lib/ticker.ts), its timeout ends before the next one-minute run.
+  tickerRunForSeconds: 40,
   indexSlackSeconds: 1200,
   indexMarginSeconds: 120,
   // One DynamoDB write per flow key per invocation: these set how many 5 s agent reports of a flow fold
@@ -263,7 +265,7 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     activeTimeoutSeconds: int('activeTimeoutSeconds', 1, 86_400),
     inactiveTimeoutSeconds: int('inactiveTimeoutSeconds', 1, 86_400),
     commitIntervalSeconds: int('commitIntervalSeconds', 1, 55),
-    tickerRunForSeconds: int('tickerRunForSeconds', 1, 58),
+    tickerRunForSeconds: int('tickerRunForSeconds', 1, 44),
     indexSlackSeconds: int('indexSlackSeconds', 60, 86_400),
     indexMarginSeconds: int('indexMarginSeconds', 1, 3600),
     correlatorBatchSize: int('correlatorBatchSize', 1, 10_000),

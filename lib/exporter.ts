@@ -11,7 +11,7 @@
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ATTR } from '../functions/flow-store/schema.ts';
 import { EXPORTER_SERVICE_NAME, METRICS_NAMESPACE } from '../functions/shared/metric-names.ts';
@@ -52,25 +52,24 @@ export interface ExporterProps {
   timeoutSeconds: number;
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
+  /**
+   * On-failure destination of the stream mapping (batches that outlived the stream): the correlator's
+   * queue, so that one queue and one alarm cover both mappings (the messages say which stream).
+   */
+  failureQueue: sqs.IQueue;
 }
 
 export class Exporter extends Construct {
   readonly function: lambda.Function;
   readonly functionConstruct: FlowlineFunction;
   /** On-failure destination of the stream mapping: batches that outlived the stream. */
-  readonly failureQueue: sqs.Queue;
+  readonly failureQueue: sqs.IQueue;
   readonly eventSource: DynamoEventSource;
 
   constructor(scope: Construct, id: string, props: ExporterProps) {
     super(scope, id);
 
-    this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
-      encryption: sqs.QueueEncryption.KMS_MANAGED,
-      enforceSSL: true,
-      // The messages name the stream ranges that were given up on; keep them as long as SQS allows.
-      retentionPeriod: Duration.days(14),
-      removalPolicy: props.removalPolicy,
-    });
+    this.failureQueue = props.failureQueue;
 
     this.functionConstruct = new FlowlineFunction(this, 'Handler', {
       entry: EXPORTER_ENTRY,

@@ -124,6 +124,7 @@ export class FlowlineStack extends Stack {
       timeoutSeconds: config.exporterTimeoutSeconds,
       logRetentionDays: config.logRetentionDays,
       removalPolicy,
+      failureQueue: this.correlator.failureQueue,
     });
     this.collector = new CollectorAccess(this, 'Collector', {
       ingest: this.ingest,
@@ -141,7 +142,6 @@ export class FlowlineStack extends Stack {
       failureQueue: this.correlator.failureQueue,
       tickers: this.tickers.map((t) => t.function),
       exporter: this.exporter.function,
-      exporterFailureQueue: this.exporter.failureQueue,
       alarmEmail: config.alarmEmail,
       dashboard: config.dashboard,
       iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,
@@ -197,11 +197,10 @@ export class FlowlineStack extends Stack {
       'Managed policy with only the producer rights',
     );
     out('FlowTableName', this.store.table.tableName, 'DynamoDB table of aggregated flows');
-    out('FailureQueueUrl', this.correlator.failureQueue.queueUrl, 'SQS queue of Kinesis batches given up on');
     out(
-      'ExporterFailureQueueUrl',
-      this.exporter.failureQueue.queueUrl,
-      'SQS queue of flow table stream batches that outlived the stream before they were exported',
+      'FailureQueueUrl',
+      this.correlator.failureQueue.queueUrl,
+      'SQS queue of the batches given up on: Kinesis (correlator) and flow table stream (exporter)',
     );
     out(
       'ClickHouseSecretArn',
@@ -234,12 +233,7 @@ export class FlowlineStack extends Stack {
     Validations.of(this.correlator.failureQueue).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SQS3',
       reason:
-        'This queue is itself the on-failure destination (a DLQ) of the Kinesis event source mapping; nothing consumes it automatically, so it needs no DLQ of its own',
-    });
-    Validations.of(this.exporter.failureQueue).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason:
-        "This queue is itself the on-failure destination (a DLQ) of the flow table stream's event source mapping; nothing consumes it automatically, so it needs no DLQ of its own",
+        "This queue is itself the on-failure destination (a DLQ) of the Kinesis and the flow table stream's event source mappings; nothing consumes it automatically, so it needs no DLQ of its own",
     });
     if (this.clickHouse.created) {
       Validations.of(this.clickHouse.secret).acknowledge({

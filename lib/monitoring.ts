@@ -39,7 +39,6 @@ export interface MonitoringProps {
   tickers: lambda.IFunction[];
   exporter: lambda.IFunction;
   /** The exporter's on-failure queue (stream batches that outlived the flow table's stream). */
-  exporterFailureQueue: sqs.IQueue;
   alarmEmail: string | undefined;
   /** Create the CloudWatch dashboard. */
   dashboard: boolean;
@@ -121,15 +120,8 @@ export class Monitoring extends Construct {
       queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: fiveMinutes });
     const dlqDepth = queueDepth(props.failureQueue);
     add('FailureQueueNotEmpty', dlqDepth, {
-      alarmDescription: 'Kinesis batches were given up on; replay them from the stream before retention ends',
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    const exporterDlqDepth = queueDepth(props.exporterFailureQueue);
-    add('ExporterFailureQueueNotEmpty', exporterDlqDepth, {
       alarmDescription:
-        "Stream batches outlived the flow table's stream before the exporter could insert them: their rows are missing from ClickHouse",
+        'Batches were given up on: Kinesis batches (replay them from the stream before retention ends) or flow table stream batches that outlived the stream (their rows are missing from ClickHouse)',
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -143,19 +135,19 @@ export class Monitoring extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-    for (const [name, fn] of [['Correlator', props.correlator] as const, ...tickers]) {
-      errorsAlarm(name, fn);
-      add(`${name}Throttles`, fn.metricThrottles({ statistic: 'Sum', period: fiveMinutes }), {
-        alarmDescription: `The ${name.toLowerCase()} function is throttled`,
-        threshold: 0,
-        evaluationPeriods: 2,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-    }
-    // No throttle alarm: the exporter has no reserved concurrency, and a throttled batch is retried like a
-    // failed one, which its iterator age shows.
-    errorsAlarm('Exporter', props.exporter);
+    for (const [name, fn] of [['Correlator', props.correlator] as const, ...tickers]) errorsAlarm(name, fn);
+    // Throttles of the correlator: an account or function concurrency limit holds the pipeline back. A
+    // ticker cannot be throttled by its own reserved concurrency (its timeout ends before the next
+    // scheduled run); a limit that throttled it would throttle the correlator too. The exporter has no
+    // errors or throttles alarm of its own: every failed batch counts in InsertFailures, and a batch that
+    // keeps failing or is throttled shows in its iterator age.
+    add('CorrelatorThrottles', props.correlator.metricThrottles({ statistic: 'Sum', period: fiveMinutes }), {
+      alarmDescription: 'The correlator function is throttled',
+      threshold: 0,
+      evaluationPeriods: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
 
     /** A metric a function emits (Powertools EMF, `service` dimension). */
     const customMetric =
@@ -371,10 +363,7 @@ export class Monitoring extends Construct {
       ),
     );
     dashboard.addWidgets(
-      graph('On-failure queue depth: correlator (Kinesis), exporter (table stream)', [
-        dlqDepth,
-        exporterDlqDepth,
-      ]),
+      graph('On-failure queue depth: correlator (Kinesis) and exporter (table stream)', [dlqDepth]),
       graph(
         'Ticker: invocations, errors, throttles',
         props.tickers.flatMap((fn) => [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles()]),

@@ -1090,12 +1090,12 @@ describe('what the at-rest cost model counts (cost/at-rest-model.ts)', () => {
     t.resourceCountIs('AWS::CloudWatch::Alarm', STANDING_RESOURCES.alarms);
     t.resourceCountIs('AWS::CloudWatch::Dashboard', STANDING_RESOURCES.dashboards);
     t.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: `rate(${STANDING_RESOURCES.flusherScheduleSeconds / 60} minute)`,
+      ScheduleExpression: `rate(${STANDING_RESOURCES.tickerScheduleSeconds / 60} minute)`,
     });
     t.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: DEFAULT_AT_REST.shardCount });
     // At rest the ticker is the only function that runs (one round a minute).
     expect(propertiesOf(t, functionId('ticker'))).toMatchObject({
-      MemorySize: DEFAULT_AT_REST.flusherMemoryMb,
+      MemorySize: DEFAULT_AT_REST.tickerMemoryMb,
       Environment: { Variables: { DUE_SHARD_COUNT: String(DEFAULT_AT_REST.dueShardCount) } },
     });
   });

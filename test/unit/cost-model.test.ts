@@ -156,7 +156,10 @@ describe('costModel', () => {
     expect(correlator.component).toBe('DynamoDB correlator writes (provisioned, auto scaling at 70 %)');
     // Export: 0.864 M WRU -> 0.3333 WU/s, 0.432 M RRU -> 0.16667 RU/s, each over 0.7
     const exported = provisioned.lines.find((l) => l.component.startsWith('DynamoDB ticker and exporter'))!;
-    expect(exported.flowline).toBeCloseTo(((0.333333 / 0.7) * 0.00065 + (0.1666667 / 0.7) * 0.00013) * 720, 5);
+    expect(exported.flowline).toBeCloseTo(
+      ((0.333333 / 0.7) * 0.00065 + (0.1666667 / 0.7) * 0.00013) * 720,
+      5,
+    );
     const advice = dynamodbModeAdvice(cluster, measured, LIST_PRICES);
     expect(advice.onDemand).toBeCloseTo(report.monthly.flowline, 6);
     expect(advice.provisioned).toBeCloseTo(provisioned.monthly.flowline, 6);
@@ -164,9 +167,9 @@ describe('costModel', () => {
   });
 
   it('prices the exporter and ClickHouse the same for both designs', () => {
-    // 16.667 rows/s x 2,592,000 = 43.2 M rows; a stream batch gathers 10 s = 166.67 rows: 259,200
-    //   invocations x 16.667 ms at 0.5 GB -> 2,160 GB-s: 0.2592 x 0.20 = 0.05184 + 0.028800144
-    expect(line('Lambda exporter').flowline).toBeCloseTo(0.080640144, 8);
+    // 16.667 rows/s x 2,592,000 = 43.2 M rows; a stream batch gathers 5 s = 83.33 rows: 518,400
+    //   invocations x 8.333 ms at 0.5 GB -> 2,160 GB-s: 0.5184 x 0.20 = 0.10368 + 0.028800144
+    expect(line('Lambda exporter').flowline).toBeCloseTo(0.132480144, 8);
     // 0.864 M WRU x 0.625 = 0.54 + 0.432 M RRU x 0.125 = 0.054 -> 0.594
     expect(line('DynamoDB ticker and exporter').flowline).toBeCloseTo(0.594, 6);
     // 16.667 rows/s x 30 d x 86,400 s x 40 B = 1.728e9 B = 0.001728 TB x $25.30 = 0.0437184
@@ -178,21 +181,21 @@ describe('costModel', () => {
   });
 
   it('totals, per million records and the ratio', () => {
-    // 10.854432 + 0.533954592 + 121.5 + 0.080640144 + 0.594 + 436.95 + 0.0437184 = 570.556745136
-    // 21.6864 + 53.3954592 + 486 + 0.080640144 + 0.594 + 436.95 + 0.0437184 = 998.750217744
-    expect(report.monthly.flowline).toBeCloseTo(570.556745136, 6);
-    expect(report.monthly.naive).toBeCloseTo(998.750217744, 6);
-    expect(report.perMillionFlowRecords.flowline).toBeCloseTo(570.556745136 / 777.6, 9);
-    expect(report.ratio).toBeCloseTo(998.750217744 / 570.556745136, 9);
+    // 10.854432 + 0.533954592 + 121.5 + 0.132480144 + 0.594 + 436.95 + 0.0437184 = 570.608585136
+    // 21.6864 + 53.3954592 + 486 + 0.132480144 + 0.594 + 436.95 + 0.0437184 = 998.802057744
+    expect(report.monthly.flowline).toBeCloseTo(570.608585136, 6);
+    expect(report.monthly.naive).toBeCloseTo(998.802057744, 6);
+    expect(report.perMillionFlowRecords.flowline).toBeCloseTo(570.608585136 / 777.6, 9);
+    expect(report.ratio).toBeCloseTo(998.802057744 / 570.608585136, 9);
   });
 
   it('counts ClickHouse inserts: one per stream batch vs one per row', () => {
-    // a 10 s batching window gathers 166.67 rows: 0.1 inserts/s; naive: 16.667/s
-    expect(report.clickhouseInsertsPerSecond.flowline).toBeCloseTo(0.1, 9);
+    // a 5 s batching window gathers 83.33 rows: 0.2 inserts/s; naive: 16.667/s
+    expect(report.clickhouseInsertsPerSecond.flowline).toBeCloseTo(0.2, 9);
     expect(report.clickhouseInsertsPerSecond.naive).toBeCloseTo(1000 / 60, 9);
-    // a batch size of 100 rows caps each insert: 16.667 / 100 = 0.1667/s
-    const capped = costModel(cluster, { ...measured, clickhouseMaxRowsPerInsert: 100 }, LIST_PRICES);
-    expect(capped.clickhouseInsertsPerSecond.flowline).toBeCloseTo(1 / 6, 9);
+    // a batch size of 50 rows caps each insert: 16.667 / 50 = 0.333/s
+    const capped = costModel(cluster, { ...measured, clickhouseMaxRowsPerInsert: 50 }, LIST_PRICES);
+    expect(capped.clickhouseInsertsPerSecond.flowline).toBeCloseTo(1 / 3, 9);
   });
 
   it('on-demand Kinesis pays the 1 KB rounding per naive record', () => {
