@@ -65,8 +65,8 @@ describe('local topology', () => {
       streamViewType: 'NEW_IMAGE',
     });
     expect(topology.exporterMapping.settings).toEqual({
-      batchSize: 1000,
-      maximumBatchingWindowSeconds: 10,
+      batchSize: 3000,
+      maximumBatchingWindowSeconds: 5,
       parallelizationFactor: 1,
       bisectBatchOnFunctionError: false,
       maximumRetryAttempts: -1,
@@ -94,7 +94,7 @@ describe('local topology', () => {
       CLICKHOUSE_PASSWORD: LOCAL.clickhousePassword,
       CLUSTER_UUID: LOCAL.clusterUUID,
       INDEX_SLACK_SECONDS: '1200',
-      RUN_FOR_SECONDS: '55',
+      RUN_FOR_SECONDS: '40',
     });
     expect(merged).not.toHaveProperty('CLICKHOUSE_SECRET_ID');
     expect(merged).not.toHaveProperty('FLUSHER_FUNCTION_NAME');
