@@ -907,12 +907,10 @@ describe('monitoring', () => {
     );
     for (const queue of queues)
       expect(queue.Properties).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
-    expect(Object.keys(lambdaAlarmsOn('Errors')).sort()).toEqual(
-      [ref('correlator'), ref('ticker'), ref('exporter')].sort(),
-    );
-    expect(Object.keys(lambdaAlarmsOn('Throttles')).sort()).toEqual(
-      [ref('correlator'), ref('ticker')].sort(),
-    );
+    // The exporter's failures count in InsertFailures and show in its iterator age; the ticker's timeout
+    // ends before its next run, so its reserved concurrency never throttles it.
+    expect(Object.keys(lambdaAlarmsOn('Errors')).sort()).toEqual([ref('correlator'), ref('ticker')].sort());
+    expect(Object.keys(lambdaAlarmsOn('Throttles')).sort()).toEqual([ref('correlator')]);
     expect(alarmOn(EXPORT_LAG_METRIC, METRICS_NAMESPACE)[0]?.Properties).toMatchObject({
       Threshold: 120,
       Statistic: 'Maximum',
