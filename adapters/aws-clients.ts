@@ -5,7 +5,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -73,6 +72,3 @@ export function createS3Client(options: AwsClientOptions = {}): S3Client {
 }
 
 /** Lambda, for the correlator's asynchronous wake-up of a resting flusher. */
-export function createLambdaClient(options: AwsClientOptions = {}): LambdaClient {
-  return new LambdaClient(commonConfig(options));
-}

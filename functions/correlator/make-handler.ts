@@ -6,7 +6,6 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import type { FlowStore } from '../../core/flow-state/ports.ts';
 import { STALE_CONNECTION_RECORDS_METRIC } from '../shared/metric-names.ts';
 import { type BatchOutcome, type CorrelatorSettings, correlateBatch } from './correlate-batch.ts';
-import type { FlusherWake } from './wake-flusher.ts';
 
 export interface CorrelatorHandlerDeps {
   store: FlowStore;
@@ -14,8 +13,6 @@ export interface CorrelatorHandlerDeps {
   logger: Logger;
   metrics: Metrics;
   settings: CorrelatorSettings;
-  /** Wakes a resting flusher when flows were created (absent: the flusher's schedule alone). */
-  flusherWake?: FlusherWake;
 }
 
 export type CorrelatorHandler = (
@@ -78,7 +75,6 @@ export function createCorrelatorHandler(deps: CorrelatorHandlerDeps): Correlator
       }
       emitMetrics(metrics, outcome);
       logger.debug('batch correlated', { ...outcome.stats });
-      await deps.flusherWake?.afterBatch(outcome.stats.flowsCreated);
       return { batchItemFailures: outcome.batchItemFailures };
     } finally {
       metrics.publishStoredMetrics();
