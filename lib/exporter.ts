@@ -13,7 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ATTR } from '../functions/flow-store/schema.ts';
+import { ATTR, INTENT_PK_PREFIX } from '../functions/flow-store/schema.ts';
 import { EXPORTER_SERVICE_NAME, METRICS_NAMESPACE } from '../functions/shared/metric-names.ts';
 import type { ClickHouseSecret } from './clickhouse-secret.ts';
 import { EXPORTER_BATCH_SIZE, EXPORTER_BATCHING_WINDOW_SECONDS } from './config.ts';
@@ -21,12 +21,6 @@ import type { FlowStore } from './flow-store.ts';
 import { FlowlineFunction } from './flowline-function.ts';
 
 export const EXPORTER_ENTRY = 'functions/exporter/handler.ts';
-
-/**
- * The pk prefix of the exporter's intent items (functions/exporter/intent-store.ts INTENT_PK_PREFIX, which
- * lib/ may not import; test/infra checks the two agree).
- */
-export const EXPORTER_INTENT_PK_PREFIX = 'exporter#intent#';
 
 /** What the exporter does to its intents: a consistent read before each range, a put to record one. */
 export const EXPORTER_INTENT_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
@@ -93,7 +87,7 @@ export class Exporter extends Construct {
       },
     });
     this.function = this.functionConstruct.function;
-    props.store.grantItemActions(this.function, EXPORTER_INTENT_ACTIONS, [`${EXPORTER_INTENT_PK_PREFIX}*`]);
+    props.store.grantItemActions(this.function, EXPORTER_INTENT_ACTIONS, [`${INTENT_PK_PREFIX}*`]);
     props.clickHouse.secret.grantRead(this.function);
 
     // Binds with table.grantStreamRead: the stream's read actions, and the table key to decrypt them.

@@ -4,10 +4,9 @@
 // wrote must be found by its retry. Items that are not flows: the correlator and ticker never read them,
 // and the exporter's stream filter leaves them out (no `rows` attribute).
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { ATTR } from '../flow-store/schema.ts';
+import { ATTR, INTENT_PK_PREFIX } from '../flow-store/schema.ts';
 import type { ExportIntent, IntentStore } from './export-batch.ts';
 
-export const INTENT_PK_PREFIX = 'exporter#intent#';
 const INTENT_TTL_SECONDS = 2 * 86_400;
 
 export class DynamoIntentStore implements IntentStore {

@@ -107,6 +107,8 @@ export function ownedDueShards(
 
 /** Items that are not flows start with these (a flow key always holds four '|'). */
 export const OUTBOX_PK_PREFIX = 'flusher#';
+/** The exporter's intent items (functions/exporter/intent-store.ts): one per stream batch with rows. */
+export const INTENT_PK_PREFIX = 'exporter#intent#';
 
 /**
  * The pk prefix of the sink outbox items (sink-outbox.ts): "flusher#outbox#" for partition 0, the

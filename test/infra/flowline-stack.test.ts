@@ -9,8 +9,12 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AT_REST, STANDING_RESOURCES } from '../../cost/at-rest-model.ts';
-import { INTENT_PK_PREFIX } from '../../functions/exporter/intent-store.ts';
-import { ATTR, FLOW_TABLE_SCHEMA, outboxPrefixOf } from '../../functions/flow-store/schema.ts';
+import {
+  ATTR,
+  FLOW_TABLE_SCHEMA,
+  INTENT_PK_PREFIX,
+  outboxPrefixOf,
+} from '../../functions/flow-store/schema.ts';
 import {
   CORRELATOR_METRICS,
   CORRELATOR_SERVICE_NAME,
@@ -25,7 +29,7 @@ import {
   TICKER_SERVICE_NAME,
 } from '../../functions/shared/metric-names.ts';
 import { CORRELATOR_ENTRY } from '../../lib/correlator.ts';
-import { EXPORTER_ENTRY, EXPORTER_INTENT_PK_PREFIX } from '../../lib/exporter.ts';
+import { EXPORTER_ENTRY } from '../../lib/exporter.ts';
 import { FlowlineChecks } from '../../lib/nag-rules.ts';
 import { flowlineTags } from '../../lib/tags.ts';
 import { TICKER_ENTRY } from '../../lib/ticker.ts';
@@ -524,10 +528,6 @@ describe('exporter', () => {
     const queueId = idOf(s.stack.exporter.failureQueue);
     expect(queueId).toBe(idOf(s.stack.correlator.failureQueue));
     expectEncryptedFailureQueue(queueId);
-  });
-
-  it('names its intent items with the prefix the exporter code writes', () => {
-    expect(EXPORTER_INTENT_PK_PREFIX).toBe(INTENT_PK_PREFIX);
   });
 });
 
