@@ -297,8 +297,10 @@ export const correlatorBench: BenchModule = {
         const note = `${flows} flows (80% inter-Node, both Nodes every 5 s), ${rounds} rounds, ${testCase.spanSeconds.toFixed(1)} s of records per batch (${batchRecords} records, ${(fold.records / fold.writes).toFixed(2)} records folded per write, ${(fold.writeUnits / fold.writes).toFixed(2)} WCU per write), items avg ${Math.round(avgItem)} B / max ${Math.max(...sizes)} B`;
         const counters: Record<string, number> = testCase.feedsCostModel
           ? {
-              correlatorWriteUnitsPerFlowRecord: wcuPerRecord,
-              correlatorReadUnitsPerFlowRecord: fold.readUnits / fold.records,
+              // New flows only (every flow is created in the run): the cost model takes the steady state's
+              // units per record from the flow-state bench (correlatorWriteUnitsPerFlowRecord there).
+              newFlowsWriteUnitsPerFlowRecord: wcuPerRecord,
+              newFlowsReadUnitsPerFlowRecord: fold.readUnits / fold.records,
               // Measured pair: the bench's batches are smaller than production's, so invocations are
               // over-counted (requests cost more), while GB-seconds per record stay as measured.
               correlatorFlowRecordsPerInvocation: fold.records / fold.invocations,

@@ -93,6 +93,8 @@ interface LiveFlowFigures {
   rows: number;
   /** Rows the correlator's own writes closed (the rest: the ticker's, of flows that fell idle). */
   rowsByCorrelator: number;
+  /** Flow records the correlator folded in the measured minutes. */
+  records: number;
   correlatorWrite: number;
   correlatorRead: number;
   tickerWrite: number;
@@ -195,6 +197,7 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     minutes: measuredMs / 60_000,
     rows: rows.correlator + rows.ticker,
     rowsByCorrelator: rows.correlator,
+    records: records.filter((r) => r.receivedAtMs > warmEnd && r.receivedAtMs <= t0 + totalMs).length,
     correlatorWrite: sum(correlator, ['UpdateItemCommand']),
     correlatorRead: sum(correlator, ['BatchGetItemCommand']),
     tickerWrite: sum(ticking, ['UpdateItemCommand']),
@@ -395,6 +398,13 @@ function figureRows(f: LiveFlowFigures): BenchRow[] {
         exporterCursorWriteUnitsPerFlowMinute: writers.exporter,
         rowsPerFlowPerMinute,
         rowsClosedByCorrelatorShare: f.rowsByCorrelator / f.rows,
+        // The steady state's units per flow record, for the cost model (the deployed 20 s window).
+        ...(f.windowSeconds === DEFAULT_CONFIG.correlatorBatchingWindowSeconds && f.names === 'short'
+          ? {
+              correlatorWriteUnitsPerFlowRecord: f.correlatorWrite / f.records,
+              correlatorReadUnitsPerFlowRecord: f.correlatorRead / f.records,
+            }
+          : {}),
         avgItemBytes: f.avgItemBytes,
         maxItemBytes: f.maxItemBytes,
       },
