@@ -20,6 +20,7 @@
 // Order is kept as a live run would see it: before time moves past a round, everything received earlier has
 // gone through Kinesis and the correlator (settle), so a round at time T closes exactly the periods of the
 // records that arrived before T.
+
 import { join } from 'node:path';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -29,6 +30,7 @@ import type { Collector } from '../../collector-edge/collector.ts';
 import type { ListenSpec } from '../../collector-edge/config.ts';
 import type { IngestPipeline, IngestSession } from '../../collector-edge/ingest.ts';
 import type { KinesisSink } from '../../collector-edge/producer.ts';
+import { DEFAULT_LAZY_INDEX } from '../../core/flow-state/advance.ts';
 import type { FlowStore } from '../../core/flow-state/ports.ts';
 import type { ExportReport } from '../../functions/exporter/export-batch.ts';
 import type { TickReport } from '../../functions/ticker/ticker.ts';
@@ -147,6 +149,8 @@ function scheduleFromEnv(env: NodeJS.ProcessEnv) {
     activeMs: active * 1000,
     inactiveMs: seconds('INACTIVE_TIMEOUT_SECONDS', 90) * 1000,
     incompleteAfterMs: seconds('INCOMPLETE_AFTER_SECONDS', 3 * active) * 1000,
+    // The lazy due-index key: a flow that falls idle is found by the ticker up to this much later.
+    indexSlackMs: seconds('INDEX_SLACK_SECONDS', DEFAULT_LAZY_INDEX.slackMs / 1000) * 1000,
   };
 }
 
@@ -445,7 +449,8 @@ export class EventTimePipeline {
 
   /**
    * End of input: every pending flow expires and is exported. Time moves past the longest wait of the
-   * schedule (inactive timeout, or a half's wait for its peer) after the last input, round by round; then
+   * schedule (inactive timeout plus the lazy index slack, or a half's wait for its peer) after the last
+   * input, round by round; then
    * the exporter catches up, so ClickHouse holds every row.
    */
   async finish(): Promise<void> {
@@ -453,7 +458,7 @@ export class EventTimePipeline {
     const schedule = scheduleFromEnv(process.env);
     const horizon =
       this.#lastEventMs +
-      Math.max(schedule.inactiveMs, schedule.incompleteAfterMs, schedule.activeMs) +
+      Math.max(schedule.inactiveMs + schedule.indexSlackMs, schedule.incompleteAfterMs, schedule.activeMs) +
       2 * this.#commitIntervalMs;
     await this.advanceTo(horizon);
     // A round that failed (DynamoDB refused it) left flows due: keep going a little, as the live loop would.

@@ -110,7 +110,7 @@ describe('flowline: usage errors exit 2 with one line', () => {
     ['cost', ['--nodes', 'many'], /expected a positive number/],
     ['local', ['--port', '70000'], /--port: must be a whole number from 1 to 65535/],
     ['local', ['--print-rows'], /--print-rows needs --replay/],
-    ['local', ['--flushers', '17'], /--flushers: must be a whole number from 1 to 16/],
+    ['local', ['--tickers', '17'], /--tickers: must be a whole number from 1 to 16/],
     ['engines', ['--dynamodb-port', 'x'], /--dynamodb-port must be a port/],
     ['simulate', ['--nodes', '0'], /--nodes: must be a whole number >= 1/],
     ['simulate', ['--ipv6-share', '2'], /--ipv6-share: must be between 0 and 1/],
