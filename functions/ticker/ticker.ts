@@ -41,7 +41,8 @@ export interface TickReport {
   atRest?: boolean;
 }
 
-function emptyTickReport(): TickReport {
+/** A successful round that did nothing yet (each round starts from it). */
+export function emptyTickReport(): TickReport {
   return {
     ok: true,
     dueFlows: 0,

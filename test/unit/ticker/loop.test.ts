@@ -3,20 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { endsInvocation, RoundLoop } from '../../../functions/shared/round-loop.ts';
 import { tickerConfigFromEnv } from '../../../functions/ticker/config.ts';
 import { idleTick } from '../../../functions/ticker/make-handler.ts';
-import type { TickReport } from '../../../functions/ticker/ticker.ts';
-
-function tickReport(): TickReport {
-  return {
-    ok: true,
-    dueFlows: 0,
-    advancedFlows: 0,
-    rowsClosed: 0,
-    incompleteRows: 0,
-    closedFlows: 0,
-    conflicts: 0,
-    durationMs: 0,
-  };
-}
+import { emptyTickReport, type TickReport } from '../../../functions/ticker/ticker.ts';
 
 describe('RoundLoop', () => {
   function virtualTime() {
@@ -27,7 +14,7 @@ describe('RoundLoop', () => {
     return { clock: () => now, sleep: async (ms: number) => advance(ms), advance };
   }
   const report = (ok: boolean, atRest?: boolean): TickReport => ({
-    ...tickReport(),
+    ...emptyTickReport(),
     ok,
     ...(atRest === undefined ? {} : { atRest }),
   });
@@ -111,7 +98,7 @@ describe('RoundLoop', () => {
 });
 
 describe('idleTick (publishes no metric)', () => {
-  const base: TickReport = { ...tickReport(), atRest: true, durationMs: 30 };
+  const base: TickReport = { ...emptyTickReport(), atRest: true, durationMs: 30 };
   it('is a successful round at rest that advanced nothing', () => {
     expect(idleTick(base)).toBe(true);
     expect(idleTick({ ...base, atRest: false })).toBe(false);
