@@ -1,6 +1,6 @@
 // The one way Flowline talks to ClickHouse: @clickhouse/client over HTTP(S) (ClickHouse Cloud, a
 // self-hosted server, or the local chDB front), wrapped as a small executor so the migration runner, the
-// schema check and the flusher's sink share it.
+// schema check and the exporter's sink share it.
 import {
   type ClickHouseClient,
   ClickHouseLogLevel,
@@ -18,7 +18,7 @@ export interface ClickHouseConfig {
   requestTimeoutMs?: number;
   /**
    * gzip responses; on by default, as Antrea's `compress: true`. Request bodies are not compressed by the
-   * client: the flusher's sink gzips each insert body itself (ClickHouseRowSink, in one pass).
+   * client: the exporter's sink gzips each insert body itself (ClickHouseRowSink, in one pass).
    */
   compression?: boolean;
   /** No client log lines on stderr (the CLI reports failures itself, in one line). */

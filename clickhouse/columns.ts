@@ -67,7 +67,7 @@ export const FLOWLINE_COLUMNS = [
   'exportedAt',
 ] as const;
 
-/** What the flusher writes, in this order. */
+/** What the exporter writes, in this order. */
 export const FLOWLINE_INSERT_COLUMNS = [...ANTREA_INSERT_COLUMNS, ...FLOWLINE_COLUMNS] as const;
 
 export type FlowsColumn = (typeof FLOWLINE_INSERT_COLUMNS)[number];
@@ -78,7 +78,7 @@ export const DEFAULTED_COLUMNS = ['timeInserted', 'trusted'] as const;
 export const FLOWS_TABLE = 'flows';
 export const VIEW_NAMES = ['flows_pod_view', 'flows_node_view', 'flows_policy_view'] as const;
 
-/** The ClickHouse types the flusher writes (RowBinary), as `system.columns` spells them. */
+/** The ClickHouse types the exporter writes (RowBinary), as `system.columns` spells them. */
 export type InsertColumnType =
   | 'DateTime'
   | 'UInt8'

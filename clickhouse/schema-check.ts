@@ -1,4 +1,4 @@
-// Does the `flows` table accept what the flusher writes? Run at the flusher's cold start and by
+// Does the `flows` table accept what the exporter writes? Run at the exporter's first insert and by
 // `flowline clickhouse-check`, so a schema mismatch is one clear error naming the missing columns instead
 // of a failing insert every commit interval.
 import type { ClickHouseExecutor } from './client.ts';
@@ -9,7 +9,7 @@ export class SchemaMismatchError extends Error {
     message: string,
     readonly missingColumns: string[],
     readonly missingViews: string[],
-    /** Columns whose type differs from what the flusher writes (its RowBinary header names the types). */
+    /** Columns whose type differs from what the exporter writes (its RowBinary header names the types). */
     readonly mismatchedTypes: Array<{ column: string; expected: string; actual: string }> = [],
   ) {
     super(message);
@@ -55,7 +55,7 @@ export async function checkFlowsSchema(
     if (missing.length > 0) parts.push(`lacks column(s) ${missing.join(', ')}`);
     if (mismatchedTypes.length > 0)
       parts.push(
-        `has column(s) of another type: ${mismatchedTypes.map((m) => `${m.column} is ${m.actual}, the flusher writes ${m.expected}`).join('; ')}`,
+        `has column(s) of another type: ${mismatchedTypes.map((m) => `${m.column} is ${m.actual}, the exporter writes ${m.expected}`).join('; ')}`,
       );
     if (missingViews.length > 0) parts.push(`lacks view(s) ${missingViews.join(', ')}`);
     throw new SchemaMismatchError(

@@ -44,7 +44,7 @@ export async function theiaLayout(
   return { distributedTable: FLOWS_TABLE, localTable: table, localDatabase: database };
 }
 
-/** Adds the columns the flusher writes to Theia's tables; idempotent (ADD COLUMN IF NOT EXISTS). */
+/** Adds the columns the exporter writes to Theia's tables; idempotent (ADD COLUMN IF NOT EXISTS). */
 export async function adoptTheiaFlows(executor: ClickHouseExecutor): Promise<TheiaAdoption | undefined> {
   const layout = await theiaLayout(executor);
   if (!layout) return undefined;

@@ -14,8 +14,11 @@ export interface ExporterHandlerDeps {
   prepare(): Promise<Pick<StreamExporter, 'exportBatch'>>;
   logger: Logger;
   metrics: Metrics;
-  /** Extra sinks (functions/sinks): their metrics after each batch. */
-  sinks?: { publish(metrics: Metrics): void };
+  /**
+   * Extra sinks (functions/sinks): after each batch their outbox is drained (at most SINK_DRAIN_SECONDS),
+   * since a container between invocations is frozen and its delivery workers with it; then their metrics.
+   */
+  sinks?: { publish(metrics: Metrics): void; drain(): Promise<boolean> };
 }
 
 export function publishBatch(metrics: Metrics, report: ExportReport): void {
@@ -55,6 +58,8 @@ export function createExporterHandler(
     const { rejected, ...summary } = report;
     deps.logger.info('stream batch exported', { ...summary, rejectedRows: rejected.length });
     publishBatch(deps.metrics, report);
+    if (deps.sinks && !(await deps.sinks.drain()))
+      deps.logger.warn('sink outbox not empty after the batch: delivery goes on in the next invocation');
     deps.sinks?.publish(deps.metrics);
     return report;
   };

@@ -17,7 +17,8 @@ export const ATTR = {
 /**
  * "byDueAt", KEYS_ONLY: the stream model exports in the correlator's writes, so exportSeq changes with most
  * of them and may not be projected (the flusher model's "byDue" carried it). A projection cannot change in
- * place: a new index name makes CloudFormation build the new index and drop the old one.
+ * place, and CloudFormation refuses to drop one index and create another in one update: a stack deployed
+ * with "byDue" is upgraded side by side (docs/deploy.md).
  */
 export const DUE_INDEX_NAME = 'byDueAt';
 export const DEFAULT_DUE_SHARD_COUNT = 16;

@@ -7,25 +7,25 @@ export const METRICS_NAMESPACE = 'Flowline';
 
 /** POWERTOOLS_SERVICE_NAME per function; Powertools adds it as the `service` dimension of every metric. */
 export const CORRELATOR_SERVICE_NAME = 'flowline-correlator';
-export const FLUSHER_SERVICE_NAME = 'flowline-flusher';
 export const EXPORTER_SERVICE_NAME = 'flowline-exporter';
 export const TICKER_SERVICE_NAME = 'flowline-ticker';
 
 /**
- * Emitted by the flusher on every commit cycle, in seconds: now minus the due time of the oldest flow
+ * Emitted by the ticker every round, in seconds: now minus the due-index key of the oldest flow
  * that is due for export and not yet exported (0 when nothing is overdue). Dimension: service.
  */
 export const EXPORT_LAG_METRIC = 'ExportLagSeconds';
 
 /**
- * Emitted by the flusher every round: rows left out of their insert because a value does not fit its
+ * Emitted by the exporter every batch: rows left out of their insert because a value does not fit its
  * ClickHouse column (logged in full with the reason). Dimension: service.
  */
 export const REJECTED_ROWS_METRIC = 'RejectedRows';
 
 /**
- * Emitted by the flusher every round: inserts (or manifest replays) ClickHouse did not acknowledge. The
- * flusher never pings ClickHouse, so this is its health signal; the rows wait in their manifest.
+ * Emitted by the exporter: stream batches that failed (mostly an insert or its replay ClickHouse did not
+ * acknowledge). The exporter never pings ClickHouse, so this is its health signal; the rows wait in the
+ * table's stream and the batch is delivered again.
  */
 export const INSERT_FAILURES_METRIC = 'InsertFailures';
 
@@ -37,7 +37,7 @@ export const INSERT_FAILURES_METRIC = 'InsertFailures';
 export const STALE_CONNECTION_RECORDS_METRIC = 'StaleConnectionRecords';
 
 /**
- * Emitted by the flusher for each extra sink (dimension `sink`: "ipfix" or "archive", plus service) every
+ * Emitted by the exporter for each extra sink (dimension `sink`: "ipfix" or "archive", plus service) every
  * round: rows delivered, failed delivery attempts (each retried), rows dropped because the sink's backlog
  * in the durable outbox was over its bound (ClickHouse still has them), rows waiting in the outbox for
  * the sink, and the age in seconds of the oldest batch the sink is failing to take (0 when none).
@@ -60,18 +60,6 @@ export const CORRELATOR_METRICS = {
   failedFlowKeys: 'FailedFlowKeys',
   consumedWriteUnits: 'ConsumedWriteUnits',
   writeUnitsPerFlowRecord: 'WriteUnitsPerFlowRecord',
-} as const;
-
-/** Counters the flusher emits per round (functions/flusher/make-handler.ts) that the dashboard shows. */
-export const FLUSHER_METRICS = {
-  flowsDue: 'FlowsDue',
-  rowsInserted: 'RowsInserted',
-  replayedRows: 'ReplayedRows',
-  markConflicts: 'MarkConflicts',
-  insertFailures: INSERT_FAILURES_METRIC,
-  failedRounds: 'FailedRounds',
-  rejectedRows: REJECTED_ROWS_METRIC,
-  exportLag: EXPORT_LAG_METRIC,
 } as const;
 
 /** Counters the exporter emits per stream batch (functions/exporter/make-handler.ts). */
