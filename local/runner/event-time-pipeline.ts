@@ -54,6 +54,7 @@ import { type LocalTopology, tickerOwnEnvironment } from './template.ts';
 
 /** How much faster than real time the exporter's mapping runs (its batching window, backoff and polls). */
 const EXPORTER_TIME_FACTOR = 50;
+const EXPORTER_IDLE_POLL_REAL_MS = 100;
 /** How long exported() waits for the exporter by default: its retries outlast a short ClickHouse outage. */
 const EXPORTED_TIMEOUT_MS = 120_000;
 
@@ -258,6 +259,9 @@ export class EventTimePipeline {
       destination: exporterFailures,
       checkpoints: new MemoryCheckpointStore(),
       clock: new AcceleratedClock(EXPORTER_TIME_FACTOR),
+      // An idle shard is polled every 100 ms of real time, not every 20 ms (Lambda's 1 s, accelerated):
+      // DynamoDB Local serves every pipeline of a test run, and idle polling would take its CPU.
+      pollIntervalMs: EXPORTER_IDLE_POLL_REAL_MS * EXPORTER_TIME_FACTOR,
     });
     exporterEsm.start();
     const correlatorCounters = new CorrelatorCounters();
