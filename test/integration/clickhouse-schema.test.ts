@@ -65,7 +65,7 @@ describe('migrations', () => {
     );
     const types = Object.fromEntries(columns.map((c) => [c.name, c.type]));
     for (const column of ANTREA_INSERT_COLUMNS) expect(types[column], column).toBe(ANTREA_TYPES[column]);
-    // The types the flusher's RowBinary header declares are the table's own.
+    // The types the exporter's RowBinary header declares are the table's own.
     for (const column of FLOWLINE_INSERT_COLUMNS)
       expect(types[column], column).toBe(FLOWS_COLUMN_TYPES[column]);
     expect(columns.find((c) => c.name === 'timeInserted')?.default_expression).toBe('now()');
@@ -115,7 +115,7 @@ describe('migrations', () => {
     expect((error as Error).message).toMatch(/lacks column\(s\) egressNodeName/);
   });
 
-  it('the schema check names a column whose type differs from what the flusher writes', async () => {
+  it('the schema check names a column whose type differs from what the exporter writes', async () => {
     const { client, database } = await freshDatabase();
     const executor = executorFor(client);
     await applyMigrations(executor);
@@ -125,7 +125,7 @@ describe('migrations', () => {
     expect((error as SchemaMismatchError).mismatchedTypes).toEqual([
       { column: 'octetDeltaCount', expected: 'UInt64', actual: 'UInt32' },
     ]);
-    expect((error as Error).message).toMatch(/octetDeltaCount is UInt32, the flusher writes UInt64/);
+    expect((error as Error).message).toMatch(/octetDeltaCount is UInt32, the exporter writes UInt64/);
   });
 });
 
