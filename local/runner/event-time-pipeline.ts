@@ -178,6 +178,8 @@ export class EventTimePipeline {
   readonly #exporter: EventTimeExporter;
   readonly #streams: DynamoDBStreamsClient;
   readonly #windowMs: number;
+  /** The correlator's environment (its schedule and lazy index settings, as text). */
+  readonly #correlatorEnv: Record<string, string>;
   readonly #sessions = new Map<string, IngestSession>();
   readonly #putCounter: PutCounter;
   #nextRoundAt: number;
@@ -217,6 +219,9 @@ export class EventTimePipeline {
     this.failures = parts.failures;
     this.exporterFailures = parts.exporterFailures;
     this.#windowMs = Math.max(1000, options.topology.mapping.settings.maximumBatchingWindowSeconds * 1000);
+    this.#correlatorEnv = Object.fromEntries(
+      Object.entries(options.topology.correlator.environment).map(([name, value]) => [name, String(value)]),
+    );
     const interval = this.#commitIntervalMs;
     this.#nextRoundAt = Math.ceil(options.startMs / interval) * interval;
     this.#lastEventMs = options.startMs;
@@ -459,7 +464,8 @@ export class EventTimePipeline {
    */
   async finish(): Promise<void> {
     await this.settle();
-    const schedule = scheduleFromEnv(process.env);
+    // The correlator's own settings (the lazy index slack is its variable), over the process's.
+    const schedule = scheduleFromEnv({ ...process.env, ...this.#correlatorEnv });
     const horizon =
       this.#lastEventMs +
       Math.max(schedule.inactiveMs + schedule.indexSlackMs, schedule.incompleteAfterMs, schedule.activeMs) +

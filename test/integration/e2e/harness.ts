@@ -48,13 +48,22 @@ export interface E2eHarness {
 }
 
 /** Call at the top of a test file: engines for the file, a template, and cleanup of every run. */
+/**
+ * The lazy due-index key of the end-to-end runs: 120 s of slack instead of the deployed 1,200, so that a
+ * run's idle flows close (and `finish()` ends) minutes of event time after the last record, not twenty.
+ * The slack's own behaviour is tested on the pure model and on DynamoDB Local (test/unit/correlator,
+ * test/integration/exporter.test.ts).
+ */
+export const E2E_INDEX_SLACK_SECONDS = 120;
+const E2E_CONTEXT = { indexSlackSeconds: E2E_INDEX_SLACK_SECONDS, indexMarginSeconds: 20 };
+
 export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
   const engines = useEngines(engineOptions);
   let template: CloudFormationTemplate;
   const runs: E2eRun[] = [];
   let count = 0;
   beforeAll(async () => {
-    template = await loadStackTemplate();
+    template = await loadStackTemplate({ context: E2E_CONTEXT });
     Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' });
   });
   afterAll(async () => {
@@ -69,7 +78,9 @@ export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
     async newRun({ streamShards, tickers = 1, ...options } = {}) {
       const suffix = `${process.pid}-${++count}`;
       const runTemplate =
-        tickers === 1 ? template : await loadStackTemplate({ context: { tickerCount: tickers } });
+        tickers === 1
+          ? template
+          : await loadStackTemplate({ context: { ...E2E_CONTEXT, tickerCount: tickers } });
       const named = renameResources(readLocalTopology(runTemplate), `e2e-${suffix}`);
       const topology = streamShards
         ? {
