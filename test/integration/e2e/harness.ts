@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterEach, beforeAll, expect } from 'vitest';
 import { createClickHouseClient } from '../../../clickhouse/client.ts';
 import type { FlowStore } from '../../../core/flow-state/ports.ts';
 import type { LambdaHandler } from '../../../local/esm/invoker.ts';
@@ -66,8 +66,10 @@ export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
     template = await loadStackTemplate({ context: E2E_CONTEXT });
     Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' });
   });
-  afterAll(async () => {
-    for (const run of runs) {
+  // Each test's runs stop when it ends: a live run's exporter mapping keeps polling the table's stream, and
+  // a file's runs polling at once take DynamoDB Local's CPU from the test that is running.
+  afterEach(async () => {
+    for (const run of runs.splice(0)) {
       await run.pipeline.stop().catch(() => undefined);
       await run.clickhouse.close();
       rmSync(run.workDir, { recursive: true, force: true });
