@@ -57,7 +57,7 @@ import {
   loadNativeBinding,
 } from '../local/engines/clickhouse-http-server.ts';
 import { startLocalEngines } from '../local/engines/index.ts';
-import { TableStream } from '../test/support/table-stream.ts';
+import { TableStream } from '../local/esm/table-stream.ts';
 import { CLUSTER_UUID, workloadFlows } from '../workloads/flusher-workload.ts';
 import { meterCapacity } from './dynamodb.ts';
 import { median, medianBy } from './stats.ts';

@@ -30,10 +30,10 @@ import {
   type FlowItem,
   storedFlowOf,
 } from '../../functions/flow-store/index.ts';
+import { TableStream } from '../../local/esm/table-stream.ts';
 import { generateRecords, packPayloads } from '../../workloads/correlator-workload.ts';
 import { asStream, kinesisEvent, type StreamRecord } from '../../workloads/kinesis-events.ts';
 import { useEngines } from '../support/engines.ts';
-import { TableStream } from '../support/table-stream.ts';
 
 const engines = useEngines({ kinesis: false, clickhouse: false });
 const SCHEDULE = defaultScheduleConfig();

@@ -23,11 +23,11 @@ import { changeRecordsOf } from '../../functions/exporter/stream-event.ts';
 import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { defaultScheduleConfig } from '../../functions/flow-store/index.ts';
 import { Ticker } from '../../functions/ticker/ticker.ts';
+import { TableStream } from '../../local/esm/table-stream.ts';
 import { CLUSTER_UUID } from '../../workloads/flusher-workload.ts';
 import { v1ExpectedInsertArguments } from '../fixtures/v1-expected-row.ts';
 import { useEngines } from '../support/engines.ts';
 import { correlateAt, newPipelineStores } from '../support/pipeline-stores.ts';
-import { TableStream } from '../support/table-stream.ts';
 
 const engines = useEngines({ kinesis: false });
 const SCHEDULE = defaultScheduleConfig();

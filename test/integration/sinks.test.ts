@@ -36,10 +36,10 @@ import type { IpfixExporter } from '../../functions/sinks/ipfix-exporter.ts';
 import { ARCHIVE_COLUMNS, decodeParquet } from '../../functions/sinks/parquet-archive.ts';
 import { createExtraSinks, type ExtraSinks } from '../../functions/sinks/sinks.ts';
 import { Ticker } from '../../functions/ticker/ticker.ts';
+import { TableStream } from '../../local/esm/table-stream.ts';
 import { ANTREA_AGGREGATED_TEMPLATE_V4 } from '../fixtures/antrea-aggregated-template.ts';
 import { useEngines } from '../support/engines.ts';
 import { correlateAt, newPipelineStores } from '../support/pipeline-stores.ts';
-import { TableStream } from '../support/table-stream.ts';
 import { asArray, ensureIpfixTools, tsharkRecords } from '../support/tshark.ts';
 import { type PacketSpec, pcapFile, TcpFlags, tcpFrame } from '../unit/ipfix/pcap-writer.ts';
 

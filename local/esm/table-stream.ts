@@ -1,12 +1,13 @@
-// A flow table's DynamoDB stream read as the event source mapping reads it, for integration tests on
-// DynamoDB Local: batches of Lambda's DynamoDBStreamEvent shape (local/esm's reader and event builder), a
-// checkpoint that moves only when the caller says the batch succeeded, so a failed batch comes again.
+// A DynamoDB table's stream read as the event source mapping reads it, one batch at a time, for integration
+// tests and benchmarks on DynamoDB Local: batches of Lambda's DynamoDBStreamEvent shape (this folder's
+// reader and event builder), a checkpoint that moves only when the caller says the batch succeeded, so a
+// failed batch comes again. (The emulator, emulator.ts, runs the same reader in the background instead.)
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { createDynamoDbStreamsClient } from '../../adapters/aws-clients.ts';
-import { toDynamoDbEvent } from '../../local/esm/dynamodb-event.ts';
-import { DynamoDbStreamReader } from '../../local/esm/dynamodb-stream-reader.ts';
-import type { ShardRecord } from '../../local/esm/shard-record.ts';
+import { toDynamoDbEvent } from './dynamodb-event.ts';
+import { DynamoDbStreamReader } from './dynamodb-stream-reader.ts';
+import type { ShardRecord } from './shard-record.ts';
 
 export class TableStream {
   private readonly streams = createDynamoDbStreamsClient();
