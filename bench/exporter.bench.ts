@@ -25,7 +25,6 @@ import {
   splitStatements,
 } from '../clickhouse/migrations.ts';
 import { forEachLimited } from '../core/concurrency.ts';
-import { flowKeyOf } from '../core/flow-key.ts';
 import { emptyFlowRecord, type FlowRecord, FlowType } from '../core/flow-record.ts';
 import { DEFAULT_LAZY_INDEX } from '../core/flow-state/advance.ts';
 import type { FlowStore } from '../core/flow-state/ports.ts';
