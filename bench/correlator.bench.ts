@@ -239,7 +239,7 @@ export const correlatorBench: BenchModule = {
       const perRound = records.length / rounds;
       const rows: BenchRow[] = [];
       const table = async (name: string) => {
-        await client.send(new CreateTableCommand(createTableInput(name)));
+        await client.send(new CreateTableCommand(createTableInput(name, { stream: false })));
         return new DynamoFlowStore(client, name, schedule);
       };
 

@@ -126,7 +126,7 @@ interface LiveFlowOptions {
 async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   const names = o.names ?? 'short';
   const table = `flow-state-${o.windowSeconds}s-${names}-${process.pid}`;
-  await o.client.correlator.send(new CreateTableCommand(createTableInput(table)));
+  await o.client.correlator.send(new CreateTableCommand(createTableInput(table, { stream: false })));
   const store = new DynamoFlowStore(o.client.correlator, table, o.schedule);
   const t0 = 1_800_000_000_000;
   let now = t0;
@@ -262,7 +262,7 @@ async function newFlowLatency(o: {
   spacingMs: number;
 }): Promise<number[]> {
   const table = `flow-state-latency-${o.windowSeconds}s-${process.pid}`;
-  await o.client.send(new CreateTableCommand(createTableInput(table)));
+  await o.client.send(new CreateTableCommand(createTableInput(table, { stream: false })));
   const t0 = 1_800_000_000_000;
   let now = t0;
   const firstRowAtMs = new Map<string, number>();
