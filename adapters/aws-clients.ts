@@ -70,5 +70,3 @@ export function createS3Client(options: AwsClientOptions = {}): S3Client {
   const local = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
   return new S3Client({ ...commonConfig(options), forcePathStyle: local });
 }
-
-/** Lambda, for the correlator's asynchronous wake-up of a resting flusher. */

@@ -106,11 +106,6 @@ export function dedupTokenOf(flowKey: string, createdAtMs: number, exportSeq: nu
   return `${flowKey}#${createdAtMs}#${exportSeq}`;
 }
 
-/** The token of the export the flusher is about to make (processDue returns the same in `exported`). */
-export function exportDedupToken(state: FlowState): string {
-  return dedupTokenOf(state.flow.flowKey, state.createdAtMs, state.exportSeq + 1);
-}
-
 export function cloneState(state: FlowState): FlowState {
   return structuredClone(state);
 }

@@ -11,7 +11,7 @@ import type { SinkOnlyColumns } from '../sinks/exported-row.ts';
 import { type FlowRow, rowValues } from './rows.ts';
 
 export interface PendingRow {
-  /** The row's own dedup token: pk#createdAtMs#exportSeq (flow-store exportDedupToken). */
+  /** The row's own dedup token: pk#createdAtMs#exportSeq (core/flow-state/state.ts dedupTokenOf). */
   token: string;
   row: FlowRow;
   /** What the extra sinks carry beyond the row (set only when sinks are enabled; functions/sinks). */

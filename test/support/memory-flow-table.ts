@@ -1,6 +1,6 @@
 // The flow table's semantics in memory, for property tests that run thousands of pipelines: the
-// ExportQueue port (core/flow-state/ports.ts) with DynamoDB's conditional-write behaviour, N tickers' views
-// (due shards, as functions/flow-store/export-queue.ts partitions them), every state stored as the real
+// ExportQueue port (core/flow-state/ports.ts) with DynamoDB's conditional-write behaviour, a ticker's view
+// of the due shards (as functions/flow-store/export-queue.ts partitions them), every state stored as the real
 // item encoding (flowItemOf / storedFlowOf), the table's change feed (DynamoDB Streams, NEW_IMAGE), and a
 // fault hook before each operation. The integration tests run the same code against DynamoDB Local.
 import {
@@ -22,27 +22,21 @@ export type TableOperation = 'read' | 'write' | 'writeBatch';
 export class MemoryFlowTable implements ExportQueue {
   /** Called before each operation; throwing from it fails the operation before it takes effect. */
   beforeOperation: (operation: TableOperation) => void = () => {};
+  /** The table's items by pk. */
+  readonly items = new Map<string, FlowItem>();
   /**
    * The table's change feed (DynamoDB Streams, NEW_IMAGE): every successful write's new item, in write
-   * order (so in order per item), shared by every view of the table.
+   * order (so in order per item).
    */
-  readonly changes: FlowItem[];
+  readonly changes: FlowItem[] = [];
   private readonly shards: Set<string>;
 
+  /** `partition`: the due shards a ticker of N sees (functions/flow-store/export-queue.ts). */
   constructor(
     private readonly config: ScheduleConfig,
     partition: TickerPartition = SINGLE_TICKER,
-    /** The table's items: shared by every ticker's view. */
-    readonly items = new Map<string, FlowItem>(),
-    changes: FlowItem[] = [],
   ) {
-    this.changes = changes;
     this.shards = new Set(ownedDueShards(partition, config.dueShardCount));
-  }
-
-  /** The same table as ticker `partition` of N sees it (its due shards). */
-  forTicker(partition: TickerPartition): MemoryFlowTable {
-    return new MemoryFlowTable(this.config, partition, this.items, this.changes);
   }
 
   async read(keys: readonly string[]): Promise<ReadResult> {
