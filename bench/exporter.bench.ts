@@ -181,7 +181,7 @@ let benchDatabases = 0;
 const TIMED_ROUNDS = 3;
 
 /**
- * Flusher rounds into fresh, migrated databases: first an untimed round into a scratch database that is
+ * Rounds of exporter inserts into fresh, migrated databases: first an untimed round into a scratch database that is
  * dropped before the timed ones, so both processes are warm (connections, JIT) and no merges of the
  * warm-up parts run during a timed round; then `rounds` timed rounds, each into its own database (the
  * previous one dropped), and the median round by rows/s. Merges of a round's own parts run during and

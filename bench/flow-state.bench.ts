@@ -1,14 +1,14 @@
 // DynamoDB units of the flow state per live flow, all writers together (issue 15), at correlator windows of
 // 10, 20 and 60 s (the cost/latency knob), independent of the machine's speed: live flows over simulated
-// time on DynamoDB Local, both Nodes of an inter-Node flow
-// reporting every 5 s (Antrea's activeFlowExportTimeout), the real correlator invoked once per batching
-// window with that window's records (one lane: a flow's records all reach the same invocation), the real
-// flusher with the deployed settings every commit interval. Every request's ConsumedCapacity is summed per
-// writer and per command; after a warm-up (flows created, first exports done) the steady state gives:
-//   - write units per live flow per minute: correlator writes (with the due index's), the flusher's
-//     "mark exported" writes (with the index's), its manifests;
-//   - read units per exported row: the flusher's item reads, and its due-index queries, which cost the same
-//     per round whatever the number of flows, amortised over the priced cluster's rows per round;
+// time on DynamoDB Local, both Nodes of an inter-Node flow reporting every 5 s (Antrea's
+// activeFlowExportTimeout), the real correlator invoked once per batching window with that window's records
+// (one lane: a flow's records all reach the same invocation), the real ticker with the deployed settings
+// every commit interval. Every request's ConsumedCapacity is summed per writer and per command; after a
+// warm-up (flows created, first exports done) the steady state gives:
+//   - write units per live flow per minute: correlator writes (with their closed rows and due-index moves),
+//     the ticker's writes, the exporter's intents (modelled: the exporter reads no DynamoDB per row);
+//   - read units per exported row: the ticker's item reads and the exporter's intent reads, its due-index
+//     queries costing per round, not per row;
 //   - the items' size (1 write unit per 1 KB).
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
@@ -211,7 +211,7 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
 
 /**
  * Simulated time: the correlator invoked every batching window with the records received since, the
- * flusher every commit interval; `setNow` is told each step's time before it runs.
+ * ticker every commit interval; `setNow` is told each step's time before it runs.
  */
 async function driveTimeline(t: {
   records: readonly FlowRecord[];
@@ -352,7 +352,7 @@ function latencyRow(windowSeconds: number, seconds: number[], spacingMs: number)
     ...(windowSeconds === 20 ? { target: 26 } : {}),
     better: 'lower',
     counters: { p95Seconds: at(0.95), maxSeconds: sorted.at(-1) as number, flows: sorted.length },
-    notes: `p95 ${at(0.95).toFixed(1)} s, max ${(sorted.at(-1) as number).toFixed(1)} s over ${sorted.length} new flows arriving one every ${spacingMs / 1000} s; simulated time: correlator every ${windowSeconds} s, flusher every ${DEFAULT_CONFIG.commitIntervalSeconds} s (the deployed schedule under load), DynamoDB Local; ClickHouse's own insert time not included`,
+    notes: `p95 ${at(0.95).toFixed(1)} s, max ${(sorted.at(-1) as number).toFixed(1)} s over ${sorted.length} new flows arriving one every ${spacingMs / 1000} s; simulated time: correlator every ${windowSeconds} s, ticker every ${DEFAULT_CONFIG.commitIntervalSeconds} s, plus the exporter's batching window; DynamoDB Local; the stream's delay and ClickHouse's insert time not included`,
   };
 }
 

@@ -1,5 +1,5 @@
 // The aggregated flow: what Antrea's Flow Aggregator keeps per flow key (its aggregation record), as the
-// correlator stores it in DynamoDB and the flusher turns it into a ClickHouse row. Pure data.
+// correlator stores it in DynamoDB and the exporter turns it into a ClickHouse row. Pure data.
 import type { FlowRecord } from './flow-record.ts';
 
 /** Counters of one direction. */

@@ -1,7 +1,7 @@
 // Pod labels as Antrea serialises them into the sourcePodLabels / destinationPodLabels columns
 // (flowrecord/record.go, exporter/ipfix.go): Go's json.Marshal of the label map, i.e. keys sorted, compact.
 // A Pod without labels is "{}"; "no Pod / unknown" is "" (the caller's business). Pure, shared by the
-// collector (which fills labels from its Pod informer) and the flusher (which normalises what arrives).
+// collector (which fills labels from its Pod informer) and the exporter (which normalises what arrives).
 
 /** Go json.Marshal of a map[string]string: keys in byte order, no spaces. */
 export function labelsJson(labels: Readonly<Record<string, string>> | undefined | null): string {

@@ -63,7 +63,7 @@ export interface Cluster {
   activeFlowExportTimeoutSeconds: number;
   /** Flow Aggregator semantics: one ClickHouse row per flow per activeFlowRecordTimeout. */
   activeFlowRecordTimeoutSeconds: number;
-  /** Flusher schedule (Flow Aggregator commitInterval). */
+  /** Ticker round interval (Flow Aggregator commitInterval). */
   commitIntervalSeconds: number;
   kinesisMode: 'on-demand' | 'provisioned';
   /**

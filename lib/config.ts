@@ -65,7 +65,7 @@ export interface FlowlineConfig {
   tickerMemoryMb: number;
   /**
    * Ticker functions: ticker k of N advances the flows of the due-index shards s with s mod N = k
-   * (core/flow-state/ports.ts FlusherPartition); at most dueShardCount.
+   * (core/flow-state/ports.ts TickerPartition); at most dueShardCount.
    */
   tickerCount: number;
   exporterMemoryMb: number;

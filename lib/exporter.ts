@@ -78,7 +78,7 @@ export class Exporter extends Construct {
         CLICKHOUSE_DATABASE: props.clickHouseDatabase,
         CLICKHOUSE_USER: props.clickHouseUsername,
         CLICKHOUSE_SECRET_ARN: props.clickHouse.secret.secretArn,
-        // The name functions/flusher/config.ts clickHouseTargetFromEnv reads (Secrets Manager takes an ARN).
+        // The name functions/exporter/clickhouse-target.ts clickHouseTargetFromEnv reads (Secrets Manager takes an ARN).
         CLICKHOUSE_SECRET_ID: props.clickHouse.secret.secretArn,
         CLUSTER_UUID: props.clusterUuid,
         POWERTOOLS_SERVICE_NAME: EXPORTER_SERVICE_NAME,

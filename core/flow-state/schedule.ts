@@ -1,5 +1,6 @@
 // Export scheduling of one flow (design: index.ts): Antrea HEAD's ForAllExpiredFlowRecordsDo applied to a
-// single stored item, plus Flowline's incomplete export of halves that never find their peer. The flusher
+// single stored item, plus Flowline's incomplete export of halves that never find their peer. The correlator
+// and the ticker
 // calls processDue() for every item its due query returns and writes the result back conditionally.
 import type { AggregatedFlow, Counters } from '../aggregated-flow.ts';
 import {
@@ -30,7 +31,7 @@ export interface DueOutcome {
   due: boolean;
   /** Present when a row must be exported. */
   exported: ExportedFlow | undefined;
-  /** The flow left the index (inactive expiry): the flusher writes it back with dueShard removed. */
+  /** The flow left the index (inactive expiry): its writer writes it back with dueShard removed. */
   closed: boolean;
 }
 
@@ -75,7 +76,7 @@ function exportNow(state: FlowState, nowMs: number): ExportedFlow {
   };
 }
 
-/** What the flusher does with one item at nowMs. Pure: returns a new state, never mutates the input. */
+/** One export step of one item at nowMs (advance.ts runs them). Pure: returns a new state, never mutates the input. */
 export function processDue(current: FlowState, nowMs: number, config: ScheduleConfig): DueOutcome {
   const dueAt = nextExportAtOf(current, config);
   if (dueAt === undefined || dueAt > nowMs)

@@ -34,7 +34,7 @@ export interface FlowState {
   exportSeq: number;
   /** Epoch ms of the last export, 0 = never in this lifetime. */
   lastExportAtMs: number;
-  /** Inactive-expired and processed by the flusher: the next record starts a new lifetime. */
+  /** Inactive-expired (its last export step ran): the next record starts a new lifetime. */
   closed: boolean;
   /** Per reporting Node (source / destination side), what its records added so far. */
   sourceMark: NodeMark | undefined;
@@ -88,7 +88,7 @@ export function isWaitingForPeer(state: FlowState): boolean {
   return !state.flow.readyToSend && state.lastExportAtMs === 0 && !state.flow.incomplete;
 }
 
-/** GSI sort key: when the flusher must process the flow next; undefined once closed (leaves the index). */
+/** The flow's exact next due time; undefined once closed (it leaves the index). advance.ts indexKeyOf makes the index key of it. */
 export function nextExportAtOf(state: FlowState, config: ScheduleConfig): number | undefined {
   if (state.closed) return undefined;
   if (isWaitingForPeer(state)) return state.createdAtMs + config.incompleteAfterMs;

@@ -89,8 +89,8 @@ export interface ClickHouseSinkOptions {
   /**
    * gzip level of insert bodies (1-9), or false to send them uncompressed. Default 1: on a 50,000-row
    * batch zlib's default level 6 costs about 2.5x the CPU of level 1 for ~20% fewer bytes, and the
-   * flusher is CPU-bound. The sink compresses each body in one synchronous pass with 1 MiB output chunks,
-   * which costs the flusher (and ClickHouse, decompressing) less than the client's streaming compression
+   * exporter is CPU-bound. The sink compresses each body in one synchronous pass with 1 MiB output chunks,
+   * which costs the exporter (and ClickHouse, decompressing) less than the client's streaming compression
    * or zlib's thread-pool hand-offs per 16 KiB chunk.
    */
   gzipLevel?: number | false;
@@ -105,7 +105,7 @@ function validGzipLevel(level: number | false | undefined): number | false {
 }
 
 /**
- * Settings of every insert. Synchronous (async_insert=0): the flusher already sends one large batch per
+ * Settings of every insert. Synchronous (async_insert=0): the exporter already sends one large batch per
  * commit interval, which is what ClickHouse recommends, and a synchronous insert is acknowledged only after
  * its part is written (on ClickHouse Cloud: to object storage), so no wait_for_async_insert is involved.
  * insert_deduplicate=1 with the token makes a re-sent batch a no-op; the views' target tables deduplicate

@@ -1,7 +1,7 @@
-// The flusher's ClickHouse sink, connected on its first insert (handler.ts and local mode's event-time
+// The exporter's ClickHouse sink, connected on its first insert (handler.ts and local mode's event-time
 // wiring both use it). Connecting costs a Secrets Manager read and a schema query on ClickHouse; done at
 // every cold start, the query would wake an idle ClickHouse Cloud service a few times a day although the
-// flusher has nothing to write. So a container that never inserts never reaches ClickHouse.
+// exporter has nothing to write. So a container that never inserts never reaches ClickHouse.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createClickHouseClient, executorFor } from '../../clickhouse/client.ts';
 import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';

@@ -1,5 +1,5 @@
-// The exporter's intents in the flow table (IntentStore of export-batch.ts): one small item per delivered
-// stream batch, pk "exporter#intent#<eventID of its first record>", kept two days (the stream keeps records
+// The exporter's intents in the flow table (IntentStore of export-batch.ts): one small item per range of
+// stream records with rows, pk "exporter#intent#<eventID of its first record>", kept two days (the stream keeps records
 // for one) by the table's TTL. A strongly consistent read, because the intent a failed invocation just
 // wrote must be found by its retry. Items that are not flows: the correlator and ticker never read them,
 // and the exporter's stream filter leaves them out (no `rows` attribute).

@@ -18,7 +18,7 @@ export interface RowContext {
   clusterUUID: string;
   /** The export sequence number of this export of the flow (1 for the first export). */
   exportSeq: number;
-  /** When the flusher took this export, milliseconds since the epoch. */
+  /** When the export step ran (its due time), milliseconds since the epoch. */
   exportedAtMs: number;
 }
 

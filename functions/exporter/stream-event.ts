@@ -1,7 +1,7 @@
 // A DynamoDB Streams event (the Lambda event source mapping's shape) -> the exporter's change records.
 // In the event, Binary attributes are base64 text (JSON), not bytes: they are turned back into bytes
 // before the item decoder (functions/flow-store/marshal.ts) reads them. Records of items that are not flows
-// (the exporter's cursors, the sinks' outbox) and writes without closed rows carry no rows; the mapping's
+// (the exporter's intents, the sinks' outbox) and writes without closed rows carry no rows; the mapping's
 // filter (lib/) keeps most of them away, and they are harmless when they come.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent, AttributeValue as EventAttributeValue } from 'aws-lambda';

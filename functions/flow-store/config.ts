@@ -1,4 +1,4 @@
-// The schedule settings both functions read from their environment, so correlator and flusher agree.
+// The schedule settings both functions read from their environment, so correlator and ticker agree.
 
 import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { DEFAULT_DUE_SHARD_COUNT } from './schema.ts';

@@ -68,7 +68,7 @@ export class DynamoExportQueue implements ExportQueue {
   /**
    * PartiQL UPDATEs through BatchExecuteStatement: the same conditional writes as UpdateItem, at the same
    * write units, but the SDK's per-request work (signing, middleware, HTTP), which is most of the
-   * flusher's CPU per marked flow, is paid once per 25. Statements refused for throughput or a
+   * ticker's CPU per written flow, is paid once per 25. Statements refused for throughput or a
    * transaction conflict are retried with backoff; any other per-statement error fails the batch.
    */
   async writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]> {

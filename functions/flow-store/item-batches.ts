@@ -1,5 +1,5 @@
-// Batched item reads and writes by pk, with DynamoDB's unprocessed items retried: what the flusher's
-// manifests (export-queue.ts) and its sinks' outbox (sink-outbox.ts) store their chunked payloads with.
+// Batched item reads and writes by pk, with DynamoDB's unprocessed items retried: what the sinks' outbox
+// (sink-outbox.ts) stores its chunked payloads with.
 import {
   type AttributeValue,
   BatchGetItemCommand,

@@ -98,12 +98,12 @@ export function dueShardOf(flowKey: string, shardCount: number = DEFAULT_DUE_SHA
   return `due#${fnv1a32(flowKey) % shardCount}`;
 }
 
-/** Every GSI partition the flushers must query. */
+/** Every GSI partition the tickers must query. */
 export function allDueShards(shardCount: number = DEFAULT_DUE_SHARD_COUNT): string[] {
   return Array.from({ length: shardCount }, (_, i) => `due#${i}`);
 }
 
-/** The GSI partitions one of N flushers owns: shard s with s mod count = index. */
+/** The GSI partitions one of N tickers owns: shard s with s mod count = index. */
 export function ownedDueShards(
   partition: { index: number; count: number },
   shardCount: number = DEFAULT_DUE_SHARD_COUNT,

@@ -1,14 +1,14 @@
-// The flusher's sink outbox in the flow table (design: functions/sinks/outbox.ts; port SinkOutboxStore).
+// The exporter's sink outbox in the flow table (design: functions/sinks/outbox.ts; port SinkOutboxStore).
 //
-// ITEMS (same table; like the manifests, their pk starts with "flusher#" and never is a flow key)
+// ITEMS (same table; their pk starts with "flusher#", the prefix the flusher gave them, and never is a flow key)
 //   pk "<P>head"              the end of the log: seq N (next entry), row N (rows appended so far)
 //   pk "<P>cursor#<sink>"     one sink's cursor: seq N (next entry to deliver), row N (rows before it)
 //   pk "<P><seq>"             entry header: batch S (ClickHouse dedup token), rows N, startRow N,
 //                             createdAt N, chunks N, expiresAt N (TTL: an entry no sink took in 14 days)
 //   pk "<P><seq>#<j>"         chunk j of its rows: data B (gzip'd rows, <= OUTBOX_CHUNK_BYTES)
-// with <P> = outboxPrefixOf(flusher index). Only PutItem, BatchGetItem, BatchWriteItem and DeleteItem:
-// the flusher's existing table rights (lib/flusher.ts); the head and cursors are small items replaced by
-// conditional puts.
+// with <P> = outboxPrefixOf(partition), 0 for the exporter. Only PutItem, BatchGetItem, BatchWriteItem and
+// DeleteItem (the exporter's outbox rights, lib/sinks.ts, limited to this prefix); the head and cursors are
+// small items replaced by conditional puts.
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
@@ -31,9 +31,9 @@ export class DynamoSinkOutboxStore implements SinkOutboxStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
-    flusherIndex = 0,
+    partition = 0,
   ) {
-    this.prefix = outboxPrefixOf(flusherIndex);
+    this.prefix = outboxPrefixOf(partition);
   }
 
   async positions(sinks: readonly string[]) {

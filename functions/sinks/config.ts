@@ -1,4 +1,4 @@
-// The extra sinks' settings, from the flusher's environment (docs/sinks.md). Each sink is off unless its
+// The extra sinks' settings, from the exporter's environment (docs/sinks.md). Each sink is off unless its
 // address is set: IPFIX_EXPORT_ADDRESS for the IPFIX/JSON export, ARCHIVE_BUCKET for the S3 archive.
 import { EnvConfigError, positiveIntFromEnv } from '../flow-store/config.ts';
 import { type CollectorTransport, EXPORTER_DEFAULTS, type RecordFormat } from './ipfix-exporter.ts';
@@ -32,7 +32,7 @@ export interface SinksConfig {
   maxQueuedRows: number;
   backoffBaseMs: number;
   backoffCapMs: number;
-  /** At the end of an invocation, how long the flusher waits for the sinks to take the whole outbox. */
+  /** At the end of an invocation, how long the exporter waits for the sinks to take the whole outbox. */
   drainMs: number;
 }
 

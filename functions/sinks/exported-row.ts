@@ -1,4 +1,4 @@
-// What the flusher hands to its extra sinks for each exported batch: the ClickHouse row plus the values
+// What the exporter hands to its extra sinks for each exported batch: the ClickHouse row plus the values
 // Antrea's IPFIX exporter carries and the `flows` table does not (per-Node counters, the proxy SNAT
 // address), and the batch's ClickHouse deduplication token. Pure.
 import type { AggregatedFlow, Counters } from '../../core/aggregated-flow.ts';
@@ -44,7 +44,7 @@ export const NO_SINK_COLUMNS: SinkOnlyColumns = {
   proxySnatPort: 0,
 };
 
-/** One batch as the flusher exported it: the rows and the token its ClickHouse insert carries. */
+/** One batch as the exporter exported it: the rows and the token its ClickHouse insert carries. */
 export interface ExportedBatch {
   /** batchToken() of the rows: the insert_deduplication_token; the archive's object name. */
   token: string;

@@ -1,11 +1,11 @@
-// The durable outbox between the flusher and its extra sinks (IPFIX/JSON export, S3 archive).
+// The durable outbox between the exporter and its extra sinks (IPFIX/JSON export, S3 archive).
 //
-// The flusher appends each exported batch (its rows with their sink columns, encoded as in its
-// manifests) to a log in the flow table before the batch's ClickHouse insert (SinkOutboxStore; DynamoDB:
+// The exporter appends each exported batch (its rows with their sink columns, gzip'd JSON lines,
+// exporter/batch.ts) to a log in the flow table before the batch's ClickHouse insert (SinkOutboxStore; DynamoDB:
 // functions/flow-store/sink-outbox.ts). Each sink has a durable cursor at the next entry it has to
 // deliver. A worker per sink reads one entry at a time, delivers it, retrying the same batch (exponential
 // backoff, full jitter) until it lands, and only then moves its cursor; an entry every sink has passed is
-// deleted. A new flusher container starts from the cursors, so a batch handed over is delivered even if
+// deleted. A new exporter container starts from the cursors, so a batch handed over is delivered even if
 // the container that appended it is recycled or crashes: at least once per sink (a delivery whose cursor
 // move was lost is repeated); the archive stays exactly once because a batch always has the same object.
 //

@@ -45,7 +45,7 @@ let parquet:
 
 /**
  * The Parquet library, loaded on first use: evaluating it takes about a second of a cold start, which a
- * flusher without the archive should not pay.
+ * exporter without the archive should not pay.
  */
 function parquetLibrary() {
   parquet ??= import('@dsnp/parquetjs').then((lib) => ({

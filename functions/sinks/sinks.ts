@@ -1,5 +1,5 @@
-// The flusher's extra sinks, built from their configuration: the enabled sinks behind one durable outbox
-// (outbox.ts), fed by the flusher's onBatchExported hook, and their counters as CloudWatch metrics
+// The exporter's extra sinks, built from their configuration: the enabled sinks behind one durable outbox
+// (outbox.ts), fed by the exporter's onBatchExported hook, and their counters as CloudWatch metrics
 // (Powertools, EMF) with a `sink` dimension ("ipfix", "archive"). The names the alarms watch are in
 // functions/shared/metric-names.ts.
 
@@ -49,7 +49,7 @@ export class ExtraSinks {
     return this.sinks.size > 0;
   }
 
-  /** The flusher's onBatchExported: the batch in the outbox for every sink; resolves once it is stored. */
+  /** The exporter's onBatchExported: the batch in the outbox for every sink; resolves once it is stored. */
   readonly onBatchExported = (token: string, rows: readonly PendingRow[]): Promise<void> =>
     this.outbox.append(token, rows);
 
