@@ -1,6 +1,7 @@
 // Keeps docs/benchmarks.md's figures current: every `npm run bench` merges its rows into
 // docs/bench-results.json (the rows of the groups it ran replace that group's older rows, so
-// `--only collector` refreshes the collector's figures alone) and rewrites the generated table of
+// `--only collector` refreshes the collector's figures alone; a run of every module replaces them all, so a
+// removed module's rows go with it) and rewrites the generated table of
 // docs/benchmarks.md between its markers. The docs therefore show the last measured figure of every
 // row against its target, never a diary of runs.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,15 +16,20 @@ export interface StoredResults {
   rows: BenchRow[];
 }
 
-/** The stored rows with the groups present in `fresh` replaced by `fresh`, in the stored order. */
+/**
+ * The stored rows with the groups present in `fresh` replaced by `fresh`, in the stored order; `complete`
+ * (every module ran) keeps none of the stored ones.
+ */
 export function mergeResults(
   stored: StoredResults | undefined,
   fresh: readonly BenchRow[],
   at: string,
+  complete = false,
 ): StoredResults {
   const freshGroups = new Set(fresh.map((row) => row.group));
-  const kept = (stored?.rows ?? []).filter((row) => !freshGroups.has(row.group));
-  const measuredAt = { ...(stored?.measuredAt ?? {}) };
+  const base = complete ? undefined : stored;
+  const kept = (base?.rows ?? []).filter((row) => !freshGroups.has(row.group));
+  const measuredAt = { ...(base?.measuredAt ?? {}) };
   for (const group of freshGroups) measuredAt[group] = at;
   return { measuredAt, rows: [...kept, ...fresh] };
 }
@@ -77,12 +83,12 @@ export function replaceGenerated(doc: string, generated: string): string {
 
 export function updateBenchDocs(
   fresh: readonly BenchRow[],
-  options: { resultsFile: string; docFile: string; at: string },
+  options: { resultsFile: string; docFile: string; at: string; complete: boolean },
 ): void {
   const stored = existsSync(options.resultsFile)
     ? (JSON.parse(readFileSync(options.resultsFile, 'utf8')) as StoredResults)
     : undefined;
-  const merged = mergeResults(stored, fresh, options.at);
+  const merged = mergeResults(stored, fresh, options.at, options.complete);
   writeFileSync(options.resultsFile, `${JSON.stringify(merged, null, 2)}\n`);
   const doc = readFileSync(options.docFile, 'utf8');
   writeFileSync(options.docFile, replaceGenerated(doc, renderMarkdownTable(merged)));

@@ -17,7 +17,12 @@ import type { FlowRecord } from '../core/flow-record.ts';
 import { DEFAULT_LAZY_INDEX } from '../core/flow-state/advance.ts';
 import type { ExistingItemWrite, FlowStore, WriteExtras, WriteResult } from '../core/flow-state/ports.ts';
 import { encodeWireBatch } from '../core/wire.ts';
-import { DEFAULT_CLUSTER } from '../cost/model.ts';
+import {
+  CORRELATOR_UNIT_INPUTS,
+  correlatorWritesPerFlowMinute,
+  DEFAULT_CLUSTER,
+  type MeasuredExportSeconds,
+} from '../cost/model.ts';
 import { correlatorSettingsOf } from '../functions/correlator/config.ts';
 import { correlateBatch, type KinesisRecordLike } from '../functions/correlator/correlate-batch.ts';
 import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
@@ -31,7 +36,6 @@ import {
 import { Ticker } from '../functions/ticker/ticker.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import { generateRecords } from '../workloads/correlator-workload.ts';
-import { CLUSTER_UUID } from '../workloads/flusher-workload.ts';
 import { scanAll } from './correlator.bench.ts';
 import { type CapacityMeter, meterCapacity, useDynamoDbLocal } from './dynamodb.ts';
 import { median } from './stats.ts';
@@ -87,6 +91,7 @@ function eventOf(records: readonly FlowRecord[], firstSequence: number): Kinesis
 
 interface LiveFlowFigures {
   windowSeconds: number;
+  exportSeconds: number;
   names: 'short' | 'long';
   flows: number;
   minutes: number;
@@ -110,6 +115,8 @@ interface LiveFlowOptions {
   meters: { correlator: CapacityMeter; ticker: CapacityMeter };
   schedule: ScheduleConfig;
   windowSeconds: number;
+  /** Antrea's activeFlowExportTimeout: each Node reports each live flow this often (default 5 s). */
+  exportSeconds?: number;
   flows: number;
   warmupMinutes: number;
   /**
@@ -125,7 +132,8 @@ interface LiveFlowOptions {
 /** Live flows through correlator and ticker in simulated time; units of the measured minutes only. */
 async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   const names = o.names ?? 'short';
-  const table = `flow-state-${o.windowSeconds}s-${names}-${process.pid}`;
+  const exportSeconds = o.exportSeconds ?? AGENT_EXPORT_SECONDS;
+  const table = `flow-state-${o.windowSeconds}s-${exportSeconds}s-${names}-${process.pid}`;
   await o.client.correlator.send(new CreateTableCommand(createTableInput(table, { stream: false })));
   const store = new DynamoFlowStore(o.client.correlator, table, o.schedule);
   const t0 = 1_800_000_000_000;
@@ -144,12 +152,15 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   const totalMs = o.warmupMinutes * 60_000 + measuredMs;
   const records = generateRecords({
     flows: o.flows,
-    rounds: totalMs / (AGENT_EXPORT_SECONDS * 1000),
+    rounds: totalMs / (exportSeconds * 1000),
     interNodeShare: DEFAULT_CLUSTER.interNodeFraction,
-    intervalSeconds: AGENT_EXPORT_SECONDS,
+    intervalSeconds: exportSeconds,
     startSeconds: t0 / 1000,
     seed: 15,
     names,
+    // Each Node's own phase: with sparse exports, whether a flow's two halves share a correlator window
+    // depends on it (all aligned would fold both into one write every time).
+    phases: 'spread',
   });
   const warmEnd = t0 + o.warmupMinutes * 60_000;
   let before: { correlator: Units; ticker: Units } | undefined;
@@ -192,6 +203,7 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     .map(itemSizeOf);
   return {
     windowSeconds: o.windowSeconds,
+    exportSeconds,
     names,
     flows: o.flows,
     minutes: measuredMs / 60_000,
@@ -365,6 +377,25 @@ function pricedStreamShards(correlatorUnitsPerFlowMinute: number): number {
   return Math.max(1, Math.ceil((DEFAULT_CLUSTER.connections * correlatorUnitsPerFlowMinute) / 60 / 1000));
 }
 
+/**
+ * The cost model's inputs (cost/model.ts CORRELATOR_UNIT_INPUTS): the correlator's steady-state units per
+ * live flow per minute at the deployed window, for each export interval the model takes a point at.
+ */
+function costInputsOf(f: LiveFlowFigures): Record<string, number> {
+  const names = CORRELATOR_UNIT_INPUTS[f.exportSeconds as MeasuredExportSeconds];
+  if (!names || f.windowSeconds !== DEFAULT_CONFIG.correlatorBatchingWindowSeconds || f.names !== 'short')
+    return {};
+  return {
+    [names.write]: f.correlatorWrite / f.flows / f.minutes,
+    [names.read]: f.correlatorRead / f.flows / f.minutes,
+    correlatorWritesModelledPerFlowMinute: correlatorWritesPerFlowMinute({
+      exportSeconds: f.exportSeconds,
+      windowSeconds: f.windowSeconds,
+      interNodeFraction: DEFAULT_CLUSTER.interNodeFraction,
+    }),
+  };
+}
+
 /** The speed-independent figures of one run, as bench rows. */
 function figureRows(f: LiveFlowFigures): BenchRow[] {
   const perFlowMinute = (units: number) => units / f.flows / f.minutes;
@@ -381,9 +412,21 @@ function figureRows(f: LiveFlowFigures): BenchRow[] {
   const exporterReadPerMinute = shards * (60 / EXPORTER_BATCH_WINDOW_SECONDS);
   const readPerRow =
     f.tickerItemRead / f.rows + (queryReadPerMinute + exporterReadPerMinute) / pricedRowsPerMinute;
-  const target = f.windowSeconds === 20 ? 3.2 : f.windowSeconds === 60 ? 1.2 : undefined;
-  const label = `correlator window ${f.windowSeconds} s${f.names === 'long' ? ', long names and Pod labels' : ''}`;
-  const setting = `${f.flows} live flows (${DEFAULT_CLUSTER.interNodeFraction * 100}% inter-Node, agents every ${AGENT_EXPORT_SECONDS} s), ${f.minutes.toFixed(1)} min measured after warm-up, ticker every ${DEFAULT_CONFIG.commitIntervalSeconds} s, DynamoDB Local ConsumedCapacity`;
+  const deployedExport = f.exportSeconds === AGENT_EXPORT_SECONDS;
+  const target = !deployedExport
+    ? undefined
+    : f.windowSeconds === 20
+      ? 3.2
+      : f.windowSeconds === 60
+        ? 1.2
+        : undefined;
+  const label = `correlator window ${f.windowSeconds} s${deployedExport ? '' : `, agents every ${f.exportSeconds} s`}${f.names === 'long' ? ', long names and Pod labels' : ''}`;
+  const setting = `${f.flows} live flows (${DEFAULT_CLUSTER.interNodeFraction * 100}% inter-Node, agents every ${f.exportSeconds} s at their own phases), ${f.minutes.toFixed(1)} min measured after warm-up, ticker every ${DEFAULT_CONFIG.commitIntervalSeconds} s, DynamoDB Local ConsumedCapacity`;
+  const costInputs = costInputsOf(f);
+  const modelled =
+    costInputs.correlatorWritesModelledPerFlowMinute === undefined
+      ? ''
+      : `; the cost model's schedule: ${costInputs.correlatorWritesModelledPerFlowMinute.toFixed(2)} correlator writes per flow per minute, measured ${(f.correlatorRead / f.flows / f.minutes).toFixed(2)} (one read each)`;
   return [
     {
       group: GROUP,
@@ -398,17 +441,11 @@ function figureRows(f: LiveFlowFigures): BenchRow[] {
         exporterCursorWriteUnitsPerFlowMinute: writers.exporter,
         rowsPerFlowPerMinute,
         rowsClosedByCorrelatorShare: f.rowsByCorrelator / f.rows,
-        // The steady state's units per flow record, for the cost model (the deployed 20 s window).
-        ...(f.windowSeconds === DEFAULT_CONFIG.correlatorBatchingWindowSeconds && f.names === 'short'
-          ? {
-              correlatorWriteUnitsPerFlowRecord: f.correlatorWrite / f.records,
-              correlatorReadUnitsPerFlowRecord: f.correlatorRead / f.records,
-            }
-          : {}),
+        ...costInputs,
         avgItemBytes: f.avgItemBytes,
         maxItemBytes: f.maxItemBytes,
       },
-      notes: `correlator ${writers.correlator.toFixed(2)} (writes with their closed rows and due-index moves), ticker ${writers.ticker.toFixed(2)}, exporter cursors ${writers.exporter.toFixed(4)} (modelled: ${EXPORTER_WRITES_PER_BATCH} per batch, ${shards} stream shards, a batch per ${EXPORTER_BATCH_WINDOW_SECONDS} s); ${rowsPerFlowPerMinute.toFixed(3)} rows per flow per minute, ${((100 * f.rowsByCorrelator) / f.rows).toFixed(0)} % closed by the correlator; items avg ${Math.round(f.avgItemBytes)} B / max ${f.maxItemBytes} B; ${setting}`,
+      notes: `correlator ${writers.correlator.toFixed(2)} (writes with their closed rows and due-index moves), ticker ${writers.ticker.toFixed(2)}, exporter cursors ${writers.exporter.toFixed(4)} (modelled: ${EXPORTER_WRITES_PER_BATCH} per batch, ${shards} stream shards, a batch per ${EXPORTER_BATCH_WINDOW_SECONDS} s); ${rowsPerFlowPerMinute.toFixed(3)} rows per flow per minute, ${((100 * f.rowsByCorrelator) / f.rows).toFixed(0)} % closed by the correlator; items avg ${Math.round(f.avgItemBytes)} B / max ${f.maxItemBytes} B${modelled}; ${setting}`,
     },
     {
       group: GROUP,
@@ -466,6 +503,18 @@ export const flowStateBench: BenchModule = {
         names: 'long',
       });
       rows.push(...figureRows(longNamed).slice(0, 1));
+      // Antrea's activeFlowExportTimeout at 60 s: a flow's records reach fewer windows than every one.
+      const sparse = await liveFlows({
+        client,
+        meters,
+        schedule: defaultScheduleConfig(),
+        windowSeconds: DEFAULT_CONFIG.correlatorBatchingWindowSeconds,
+        exportSeconds: 60,
+        flows: quick ? 60 : 200,
+        warmupMinutes: 3,
+        lazyCycles: quick ? 1 : 2,
+      });
+      rows.push(...figureRows(sparse).slice(0, 1));
       return rows;
     } finally {
       client.correlator.destroy();

@@ -73,6 +73,7 @@ export async function runBenchmarks(options: {
       resultsFile: join(docsDir, 'bench-results.json'),
       docFile: join(docsDir, 'benchmarks.md'),
       at,
+      complete: !options.only,
     });
     process.stderr.write('bench: docs/benchmarks.md and docs/bench-results.json updated\n');
   }

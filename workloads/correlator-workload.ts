@@ -22,6 +22,12 @@ export interface WorkloadOptions {
    * Pod labels; default: short demo names, no labels.
    */
   names?: 'short' | 'long';
+  /**
+   * 'spread': each reporter (a flow's Node) exports at its own whole-second phase within the interval, as
+   * agents do (each connection's export timer starts with the connection, each Node's clock is its own);
+   * default 'aligned': every reporter at the interval's end, all in one poll.
+   */
+  phases?: 'aligned' | 'spread';
 }
 
 /** The names of flow i in a cluster with realistic long names (WorkloadOptions.names 'long'). */
@@ -65,6 +71,8 @@ interface Reporter {
   exporter: string;
   packets: number;
   octets: number;
+  /** Seconds after each interval's end this reporter exports (0 when aligned). */
+  phaseSeconds: number;
 }
 
 function flowTemplate(
@@ -136,13 +144,24 @@ function flowTemplate(
 /** Records in arrival order: round by round, every reporter once per round, shuffled within a round. */
 export function generateRecords(options: WorkloadOptions): FlowRecord[] {
   const random = seededRandom(options.seed);
+  // Phases from their own stream: the same flows, counters and order within a round either way.
+  const phaseRandom = seededRandom(options.seed + 1);
   const subnet = options.subnet ?? 1;
   const reporters: Reporter[] = [];
   for (let i = 0; i < options.flows; i++) {
     const inter = random() < options.interNodeShare;
     const { src, dst } = flowTemplate(i, subnet, inter, options.names ?? 'short');
-    reporters.push({ template: src, exporter: `192.168.${i % 8}.1`, packets: 0, octets: 0 });
-    if (inter) reporters.push({ template: dst, exporter: `192.168.${(i + 1) % 8}.1`, packets: 0, octets: 0 });
+    const phase = () =>
+      options.phases === 'spread' ? Math.floor(phaseRandom() * options.intervalSeconds) : 0;
+    const reporter = (template: FlowRecord, exporter: string): Reporter => ({
+      template,
+      exporter,
+      packets: 0,
+      octets: 0,
+      phaseSeconds: phase(),
+    });
+    reporters.push(reporter(src, `192.168.${i % 8}.1`));
+    if (inter) reporters.push(reporter(dst, `192.168.${(i + 1) % 8}.1`));
   }
   const sequence = new Map<string, number>();
   const records: FlowRecord[] = [];
@@ -154,7 +173,7 @@ export function generateRecords(options: WorkloadOptions): FlowRecord[] {
       const octets = packets * (60 + Math.floor(random() * 1400));
       reporter.packets += packets;
       reporter.octets += octets;
-      const end = options.startSeconds + round * options.intervalSeconds;
+      const end = options.startSeconds + round * options.intervalSeconds + reporter.phaseSeconds;
       const seq = (sequence.get(reporter.exporter) ?? 0) + 1;
       sequence.set(reporter.exporter, seq);
       records.push({
@@ -177,7 +196,16 @@ export function generateRecords(options: WorkloadOptions): FlowRecord[] {
       });
     }
   }
-  return records;
+  if (options.phases !== 'spread') return records;
+  // Spread phases interleave the rounds: arrival order again (a stable sort), each exporter's sequence
+  // numbers counting up in it.
+  records.sort((a, b) => a.receivedAtMs - b.receivedAtMs);
+  sequence.clear();
+  return records.map((record) => {
+    const sequenceNumber = (sequence.get(record.exporterAddress) ?? 0) + 1;
+    sequence.set(record.exporterAddress, sequenceNumber);
+    return { ...record, sequenceNumber };
+  });
 }
 
 /** Packs records into Kinesis payloads of `perPayload` records, as the collector's producer does. */

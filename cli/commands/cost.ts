@@ -8,6 +8,7 @@ interface CostOptions {
   connections: number;
   interNodeFraction: number;
   exportTimeout: number;
+  correlatorWindow: number;
   kinesis: 'on-demand' | 'provisioned';
   dynamodb: 'on-demand' | 'provisioned';
   retentionDays: number;
@@ -54,6 +55,12 @@ export function register(program: Command): void {
     )
     .option('--inter-node-fraction <f>', 'share of connections reported by two Nodes', fraction, 0.8)
     .option('--export-timeout <s>', 'Antrea agent activeFlowExportTimeout, seconds', positive, 5)
+    .option(
+      '--correlator-window <s>',
+      "the correlator's batching window, seconds (-c correlatorBatchingWindowSeconds; measured at 20)",
+      positive,
+      20,
+    )
     .option('--kinesis <mode>', 'on-demand or provisioned', capacityMode)
     .option(
       '--dynamodb <mode>',
@@ -99,6 +106,7 @@ export function register(program: Command): void {
         connections: options.connections,
         interNodeFraction: options.interNodeFraction,
         activeFlowExportTimeoutSeconds: options.exportTimeout,
+        correlatorWindowSeconds: options.correlatorWindow,
         retentionDays: options.retentionDays,
         kinesisMode: options.kinesis ?? model.DEFAULT_CLUSTER.kinesisMode,
         dynamodbMode: options.dynamodb ?? model.DEFAULT_CLUSTER.dynamodbMode,

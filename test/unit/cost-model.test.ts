@@ -1,4 +1,5 @@
 // The cost model's arithmetic, checked against figures computed by hand (each step is in the comments).
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { costBench } from '../../bench/cost.bench.ts';
 import type { BenchRow } from '../../bench/types.ts';
@@ -10,6 +11,8 @@ import {
 } from '../../cost/at-rest-model.ts';
 import {
   type Cluster,
+  correlatorUnitsPerFlowMinute,
+  correlatorWritesPerFlowMinute,
   costModel,
   dynamodbModeAdvice,
   FALLBACK_ASSUMED,
@@ -90,6 +93,7 @@ describe('costModel', () => {
     activeFlowExportTimeoutSeconds: 5,
     activeFlowRecordTimeoutSeconds: 60,
     commitIntervalSeconds: 8,
+    correlatorWindowSeconds: 20,
     kinesisMode: 'provisioned',
     dynamodbMode: 'on-demand',
     dynamodbTargetUtilisation: 0.7,
@@ -100,8 +104,11 @@ describe('costModel', () => {
     flowRecordsPerKinesisRecord: 200,
     wireBytesPerFlowRecord: 100,
     naiveBytesPerFlowRecord: 600,
-    correlatorWriteUnitsPerFlowRecord: 0.25,
-    correlatorReadUnitsPerFlowRecord: 0,
+    // 4.5 WRU per live flow per minute: 1,000 flows x 4.5 / 60 s = 75 WU/s (0.25 per record at 300/s)
+    correlatorWriteUnitsPerFlowMinuteAt5sExport: 4.5,
+    correlatorReadUnitsPerFlowMinuteAt5sExport: 0,
+    correlatorWriteUnitsPerFlowMinuteAt60sExport: 2,
+    correlatorReadUnitsPerFlowMinuteAt60sExport: 1,
     correlatorFlowRecordsPerInvocation: 10_000,
     correlatorMsPerInvocation: 500,
     correlatorMemoryMb: 1024,
@@ -142,10 +149,30 @@ describe('costModel', () => {
     expect(line('Lambda correlator').naive).toBeCloseTo(53.3954592, 6);
   });
 
-  it('prices DynamoDB writes per flow record', () => {
-    // Flowline: 777.6 M x 0.25 = 194.4 M WRU x $0.625 = 121.5; naive: 777.6 M WRU x 0.625 = 486
+  it('prices DynamoDB writes per live flow per minute (Flowline) and per flow record (naive)', () => {
+    // Flowline: 43.2 M flow-minutes x 4.5 = 194.4 M WRU x $0.625 = 121.5; naive: 777.6 M WRU x 0.625 = 486
     expect(line('DynamoDB correlator').flowline).toBeCloseTo(121.5, 6);
     expect(line('DynamoDB correlator').naive).toBeCloseTo(486, 6);
+  });
+
+  it("scales the correlator's units by the windows a flow's records reach, from the measured point of its regime", () => {
+    const at = (activeFlowExportTimeoutSeconds: number) =>
+      correlatorUnitsPerFlowMinute({ ...cluster, activeFlowExportTimeoutSeconds }, measured);
+    // within the 20 s window every window is reached: the 5 s point as measured
+    expect(at(5)).toMatchObject({ point: 5, writes: 3, write: 4.5, read: 0 });
+    expect(at(20)).toMatchObject({ point: 5, writes: 3, write: 4.5 });
+    // 60 s: the 60 s point as measured; 1 x (1 + 0.5 x (1 - 20/60)) = 4/3 writes
+    expect(at(60).point).toBe(60);
+    expect(at(60).writes).toBeCloseTo(4 / 3, 12);
+    expect(at(60).write).toBeCloseTo(2, 12);
+    expect(at(60).read).toBeCloseTo(1, 12);
+    // 120 s: 0.5 x (1 + 0.5 x (1 - 1/6)) = 0.7083 writes, scaled from the 60 s point
+    expect(at(120).write).toBeCloseTo((2 * (0.5 * (1 + 0.5 * (5 / 6)))) / (4 / 3), 12);
+    // the month at 60 s prices the 60 s point: 43.2 M flow-minutes x 2 WRU x 0.625 + 43.2 M x 1 RRU x 0.125
+    const sparse = costModel({ ...cluster, activeFlowExportTimeoutSeconds: 60 }, measured, LIST_PRICES);
+    const correlator = sparse.lines.find((l) => l.component.startsWith('DynamoDB correlator'))!;
+    expect(correlator.flowline).toBeCloseTo(43.2 * 2 * 0.625 + 43.2 * 0.125, 6);
+    expect(correlator.flowlineDetail).toContain('measured at 60 s');
   });
 
   it('prices provisioned DynamoDB at the steady load over the auto scaling target, billed by the hour', () => {
@@ -208,6 +235,40 @@ describe('costModel', () => {
   });
 });
 
+describe('correlator writes per live flow per minute', () => {
+  const writes = (exportSeconds: number, windowSeconds = 20, interNodeFraction = 0.8) =>
+    correlatorWritesPerFlowMinute({ exportSeconds, windowSeconds, interNodeFraction });
+
+  it('is one per window when agents export at least once a window', () => {
+    expect(writes(5)).toBe(3);
+    expect(writes(20)).toBe(3);
+    expect(writes(5, 60)).toBe(1);
+  });
+
+  it("counts the second Node of an inter-Node flow unless it shares the first one's window", () => {
+    expect(writes(60)).toBeCloseTo(1 + 0.8 * (2 / 3), 12);
+    expect(writes(60, 20, 0)).toBe(1);
+  });
+
+  it('lies between one and two writes per export, falling as exports grow sparser', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 600 }),
+        fc.integer({ min: 1, max: 600 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (window, extra, fraction) => {
+          const exportSeconds = window + extra;
+          const w = writes(exportSeconds, window, fraction);
+          expect(w).toBeGreaterThanOrEqual(60 / exportSeconds - 1e-12);
+          expect(w).toBeLessThanOrEqual((2 * 60) / exportSeconds + 1e-12);
+          expect(w).toBeLessThanOrEqual(60 / window + 1e-12);
+          expect(writes(exportSeconds + 1, window, fraction)).toBeLessThanOrEqual(w + 1e-12);
+        },
+      ),
+    );
+  });
+});
+
 describe('inputs from bench rows', () => {
   it('takes the first row carrying a counter and labels fallbacks', () => {
     const rows: BenchRow[] = [
@@ -242,7 +303,7 @@ describe('cost bench module', () => {
         name: 'fold',
         value: 1,
         unit: 'records/s',
-        counters: { correlatorWriteUnitsPerFlowRecord: 0.125 },
+        counters: { correlatorWriteUnitsPerFlowMinuteAt5sExport: 3.125 },
       },
     ];
     const rows = await costBench.run({ quick: true, previous });
@@ -256,8 +317,10 @@ describe('cost bench module', () => {
     ).length;
     expect(inputsRow.value).toBe(1 + ownWorkload);
     expect(inputsRow.counters!.correlatorMemoryMbFallback).toBe(FROM_DEPLOYED_SETTING);
-    expect(inputsRow.counters!.correlatorWriteUnitsPerFlowRecord).toBe(0.125);
-    expect(inputsRow.counters!.correlatorWriteUnitsPerFlowRecordFallback).toBeUndefined();
+    expect(inputsRow.counters!.correlatorWriteUnitsPerFlowMinuteAt5sExport).toBe(3.125);
+    expect(inputsRow.counters!.correlatorWriteUnitsPerFlowMinuteAt5sExportFallback).toBeUndefined();
+    // the 60 s export point, measured by the flow-state bench alone, is assumed from the schedule here
+    expect(inputsRow.counters!.correlatorWriteUnitsPerFlowMinuteAt60sExportFallback).toBe(FALLBACK_ASSUMED);
     // packing was measured on its own workload through the real packer: one 25 KB unit holds many records
     expect(inputsRow.counters!.flowRecordsPerPutUnitFallback).toBe(FALLBACK_MEASURED);
     expect(inputsRow.counters!.flowRecordsPerPutUnit).toBeGreaterThan(20);

@@ -28,6 +28,15 @@ describe('bench docs', () => {
     expect(second.measuredAt).toEqual({ a: '2026-01-01T00:00:00Z', b: '2026-02-01T00:00:00Z' });
   });
 
+  it("drops a removed module's rows when every module ran", () => {
+    const first = mergeResults(undefined, [row('gone', 'g1', 1), row('b', 'b1', 2)], '2026-01-01T00:00:00Z');
+    const partial = mergeResults(first, [row('b', 'b1', 3)], '2026-02-01T00:00:00Z');
+    expect(partial.rows.map((r) => r.name)).toEqual(['g1', 'b1']);
+    const complete = mergeResults(first, [row('b', 'b1', 3)], '2026-02-01T00:00:00Z', true);
+    expect(complete.rows.map((r) => [r.name, r.value])).toEqual([['b1', 3]]);
+    expect(complete.measuredAt).toEqual({ b: '2026-02-01T00:00:00Z' });
+  });
+
   it('renders targets as met or not, and ratios to the same-run baseline', () => {
     const table = renderMarkdownTable(
       mergeResults(
