@@ -91,15 +91,18 @@ export interface OutboxEntry {
 
 /**
  * The durable log between the exporter and its extra sinks (functions/sinks/outbox.ts): entries appended
- * in order, and per sink a cursor at the next entry it has to deliver. Appends are conditional on the head
- * (reserved concurrency 1), as for the manifest slots.
+ * in order, and per sink a cursor at the next entry it has to deliver. Exporters of several stream shards
+ * append at once: each append is atomic and conditional on the head.
  */
 export interface SinkOutboxStore {
   /** The end of the log, and the recorded cursor of each named sink (missing: none recorded). */
   positions(
     sinks: readonly string[],
   ): Promise<{ head: OutboxPosition; cursors: Map<string, OutboxPosition> }>;
-  /** Writes the entry at head.seq and moves the head past it if it is still at `head`; false if it moved. */
+  /**
+   * If the head is still at `head`: the entry at head.seq and the head past it, together (nothing of the
+   * entry is readable otherwise); false if the head moved.
+   */
   append(head: OutboxPosition, entry: Omit<OutboxEntry, 'seq' | 'startRow'>): Promise<boolean>;
   /** The entry at seq (its chunks only when withRows); undefined when it is gone. */
   entry(seq: number, withRows: boolean): Promise<OutboxEntry | undefined>;

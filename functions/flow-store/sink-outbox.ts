@@ -4,16 +4,28 @@
 //   pk "<P>head"              the end of the log: seq N (next entry), row N (rows appended so far)
 //   pk "<P>cursor#<sink>"     one sink's cursor: seq N (next entry to deliver), row N (rows before it)
 //   pk "<P><seq>"             entry header: batch S (ClickHouse dedup token), rows N, startRow N,
-//                             createdAt N, chunks N, expiresAt N (TTL: an entry no sink took in 14 days)
-//   pk "<P><seq>#<j>"         chunk j of its rows: data B (gzip'd rows, <= OUTBOX_CHUNK_BYTES)
-// with <P> = outboxPrefixOf(partition), 0 for the exporter. Only PutItem, BatchGetItem, BatchWriteItem and
-// DeleteItem (the exporter's outbox rights, lib/sinks.ts, limited to this prefix); the head and cursors are
-// small items replaced by conditional puts.
+//                             createdAt N, chunks N, chunkKey S, expiresAt N (TTL: an entry no sink took in
+//                             14 days)
+//   pk "<chunkKey><j>"        chunk j of its rows: data B (gzip'd rows, <= OUTBOX_CHUNK_BYTES); chunkKey is
+//                             "<P><seq>#<attempt>#", unique per append attempt
+// with <P> = outboxPrefixOf(partition), 0 for the exporter. Only PutItem (also inside TransactWriteItems,
+// which IAM governs by its actions), BatchGetItem, BatchWriteItem and DeleteItem (the exporter's outbox
+// rights, lib/sinks.ts, limited to this prefix); the head and cursors are small items replaced by
+// conditional puts.
+//
+// Exporters of several stream shards append to the one log at once. An append writes its chunks under
+// keys of its own, then the entry header and the head move in one transaction conditional on the head:
+// of two appends at the same seq exactly one lands, whole, and the other finds the head moved and tries
+// the next seq. (Written apart, the loser's header would overwrite the winner's, and the winner's batch
+// would reach no sink.)
+import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   PutItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { OutboxEntry, OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
 import { getItems, writeItems } from './item-batches.ts';
@@ -51,30 +63,49 @@ export class DynamoSinkOutboxStore implements SinkOutboxStore {
 
   async append(head: OutboxPosition, entry: Omit<OutboxEntry, 'seq' | 'startRow'>): Promise<boolean> {
     const key = `${this.prefix}${head.seq}`;
+    const chunkKey = `${key}#${randomUUID()}#`;
     const expiresAt = { N: String(Math.ceil(entry.createdAtMs / 1000) + ENTRY_TTL_SECONDS) };
-    // Chunks, then the entry header, then the head: an entry is in the log only once all of it is stored.
-    // A crash before the head moves leaves items the next append at this seq overwrites.
-    await writeItems(this.client, this.tableName, [
-      ...entry.chunks.map((data, j) => ({
+    // The chunks first, under this attempt's keys: an attempt that loses leaves only items its TTL removes.
+    await writeItems(
+      this.client,
+      this.tableName,
+      entry.chunks.map((data, j) => ({
         PutRequest: {
-          Item: { [ATTR.pk]: { S: `${key}#${j}` }, data: { B: data }, [ATTR.expiresAt]: expiresAt },
+          Item: { [ATTR.pk]: { S: `${chunkKey}${j}` }, data: { B: data }, [ATTR.expiresAt]: expiresAt },
         },
       })),
-      {
-        PutRequest: {
-          Item: {
-            [ATTR.pk]: { S: key },
-            batch: { S: entry.token },
-            rows: { N: String(entry.rows) },
-            startRow: { N: String(head.row) },
-            createdAt: { N: String(entry.createdAtMs) },
-            chunks: { N: String(entry.chunks.length) },
-            [ATTR.expiresAt]: expiresAt,
-          },
-        },
-      },
-    ]);
-    return this.putPosition(`${this.prefix}head`, head, { seq: head.seq + 1, row: head.row + entry.rows });
+    );
+    const header = {
+      [ATTR.pk]: { S: key },
+      batch: { S: entry.token },
+      rows: { N: String(entry.rows) },
+      startRow: { N: String(head.row) },
+      createdAt: { N: String(entry.createdAtMs) },
+      chunks: { N: String(entry.chunks.length) },
+      chunkKey: { S: chunkKey },
+      [ATTR.expiresAt]: expiresAt,
+    };
+    const next = { seq: head.seq + 1, row: head.row + entry.rows };
+    try {
+      await this.client.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: header } },
+            { Put: { TableName: this.tableName, ...this.positionPut(`${this.prefix}head`, head, next) } },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      // The head moved, or another append's transaction held it at the same moment: nothing of this one
+      // landed, and the caller appends after the head as it now reads it.
+      const lost = (error.CancellationReasons ?? []).some(
+        (reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict',
+      );
+      if (!lost) throw error;
+      return false;
+    }
   }
 
   async entry(seq: number, withRows: boolean): Promise<OutboxEntry | undefined> {
@@ -112,19 +143,22 @@ export class DynamoSinkOutboxStore implements SinkOutboxStore {
     );
   }
 
+  /** The conditional put of a position item: it replaces the item if still at `from` (undefined: absent). */
+  private positionPut(pk: string, from: OutboxPosition | undefined, to: OutboxPosition) {
+    const names: Record<string, string> = from ? { '#pk': ATTR.pk, '#seq': 'seq' } : { '#pk': ATTR.pk };
+    return {
+      Item: { [ATTR.pk]: { S: pk }, seq: { N: String(to.seq) }, row: { N: String(to.row) } },
+      ConditionExpression: from ? 'attribute_not_exists(#pk) OR #seq = :seq' : 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: from ? { ':seq': { N: String(from.seq) } } : undefined,
+    };
+  }
+
   /** Replaces a position item if it is still at `from` (undefined: absent); false if it moved. */
   private async putPosition(pk: string, from: OutboxPosition | undefined, to: OutboxPosition) {
     try {
       await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: { [ATTR.pk]: { S: pk }, seq: { N: String(to.seq) }, row: { N: String(to.row) } },
-          ConditionExpression: from
-            ? 'attribute_not_exists(#pk) OR #seq = :seq'
-            : 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: from ? { '#pk': ATTR.pk, '#seq': 'seq' } : { '#pk': ATTR.pk },
-          ExpressionAttributeValues: from ? { ':seq': { N: String(from.seq) } } : undefined,
-        }),
+        new PutItemCommand({ TableName: this.tableName, ...this.positionPut(pk, from, to) }),
       );
       return true;
     } catch (error) {
@@ -139,5 +173,7 @@ function positionOf(item: Record<string, AttributeValue>): OutboxPosition {
 }
 
 function chunkKeysOf(key: string, header: Record<string, AttributeValue>): string[] {
-  return Array.from({ length: Number(header.chunks?.N ?? 0) }, (_, j) => `${key}#${j}`);
+  // Entries appended before chunk keys were per attempt keep their chunks at "<key>#<j>".
+  const chunkKey = header.chunkKey?.S ?? `${key}#`;
+  return Array.from({ length: Number(header.chunks?.N ?? 0) }, (_, j) => `${chunkKey}${j}`);
 }

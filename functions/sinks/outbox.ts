@@ -16,6 +16,12 @@ import type { OutboxPosition, SinkOutboxStore } from '../../core/flow-state/port
 import { decodeManifestRows, encodeManifestRows, type PendingRow } from '../exporter/batch.ts';
 import { type ExportedBatch, NO_SINK_COLUMNS } from './exported-row.ts';
 
+/**
+ * Appends of one batch before it fails (and the stream delivers it again): each lost only to another
+ * exporter's append landing first, so a few cover the stream shards appending at once.
+ */
+const APPEND_ATTEMPTS = 8;
+
 export interface BatchSink {
   /** For logs and metric dimensions, e.g. "IPFIX tcp://collector:4739" or "s3://bucket/prefix". */
   readonly name: string;
@@ -205,11 +211,8 @@ export class SinkOutbox {
 
   private async appendNow(token: string, rows: readonly PendingRow[]): Promise<void> {
     await this.load();
-    // The head as stored: an entry is written at the head before the head moves (conditionally), so an
-    // old head (this container warm again after another one appended, or an append whose answer was
-    // lost) would overwrite a stored entry, and that batch would reach no sink. One read per batch.
-    const stored = (await this.store.positions([])).head;
-    if (stored.seq > this.head.seq) this.head = stored;
+    // The head as stored (one read per batch): exporters of other stream shards append to the same log.
+    this.raiseHead((await this.store.positions([])).head);
     const entry = {
       token,
       rows: rows.length,
@@ -217,17 +220,24 @@ export class SinkOutbox {
       chunks: encodeManifestRows(rows, this.options.maxChunkBytes),
     };
     try {
-      if (!(await this.store.append(this.head, entry))) {
-        // The head moved (a write whose answer was lost, or an overlapping container): append after it.
-        this.head = (await this.store.positions([])).head;
-        if (!(await this.store.append(this.head, entry)))
-          throw new Error('the sink outbox head keeps moving');
+      // An append lands whole at the head or not at all; when the head moved (another exporter appended,
+      // or our own write whose answer was lost), append after it.
+      let at = this.head;
+      for (let attempt = 1; !(await this.store.append(at, entry)); attempt++) {
+        if (attempt >= APPEND_ATTEMPTS) throw new Error('the sink outbox head keeps moving');
+        at = (await this.store.positions([])).head;
       }
-      this.head = { seq: this.head.seq + 1, row: this.head.row + rows.length };
+      // From where it landed, not from this.head: a worker may have raised that meanwhile.
+      this.raiseHead({ seq: at.seq + 1, row: at.row + rows.length });
     } finally {
       // Also when the append failed: the head read may have found entries other containers appended.
       this.kick();
     }
+  }
+
+  /** The head only moves forward: appends and workers' reads both learn of it, in any order. */
+  private raiseHead(head: OutboxPosition): void {
+    if (head.seq > this.head.seq) this.head = head;
   }
 
   private kick(): void {
@@ -328,7 +338,7 @@ export class SinkOutbox {
       const { head, cursors } = await this.store.positions([name]);
       lane.cursor = cursors.get(name) ?? lane.cursor;
       if (head.seq > this.head.seq) {
-        this.head = head;
+        this.raiseHead(head);
         this.kick(); // the other sinks' workers too: they may have stopped at the old head
       }
       return lane.cursor.seq === to.seq && lane.cursor.row === to.row;

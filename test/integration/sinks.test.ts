@@ -803,3 +803,41 @@ describe('S3 Parquet archive', () => {
     await dispose();
   }, 120_000);
 });
+
+describe('the sinks outbox on DynamoDB Local', () => {
+  it("appends of four exporters at one head: one lands whole, the rest after it; none overwrites another's entry", async () => {
+    const { table } = await newPipelineStores(engines(), 'outbox_race', SCHEDULE);
+    const store = new DynamoSinkOutboxStore(engines().dynamodb, table);
+    const start = (await store.positions([])).head;
+    const entryOf = (i: number) => ({
+      token: `batch-${i}`,
+      rows: i + 1,
+      createdAtMs: T0,
+      chunks: [Buffer.from(`rows of batch ${i}`), Buffer.from(`more rows of batch ${i}`)],
+    });
+    const first = await Promise.all([0, 1, 2, 3].map((i) => store.append(start, entryOf(i))));
+    expect(first.filter(Boolean)).toHaveLength(1);
+    // The others append after the head as they read it, as the outbox does (concurrently again).
+    await Promise.all(
+      [0, 1, 2, 3]
+        .filter((i) => !first[i])
+        .map(async (i) => {
+          for (let attempt = 0; attempt < 20; attempt++)
+            if (await store.append((await store.positions([])).head, entryOf(i))) return;
+          throw new Error(`batch ${i} never appended`);
+        }),
+    );
+    const entries = await Promise.all([0, 1, 2, 3].map((k) => store.entry(start.seq + k, true)));
+    expect(entries.map((e) => e!.token).sort()).toEqual(['batch-0', 'batch-1', 'batch-2', 'batch-3']);
+    let row = start.row;
+    for (const entry of entries) {
+      const i = Number(entry!.token.slice('batch-'.length));
+      expect(entry!.chunks.map((c) => Buffer.from(c).toString())).toEqual(
+        entryOf(i).chunks.map((c) => c.toString()),
+      );
+      expect(entry!.startRow).toBe(row);
+      row += entry!.rows;
+    }
+    expect((await store.positions([])).head).toEqual({ seq: start.seq + 4, row });
+  });
+});

@@ -26,8 +26,9 @@ export class MemoryOutboxStore implements SinkOutboxStore {
 
   async append(head: OutboxPosition, entry: Omit<OutboxEntry, 'seq' | 'startRow'>): Promise<boolean> {
     await this.enter('append');
-    this.entries.set(head.seq, { ...entry, seq: head.seq, startRow: head.row });
+    // The entry and the head move together, conditional on the head (one transaction in DynamoDB).
     if (this.head.seq !== head.seq) return this.leave('append', false);
+    this.entries.set(head.seq, { ...entry, seq: head.seq, startRow: head.row });
     this.head = { seq: head.seq + 1, row: head.row + entry.rows };
     return this.leave('append', true);
   }
