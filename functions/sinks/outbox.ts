@@ -235,9 +235,14 @@ export class SinkOutbox {
     }
   }
 
-  /** The head only moves forward: appends and workers' reads both learn of it, in any order. */
+  /**
+   * The head only moves forward: appends and workers' reads both learn of it, in any order. Every sink's
+   * worker is kicked when it moves: one that stopped at the old head has entries again.
+   */
   private raiseHead(head: OutboxPosition): void {
-    if (head.seq > this.head.seq) this.head = head;
+    if (head.seq <= this.head.seq) return;
+    this.head = head;
+    this.kick();
   }
 
   private kick(): void {
@@ -278,6 +283,15 @@ export class SinkOutbox {
     const seq = lane.cursor.seq;
     if (lane.current?.seq !== seq) {
       lane.current = undefined;
+      // The exporters of other stream shards run this sink's worker on the same log: the stored cursor
+      // first (one read per entry), so one that delivered past it is not repeated from a stale cursor.
+      const { head, cursors } = await this.store.positions([lane.name]);
+      this.raiseHead(head);
+      const stored = cursors.get(lane.name);
+      if (stored && stored.seq > seq) {
+        lane.cursor = stored;
+        return;
+      }
       const entry = await this.store.entry(seq, true);
       if (!entry) {
         if (await this.advance(lane, { seq: seq + 1, row: lane.cursor.row }))
@@ -337,10 +351,7 @@ export class SinkOutbox {
       // Another container moved it (or our write whose answer was lost did): continue from where it is.
       const { head, cursors } = await this.store.positions([name]);
       lane.cursor = cursors.get(name) ?? lane.cursor;
-      if (head.seq > this.head.seq) {
-        this.raiseHead(head);
-        this.kick(); // the other sinks' workers too: they may have stopped at the old head
-      }
+      this.raiseHead(head);
       return lane.cursor.seq === to.seq && lane.cursor.row === to.row;
     }
     lane.cursor = to;
