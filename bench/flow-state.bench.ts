@@ -21,6 +21,7 @@ import {
   CORRELATOR_UNIT_INPUTS,
   correlatorWritesPerFlowMinute,
   DEFAULT_CLUSTER,
+  MEASURED_WINDOW_SECONDS,
   type MeasuredExportSeconds,
 } from '../cost/model.ts';
 import { correlatorSettingsOf } from '../functions/correlator/config.ts';
@@ -383,8 +384,7 @@ function pricedStreamShards(correlatorUnitsPerFlowMinute: number): number {
  */
 function costInputsOf(f: LiveFlowFigures): Record<string, number> {
   const names = CORRELATOR_UNIT_INPUTS[f.exportSeconds as MeasuredExportSeconds];
-  if (!names || f.windowSeconds !== DEFAULT_CONFIG.correlatorBatchingWindowSeconds || f.names !== 'short')
-    return {};
+  if (!names || f.windowSeconds !== MEASURED_WINDOW_SECONDS || f.names !== 'short') return {};
   return {
     [names.write]: f.correlatorWrite / f.flows / f.minutes,
     [names.read]: f.correlatorRead / f.flows / f.minutes,
@@ -508,7 +508,7 @@ export const flowStateBench: BenchModule = {
         client,
         meters,
         schedule: defaultScheduleConfig(),
-        windowSeconds: DEFAULT_CONFIG.correlatorBatchingWindowSeconds,
+        windowSeconds: MEASURED_WINDOW_SECONDS,
         exportSeconds: 60,
         flows: quick ? 60 : 200,
         warmupMinutes: 3,

@@ -287,6 +287,9 @@ export interface CostReport {
   clickhouseInsertsPerSecond: { flowline: number; naive: number };
 }
 
+/** The correlator window the flow-state bench measures the cost model's points at (the deployed one). */
+export const MEASURED_WINDOW_SECONDS = DEFAULT_CONFIG.correlatorBatchingWindowSeconds;
+
 /** The export intervals the flow-state bench measures the correlator's units at, and their input names. */
 export const CORRELATOR_UNIT_INPUTS = {
   5: {
@@ -319,20 +322,22 @@ export function correlatorWritesPerFlowMinute(o: {
 
 /**
  * The correlator's units per live flow per minute for this cluster: the measured point of the same regime
- * (agents exporting within the window, or sparser), scaled by the writes the schedule implies here against
- * there. At 5 s and 60 s exports and the deployed window, exactly the measured figures.
+ * (agents exporting within the window, or sparser), scaled by the writes the schedule implies here (the
+ * cluster's export interval and window) against there (the point's, at the deployed window). At 5 s and
+ * 60 s exports and the deployed window, exactly the measured figures.
  */
 export function correlatorUnitsPerFlowMinute(cluster: Cluster, m: MeasuredInputs) {
   const point: MeasuredExportSeconds =
     cluster.activeFlowExportTimeoutSeconds <= cluster.correlatorWindowSeconds ? 5 : 60;
-  const writes = (exportSeconds: number) =>
+  const writes = (exportSeconds: number, windowSeconds: number) =>
     correlatorWritesPerFlowMinute({
       exportSeconds,
-      windowSeconds: cluster.correlatorWindowSeconds,
+      windowSeconds,
       interNodeFraction: cluster.interNodeFraction,
     });
-  const here = writes(cluster.activeFlowExportTimeoutSeconds);
-  const scale = here / writes(point);
+  const here = writes(cluster.activeFlowExportTimeoutSeconds, cluster.correlatorWindowSeconds);
+  // The points were measured at the deployed window.
+  const scale = here / writes(point, MEASURED_WINDOW_SECONDS);
   const names = CORRELATOR_UNIT_INPUTS[point];
   return { point, writes: here, write: m[names.write] * scale, read: m[names.read] * scale };
 }

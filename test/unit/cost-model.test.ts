@@ -168,6 +168,10 @@ describe('costModel', () => {
     expect(at(60).read).toBeCloseTo(1, 12);
     // 120 s: 0.5 x (1 + 0.5 x (1 - 1/6)) = 0.7083 writes, scaled from the 60 s point
     expect(at(120).write).toBeCloseTo((2 * (0.5 * (1 + 0.5 * (5 / 6)))) / (4 / 3), 12);
+    // a 60 s window: one write a minute instead of three, from the 5 s point measured at the 20 s window
+    const wide = correlatorUnitsPerFlowMinute({ ...cluster, correlatorWindowSeconds: 60 }, measured);
+    expect(wide).toMatchObject({ point: 5, writes: 1 });
+    expect(wide.write).toBeCloseTo(4.5 / 3, 12);
     // the month at 60 s prices the 60 s point: 43.2 M flow-minutes x 2 WRU x 0.625 + 43.2 M x 1 RRU x 0.125
     const sparse = costModel({ ...cluster, activeFlowExportTimeoutSeconds: 60 }, measured, LIST_PRICES);
     const correlator = sparse.lines.find((l) => l.component.startsWith('DynamoDB correlator'))!;
