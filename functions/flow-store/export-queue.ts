@@ -4,10 +4,7 @@
 import {
   type AttributeValue,
   BatchExecuteStatementCommand,
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
   type DynamoDBClient,
-  PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import {

@@ -62,7 +62,7 @@ export async function listFlows(
     for (const item of page.Items ?? []) {
       const pk = item[ATTR.pk]?.S;
       // Only flows: the exporter's intents and the sinks' outbox share the table (a flow key holds '|').
-      if (!pk || !pk.includes('|') || !matchesFilter(pk, filter)) continue;
+      if (!pk?.includes('|') || !matchesFilter(pk, filter)) continue;
       const stored = storedFlowOf(item);
       if (live(stored)) flows.push(stored);
     }
