@@ -179,18 +179,21 @@ const smallVarintSource = `if (v < 128) {
     }`;
 
 /**
- * Source writing number field value `v` exactly as writeVarintAt does: integers below 2^28 as above, below
- * 2^35 (second timestamps) as 4 + 1 bytes, a fraction below 128 truncated (as it always was), the rest (large
- * values; anything not a safe non-negative integer becomes 0) through writeVarint.
+ * Source writing number field value `v` exactly as writeVarintAt does: integers below 2^28 as above, safe
+ * integers above as their low 28 bits in 4 bytes, then the rest (below 2^25) as above: second timestamps take
+ * 5 bytes, millisecond ones (receivedAtMs, every record) 6, without writeVarint's floating-point modulo per
+ * byte. A fraction below 128 is truncated (as it always was); the rest (anything not a safe non-negative
+ * integer becomes 0, fractions) goes through writeVarint.
  */
 const numberVarintSource = `if (v >= 0 && v < 268435456 && (v | 0) === v) {
     ${smallVarintSource}
-  } else if (v >= 268435456 && v < 34359738368 && Math.floor(v) === v) {
+  } else if (v >= 268435456 && v <= ${Number.MAX_SAFE_INTEGER} && Math.floor(v) === v) {
     h = Math.floor(v / 268435456);
     v = v - h * 268435456;
     dv.setUint32(p, (v & 127) | 128 | ((((v >> 7) & 127) | 128) << 8) | ((((v >> 14) & 127) | 128) << 16) | (((v >> 21) | 128) << 24), true);
-    dv.setUint8(p + 4, h);
-    p += 5;
+    p += 4;
+    v = h;
+    ${smallVarintSource}
   } else if (v >= 0 && v < 128) {
     dv.setUint8(p, v);
     p += 1;

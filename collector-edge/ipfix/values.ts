@@ -41,7 +41,8 @@ const textCacheView = new DataView(textCacheBytes.buffer);
 let viewedBytes: Uint8Array = textCacheBytes;
 let viewed: DataView = textCacheView;
 
-function viewOf(bytes: Uint8Array): DataView {
+/** A DataView of `bytes`: the last one made while the same bytes are read (the compiled decoders share it). */
+export function viewOf(bytes: Uint8Array): DataView {
   if (bytes !== viewedBytes) {
     viewedBytes = bytes;
     viewed = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
