@@ -115,6 +115,7 @@ export function resolveFields(specifiers: readonly FieldSpecifier[], registry: I
 const HELPERS = {
   hex: values.hex,
   text: values.text,
+  textIn: values.textIn,
   paddedText: values.paddedText,
   mac: values.mac,
   ipv4: values.ipv4,
@@ -232,7 +233,7 @@ function fixedFieldHasHint(field: TemplateField): boolean {
 
 function variableFieldExpression(field: TemplateField): string {
   // Empty strings are common in Antrea records (no policy, no egress): no call for them.
-  if (field.type === 'string') return "(l === 0 ? '' : text(b, q, l))";
+  if (field.type === 'string') return "(l === 0 ? '' : textIn(dv, b, q, l))";
   if (field.type === 'octetArray' || !field.known) return 'hex(b, q, l)';
   return `decodeValue(${JSON.stringify(field.type)}, b, q, l)`;
 }

@@ -52,10 +52,17 @@ export function viewOf(bytes: Uint8Array): DataView {
 
 /** UTF-8 text; short ASCII (the usual Kubernetes name) without a TextDecoder call. */
 export function text(bytes: Uint8Array, offset: number, length: number): string {
+  return textIn(viewOf(bytes), bytes, offset, length);
+}
+
+/**
+ * text() of `bytes` through `view`, a DataView of them (the compiled decoders pass theirs). The cache's
+ * arrays are read through locals: V8 loads and checks a module binding again at every use, loop included.
+ */
+export function textIn(view: DataView, bytes: Uint8Array, offset: number, length: number): string {
   hint = -1;
   if (length === 0) return '';
   if (length > MAX_CACHED_TEXT) return utf8.decode(bytes.subarray(offset, offset + length));
-  const view = viewOf(bytes);
   // Slot from the length and the first and last four bytes (fewer for shorter strings); the check decides.
   let hash: number;
   if (length >= 4) {
@@ -70,31 +77,9 @@ export function text(bytes: Uint8Array, offset: number, length: number): string 
     );
   }
   const slot = (Math.imul(hash ^ length, 0xc2b2ae35) >>> 19) & (TEXT_CACHE_SIZE - 1);
-  if (textCacheLength[slot] === length) {
-    const base = slot * MAX_CACHED_TEXT;
-    let same = true;
-    if (length >= 4) {
-      // Four bytes at a time, the last four overlapping where the length is not a multiple of four.
-      for (let i = 0; ; i += 4) {
-        if (i > length - 4) i = length - 4;
-        if (view.getInt32(offset + i, true) !== textCacheView.getInt32(base + i, true)) {
-          same = false;
-          break;
-        }
-        if (i === length - 4) break;
-      }
-    } else {
-      for (let i = 0; i < length; i++) {
-        if (bytes[offset + i] !== textCacheBytes[base + i]) {
-          same = false;
-          break;
-        }
-      }
-    }
-    if (same) {
-      hint = slot;
-      return textCache[slot]!;
-    }
+  if (textCacheLength[slot] === length && sameAsCached(view, bytes, offset, length, slot * MAX_CACHED_TEXT)) {
+    hint = slot;
+    return textCache[slot]!;
   }
   for (let i = 0; i < length; i++) {
     if (bytes[offset + i]! >= 0x80) return utf8.decode(bytes.subarray(offset, offset + length));
@@ -108,6 +93,27 @@ export function text(bytes: Uint8Array, offset: number, length: number): string 
   textCacheBytes.set(bytes.subarray(offset, offset + length), slot * MAX_CACHED_TEXT);
   hint = slot;
   return made;
+}
+
+/** Whether `length` bytes at `offset` equal the cached ones at `base`: four at a time from 4 bytes on. */
+function sameAsCached(
+  view: DataView,
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  base: number,
+): boolean {
+  if (length < 4) {
+    const cached = textCacheBytes;
+    for (let i = 0; i < length; i++) if (bytes[offset + i] !== cached[base + i]) return false;
+    return true;
+  }
+  const cached = textCacheView;
+  // The last four overlap the ones before where the length is not a multiple of four.
+  const last = length - 4;
+  for (let i = 0; i < last; i += 4)
+    if (view.getInt32(offset + i, true) !== cached.getInt32(base + i, true)) return false;
+  return view.getInt32(offset + last, true) === cached.getInt32(base + last, true);
 }
 
 // The same for IPv4 addresses, keyed by their 32-bit value.
@@ -127,7 +133,11 @@ export function ipv4Text(value: number): string {
   const slot = (Math.imul(value | 0, 0x9e3779b1) >>> 19) & (IPV4_CACHE_SIZE - 1);
   hint = IPV4_HINTS + slot;
   if (ipv4CacheKeys[slot] === value) return ipv4CacheText[slot]!;
-  const made = `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+  // The unspecified address as the literal: Antrea's unset Service and SNAT addresses are all zeros, and
+  // normalising compares every one with '0.0.0.0' (core/ip.ts isUnspecifiedAddress); the literal compares by
+  // identity, a string made here by its characters.
+  const made =
+    value === 0 ? '0.0.0.0' : `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
   ipv4CacheKeys[slot] = value;
   ipv4CacheText[slot] = made;
   return made;
