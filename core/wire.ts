@@ -89,6 +89,10 @@ export class WireFormatError extends Error {
 
 /** Bytes an unsigned varint of this value takes. */
 export function varintLength(value: number): number {
+  // Comparisons first: the packer asks for two of these per record (byteLength), mostly below 2^14.
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
   let length = 1;
   while (value >= 0x80) {
     value = Math.floor(value / 128);
@@ -152,57 +156,80 @@ type RecordWriter = (
   record: FlowRecord,
   builder: WireBatchBuilder,
   body: ByteWriter,
-  hints: ArrayLike<number> | undefined,
+  hints: ArrayLike<number>,
   hintOffset: number,
-  hintTable: Uint16Array | undefined,
+  hintTable: Uint16Array,
   texts: readonly string[],
-  writeVarint: typeof writeVarintAt,
 ) => void;
 
-/**
- * Source writing `v`, a non-negative integer below 2^28, as a varint at `p` with one little-endian store of
- * its (up to 4) bytes: a typed-array store costs V8 a dozen checks, so one per field instead of one per byte.
- * The record's room is reserved first (8 bytes per field), so a 4-byte store may run past the varint.
- */
+// The generated writer stores bytes one by one into the body's Buffer (a Uint8Array), not through a
+// DataView: V8's optimising compiler forgets what it knows about every object (maps, lengths) after each
+// DataView store, so each field paid its record's map check and the view's bounds again; after a typed-array
+// element store it keeps them. The record's room is reserved first (8 bytes per field).
+
+/** Source writing `v`, a non-negative integer below 2^28, as a varint at `p` (at most 4 bytes). */
 const smallVarintSource = `if (v < 128) {
-      dv.setUint8(p, v);
+      b[p] = v;
       p += 1;
     } else if (v < 16384) {
-      dv.setUint16(p, (v & 127) | 128 | ((v >> 7) << 8), true);
+      b[p] = (v & 127) | 128;
+      b[p + 1] = v >> 7;
       p += 2;
     } else if (v < 2097152) {
-      dv.setUint32(p, (v & 127) | 128 | ((((v >> 7) & 127) | 128) << 8) | ((v >> 14) << 16), true);
+      b[p] = (v & 127) | 128;
+      b[p + 1] = ((v >> 7) & 127) | 128;
+      b[p + 2] = v >> 14;
       p += 3;
     } else {
-      dv.setUint32(p, (v & 127) | 128 | ((((v >> 7) & 127) | 128) << 8) | ((((v >> 14) & 127) | 128) << 16) | ((v >> 21) << 24), true);
+      b[p] = (v & 127) | 128;
+      b[p + 1] = ((v >> 7) & 127) | 128;
+      b[p + 2] = ((v >> 14) & 127) | 128;
+      b[p + 3] = v >> 21;
       p += 4;
     }`;
 
 /**
- * Source writing number field value `v` exactly as writeVarintAt does: integers below 2^28 as above, safe
- * integers above as their low 28 bits in 4 bytes, then the rest (below 2^25) as above: second timestamps take
- * 5 bytes, millisecond ones (receivedAtMs, every record) 6, without writeVarint's floating-point modulo per
- * byte. A fraction below 128 is truncated (as it always was); the rest (anything not a safe non-negative
- * integer becomes 0, fractions) goes through writeVarint.
+ * Source writing number field value `v` exactly as writeVarintAt does: integers below 2^28 as above, those
+ * below 2^31 (second timestamps) in 5 bytes with integer operations, larger safe integers as their low 28 bits
+ * in 4 bytes, then the rest (below 2^25) as above: millisecond timestamps (receivedAtMs, every record) take 6,
+ * without writeVarint's floating-point modulo per byte. A fraction below 128 is truncated (as it always was); whatever else writeVarintAt would write as 0
+ * (negative, NaN, a fraction from 128 on, above 2^53 - 1) is a single 0 byte here, without a call.
  */
-const numberVarintSource = `if (v >= 0 && v < 268435456 && (v | 0) === v) {
-    ${smallVarintSource}
+const numberVarintSource = `if ((v | 0) === v && v >= 0) {
+    if (v < 268435456) {
+      ${smallVarintSource}
+    } else {
+      b[p] = (v & 127) | 128;
+      b[p + 1] = ((v >> 7) & 127) | 128;
+      b[p + 2] = ((v >> 14) & 127) | 128;
+      b[p + 3] = ((v >> 21) & 127) | 128;
+      b[p + 4] = v >>> 28;
+      p += 5;
+    }
   } else if (v >= 268435456 && v <= ${Number.MAX_SAFE_INTEGER} && Math.floor(v) === v) {
     h = Math.floor(v / 268435456);
     v = v - h * 268435456;
-    dv.setUint32(p, (v & 127) | 128 | ((((v >> 7) & 127) | 128) << 8) | ((((v >> 14) & 127) | 128) << 16) | (((v >> 21) | 128) << 24), true);
+    b[p] = (v & 127) | 128;
+    b[p + 1] = ((v >> 7) & 127) | 128;
+    b[p + 2] = ((v >> 14) & 127) | 128;
+    b[p + 3] = (v >> 21) | 128;
     p += 4;
     v = h;
     ${smallVarintSource}
-  } else if (v >= 0 && v < 128) {
-    dv.setUint8(p, v);
+  } else {
+    b[p] = v >= 0 && v < 128 ? v : 0;
     p += 1;
-  } else p = writeVarint(b, p, v);`;
+  }`;
 
 /** Seed of the string-table hash: per process, so input cannot be made to collide on purpose. */
 const STRING_HASH_SEED = (Math.random() * 0x100000000) >>> 0;
 /** Probing beyond this means colliding strings: the builder switches to a Map for the rest of its batch. */
 const MAX_PROBES = 64;
+
+/** The string hints of a record added without any: none (-1) for each string field. */
+const NO_HINTS: ArrayLike<number> = new Int32Array(WIRE_STRING_FIELDS.length).fill(-1);
+/** The hint table then: never read (a hint of -1 skips it), but of the same type as a real one. */
+const NO_HINT_TABLE = new Uint16Array(0);
 
 /** Slots of a builder's hint table (hints are folded into it; a collision only costs a lookup by content). */
 const HINT_SLOTS = 4096;
@@ -210,9 +237,11 @@ const HINT_SHIFT = 32 - Math.log2(HINT_SLOTS);
 const HINT_MIX = 0x9e3779b1;
 
 // Generated once with direct property reads: a loop over field names costs several times more, and the
-// collector encodes every flow record it receives. The strings are looked up first (empty ones, most of
-// them, are index 0; a hinted one found under its hint without a call), so that writing needs no calls but
-// for large numbers.
+// collector encodes every flow record it receives. The strings are looked up first: empty ones (most of
+// them) are index 0, a hinted one is found under its hint. Those lookups make no calls, so that V8 keeps the
+// record's, the hints' and the tables' checks from one field to the next; strings not found so (new to the
+// batch, or without a hint) are interned afterwards, in field order (the table's order is the same as one
+// lookup after the other would give). Writing makes no calls either.
 const writeRecordFields = new Function(
   'r',
   'w',
@@ -221,25 +250,32 @@ const writeRecordFields = new Function(
   'o',
   'hintTable',
   'texts',
-  'writeVarint',
-  `let v, h, x;
+  `let v, h, x, missed = false;
+  // Read once before any field's branch: V8 then checks the hints', the hint table's and the string table's
+  // types once here, not again in every non-empty field's branch.
+  h = hints[o];
+  x = hintTable.length;
+  x = texts.length;
 ${stringFields
   .map(
     (field, k) => `  v = r.${field};
   let s${k} = 0;
   if (v.length !== 0) {
-    if (hints === undefined) s${k} = w.intern(v, -1);
+    h = hints[o + ${k}];
+    x = h < 0 ? -1 : hintTable[Math.imul(h, ${HINT_MIX}) >>> ${HINT_SHIFT}] - 1;
+    if (x >= 0 && texts[x] === v) s${k} = x;
     else {
-      h = hints[o + ${k}];
-      x = h < 0 ? -1 : hintTable[Math.imul(h, ${HINT_MIX}) >>> ${HINT_SHIFT}] - 1;
-      s${k} = x >= 0 && texts[x] === v ? x : w.intern(v, h);
+      s${k} = -1;
+      missed = true;
     }
   }`,
   )
   .join('\n')}
+  if (missed) {
+${stringFields.map((field, k) => `    if (s${k} < 0) s${k} = w.intern(r.${field}, hints[o + ${k}]);`).join('\n')}
+  }
   body.ensure(${MAX_RECORD_FIELD_BYTES});
   const b = body.buffer;
-  const dv = body.view;
   let p = body.length;
 ${WIRE_FIELDS_V1.map(([field, kind]) =>
   kind === 'string'
@@ -318,8 +354,13 @@ export class WireBatchBuilder {
    * string in the table: the encoding is the same with or without them.
    */
   add(record: FlowRecord, hints?: ArrayLike<number>, hintOffset = 0): void {
-    if (hints !== undefined) this.hintIndex ??= new Uint16Array(HINT_SLOTS);
-    writeRecordFields(record, this, this.body, hints, hintOffset, this.hintIndex, this.texts, writeVarintAt);
+    if (hints === undefined) {
+      // No hints: every string is interned by its text (a hint of -1 never reads the hint table).
+      writeRecordFields(record, this, this.body, NO_HINTS, 0, NO_HINT_TABLE, this.texts);
+    } else {
+      this.hintIndex ??= new Uint16Array(HINT_SLOTS);
+      writeRecordFields(record, this, this.body, hints, hintOffset, this.hintIndex, this.texts);
+    }
     this.count++;
   }
 
