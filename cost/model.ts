@@ -140,6 +140,16 @@ export interface MeasuredInputs {
   clickhouseCompressedBytesPerRow: number;
 }
 
+/** The correlator window the flow-state bench measures the cost model's points at (the deployed one). */
+export const MEASURED_WINDOW_SECONDS = DEFAULT_CONFIG.correlatorBatchingWindowSeconds;
+
+/** Writes per live flow per minute the schedule implies at a 60 s export: the assumed 60 s point. */
+const WRITES_AT_60S_EXPORT = correlatorWritesPerFlowMinute({
+  exportSeconds: 60,
+  windowSeconds: MEASURED_WINDOW_SECONDS,
+  interNodeFraction: DEFAULT_CLUSTER.interNodeFraction,
+});
+
 /**
  * Inputs no benchmark in this run measured fall back to these, each with its basis; the cost bench labels
  * them "assumption" and `flowline cost` prints the basis. Packing and the in-batch fold ratio are never
@@ -152,19 +162,11 @@ export const ASSUMED_INPUTS: Partial<Record<InputName, { value: number; basis: s
     basis: 'one sequential UpdateItem per record at about 6 ms, reference §3.1',
   },
   correlatorWriteUnitsPerFlowMinuteAt60sExport: {
-    value: correlatorWritesPerFlowMinute({
-      exportSeconds: 60,
-      windowSeconds: DEFAULT_CLUSTER.correlatorWindowSeconds,
-      interNodeFraction: DEFAULT_CLUSTER.interNodeFraction,
-    }),
+    value: WRITES_AT_60S_EXPORT,
     basis: 'one 1-WRU write per correlator window a record of the flow reaches (items under 1 KB)',
   },
   correlatorReadUnitsPerFlowMinuteAt60sExport: {
-    value: correlatorWritesPerFlowMinute({
-      exportSeconds: 60,
-      windowSeconds: DEFAULT_CLUSTER.correlatorWindowSeconds,
-      interNodeFraction: DEFAULT_CLUSTER.interNodeFraction,
-    }),
+    value: WRITES_AT_60S_EXPORT,
     basis: 'one consistent 1-RRU read before each write',
   },
   exportReadUnitsPerRow: {
@@ -286,9 +288,6 @@ export interface CostReport {
   ratio: number;
   clickhouseInsertsPerSecond: { flowline: number; naive: number };
 }
-
-/** The correlator window the flow-state bench measures the cost model's points at (the deployed one). */
-export const MEASURED_WINDOW_SECONDS = DEFAULT_CONFIG.correlatorBatchingWindowSeconds;
 
 /** The export intervals the flow-state bench measures the correlator's units at, and their input names. */
 export const CORRELATOR_UNIT_INPUTS = {

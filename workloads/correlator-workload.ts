@@ -148,22 +148,19 @@ export function generateRecords(options: WorkloadOptions): FlowRecord[] {
   const phaseRandom = seededRandom(options.seed + 1);
   const subnet = options.subnet ?? 1;
   const reporters: Reporter[] = [];
+  const reporter = (template: FlowRecord, exporter: string): Reporter => ({
+    template,
+    exporter,
+    packets: 0,
+    octets: 0,
+    phaseSeconds: options.phases === 'spread' ? Math.floor(phaseRandom() * options.intervalSeconds) : 0,
+  });
   for (let i = 0; i < options.flows; i++) {
     const inter = random() < options.interNodeShare;
     const { src, dst } = flowTemplate(i, subnet, inter, options.names ?? 'short');
-    const phase = () =>
-      options.phases === 'spread' ? Math.floor(phaseRandom() * options.intervalSeconds) : 0;
-    const reporter = (template: FlowRecord, exporter: string): Reporter => ({
-      template,
-      exporter,
-      packets: 0,
-      octets: 0,
-      phaseSeconds: phase(),
-    });
     reporters.push(reporter(src, `192.168.${i % 8}.1`));
     if (inter) reporters.push(reporter(dst, `192.168.${(i + 1) % 8}.1`));
   }
-  const sequence = new Map<string, number>();
   const records: FlowRecord[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     const order = reporters.map((_reporter, i) => [random(), i] as const).sort((a, b) => a[0] - b[0]);
@@ -174,14 +171,12 @@ export function generateRecords(options: WorkloadOptions): FlowRecord[] {
       reporter.packets += packets;
       reporter.octets += octets;
       const end = options.startSeconds + round * options.intervalSeconds + reporter.phaseSeconds;
-      const seq = (sequence.get(reporter.exporter) ?? 0) + 1;
-      sequence.set(reporter.exporter, seq);
       records.push({
         ...reporter.template,
         exporterAddress: reporter.exporter,
         observationDomainId: 1,
         exportTime: end,
-        sequenceNumber: seq,
+        sequenceNumber: 0, // numbered below, in arrival order
         receivedAtMs: end * 1000 + 20,
         flowStartSeconds: options.startSeconds,
         flowEndSeconds: end,
@@ -196,16 +191,15 @@ export function generateRecords(options: WorkloadOptions): FlowRecord[] {
       });
     }
   }
-  if (options.phases !== 'spread') return records;
-  // Spread phases interleave the rounds: arrival order again (a stable sort), each exporter's sequence
-  // numbers counting up in it.
-  records.sort((a, b) => a.receivedAtMs - b.receivedAtMs);
-  sequence.clear();
-  return records.map((record) => {
-    const sequenceNumber = (sequence.get(record.exporterAddress) ?? 0) + 1;
-    sequence.set(record.exporterAddress, sequenceNumber);
-    return { ...record, sequenceNumber };
-  });
+  // Spread phases interleave the rounds: arrival order again (a stable sort; aligned records are in it).
+  if (options.phases === 'spread') records.sort((a, b) => a.receivedAtMs - b.receivedAtMs);
+  // Each exporter's sequence numbers count up in arrival order.
+  const sequence = new Map<string, number>();
+  for (const record of records) {
+    record.sequenceNumber = (sequence.get(record.exporterAddress) ?? 0) + 1;
+    sequence.set(record.exporterAddress, record.sequenceNumber);
+  }
+  return records;
 }
 
 /** Packs records into Kinesis payloads of `perPayload` records, as the collector's producer does. */
