@@ -91,7 +91,12 @@ export class DynamoSinkOutboxStore implements SinkOutboxStore {
         new TransactWriteItemsCommand({
           TransactItems: [
             { Put: { TableName: this.tableName, Item: header } },
-            { Put: { TableName: this.tableName, ...this.positionPut(`${this.prefix}head`, head, next) } },
+            {
+              Put: {
+                TableName: this.tableName,
+                ...this.conditionalPositionPut(`${this.prefix}head`, head, next),
+              },
+            },
           ],
         }),
       );
@@ -144,7 +149,7 @@ export class DynamoSinkOutboxStore implements SinkOutboxStore {
   }
 
   /** The conditional put of a position item: it replaces the item if still at `from` (undefined: absent). */
-  private positionPut(pk: string, from: OutboxPosition | undefined, to: OutboxPosition) {
+  private conditionalPositionPut(pk: string, from: OutboxPosition | undefined, to: OutboxPosition) {
     const names: Record<string, string> = from ? { '#pk': ATTR.pk, '#seq': 'seq' } : { '#pk': ATTR.pk };
     return {
       Item: { [ATTR.pk]: { S: pk }, seq: { N: String(to.seq) }, row: { N: String(to.row) } },
@@ -158,7 +163,7 @@ export class DynamoSinkOutboxStore implements SinkOutboxStore {
   private async putPosition(pk: string, from: OutboxPosition | undefined, to: OutboxPosition) {
     try {
       await this.client.send(
-        new PutItemCommand({ TableName: this.tableName, ...this.positionPut(pk, from, to) }),
+        new PutItemCommand({ TableName: this.tableName, ...this.conditionalPositionPut(pk, from, to) }),
       );
       return true;
     } catch (error) {
