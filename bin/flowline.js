@@ -38,7 +38,20 @@ if (major < REQUIRED_MAJOR) {
 }
 
 async function run() {
-  const { register } = await import('tsx/esm/api');
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch (error) {
+    // Without node_modules (a clone before `npm ci`) there is no tsx: say so in one line, not a stack trace.
+    const missing = error && error.code === 'ERR_MODULE_NOT_FOUND';
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    process.stderr.write(
+      missing
+        ? `flowline: dependencies are not installed; run \`npm ci\` in ${root}\n`
+        : `flowline: cannot load the TypeScript loader: ${error?.message ?? error}\n`,
+    );
+    process.exit(2);
+  }
   register();
   await import('../cli/main.ts');
 }

@@ -3,7 +3,7 @@
 // trace, and the documented exit code (2 usage, 1 run time; docs/cli.md). `flowline flows` finding its table
 // from a running local mode (the endpoints file) is checked against DynamoDB Local.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,12 +37,12 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, TMPDIR: sandbox, HOME: sandbox, ...extra };
 }
 
-function flowline(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<Run> {
+function flowline(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), cwd = ROOT): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['bin/flowline.js', ...args],
-      { cwd: ROOT, env, timeout: 90_000 },
+      { cwd, env, timeout: 90_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -238,6 +238,17 @@ describe('flowline: run-time errors exit 1 with one line', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^flowline decode: cannot read/);
     expect(run.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe('flowline in a checkout without its dependencies', () => {
+  it('says to run npm ci, in one line, exit 2', async () => {
+    // bin/flowline.js alone, as in a clone before `npm ci`: no node_modules beside it, so no tsx.
+    const checkout = mkdtempSync(join(sandbox, 'checkout-'));
+    mkdirSync(join(checkout, 'bin'));
+    copyFileSync(join(ROOT, 'bin/flowline.js'), join(checkout, 'bin/flowline.js'));
+    const run = await flowline(['cost'], cleanEnv(), checkout);
+    expectOneLine(run, '', 2, /dependencies are not installed; run `npm ci` in /);
   });
 });
 
