@@ -25,7 +25,10 @@ export interface ReadResult {
 }
 
 export interface FlowStore {
-  /** Strongly consistent read of the given keys; absent keys are missing from the map. */
+  /**
+   * The stored flows of the given keys; absent keys are missing from the map. May be stale (an eventually
+   * consistent read): callers write only conditionally on the version read and fold again on a refusal.
+   */
   read(keys: readonly string[]): Promise<ReadResult>;
   /** Writes `state` as the next version if the item is still at expectedVersion (undefined = absent). */
   write(

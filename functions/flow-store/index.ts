@@ -36,7 +36,7 @@
 //
 // GSI DUE_INDEX_NAME "byDueAt": partition dueShard, sort nextExportAt, KEYS_ONLY. The index is written only
 // when its key moves. The ticker queries every shard it owns with `dueShard = :s AND nextExportAt <= :now`,
-// reads those items (BatchGetItem, ConsistentRead) and writes each back conditionally on `v`.
+// reads those items (BatchGetItem, eventually consistent) and writes each back conditionally on `v`.
 // LAZY KEY (core/flow-state/advance.ts indexKeyOf): a live flow's key is its exact next due time plus a slack
 // (INDEX_SLACK_SECONDS, 20 min), kept by the correlator's writes until it is within INDEX_MARGIN_SECONDS
 // (2 min) of their time: one index move (2 write units) per flow per 18 minutes instead of one per export.

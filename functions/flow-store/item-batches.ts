@@ -1,5 +1,5 @@
-// Batched item reads and writes by pk, with DynamoDB's unprocessed items retried: what the sinks' outbox
-// (sink-outbox.ts) stores its chunked payloads with.
+// Batched item reads and writes by pk, with DynamoDB's unprocessed items retried: what the flow store
+// (store.ts) reads flows with and the sinks' outbox (sink-outbox.ts) stores its chunked payloads with.
 import {
   type AttributeValue,
   BatchGetItemCommand,
@@ -28,7 +28,7 @@ export async function writeItems(
     let pending: WriteRequest[] | undefined = items;
     for (let attempt = 0; pending && pending.length > 0; attempt++) {
       if (attempt >= ATTEMPTS) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed`);
-      if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
+      if (attempt > 0) await pause(backoffMs(attempt));
       const out: BatchWriteItemCommandOutput = await client.send(
         new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }),
       );
@@ -37,31 +37,55 @@ export async function writeItems(
   }
 }
 
-/** Strongly consistent reads of the given pks; absent items are missing from the map. */
+export interface GetItemsOptions {
+  /**
+   * false: eventually consistent, half the read units. Only for readers whose every write is conditional
+   * on what they read, so a stale item costs a refused write and a retry, never a wrong one.
+   */
+  consistentRead?: boolean;
+  /** Told the read units of each request (asks DynamoDB to return them). */
+  onConsumedReadUnits?: (units: number) => void;
+}
+
+/**
+ * Reads of the given pks, 100 to a request, the requests at once; keys DynamoDB leaves unprocessed are
+ * asked again with backoff. Absent items are missing from the map. Strongly consistent unless told not.
+ */
 export async function getItems(
   client: DynamoDBClient,
   tableName: string,
   keys: readonly string[],
+  { consistentRead = true, onConsumedReadUnits }: GetItemsOptions = {},
 ): Promise<Map<string, Record<string, AttributeValue>>> {
   const found = new Map<string, Record<string, AttributeValue>>();
-  for (const chunk of chunksOf([...keys], BATCH_GET_LIMIT)) {
+  const readChunk = async (chunk: string[]) => {
     let pending: Array<Record<string, AttributeValue>> | undefined = chunk.map((pk) => ({
       [ATTR.pk]: { S: pk },
     }));
     for (let attempt = 0; pending && pending.length > 0; attempt++) {
       if (attempt >= ATTEMPTS) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
-      if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
+      if (attempt > 0) await pause(backoffMs(attempt));
       const out: BatchGetItemCommandOutput = await client.send(
-        new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+        new BatchGetItemCommand({
+          RequestItems: { [tableName]: { Keys: pending, ConsistentRead: consistentRead } },
+          ...(onConsumedReadUnits && { ReturnConsumedCapacity: 'TOTAL' }),
+        }),
       );
+      for (const consumed of out.ConsumedCapacity ?? []) onConsumedReadUnits?.(consumed.CapacityUnits ?? 0);
       for (const item of out.Responses?.[tableName] ?? []) {
         const pk = item[ATTR.pk]?.S;
         if (pk) found.set(pk, item);
       }
       pending = out.UnprocessedKeys?.[tableName]?.Keys;
     }
-  }
+  };
+  await Promise.all(chunksOf([...keys], BATCH_GET_LIMIT).map(readChunk));
   return found;
+}
+
+/** Exponential backoff with jitter before retry `attempt` of what DynamoDB left unprocessed. */
+function backoffMs(attempt: number): number {
+  return Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
 }
 
 export function pause(ms: number): Promise<void> {

@@ -1,19 +1,13 @@
 // The DynamoDB adapter of the flow store port (core/flow-state/ports.ts) the correlator depends on.
 import {
-  BatchGetItemCommand,
-  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { chunksOf } from '../../core/concurrency.ts';
 import type { FlowStore, ReadResult, WriteExtras, WriteResult } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig, StoredFlow } from '../../core/flow-state/state.ts';
-import { conditionalWriteOf, type FlowItem, storedFlowOf } from './marshal.ts';
-import { ATTR } from './schema.ts';
-
-const BATCH_GET_LIMIT = 100;
-const UNPROCESSED_RETRIES = 8;
+import { getItems } from './item-batches.ts';
+import { conditionalWriteOf, storedFlowOf } from './marshal.ts';
 
 export class DynamoFlowStore implements FlowStore {
   constructor(
@@ -22,31 +16,25 @@ export class DynamoFlowStore implements FlowStore {
     private readonly config: ScheduleConfig,
   ) {}
 
+  /**
+   * Eventually consistent (half the read units of a strong read): every write of a flow is conditional on
+   * the version read, and a refused one hands back the stored item (ALL_OLD), so a stale read costs one
+   * refused write and a retry on the current item, never a wrong state. Staleness lasts about a second;
+   * an item is written about once per correlator window.
+   */
   async read(keys: readonly string[]): Promise<ReadResult> {
-    const flows = new Map<string, StoredFlow>();
     let consumedReadUnits = 0;
-    await Promise.all(
-      chunksOf(keys, BATCH_GET_LIMIT).map(async (chunk) => {
-        let pending: FlowItem[] | undefined = chunk.map((pk) => ({ [ATTR.pk]: { S: pk } }));
-        for (let attempt = 0; pending && pending.length > 0; attempt++) {
-          if (attempt > UNPROCESSED_RETRIES)
-            throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
-          if (attempt > 0) await backoff(attempt);
-          const out: BatchGetItemCommandOutput = await this.client.send(
-            new BatchGetItemCommand({
-              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
-              ReturnConsumedCapacity: 'TOTAL',
-            }),
-          );
-          for (const c of out.ConsumedCapacity ?? []) consumedReadUnits += c.CapacityUnits ?? 0;
-          for (const item of out.Responses?.[this.tableName] ?? []) {
-            const stored = storedFlowOf(item);
-            flows.set(stored.state.flow.flowKey, stored);
-          }
-          pending = out.UnprocessedKeys?.[this.tableName]?.Keys;
-        }
-      }),
-    );
+    const items = await getItems(this.client, this.tableName, keys, {
+      consistentRead: false,
+      onConsumedReadUnits: (units) => {
+        consumedReadUnits += units;
+      },
+    });
+    const flows = new Map<string, StoredFlow>();
+    for (const item of items.values()) {
+      const stored = storedFlowOf(item);
+      flows.set(stored.state.flow.flowKey, stored);
+    }
     return { flows, consumedReadUnits };
   }
 
@@ -79,9 +67,4 @@ export class DynamoFlowStore implements FlowStore {
       throw error;
     }
   }
-}
-
-function backoff(attempt: number): Promise<void> {
-  const ms = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,5 +1,6 @@
 // The flow table's semantics in memory, for property tests that run thousands of pipelines: the
-// ExportQueue port (core/flow-state/ports.ts) with DynamoDB's conditional-write behaviour, a ticker's view
+// ExportQueue port (core/flow-state/ports.ts) with DynamoDB's conditional-write behaviour and, when asked,
+// its stale reads, a ticker's view
 // of the due shards (as functions/flow-store/export-queue.ts partitions them), every state stored as the real
 // item encoding (flowItemOf / storedFlowOf), the table's change feed (DynamoDB Streams, NEW_IMAGE), and a
 // fault hook before each operation. The integration tests run the same code against DynamoDB Local.
@@ -29,6 +30,13 @@ export class MemoryFlowTable implements ExportQueue {
    * order (so in order per item).
    */
   readonly changes: FlowItem[] = [];
+  /**
+   * DynamoDB's eventually consistent reads: when this says so for a key, read() returns the item as it was
+   * before its latest write (missing before its first).
+   */
+  staleRead: (key: string) => boolean = () => false;
+  /** Each written key's item before its latest write (undefined: it had none). */
+  private readonly before = new Map<string, FlowItem | undefined>();
   private readonly shards: Set<string>;
 
   /** `partition`: the due shards a ticker of N sees (functions/flow-store/export-queue.ts). */
@@ -43,7 +51,7 @@ export class MemoryFlowTable implements ExportQueue {
     this.beforeOperation('read');
     const flows = new Map();
     for (const key of keys) {
-      const item = this.items.get(key);
+      const item = this.before.has(key) && this.staleRead(key) ? this.before.get(key) : this.items.get(key);
       if (item) flows.set(key, storedFlowOf(item));
     }
     return { flows, consumedReadUnits: 0 };
@@ -79,6 +87,7 @@ export class MemoryFlowTable implements ExportQueue {
     }
     const version = (expectedVersion ?? 0) + 1;
     const item = flowItemOf(state, version, nowMs, this.config, extras);
+    this.before.set(key, current);
     this.items.set(key, item);
     this.changes.push(structuredClone(item));
     return { ok: true, version, consumedWriteUnits: 1 };

@@ -1,6 +1,8 @@
 // Exactly once in the stream export model (docs/flow-state-and-scale-out.md): random flows whose records
 // reach the real correlator in random order, with duplicates, random Kinesis batch splits and correlator
-// crashes mid-batch; the real ticker closing idle flows (its writes failing now and then); and the real
+// crashes mid-batch; stale reads (an item as it was before its latest write, as DynamoDB's eventually
+// consistent reads may return) for the correlator and the ticker; the real ticker closing idle flows (its
+// writes failing now and then); and the real
 // exporter reading the table's change feed (four stream shards, items hashed to them, in order per item)
 // with crashes at every step: its intent read failing, its intent write refused or stored with the answer
 // lost, ClickHouse refusing the insert or writing it and losing the acknowledgement; a failed batch is
@@ -162,6 +164,8 @@ const scenario = fc.record({
   /** The lazy due-index key's slack and margin, in the scenario's short timescale. */
   slackMs: fc.integer({ min: 0, max: 400 }),
   marginMs: fc.integer({ min: 0, max: 100 }),
+  /** Which reads of the correlator and the ticker see an item before its latest write, in turn. */
+  staleReads: fc.array(fc.boolean(), { minLength: 16, maxLength: 16 }),
 });
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
@@ -170,11 +174,6 @@ function hasOpenFlows(table: MemoryFlowTable): boolean {
   return [...table.items.values()].some((item) => item[ATTR.nextExportAt] !== undefined);
 }
 
-/**
- * `redeliverSuccessful`: whether a successful batch may be delivered again (Lambda's rare duplicate
- * delivery). Its replay hands the batch to the sinks again (at least once), so runs that count every sink
- * drop against a missing row leave it out, as they leave out the sinks' own duplicating faults.
- */
 /**
  * `redeliverSuccessful`: a successful stream batch delivered again now and then (its token appended to the
  * outbox twice); `exportersAtOnce`: the final drain runs one exporter per stream shard at once, their
@@ -195,6 +194,8 @@ async function runScenario(
   deliveries.sort((a, b) => a.at - b.at);
 
   const table = new MemoryFlowTable(CONFIG);
+  let reads = 0;
+  table.staleRead = () => s.staleReads[reads++ % s.staleReads.length]!;
   const sink = new DedupSink();
   const intents = new MemoryIntentStore();
   const stream = new StreamShards(table);
