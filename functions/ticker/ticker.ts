@@ -4,7 +4,8 @@
 // ticker applies every step due by now, each at its due time, and writes the flow back conditionally with
 // the rows those steps closed and the exact next due time: the table's stream takes the rows to the
 // exporter, as it does the correlator's. The ticker reads and writes only flows that fell idle; it never
-// touches ClickHouse. A write that loses to the correlator is left: the correlator advanced that flow.
+// touches ClickHouse. A write that is refused (the correlator wrote the flow meanwhile, or the ticker's read
+// was stale) is made once more from the item the refusal hands back, if that is still due.
 import { chunksOf, forEachLimited } from '../../core/concurrency.ts';
 import { advanceSchedule } from '../../core/flow-state/advance.ts';
 import {
@@ -12,7 +13,14 @@ import {
   type ExportQueue,
   MAX_WRITES_PER_BATCH,
 } from '../../core/flow-state/ports.ts';
-import { isExpired, nextExportAtOf, type ScheduleConfig } from '../../core/flow-state/state.ts';
+import {
+  isExpired,
+  nextExportAtOf,
+  type ScheduleConfig,
+  type StoredFlow,
+} from '../../core/flow-state/state.ts';
+
+type TickerWrite = ExistingItemWrite & { closes: boolean; incomplete: number };
 
 export interface TickerOptions {
   schedule: ScheduleConfig;
@@ -32,7 +40,7 @@ export interface TickReport {
   rowsClosed: number;
   incompleteRows: number;
   closedFlows: number;
-  /** Writes that lost to another writer (the correlator advanced the flow meanwhile). */
+  /** Writes refused (the correlator wrote the flow meanwhile, or the read was stale); each retried once. */
   conflicts: number;
   durationMs: number;
   /** Now minus the due time of the oldest flow still due after the round (0 when none); unset if unknown. */
@@ -86,37 +94,65 @@ export class Ticker {
   }
 
   private async advanceDue(now: number, report: TickReport): Promise<void> {
-    const { schedule, maxFlowsPerRound, writeConcurrency } = this.options;
+    const { maxFlowsPerRound } = this.options;
     const keys = await this.queue.dueKeys(now, maxFlowsPerRound);
     if (keys.length === 0) return;
     const { flows } = await this.queue.read(keys);
-    const writes: Array<ExistingItemWrite & { closes: boolean; incomplete: number }> = [];
-    for (const stored of flows.values()) {
-      if (isExpired(stored, now)) continue; // logically absent: TTL deletion is lazy
-      const advanced = advanceSchedule(stored.state, now, schedule);
-      if (advanced.state === stored.state) continue; // the index read was stale: nothing is due
+    const writes = this.writesOf([...flows.values()], now);
+    report.dueFlows = writes.length;
+    // A refused write hands back the stored item: written again from it once, so a read that was stale
+    // (reads are eventually consistent) costs a write, not a round. A flow the correlator advanced past
+    // now is not due any more and is left.
+    const refused = await this.apply(writes, now, report);
+    await this.apply(this.writesOf(refused, now), now, report, true);
+  }
+
+  /** The conditional writes that apply every step due by now to these flows; none for a flow not due. */
+  private writesOf(stored: readonly StoredFlow[], now: number): TickerWrite[] {
+    const { schedule } = this.options;
+    const writes: TickerWrite[] = [];
+    for (const flow of stored) {
+      if (isExpired(flow, now)) continue; // logically absent: TTL deletion is lazy
+      const advanced = advanceSchedule(flow.state, now, schedule);
+      if (advanced.state === flow.state) continue; // the index read was stale: nothing is due
       writes.push({
         state: advanced.state,
-        expectedVersion: stored.version,
+        expectedVersion: flow.version,
         extras: { rows: advanced.rows, indexKey: nextExportAtOf(advanced.state, schedule) },
         closes: advanced.closed,
         incomplete: advanced.rows.filter((row) => row.flow.incomplete).length,
       });
     }
-    report.dueFlows = writes.length;
-    await forEachLimited(chunksOf(writes, MAX_WRITES_PER_BATCH), writeConcurrency, async (batch) => {
-      const results = await this.queue.writeBatch(batch, now);
-      for (const [i, result] of results.entries()) {
-        const write = batch[i]!;
-        if (!result.ok) {
-          report.conflicts += 1;
-          continue;
+    return writes;
+  }
+
+  /** Writes in requests of 25; returns the stored items of the refused ones (when DynamoDB gave them). */
+  private async apply(
+    writes: readonly TickerWrite[],
+    now: number,
+    report: TickReport,
+    last = false,
+  ): Promise<StoredFlow[]> {
+    const refused: StoredFlow[] = [];
+    await forEachLimited(
+      chunksOf([...writes], MAX_WRITES_PER_BATCH),
+      this.options.writeConcurrency,
+      async (batch) => {
+        const results = await this.queue.writeBatch(batch, now);
+        for (const [i, result] of results.entries()) {
+          const write = batch[i]!;
+          if (!result.ok) {
+            report.conflicts += 1;
+            if (result.current && !last) refused.push(result.current);
+            continue;
+          }
+          report.advancedFlows += 1;
+          report.rowsClosed += write.extras?.rows.length ?? 0;
+          report.incompleteRows += write.incomplete;
+          if (write.closes) report.closedFlows += 1;
         }
-        report.advancedFlows += 1;
-        report.rowsClosed += write.extras?.rows.length ?? 0;
-        report.incompleteRows += write.incomplete;
-        if (write.closes) report.closedFlows += 1;
-      }
-    });
+      },
+    );
+    return refused;
   }
 }

@@ -197,6 +197,31 @@ describe('the ticker closes flows no record reaches', () => {
     expect(last[ATTR.nextExportAt]).toBeUndefined();
   });
 
+  it('a stale read costs a refused write, not a round: the ticker writes again from the item returned', async () => {
+    const table = new MemoryFlowTable(CONFIG);
+    const first = fold(undefined, [intra(1, T0, 1)], T0);
+    await table.write(first.state!, undefined, T0, { rows: first.rows, indexKey: T0 });
+    const key = first.state!.flow.flowKey;
+    const stored = (await table.read([key])).flows.get(key)!;
+    const second = fold(stored.state, [intra(2, T0 + 40, 2)], T0 + 40);
+    await table.write(second.state!, stored.version, T0 + 40, { rows: second.rows, indexKey: T0 });
+    table.staleRead = () => true; // every read returns the item as it was before its latest write
+    const now = T0 + 1200;
+    const ticker = new Ticker(table, {
+      schedule: CONFIG,
+      maxFlowsPerRound: 10,
+      writeConcurrency: 1,
+      clock: () => now,
+    });
+    const report = await ticker.round();
+    expect(report).toMatchObject({ ok: true, conflicts: 1, advancedFlows: 1, closedFlows: 1 });
+    // Closed from the current item: its second record's counts are in the last row.
+    const last = table.changes.at(-1)!;
+    const total = second.state!.flow.record.octetTotalCount;
+    expect(total).toBeGreaterThan(first.state!.flow.record.octetTotalCount);
+    expect(closedRowsOf(last).map((r) => [r.exportSeq, r.flow.record.octetTotalCount])).toEqual([[2, total]]);
+  });
+
   it('processDue at a due time is what the ticker and the correlator both apply', () => {
     const state = fold(undefined, [intra(1, T0, 1)], T0).state!;
     state.updatedSinceExport = true;
