@@ -77,6 +77,11 @@ export interface ExportQueue extends FlowStore {
 export interface OutboxPosition {
   seq: number;
   row: number;
+  /**
+   * A cursor's: which container (lease owner) made each of its last moves, by the seq the move reached, so
+   * a container whose answer to a move was lost can tell whether the move was its own.
+   */
+  movers?: Readonly<Record<string, string>>;
 }
 
 /** One exported batch in the outbox, in append order. */
@@ -113,4 +118,11 @@ export interface SinkOutboxStore {
   moveCursor(sink: string, from: OutboxPosition | undefined, to: OutboxPosition): Promise<boolean>;
   /** Deletes the entries from seq `from` up to, not including, `to`. */
   removeEntries(from: number, to: number): Promise<void>;
+  /**
+   * The sink's delivery lease: taken (or kept) for `owner` until `untilMs` if nobody holds it, its holder's
+   * time ran out before `nowMs`, or `owner` holds it already; otherwise who holds it, and until when.
+   */
+  lease(sink: string, owner: string, nowMs: number, untilMs: number): Promise<LeaseAnswer>;
 }
+
+export type LeaseAnswer = { held: true } | { held: false; holder: string; untilMs: number };

@@ -2,12 +2,15 @@
 //
 // ITEMS (same table; their pk starts with "flusher#", the prefix the flusher gave them, and never is a flow key)
 //   pk "<P>head"              the end of the log: seq N (next entry), row N (rows appended so far)
-//   pk "<P>cursor#<sink>"     one sink's cursor: seq N (next entry to deliver), row N (rows before it)
+//   pk "<P>cursor#<sink>"     one sink's cursor: seq N (next entry to deliver), row N (rows before it),
+//                             movers M (seq -> S: the containers that made its last 16 moves)
 //   pk "<P><seq>"             entry header: batch S (ClickHouse dedup token), rows N, startRow N,
 //                             createdAt N, chunks N, chunkKey S, expiresAt N (TTL: an entry no sink took in
 //                             14 days)
 //   pk "<chunkKey><j>"        chunk j of its rows: data B (gzip'd rows, <= OUTBOX_CHUNK_BYTES); chunkKey is
 //                             "<P><seq>#<attempt>#", unique per append attempt
+//   pk "<P>lease#<sink>"      who delivers to that sink now: owner S (an exporter container), until N (epoch
+//                             ms), expiresAt N (TTL, a day after until); replaced by conditional puts
 // with <P> = outboxPrefixOf(partition), 0 for the exporter. Only PutItem (also inside TransactWriteItems,
 // which IAM governs by its actions), BatchGetItem, BatchWriteItem and DeleteItem (the exporter's outbox
 // rights, lib/sinks.ts, limited to this prefix); the head and cursors are small items replaced by
@@ -27,7 +30,12 @@ import {
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { OutboxEntry, OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
+import type {
+  LeaseAnswer,
+  OutboxEntry,
+  OutboxPosition,
+  SinkOutboxStore,
+} from '../../core/flow-state/ports.ts';
 import { getItems, writeItems } from './item-batches.ts';
 
 /** A row chunk stays well below DynamoDB's 400 KB item limit. */
@@ -36,6 +44,8 @@ export const OUTBOX_CHUNK_BYTES = 350_000;
 import { ATTR, outboxPrefixOf } from './schema.ts';
 
 const ENTRY_TTL_SECONDS = 14 * 86_400;
+/** A lease item outlives its time by a day, then the table's TTL removes it. */
+const LEASE_TTL_SECONDS = 86_400;
 
 export class DynamoSinkOutboxStore implements SinkOutboxStore {
   private readonly prefix: string;
@@ -148,11 +158,46 @@ export class DynamoSinkOutboxStore implements SinkOutboxStore {
     );
   }
 
+  async lease(sink: string, owner: string, nowMs: number, untilMs: number): Promise<LeaseAnswer> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            [ATTR.pk]: { S: `${this.prefix}lease#${sink}` },
+            owner: { S: owner },
+            until: { N: String(untilMs) },
+            [ATTR.expiresAt]: { N: String(Math.ceil(untilMs / 1000) + LEASE_TTL_SECONDS) },
+          },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #owner = :owner OR #until < :now',
+          ExpressionAttributeNames: { '#pk': ATTR.pk, '#owner': 'owner', '#until': 'until' },
+          ExpressionAttributeValues: { ':owner': { S: owner }, ':now': { N: String(nowMs) } },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { held: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return {
+        held: false,
+        holder: error.Item?.owner?.S ?? '',
+        untilMs: Number(error.Item?.until?.N ?? nowMs),
+      };
+    }
+  }
+
   /** The conditional put of a position item: it replaces the item if still at `from` (undefined: absent). */
   private conditionalPositionPut(pk: string, from: OutboxPosition | undefined, to: OutboxPosition) {
     const names: Record<string, string> = from ? { '#pk': ATTR.pk, '#seq': 'seq' } : { '#pk': ATTR.pk };
     return {
-      Item: { [ATTR.pk]: { S: pk }, seq: { N: String(to.seq) }, row: { N: String(to.row) } },
+      Item: {
+        [ATTR.pk]: { S: pk },
+        seq: { N: String(to.seq) },
+        row: { N: String(to.row) },
+        ...(to.movers && {
+          movers: { M: Object.fromEntries(Object.entries(to.movers).map(([seq, by]) => [seq, { S: by }])) },
+        }),
+      },
       ConditionExpression: from ? 'attribute_not_exists(#pk) OR #seq = :seq' : 'attribute_not_exists(#pk)',
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: from ? { ':seq': { N: String(from.seq) } } : undefined,
@@ -174,7 +219,11 @@ export class DynamoSinkOutboxStore implements SinkOutboxStore {
 }
 
 function positionOf(item: Record<string, AttributeValue>): OutboxPosition {
-  return { seq: Number(item.seq?.N ?? 0), row: Number(item.row?.N ?? 0) };
+  const position: OutboxPosition = { seq: Number(item.seq?.N ?? 0), row: Number(item.row?.N ?? 0) };
+  const movers = item.movers?.M;
+  if (movers)
+    position.movers = Object.fromEntries(Object.entries(movers).map(([seq, by]) => [seq, by.S ?? '']));
+  return position;
 }
 
 function chunkKeysOf(key: string, header: Record<string, AttributeValue>): string[] {

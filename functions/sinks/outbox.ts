@@ -9,9 +9,16 @@
 // the container that appended it is recycled or crashes: at least once per sink (a delivery whose cursor
 // move was lost is repeated); the archive stays exactly once because a batch always has the same object.
 //
+// One worker per sink at a time across containers: exporters of several stream shards share the log, and
+// a worker delivers only while it holds its sink's lease in the store (DELIVERY_LEASE_MS, renewed as it
+// goes, given up once the container has delivered everything), so two containers do not send the same
+// batch at the same moment nor count the same drop. A container that finds the lease held leaves the sink
+// to its holder until the lease runs out; a holder that vanished (a recycled container) holds it no longer.
+//
 // Bounded: memory holds one entry per sink, and append() never waits on a sink. A sink whose backlog
 // exceeds maxQueuedRows skips its oldest entries (never the newest) before its next attempt: a
 // deliberate drop, counted and logged (ClickHouse has the rows). Pure of AWS.
+import { randomUUID } from 'node:crypto';
 import type { OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
 import { decodeManifestRows, encodeManifestRows, type PendingRow } from '../exporter/batch.ts';
 import { type ExportedBatch, NO_SINK_COLUMNS } from './exported-row.ts';
@@ -21,6 +28,18 @@ import { type ExportedBatch, NO_SINK_COLUMNS } from './exported-row.ts';
  * exporter's append landing first, so a few cover the stream shards appending at once.
  */
 const APPEND_ATTEMPTS = 8;
+
+/**
+ * How long a sink's lease lasts without renewal: the longest another container waits for a holder that
+ * vanished. A holder renews it when half has passed, before each entry.
+ */
+export const DELIVERY_LEASE_MS = 30_000;
+
+/**
+ * Moves a cursor remembers the mover of: a container whose answer to a move was lost can tell its own move
+ * from others' while fewer than this many moves came after it.
+ */
+const MOVERS_KEPT = 16;
 
 export interface BatchSink {
   /** For logs and metric dimensions, e.g. "IPFIX tcp://collector:4739" or "s3://bucket/prefix". */
@@ -44,6 +63,10 @@ export interface OutboxOptions {
   onDrop?: (sink: string, dropped: { seq: number; token: string | undefined; rows: number }) => void;
   /** The outbox's own table failed (retried with the same backoff; not a sink retry). */
   onStoreError?: (error: unknown, doing: string) => void;
+  /** This container's name in the sinks' leases (default: a random UUID). */
+  owner?: string;
+  /** DELIVERY_LEASE_MS unless set. */
+  leaseMs?: number;
 }
 
 export interface SinkCounters {
@@ -72,8 +95,14 @@ interface Lane {
     end: OutboxPosition;
     delivered: boolean;
   };
+  /** The entry this lane is dropping, until its cursor write is answered. */
+  dropping?: { seq: number; token: string; rows: number; startRow: number };
   working: boolean;
   worker?: Promise<void>;
+  /** Until when this container holds the sink's lease (0: it does not). */
+  leaseUntilMs: number;
+  /** Until when another container holds it, as last seen (-Infinity: none seen). */
+  elsewhereUntilMs: number;
   failures: number;
   counters: Pick<SinkCounters, 'batchesSent' | 'rowsSent' | 'retries' | 'batchesDropped' | 'rowsDropped'>;
 }
@@ -101,12 +130,16 @@ export class SinkOutbox {
   private collectedBelow = 0;
   private stopped = false;
   private readonly lanes: Map<string, Lane>;
+  private readonly owner: string;
+  private readonly leaseMs: number;
 
   constructor(
     private readonly store: SinkOutboxStore,
     sinks: ReadonlyMap<string, BatchSink>,
     private readonly options: OutboxOptions,
   ) {
+    this.owner = options.owner ?? randomUUID();
+    this.leaseMs = options.leaseMs ?? DELIVERY_LEASE_MS;
     this.lanes = new Map(
       [...sinks].map(([name, sink]) => [
         name,
@@ -115,6 +148,8 @@ export class SinkOutbox {
           sink,
           cursor: { seq: 0, row: 0 },
           working: false,
+          leaseUntilMs: 0,
+          elsewhereUntilMs: Number.NEGATIVE_INFINITY,
           failures: 0,
           counters: { batchesSent: 0, rowsSent: 0, retries: 0, batchesDropped: 0, rowsDropped: 0 },
         },
@@ -153,12 +188,34 @@ export class SinkOutbox {
     return appended;
   }
 
-  /** Waits until every sink has delivered the whole log, or until `deadline` (epoch ms by `now`). */
+  /**
+   * Waits until every sink has delivered the whole log, or is another container's to deliver (it holds the
+   * lease), or until `deadline` (epoch ms by `now`). True when every sink is delivered or held elsewhere;
+   * then this container gives up the leases it holds, so the next batch's container delivers at once.
+   */
   async drain(deadlineMs: number, now: () => number): Promise<boolean> {
     for (;;) {
+      await this.workersDone(deadlineMs, now);
+      const done =
+        !this.resuming &&
+        [...this.lanes.values()].every(
+          (lane) => lane.cursor.seq >= this.head.seq || this.heldElsewhere(lane),
+        );
+      if (!done) return false;
+      // Entries other containers appended while this one held a lease are this one's to deliver too.
+      if (now() < deadlineMs && (await this.appendedElsewhere())) continue;
+      await this.releaseLeases();
+      return true;
+    }
+  }
+
+  /** Runs the workers until none is busy or the deadline passes. */
+  private async workersDone(deadlineMs: number, now: () => number): Promise<void> {
+    for (;;) {
+      this.kick(); // a lease held elsewhere may have run out meanwhile
       const busy = [...this.lanes.values()].filter((lane) => lane.working).map((lane) => lane.worker);
       if (this.resuming) busy.push(this.resuming);
-      if (busy.length === 0 || now() >= deadlineMs) break;
+      if (busy.length === 0 || now() >= deadlineMs) return;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all(busy),
@@ -168,7 +225,20 @@ export class SinkOutbox {
       ]);
       clearTimeout(timer);
     }
-    return !this.resuming && [...this.lanes.values()].every((lane) => lane.cursor.seq >= this.head.seq);
+  }
+
+  /** With a lease held: whether the stored head is past this container's (then its workers are kicked). */
+  private async appendedElsewhere(): Promise<boolean> {
+    if (![...this.lanes.values()].some((lane) => lane.leaseUntilMs > 0)) return false;
+    try {
+      const { head } = await this.store.positions([]);
+      if (head.seq <= this.head.seq) return false;
+      this.raiseHead(head);
+      return true;
+    } catch (error) {
+      this.options.onStoreError?.(error, 'reading the outbox head before giving up the leases');
+      return false;
+    }
   }
 
   /** Stops the workers after their current step (a container going away); the log keeps the rest. */
@@ -198,15 +268,22 @@ export class SinkOutbox {
   private async readPositions(): Promise<void> {
     const { head, cursors } = await this.store.positions([...this.lanes.keys()]);
     for (const [name, lane] of this.lanes) {
-      const cursor = cursors.get(name);
-      // A sink enabled now starts at the end of the log; its cursor is stored before any batch for it is.
-      if (!cursor && !(await this.store.moveCursor(name, undefined, head))) {
-        throw new Error(`the ${name} cursor of the sink outbox appeared while it was created`);
-      }
-      lane.cursor = cursor ?? head;
+      lane.cursor = cursors.get(name) ?? (await this.createCursor(name, head));
     }
     this.head = head;
     this.collectedBelow = Math.min(...[...this.lanes.values()].map((lane) => lane.cursor.seq));
+  }
+
+  /**
+   * A sink enabled now starts at the end of the log; its cursor is stored before any batch for it is.
+   * Another container starting at the same moment may store it first: then its cursor is the one.
+   */
+  private async createCursor(name: string, head: OutboxPosition): Promise<OutboxPosition> {
+    const created = { seq: head.seq, row: head.row, movers: this.withMove(undefined, head.seq) };
+    if (await this.store.moveCursor(name, undefined, created)) return created;
+    const stored = (await this.store.positions([name])).cursors.get(name);
+    if (!stored) throw new Error(`the ${name} cursor of the sink outbox could be neither created nor read`);
+    return stored;
   }
 
   private async appendNow(token: string, rows: readonly PendingRow[]): Promise<void> {
@@ -230,7 +307,9 @@ export class SinkOutbox {
       // From where it landed, not from this.head: a worker may have raised that meanwhile.
       this.raiseHead({ seq: at.seq + 1, row: at.row + rows.length });
     } finally {
-      // Also when the append failed: the head read may have found entries other containers appended.
+      // Also when the append failed: the head read may have found entries other containers appended. A
+      // lease seen held elsewhere is asked again (its holder may have drained and given it up since).
+      for (const lane of this.lanes.values()) lane.elsewhereUntilMs = Number.NEGATIVE_INFINITY;
       this.kick();
     }
   }
@@ -247,7 +326,8 @@ export class SinkOutbox {
 
   private kick(): void {
     for (const lane of this.lanes.values()) {
-      if (lane.working || this.stopped || lane.cursor.seq >= this.head.seq) continue;
+      if (lane.working || this.stopped || lane.cursor.seq >= this.head.seq || this.heldElsewhere(lane))
+        continue;
       lane.working = true;
       lane.worker = this.work(lane);
     }
@@ -256,6 +336,7 @@ export class SinkOutbox {
   private async work(lane: Lane): Promise<void> {
     while (!this.stopped && lane.cursor.seq < this.head.seq) {
       try {
+        if (!(await this.holdLease(lane))) break;
         await this.step(lane);
         lane.failures = 0;
       } catch (error) {
@@ -270,6 +351,52 @@ export class SinkOutbox {
     lane.working = false; // in the same turn as the loop's check: an append after it kicks a new worker
   }
 
+  private heldElsewhere(lane: Lane): boolean {
+    return this.options.clock() <= lane.elsewhereUntilMs;
+  }
+
+  /**
+   * Takes or renews the sink's lease (renewed once half of it has passed). When another container holds
+   * it, reads the sink's stored cursor, so this container's backlog figures follow the holder's progress.
+   */
+  private async holdLease(lane: Lane): Promise<boolean> {
+    const now = this.options.clock();
+    if (lane.leaseUntilMs - now > this.leaseMs / 2) return true;
+    const answer = await this.store.lease(lane.name, this.owner, now, now + this.leaseMs);
+    if (answer.held) {
+      lane.leaseUntilMs = now + this.leaseMs;
+      lane.elsewhereUntilMs = Number.NEGATIVE_INFINITY;
+      return true;
+    }
+    lane.leaseUntilMs = 0;
+    lane.elsewhereUntilMs = answer.untilMs;
+    const { head, cursors } = await this.store.positions([lane.name]);
+    const stored = cursors.get(lane.name);
+    if (stored && stored.seq > lane.cursor.seq) lane.cursor = stored;
+    this.raiseHead(head);
+    return false;
+  }
+
+  /** Gives up the leases this container holds (their time set to now); a failure leaves them to run out. */
+  private async releaseLeases(): Promise<void> {
+    const now = this.options.clock();
+    for (const lane of this.lanes.values()) {
+      if (lane.leaseUntilMs === 0 || lane.working) continue;
+      lane.leaseUntilMs = 0;
+      try {
+        await this.store.lease(lane.name, this.owner, now, now - 1);
+      } catch (error) {
+        this.options.onStoreError?.(error, `giving up the ${lane.name} lease (it runs out by itself)`);
+      }
+    }
+  }
+
+  /** The movers of a cursor moved to `seq` by this container: the last MOVERS_KEPT moves. */
+  private withMove(movers: Readonly<Record<string, string>> | undefined, seq: number) {
+    const kept = Object.entries(movers ?? {}).filter(([at]) => Number(at) > seq - MOVERS_KEPT);
+    return Object.fromEntries([...kept, [String(seq), this.owner]]);
+  }
+
   /** Exponential backoff with full jitter after `failures` failures in a row. */
   private backoffMs(failures: number): number {
     const { backoffBaseMs, backoffCapMs } = this.options;
@@ -280,6 +407,8 @@ export class SinkOutbox {
   /** Drops what is over the bound, then delivers the entry at the cursor once and moves past it. */
   private async step(lane: Lane): Promise<void> {
     await this.dropOverflow(lane);
+    // A cursor move another container made (learnt by a refused drop) may have reached the head.
+    if (lane.cursor.seq >= this.head.seq) return;
     const seq = lane.cursor.seq;
     if (lane.current?.seq !== seq) {
       lane.current = undefined;
@@ -292,6 +421,9 @@ export class SinkOutbox {
         lane.cursor = stored;
         return;
       }
+      // Nothing is missing at or past the stored head: an entry there is not appended yet, and skipping
+      // it would make this sink miss the batch appended there next.
+      if (seq >= head.seq) return;
       const entry = await this.store.entry(seq, true);
       if (!entry) {
         if (await this.advance(lane, { seq: seq + 1, row: lane.cursor.row }))
@@ -324,12 +456,16 @@ export class SinkOutbox {
     ) {
       const seq = lane.cursor.seq;
       if (lane.current?.seq === seq && lane.current.delivered) return; // delivered: only its move is left
-      const entry = await this.store.entry(seq, false);
+      // A drop tried before whose cursor write failed may have landed, and the entry been deleted since
+      // by a container that passed it: the entry as read then.
+      const entry = lane.dropping?.seq === seq ? lane.dropping : await this.store.entry(seq, false);
+      lane.dropping = entry && { seq, token: entry.token, rows: entry.rows, startRow: entry.startRow };
       // Counted once the cursor is past it: a failed cursor write repeats the drop, not its count.
       const moved = await this.advance(
         lane,
         entry ? { seq: seq + 1, row: entry.startRow + entry.rows } : { seq: seq + 1, row: lane.cursor.row },
       );
+      lane.dropping = undefined;
       if (moved) this.countDrop(lane, seq, entry);
     }
   }
@@ -341,20 +477,22 @@ export class SinkOutbox {
   }
 
   /**
-   * Moves the sink's cursor, then deletes the entries every sink has passed. True when the cursor is now
-   * at `to` by this move, or by an earlier one of this lane whose answer was lost (the stored cursor is
-   * exactly `to`); false when another container moved it elsewhere.
+   * Moves the sink's cursor, then deletes the entries every sink has passed. True when this container
+   * moved it to `to`: by this write, or by an earlier one whose answer was lost (the stored cursor's movers
+   * name this container for `to`, also when others moved it further since); false when another container
+   * did, even to the same place (that container counts what its move dropped).
    */
   private async advance(lane: Lane, to: OutboxPosition): Promise<boolean> {
     const { name } = lane;
-    if (!(await this.store.moveCursor(name, lane.cursor, to))) {
+    const move = { seq: to.seq, row: to.row, movers: this.withMove(lane.cursor.movers, to.seq) };
+    if (!(await this.store.moveCursor(name, lane.cursor, move))) {
       // Another container moved it (or our write whose answer was lost did): continue from where it is.
       const { head, cursors } = await this.store.positions([name]);
       lane.cursor = cursors.get(name) ?? lane.cursor;
       this.raiseHead(head);
-      return lane.cursor.seq === to.seq && lane.cursor.row === to.row;
+      return lane.cursor.seq >= to.seq && lane.cursor.movers?.[String(to.seq)] === this.owner;
     }
-    lane.cursor = to;
+    lane.cursor = move;
     if (lane.current && lane.current.seq < to.seq) lane.current = undefined;
     const below = Math.min(...[...this.lanes.values()].map((l) => l.cursor.seq));
     if (below <= this.collectedBelow) return true;

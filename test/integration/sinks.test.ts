@@ -33,6 +33,7 @@ import { DynamoSinkOutboxStore } from '../../functions/flow-store/sink-outbox.ts
 import { aggregatedTemplateNames, TEMPLATE_ID_IPV6 } from '../../functions/sinks/antrea-ipfix.ts';
 import type { SinksConfig } from '../../functions/sinks/config.ts';
 import type { IpfixExporter } from '../../functions/sinks/ipfix-exporter.ts';
+import { DELIVERY_LEASE_MS } from '../../functions/sinks/outbox.ts';
 import { ARCHIVE_COLUMNS, decodeParquet } from '../../functions/sinks/parquet-archive.ts';
 import { createExtraSinks, type ExtraSinks } from '../../functions/sinks/sinks.ts';
 import { Ticker } from '../../functions/ticker/ticker.ts';
@@ -569,6 +570,7 @@ describe('IPFIX export of aggregated rows', () => {
     expect(await before.drain()).toBe(false);
     (before.sinks.get('ipfix') as IpfixExporter).close();
     expect(before.counters()[0]).toMatchObject({ rowsSent: 20, queuedRows: 40 });
+    stack.clock.now += DELIVERY_LEASE_MS + 1; // its delivery lease runs out: a new container takes the sink over
 
     const after = stack.sinks(config);
     after.resume();
@@ -773,6 +775,7 @@ describe('S3 Parquet archive', () => {
     await waitFor(() => before.counters()[0]!.retries >= 2, 'archive retries');
     before.outbox.stop(); // the container is recycled with its batches undelivered
     expect(await before.drain()).toBe(false);
+    stack.clock.now += DELIVERY_LEASE_MS + 1; // its delivery lease runs out: a new container takes the sink over
 
     const after = stack.sinks(config, client);
     after.resume();
@@ -839,5 +842,38 @@ describe('the sinks outbox on DynamoDB Local', () => {
       row += entry!.rows;
     }
     expect((await store.positions([])).head).toEqual({ seq: start.seq + 4, row });
+  });
+
+  it("a sink's lease: one holder at a time, renewed by it, taken over once its time ran out, given up", async () => {
+    const { table } = await newPipelineStores(engines(), 'outbox_lease', SCHEDULE);
+    const store = new DynamoSinkOutboxStore(engines().dynamodb, table);
+    const taken = await Promise.all(
+      ['a', 'b', 'c'].map((owner) => store.lease('ipfix', owner, T0, T0 + 30_000)),
+    );
+    expect(taken.filter((answer) => answer.held)).toHaveLength(1);
+    const holder = ['a', 'b', 'c'][taken.findIndex((answer) => answer.held)]!;
+    const other = holder === 'a' ? 'b' : 'a';
+    expect(await store.lease('ipfix', other, T0 + 1000, T0 + 31_000)).toEqual({
+      held: false,
+      holder,
+      untilMs: T0 + 30_000,
+    });
+    expect(await store.lease('archive', other, T0 + 1000, T0 + 31_000)).toEqual({ held: true }); // per sink
+    expect(await store.lease('ipfix', holder, T0 + 20_000, T0 + 50_000)).toEqual({ held: true }); // renewed
+    expect((await store.lease('ipfix', other, T0 + 40_000, T0 + 70_000)).held).toBe(false);
+    expect(await store.lease('ipfix', other, T0 + 50_001, T0 + 80_001)).toEqual({ held: true }); // ran out
+    expect(await store.lease('ipfix', other, T0 + 60_000, T0 + 59_999)).toEqual({ held: true }); // given up
+    expect(await store.lease('ipfix', holder, T0 + 60_000, T0 + 90_000)).toEqual({ held: true });
+  });
+
+  it('a cursor records the movers of its last moves', async () => {
+    const { table } = await newPipelineStores(engines(), 'outbox_movers', SCHEDULE);
+    const store = new DynamoSinkOutboxStore(engines().dynamodb, table);
+    const movers = { '4': 'a', '5': 'b' };
+    expect(await store.moveCursor('ipfix', undefined, { seq: 5, row: 9, movers })).toBe(true);
+    expect((await store.positions(['ipfix'])).cursors.get('ipfix')).toEqual({ seq: 5, row: 9, movers });
+    expect(await store.moveCursor('ipfix', { seq: 4, row: 7 }, { seq: 6, row: 11 })).toBe(false);
+    expect(await store.moveCursor('ipfix', { seq: 5, row: 9 }, { seq: 6, row: 11 })).toBe(true);
+    expect((await store.positions(['ipfix'])).cursors.get('ipfix')).toEqual({ seq: 6, row: 11 });
   });
 });

@@ -1,9 +1,14 @@
 // The sink outbox's store in memory (the SinkOutboxStore port, core/flow-state/ports.ts) with the
 // DynamoDB adapter's conditional semantics (functions/flow-store/sink-outbox.ts), for unit tests of
 // functions/sinks/outbox.ts; a fault hook before each operation and one after it (its answer lost). Integration tests use DynamoDB Local.
-import type { OutboxEntry, OutboxPosition, SinkOutboxStore } from '../../core/flow-state/ports.ts';
+import type {
+  LeaseAnswer,
+  OutboxEntry,
+  OutboxPosition,
+  SinkOutboxStore,
+} from '../../core/flow-state/ports.ts';
 
-export type OutboxOperation = 'positions' | 'append' | 'entry' | 'moveCursor' | 'removeEntries';
+export type OutboxOperation = 'positions' | 'append' | 'entry' | 'moveCursor' | 'removeEntries' | 'lease';
 
 export class MemoryOutboxStore implements SinkOutboxStore {
   /** Called before each operation; throwing from it fails the operation before it takes effect. */
@@ -13,6 +18,7 @@ export class MemoryOutboxStore implements SinkOutboxStore {
   head: OutboxPosition = { seq: 0, row: 0 };
   readonly cursors = new Map<string, OutboxPosition>();
   readonly entries = new Map<number, OutboxEntry>();
+  readonly leases = new Map<string, { owner: string; untilMs: number }>();
 
   async positions(sinks: readonly string[]) {
     await this.enter('positions');
@@ -50,6 +56,15 @@ export class MemoryOutboxStore implements SinkOutboxStore {
   async removeEntries(from: number, to: number): Promise<void> {
     await this.enter('removeEntries');
     for (let seq = from; seq < to; seq++) this.entries.delete(seq);
+  }
+
+  async lease(sink: string, owner: string, nowMs: number, untilMs: number): Promise<LeaseAnswer> {
+    await this.enter('lease');
+    const current = this.leases.get(sink);
+    if (current && current.owner !== owner && current.untilMs >= nowMs)
+      return this.leave('lease', { held: false, holder: current.owner, untilMs: current.untilMs });
+    this.leases.set(sink, { owner, untilMs });
+    return this.leave('lease', { held: true });
   }
 
   private leave<T>(operation: OutboxOperation, result: T): T {

@@ -177,8 +177,7 @@ function hasOpenFlows(table: MemoryFlowTable): boolean {
 /**
  * `redeliverSuccessful`: a successful stream batch delivered again now and then (its token appended to the
  * outbox twice); `exportersAtOnce`: the final drain runs one exporter per stream shard at once, their
- * outboxes' workers on the same sinks (over a small bound, two containers' workers may both count one
- * drop: the counts are exact per container only, so that test drains with one).
+ * outboxes' workers on the same sinks, taking the sinks' leases from each other as they run out.
  */
 async function runScenario(
   s: Scenario,
@@ -312,7 +311,10 @@ async function runScenario(
   }
   expect(hasOpenFlows(table)).toBe(false);
   expect(stream.pending).toBe(false);
-  if (world) await world.drainAll();
+  if (world)
+    await world.drainAll(() => {
+      clock += world.leaseMs + 1;
+    });
   return { sink, truth, world };
 }
 
@@ -344,18 +346,29 @@ describe('stream export model: exactly once under late, reordered, duplicated re
   it('with sinks over a small bound: what a sink misses is what it dropped, counted', async () => {
     let runsWithDrops = 0;
     await fc.assert(
-      fc.asyncProperty(scenario, sinkScenarioOf(fc.integer({ min: 1, max: 6 }), false), async (s, sinks) => {
-        const { sink, truth, world } = await runScenario(s, sinks, {
-          redeliverSuccessful: false,
-          exportersAtOnce: false,
-        });
-        expect(problemsOf(sink, truth)).toEqual([]);
-        const { problems, missing } = sinkProblemsOf(world!, sink);
-        expect(problems).toEqual([]);
-        const counted = { archive: world!.rowsDropped('archive'), ipfix: world!.rowsDropped('ipfix') };
-        expect(counted).toEqual(missing);
-        if (world!.drops.length > 0) runsWithDrops++;
-      }),
+      fc.asyncProperty(
+        scenario,
+        sinkScenarioOf(fc.integer({ min: 1, max: 6 }), false),
+        fc.boolean(),
+        async (s, sinks, exportersAtOnce) => {
+          const { sink, truth, world } = await runScenario(s, sinks, {
+            redeliverSuccessful: false,
+            exportersAtOnce,
+          });
+          expect(problemsOf(sink, truth)).toEqual([]);
+          const { problems, missing } = sinkProblemsOf(world!, sink);
+          expect(problems).toEqual([]);
+          const counted = { archive: world!.rowsDropped('archive'), ipfix: world!.rowsDropped('ipfix') };
+          // One container at a time: exact. Several, with leases running out mid-delivery (the final
+          // drain moves the clock past them every round): a batch one delivered and another dropped is
+          // counted and not missing, so the count may only be higher.
+          if (exportersAtOnce) {
+            expect(counted.archive).toBeGreaterThanOrEqual(missing.archive);
+            expect(counted.ipfix).toBeGreaterThanOrEqual(missing.ipfix);
+          } else expect(counted).toEqual(missing);
+          if (world!.drops.length > 0) runsWithDrops++;
+        },
+      ),
       { numRuns: Number(process.env.RUNS ?? 100) },
     );
     expect(runsWithDrops).toBeGreaterThan(0);

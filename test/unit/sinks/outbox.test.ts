@@ -7,7 +7,12 @@ import { describe, expect, it } from 'vitest';
 import type { PendingRow } from '../../../functions/exporter/batch.ts';
 import { buildFlowRow } from '../../../functions/exporter/rows.ts';
 import { type ExportedBatch, sinkOnlyColumnsOf } from '../../../functions/sinks/exported-row.ts';
-import { type BatchSink, type OutboxOptions, SinkOutbox } from '../../../functions/sinks/outbox.ts';
+import {
+  type BatchSink,
+  DELIVERY_LEASE_MS,
+  type OutboxOptions,
+  SinkOutbox,
+} from '../../../functions/sinks/outbox.ts';
 import { SINK_CLUSTER_UUID, sampleFlow } from '../../fixtures/exported-rows.ts';
 import { MemoryOutboxStore } from '../../support/memory-outbox-store.ts';
 
@@ -111,7 +116,7 @@ describe('SinkOutbox', () => {
       backlogAgeSeconds: 0,
     });
     expect([...store.entries.keys()]).toEqual([]); // delivered entries are deleted
-    expect(store.cursors.get('ipfix')).toEqual({ seq: 3, row: 6 });
+    expect(store.cursors.get('ipfix')).toMatchObject({ seq: 3, row: 6 });
   });
 
   it('a new outbox on the same store (a restarted flusher) delivers what the old one left', async () => {
@@ -122,18 +127,64 @@ describe('SinkOutbox', () => {
     await first.append('a', rows(2)); // resolves while the sink is down: append never waits on it
     await first.append('b', rows(2));
     await until(() => first.stats('ipfix').retries >= 2, 'retries');
-    first.stop(); // the container goes away with both batches undelivered
+    first.stop(); // the container goes away with both batches undelivered, holding the sink's lease
     await settle(first);
     expect(sink.tokens).toEqual([]);
 
     sink.down = false;
-    const second = outboxOf(store, { ipfix: sink }).outbox;
+    let now = 0;
+    const second = outboxOf(store, { ipfix: sink }, { clock: () => now }).outbox;
     second.resume();
+    await until(() => second.stats('ipfix').queuedBatches === 2, 'the backlog seen');
+    expect(await settle(second)).toBe(true); // the sink is the lease holder's to deliver
+    expect(sink.tokens).toEqual([]);
+    now = DELIVERY_LEASE_MS + 1; // the vanished holder's lease runs out: the next drain takes it over
+    expect(await settle(second)).toBe(true);
     await until(() => second.stats('ipfix').queuedBatches === 0 && sink.tokens.length === 2, 'delivery');
     await second.append('c', rows(1));
     expect(await settle(second)).toBe(true);
     expect(sink.tokens).toEqual(['a', 'b', 'c']);
     expect(store.entries.size).toBe(0);
+  });
+
+  it('two containers at once: one delivers while it holds the lease, each batch once; the other takes over after', async () => {
+    const store = new MemoryOutboxStore();
+    const sink = new FlakySink();
+    const now = 0;
+    const a = outboxOf(store, { ipfix: sink }, { clock: () => now, owner: 'a' }).outbox;
+    const b = outboxOf(store, { ipfix: sink }, { clock: () => now, owner: 'b' }).outbox;
+    // Both append and run their workers on the same log at the same moments, as two stream shards'
+    // exporters do; whichever takes the lease first delivers everything.
+    await Promise.all([a.append('a1', rows(1)), b.append('b1', rows(1))]);
+    await Promise.all([a.append('a2', rows(1)), b.append('b2', rows(1))]);
+    await Promise.all([settle(a), settle(b)]);
+    await until(() => sink.tokens.length === 4, 'delivery');
+    expect([...sink.tokens].sort()).toEqual(['a1', 'a2', 'b1', 'b2']);
+    const sent = a.stats('ipfix').batchesSent + b.stats('ipfix').batchesSent;
+    expect(sent).toBe(4);
+    expect([a, b].filter((o) => o.stats('ipfix').batchesSent > 0)).toHaveLength(1);
+
+    // Drained, the holder gave the lease up: the other container delivers its next batch at once.
+    const holder = a.stats('ipfix').batchesSent > 0 ? a : b;
+    const other = holder === a ? b : a;
+    expect(store.leases.get('ipfix')!.untilMs).toBeLessThan(now);
+    await other.append('c', rows(1));
+    expect(await settle(other)).toBe(true);
+    expect(sink.tokens.at(-1)).toBe('c');
+    expect(other.stats('ipfix').batchesSent).toBe(1);
+
+    // While a holder keeps the lease (its sink down, retrying), the other leaves the sink to it.
+    sink.down = true;
+    await holder.append('d', rows(1));
+    await until(() => holder.stats('ipfix').retries >= 1, 'retries');
+    expect(store.leases.get('ipfix')!.owner).toBe(holder === a ? 'a' : 'b');
+    await other.append('e', rows(1));
+    expect(await settle(other)).toBe(true); // held elsewhere: not this container's to deliver
+    expect(other.stats('ipfix').queuedBatches).toBe(2);
+    sink.down = false;
+    expect(await settle(holder)).toBe(true);
+    expect(sink.tokens.slice(-2)).toEqual(['d', 'e']);
+    expect(sink.tokens).toHaveLength(7);
   });
 
   it('a new outbox whose first read of the positions fails keeps trying; drain waits for it', async () => {
@@ -151,7 +202,11 @@ describe('SinkOutbox', () => {
       if (op === 'positions' && failedReads++ < 3) throw new Error('throttled');
     };
     const storeErrors: string[] = [];
-    const second = outboxOf(store, { ipfix: sink }, { onStoreError: (_, doing) => storeErrors.push(doing) });
+    const second = outboxOf(
+      store,
+      { ipfix: sink },
+      { onStoreError: (_, doing) => storeErrors.push(doing), clock: () => DELIVERY_LEASE_MS + 1 },
+    );
     second.outbox.resume(); // no append follows: the backlog is delivered all the same
     expect(await settle(second.outbox)).toBe(true);
     expect(sink.tokens).toEqual(['a']);
@@ -324,11 +379,9 @@ describe('SinkOutbox', () => {
         async (steps, bound) => {
           const store = new MemoryOutboxStore();
           const sink = new FlakySink();
-          let outbox = outboxOf(
-            store,
-            { ipfix: sink },
-            { maxQueuedRows: bound, backoffBaseMs: 1, backoffCapMs: 1 },
-          ).outbox;
+          let now = 0;
+          const options = { maxQueuedRows: bound, backoffBaseMs: 1, backoffCapMs: 1, clock: () => now };
+          let outbox = outboxOf(store, { ipfix: sink }, options).outbox;
           let appended = 0;
           const totals = { rowsSent: 0, rowsDropped: 0, batchesDropped: 0 };
           const absorb = (o: SinkOutbox) => {
@@ -343,11 +396,8 @@ describe('SinkOutbox', () => {
               outbox.stop();
               await settle(outbox);
               absorb(outbox);
-              outbox = outboxOf(
-                store,
-                { ipfix: sink },
-                { maxQueuedRows: bound, backoffBaseMs: 1, backoffCapMs: 1 },
-              ).outbox;
+              now += DELIVERY_LEASE_MS + 1; // the stopped container's lease runs out
+              outbox = outboxOf(store, { ipfix: sink }, options).outbox;
             }
             await outbox.append(`t${i}`, rows(n));
             appended += n;
