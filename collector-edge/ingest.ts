@@ -14,6 +14,7 @@ import {
   type TransportSession,
 } from './ipfix/index.ts';
 import { SequenceTracker } from './ipfix/sequence.ts';
+import { flatString } from './ipfix/values.ts';
 import type { RecordEnricher } from './k8s-metadata/enrich.ts';
 import type { Logger, LogThrottle } from './log.ts';
 import type { CollectorMetrics, Transport } from './metrics.ts';
@@ -99,7 +100,9 @@ export class IngestPipeline {
     exporterPort: number,
     local: string,
   ): IngestSession {
-    const id = `${transport}|${exporterAddress}:${exporterPort}|${local}`;
+    // Flat: the decoder finds the session's templates and sequence state by it, twice per message, and a
+    // concatenation this long is a cons string, which Map lookups compare through a runtime call.
+    const id = flatString(`${transport}|${exporterAddress}:${exporterPort}|${local}`);
     this.metrics.sessions.labels(transport).inc();
     return {
       transport,

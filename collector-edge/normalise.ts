@@ -119,7 +119,7 @@ function flowRecordSource({ ie, kind, hint, context }: FlowRecordSources): FlowR
   };
   const addressHint = (name: string) => (hint(`${name}v4`) !== '-1' ? hint(`${name}v4`) : hint(`${name}v6`));
   const hints: { [K in StringField]: string } = {
-    exporterAddress: 'flowHints.exporterHint',
+    exporterAddress: 'exporterHint', // a local of the set's setup (flowRecordShape)
     sourceIP: ipHint('sourceIPv4Address', 'sourceIPv6Address'),
     destinationIP: ipHint('destinationIPv4Address', 'destinationIPv6Address'),
     tcpState: hint('tcpState'),
@@ -230,16 +230,26 @@ export class FlowStringHints {
     return (set.shapeState as number) + index * FlowStringHints.perRecord;
   }
 
-  /** Room for one more record's hints; returns where they go. */
-  reserve(): number {
+  /**
+   * Room for the hints of up to `records` more records (a data set's most, from its length); returns where
+   * they go. Reserved once per data set rather than per record: the decoder sets `length` to the end of what
+   * it wrote after the set's last record (end()).
+   */
+  reserve(records: number): number {
     const offset = this.length;
-    if (offset + FlowStringHints.perRecord > this.buffer.length) {
-      const grown = new Int32Array(this.buffer.length * 2);
+    const needed = offset + records * FlowStringHints.perRecord;
+    if (needed > this.buffer.length) {
+      const grown = new Int32Array(Math.max(this.buffer.length * 2, needed));
       grown.set(this.buffer);
       this.buffer = grown;
     }
-    this.length = offset + FlowStringHints.perRecord;
+    this.length = needed;
     return offset;
+  }
+
+  /** After a data set: its records' hints end at `offset`. */
+  end(offset: number): void {
+    this.length = offset;
   }
 }
 
@@ -250,7 +260,7 @@ export class FlowStringHints {
  */
 export function flowRecordShape(hints?: FlowStringHints): RecordShape<FlowRecord> {
   return {
-    source: ({ value, kind, hint }) => {
+    source: ({ value, kind, hint, minRecordLength }) => {
       const { literal, hints: hintSources } = flowRecordSource({
         ie: value,
         kind,
@@ -264,13 +274,24 @@ export function flowRecordShape(hints?: FlowStringHints): RecordShape<FlowRecord
         },
       });
       if (!hints) return { expression: literal };
-      const statements = [
-        '    const hintAt = flowHints.reserve();',
-        '    if (i === 0) c.shapeState = hintAt;',
-        '    const hintBuffer = flowHints.buffer;',
-        ...hintSources.map((source, k) => `    hintBuffer[hintAt + ${k}] = ${source};`),
+      // The set's hint space at once (room for as many records as its length allows), `hintAt` advancing
+      // per record.
+      const setup = [
+        `  let hintAt = flowHints.reserve(((end - p) / ${Math.max(1, minRecordLength)}) | 0);`,
+        '  c.shapeState = hintAt;',
+        '  const hintBuffer = flowHints.buffer;',
+        '  const exporterHint = flowHints.exporterHint;',
       ];
-      return { statements: statements.join('\n'), expression: literal };
+      const statements = [
+        ...hintSources.map((source, k) => `    hintBuffer[hintAt + ${k}] = ${source};`),
+        `    hintAt += ${FlowStringHints.perRecord};`,
+      ];
+      return {
+        setup: setup.join('\n'),
+        statements: statements.join('\n'),
+        expression: literal,
+        after: '  flowHints.end(hintAt);',
+      };
     },
     helpers: hints ? { ...helpers, flowHints: hints } : helpers,
   };

@@ -43,6 +43,8 @@ export type ValueKind = 'number' | 'string' | 'other' | 'absent';
 /** A template's fields as the generated decoder holds them for one record, for a RecordShape. */
 export interface TemplateValues {
   fields: readonly TemplateField[];
+  /** Smallest record in bytes (variable-length fields count 1): a set holds at most (end - p) / this. */
+  minRecordLength: number;
   /** Expression of IE `name`'s value in this record; `undefined` when the template lacks the IE. */
   value(name: string): string;
   kind(name: string): ValueKind;
@@ -55,9 +57,16 @@ export interface RecordShape<R> {
   /**
    * Source that builds one record: optional statements, then the expression whose value is the record.
    * Both may read `c`, the set's DataSetContext, and `i`, the record's index in its set; statements may
-   * declare locals not named like the decoder's own (b, dv, p, end, out, c, h, l, q, i, v<n>, s<n>).
+   * declare locals not named like the decoder's own (b, dv, p, end, out, c, h, k, l, q, t, i, v<n>, s<n>).
+   * `setup` runs once per data set before its first record (it may read `c`, `p` and `end`, and declare
+   * locals the statements use), `after` once after its last (not when a record runs past the set's end).
    */
-  source(template: TemplateValues): { statements?: string; expression: string };
+  source(template: TemplateValues): {
+    setup?: string;
+    statements?: string;
+    expression: string;
+    after?: string;
+  };
   /** Functions the source calls, by name (must not shadow the decoder's own helpers). */
   readonly helpers: Readonly<Record<string, unknown>>;
   /** Phantom: the record type (never read). */
@@ -130,6 +139,8 @@ const HELPERS = {
   decodeValue: values.decodeValue,
   lastStringHint: values.lastStringHint,
   ipv4Text: values.ipv4Text,
+  ipv4Keys: values.ipv4CacheKeys,
+  ipv4Texts: values.ipv4CacheText,
   viewOf: values.viewOf,
 };
 
@@ -167,7 +178,9 @@ function fixedFieldExpression(field: TemplateField, at: string): string {
     case 'dateTimeNanoseconds':
       return `ntpNanoseconds(b, ${at})`;
     case 'ipv4Address':
-      return `ipv4Text(dv.getUint32(${at}))`;
+      // ipv4Text's cache check inline (the call only on a miss): every Antrea record has 5 IPv4 fields, and
+      // the call cost more than the check. `t` is the slot, which the field's string hint is made of.
+      return `((k = dv.getUint32(${at})), (t = ${values.ipv4SlotSource('k')}), ipv4Keys[t] === k ? ipv4Texts[t] : ipv4Text(k))`;
     case 'ipv6Address':
       return `ipv6(b, ${at})`;
     default:
@@ -253,7 +266,8 @@ export function generateDecoderSource<R>(
   const hinted = new Set<string>();
   lines.push('return function decodeRecords(b, p, end, out, c) {');
   lines.push('  const dv = viewOf(b);');
-  lines.push('  let h = 0, l = 0, q = 0;');
+  lines.push('  let h = 0, k = 0, l = 0, q = 0, t = 0;');
+  const loopStart = lines.length;
   lines.push(`  while (end - p >= ${minRecord}) {`);
   lines.push('    q = p;');
   // `fixed` counts bytes since the last variable-length field, so fixed fields read at q + constant.
@@ -277,7 +291,9 @@ export function generateDecoderSource<R>(
     } else {
       lines.push(`    const v${i} = ${fixedFieldExpression(field, fixed === 0 ? 'q' : `q + ${fixed}`)};`);
       if (fixedFieldHasHint(field)) {
-        lines.push(`    const s${i} = lastStringHint();`);
+        // An inlined IPv4 lookup leaves its slot in `t` (ipv4Text's hint for it, had it been called).
+        const inlinedIPv4 = field.type === 'ipv4Address';
+        lines.push(`    const s${i} = ${inlinedIPv4 ? `${values.IPV4_HINTS} + t` : 'lastStringHint()'};`);
         hinted.add(field.name);
       }
       fixed += field.length;
@@ -286,8 +302,9 @@ export function generateDecoderSource<R>(
   if (fixed > 0) lines.push(`    q += ${fixed};`);
   // Names are unique within a template (resolveFields), so each one names exactly one variable.
   const variables = new Map(fields.map((field, i) => [field.name, i]));
-  const { statements, expression } = shape.source({
+  const { setup, statements, expression, after } = shape.source({
     fields,
+    minRecordLength: minRecord,
     value: (name) => (variables.has(name) ? `v${variables.get(name)}` : 'undefined'),
     kind: (name) => (variables.has(name) ? valueKind(fields[variables.get(name)!]!) : 'absent'),
     hint: (name) => (hinted.has(name) ? `s${variables.get(name)}` : '-1'),
@@ -297,6 +314,8 @@ export function generateDecoderSource<R>(
   lines.push(`    out.push(${expression});`);
   lines.push('    p = q;');
   lines.push('  }');
+  if (setup) lines.splice(loopStart, 0, setup);
+  if (after) lines.push(after);
   lines.push('  return p;');
   lines.push('};');
   // Names the generated code in CPU profiles (it has no file otherwise).
@@ -310,7 +329,7 @@ const factories = new Map<string, { factory: DecoderFactory; users: number }>();
 const MAX_COMPILED_FACTORIES = 1024;
 
 /** Parameters and locals of the generated decoder. */
-const GENERATED_NAMES = /^(b|dv|p|end|out|c|h|l|q|i|[vs]\d+)$/;
+const GENERATED_NAMES = /^(b|dv|p|end|out|c|h|k|l|q|t|i|[vs]\d+)$/;
 
 export function compileTemplate<R = IpfixRecord>(
   fields: readonly TemplateField[],

@@ -35,6 +35,12 @@ const MAX_CACHED_TEXT = 64;
 const textCache: string[] = new Array<string>(TEXT_CACHE_SIZE).fill('');
 /** Byte length of each slot's string (0: empty slot) and its bytes at slot * MAX_CACHED_TEXT. */
 const textCacheLength = new Uint8Array(TEXT_CACHE_SIZE);
+/**
+ * Its first and last four bytes (little-endian), from 4 bytes on: read anyway for the slot, so a hit compares
+ * them first and reads only the bytes between from the cache (none up to 8 bytes).
+ */
+const textCacheHead = new Int32Array(TEXT_CACHE_SIZE);
+const textCacheTail = new Int32Array(TEXT_CACHE_SIZE);
 const textCacheBytes = new Uint8Array(TEXT_CACHE_SIZE * MAX_CACHED_TEXT);
 const textCacheView = new DataView(textCacheBytes.buffer);
 // A DataView of the bytes last read from (usually one message's), made once per message.
@@ -65,11 +71,12 @@ export function textIn(view: DataView, bytes: Uint8Array, offset: number, length
   if (length > MAX_CACHED_TEXT) return utf8.decode(bytes.subarray(offset, offset + length));
   // Slot from the length and the first and last four bytes (fewer for shorter strings); the check decides.
   let hash: number;
+  let head = 0;
+  let tail = 0;
   if (length >= 4) {
-    hash = Math.imul(
-      view.getInt32(offset, true) ^ Math.imul(view.getInt32(offset + length - 4, true), 0x85ebca6b),
-      0x9e3779b1,
-    );
+    head = view.getInt32(offset, true);
+    tail = view.getInt32(offset + length - 4, true);
+    hash = Math.imul(head ^ Math.imul(tail, 0x85ebca6b), 0x9e3779b1);
   } else {
     hash = Math.imul(
       bytes[offset]! | (bytes[offset + length - 1]! << 8) | (bytes[offset + (length >> 1)]! << 16),
@@ -77,7 +84,14 @@ export function textIn(view: DataView, bytes: Uint8Array, offset: number, length
     );
   }
   const slot = (Math.imul(hash ^ length, 0xc2b2ae35) >>> 19) & (TEXT_CACHE_SIZE - 1);
-  if (textCacheLength[slot] === length && sameAsCached(view, bytes, offset, length, slot * MAX_CACHED_TEXT)) {
+  if (
+    textCacheLength[slot] === length &&
+    (length >= 4
+      ? textCacheHead[slot] === head &&
+        textCacheTail[slot] === tail &&
+        (length <= 8 || sameMiddle(view, offset, length, slot * MAX_CACHED_TEXT))
+      : sameAsCached(bytes, offset, length, slot * MAX_CACHED_TEXT))
+  ) {
     hint = slot;
     return textCache[slot]!;
   }
@@ -90,37 +104,57 @@ export function textIn(view: DataView, bytes: Uint8Array, offset: number, length
   );
   textCache[slot] = made;
   textCacheLength[slot] = length;
+  textCacheHead[slot] = head;
+  textCacheTail[slot] = tail;
   textCacheBytes.set(bytes.subarray(offset, offset + length), slot * MAX_CACHED_TEXT);
   hint = slot;
   return made;
 }
 
-/** Whether `length` bytes at `offset` equal the cached ones at `base`: four at a time from 4 bytes on. */
-function sameAsCached(
-  view: DataView,
-  bytes: Uint8Array,
-  offset: number,
-  length: number,
-  base: number,
-): boolean {
-  if (length < 4) {
-    const cached = textCacheBytes;
-    for (let i = 0; i < length; i++) if (bytes[offset + i] !== cached[base + i]) return false;
-    return true;
-  }
-  const cached = textCacheView;
-  // The last four overlap the ones before where the length is not a multiple of four.
-  const last = length - 4;
-  for (let i = 0; i < last; i += 4)
-    if (view.getInt32(offset + i, true) !== cached.getInt32(base + i, true)) return false;
-  return view.getInt32(offset + last, true) === cached.getInt32(base + last, true);
+/** Whether `length` (below 4) bytes at `offset` equal the cached ones at `base`. */
+function sameAsCached(bytes: Uint8Array, offset: number, length: number, base: number): boolean {
+  const cached = textCacheBytes;
+  for (let i = 0; i < length; i++) if (bytes[offset + i] !== cached[base + i]) return false;
+  return true;
 }
 
-// The same for IPv4 addresses, keyed by their 32-bit value.
+/**
+ * Whether the bytes between the first and the last four of the `length` (above 8) at `offset` equal the
+ * cached ones at `base`, four at a time (the last word read may overlap the last four, compared already).
+ */
+function sameMiddle(view: DataView, offset: number, length: number, base: number): boolean {
+  const cached = textCacheView;
+  const last = length - 4;
+  for (let i = 4; i < last; i += 4)
+    if (view.getInt32(offset + i, true) !== cached.getInt32(base + i, true)) return false;
+  return true;
+}
+
+/**
+ * `text` as a sequential (flat) string. V8 makes a concatenation of 13 or more characters a cons string (a
+ * pair of pointers to its parts): comparing two different ones goes through a runtime call
+ * (String::SlowEquals) and every charCodeAt walks the pair. Cached addresses are compared and hashed once per
+ * record that carries them (packer.ts, core/wire.ts), so they are made flat once, when cached.
+ */
+export function flatString(text: string): string {
+  if (text.length < 13) return text;
+  const codes = new Array<number>(text.length);
+  for (let i = 0; i < text.length; i++) codes[i] = text.charCodeAt(i);
+  return String.fromCharCode.apply(null, codes);
+}
+
+// The same for IPv4 addresses, keyed by their 32-bit value. The compiled decoders check the cache inline
+// (compile.ts) and call ipv4Text on a miss only: the keys, texts and slot function are exported for them.
 const IPV4_CACHE_SIZE = 8192;
-const IPV4_HINTS = TEXT_CACHE_SIZE;
-const ipv4CacheKeys = new Float64Array(IPV4_CACHE_SIZE).fill(-1);
-const ipv4CacheText: string[] = new Array<string>(IPV4_CACHE_SIZE).fill('');
+/** Hint of IPv4 cache slot n: IPV4_HINTS + n. */
+export const IPV4_HINTS = TEXT_CACHE_SIZE;
+export const ipv4CacheKeys = new Float64Array(IPV4_CACHE_SIZE).fill(-1);
+export const ipv4CacheText: string[] = new Array<string>(IPV4_CACHE_SIZE).fill('');
+
+/** Source of the IPv4 cache slot of the 32-bit address in variable `value` (ipv4Text's, for generated code). */
+export function ipv4SlotSource(value: string): string {
+  return `(Math.imul(${value} | 0, 0x9e3779b1) >>> 19) & ${IPV4_CACHE_SIZE - 1}`;
+}
 
 export function ipv4(bytes: Uint8Array, offset: number): string {
   return ipv4Text(
@@ -130,6 +164,7 @@ export function ipv4(bytes: Uint8Array, offset: number): string {
 
 /** ipv4() of an address given as its 32-bit value. */
 export function ipv4Text(value: number): string {
+  // The slot as ipv4SlotSource gives it (the compiled decoders' inline check).
   const slot = (Math.imul(value | 0, 0x9e3779b1) >>> 19) & (IPV4_CACHE_SIZE - 1);
   hint = IPV4_HINTS + slot;
   if (ipv4CacheKeys[slot] === value) return ipv4CacheText[slot]!;
@@ -137,7 +172,9 @@ export function ipv4Text(value: number): string {
   // normalising compares every one with '0.0.0.0' (core/ip.ts isUnspecifiedAddress); the literal compares by
   // identity, a string made here by its characters.
   const made =
-    value === 0 ? '0.0.0.0' : `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+    value === 0
+      ? '0.0.0.0'
+      : flatString(`${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`);
   ipv4CacheKeys[slot] = value;
   ipv4CacheText[slot] = made;
   return made;
@@ -187,7 +224,7 @@ export function ipv6(bytes: Uint8Array, offset: number): string {
     ipv6CacheKeys[key + 3] === w3
   )
     return cached;
-  const made = formatIPv6(bytes, offset);
+  const made = flatString(formatIPv6(bytes, offset));
   ipv6CacheKeys[key] = w0;
   ipv6CacheKeys[key + 1] = w1;
   ipv6CacheKeys[key + 2] = w2;
