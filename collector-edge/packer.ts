@@ -19,10 +19,11 @@
 // up per record. A record just under one unit gets the most flow records per unit (about 250 at ~100 bytes
 // each); a bigger record saves nothing per unit but holds records longer and makes Lambda batches coarser.
 // 25,000 rather than 25,600 because AWS does not say which "25 KB" it means; under either reading the record
-// is one unit. The sealing check uses an upper bound of the next record's encoded size, so a batch never
-// exceeds the target (except a single record larger than the target, sent alone).
+// is one unit. A batch is sealed when the next record does not fit: the record is added, and taken back
+// (WireBatchBuilder.rollback) if the batch is then past the target, so a batch never exceeds the target
+// (except a single record larger than the target, sent alone) and fills it as far as whole records allow.
 import type { FlowRecord } from '../core/flow-record.ts';
-import { encodedSizeBound, WIRE_STRING_FIELDS, WireBatchBuilder } from '../core/wire.ts';
+import { WIRE_STRING_FIELDS, WireBatchBuilder } from '../core/wire.ts';
 import {
   flowRoutingHashAfter,
   fnvText,
@@ -200,7 +201,18 @@ export class ShardPacker {
   add(record: FlowRecord, hints?: ArrayLike<number>, hintOffset = 0): void {
     const slot = this.slotOf(record, hints, hintOffset);
     let batch = this.open[slot];
-    if (batch !== undefined && batch.builder.byteLength + encodedSizeBound(record) > batch.dataLimit) {
+    if (batch !== undefined) {
+      // Added, then taken back if the batch no longer fits: an upper bound of the record's size (checked
+      // before adding, as before) is several hundred bytes above its usual 100, and left that much of every
+      // PUT payload unit unused.
+      const builder = batch.builder;
+      builder.mark();
+      builder.add(record, hints, hintOffset);
+      if (builder.byteLength <= batch.dataLimit) {
+        this.openRecords++;
+        return;
+      }
+      builder.rollback(hints, hintOffset);
       this.seal(slot);
       batch = undefined;
     }

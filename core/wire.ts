@@ -327,6 +327,11 @@ export class WireBatchBuilder {
   private readonly table = new ByteWriter();
   private readonly body = new ByteWriter();
   private count = 0;
+  /** Where mark() left the batch (rollback()). */
+  private markCount = 0;
+  private markTextCount = 0;
+  private markTableLength = 0;
+  private markBodyLength = 0;
 
   constructor() {
     this.internText(''); // most string fields are empty: index 0, no map lookup
@@ -362,6 +367,42 @@ export class WireBatchBuilder {
       writeRecordFields(record, this, this.body, hints, hintOffset, this.hintIndex, this.texts);
     }
     this.count++;
+  }
+
+  /** Notes where the batch stands, for rollback(). */
+  mark(): void {
+    this.markCount = this.count;
+    this.markTextCount = this.textCount;
+    this.markTableLength = this.table.length;
+    this.markBodyLength = this.body.length;
+  }
+
+  /**
+   * Takes the batch back to where mark() left it, when at most one record was added since, with `hints` and
+   * `hintOffset` as given to add(): its fields and the strings it added to the table are gone, and finish()
+   * gives the bytes it gave at mark(). The packer adds a record that may not fit and takes it back if it did
+   * not (packer.ts).
+   */
+  rollback(hints?: ArrayLike<number>, hintOffset = 0): void {
+    const added = this.textCount - this.markTextCount;
+    this.count = this.markCount;
+    this.textCount = this.markTextCount;
+    this.table.length = this.markTableLength;
+    this.body.length = this.markBodyLength;
+    if (added === 0) return;
+    // The record's strings must not be found again: in the hash index (rebuilt, once per batch at most) and
+    // under the record's hints (only intern() of its strings wrote there, at its hints' slots).
+    if (this.byText !== undefined)
+      this.byText = new Map(this.texts.slice(0, this.textCount).map((t, i) => [t, i]));
+    else this.rehash(this.byHash.length);
+    const hinted = this.hintIndex;
+    if (hints === undefined || hinted === undefined) return;
+    for (let k = 0; k < WIRE_STRING_FIELDS.length; k++) {
+      const hint = hints[hintOffset + k]!;
+      if (hint < 0) continue;
+      const slot = Math.imul(hint, HINT_MIX) >>> HINT_SHIFT;
+      if (hinted[slot]! > this.textCount) hinted[slot] = 0;
+    }
   }
 
   /** Index of `text` in the string table (added if new). Called by the generated record writer. */

@@ -117,6 +117,27 @@ describe('shard packer', () => {
     }
   });
 
+  test('a batch is sealed only when its next record does not fit (exact size, not an upper bound)', () => {
+    // One shard: a partition key names one open batch at a time. Every batch but a lane's last must be past
+    // the target with the first record of the batch after it.
+    const { sealed } = packAll(simulatedRecords({ seed: 7, connections: 1000, polls: 8 }), 1);
+    const byLane = new Map<string, SealedBatch[]>();
+    for (const batch of sealed)
+      byLane.set(batch.partitionKey, [...(byLane.get(batch.partitionKey) ?? []), batch]);
+    let checked = 0;
+    for (const batches of byLane.values()) {
+      for (let i = 0; i + 1 < batches.length; i++) {
+        const records = decodeWireBatch(batches[i]!.data);
+        const next = decodeWireBatch(batches[i + 1]!.data)[0]!;
+        const builder = new WireBatchBuilder();
+        for (const record of [...records, next]) builder.add(record);
+        expect(builder.byteLength + Buffer.byteLength(batches[i]!.partitionKey)).toBeGreaterThan(25_000);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(4);
+  });
+
   test('encodedSizeBound is an upper bound of what a record adds', () => {
     const records = simulatedRecords({ seed: 3, connections: 50, polls: 2 });
     const builder = new WireBatchBuilder();

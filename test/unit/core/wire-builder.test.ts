@@ -172,6 +172,40 @@ describe('WireBatchBuilder writes the format, whatever path it takes', () => {
     }
   });
 
+  it('rollback() takes back the last record: the bytes, and the records added after, are as without it', () => {
+    const random = seededRandom(16);
+    for (let batch = 0; batch < 300; batch++) {
+      const records = randomRecords(random, 2 + Math.floor(random() * 80));
+      // Some taken back: new strings (table, hash index, hint table) and ones the batch already had.
+      const taken = new Set(records.map((_, i) => i).filter(() => random() < 0.2));
+      const builder = new WireBatchBuilder();
+      const hints = records.map(() => randomHints(random));
+      records.forEach((record, i) => {
+        builder.mark();
+        builder.add(record, hints[i], 0);
+        if (taken.has(i)) builder.rollback(hints[i], 0);
+      });
+      const kept = records.filter((_, i) => !taken.has(i));
+      expect(builder.finish().equals(referenceEncode(kept))).toBe(true);
+    }
+  });
+
+  it('rollback() after a record whose strings made the table grow, and without hints', () => {
+    const builder = new WireBatchBuilder();
+    const many = emptyFlowRecord() as unknown as Record<string, number | string>;
+    WIRE_STRING_FIELDS.forEach((field, k) => {
+      many[field] = `new-${k}`;
+    });
+    const first = { ...emptyFlowRecord(), sourcePodName: 'a' };
+    builder.add(first);
+    builder.mark();
+    builder.add(many as unknown as FlowRecord);
+    builder.rollback();
+    const after = { ...emptyFlowRecord(), sourcePodName: 'new-3', destinationPodName: 'a' };
+    builder.add(after);
+    expect(builder.finish().equals(referenceEncode([first, after]))).toBe(true);
+  });
+
   it('batches with more strings than hint entries can index (over 65,535)', () => {
     const random = seededRandom(15);
     const records = Array.from({ length: 3000 }, (_, i) => {
