@@ -196,14 +196,19 @@ describe('WireBatchBuilder writes the format, whatever path it takes', () => {
     WIRE_STRING_FIELDS.forEach((field, k) => {
       many[field] = `new-${k}`;
     });
-    const first = { ...emptyFlowRecord(), sourcePodName: 'a' };
-    builder.add(first);
+    // 21 strings in the table, then 25 more: past half of the hash index's 64 slots, so it grows (rehash).
+    const first = emptyFlowRecord() as unknown as Record<string, number | string>;
+    WIRE_STRING_FIELDS.forEach((field, k) => {
+      first[field] = k < 20 ? `old-${k}` : '';
+    });
+    first.sourcePodName = 'a';
+    builder.add(first as unknown as FlowRecord);
     builder.mark();
     builder.add(many as unknown as FlowRecord);
     builder.rollback();
     const after = { ...emptyFlowRecord(), sourcePodName: 'new-3', destinationPodName: 'a' };
     builder.add(after);
-    expect(builder.finish().equals(referenceEncode([first, after]))).toBe(true);
+    expect(builder.finish().equals(referenceEncode([first as unknown as FlowRecord, after]))).toBe(true);
   });
 
   it('batches with more strings than hint entries can index (over 65,535)', () => {

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IpfixStreamFramer } from '../../../collector-edge/ipfix/framer.ts';
 import {
+  flatString,
   ipv4,
   ipv4Text,
   ipv6,
@@ -13,6 +14,19 @@ import {
 } from '../../../collector-edge/ipfix/values.ts';
 import { formatIPv4, formatIPv6, parseIP } from '../../../core/ip.ts';
 import { seededRandom } from '../../../core/random.ts';
+
+describe('flatString', () => {
+  it('gives an equal string, short or long', () => {
+    for (const value of [
+      '',
+      '1.2.3.4',
+      '10.244.123.145',
+      'fd00:10:244:1::1234',
+      `${'a'.repeat(20)}${'b'.repeat(20)}`,
+    ])
+      expect(flatString(value)).toBe(value);
+  });
+});
 
 describe('text(): cached short strings', () => {
   it('decodes as TextDecoder does, for ASCII and UTF-8, cache hit or not', () => {
@@ -31,6 +45,18 @@ describe('text(): cached short strings', () => {
       message.set(bytes, 3);
       expect(text(message, 3, bytes.length)).toBe(utf8.decode(bytes));
     }
+  });
+
+  it('strings with the same length and first and last four bytes (the same slot) differ in the middle', () => {
+    const encode = (value: string) => Uint8Array.from(value, (c) => c.charCodeAt(0));
+    for (const middle of ['', 'a', 'ab', 'abc', 'abcd', 'abcde', 'x'.repeat(40)]) {
+      const variants = [...'0123456789'].map((c) => `head${middle.slice(0, -1)}${middle ? c : ''}tail`);
+      for (let round = 0; round < 3; round++)
+        for (const variant of variants) expect(text(encode(variant), 0, variant.length)).toBe(variant);
+    }
+    // Up to 8 bytes the first and last four cover every byte.
+    for (const value of ['abcd', 'abcde', 'abcdefgh', 'abxdefgh', 'abcdefxh'])
+      expect(text(encode(value), 0, value.length)).toBe(value);
   });
 
   it('gives the same string and hint again for the same bytes; strings that differ are never confused', () => {
