@@ -223,6 +223,13 @@ const numberVarintSource = `if ((v | 0) === v && v >= 0) {
 
 /** Seed of the string-table hash: per process, so input cannot be made to collide on purpose. */
 const STRING_HASH_SEED = (Math.random() * 0x100000000) >>> 0;
+/** The string table's hash of `text` (internText computes it inline, with the bytes). */
+function stringHash(text: string): number {
+  let hash = STRING_HASH_SEED ^ text.length;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash;
+}
+
 /** Probing beyond this means colliding strings: the builder switches to a Map for the rest of its batch. */
 const MAX_PROBES = 64;
 
@@ -390,11 +397,22 @@ export class WireBatchBuilder {
     this.table.length = this.markTableLength;
     this.body.length = this.markBodyLength;
     if (added === 0) return;
-    // The record's strings must not be found again: in the hash index (rebuilt, once per batch at most) and
-    // under the record's hints (only intern() of its strings wrote there, at its hints' slots).
-    if (this.byText !== undefined)
-      this.byText = new Map(this.texts.slice(0, this.textCount).map((t, i) => [t, i]));
-    else this.rehash(this.byHash.length);
+    // The record's strings must not be found again: in the index by text and under the record's hints (only
+    // intern() of its strings wrote there, at its hints' slots). Newest first: with linear probing, emptying
+    // the slot of the string added last breaks no other string's probe sequence (none added before it passed
+    // through that slot, then empty; a rehash re-inserts in table order).
+    for (let index = this.textCount + added - 1; index >= this.textCount; index--) {
+      const text = this.texts[index]!;
+      if (this.byText !== undefined) this.byText.delete(text);
+      else {
+        const slots = this.byHash;
+        const mask = slots.length - 1;
+        const hash = stringHash(text);
+        let slot = (hash ^ (hash >>> 16)) & mask;
+        while (slots[slot] !== index + 1) slot = (slot + 1) & mask;
+        slots[slot] = 0;
+      }
+    }
     const hinted = this.hintIndex;
     if (hints === undefined || hinted === undefined) return;
     for (let k = 0; k < WIRE_STRING_FIELDS.length; k++) {
@@ -484,8 +502,7 @@ export class WireBatchBuilder {
     const slots = new Int32Array(size);
     const mask = size - 1;
     this.texts.slice(0, this.textCount).forEach((text, index) => {
-      let hash = STRING_HASH_SEED ^ text.length;
-      for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+      const hash = stringHash(text);
       let slot = (hash ^ (hash >>> 16)) & mask;
       while (slots[slot] !== 0) slot = (slot + 1) & mask;
       slots[slot] = index + 1;
