@@ -17,8 +17,10 @@ export interface StoredResults {
 }
 
 /**
- * The stored rows with the groups present in `fresh` replaced by `fresh`, in the stored order; `complete`
- * (every module ran) keeps none of the stored ones.
+ * The stored rows with those of the modules that ran replaced by `fresh`, in the stored order; `complete`
+ * (every module ran) keeps none of the stored ones. A stored row is replaced when its module ran (two
+ * modules may share a group: collector and collector-udp), or, stored without its module, when its group
+ * did.
  */
 export function mergeResults(
   stored: StoredResults | undefined,
@@ -27,8 +29,11 @@ export function mergeResults(
   complete = false,
 ): StoredResults {
   const freshGroups = new Set(fresh.map((row) => row.group));
+  const freshModules = new Set(fresh.flatMap((row) => (row.module ? [row.module] : [])));
+  const replaced = (row: BenchRow) =>
+    row.module ? freshModules.has(row.module) : freshGroups.has(row.group);
   const base = complete ? undefined : stored;
-  const kept = (base?.rows ?? []).filter((row) => !freshGroups.has(row.group));
+  const kept = (base?.rows ?? []).filter((row) => !replaced(row));
   const measuredAt = { ...(base?.measuredAt ?? {}) };
   for (const group of freshGroups) measuredAt[group] = at;
   return { measuredAt, rows: [...kept, ...fresh] };

@@ -37,7 +37,8 @@ function runModule(name: string, quick: boolean, previous: BenchRow[]): BenchRow
     );
     if (child.status !== 0)
       throw new Error(`bench module ${name} failed (exit ${child.status ?? child.signal})`);
-    return JSON.parse(readFileSync(resultFile, 'utf8')) as BenchRow[];
+    const rows = JSON.parse(readFileSync(resultFile, 'utf8')) as BenchRow[];
+    return rows.map((row) => ({ ...row, module: name }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -17,6 +17,8 @@ export interface BenchRow {
   /** Counters other parts (the cost model) reuse, e.g. { putPayloadUnits: 12 }. */
   counters?: Record<string, number>;
   notes?: string;
+  /** The bench module that measured it (set by the runner): a partial run replaces that module's rows. */
+  module?: string;
 }
 
 export interface BenchModule {

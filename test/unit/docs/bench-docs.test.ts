@@ -28,6 +28,17 @@ describe('bench docs', () => {
     expect(second.measuredAt).toEqual({ a: '2026-01-01T00:00:00Z', b: '2026-02-01T00:00:00Z' });
   });
 
+  it("a partial run replaces its own module's rows, not another module's of the same group", () => {
+    const tcp = row('collector', 'tcp', 1, { module: 'collector' });
+    const udp = row('collector', 'udp', 2, { module: 'collector-udp' });
+    const first = mergeResults(undefined, [tcp, udp], '2026-01-01T00:00:00Z');
+    const second = mergeResults(first, [{ ...udp, value: 3 }], '2026-02-01T00:00:00Z');
+    expect(second.rows.map((r) => [r.name, r.value])).toEqual([
+      ['tcp', 1],
+      ['udp', 3],
+    ]);
+  });
+
   it("drops a removed module's rows when every module ran", () => {
     const first = mergeResults(undefined, [row('gone', 'g1', 1), row('b', 'b1', 2)], '2026-01-01T00:00:00Z');
     const partial = mergeResults(first, [row('b', 'b1', 3)], '2026-02-01T00:00:00Z');
