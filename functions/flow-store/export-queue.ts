@@ -18,7 +18,7 @@ import {
   type WriteResult,
 } from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig } from '../../core/flow-state/state.ts';
-import { pause } from './item-batches.ts';
+import { backoffMs, pause } from './item-batches.ts';
 import { conditionalStatementOf, storedFlowOf } from './marshal.ts';
 import { ATTR, DUE_INDEX_NAME, ownedDueShards } from './schema.ts';
 import { DynamoFlowStore } from './store.ts';
@@ -79,7 +79,7 @@ export class DynamoExportQueue implements ExportQueue {
       if (attempt >= STATEMENT_ATTEMPTS) {
         throw new Error(`BatchExecuteStatement: ${pending.length} writes still refused (${lastRetryable})`);
       }
-      if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      if (attempt > 0) await pause(backoffMs(attempt));
       const out = await this.client.send(
         new BatchExecuteStatementCommand({
           Statements: pending.map((i) => ({

@@ -83,8 +83,11 @@ export async function getItems(
   return found;
 }
 
-/** Exponential backoff with jitter before retry `attempt` of what DynamoDB left unprocessed. */
-function backoffMs(attempt: number): number {
+/**
+ * Exponential backoff with jitter before retry `attempt` of what DynamoDB left unprocessed or refused as
+ * retryable (here, and the ticker's statements in export-queue.ts).
+ */
+export function backoffMs(attempt: number): number {
   return Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
 }
 
