@@ -370,11 +370,22 @@ export class SinkOutbox {
     }
     lane.leaseUntilMs = 0;
     lane.elsewhereUntilMs = answer.untilMs;
-    const { head, cursors } = await this.store.positions([lane.name]);
-    const stored = cursors.get(lane.name);
-    if (stored && stored.seq > lane.cursor.seq) lane.cursor = stored;
-    this.raiseHead(head);
+    await this.catchUp(lane);
     return false;
+  }
+
+  /**
+   * The sink's stored cursor and the log's head, read together: the head is raised, and the lane jumps to
+   * the stored cursor where another container (or a write of this one whose answer was lost) moved it
+   * further. Returns the stored head and whether the lane jumped.
+   */
+  private async catchUp(lane: Lane): Promise<{ head: OutboxPosition; jumped: boolean }> {
+    const { head, cursors } = await this.store.positions([lane.name]);
+    this.raiseHead(head);
+    const stored = cursors.get(lane.name);
+    const jumped = stored !== undefined && stored.seq > lane.cursor.seq;
+    if (jumped) lane.cursor = stored;
+    return { head, jumped };
   }
 
   /** Gives up the leases this container holds (their time set to now); a failure leaves them to run out. */
@@ -414,13 +425,8 @@ export class SinkOutbox {
       lane.current = undefined;
       // The exporters of other stream shards run this sink's worker on the same log: the stored cursor
       // first (one read per entry), so one that delivered past it is not repeated from a stale cursor.
-      const { head, cursors } = await this.store.positions([lane.name]);
-      this.raiseHead(head);
-      const stored = cursors.get(lane.name);
-      if (stored && stored.seq > seq) {
-        lane.cursor = stored;
-        return;
-      }
+      const { head, jumped } = await this.catchUp(lane);
+      if (jumped) return;
       // Nothing is missing at or past the stored head: an entry there is not appended yet, and skipping
       // it would make this sink miss the batch appended there next.
       if (seq >= head.seq) return;
@@ -487,9 +493,7 @@ export class SinkOutbox {
     const move = { seq: to.seq, row: to.row, movers: this.withMove(lane.cursor.movers, to.seq) };
     if (!(await this.store.moveCursor(name, lane.cursor, move))) {
       // Another container moved it (or our write whose answer was lost did): continue from where it is.
-      const { head, cursors } = await this.store.positions([name]);
-      lane.cursor = cursors.get(name) ?? lane.cursor;
-      this.raiseHead(head);
+      await this.catchUp(lane);
       return lane.cursor.seq >= to.seq && lane.cursor.movers?.[String(to.seq)] === this.owner;
     }
     lane.cursor = move;
