@@ -104,7 +104,7 @@ export class Ticker {
     // (reads are eventually consistent) costs a write, not a round. A flow the correlator advanced past
     // now is not due any more and is left.
     const refused = await this.apply(writes, now, report);
-    await this.apply(this.writesOf(refused, now), now, report, true);
+    await this.apply(this.writesOf(refused, now), now, report); // refused again: left for the next round
   }
 
   /** The conditional writes that apply every step due by now to these flows; none for a flow not due. */
@@ -131,7 +131,6 @@ export class Ticker {
     writes: readonly TickerWrite[],
     now: number,
     report: TickReport,
-    last = false,
   ): Promise<StoredFlow[]> {
     const refused: StoredFlow[] = [];
     await forEachLimited(
@@ -143,7 +142,7 @@ export class Ticker {
           const write = batch[i]!;
           if (!result.ok) {
             report.conflicts += 1;
-            if (result.current && !last) refused.push(result.current);
+            if (result.current) refused.push(result.current);
             continue;
           }
           report.advancedFlows += 1;
