@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { IpfixStreamFramer } from '../../../collector-edge/ipfix/framer.ts';
 import {
   flatString,
+  IPV4_HINTS,
   ipv4,
+  ipv4SlotSource,
   ipv4Text,
   ipv6,
   lastStringHint,
@@ -90,6 +92,16 @@ describe('IP text caches', () => {
       const value = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
       expect(ipv4(bytes, 0)).toBe(formatIPv4(bytes));
       expect(ipv4Text(value)).toBe(formatIPv4(bytes));
+    }
+  });
+
+  it("the compiled decoders' inline IPv4 slot is ipv4Text's (its hint), so their hints name the same strings", () => {
+    const slotOf = new Function('k', `return ${ipv4SlotSource('k')};`) as (value: number) => number;
+    const random = seededRandom(29);
+    for (let i = 0; i < 10_000; i++) {
+      const value = Math.floor(random() * 2 ** 32);
+      ipv4Text(value);
+      expect(lastStringHint()).toBe(IPV4_HINTS + slotOf(value));
     }
   });
 
