@@ -296,18 +296,6 @@ ${WIRE_FIELDS_V1.map(([field, kind]) =>
 ) as RecordWriter;
 
 /**
- * Upper bound of the bytes `record` adds to a batch: a varint per field, plus, for strings new to the
- * batch, a length varint (<= 3 bytes) and at most 3 UTF-8 bytes per UTF-16 unit, plus growth of the two
- * count varints. Lets a producer stop before a size limit without encoding twice.
- */
-export const encodedSizeBound = new Function(
-  'r',
-  `return ${2 + MAX_RECORD_FIELD_BYTES + 3 * stringFields.length} + 3 * (${stringFields
-    .map((field) => `r.${field}.length`)
-    .join(' + ')});`,
-) as (record: FlowRecord) => number;
-
-/**
  * Accumulates records into one wire-format payload, knowing its exact encoded size at every step so a
  * producer can stop before a Kinesis size limit.
  */
