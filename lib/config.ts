@@ -97,6 +97,16 @@ export interface FlowlineConfig {
   ipfixExportFormat: 'IPFIX' | 'JSON';
   /** Antrea's flowCollector.observationDomainID; unset: FNV-1 of the cluster UUID, as Antrea. */
   ipfixExportObservationDomainId: number | undefined;
+  /**
+   * tls:// export (Antrea's flowCollector.tls): a Secrets Manager secret with any of "ca.crt" (a private
+   * CA), "tls.crt" and "tls.key" (a client certificate for a collector that verifies its exporters), the
+   * keys of Antrea's caSecretName and clientSecretName Secrets. Unset: the system roots, no client cert.
+   */
+  ipfixExportTlsSecretArn: string | undefined;
+  /** The name the collector's certificate must carry (default: the address's host name). */
+  ipfixExportTlsServerName: string | undefined;
+  /** Antrea's flowCollector.tls.minVersion: TLSv1.2 (default) or TLSv1.3. */
+  ipfixExportTlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
   /** S3 Parquet archive of every exported row: a bucket created by the stack (KMS, lifecycle). */
   archiveEnabled: boolean;
   archivePrefix: string;
@@ -174,6 +184,9 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   ipfixExportAddress: undefined,
   ipfixExportFormat: 'IPFIX',
   ipfixExportObservationDomainId: undefined,
+  ipfixExportTlsSecretArn: undefined,
+  ipfixExportTlsServerName: undefined,
+  ipfixExportTlsMinVersion: 'TLSv1.2',
   archiveEnabled: false,
   archivePrefix: 'flows/',
   archiveInfrequentAccessDays: 30,
@@ -187,6 +200,9 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
 };
 
 /** Values accepted by CloudWatch Logs' RetentionInDays. */
+/** A complete Secrets Manager secret ARN (with its random suffix: IAM grants on it are exact). */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$/;
+
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
@@ -283,10 +299,7 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     clusterUuid: str('clusterUuid', /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i),
     clickHouseDatabase: str('clickHouseDatabase', /^[A-Za-z_][A-Za-z0-9_]*$/),
     clickHouseUsername: str('clickHouseUsername', /^\S+$/),
-    clickHouseSecretArn: optional(
-      'clickHouseSecretArn',
-      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$/,
-    ),
+    clickHouseSecretArn: optional('clickHouseSecretArn', SECRET_ARN),
     collectorTrust: oneOf('collectorTrust', ['account', 'irsa', 'pod-identity'] as const),
     collectorOidcProviderArn: optional(
       'collectorOidcProviderArn',
@@ -302,6 +315,9 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     ),
     ipfixExportFormat: oneOf('ipfixExportFormat', ['IPFIX', 'JSON'] as const),
     ipfixExportObservationDomainId: optionalInt('ipfixExportObservationDomainId', 0, 0xffff_ffff),
+    ipfixExportTlsSecretArn: optional('ipfixExportTlsSecretArn', SECRET_ARN),
+    ipfixExportTlsServerName: optional('ipfixExportTlsServerName', /^[A-Za-z0-9.-]{1,253}$/),
+    ipfixExportTlsMinVersion: oneOf('ipfixExportTlsMinVersion', ['TLSv1.2', 'TLSv1.3'] as const),
     archiveEnabled: bool('archiveEnabled'),
     archivePrefix: str('archivePrefix', /^([A-Za-z0-9!_.*'()-]+\/)*$/),
     archiveInfrequentAccessDays: int('archiveInfrequentAccessDays', 30, 36_500),
@@ -356,6 +372,12 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
   ) {
     throw new ConfigError(
       'context archiveExpirationDays must be 0 (never) or above archiveInfrequentAccessDays',
+    );
+  }
+  const tlsExport = config.ipfixExportAddress?.startsWith('tls://') === true;
+  if (!tlsExport && (config.ipfixExportTlsSecretArn || config.ipfixExportTlsServerName)) {
+    throw new ConfigError(
+      'context ipfixExportTlsSecretArn / ipfixExportTlsServerName need a tls:// ipfixExportAddress',
     );
   }
   if (config.collectorTrust === 'irsa' && !config.collectorOidcProviderArn) {

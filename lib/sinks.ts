@@ -11,6 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { outboxPrefixOf } from '../functions/flow-store/schema.ts';
@@ -31,6 +32,9 @@ export type SinksConfig = Pick<
   | 'ipfixExportAddress'
   | 'ipfixExportFormat'
   | 'ipfixExportObservationDomainId'
+  | 'ipfixExportTlsSecretArn'
+  | 'ipfixExportTlsServerName'
+  | 'ipfixExportTlsMinVersion'
   | 'archiveEnabled'
   | 'archivePrefix'
   | 'archiveInfrequentAccessDays'
@@ -102,6 +106,7 @@ export class Sinks extends Construct {
           String(config.ipfixExportObservationDomainId),
         );
       }
+      if (config.ipfixExportAddress.startsWith('tls://')) this.equipTls(exporter, config);
     }
     if (this.bucket) {
       exporter.addEnvironment('ARCHIVE_BUCKET', this.bucket.bucketName);
@@ -127,6 +132,25 @@ export class Sinks extends Construct {
       });
     }
     if (kinds.length > 0) exporter.addEnvironment('SINK_MAX_QUEUED_ROWS', String(config.sinkMaxQueuedRows));
+  }
+
+  /**
+   * The tls:// export's settings; its PEMs stay in the secret (a private key has no place in the
+   * function's environment), which the exporter may read and nothing else may.
+   */
+  private equipTls(exporter: lambda.Function, config: SinksConfig): void {
+    exporter.addEnvironment('IPFIX_EXPORT_TLS_MIN_VERSION', config.ipfixExportTlsMinVersion);
+    if (config.ipfixExportTlsServerName)
+      exporter.addEnvironment('IPFIX_EXPORT_TLS_SERVER_NAME', config.ipfixExportTlsServerName);
+    if (config.ipfixExportTlsSecretArn) {
+      const secret = secretsmanager.Secret.fromSecretCompleteArn(
+        this,
+        'IpfixExportTlsSecret',
+        config.ipfixExportTlsSecretArn,
+      );
+      secret.grantRead(exporter);
+      exporter.addEnvironment('IPFIX_EXPORT_TLS_SECRET_ID', secret.secretArn);
+    }
   }
 
   private archiveBucket(config: SinksConfig, removalPolicy: RemovalPolicy): s3.Bucket {

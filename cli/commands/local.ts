@@ -21,6 +21,10 @@ interface LocalCommandOptions {
   podLabels: boolean;
   ipfixExport?: string;
   ipfixExportFormat: string;
+  ipfixExportTlsCa?: string;
+  ipfixExportTlsCert?: string;
+  ipfixExportTlsKey?: string;
+  ipfixExportTlsServerName?: string;
   archive: boolean;
   archivePort?: string;
   tickers: string;
@@ -40,6 +44,20 @@ function recordFormat(text: string): 'IPFIX' | 'JSON' {
     throw new Error(`--ipfix-export-format: must be IPFIX or JSON, got "${text}"`);
   }
   return format;
+}
+
+/** The --ipfix-export-tls-* flags belong to a tls:// export, and a client certificate to its key. */
+function checkExportTlsFlags(options: LocalCommandOptions): void {
+  const { ipfixExportTlsCa, ipfixExportTlsCert, ipfixExportTlsKey, ipfixExportTlsServerName } = options;
+  const any = [ipfixExportTlsCa, ipfixExportTlsCert, ipfixExportTlsKey, ipfixExportTlsServerName].some(
+    (flag) => flag !== undefined,
+  );
+  if (any && !options.ipfixExport?.startsWith('tls://')) {
+    throw new UsageError('--ipfix-export-tls-*: only with --ipfix-export tls://host:port');
+  }
+  if ((ipfixExportTlsCert === undefined) !== (ipfixExportTlsKey === undefined)) {
+    throw new UsageError('--ipfix-export-tls-cert and --ipfix-export-tls-key go together');
+  }
 }
 
 export function register(program: Command): void {
@@ -85,6 +103,16 @@ export function register(program: Command): void {
       'also export every row to an IPFIX collector: tcp://host:port, tls://host:port or udp://host:port',
     )
     .option('--ipfix-export-format <format>', 'IPFIX or JSON (go-ipfix JSON lines)', 'IPFIX')
+    .option('--ipfix-export-tls-ca <file>', 'tls:// export: PEM CA of the collector (default: system roots)')
+    .option(
+      '--ipfix-export-tls-cert <file>',
+      'tls:// export: PEM client certificate, for a collector that verifies clients',
+    )
+    .option('--ipfix-export-tls-key <file>', 'tls:// export: PEM key of the client certificate')
+    .option(
+      '--ipfix-export-tls-server-name <name>',
+      'tls:// export: the name the collector\u2019s certificate must carry',
+    )
     .option('--archive', 'also archive every row as Parquet in a local S3 (s3rver on 127.0.0.1)', false)
     .option('--archive-port <port>', 'port of the local S3 (default: a free one)')
     .action(async (options: LocalCommandOptions) => {
@@ -95,6 +123,7 @@ export function register(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      checkExportTlsFlags(options);
       const kubernetes = options.kubeconfig
         ? { kubernetes: { kubeconfig: options.kubeconfig, podLabels: options.podLabels } }
         : {};
@@ -166,6 +195,12 @@ export function register(program: Command): void {
           sinks: {
             ...(options.ipfixExport ? { ipfixExport: options.ipfixExport } : {}),
             ipfixExportFormat: recordFormat(options.ipfixExportFormat),
+            ipfixExportTls: {
+              caFile: options.ipfixExportTlsCa,
+              certFile: options.ipfixExportTlsCert,
+              keyFile: options.ipfixExportTlsKey,
+              serverName: options.ipfixExportTlsServerName,
+            },
             archive: options.archive,
             ...(options.archivePort
               ? { archivePort: integer('archive-port', options.archivePort, 1, 65535) }

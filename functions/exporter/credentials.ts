@@ -1,5 +1,6 @@
-// ClickHouse credentials: from AWS Secrets Manager through Powertools Parameters, which caches the value
-// per container for maxAge (one GetSecretValue per cold start and then every maxAge, not per round).
+// The exporter's secrets (ClickHouse credentials, the IPFIX export's TLS material): from AWS Secrets Manager
+// through Powertools Parameters, which caches a value per container for maxAge (one GetSecretValue per
+// cold start and then every maxAge, not per round).
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type { ClickHouseTarget } from './clickhouse-target.ts';
 
@@ -28,10 +29,15 @@ export function parseClickHouseSecret(secret: string, defaultUser: string): Clic
   return { username: defaultUser, password: secret };
 }
 
+/** A secret's string value, through Powertools' per-container cache (one GetSecretValue per maxAge). */
+export async function secretStringOf(secretId: string, maxAgeSeconds: number): Promise<string> {
+  const secret = await getSecret<string>(secretId, { maxAge: maxAgeSeconds });
+  if (typeof secret !== 'string') throw new Error(`Secrets Manager secret ${secretId} has no string value`);
+  return secret;
+}
+
 export async function clickHouseCredentials(config: ClickHouseTarget): Promise<ClickHouseCredentials> {
   const { secretId, username, password } = config.clickhouse;
   if (!secretId) return { username, password: password ?? '' };
-  const secret = await getSecret<string>(secretId, { maxAge: config.secretMaxAgeSeconds });
-  if (typeof secret !== 'string') throw new Error(`Secrets Manager secret ${secretId} has no string value`);
-  return parseClickHouseSecret(secret, username);
+  return parseClickHouseSecret(await secretStringOf(secretId, config.secretMaxAgeSeconds), username);
 }

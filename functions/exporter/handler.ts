@@ -7,6 +7,7 @@ import { EXPORTER_SERVICE_NAME, METRICS_NAMESPACE } from '../shared/metric-names
 import { sinksConfigFromEnv } from '../sinks/config.ts';
 import { createExtraSinks } from '../sinks/sinks.ts';
 import { exporterConfigFromEnv } from './config.ts';
+import { secretStringOf } from './credentials.ts';
 import { createExporterHandler } from './make-handler.ts';
 import { wireExporter } from './wiring.ts';
 
@@ -23,6 +24,9 @@ const sinks = createExtraSinks(sinksConfig, {
   // the outbox's appends are conditional, so concurrent shards' appends queue up, never collide.
   outbox: new DynamoSinkOutboxStore(dynamodb, config.tableName, 0),
   s3: sinksConfig.archive ? createS3Client() : undefined,
+  // The IPFIX export's TLS secret, read on each connection through Powertools' cache (the ClickHouse
+  // secret's maxAge), so a rotated client certificate is used from the next connection on.
+  readSecret: (secretId) => secretStringOf(secretId, config.secretMaxAgeSeconds),
   clock: Date.now,
   sleep,
   logger,

@@ -1,6 +1,7 @@
 // The extra sinks' settings, from the exporter's environment (docs/sinks.md). Each sink is off unless its
 // address is set: IPFIX_EXPORT_ADDRESS for the IPFIX/JSON export, ARCHIVE_BUCKET for the S3 archive.
 import { EnvConfigError, positiveIntFromEnv } from '../flow-store/config.ts';
+import { checkClientPair, type IpfixTlsConfig, pemOf, type TlsMinVersion } from './collector-tls.ts';
 import { type CollectorTransport, EXPORTER_DEFAULTS, type RecordFormat } from './ipfix-exporter.ts';
 
 type Env = Record<string, string | undefined>;
@@ -16,8 +17,8 @@ export interface IpfixExportConfig {
   clusterId: string | undefined;
   maxMessageBytes: number;
   templateRefreshMs: number;
-  tlsCa: string | undefined;
-  tlsServerName: string | undefined;
+  /** Set exactly when the transport is tls. */
+  tls: IpfixTlsConfig | undefined;
 }
 
 export interface ArchiveConfig {
@@ -86,9 +87,61 @@ function ipfixFromEnv(env: Env): IpfixExportConfig | undefined {
         'IPFIX_EXPORT_TEMPLATE_REFRESH_SECONDS',
         EXPORTER_DEFAULTS.templateRefreshMs / 1000,
       ) * 1000,
-    tlsCa: env.IPFIX_EXPORT_TLS_CA?.trim() || undefined,
-    tlsServerName: env.IPFIX_EXPORT_TLS_SERVER_NAME?.trim() || undefined,
+    tls: tlsFromEnv(env, transport),
   };
+}
+
+const TLS_VARIABLES = {
+  ca: 'IPFIX_EXPORT_TLS_CA',
+  cert: 'IPFIX_EXPORT_TLS_CERT',
+  key: 'IPFIX_EXPORT_TLS_KEY',
+} as const;
+
+/** Antrea's flowCollector.tls.minVersion spellings (VersionTLS12, VersionTLS13) and Node's. */
+const MIN_VERSIONS: Record<string, TlsMinVersion> = {
+  'TLSv1.2': 'TLSv1.2',
+  'TLSv1.3': 'TLSv1.3',
+  VersionTLS12: 'TLSv1.2',
+  VersionTLS13: 'TLSv1.3',
+};
+
+/**
+ * IPFIX_EXPORT_TLS_CA, _CERT, _KEY (PEM text), _SECRET_ID (Secrets Manager: "ca.crt", "tls.crt",
+ * "tls.key"), _SERVER_NAME and _MIN_VERSION (collector-tls.ts). Refused with a transport other than tls,
+ * where they would be ignored.
+ */
+function tlsFromEnv(env: Env, transport: CollectorTransport): IpfixTlsConfig | undefined {
+  const value = (name: string) => env[name]?.trim() || undefined;
+  const given = Object.keys(env).filter((name) => name.startsWith('IPFIX_EXPORT_TLS_') && value(name));
+  if (transport !== 'tls') {
+    if (given.length > 0) {
+      throw new EnvConfigError(`${given.join(', ')}: only with a tls:// IPFIX_EXPORT_ADDRESS`);
+    }
+    return undefined;
+  }
+  const minVersionText = value('IPFIX_EXPORT_TLS_MIN_VERSION') ?? 'TLSv1.2';
+  const minVersion = MIN_VERSIONS[minVersionText];
+  if (!minVersion) {
+    throw new EnvConfigError(
+      `IPFIX_EXPORT_TLS_MIN_VERSION=${minVersionText}: expected ${Object.keys(MIN_VERSIONS).join(', ')}`,
+    );
+  }
+  const config: IpfixTlsConfig = {
+    secretId: value('IPFIX_EXPORT_TLS_SECRET_ID'),
+    serverName: value('IPFIX_EXPORT_TLS_SERVER_NAME'),
+    minVersion,
+  };
+  try {
+    for (const [field, name] of Object.entries(TLS_VARIABLES)) {
+      const pem = value(name);
+      if (pem) config[field as keyof typeof TLS_VARIABLES] = pemOf(name, pem);
+    }
+    // The secret may hold the other half of the pair; then it is checked when the secret is read.
+    if (!config.secretId) checkClientPair(config, 'IPFIX_EXPORT_TLS_CERT and IPFIX_EXPORT_TLS_KEY');
+  } catch (error) {
+    throw new EnvConfigError((error as Error).message);
+  }
+  return config;
 }
 
 export function sinksConfigFromEnv(env: Env = process.env): SinksConfig {

@@ -44,7 +44,8 @@ export interface IpfixExporterOptions {
   maxMessageBytes: number;
   templateRefreshMs: number;
   connectTimeoutMs: number;
-  tls?: CollectorTlsOptions;
+  /** The TLS options, or what gives them on each connection (collector-tls.ts: a secret read then). */
+  tls?: CollectorTlsOptions | (() => Promise<CollectorTlsOptions>);
   /** Epoch ms. */
   clock: () => number;
 }
@@ -149,16 +150,17 @@ async function connect(options: IpfixExporterOptions): Promise<Channel> {
     }
     return datagramChannel(socket);
   }
+  const tlsOptions = typeof options.tls === 'function' ? await options.tls() : options.tls;
   const socket =
     transport === 'tls'
       ? tls.connect({
           host,
           port,
-          ca: options.tls?.ca,
-          cert: options.tls?.cert,
-          key: options.tls?.key,
-          servername: options.tls?.serverName ?? (net.isIP(host) ? undefined : host),
-          minVersion: options.tls?.minVersion ?? 'TLSv1.2',
+          ca: tlsOptions?.ca,
+          cert: tlsOptions?.cert,
+          key: tlsOptions?.key,
+          servername: tlsOptions?.serverName ?? (net.isIP(host) ? undefined : host),
+          minVersion: tlsOptions?.minVersion ?? 'TLSv1.2',
         })
       : net.connect({ host, port });
   await withTimeout(
@@ -173,8 +175,48 @@ async function connect(options: IpfixExporterOptions): Promise<Channel> {
     `connect ${where}`,
     () => socket.destroy(),
   );
+  if (socket instanceof tls.TLSSocket) await serverVerdict(socket, where);
   socket.setNoDelay(true);
   return streamChannel(socket);
+}
+
+/**
+ * How long a TLS 1.3 connection waits for the collector's verdict on the client (below). Collectors send
+ * their session tickets within a round trip; one that sends none costs this once per connection.
+ */
+const TLS13_VERDICT_MS = 1000;
+
+/**
+ * In TLS 1.3 the client's handshake is over before the server has checked the client's certificate (or
+ * its absence): a collector that refuses it says so by an alert after 'secureConnect'. Bytes written in
+ * between would be accepted by the kernel and lost, counted as sent, for every batch of every connection.
+ * So wait for the first sign of acceptance (the server's session ticket, sent once it has verified the
+ * client), or for the refusal, before the first batch; TLS 1.2 verifies the client inside the handshake.
+ */
+async function serverVerdict(socket: tls.TLSSocket, where: string): Promise<void> {
+  if (socket.getProtocol() !== 'TLSv1.3') return;
+  socket.resume(); // read, so the ticket or the alert is seen (a collector sends nothing else)
+  let settle = (_error?: Error) => {};
+  const verdict = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => settle(), TLS13_VERDICT_MS);
+    settle = (error) => {
+      clearTimeout(timer);
+      socket.off('session', accepted).off('error', refused).off('close', closed);
+      if (error) reject(error);
+      else resolve();
+    };
+  });
+  // Not at once: a write made while Node is still inside the ticket's callback is lost (Node 22).
+  const accepted = () => setImmediate(() => settle());
+  const refused = (error: Error) => settle(new Error(`${where} refused the connection: ${error.message}`));
+  const closed = () => settle(new Error(`${where} closed the connection after the TLS handshake`));
+  socket.once('session', accepted).once('error', refused).once('close', closed);
+  try {
+    await verdict;
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
 }
 
 export class IpfixExporter {

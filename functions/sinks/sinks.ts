@@ -17,6 +17,7 @@ import {
   SINK_ROWS_SENT_METRIC,
 } from '../shared/metric-names.ts';
 import { observationDomainIdOf } from './antrea-ipfix.ts';
+import { collectorTlsOf, type SecretReader } from './collector-tls.ts';
 import type { SinksConfig } from './config.ts';
 import { EXPORTER_DEFAULTS, IpfixExporter } from './ipfix-exporter.ts';
 import { type BatchSink, type SinkCounters, SinkOutbox } from './outbox.ts';
@@ -30,6 +31,8 @@ export interface SinkDeps {
   outbox: SinkOutboxStore;
   /** Required when the archive is enabled. */
   s3?: S3Client;
+  /** Required when the IPFIX export's TLS material is in Secrets Manager (IPFIX_EXPORT_TLS_SECRET_ID). */
+  readSecret?: SecretReader;
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
   logger?: Pick<Logger, 'warn' | 'error'>;
@@ -102,7 +105,7 @@ export function createExtraSinks(config: SinksConfig, deps: SinkDeps): ExtraSink
       maxMessageBytes: ipfix.maxMessageBytes,
       templateRefreshMs: ipfix.templateRefreshMs,
       connectTimeoutMs: EXPORTER_DEFAULTS.connectTimeoutMs,
-      tls: ipfix.transport === 'tls' ? { ca: ipfix.tlsCa, serverName: ipfix.tlsServerName } : undefined,
+      tls: ipfix.tls ? collectorTlsOf(ipfix.tls, deps.readSecret) : undefined,
       clock: deps.clock,
     });
     sinks.set('ipfix', exporter);

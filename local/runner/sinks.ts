@@ -1,12 +1,12 @@
 // Local mode's extra sinks (docs/sinks.md): the exporter environment the CDK app sets when a sink is opted
 // in by context, and for the archive a real S3 implementation on loopback (s3rver, npm) with the bucket,
 // its files under the work folder. `flowline local --ipfix-export URL [--ipfix-export-format JSON]
-// [--archive]`.
-import { mkdirSync } from 'node:fs';
+// [--ipfix-export-tls-ca FILE --ipfix-export-tls-cert FILE --ipfix-export-tls-key FILE] [--archive]`.
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 import S3rverAccount from 's3rver/lib/models/account.js';
-import { parseCollectorAddress } from '../../functions/sinks/config.ts';
+import { sinksConfigFromEnv } from '../../functions/sinks/config.ts';
 
 export const LOCAL_ARCHIVE_BUCKET = 'flowline-archive';
 
@@ -14,6 +14,8 @@ export interface LocalSinkOptions {
   /** tcp://, tls:// or udp://host:port of an external IPFIX collector. */
   ipfixExport?: string;
   ipfixExportFormat?: 'IPFIX' | 'JSON';
+  /** PEM files and server name for a tls:// export (Antrea's flowCollector.tls). */
+  ipfixExportTls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
   /** Start a local S3 and archive every exported row there as Parquet. */
   archive?: boolean;
   /** Loopback port of the local S3 (0: any free port). */
@@ -28,13 +30,34 @@ export interface LocalSinks {
   stop(): Promise<void>;
 }
 
+/** The exporter's TLS variables from PEM files (the variables hold PEM text, as a Secret's keys would). */
+function tlsEnvOf(tls: NonNullable<LocalSinkOptions['ipfixExportTls']>): Record<string, string> {
+  const env: Record<string, string> = {};
+  const files = [
+    ['IPFIX_EXPORT_TLS_CA', '--ipfix-export-tls-ca', tls.caFile],
+    ['IPFIX_EXPORT_TLS_CERT', '--ipfix-export-tls-cert', tls.certFile],
+    ['IPFIX_EXPORT_TLS_KEY', '--ipfix-export-tls-key', tls.keyFile],
+  ] as const;
+  for (const [name, flag, file] of files) {
+    if (file === undefined) continue;
+    try {
+      env[name] = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new Error(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+  if (tls.serverName) env.IPFIX_EXPORT_TLS_SERVER_NAME = tls.serverName;
+  return env;
+}
+
 export async function startLocalSinks(options: LocalSinkOptions, workDir: string): Promise<LocalSinks> {
   const env: Record<string, string> = {};
   const banner: string[] = [];
   if (options.ipfixExport) {
-    parseCollectorAddress(options.ipfixExport); // one clear error before anything starts
     env.IPFIX_EXPORT_ADDRESS = options.ipfixExport;
     env.IPFIX_EXPORT_FORMAT = options.ipfixExportFormat ?? 'IPFIX';
+    Object.assign(env, tlsEnvOf(options.ipfixExportTls ?? {}));
+    sinksConfigFromEnv(env); // one clear error before anything starts
     banner.push(`  IPFIX export      ${env.IPFIX_EXPORT_FORMAT} to ${options.ipfixExport} (at least once)`);
   }
   let server: S3rver | undefined;

@@ -79,6 +79,15 @@ describe('readConfig', () => {
     [{ collectorTrust: 'irsa' }, /needs collectorOidcProviderArn/],
     [{ collectorOidcProviderArn: 'arn:aws:iam::123:role/x' }, /collectorOidcProviderArn/],
     [{ alarmEmail: 'nobody' }, /alarmEmail/],
+    [
+      {
+        ipfixExportAddress: 'tcp://collector.example.com:4739',
+        ipfixExportTlsSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ipfix-AbCdEf',
+      },
+      /need a tls:\/\/ ipfixExportAddress/,
+    ],
+    [{ ipfixExportTlsSecretArn: 'ipfix-client-cert' }, /ipfixExportTlsSecretArn/],
+    [{ ipfixExportTlsMinVersion: 'TLSv1.1' }, /ipfixExportTlsMinVersion/],
   ];
   it.each(rejects)('rejects %j', (values, message) => {
     expect(() => readConfig(contextOf(values))).toThrow(ConfigError);

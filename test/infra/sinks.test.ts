@@ -77,6 +77,45 @@ describe('extra sinks', () => {
     s.template.resourceCountIs('AWS::S3::Bucket', 0);
   });
 
+  it('tls:// export: the client certificate stays in its secret, which the exporter alone may read', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:flowline/ipfix-client-AbCdEf';
+    const s = synth({
+      ipfixExportAddress: 'tls://collector.example.com:4739',
+      ipfixExportTlsSecretArn: arn,
+      ipfixExportTlsServerName: 'ipfix.example.com',
+      ipfixExportTlsMinVersion: 'TLSv1.3',
+    });
+    const env = exporterEnvironment(s);
+    expect(env).toMatchObject({
+      IPFIX_EXPORT_TLS_SECRET_ID: arn,
+      IPFIX_EXPORT_TLS_SERVER_NAME: 'ipfix.example.com',
+      IPFIX_EXPORT_TLS_MIN_VERSION: 'TLSv1.3',
+    });
+    // No PEM in the environment: the key would be readable by anyone who may read the function.
+    expect(Object.keys(env).filter((k) => /^IPFIX_EXPORT_TLS_(CA|CERT|KEY)$/.test(k))).toEqual([]);
+    const grants = Object.entries(resourcesOf(s.template, 'AWS::IAM::Policy')).flatMap(([id, policy]) =>
+      (
+        policy.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }
+      ).Statement.filter((st) => JSON.stringify(st.Resource) === JSON.stringify(arn)).map((st) => ({
+        id,
+        action: st.Action,
+      })),
+    );
+    expect(grants).toEqual([
+      {
+        id: expect.stringMatching(/^Exporter/),
+        action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      },
+    ]);
+  });
+
+  it('tls:// export without a secret: system roots, TLS 1.2 at least, no secret read', () => {
+    const s = synth({ ipfixExportAddress: 'tls://collector.example.com:4739' });
+    const env = exporterEnvironment(s);
+    expect(env.IPFIX_EXPORT_TLS_MIN_VERSION).toBe('TLSv1.2');
+    expect(env).not.toHaveProperty('IPFIX_EXPORT_TLS_SECRET_ID');
+  });
+
   it('adds a row per sink to the operations dashboard when it is deployed', () => {
     const body = (s: Synthesized) =>
       JSON.stringify(

@@ -111,6 +111,16 @@ describe('flowline: usage errors exit 2 with one line', () => {
     ['local', ['--port', '70000'], /--port: must be a whole number from 1 to 65535/],
     ['local', ['--print-rows'], /--print-rows needs --replay/],
     ['local', ['--tickers', '17'], /--tickers: must be a whole number from 1 to 16/],
+    [
+      'local',
+      ['--ipfix-export', 'tcp://127.0.0.1:4740', '--ipfix-export-tls-ca', 'ca.crt'],
+      /--ipfix-export-tls-\*: only with --ipfix-export tls:\/\//,
+    ],
+    [
+      'local',
+      ['--ipfix-export', 'tls://127.0.0.1:4740', '--ipfix-export-tls-cert', 'tls.crt'],
+      /--ipfix-export-tls-cert and --ipfix-export-tls-key go together/,
+    ],
     ['engines', ['--dynamodb-port', 'x'], /--dynamodb-port must be a port/],
     ['simulate', ['--nodes', '0'], /--nodes: must be a whole number >= 1/],
     ['simulate', ['--ipv6-share', '2'], /--ipv6-share: must be between 0 and 1/],

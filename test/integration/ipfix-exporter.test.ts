@@ -3,7 +3,7 @@
 // the message size with templates refreshed on time, JSON over UDP one datagram per record. Every record
 // decoded by Flowline's decoder equals its row.
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import {
   observationDomainIdOf,
   TEMPLATE_ID_IPV6,
 } from '../../functions/sinks/antrea-ipfix.ts';
+import { collectorTlsOf } from '../../functions/sinks/collector-tls.ts';
 import type { ExportedBatch } from '../../functions/sinks/exported-row.ts';
 import { IpfixExporter, type IpfixExporterOptions } from '../../functions/sinks/ipfix-exporter.ts';
 import {
@@ -32,9 +33,13 @@ import { makeCertificates } from './collector-support.ts';
 
 let dir = '';
 let certs: ReturnType<typeof makeCertificates>;
+/** Another CA's certificates: a client certificate the collector does not trust. */
+let strangers: ReturnType<typeof makeCertificates>;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'flowline-exporter-'));
   certs = makeCertificates(dir);
+  mkdirSync(join(dir, 'other'));
+  strangers = makeCertificates(join(dir, 'other'));
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -146,6 +151,91 @@ describe('IPFIX exporter transports', () => {
       expect(decoder.sequenceStats()).toMatchObject([{ lostRecords: 0 }]);
     }
   });
+
+  // Antrea's flowCollector.tls with clientSecretName: the collector verifies its exporters.
+  it.each(['TLSv1.3', 'TLSv1.2'] as const)(
+    "mutual TLS (%s): every record with the client certificate from the secret; without it, or with another CA's, delivery fails",
+    async (maxVersion) => {
+      const pem = (path: string) => readFileSync(path, 'utf8');
+      const received: { peer: unknown; chunks: Buffer[]; closed: boolean }[] = [];
+      const server = tls.createServer(
+        {
+          cert: pem(certs.serverCert),
+          key: pem(certs.serverKey),
+          ca: pem(certs.ca),
+          requestCert: true,
+          rejectUnauthorized: true,
+          minVersion: 'TLSv1.2',
+          maxVersion,
+        },
+        (socket) => {
+          const connection = {
+            peer: socket.getPeerCertificate().subject.CN,
+            chunks: [] as Buffer[],
+            closed: false,
+          };
+          received.push(connection);
+          socket.on('data', (c) => connection.chunks.push(c));
+          socket.on('close', () => {
+            connection.closed = true;
+          });
+          socket.on('error', () => {});
+        },
+      );
+      server.on('tlsClientError', () => {}); // the refused handshakes below
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      const exporterWith = (tlsOptions: IpfixExporterOptions['tls']) =>
+        new IpfixExporter(options({ transport: 'tls', port, tls: tlsOptions }));
+
+      const secretReads: string[] = [];
+      const secret = JSON.stringify({
+        'ca.crt': pem(certs.ca),
+        'tls.crt': pem(certs.clientCert),
+        'tls.key': pem(certs.clientKey),
+      });
+      const trusted = exporterWith(
+        collectorTlsOf(
+          { secretId: 'flowline/ipfix-client', serverName: 'localhost', minVersion: 'TLSv1.2' },
+          async (id) => {
+            secretReads.push(id);
+            return secret;
+          },
+        ),
+      );
+      const batch = batchOf('m', 25, 7);
+      await trusted.deliver(batch);
+      trusted.close();
+      await waitFor(() => received.length === 1 && received[0]!.closed, 'the trusted connection to end');
+      expect(secretReads).toEqual(['flowline/ipfix-client']);
+      expect(received[0]!.peer).toBe('antrea-agent');
+      const framed = new IpfixStreamFramer().push(Buffer.concat(received[0]!.chunks));
+      expect(framed.errors).toEqual([]);
+      const session = { id: `mtls|${maxVersion}`, exporterAddress: '127.0.0.1', transport: 'tcp' as const };
+      expectRecords(
+        framed.messages.map((m) => m.bytes),
+        session,
+        [batch],
+      );
+
+      // Refused: the delivery fails (so the outbox keeps the batch and retries), nothing reaches the collector.
+      const refused = [
+        exporterWith({ ca: pem(certs.ca), serverName: 'localhost' }),
+        exporterWith({
+          ca: pem(certs.ca),
+          cert: pem(strangers.clientCert),
+          key: pem(strangers.clientKey),
+          serverName: 'localhost',
+        }),
+      ];
+      for (const exporter of refused) {
+        await expect(exporter.deliver(batchOf('n', 5, 8))).rejects.toThrow();
+        exporter.close();
+      }
+      expect(received).toHaveLength(1);
+      server.close();
+    },
+  );
 
   it('UDP: messages within the size limit, templates again once the refresh interval has passed', async () => {
     const socket = dgram.createSocket('udp4');

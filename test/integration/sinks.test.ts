@@ -324,8 +324,7 @@ function ipfixConfig(port: number, format: 'IPFIX' | 'JSON') {
     clusterId: undefined,
     maxMessageBytes: 65535,
     templateRefreshMs: 600_000,
-    tlsCa: undefined,
-    tlsServerName: undefined,
+    tls: undefined,
   };
 }
 
