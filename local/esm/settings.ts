@@ -322,6 +322,11 @@ export async function synthesizeAppTemplate(
   const app = new App({
     context: { ...cdkJson.context, ...options.context, 'aws:cdk:bundling-stacks': [] },
     outdir: join(projectRoot, '.flowline', 'cdk.out'),
+    // Local mode reads resources from the template; CDK's built-in CloudFormation validation (a WASM rule
+    // engine, about 2.3 s of CPU here, only warnings unless enabled) and the construct tree are for
+    // `cdk synth` and deployments, which keep them (bin/app.ts).
+    builtinCloudFormationValidation: false,
+    treeMetadata: false,
   });
   const config = readConfig(app.node);
   const stack = new FlowlineStack(app, config.stackName, { config });

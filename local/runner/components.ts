@@ -77,6 +77,19 @@ export class CorrelatorCounters {
 }
 
 /**
+ * Calls `onRows` after each exporter invocation that inserted rows (its report's rowsInserted), so local
+ * mode knows the moment the first rows are in ClickHouse instead of finding out at its next poll.
+ */
+export function watchingExporter(handler: LambdaHandler, onRows: (rows: number) => void): LambdaHandler {
+  return async (event, context, callback) => {
+    const result = await handler(event, context, callback);
+    const rows = (result as { rowsInserted?: unknown } | undefined)?.rowsInserted;
+    if (typeof rows === 'number' && rows > 0) onRows(rows);
+    return result;
+  };
+}
+
+/**
  * Counts what the correlator was given and finished. A Kinesis record counts as finished when the invocation
  * succeeded and it lies before the lowest reported failure (where the mapping checkpoints).
  */

@@ -31,6 +31,7 @@ import {
   exporterMapping,
   type LocalKubernetesOptions,
   startLocalCollector,
+  watchingExporter,
 } from './components.ts';
 import { loadLiveHandlers } from './functions.ts';
 import { prepareLocalStack } from './prepare.ts';
@@ -78,7 +79,6 @@ interface Progress {
   rows: number;
   lagMs: number;
   errors: number;
-  firstRowAfterMs: number | undefined;
 }
 
 function clusterUUIDFor(dataDir: string | undefined): string {
@@ -225,6 +225,24 @@ export async function runLocal(
   const tickerSchedules = handlers.tickers.map((handler, index) =>
     scheduleTicker(handler, topology.tickers[index] as FunctionDefinition, topology, prepared.streamArn),
   );
+  // The first rows are reported the moment the exporter's first insert with rows returns (not at the next
+  // progress poll, and not for rows an earlier run left in a --data-dir).
+  let firstRowAtMs: number | undefined;
+  let trafficStartedAt = performance.now();
+  let firstRowsSeen: () => void = () => {};
+  const firstRows = new Promise<void>((resolveFirstRows) => {
+    firstRowsSeen = resolveFirstRows;
+  });
+  const firstRowsInserted = () => {
+    if (firstRowAtMs !== undefined) return;
+    firstRowAtMs = performance.now();
+    firstRowsSeen();
+    progress.stop();
+    io.out(
+      `first rows in ClickHouse ${seconds(firstRowAtMs - started)} after start ` +
+        `(${seconds(firstRowAtMs - trafficStartedAt)} after the pipeline was up)\n`,
+    );
+  };
   const streams = createDynamoDbStreamsClient();
   const exporterFailures = new JsonLinesFailureDestination({
     directory: workDir,
@@ -234,7 +252,7 @@ export async function runLocal(
     topology,
     streams,
     tableStreamArn: prepared.tableStreamArn,
-    handler: handlers.exporter,
+    handler: watchingExporter(handlers.exporter, () => firstRowsInserted()),
     destination: exporterFailures,
     checkpoints: dataDir
       ? new FileCheckpointStore(join(dataDir, 'esm-checkpoints-exporter.json'))
@@ -292,15 +310,8 @@ export async function runLocal(
     ].join('\n'),
   );
 
-  let firstRowAtMs: number | undefined;
-  const trafficStartedAt = performance.now();
-  let firstRowsSeen: () => void = () => {};
-  void progress.track(
-    'first rows in ClickHouse',
-    new Promise<void>((resolveFirstRows) => {
-      firstRowsSeen = resolveFirstRows;
-    }),
-  );
+  trafficStartedAt = performance.now();
+  void progress.track('first rows in ClickHouse', firstRows);
   let lastFlowsCount = 0;
   let lastFlowsAt = 0;
   const snapshot = async (): Promise<Progress> => {
@@ -317,7 +328,6 @@ export async function runLocal(
       lastFlowsAt = performance.now();
       lastFlowsCount = await countItems(dynamodb, topology.table.name).catch(() => lastFlowsCount);
     }
-    if (rows > 0 && firstRowAtMs === undefined) firstRowAtMs = performance.now();
     return {
       recordsIn,
       decodeErrors,
@@ -333,10 +343,8 @@ export async function runLocal(
           0,
         ) +
         tickerSchedules.reduce((sum, schedule) => sum + schedule.failedInvocations, 0),
-      firstRowAfterMs: firstRowAtMs === undefined ? undefined : firstRowAtMs - started,
     };
   };
-  let reportedFirstRow = false;
   const progressLines = setInterval(() => {
     void snapshot().then(
       (p) => {
@@ -345,15 +353,6 @@ export async function runLocal(
           `correlated ${p.correlated}  flows ${p.flows}  rows ${p.rows}  lag ${seconds(p.lagMs)}  errors ${p.errors}`;
         io.out(`${line}\n`);
         progress.printed();
-        if (!reportedFirstRow && p.firstRowAfterMs !== undefined) {
-          reportedFirstRow = true;
-          firstRowsSeen();
-          progress.stop();
-          io.out(
-            `first rows in ClickHouse ${seconds(p.firstRowAfterMs)} after start ` +
-              `(${seconds(performance.now() - trafficStartedAt)} after the pipeline was up)\n`,
-          );
-        }
       },
       (error: unknown) => io.err(`progress: ${String(error)}\n`),
     );
