@@ -1,7 +1,7 @@
 // The synthesized FlowlineStack template: every property the design relies on, IAM scope, and cdk-nag.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnElement, CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -1113,6 +1113,20 @@ describe('cdk-nag AwsSolutions', () => {
       ),
     );
     for (const a of acks) expect(a.reason.length).toBeGreaterThan(60);
+  });
+
+  it("passes CDK's built-in CloudFormation validation, its findings as errors", () => {
+    const strict = synthFlowline(
+      { clickHouseUrl: 'https://ch.example.com:8443', clusterUuid: CLUSTER_UUID },
+      { cloudFormationValidation: true },
+    ); // would throw ValidationFailed
+    removeOutdir(strict);
+    const probe = new App({ context: { '@aws-cdk/core:validateAgainstDefaultRules': true } });
+    new CfnResource(new Stack(probe, 'Probe'), 'Queue', {
+      type: 'AWS::SQS::Queue',
+      properties: { MessageRetentionPeriod: 'often' },
+    });
+    expect(() => probe.synth()).toThrow();
   });
 
   it('is really checking: an unacknowledged finding fails the synth', () => {

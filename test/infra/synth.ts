@@ -21,15 +21,30 @@ export interface Synthesized {
 
 export const TEST_ENV = { account: '123456789012', region: 'eu-west-1' };
 
-export function synthFlowline(overrides: Partial<FlowlineConfig> = {}): Synthesized {
+/**
+ * `cloudFormationValidation`: also run CDK's built-in CloudFormation validation (a WASM rule engine, 2-3 s
+ * of CPU per synth) with its findings as errors, as `cdk synth` runs it with warnings; off by default, one
+ * test turns it on.
+ */
+export function synthFlowline(
+  overrides: Partial<FlowlineConfig> = {},
+  options: { cloudFormationValidation?: boolean } = {},
+): Synthesized {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowline-infra-'));
   const started = performance.now();
-  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({
+    outdir,
+    context: {
+      'aws:cdk:bundling-stacks': [],
+      '@aws-cdk/core:validateAgainstDefaultRules': options.cloudFormationValidation === true,
+    },
+    builtinCloudFormationValidation: options.cloudFormationValidation === true,
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new FlowlineChecks(app));
   const config = readConfig(app.node, overrides);
   tagFlowline(app, config.stackName);
   const stack = new FlowlineStack(app, config.stackName, { config, env: TEST_ENV });
-  app.synth(); // throws ValidationFailed on any unacknowledged cdk-nag finding
+  app.synth(); // throws ValidationFailed on any unacknowledged cdk-nag finding (or CloudFormation one)
   const template = Template.fromStack(stack);
   return { app, stack, template, outdir, synthMs: performance.now() - started };
 }
