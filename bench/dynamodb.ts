@@ -1,6 +1,6 @@
 // DynamoDB Local for a benchmark, and the consumed capacity of every DynamoDB call a client makes, for the benchmarks that price DynamoDB
-// (flusher, flow-state): ReturnConsumedCapacity=TOTAL is added to each request and the units are summed
-// per command, so a figure can be split into index queries, item reads, item writes and manifests.
+// (exporter, flow-state): ReturnConsumedCapacity=TOTAL is added to each request and the units are summed
+// per command, so a figure can be split into index queries, item reads and item writes.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startDynamoDb } from '../local/engines/index.ts';
 

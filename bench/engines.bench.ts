@@ -164,7 +164,7 @@ async function insertRows(repeats: number): Promise<BenchRow[]> {
       baseline,
       better: 'higher',
       counters,
-      notes: `median of ${repeats}; what the flusher does`,
+      notes: `median of ${repeats}; what the exporter does`,
     },
   ];
 }

@@ -57,7 +57,7 @@ import {
 } from '../local/engines/clickhouse-http-server.ts';
 import { startLocalEngines } from '../local/engines/index.ts';
 import { TableStream } from '../local/esm/table-stream.ts';
-import { CLUSTER_UUID, workloadFlows } from '../workloads/flusher-workload.ts';
+import { CLUSTER_UUID, workloadFlows } from '../workloads/exported-flows.ts';
 import { meterCapacity } from './dynamodb.ts';
 import { median, medianBy } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
@@ -510,7 +510,7 @@ async function sinkBench(quick: boolean): Promise<BenchRow[]> {
       baselineName: `${compression(withViews.localGzip)} (local mode)`,
       baseline: local.rowsPerSecond,
       better: 'higher',
-      counters: { gzipFlusherCpuMicrosecondsPerRow: cloud.clientMicrosPerRow },
+      counters: { gzipExporterCpuMicrosecondsPerRow: cloud.clientMicrosPerRow },
       notes:
         `${timed(cloud)}; ${cpu(cloud)}; gzip ${gzipUsPerRow.toFixed(1)} us/row takes ` +
         `${Math.round(client.rawBytes / batchSize)} B to ${Math.round(client.gzipBytes / batchSize)} B per row: ` +

@@ -13,7 +13,7 @@ import {
 } from '../functions/sinks/antrea-ipfix.ts';
 import { type ExportedRow, exportedRowOf, sinkOnlyColumnsOf } from '../functions/sinks/exported-row.ts';
 import { encodeParquet } from '../functions/sinks/parquet-archive.ts';
-import { CLUSTER_UUID, workloadFlows } from '../workloads/flusher-workload.ts';
+import { CLUSTER_UUID, workloadFlows } from '../workloads/exported-flows.ts';
 import { median } from './stats.ts';
 import type { BenchModule, BenchRow } from './types.ts';
 

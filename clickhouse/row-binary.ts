@@ -211,7 +211,7 @@ const compiledEncoders = new Map<string, RowsEncoder>();
 
 /**
  * The row loop, generated once per column list: each value read by a constant key and written by its
- * type's fast path inline (a flusher batch is 50,000 rows x 57 columns). Anything off the fast path goes
+ * type's fast path inline (an exporter batch is up to 3,000 rows x 57 columns). Anything off the fast path goes
  * to the column's writer, which writes the rare cases (bigint, 2^64, DateTime64 text) or throws.
  */
 function compileRowsEncoder(columns: readonly string[], types: readonly InsertColumnType[]): RowsEncoder {
@@ -246,8 +246,8 @@ function compileRowsEncoder(columns: readonly string[], types: readonly InsertCo
  *
  * `reuse`: a buffer to write into; the payload is a view of it while it fits, of a new buffer when it
  * outgrows it. Either way `payload.buffer` belongs to this payload alone, so a caller can keep it whole
- * for the next call. A flusher batch is tens of MB: a fresh buffer per insert is external memory, which
- * makes V8 collect the whole heap (holding the round's rows) sooner.
+ * for the next call. A batch is MBs: a fresh buffer per insert is external memory, which
+ * makes V8 collect the whole heap (holding the batch's rows) sooner.
  */
 export function encodeRowBinaryWithNamesAndTypes<Row extends Record<string, unknown>>(
   columns: ReadonlyArray<keyof Row & string>,

@@ -3,7 +3,7 @@
 // tables *_local (ReplicatedMergeTree / ReplicatedSummingMergeTree) with materialized views between them, and
 // Distributed tables on top under the names Grafana queries (flows, flows_pod_view, flows_node_view,
 // flows_policy_view). Antrea's Flow Aggregator inserts into `flows`. Flowline keeps all of it, data included,
-// and only adds the columns its flusher writes that the table lacks (Theia's has no egressNodeName and none of
+// and only adds the columns its exporter writes that the table lacks (Theia's has no egressNodeName and none of
 // Flowline's own columns): first to the local table, then to the Distributed table in front of it, each
 // with the same type and default as migrations/0001_flows.sql. Theia's views, TTLs and engines stay Theia's.
 import type { ClickHouseExecutor } from './client.ts';

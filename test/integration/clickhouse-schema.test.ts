@@ -15,7 +15,7 @@ import { checkFlowsSchema, SchemaMismatchError } from '../../clickhouse/schema-c
 import { batchToken, type PendingRow } from '../../functions/exporter/batch.ts';
 import { ClickHouseRowSink } from '../../functions/exporter/clickhouse-sink.ts';
 import { buildFlowRow, type FlowRow } from '../../functions/exporter/rows.ts';
-import { CLUSTER_UUID, workloadFlows } from '../../workloads/flusher-workload.ts';
+import { CLUSTER_UUID, workloadFlows } from '../../workloads/exported-flows.ts';
 import { useEngines } from '../support/engines.ts';
 
 const engines = useEngines({ dynamodb: false, kinesis: false });

@@ -1,6 +1,6 @@
 // The end-to-end workload with faults injected, each outcome asserted: duplicate delivery from the collector,
-// a correlator crash mid-batch, ClickHouse down for a while, insert acknowledgements lost (a flusher crash
-// after its insert), Kinesis throttling (producer and reader), each with one and with four flushers; and the
+// a correlator crash mid-batch, ClickHouse down for a while, insert acknowledgements lost (an exporter crash
+// after its insert), Kinesis throttling (producer and reader), each with one and with four tickers; and the
 // collector SIGKILLed and restarted. Whatever happens, ClickHouse ends with the ground truth per flow.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -233,7 +233,7 @@ describe.each([1, 4])('faults injected into the end-to-end workload, %i ticker(s
 
 /**
  * An HTTP relay to ClickHouse that, for its first `count` INSERT requests, lets ClickHouse finish the insert
- * and then cuts the connection instead of answering: the flusher sees an error for a batch ClickHouse has.
+ * and then cuts the connection instead of answering: the exporter sees an error for a batch ClickHouse has.
  */
 class AckLosingRelay {
   lostAcknowledgements = 0;

@@ -2,7 +2,7 @@
 // (a child process) is SIGKILLed at random moments, open batches included, and restarted on its spool;
 // Kinesis refuses a share of PutRecords (throttling) and answers the rest after random delays, so
 // concurrent requests land out of order; the mapping's reads fail now and then; the correlator crashes
-// mid-batch; flusher rounds run while records are still on their way. Afterwards every record that
+// mid-batch; ticker rounds and the exporter run while records are still on their way. Afterwards every record that
 // reached Kinesis is read back, and per flow ClickHouse must hold exactly what the agents' cumulative
 // totals prove was sent (docs/exactly-once.md), never more than the truth, and no export twice.
 //
@@ -328,7 +328,7 @@ describe('without lock-step: collector SIGKILLs, throttling, reordering, correla
             await new Promise((resolve) => child.once('exit', resolve));
           await startCollector();
         }
-        // Flusher rounds at wall-clock event time while records are still in flight.
+        // Ticker rounds and exports at wall-clock event time while records are still in flight.
         await pipeline.advanceTo(Date.now());
       }
       await waitFor('the collector to deliver everything it holds', async () => {

@@ -1,5 +1,5 @@
 // End to end, on event time: IPFIX -> collector -> Kinesis -> event source mapping -> bundled correlator ->
-// DynamoDB -> bundled flusher -> ClickHouse. Vector V-1 gives Antrea's expected row; a simulated cluster
+// DynamoDB -> table stream -> bundled exporter -> ClickHouse. Vector V-1 gives Antrea's expected row; a simulated cluster
 // (inter/intra-Node, to/from external, Services, deny flows, IPv4 and IPv6) gives per flow exactly the
 // simulator's ground truth.
 import { spawnSync } from 'node:child_process';

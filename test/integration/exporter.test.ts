@@ -24,7 +24,7 @@ import { DynamoExportQueue } from '../../functions/flow-store/export-queue.ts';
 import { defaultScheduleConfig } from '../../functions/flow-store/index.ts';
 import { Ticker } from '../../functions/ticker/ticker.ts';
 import { TableStream } from '../../local/esm/table-stream.ts';
-import { CLUSTER_UUID } from '../../workloads/flusher-workload.ts';
+import { CLUSTER_UUID } from '../../workloads/exported-flows.ts';
 import { v1ExpectedInsertArguments } from '../fixtures/v1-expected-row.ts';
 import { useEngines } from '../support/engines.ts';
 import { correlateAt, newPipelineStores } from '../support/pipeline-stores.ts';

@@ -1,7 +1,7 @@
 // Every panel query of the six ClickHouse dashboards (deploy/grafana/dashboards), expanded as Grafana and the
 // grafana-clickhouse-datasource plugin expand it (test/support/grafana.ts: time filter, interval, template
 // variables), run against the local ClickHouse engine holding what a simulated cluster's IPFIX became after
-// the whole local pipeline (collector, Kinesis, correlator, DynamoDB, flusher). Each must run without error
+// the whole local pipeline (collector, Kinesis, correlator, DynamoDB, exporter). Each must run without error
 // and return rows wherever the data it shows exists; time-series panels must return a `time` column.
 import { describe, expect, it } from 'vitest';
 import {

@@ -110,7 +110,7 @@ describe.runIf(enabled)('kill -9 of local mode and a restart on the same data fo
       database: 'default',
     });
     try {
-      // Flows are exported at the flusher's next round and again at their inactive expiry (90 s after
+      // Flows are exported at their next export step and again at their inactive expiry (90 s after
       // their last record): wait until the sums match, then once more past every expiry, and check again.
       const matches = () =>
         expectSumsMatchTruth(clickhouse, truth).then(

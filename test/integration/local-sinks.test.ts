@@ -1,5 +1,5 @@
-// Local mode's sinks: `--archive` starts s3rver on loopback and sets the flusher's variables; an S3 client
-// made the way the flusher makes it (createS3Client: standard endpoint variable, local mode's credentials)
+// Local mode's sinks: `--archive` starts s3rver on loopback and sets the exporter's variables; an S3 client
+// made the way the exporter makes it (createS3Client: standard endpoint variable, local mode's credentials)
 // archives a batch there, and a second delivery of the batch leaves one object.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 describe('local mode sinks', () => {
-  it('set the variables the flusher reads, as the CDK app does', () => {
+  it('set the variables the exporter reads, as the CDK app does', () => {
     const config = sinksConfigFromEnv(process.env);
     expect(config.archive).toEqual({ bucket: LOCAL_ARCHIVE_BUCKET, prefix: 'flows/' });
     expect(config.ipfix).toMatchObject({ transport: 'udp', host: '127.0.0.1', port: 4739, format: 'JSON' });

@@ -190,7 +190,7 @@ function clickHouseValueOfIe(name: string, row: ChRow): string | number | undefi
 const tupleOf = (r: Record<string, unknown>, src: unknown, dst: unknown) =>
   `${src}|${dst}|${r.protocolIdentifier}|${r.sourceTransportPort}|${r.destinationTransportPort}`;
 
-/** What a round of the ticker and the exporter did (the sinks' tests were written against the flusher's). */
+/** What a round of the ticker and the exporter did (the sinks' tests were first written against the flusher, which the exporter replaced). */
 interface RoundSummary {
   ok: boolean;
   rowsInserted: number;
@@ -209,7 +209,7 @@ interface Stack {
    * An exporter container with these sinks: each round the ticker closes what is due, then the exporter
    * takes the table's stream in batches of up to 40 records (the mapping's checkpoint is the stack's).
    */
-  flusher(sinks: Pick<ExtraSinks, 'onBatchExported'>, rowSink?: RowSink): { round(): Promise<RoundSummary> };
+  exporter(sinks: Pick<ExtraSinks, 'onBatchExported'>, rowSink?: RowSink): { round(): Promise<RoundSummary> };
   /** The extra sinks on this stack's outbox and clock (`s3` for the archive). */
   sinks(config: SinksConfig, s3?: S3Client): ExtraSinks;
   feed(records: FlowRecord[]): Promise<void>;
@@ -245,7 +245,7 @@ async function newStack(): Promise<Stack> {
         clock: () => clock.now,
         sleep,
       }),
-    flusher: (sinks, rowSink = new ClickHouseRowSink(clickhouse)) => {
+    exporter: (sinks, rowSink = new ClickHouseRowSink(clickhouse)) => {
       const exporter = new StreamExporter(new DynamoIntentStore(dynamodb, table, () => clock.now), rowSink, {
         clusterUUID: CLUSTER_UUID,
         onBatchExported: sinks.onBatchExported,
@@ -272,7 +272,7 @@ async function newStack(): Promise<Stack> {
       };
     },
     // Exact due times (no lazy slack): the ticker closes a period at the first round after it ends, so
-    // these tests see rows when the flusher they were written for exported them.
+    // these tests see rows when the flusher they were first written for exported them.
     feed: (records) =>
       correlateAt(
         queue,
@@ -397,7 +397,7 @@ describe('IPFIX export of aggregated rows', () => {
     const sinks = stack.sinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }));
     await stack.feed(interNodeHalves(60, 0, 1));
     stack.clock.now += 1000;
-    const report = await stack.flusher(sinks).round();
+    const report = await stack.exporter(sinks).round();
     expect(report).toMatchObject({ ok: true, rowsInserted: 60 });
     expect(await sinks.drain()).toBe(true);
     expect(sinks.counters()).toMatchObject([{ sink: 'ipfix', rowsSent: 60, retries: 0, rowsDropped: 0 }]);
@@ -475,7 +475,7 @@ describe('IPFIX export of aggregated rows', () => {
     const sinks = stack.sinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'JSON') }));
     await stack.feed(interNodeHalves(12, 0, 1));
     stack.clock.now += 1000;
-    expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 12 });
+    expect(await stack.exporter(sinks).round()).toMatchObject({ ok: true, rowsInserted: 12 });
     expect(await sinks.drain()).toBe(true);
     const lines = Buffer.concat(receiver.connections.flatMap((c) => c.chunks))
       .toString('utf8')
@@ -516,7 +516,7 @@ describe('IPFIX export of aggregated rows', () => {
     const exporter = sinks.sinks.get('ipfix') as IpfixExporter;
     await stack.feed(interNodeHalves(20, 0, 1));
     stack.clock.now += 1000;
-    expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 20 });
+    expect(await stack.exporter(sinks).round()).toMatchObject({ ok: true, rowsInserted: 20 });
     expect(await sinks.drain()).toBe(true);
 
     await receiver.kill();
@@ -524,7 +524,7 @@ describe('IPFIX export of aggregated rows', () => {
     // New flows and the next exports of the first ones, while the collector is gone.
     await stack.feed([...interNodeHalves(20, 100, 1), ...interNodeHalves(20, 0, 2)]);
     stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
-    const during = await stack.flusher(sinks).round();
+    const during = await stack.exporter(sinks).round();
     expect(during).toMatchObject({ ok: true, rowsInserted: 40 }); // ClickHouse is not held up
     await waitFor(() => sinks.counters()[0]!.retries >= 3, 'delivery retries');
     expect(sinks.counters()[0]).toMatchObject({ rowsSent: 20, queuedRows: 40 });
@@ -546,23 +546,23 @@ describe('IPFIX export of aggregated rows', () => {
     expect(receiver.connections).toHaveLength(2);
   }, 120_000);
 
-  it('a collector down across a flusher restart: the new flusher delivers every row from the outbox', async () => {
+  it('a collector down across an exporter restart: the new exporter delivers every row from the outbox', async () => {
     const stack = await newStack();
     const receiver = new TcpReceiver();
     await receiver.start();
     const config = sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') });
     const before = stack.sinks(config);
-    const oldFlusher = stack.flusher(before);
+    const oldExporter = stack.exporter(before);
     await stack.feed(interNodeHalves(20, 0, 1));
     stack.clock.now += 1000;
-    expect(await oldFlusher.round()).toMatchObject({ ok: true, rowsInserted: 20 });
+    expect(await oldExporter.round()).toMatchObject({ ok: true, rowsInserted: 20 });
     expect(await before.drain()).toBe(true);
 
     await receiver.kill();
     await waitFor(() => !(before.sinks.get('ipfix') as IpfixExporter).connected, 'the closed connection');
     await stack.feed([...interNodeHalves(20, 100, 1), ...interNodeHalves(20, 0, 2)]);
     stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
-    expect(await oldFlusher.round()).toMatchObject({ ok: true, rowsInserted: 40 });
+    expect(await oldExporter.round()).toMatchObject({ ok: true, rowsInserted: 40 });
     await waitFor(() => before.counters()[0]!.retries >= 2, 'delivery retries');
     // The container goes away with 40 rows undelivered: nothing of it survives but the table.
     before.outbox.stop();
@@ -573,11 +573,11 @@ describe('IPFIX export of aggregated rows', () => {
 
     const after = stack.sinks(config);
     after.resume();
-    await waitFor(() => after.counters()[0]!.retries >= 1, 'the new flusher retrying the old backlog');
+    await waitFor(() => after.counters()[0]!.retries >= 1, 'the new exporter retrying the old backlog');
     expect(after.counters()[0]).toMatchObject({ rowsSent: 0, queuedRows: 40 });
     await stack.feed(interNodeHalves(20, 200, 1));
     stack.clock.now += 8000;
-    expect(await stack.flusher(after).round()).toMatchObject({ ok: true, rowsInserted: 20 });
+    expect(await stack.exporter(after).round()).toMatchObject({ ok: true, rowsInserted: 20 });
     await receiver.start(); // same port
     expect(await after.drain()).toBe(true);
     const counters = after.counters()[0]!;
@@ -609,20 +609,20 @@ describe('IPFIX export of aggregated rows', () => {
     const sinks = stack.sinks(sinksConfig({ ipfix: ipfixConfig(receiver.port, 'IPFIX') }));
     const clickhouse = new ClickHouseRowSink(stack.clickhouse);
     let refuse = true;
-    const flusher = stack.flusher(sinks, {
+    const exporter = stack.exporter(sinks, {
       insert: (rows, token) =>
         refuse ? Promise.reject(new Error('too many parts')) : clickhouse.insert(rows, token),
     });
     await stack.feed(interNodeHalves(10, 0, 1));
     stack.clock.now += 1000;
-    expect(await flusher.round()).toMatchObject({ ok: false, insertFailures: 1 });
+    expect(await exporter.round()).toMatchObject({ ok: false, insertFailures: 1 });
     expect(await sinks.drain()).toBe(true);
     await waitFor(() => decodeReceived(receiver).length >= 10, 'the collector to read the batch');
     expect(decodeReceived(receiver)).toHaveLength(10);
-    // ClickHouse gets the batch from its manifest next round; this flusher does not send it again.
+    // ClickHouse gets the batch from its manifest next round; this exporter does not send it again.
     refuse = false;
     stack.clock.now += 8000;
-    expect(await flusher.round()).toMatchObject({ ok: true, replayedRows: 10 });
+    expect(await exporter.round()).toMatchObject({ ok: true, replayedRows: 10 });
     expect(await stack.rows()).toHaveLength(10);
     expect(sinks.counters()[0]).toMatchObject({ rowsSent: 10 });
   }, 120_000);
@@ -668,7 +668,7 @@ describe('S3 Parquet archive', () => {
     const prefix = `run-${++archiveRuns}/`;
     const sinks = stack.sinks(sinksConfig({ archive: { bucket: BUCKET, prefix } }), s3);
     const offered: Array<[string, readonly PendingRow[]]> = [];
-    const flusher = stack.flusher({
+    const exporter = stack.exporter({
       onBatchExported: (token, rows) => {
         offered.push([token, rows]);
         return sinks.onBatchExported(token, rows);
@@ -676,7 +676,7 @@ describe('S3 Parquet archive', () => {
     });
     await stack.feed(interNodeHalves(100, 0, 1));
     stack.clock.now += 1000;
-    expect(await flusher.round()).toMatchObject({ ok: true, rowsInserted: 100, inserts: 3 });
+    expect(await exporter.round()).toMatchObject({ ok: true, rowsInserted: 100, inserts: 3 });
     expect(await sinks.drain()).toBe(true);
 
     const keys = await objects(prefix);
@@ -720,13 +720,13 @@ describe('S3 Parquet archive', () => {
     const sinks = stack.sinks(sinksConfig({ archive: { bucket: BUCKET, prefix: 'outage/' } }), client);
     await stack.feed(interNodeHalves(30, 0, 1));
     stack.clock.now += 1000;
-    expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 30 });
+    expect(await stack.exporter(sinks).round()).toMatchObject({ ok: true, rowsInserted: 30 });
     expect(await sinks.drain()).toBe(true);
 
     await stop();
     await stack.feed([...interNodeHalves(30, 200, 1), ...interNodeHalves(30, 0, 2)]);
     stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
-    expect(await stack.flusher(sinks).round()).toMatchObject({ ok: true, rowsInserted: 60 });
+    expect(await stack.exporter(sinks).round()).toMatchObject({ ok: true, rowsInserted: 60 });
     await waitFor(() => sinks.counters()[0]!.retries >= 2, 'archive retries');
     await restart();
     expect(await sinks.drain()).toBe(true);
@@ -747,13 +747,13 @@ describe('S3 Parquet archive', () => {
     await dispose();
   }, 120_000);
 
-  it('S3 down across a flusher restart: one object per batch, rows equal to ClickHouse, exactly once', async () => {
+  it('S3 down across an exporter restart: one object per batch, rows equal to ClickHouse, exactly once', async () => {
     const stack = await newStack();
     const { client, stop, restart, dispose } = await restartableS3();
     const config = sinksConfig({ archive: { bucket: BUCKET, prefix: 'restart/' } });
     const tokens: string[] = [];
-    const flusherOf = (sinks: ExtraSinks) =>
-      stack.flusher({
+    const exporterOf = (sinks: ExtraSinks) =>
+      stack.exporter({
         onBatchExported: (token, rows) => {
           tokens.push(token);
           return sinks.onBatchExported(token, rows);
@@ -762,13 +762,13 @@ describe('S3 Parquet archive', () => {
     const before = stack.sinks(config, client);
     await stack.feed(interNodeHalves(30, 0, 1));
     stack.clock.now += 1000;
-    expect(await flusherOf(before).round()).toMatchObject({ ok: true, rowsInserted: 30 });
+    expect(await exporterOf(before).round()).toMatchObject({ ok: true, rowsInserted: 30 });
     expect(await before.drain()).toBe(true);
 
     await stop();
     await stack.feed([...interNodeHalves(30, 300, 1), ...interNodeHalves(30, 0, 2)]);
     stack.clock.now += SCHEDULE.activeTimeoutMs + 1000;
-    const during = await flusherOf(before).round();
+    const during = await exporterOf(before).round();
     expect(during).toMatchObject({ ok: true, rowsInserted: 60 });
     expect(during.inserts).toBeGreaterThanOrEqual(2); // the stream's batches of 40 records
     await waitFor(() => before.counters()[0]!.retries >= 2, 'archive retries');
@@ -780,8 +780,8 @@ describe('S3 Parquet archive', () => {
     after.resume();
     await stack.feed(interNodeHalves(30, 400, 1));
     stack.clock.now += 8000;
-    expect(await flusherOf(after).round()).toMatchObject({ ok: true, rowsInserted: 30 });
-    await waitFor(() => after.counters()[0]!.retries >= 1, 'the new flusher retrying');
+    expect(await exporterOf(after).round()).toMatchObject({ ok: true, rowsInserted: 30 });
+    await waitFor(() => after.counters()[0]!.retries >= 1, 'the new exporter retrying');
     await restart();
     expect(await after.drain()).toBe(true);
     expect(after.counters()[0]).toMatchObject({ rowsSent: 90, rowsDropped: 0, queuedRows: 0 });

@@ -1,7 +1,7 @@
 // `flowline migrate` on a database Theia laid out: the tables, views and Distributed tables created by
 // Theia's own DDL (test/fixtures/theia/create_table.sql, from antrea-io/theia's chart), holding a row the
-// Flow Aggregator wrote. Flowline adds the columns its flusher writes, keeps every row and Theia's views,
-// the flusher's rows land (exactly once) and reach Theia's views, every dashboard panel query runs on it, and
+// Flow Aggregator wrote. Flowline adds the columns its exporter writes, keeps every row and Theia's views,
+// the exporter's rows land (exactly once) and reach Theia's views, every dashboard panel query runs on it, and
 // a second run changes nothing.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import {
 import { checkFlowsSchema } from '../../clickhouse/schema-check.ts';
 import { ClickHouseRowSink } from '../../functions/exporter/clickhouse-sink.ts';
 import { buildFlowRow } from '../../functions/exporter/rows.ts';
-import { CLUSTER_UUID, workloadFlows } from '../../workloads/flusher-workload.ts';
+import { CLUSTER_UUID, workloadFlows } from '../../workloads/exported-flows.ts';
 import { useEngines } from '../support/engines.ts';
 import { allPanels, expandSql, loadDashboards } from '../support/grafana.ts';
 
@@ -45,7 +45,7 @@ function theiaStatements(): string[] {
 }
 
 describe('flowline migrate on Theia\u2019s schema', () => {
-  it('adds what Flowline needs, keeps the data, the flusher writes and Theia\u2019s views see it', async () => {
+  it('adds what Flowline needs, keeps the data, the exporter writes and Theia\u2019s views see it', async () => {
     const { url, username, password } = engines().clickhouseConnection;
     // Theia's Distributed tables name the database `default`.
     const client = createClickHouseClient({ url, username, password, database: 'default' });
@@ -98,7 +98,7 @@ describe('flowline migrate on Theia\u2019s schema', () => {
         incomplete: 0,
       });
 
-      // The flusher's insert, sent twice with its deduplication token, lands once and feeds Theia's views.
+      // The exporter's insert, sent twice with its deduplication token, lands once and feeds Theia's views.
       const rows = workloadFlows(40, 3, 1_750_000_100).map((flow, i) =>
         buildFlowRow(flow, { clusterUUID: CLUSTER_UUID, exportSeq: 1, exportedAtMs: 1_750_000_200_000 + i }),
       );

@@ -1,5 +1,4 @@
-// Flows for the exactly-once property tests (test/unit/correlator/exactly-once.property.test.ts, the
-// flusher model; test/unit/exporter/stream-exactly-once.property.test.ts, the stream model): Antrea agents'
+// Flows for the exactly-once property test (test/unit/exporter/stream-exactly-once.property.test.ts): Antrea agents'
 // records of random flows with the truth a Flow Aggregator fed in order would count, a sink that drops a
 // repeated insert token as ClickHouse does, and the per-flow check of what the sink got against the truth.
 import fc from 'fast-check';

@@ -1,4 +1,4 @@
-// The correlator's and flusher's stores on the real engines, for integration tests: a fresh flow table in
+// The correlator's and exporter's stores on the real engines, for integration tests: a fresh flow table in
 // DynamoDB and a fresh ClickHouse database with Flowline's migrations, and one correlator batch into them.
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { ClickHouseClient } from '@clickhouse/client';

@@ -15,8 +15,8 @@ import { MemoryOutboxStore, type OutboxOperation } from './memory-outbox-store.t
 
 // With sinks (docs/sinks.md): every exporter container hands each batch to the durable outbox before the
 // insert; an "archive" sink keyed by batch token (a batch's object is overwritten by its replays) and an
-// "IPFIX-like" sink that appends whatever it receives (at least once). Faults on top of the flusher's: a
-// container replaced (new Flusher, new outbox on the same stores), the outbox append failing (before it
+// "IPFIX-like" sink that appends whatever it receives (at least once). Faults on top of the exporter's: a
+// container replaced (new exporter, new outbox on the same stores), the outbox append failing (before it
 // is stored, or stored with its answer lost), a sink down for a while and back, a cursor write lost
 // (not stored, or stored with its answer lost).
 export type SinkName = 'ipfix' | 'archive';
@@ -33,7 +33,7 @@ const sometimes = <T>(arbitrary: fc.Arbitrary<T>, weight: number) =>
 export const sinkStepOf = (duplicates: boolean) =>
   fc.record({
     /**
-     * The faulty flusher's next invocation runs in another container: "recycled", the current one is
+     * The faulty exporter's next invocation runs in another container: "recycled", the current one is
      * gone (stopped: only the stores keep its work) and a new one starts; "new", a new one starts while
      * the current one lives on (its workers keep going, as an overlapping container's would); "warm", an
      * earlier live one that kept its state from then.
@@ -60,13 +60,13 @@ type OutboxFault = NonNullable<SinkScenario['steps'][number]['outboxFault']>;
 
 export const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** The sinks, one outbox store per flusher (as outboxPrefixOf partitions the table), their containers. */
+/** The sinks, one outbox store per exporter (as outboxPrefixOf partitions the table), their containers. */
 export class SinkWorld {
   readonly archive = new Map<string, ExportedRow[]>();
   readonly ipfix: ExportedRow[] = [];
   readonly down: Record<SinkName, boolean> = { ipfix: false, archive: false };
   readonly drops: Array<{ sink: string; token: string | undefined; rows: number }> = [];
-  /** Every container's outbox, replaced ones too (their counters), and each flusher's current one. */
+  /** Every container's outbox, replaced ones too (their counters), and each exporter's current one. */
   readonly outboxes: SinkOutbox[] = [];
   readonly current: SinkOutbox[] = [];
   readonly stores: MemoryOutboxStore[];
@@ -77,12 +77,12 @@ export class SinkWorld {
    * so leases run out now and then and other containers take a sink over.
    */
   constructor(
-    flushers: number,
+    exporters: number,
     private readonly bound: number,
     private readonly clock: () => number,
     readonly leaseMs = 50,
   ) {
-    this.stores = Array.from({ length: flushers }, () => new MemoryOutboxStore());
+    this.stores = Array.from({ length: exporters }, () => new MemoryOutboxStore());
     const sink = (name: SinkName, take: (batch: ExportedBatch) => void): BatchSink => ({
       name,
       deliver: async (batch) => {
@@ -97,7 +97,7 @@ export class SinkWorld {
     ]);
   }
 
-  /** A new container's outbox for flusher `index` (resumed from the store); returns its hand-over. */
+  /** A new container's outbox for exporter `index` (resumed from the store); returns its hand-over. */
   open(index: number): (token: string, rows: readonly PendingRow[]) => Promise<void> {
     const outbox = new SinkOutbox(this.stores[index]!, this.sinks, {
       maxQueuedRows: this.bound,
@@ -116,7 +116,7 @@ export class SinkWorld {
     return (token, rows) => outbox.append(token, rows);
   }
 
-  /** The next `times` operations of that kind on flusher `index`'s outbox store fail. */
+  /** The next `times` operations of that kind on exporter `index`'s outbox store fail. */
   arm(index: number, fault: OutboxFault): void {
     const store = this.stores[index]!;
     const [operation, ack] = fault.operation.split('-') as [OutboxOperation, string | undefined];

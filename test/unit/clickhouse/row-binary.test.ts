@@ -191,7 +191,7 @@ describe('RowBinaryWithNamesAndTypes', () => {
     }
   });
 
-  it('has a type for every column the flusher writes', () => {
+  it('has a type for every column the exporter writes', () => {
     expect(Object.keys(FLOWS_COLUMN_TYPES).sort()).toEqual([...FLOWLINE_INSERT_COLUMNS].sort());
   });
 });

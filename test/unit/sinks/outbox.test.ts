@@ -1,5 +1,5 @@
 // The sinks' durable outbox (functions/sinks/outbox.ts) over the in-memory store: in-order delivery with
-// retries, append that never waits on a sink, a new outbox (a new flusher container) resuming from the
+// retries, append that never waits on a sink, a new outbox (a new exporter container) resuming from the
 // stored cursors, delivered entries deleted, and the bound: over it the oldest entries are dropped,
 // counted and reported, never the newest.
 import fc from 'fast-check';
@@ -119,7 +119,7 @@ describe('SinkOutbox', () => {
     expect(store.cursors.get('ipfix')).toMatchObject({ seq: 3, row: 6 });
   });
 
-  it('a new outbox on the same store (a restarted flusher) delivers what the old one left', async () => {
+  it('a new outbox on the same store (a restarted exporter) delivers what the old one left', async () => {
     const store = new MemoryOutboxStore();
     const sink = new FlakySink();
     sink.down = true;
@@ -345,7 +345,7 @@ describe('SinkOutbox', () => {
     }
   });
 
-  it('a lost cursor write does not send the batch again; a failed append is refused to the flusher', async () => {
+  it('a lost cursor write does not send the batch again; a failed append is refused to the exporter', async () => {
     const store = new MemoryOutboxStore();
     const sink = new FlakySink();
     const { outbox } = outboxOf(store, { ipfix: sink });

@@ -1,5 +1,5 @@
 // A deterministic workload of exported flows (several namespaces, Pods, Nodes, Services, policies and
-// flow types) for the schema, view and dashboard tests and the flusher benchmark.
+// flow types) for the schema, view and dashboard tests and the exporter and sink benchmarks.
 import { type AggregatedFlow, zeroCounters } from '../core/aggregated-flow.ts';
 import { emptyFlowRecord, FlowType } from '../core/flow-record.ts';
 import { seededRandom } from '../core/random.ts';
