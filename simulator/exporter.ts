@@ -4,7 +4,7 @@
 // comes from the model; the clock only paces real-time runs, so tests run as fast as the sockets allow.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { type EncodableValue, field, IpfixEncoder } from '../collector-edge/ipfix/index.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
@@ -128,7 +128,8 @@ async function openSession(node: number, options: ExportOptions): Promise<NodeSe
       ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
       ...(options.tls?.cert ? { cert: options.tls.cert } : {}),
       ...(options.tls?.key ? { key: options.tls.key } : {}),
-      servername: options.tls?.serverName ?? collector.host,
+      // SNI carries host names only (RFC 6066); an address is verified against the certificate's IP SANs.
+      servername: options.tls?.serverName ?? (isIP(collector.host) ? undefined : collector.host),
     });
     await once(socket, 'secureConnect');
   } else {

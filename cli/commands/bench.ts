@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
 
 export function register(program: Command): void {
   program
@@ -9,7 +10,16 @@ export function register(program: Command): void {
     .option('--out <file>', 'where to write the JSON results', 'bench-results.json')
     .option('--no-docs', 'leave docs/benchmarks.md and docs/bench-results.json as they are')
     .action(async (options: { quick: boolean; only?: string; out: string; docs: boolean }) => {
-      const { runBenchmarks } = await import('../../bench/main.ts');
+      const [{ runBenchmarks }, { BENCH_MODULES }] = await Promise.all([
+        import('../../bench/main.ts'),
+        import('../../bench/modules.ts'),
+      ]);
+      const modules = Object.keys(BENCH_MODULES);
+      if (options.only !== undefined && !modules.some((name) => name.includes(options.only as string))) {
+        throw new UsageError(
+          `--only ${options.only}: no benchmark module's name contains it (${modules.join(', ')})`,
+        );
+      }
       await runBenchmarks(options);
     });
 }

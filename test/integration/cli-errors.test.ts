@@ -108,6 +108,7 @@ describe('flowline: usage errors exit 2 with one line', () => {
     ['flows', ['--srcport', '99999'], /--srcport must be a whole number from 0 to 65535/],
     ['flows', ['--srcip', 'not-an-ip'], /--srcip must be an IPv4 or IPv6 address/],
     ['cost', ['--nodes', 'many'], /expected a positive number/],
+    ['bench', ['--only', 'nosuch'], /--only nosuch: no benchmark module's name contains it \(.*collector/],
     ['local', ['--port', '70000'], /--port: must be a whole number from 1 to 65535/],
     ['local', ['--print-rows'], /--print-rows needs --replay/],
     ['local', ['--tickers', '17'], /--tickers: must be a whole number from 1 to 16/],
