@@ -404,7 +404,7 @@ export function loadCollectorConfig(
     const n = Number(value);
     if (value === undefined || !/^\d+$/.test(value.trim()) || n < min || n > max) {
       problems.push(
-        `${source}: must be a whole number between ${min} and ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}, got "${value}"`,
+        `${source}: must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`}, got "${value}"`,
       );
       return min;
     }
