@@ -18,29 +18,47 @@ export interface LiveHandlers {
   bundleMs: number;
 }
 
-/**
- * Bundles and loads the deployed correlator, ticker and exporter entries named in the template. The ticker
- * bundle is loaded once per ticker function, each a module instance of its own (its own clients and config,
- * as its own Lambda function has) read with that ticker's TICKER_INDEX in process.env.
- */
-export async function loadLiveHandlers(topology: LocalTopology): Promise<LiveHandlers> {
+/** The deployed entries' bundles: made as soon as the template names them, loaded once the engines are up. */
+export interface LiveBundles {
+  correlator: string;
+  ticker: string;
+  exporter: string;
+  bundleMs: number;
+}
+
+/** Bundles the deployed correlator, ticker and exporter entries named in the template (esbuild). */
+export async function bundleLiveFunctions(topology: LocalTopology): Promise<LiveBundles> {
   const started = performance.now();
   const [correlator, ticker, exporter] = await Promise.all([
     bundleFunction('correlator', topology.correlator.entry),
     bundleFunction('ticker', topology.tickers[0].entry),
     bundleFunction('exporter', topology.exporter.entry),
   ]);
+  return {
+    correlator: correlator.outFile,
+    ticker: ticker.outFile,
+    exporter: exporter.outFile,
+    bundleMs: performance.now() - started,
+  };
+}
+
+/**
+ * Loads the bundles, with every function's environment already in process.env. The ticker bundle is loaded
+ * once per ticker function, each a module instance of its own (its own clients and config, as its own
+ * Lambda function has) read with that ticker's TICKER_INDEX in process.env.
+ */
+export async function loadLiveHandlers(bundles: LiveBundles, topology: LocalTopology): Promise<LiveHandlers> {
   const tickers: LambdaHandler[] = [];
   for (let index = 0; index < topology.tickers.length; index++) {
     Object.assign(process.env, tickerOwnEnvironment(topology, index));
-    tickers.push(await loadBundledHandler(ticker.outFile));
+    tickers.push(await loadBundledHandler(bundles.ticker));
   }
   delete process.env.TICKER_INDEX; // read at module scope: each instance has its own by now
   return {
-    correlator: await loadBundledHandler(correlator.outFile),
+    correlator: await loadBundledHandler(bundles.correlator),
     tickers,
-    exporter: await loadBundledHandler(exporter.outFile),
-    bundleMs: performance.now() - started,
+    exporter: await loadBundledHandler(bundles.exporter),
+    bundleMs: bundles.bundleMs,
   };
 }
 

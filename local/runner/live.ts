@@ -33,7 +33,7 @@ import {
   startLocalCollector,
   watchingExporter,
 } from './components.ts';
-import { loadLiveHandlers } from './functions.ts';
+import { bundleLiveFunctions, loadLiveHandlers } from './functions.ts';
 import { prepareLocalStack } from './prepare.ts';
 import { type StartupProgress, startupProgress } from './progress.ts';
 import { type LocalSinkOptions, startLocalSinks } from './sinks.ts';
@@ -151,6 +151,9 @@ export async function runLocal(
     );
     return engines;
   });
+  // The functions are bundled while the engines start: esbuild needs only the template's entries.
+  const bundlesPromise = templatePromise.then((t) => bundleLiveFunctions(readLocalTopology(t)));
+  bundlesPromise.catch(() => {}); // awaited below; a failure is reported there
   const [template, engines] = await Promise.all([templatePromise, enginesPromise]);
   const env = engines.env();
   Object.assign(process.env, env);
@@ -184,7 +187,10 @@ export async function runLocal(
   );
   const sinks = await startLocalSinks(options.sinks ?? {}, workDir);
   Object.assign(process.env, sinks.env);
-  const handlers = await progress.track('function bundles (esbuild)', loadLiveHandlers(topology));
+  const handlers = await progress.track(
+    'function bundles (esbuild)',
+    bundlesPromise.then((bundles) => loadLiveHandlers(bundles, topology)),
+  );
   step(
     `functions bundled with esbuild in ${seconds(handlers.bundleMs)}` +
       (handlers.tickers.length > 1
