@@ -107,9 +107,13 @@ export interface FlowlineConfig {
   ipfixExportTlsServerName: string | undefined;
   /** Antrea's flowCollector.tls.minVersion: TLSv1.2 (default) or TLSv1.3. */
   ipfixExportTlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
-  /** S3 Parquet archive of every exported row: a bucket created by the stack (KMS, lifecycle). */
+  /** S3 archive of every exported row: a bucket created by the stack (KMS, lifecycle). */
   archiveEnabled: boolean;
   archivePrefix: string;
+  /** parquet (hour partitions) or csv (Antrea's S3 uploader: its lines, records-<12>.csv.gz objects). */
+  archiveFormat: 'parquet' | 'csv';
+  /** csv only: gzip each object (Antrea's s3Uploader.compress). */
+  archiveGzip: boolean;
   /** Days until archived objects move to S3 Standard-IA, and until they are deleted (0: never). */
   archiveInfrequentAccessDays: number;
   archiveExpirationDays: number;
@@ -189,6 +193,8 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   ipfixExportTlsMinVersion: 'TLSv1.2',
   archiveEnabled: false,
   archivePrefix: 'flows/',
+  archiveFormat: 'parquet',
+  archiveGzip: true,
   archiveInfrequentAccessDays: 30,
   archiveExpirationDays: 365,
   sinkMaxQueuedRows: 100_000,
@@ -320,6 +326,8 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     ipfixExportTlsMinVersion: oneOf('ipfixExportTlsMinVersion', ['TLSv1.2', 'TLSv1.3'] as const),
     archiveEnabled: bool('archiveEnabled'),
     archivePrefix: str('archivePrefix', /^([A-Za-z0-9!_.*'()-]+\/)*$/),
+    archiveFormat: oneOf('archiveFormat', ['parquet', 'csv'] as const),
+    archiveGzip: bool('archiveGzip'),
     archiveInfrequentAccessDays: int('archiveInfrequentAccessDays', 30, 36_500),
     archiveExpirationDays: int('archiveExpirationDays', 0, 36_500),
     sinkMaxQueuedRows: int('sinkMaxQueuedRows', 1000, 10_000_000),

@@ -37,6 +37,8 @@ export type SinksConfig = Pick<
   | 'ipfixExportTlsMinVersion'
   | 'archiveEnabled'
   | 'archivePrefix'
+  | 'archiveFormat'
+  | 'archiveGzip'
   | 'archiveInfrequentAccessDays'
   | 'archiveExpirationDays'
   | 'sinkMaxQueuedRows'
@@ -111,6 +113,8 @@ export class Sinks extends Construct {
     if (this.bucket) {
       exporter.addEnvironment('ARCHIVE_BUCKET', this.bucket.bucketName);
       exporter.addEnvironment('ARCHIVE_PREFIX', config.archivePrefix);
+      exporter.addEnvironment('ARCHIVE_FORMAT', config.archiveFormat);
+      if (config.archiveFormat === 'csv') exporter.addEnvironment('ARCHIVE_GZIP', String(config.archiveGzip));
       // PutObject only (a replayed batch overwrites its own object), under the prefix; the key only to
       // encrypt new objects.
       exporter.addToRolePolicy(

@@ -26,6 +26,7 @@ interface LocalCommandOptions {
   ipfixExportTlsKey?: string;
   ipfixExportTlsServerName?: string;
   archive: boolean;
+  archiveFormat: string;
   archivePort?: string;
   tickers: string;
 }
@@ -41,7 +42,15 @@ function integer(name: string, text: string, min: number, max: number): number {
 function recordFormat(text: string): 'IPFIX' | 'JSON' {
   const format = text.toUpperCase();
   if (format !== 'IPFIX' && format !== 'JSON') {
-    throw new Error(`--ipfix-export-format: must be IPFIX or JSON, got "${text}"`);
+    throw new UsageError(`--ipfix-export-format: must be IPFIX or JSON, got "${text}"`);
+  }
+  return format;
+}
+
+function archiveFormat(text: string): 'parquet' | 'csv' {
+  const format = text.toLowerCase();
+  if (format !== 'parquet' && format !== 'csv') {
+    throw new UsageError(`--archive-format: must be parquet or csv, got "${text}"`);
   }
   return format;
 }
@@ -114,6 +123,11 @@ export function register(program: Command): void {
       'tls:// export: the name the collector\u2019s certificate must carry',
     )
     .option('--archive', 'also archive every row as Parquet in a local S3 (s3rver on 127.0.0.1)', false)
+    .option(
+      '--archive-format <format>',
+      "with --archive: parquet, or csv (Antrea's S3 uploader: its lines, records-*.csv.gz)",
+      'parquet',
+    )
     .option('--archive-port <port>', 'port of the local S3 (default: a free one)')
     .action(async (options: LocalCommandOptions) => {
       if (options.podLabels && !options.kubeconfig) {
@@ -124,6 +138,10 @@ export function register(program: Command): void {
         return;
       }
       checkExportTlsFlags(options);
+      const formats = {
+        ipfixExportFormat: recordFormat(options.ipfixExportFormat),
+        archiveFormat: archiveFormat(options.archiveFormat),
+      };
       const kubernetes = options.kubeconfig
         ? { kubernetes: { kubeconfig: options.kubeconfig, podLabels: options.podLabels } }
         : {};
@@ -194,7 +212,7 @@ export function register(program: Command): void {
           ...kubernetes,
           sinks: {
             ...(options.ipfixExport ? { ipfixExport: options.ipfixExport } : {}),
-            ipfixExportFormat: recordFormat(options.ipfixExportFormat),
+            ipfixExportFormat: formats.ipfixExportFormat,
             ipfixExportTls: {
               caFile: options.ipfixExportTlsCa,
               certFile: options.ipfixExportTlsCert,
@@ -202,6 +220,7 @@ export function register(program: Command): void {
               serverName: options.ipfixExportTlsServerName,
             },
             archive: options.archive,
+            archiveFormat: formats.archiveFormat,
             ...(options.archivePort
               ? { archivePort: integer('archive-port', options.archivePort, 1, 65535) }
               : {}),

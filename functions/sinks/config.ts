@@ -3,6 +3,7 @@
 import { EnvConfigError, positiveIntFromEnv } from '../flow-store/config.ts';
 import { checkClientPair, type IpfixTlsConfig, pemOf, type TlsMinVersion } from './collector-tls.ts';
 import { type CollectorTransport, EXPORTER_DEFAULTS, type RecordFormat } from './ipfix-exporter.ts';
+import type { ArchiveFormat } from './s3-archive.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -24,6 +25,10 @@ export interface IpfixExportConfig {
 export interface ArchiveConfig {
   bucket: string;
   prefix: string;
+  /** parquet (default) or csv: Antrea's S3 uploader's lines and object names (antrea-csv.ts). */
+  format: ArchiveFormat;
+  /** csv only: gzip each object (Antrea's s3Uploader.compress, default true). */
+  gzip: boolean;
 }
 
 export interface SinksConfig {
@@ -144,6 +149,19 @@ function tlsFromEnv(env: Env, transport: CollectorTransport): IpfixTlsConfig | u
   return config;
 }
 
+/** ARCHIVE_FORMAT (parquet, csv) and ARCHIVE_GZIP (true, false; csv only). */
+function archiveFormatFromEnv(env: Env): Pick<ArchiveConfig, 'format' | 'gzip'> {
+  const format = env.ARCHIVE_FORMAT?.trim().toLowerCase() || 'parquet';
+  if (format !== 'parquet' && format !== 'csv') {
+    throw new EnvConfigError(`ARCHIVE_FORMAT=${env.ARCHIVE_FORMAT}: expected parquet or csv`);
+  }
+  const gzip = env.ARCHIVE_GZIP?.trim().toLowerCase() || 'true';
+  if (gzip !== 'true' && gzip !== 'false') {
+    throw new EnvConfigError(`ARCHIVE_GZIP=${env.ARCHIVE_GZIP}: expected true or false`);
+  }
+  return { format, gzip: gzip === 'true' };
+}
+
 export function sinksConfigFromEnv(env: Env = process.env): SinksConfig {
   const bucket = env.ARCHIVE_BUCKET?.trim();
   const prefix = env.ARCHIVE_PREFIX?.trim() ?? 'flows/';
@@ -152,7 +170,7 @@ export function sinksConfigFromEnv(env: Env = process.env): SinksConfig {
   }
   return {
     ipfix: ipfixFromEnv(env),
-    archive: bucket ? { bucket, prefix } : undefined,
+    archive: bucket ? { bucket, prefix, ...archiveFormatFromEnv(env) } : undefined,
     maxQueuedRows: positiveIntFromEnv(env, 'SINK_MAX_QUEUED_ROWS', 100_000),
     backoffBaseMs: positiveIntFromEnv(env, 'SINK_BACKOFF_BASE_MS', 200),
     backoffCapMs: positiveIntFromEnv(env, 'SINK_BACKOFF_CAP_MS', 10_000),

@@ -44,6 +44,16 @@ export const NO_SINK_COLUMNS: SinkOnlyColumns = {
   proxySnatPort: 0,
 };
 
+/** The row's exportedAt ("YYYY-MM-DD hh:mm:ss.sss", UTC) as epoch ms. */
+export function exportedAtMs(row: Pick<ExportedRow, 'exportedAt'>): number {
+  return utcTextMs(String(row.exportedAt));
+}
+
+/** "YYYY-MM-DD hh:mm:ss.sss" (UTC) -> epoch ms. */
+export function utcTextMs(text: string): number {
+  return Date.parse(`${text.replace(' ', 'T')}Z`);
+}
+
 /** One batch as the exporter exported it: the rows and the token its ClickHouse insert carries. */
 export interface ExportedBatch {
   /** batchToken() of the rows: the insert_deduplication_token; the archive's object name. */

@@ -1,5 +1,6 @@
-// S3 archive of exported rows: one Parquet object per exported batch (@dsnp/parquetjs, the maintained
-// pure-JS Parquet writer; AWS SDK v3 S3 client), Hive-style partitions by the batch's export hour (UTC):
+// The S3 archive's Parquet format (s3-archive.ts puts the objects): one Parquet object per exported batch
+// (@dsnp/parquetjs, the maintained pure-JS Parquet writer), Hive-style partitions by the batch's export
+// hour (UTC):
 //
 //   <prefix>date=YYYY-MM-DD/hour=HH/<batch token>.parquet
 //
@@ -10,13 +11,18 @@
 // Schema: the `flows` insert columns (Antrea's 51, then Flowline's), then the per-Node counters and the
 // proxy SNAT address that Antrea's IPFIX export carries. DateTime columns are TIMESTAMP_MILLIS (UTC),
 // UInt64 counters INT64, UInt8/16/32 INT32, strings UTF8; SNAPPY compression; one row group per object.
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   FLOWLINE_INSERT_COLUMNS,
   FLOWS_COLUMN_TYPES,
   type InsertColumnType,
 } from '../../clickhouse/columns.ts';
-import { type ExportedBatch, type ExportedRow, PER_NODE_COUNTER_COLUMNS } from './exported-row.ts';
+import {
+  type ExportedBatch,
+  type ExportedRow,
+  exportedAtMs,
+  PER_NODE_COUNTER_COLUMNS,
+  utcTextMs,
+} from './exported-row.ts';
 
 type ParquetType = 'TIMESTAMP_MILLIS' | 'INT64' | 'INT32' | 'UTF8';
 
@@ -63,11 +69,6 @@ const DATE_TIME_SECONDS = new Set<string>(
   FLOWLINE_INSERT_COLUMNS.filter((c) => FLOWS_COLUMN_TYPES[c] === 'DateTime'),
 );
 
-/** exportedAt text "YYYY-MM-DD hh:mm:ss.sss" (UTC) -> epoch ms. */
-function utcTextMs(text: string): number {
-  return Date.parse(`${text.replace(' ', 'T')}Z`);
-}
-
 function parquetRow(row: ExportedRow): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, type] of ARCHIVE_COLUMNS) {
@@ -80,7 +81,7 @@ function parquetRow(row: ExportedRow): Record<string, unknown> {
 
 /** The object key of a batch: partition of its export hour, name from its token. */
 export function archiveKey(prefix: string, batch: ExportedBatch): string {
-  const exportedMs = Math.min(...batch.rows.map((r) => utcTextMs(String(r.exportedAt))));
+  const exportedMs = Math.min(...batch.rows.map(exportedAtMs));
   const iso = new Date(exportedMs).toISOString();
   return `${prefix}date=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${batch.token}.parquet`;
 }
@@ -118,34 +119,4 @@ export async function decodeParquet(bytes: Buffer): Promise<Array<Record<string,
     rows.push(row as Record<string, unknown>);
   await reader.close();
   return rows;
-}
-
-export interface S3ArchiveOptions {
-  bucket: string;
-  /** Key prefix, "" or ending in "/". */
-  prefix: string;
-}
-
-export class S3ParquetArchive {
-  constructor(
-    private readonly s3: S3Client,
-    private readonly options: S3ArchiveOptions,
-  ) {}
-
-  get name(): string {
-    return `s3://${this.options.bucket}/${this.options.prefix}`;
-  }
-
-  async deliver(batch: ExportedBatch): Promise<void> {
-    if (batch.rows.length === 0) return;
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.options.bucket,
-        Key: archiveKey(this.options.prefix, batch),
-        Body: await encodeParquet(batch.rows),
-        ContentType: 'application/vnd.apache.parquet',
-        Metadata: { 'flowline-batch-token': batch.token, 'flowline-rows': String(batch.rows.length) },
-      }),
-    );
-  }
 }

@@ -21,7 +21,7 @@ import { collectorTlsOf, type SecretReader } from './collector-tls.ts';
 import type { SinksConfig } from './config.ts';
 import { EXPORTER_DEFAULTS, IpfixExporter } from './ipfix-exporter.ts';
 import { type BatchSink, type SinkCounters, SinkOutbox } from './outbox.ts';
-import { S3ParquetArchive } from './parquet-archive.ts';
+import { S3Archive } from './s3-archive.ts';
 
 export type SinkKind = 'ipfix' | 'archive';
 
@@ -112,7 +112,7 @@ export function createExtraSinks(config: SinksConfig, deps: SinkDeps): ExtraSink
   }
   if (config.archive) {
     if (!deps.s3) throw new Error('the S3 archive needs an S3 client');
-    sinks.set('archive', new S3ParquetArchive(deps.s3, config.archive));
+    sinks.set('archive', new S3Archive(deps.s3, config.archive));
   }
   const target = (kind: string) => sinks.get(kind as SinkKind)?.name;
   const outbox = new SinkOutbox(deps.outbox, sinks, {

@@ -1,7 +1,8 @@
 // Local mode's extra sinks (docs/sinks.md): the exporter environment the CDK app sets when a sink is opted
 // in by context, and for the archive a real S3 implementation on loopback (s3rver, npm) with the bucket,
 // its files under the work folder. `flowline local --ipfix-export URL [--ipfix-export-format JSON]
-// [--ipfix-export-tls-ca FILE --ipfix-export-tls-cert FILE --ipfix-export-tls-key FILE] [--archive]`.
+// [--ipfix-export-tls-ca FILE --ipfix-export-tls-cert FILE --ipfix-export-tls-key FILE]
+// [--archive [--archive-format csv]]`.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -16,8 +17,9 @@ export interface LocalSinkOptions {
   ipfixExportFormat?: 'IPFIX' | 'JSON';
   /** PEM files and server name for a tls:// export (Antrea's flowCollector.tls). */
   ipfixExportTls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
-  /** Start a local S3 and archive every exported row there as Parquet. */
+  /** Start a local S3 and archive every exported row there (Parquet, or Antrea's CSV). */
   archive?: boolean;
+  archiveFormat?: 'parquet' | 'csv';
   /** Loopback port of the local S3 (0: any free port). */
   archivePort?: number;
 }
@@ -80,10 +82,11 @@ export async function startLocalSinks(options: LocalSinkOptions, workDir: string
     Object.assign(env, {
       ARCHIVE_BUCKET: LOCAL_ARCHIVE_BUCKET,
       ARCHIVE_PREFIX: 'flows/',
+      ARCHIVE_FORMAT: options.archiveFormat ?? 'parquet',
       AWS_ENDPOINT_URL_S3: endpoint,
     });
     banner.push(
-      `  S3 archive        ${endpoint}/${LOCAL_ARCHIVE_BUCKET}/flows/ (s3rver; files under ${directory})`,
+      `  S3 archive        ${endpoint}/${LOCAL_ARCHIVE_BUCKET}/flows/ (${env.ARCHIVE_FORMAT}; s3rver, files under ${directory})`,
     );
   }
   return { env, banner, stop: async () => server?.close() };

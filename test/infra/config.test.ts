@@ -88,6 +88,7 @@ describe('readConfig', () => {
     ],
     [{ ipfixExportTlsSecretArn: 'ipfix-client-cert' }, /ipfixExportTlsSecretArn/],
     [{ ipfixExportTlsMinVersion: 'TLSv1.1' }, /ipfixExportTlsMinVersion/],
+    [{ archiveFormat: 'orc' }, /archiveFormat/],
   ];
   it.each(rejects)('rejects %j', (values, message) => {
     expect(() => readConfig(contextOf(values))).toThrow(ConfigError);

@@ -137,6 +137,18 @@ describe('extra sinks', () => {
     synth(both).template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
   });
 
+  it("S3 archive format: Parquet by default; Antrea's CSV, gzipped unless archiveGzip=false", () => {
+    expect(exporterEnvironment(synth({ archiveEnabled: true }))).toMatchObject({ ARCHIVE_FORMAT: 'parquet' });
+    expect(exporterEnvironment(synth({ archiveEnabled: true }))).not.toHaveProperty('ARCHIVE_GZIP');
+    expect(exporterEnvironment(synth({ archiveEnabled: true, archiveFormat: 'csv' }))).toMatchObject({
+      ARCHIVE_FORMAT: 'csv',
+      ARCHIVE_GZIP: 'true',
+    });
+    expect(
+      exporterEnvironment(synth({ archiveEnabled: true, archiveFormat: 'csv', archiveGzip: false })),
+    ).toMatchObject({ ARCHIVE_GZIP: 'false' });
+  });
+
   it('S3 archive: KMS bucket, TLS only, no public access, lifecycle, PutObject on the prefix only', () => {
     const s = synth({ archiveEnabled: true, archiveInfrequentAccessDays: 60, archiveExpirationDays: 400 });
     const bucket = s.stack.getLogicalId(s.stack.sinks.bucket!.node.defaultChild as never);

@@ -114,6 +114,11 @@ describe('flowline: usage errors exit 2 with one line', () => {
     ['local', ['--tickers', '17'], /--tickers: must be a whole number from 1 to 16/],
     [
       'local',
+      ['--archive', '--archive-format', 'orc'],
+      /--archive-format: must be parquet or csv, got "orc"/,
+    ],
+    [
+      'local',
       ['--ipfix-export', 'tcp://127.0.0.1:4740', '--ipfix-export-tls-ca', 'ca.crt'],
       /--ipfix-export-tls-\*: only with --ipfix-export tls:\/\//,
     ],

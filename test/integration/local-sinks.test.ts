@@ -1,15 +1,18 @@
 // Local mode's sinks: `--archive` starts s3rver on loopback and sets the exporter's variables; an S3 client
 // made the way the exporter makes it (createS3Client: standard endpoint variable, local mode's credentials)
-// archives a batch there, and a second delivery of the batch leaves one object.
+// archives a batch there (Parquet, and Antrea's CSV), and a second delivery of the batch leaves one object.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../adapters/aws-clients.ts';
+import { antreaCsvLine } from '../../functions/sinks/antrea-csv.ts';
 import { sinksConfigFromEnv } from '../../functions/sinks/config.ts';
-import { decodeParquet, S3ParquetArchive } from '../../functions/sinks/parquet-archive.ts';
+import { decodeParquet } from '../../functions/sinks/parquet-archive.ts';
+import { S3Archive } from '../../functions/sinks/s3-archive.ts';
 import { LOCAL_ARCHIVE_BUCKET, type LocalSinks, startLocalSinks } from '../../local/runner/sinks.ts';
 import { aggregatedFlowArbitrary, exportedRow } from '../fixtures/exported-rows.ts';
 
@@ -38,7 +41,12 @@ afterAll(async () => {
 describe('local mode sinks', () => {
   it('set the variables the exporter reads, as the CDK app does', () => {
     const config = sinksConfigFromEnv(process.env);
-    expect(config.archive).toEqual({ bucket: LOCAL_ARCHIVE_BUCKET, prefix: 'flows/' });
+    expect(config.archive).toEqual({
+      bucket: LOCAL_ARCHIVE_BUCKET,
+      prefix: 'flows/',
+      format: 'parquet',
+      gzip: true,
+    });
     expect(config.ipfix).toMatchObject({ transport: 'udp', host: '127.0.0.1', port: 4739, format: 'JSON' });
     expect(sinks.banner.join('\n')).toMatch(
       /S3 archive +http:\/\/127\.0\.0\.1:\d+\/flowline-archive\/flows\//,
@@ -47,7 +55,12 @@ describe('local mode sinks', () => {
 
   it('archive a batch into the local S3 with local mode credentials; a redelivery keeps one object', async () => {
     const s3 = createS3Client();
-    const archive = new S3ParquetArchive(s3, { bucket: LOCAL_ARCHIVE_BUCKET, prefix: 'flows/' });
+    const archive = new S3Archive(s3, {
+      bucket: LOCAL_ARCHIVE_BUCKET,
+      prefix: 'flows/',
+      format: 'parquet',
+      gzip: true,
+    });
     const rows = fc.sample(aggregatedFlowArbitrary, 25).map((flow, i) => exportedRow(flow, i + 1));
     const batch = { token: 'flowline-25-local', rows };
     await archive.deliver(batch);
@@ -58,6 +71,30 @@ describe('local mode sinks', () => {
     const object = await s3.send(new GetObjectCommand({ Bucket: LOCAL_ARCHIVE_BUCKET, Key: keys[0] }));
     const back = await decodeParquet(Buffer.from(await object.Body!.transformToByteArray()));
     expect(back.map((r) => r.flowKey)).toEqual(rows.map((r) => r.flowKey));
+    s3.destroy();
+  });
+
+  it("as Antrea's S3 uploader: records-<12>.csv.gz, its lines; a redelivery keeps one object", async () => {
+    const s3 = createS3Client();
+    const archive = new S3Archive(s3, {
+      bucket: LOCAL_ARCHIVE_BUCKET,
+      prefix: 'antrea/',
+      format: 'csv',
+      gzip: true,
+    });
+    const rows = fc.sample(aggregatedFlowArbitrary, 25).map((flow, i) => exportedRow(flow, i + 1));
+    const batch = { token: 'flowline-25-csv', rows };
+    await archive.deliver(batch);
+    await archive.deliver(batch);
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: LOCAL_ARCHIVE_BUCKET, Prefix: 'antrea/' }),
+    );
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(/^antrea\/records-[a-z0-9]{12}\.csv\.gz$/);
+    const object = await s3.send(new GetObjectCommand({ Bucket: LOCAL_ARCHIVE_BUCKET, Key: keys[0] }));
+    const text = gunzipSync(Buffer.from(await object.Body!.transformToByteArray())).toString('utf8');
+    expect(text).toBe(rows.map((row) => `${antreaCsvLine(row)}\n`).join(''));
     s3.destroy();
   });
 });

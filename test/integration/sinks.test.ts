@@ -666,7 +666,10 @@ describe('S3 Parquet archive', () => {
   it('holds every exported row once, equal to ClickHouse; a batch delivered again overwrites its object', async () => {
     const stack = await newStack();
     const prefix = `run-${++archiveRuns}/`;
-    const sinks = stack.sinks(sinksConfig({ archive: { bucket: BUCKET, prefix } }), s3);
+    const sinks = stack.sinks(
+      sinksConfig({ archive: { bucket: BUCKET, prefix, format: 'parquet', gzip: true } }),
+      s3,
+    );
     const offered: Array<[string, readonly PendingRow[]]> = [];
     const exporter = stack.exporter({
       onBatchExported: (token, rows) => {
@@ -717,7 +720,10 @@ describe('S3 Parquet archive', () => {
   it('an S3 outage mid-run: ClickHouse rows exactly once, the archive catches up, retries counted', async () => {
     const stack = await newStack();
     const { client, stop, restart, dispose } = await restartableS3();
-    const sinks = stack.sinks(sinksConfig({ archive: { bucket: BUCKET, prefix: 'outage/' } }), client);
+    const sinks = stack.sinks(
+      sinksConfig({ archive: { bucket: BUCKET, prefix: 'outage/', format: 'parquet', gzip: true } }),
+      client,
+    );
     await stack.feed(interNodeHalves(30, 0, 1));
     stack.clock.now += 1000;
     expect(await stack.exporter(sinks).round()).toMatchObject({ ok: true, rowsInserted: 30 });
@@ -750,7 +756,9 @@ describe('S3 Parquet archive', () => {
   it('S3 down across an exporter restart: one object per batch, rows equal to ClickHouse, exactly once', async () => {
     const stack = await newStack();
     const { client, stop, restart, dispose } = await restartableS3();
-    const config = sinksConfig({ archive: { bucket: BUCKET, prefix: 'restart/' } });
+    const config = sinksConfig({
+      archive: { bucket: BUCKET, prefix: 'restart/', format: 'parquet', gzip: true },
+    });
     const tokens: string[] = [];
     const exporterOf = (sinks: ExtraSinks) =>
       stack.exporter({

@@ -2,8 +2,8 @@
 // reference 3.2), and the batch manifest encoding.
 import { describe, expect, it } from 'vitest';
 import { ANTREA_INSERT_COLUMNS, FLOWLINE_INSERT_COLUMNS } from '../../../clickhouse/columns.ts';
-import { type AggregatedFlow, zeroCounters } from '../../../core/aggregated-flow.ts';
-import { emptyFlowRecord, type FlowRecord } from '../../../core/flow-record.ts';
+import type { AggregatedFlow } from '../../../core/aggregated-flow.ts';
+import { emptyFlowRecord } from '../../../core/flow-record.ts';
 import {
   batchToken,
   decodeManifestRows,
@@ -11,90 +11,19 @@ import {
   sortByToken,
 } from '../../../functions/exporter/batch.ts';
 import { antreaInsertArguments, buildFlowRow, podLabelsJson } from '../../../functions/exporter/rows.ts';
+import { aggregatedOf, antreaTestFlow } from '../../fixtures/antrea-test-flow.ts';
 
 const CLUSTER_UUID = '4f2c1b0e-8a4d-4d8e-9f6a-2b1c3d4e5f60';
 
-function aggregated(record: FlowRecord, extra: Partial<AggregatedFlow> = {}): AggregatedFlow {
-  return {
-    flowKey: `${record.sourceIP}|${record.destinationIP}|${record.protocolIdentifier}|${record.sourceTransportPort}|${record.destinationTransportPort}`,
-    record,
-    correlationRequired: true,
-    readyToSend: true,
-    statsFromSourceNode: zeroCounters(),
-    reverseStatsFromSourceNode: zeroCounters(),
-    statsFromDestinationNode: zeroCounters(),
-    reverseStatsFromDestinationNode: zeroCounters(),
-    flowEndSecondsFromSourceNode: 0,
-    flowEndSecondsFromDestinationNode: 0,
-    throughput: 0,
-    reverseThroughput: 0,
-    throughputFromSourceNode: 0,
-    reverseThroughputFromSourceNode: 0,
-    throughputFromDestinationNode: 0,
-    reverseThroughputFromDestinationNode: 0,
-    incomplete: false,
-    ...extra,
-  };
-}
-
-/** Antrea flowrecord/testing/util.go fixture (peer-cases G, X-3), IPv4. */
+/** Antrea flowrecord/testing/util.go fixture (peer-cases G, X-3), IPv4: arbitrary pass-through values. */
 function x3Flow(): AggregatedFlow {
-  const record: FlowRecord = {
-    ...emptyFlowRecord(),
-    flowStartSeconds: 1637706961,
-    flowEndSeconds: 1637706973,
-    flowEndReason: 3,
-    sourceIP: '10.10.0.79',
-    destinationIP: '10.10.0.80',
-    sourceTransportPort: 44752,
-    destinationTransportPort: 5201,
-    protocolIdentifier: 6,
-    packetTotalCount: 823188,
-    octetTotalCount: 30472817041,
-    packetDeltaCount: 241333,
-    octetDeltaCount: 8982624938,
-    reversePacketTotalCount: 471111,
-    reverseOctetTotalCount: 24500996,
-    reversePacketDeltaCount: 136211,
-    reverseOctetDeltaCount: 7083284,
-    sourcePodName: 'perftest-a',
-    sourcePodNamespace: 'antrea-test',
-    sourceNodeName: 'k8s-node-control-plane',
-    destinationPodName: 'perftest-b',
-    destinationPodNamespace: 'antrea-test-b',
-    destinationNodeName: 'k8s-node-control-plane-b',
-    destinationClusterIP: '10.10.1.10',
+  return antreaTestFlow(true, {
     destinationServiceIP: '10.10.1.10',
-    destinationServicePort: 5202,
-    destinationServicePortName: 'perftest',
-    ingressNetworkPolicyName: 'test-flow-aggregator-networkpolicy-ingress-allow',
-    ingressNetworkPolicyNamespace: 'antrea-test-ns',
-    ingressNetworkPolicyRuleName: 'test-flow-aggregator-networkpolicy-rule',
-    ingressNetworkPolicyRuleAction: 2,
-    ingressNetworkPolicyType: 1,
-    egressNetworkPolicyName: 'test-flow-aggregator-networkpolicy-egress-allow',
-    egressNetworkPolicyNamespace: 'antrea-test-ns-e',
-    egressNetworkPolicyRuleName: 'test-flow-aggregator-networkpolicy-rule-e',
     egressNetworkPolicyRuleAction: 5,
     egressNetworkPolicyType: 4,
-    tcpState: 'TIME_WAIT',
     flowType: 11,
     // Unordered on purpose: Go's json.Marshal sorts map keys.
     sourcePodLabels: '{"app":"iperf","antrea-e2e":"perftest-a"}',
-    destinationPodLabels: '{"antrea-e2e":"perftest-b","app":"iperf"}',
-    egressName: 'test-egress',
-    egressIP: '172.18.0.1',
-    egressNodeName: 'test-egress-node',
-  };
-  return aggregated(record, {
-    flowEndSecondsFromSourceNode: 1637706974,
-    flowEndSecondsFromDestinationNode: 1637706975,
-    throughput: 15902813472,
-    reverseThroughput: 12381344,
-    throughputFromSourceNode: 15902813473,
-    throughputFromDestinationNode: 15902813474,
-    reverseThroughputFromSourceNode: 12381345,
-    reverseThroughputFromDestinationNode: 12381346,
   });
 }
 
@@ -144,7 +73,7 @@ describe('buildFlowRow', () => {
 
   it('"" for a flow without Service or Egress (Antrea >= 2.4), never 0.0.0.0 / ::', () => {
     for (const zero of ['', '0.0.0.0', '::']) {
-      const flow = aggregated({
+      const flow = aggregatedOf({
         ...emptyFlowRecord(),
         sourceIP: '10.0.0.1',
         destinationIP: '10.0.0.2',
@@ -161,7 +90,7 @@ describe('buildFlowRow', () => {
   });
 
   it('keeps IPv6 text as given (canonical RFC 5952 from the collector)', () => {
-    const flow = aggregated({
+    const flow = aggregatedOf({
       ...emptyFlowRecord(),
       sourceIP: '2001:0:3238:dfe1:63::fefb',
       destinationIP: '2001:0:3238:dfe1:63::fefc',

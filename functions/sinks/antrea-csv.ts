@@ -1,0 +1,108 @@
+// The S3 archive in the format of Antrea's Flow Aggregator S3 uploader (pkg/flowaggregator/s3uploader,
+// writeRecord): one line per row, no header, fields joined by ",", no escaping, Pod labels single-quoted,
+// times as Unix seconds, gzip by default, objects named records-<12 characters of [a-z0-9]>.csv[.gz]
+// directly under the prefix. Tools reading what the Flow Aggregator uploaded read these objects unchanged.
+// Two differences, both for exactly once: the 12 characters come from the batch's deduplication token
+// instead of a random draw, so a batch delivered again overwrites its own object; and the column Antrea
+// fills with the wall clock at write time holds the row's export time, so that object is the same bytes.
+// Pure; peer-cases X-2 gives Antrea's expected lines.
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { type ExportedBatch, type ExportedRow, exportedAtMs } from './exported-row.ts';
+
+type Field = (row: ExportedRow) => string | number;
+
+const column =
+  (name: keyof ExportedRow): Field =>
+  (row) =>
+    row[name];
+/** Antrea wraps the labels' JSON in single quotes: it holds commas, and nothing is escaped. */
+const quoted =
+  (name: 'sourcePodLabels' | 'destinationPodLabels'): Field =>
+  (row) =>
+    `'${row[name]}'`;
+
+/** writeRecord's fields, in its order. */
+const CSV_FIELDS: readonly Field[] = [
+  ...(
+    [
+      'flowStartSeconds',
+      'flowEndSeconds',
+      'flowEndSecondsFromSourceNode',
+      'flowEndSecondsFromDestinationNode',
+      'flowEndReason',
+      'sourceIP',
+      'destinationIP',
+      'sourceTransportPort',
+      'destinationTransportPort',
+      'protocolIdentifier',
+      'packetTotalCount',
+      'octetTotalCount',
+      'packetDeltaCount',
+      'octetDeltaCount',
+      'reversePacketTotalCount',
+      'reverseOctetTotalCount',
+      'reversePacketDeltaCount',
+      'reverseOctetDeltaCount',
+      'sourcePodName',
+      'sourcePodNamespace',
+      'sourceNodeName',
+      'destinationPodName',
+      'destinationPodNamespace',
+      'destinationNodeName',
+      'destinationClusterIP',
+      'destinationServiceIP',
+      'destinationServicePort',
+      'destinationServicePortName',
+      'ingressNetworkPolicyName',
+      'ingressNetworkPolicyNamespace',
+      'ingressNetworkPolicyRuleName',
+      'ingressNetworkPolicyRuleAction',
+      'ingressNetworkPolicyType',
+      'egressNetworkPolicyName',
+      'egressNetworkPolicyNamespace',
+      'egressNetworkPolicyRuleName',
+      'egressNetworkPolicyRuleAction',
+      'egressNetworkPolicyType',
+      'tcpState',
+      'flowType',
+    ] as const
+  ).map(column),
+  quoted('sourcePodLabels'),
+  quoted('destinationPodLabels'),
+  ...(
+    [
+      'throughput',
+      'reverseThroughput',
+      'throughputFromSourceNode',
+      'throughputFromDestinationNode',
+      'reverseThroughputFromSourceNode',
+      'reverseThroughputFromDestinationNode',
+      'clusterUUID',
+    ] as const
+  ).map(column),
+  (row) => Math.floor(exportedAtMs(row) / 1000),
+  ...(['egressName', 'egressIP', 'egressNodeName'] as const).map(column),
+];
+
+export const ANTREA_CSV_FIELD_COUNT = CSV_FIELDS.length;
+
+/** One row as Antrea's writeRecord writes it, without the newline. */
+export function antreaCsvLine(row: ExportedRow): string {
+  return CSV_FIELDS.map((field) => field(row)).join(',');
+}
+
+/** The batch's object body: its lines, each ending in "\n", gzipped when `gzip`. */
+export function encodeAntreaCsv(rows: readonly ExportedRow[], gzip: boolean): Buffer {
+  const text = Buffer.from(rows.map((row) => `${antreaCsvLine(row)}\n`).join(''));
+  return gzip ? gzipSync(text) : text;
+}
+
+const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** records-<12 of [a-z0-9], from the token>.csv[.gz] under the prefix ("" or ending in "/"). */
+export function antreaCsvKey(prefix: string, batch: ExportedBatch, gzip: boolean): string {
+  const digest = createHash('sha256').update(batch.token).digest();
+  const name = Array.from(digest.subarray(0, 12), (byte) => NAME_ALPHABET[byte % NAME_ALPHABET.length]);
+  return `${prefix}records-${name.join('')}.csv${gzip ? '.gz' : ''}`;
+}
