@@ -150,7 +150,11 @@ async function connect(options: IpfixExporterOptions): Promise<Channel> {
     }
     return datagramChannel(socket);
   }
-  const tlsOptions = typeof options.tls === 'function' ? await options.tls() : options.tls;
+  // A secret read that hangs must not hold the sink's worker: it gets the connection's time limit.
+  const tlsOptions =
+    typeof options.tls === 'function'
+      ? await withTimeout(options.tls(), connectTimeoutMs, `TLS material for ${where}`, () => undefined)
+      : options.tls;
   const socket =
     transport === 'tls'
       ? tls.connect({

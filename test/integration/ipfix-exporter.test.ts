@@ -237,6 +237,15 @@ describe('IPFIX exporter transports', () => {
     },
   );
 
+  it('TLS material that never comes (a secret read hanging) fails the delivery within the connect time limit', async () => {
+    const exporter = new IpfixExporter(
+      options({ transport: 'tls', port: 9, connectTimeoutMs: 200, tls: () => new Promise(() => {}) }),
+    );
+    await expect(exporter.deliver(batchOf('h', 3, 9))).rejects.toThrow(
+      /TLS material for tls:\/\/127\.0\.0\.1:9: no answer within 200 ms/,
+    );
+  });
+
   it('UDP: messages within the size limit, templates again once the refresh interval has passed', async () => {
     const socket = dgram.createSocket('udp4');
     const datagrams: Buffer[] = [];
