@@ -8,82 +8,23 @@
 // Pure; peer-cases X-2 gives Antrea's expected lines.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { ANTREA_INSERT_COLUMNS } from '../../clickhouse/columns.ts';
 import { type ExportedBatch, type ExportedRow, exportedAtMs } from './exported-row.ts';
 
 type Field = (row: ExportedRow) => string | number;
 
-const column =
-  (name: keyof ExportedRow): Field =>
-  (row) =>
-    row[name];
-/** Antrea wraps the labels' JSON in single quotes: it holds commas, and nothing is escaped. */
-const quoted =
-  (name: 'sourcePodLabels' | 'destinationPodLabels'): Field =>
-  (row) =>
-    `'${row[name]}'`;
-
-/** writeRecord's fields, in its order. */
-const CSV_FIELDS: readonly Field[] = [
-  ...(
-    [
-      'flowStartSeconds',
-      'flowEndSeconds',
-      'flowEndSecondsFromSourceNode',
-      'flowEndSecondsFromDestinationNode',
-      'flowEndReason',
-      'sourceIP',
-      'destinationIP',
-      'sourceTransportPort',
-      'destinationTransportPort',
-      'protocolIdentifier',
-      'packetTotalCount',
-      'octetTotalCount',
-      'packetDeltaCount',
-      'octetDeltaCount',
-      'reversePacketTotalCount',
-      'reverseOctetTotalCount',
-      'reversePacketDeltaCount',
-      'reverseOctetDeltaCount',
-      'sourcePodName',
-      'sourcePodNamespace',
-      'sourceNodeName',
-      'destinationPodName',
-      'destinationPodNamespace',
-      'destinationNodeName',
-      'destinationClusterIP',
-      'destinationServiceIP',
-      'destinationServicePort',
-      'destinationServicePortName',
-      'ingressNetworkPolicyName',
-      'ingressNetworkPolicyNamespace',
-      'ingressNetworkPolicyRuleName',
-      'ingressNetworkPolicyRuleAction',
-      'ingressNetworkPolicyType',
-      'egressNetworkPolicyName',
-      'egressNetworkPolicyNamespace',
-      'egressNetworkPolicyRuleName',
-      'egressNetworkPolicyRuleAction',
-      'egressNetworkPolicyType',
-      'tcpState',
-      'flowType',
-    ] as const
-  ).map(column),
-  quoted('sourcePodLabels'),
-  quoted('destinationPodLabels'),
-  ...(
-    [
-      'throughput',
-      'reverseThroughput',
-      'throughputFromSourceNode',
-      'throughputFromDestinationNode',
-      'reverseThroughputFromSourceNode',
-      'reverseThroughputFromDestinationNode',
-      'clusterUUID',
-    ] as const
-  ).map(column),
-  (row) => Math.floor(exportedAtMs(row) / 1000),
-  ...(['egressName', 'egressIP', 'egressNodeName'] as const).map(column),
-];
+/**
+ * writeRecord's fields: Antrea's ClickHouse insert columns in their order, with its two extras, the
+ * Service address after the ClusterIP and the write time after the cluster UUID, and the labels quoted
+ * (their JSON holds commas, and nothing is escaped).
+ */
+const CSV_FIELDS: readonly Field[] = ANTREA_INSERT_COLUMNS.flatMap((name): Field[] => {
+  if (name === 'sourcePodLabels' || name === 'destinationPodLabels') return [(row) => `'${row[name]}'`];
+  const field: Field = (row) => row[name];
+  if (name === 'destinationClusterIP') return [field, (row) => row.destinationServiceIP];
+  if (name === 'clusterUUID') return [field, (row) => Math.floor(exportedAtMs(row) / 1000)];
+  return [field];
+});
 
 export const ANTREA_CSV_FIELD_COUNT = CSV_FIELDS.length;
 
