@@ -28,9 +28,16 @@ const CSV_FIELDS: readonly Field[] = ANTREA_INSERT_COLUMNS.flatMap((name): Field
 
 export const ANTREA_CSV_FIELD_COUNT = CSV_FIELDS.length;
 
+/**
+ * A line break inside a field would end the line there and start a forged one: Antrea writes fields as
+ * they are, and an exporter sending IPFIX may put anything in a name. Kubernetes names and label values
+ * cannot hold one, so only such input changes: each CR or LF becomes a space.
+ */
+const LINE_BREAKS = /[\r\n]/g;
+
 /** One row as Antrea's writeRecord writes it, without the newline. */
 export function antreaCsvLine(row: ExportedRow): string {
-  return CSV_FIELDS.map((field) => field(row)).join(',');
+  return CSV_FIELDS.map((field) => String(field(row)).replace(LINE_BREAKS, ' ')).join(',');
 }
 
 /** The batch's object body: its lines, each ending in "\n", gzipped when `gzip`. */

@@ -47,6 +47,13 @@ describe("Antrea's S3 uploader CSV", () => {
     expect(fields.at(-2)).toBe('');
   });
 
+  it('a line break an exporter put in a name cannot start a forged line', () => {
+    const hostile = rowOf(true, { sourcePodName: 'a\n1,2,3\r\nb' });
+    const text = encodeAntreaCsv([hostile, rowOf(false)], false).toString('utf8');
+    expect(text.split('\n')).toHaveLength(3); // two lines and the final newline
+    expect(antreaCsvLine(hostile).split(',')[18]).toBe('a 1');
+  });
+
   it('one line per row, each ending in a newline, gzipped unless asked not to', () => {
     const rows = [rowOf(true), rowOf(false)];
     const plain = `${X2_IPV4}\n${X2_IPV6}\n`;
