@@ -159,8 +159,15 @@ export interface ExporterMappingOptions {
   destination: FailureDestination;
   checkpoints: CheckpointStore;
   clock: Clock;
+  /** Default DYNAMODB_STREAM_POLL_MS. */
   pollIntervalMs?: number;
 }
+
+/**
+ * How often an idle shard of the table's stream is polled: Lambda polls DynamoDB stream shards at a base
+ * rate of 4 times a second (Kinesis shards once a second, the emulator's default).
+ */
+export const DYNAMODB_STREAM_POLL_MS = 250;
 
 /**
  * The exporter's event source mapping on the flow table's stream, with the template's settings (its filter
@@ -175,6 +182,6 @@ export function exporterMapping(options: ExporterMappingOptions): StreamEventSou
     destination: options.destination,
     checkpoints: options.checkpoints,
     clock: options.clock,
-    ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+    pollIntervalMs: options.pollIntervalMs ?? DYNAMODB_STREAM_POLL_MS,
   });
 }
