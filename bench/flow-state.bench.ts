@@ -77,7 +77,7 @@ function sum(units: Units, commands: readonly string[]): number {
 }
 
 /** One correlator invocation's event: the records packed FLOW_RECORDS_PER_KINESIS_RECORD to a Kinesis record. */
-function eventOf(records: readonly FlowRecord[], firstSequence: number): KinesisRecordLike[] {
+export function eventOf(records: readonly FlowRecord[], firstSequence: number): KinesisRecordLike[] {
   const event: KinesisRecordLike[] = [];
   for (let i = 0; i < records.length; i += FLOW_RECORDS_PER_KINESIS_RECORD) {
     event.push({

@@ -1,6 +1,11 @@
 import type { BenchModule } from './types.ts';
 
 /** Every benchmark module, in data-flow order; `cost` goes last (it reads the earlier rows' counters). */
+/** The modules `--only <text>` selects: those whose name contains the text (every module without it). */
+export function modulesMatching(only: string | undefined): string[] {
+  return Object.keys(BENCH_MODULES).filter((name) => only === undefined || name.includes(only));
+}
+
 export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
   engines: async () => (await import('./engines.bench.ts')).enginesBench,
   decode: async () => (await import('./decode.bench.ts')).decodeBench,

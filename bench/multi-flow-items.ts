@@ -14,9 +14,8 @@ import { parseArgs } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
-import { encodeWireBatch } from '../core/wire.ts';
 import { correlatorSettingsOf } from '../functions/correlator/config.ts';
-import { correlateBatch, type KinesisRecordLike } from '../functions/correlator/correlate-batch.ts';
+import { correlateBatch } from '../functions/correlator/correlate-batch.ts';
 import {
   createTableInput,
   DynamoFlowStore,
@@ -27,6 +26,7 @@ import {
 import { generateRecords } from '../workloads/correlator-workload.ts';
 import { scanAll } from './correlator.bench.ts';
 import { useDynamoDbLocal } from './dynamodb.ts';
+import { eventOf } from './flow-state.bench.ts';
 
 const WINDOW_MS = 20_000;
 const WINDOWS_PER_MINUTE = 60_000 / WINDOW_MS;
@@ -57,11 +57,8 @@ async function liveItems(flows: number, names: 'short' | 'long') {
   for (let end = records[0]!.receivedAtMs + WINDOW_MS; next < records.length; end += WINDOW_MS) {
     const batch = [];
     while (next < records.length && records[next]!.receivedAtMs < end) batch.push(records[next++]!);
-    const event: KinesisRecordLike[] = [];
-    for (let i = 0; i < batch.length; i += 200) {
-      const data = encodeWireBatch(batch.slice(i, i + 200)).toString('base64');
-      event.push({ kinesis: { data, sequenceNumber: String(sequence++).padStart(20, '0') } });
-    }
+    const event = eventOf(batch, sequence);
+    sequence += event.length;
     await correlateBatch(event, { store, now: () => end }, settings);
   }
   const items = (await scanAll(client, tableName)).sort((a, b) => a.pk!.S!.localeCompare(b.pk!.S!));

@@ -39,19 +39,10 @@ function integer(name: string, text: string, min: number, max: number): number {
   return value;
 }
 
-function recordFormat(text: string): 'IPFIX' | 'JSON' {
-  const format = text.toUpperCase();
-  if (format !== 'IPFIX' && format !== 'JSON') {
-    throw new UsageError(`--ipfix-export-format: must be IPFIX or JSON, got "${text}"`);
-  }
-  return format;
-}
-
-function archiveFormat(text: string): 'parquet' | 'csv' {
-  const format = text.toLowerCase();
-  if (format !== 'parquet' && format !== 'csv') {
-    throw new UsageError(`--archive-format: must be parquet or csv, got "${text}"`);
-  }
+/** A format flag's value, matched without regard to case: `choices` names the accepted spellings. */
+function formatOf<T extends string>(flag: string, text: string, choices: readonly [T, T]): T {
+  const format = choices.find((choice) => choice.toLowerCase() === text.toLowerCase());
+  if (!format) throw new UsageError(`--${flag}: must be ${choices.join(' or ')}, got "${text}"`);
   return format;
 }
 
@@ -139,8 +130,8 @@ export function register(program: Command): void {
       }
       checkExportTlsFlags(options);
       const formats = {
-        ipfixExportFormat: recordFormat(options.ipfixExportFormat),
-        archiveFormat: archiveFormat(options.archiveFormat),
+        ipfixExportFormat: formatOf('ipfix-export-format', options.ipfixExportFormat, ['IPFIX', 'JSON']),
+        archiveFormat: formatOf('archive-format', options.archiveFormat, ['parquet', 'csv']),
       };
       const kubernetes = options.kubeconfig
         ? { kubernetes: { kubeconfig: options.kubeconfig, podLabels: options.podLabels } }
