@@ -2,6 +2,7 @@
 // captures through it on their own time and prints the resulting ClickHouse rows.
 import type { Command } from 'commander';
 import { DEFAULT_DUE_SHARD_COUNT } from '../../functions/flow-store/schema.ts';
+import { DEFAULT_CONFIG } from '../../lib/config.ts';
 import { UsageError } from '../errors.ts';
 import { assertBindable } from '../ports.ts';
 
@@ -29,7 +30,15 @@ interface LocalCommandOptions {
   archiveFormat: string;
   archivePort?: string;
   tickers: string;
+  correlatorWindow: string;
 }
+
+/**
+ * The demo's correlator batching window: a new flow's first row waits for it, so the deployed 20 s (a cost
+ * knob: one write per flow per window) would keep a first run waiting half a minute for nothing it saves
+ * here. `--correlator-window 20` runs the deployed setting.
+ */
+const LOCAL_CORRELATOR_WINDOW_SECONDS = 5;
 
 function integer(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
@@ -91,6 +100,11 @@ export function register(program: Command): void {
       '--tickers <n>',
       'ticker functions, each on its own due-index shards (the CDK app\u2019s context tickerCount)',
       '1',
+    )
+    .option(
+      '--correlator-window <seconds>',
+      `the correlator\u2019s batching window in seconds (deployed: ${DEFAULT_CONFIG.correlatorBatchingWindowSeconds}; shorter here so the demo shows rows within seconds)`,
+      String(LOCAL_CORRELATOR_WINDOW_SECONDS),
     )
     .option('--verbose', 'keep the functions\u2019 INFO logs', false)
     .option(
@@ -157,6 +171,13 @@ export function register(program: Command): void {
       const demoNodes = integer('demo-nodes', options.demoNodes, 1, 100);
       const demoConnections = integer('demo-connections', options.demoConnections, 0, 1_000_000);
       const tickers = integer('tickers', options.tickers, 1, DEFAULT_DUE_SHARD_COUNT);
+      const correlatorWindowSeconds = integer(
+        'correlator-window',
+        options.correlatorWindow,
+        0,
+        // The stack refuses a window longer than the lazy index's margin (lib/config.ts).
+        DEFAULT_CONFIG.indexMarginSeconds,
+      );
       // Before the engines start (tens of seconds): a busy port fails now, in one line.
       const host = options.listenHost;
       await assertBindable(
@@ -200,6 +221,7 @@ export function register(program: Command): void {
           progressIntervalMs: 2000,
           verbose: options.verbose,
           tickers,
+          correlatorWindowSeconds,
           ...kubernetes,
           sinks: {
             ...(options.ipfixExport ? { ipfixExport: options.ipfixExport } : {}),

@@ -63,6 +63,8 @@ export interface LiveOptions {
   sinks?: LocalSinkOptions;
   /** Ticker functions (the CDK app's context tickerCount), each on its own due shards; default 1. */
   tickers?: number;
+  /** The correlator's batching window (context correlatorBatchingWindowSeconds); default: the stack's. */
+  correlatorWindowSeconds?: number;
 }
 
 export interface Output {
@@ -95,7 +97,12 @@ function clusterUUIDFor(dataDir: string | undefined): string {
 
 /** The CDK context local mode synthesizes with: the app's defaults unless told otherwise. */
 function stackContext(options: LiveOptions): Record<string, unknown> {
-  return options.tickers && options.tickers > 1 ? { tickerCount: options.tickers } : {};
+  return {
+    ...(options.tickers && options.tickers > 1 ? { tickerCount: options.tickers } : {}),
+    ...(options.correlatorWindowSeconds === undefined
+      ? {}
+      : { correlatorBatchingWindowSeconds: options.correlatorWindowSeconds }),
+  };
 }
 
 function seconds(ms: number): string {
