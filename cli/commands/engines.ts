@@ -2,6 +2,7 @@
 // their endpoints as environment variables, and stops them on Ctrl-C.
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ensureWritableDirectory } from '../directories.ts';
 import { UsageError } from '../errors.ts';
 import { assertBindable } from '../ports.ts';
 
@@ -49,6 +50,7 @@ export function register(program: Command): void {
         kinesis: port(options.kinesisPort, 'kinesis'),
         clickhouse: port(options.clickhousePort, 'clickhouse'),
       };
+      if (options.dataDir) ensureWritableDirectory(options.dataDir, '--data-dir');
       // Busy fixed ports fail now, in one line, before any engine starts.
       for (const [name, value] of Object.entries(ports)) {
         const wanted = options[name as keyof typeof ports];

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DUE_SHARD_COUNT } from '../../functions/flow-store/schema.ts';
 import { DEFAULT_CONFIG } from '../../lib/config.ts';
+import { ensureWritableDirectory } from '../directories.ts';
 import { UsageError } from '../errors.ts';
 import { assertBindable } from '../ports.ts';
 
@@ -178,6 +179,7 @@ export function register(program: Command): void {
         // The stack refuses a window longer than the lazy index's margin (lib/config.ts).
         DEFAULT_CONFIG.indexMarginSeconds,
       );
+      if (options.dataDir) ensureWritableDirectory(options.dataDir, '--data-dir');
       // Before the engines start (tens of seconds): a busy port fails now, in one line.
       const host = options.listenHost;
       await assertBindable(

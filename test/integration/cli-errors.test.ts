@@ -174,6 +174,24 @@ describe('flowline: run-time errors exit 1 with one line', () => {
     );
   });
 
+  it.each(['local', 'engines'])('%s: a --data-dir that cannot be a directory', async (command) => {
+    const file = join(sandbox, 'a-file');
+    writeFileSync(file, 'not a directory');
+    expectOneLine(
+      await flowline([command, '--data-dir', join(file, 'data')]),
+      command,
+      1,
+      /--data-dir .*: cannot use it as a data directory \(ENOTDIR\): choose a writable one/,
+    );
+    // Under /proc, Node's recursive mkdir never returns: this one must fail at once as well.
+    expectOneLine(
+      await flowline([command, '--data-dir', '/proc/flowline-data']),
+      command,
+      1,
+      /--data-dir \/proc\/flowline-data: cannot use it as a data directory \(ENOENT\)/,
+    );
+  });
+
   it('flows: a table that does not exist', async () => {
     const local = engines().local;
     if (!local) return; // against LocalStack the endpoint comes from its own environment
