@@ -2,6 +2,7 @@
 // reads AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL (local engines, LocalStack) and otherwise uses
 // the real AWS endpoint, so the same code runs everywhere. Callers own the instances (create once, at
 // module scope in a Lambda handler).
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -56,6 +57,11 @@ export function createDynamoDbStreamsClient(options: AwsClientOptions = {}): Dyn
 
 export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
   return new SQSClient(commonConfig(options));
+}
+
+/** CloudWatch Logs (endpoint variable AWS_ENDPOINT_URL_CLOUDWATCH_LOGS), for the flow log sink. */
+export function createCloudWatchLogsClient(options: AwsClientOptions = {}): CloudWatchLogsClient {
+  return new CloudWatchLogsClient(commonConfig(options));
 }
 
 export function createSecretsManagerClient(options: AwsClientOptions = {}): SecretsManagerClient {

@@ -2,6 +2,7 @@
 // default (README "Configuration"); values are validated here so a bad value fails synth, not a deploy.
 import type { Node } from 'constructs';
 import { DEFAULT_DUE_SHARD_COUNT } from '../functions/flow-store/schema.ts';
+import { parseFlowLogFilters } from '../functions/shared/flow-log-filters.ts';
 
 export type StreamMode = 'on-demand' | 'provisioned';
 export type TableBillingMode = 'on-demand' | 'provisioned';
@@ -117,6 +118,15 @@ export interface FlowlineConfig {
   /** Days until archived objects move to S3 Standard-IA, and until they are deleted (0: never). */
   archiveInfrequentAccessDays: number;
   archiveExpirationDays: number;
+  /**
+   * The flow log (Antrea's flowLogger): every exported row as a flow logger line in a CloudWatch Logs log
+   * group of its own, with Antrea's prettyPrint and filters (JSON: a list of
+   * {ingressNetworkPolicyRuleActions, egressNetworkPolicyRuleActions}), kept flowLogRetentionDays.
+   */
+  flowLogEnabled: boolean;
+  flowLogPrettyPrint: boolean;
+  flowLogFilters: string | undefined;
+  flowLogRetentionDays: number;
   /** Rows each sink holds while it is down before it drops the oldest (counted, alarmed). */
   sinkMaxQueuedRows: number;
 
@@ -197,6 +207,10 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   archiveGzip: true,
   archiveInfrequentAccessDays: 30,
   archiveExpirationDays: 365,
+  flowLogEnabled: false,
+  flowLogPrettyPrint: true,
+  flowLogFilters: undefined,
+  flowLogRetentionDays: 30,
   sinkMaxQueuedRows: 100_000,
   alarmEmail: undefined,
   dashboard: false,
@@ -208,6 +222,21 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
 /** Values accepted by CloudWatch Logs' RetentionInDays. */
 /** A complete Secrets Manager secret ARN (with its random suffix: IAM grants on it are exact). */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$/;
+
+/**
+ * flowLogFilters as a JSON list (cdk.json may hold the list itself), checked here with the exporter's own
+ * parser so that a typo fails the synth, not the exporter's cold start.
+ */
+function flowLogFiltersOf(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  try {
+    parseFlowLogFilters(text);
+  } catch (error) {
+    throw new ConfigError(`context flowLogFilters: ${(error as Error).message}`);
+  }
+  return text;
+}
 
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -330,6 +359,10 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     archiveGzip: bool('archiveGzip'),
     archiveInfrequentAccessDays: int('archiveInfrequentAccessDays', 30, 36_500),
     archiveExpirationDays: int('archiveExpirationDays', 0, 36_500),
+    flowLogEnabled: bool('flowLogEnabled'),
+    flowLogPrettyPrint: bool('flowLogPrettyPrint'),
+    flowLogFilters: flowLogFiltersOf(raw('flowLogFilters')),
+    flowLogRetentionDays: int('flowLogRetentionDays', 1, 3653),
     sinkMaxQueuedRows: int('sinkMaxQueuedRows', 1000, 10_000_000),
     alarmEmail: optional('alarmEmail', /^[^\s@]+@[^\s@]+$/),
     dashboard: bool('dashboard'),
@@ -338,10 +371,13 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     logRetentionDays: int('logRetentionDays', 1, 3653),
   };
 
-  if (!LOG_RETENTION_DAYS.includes(config.logRetentionDays)) {
-    throw new ConfigError(
-      `context logRetentionDays=${config.logRetentionDays}: one of ${LOG_RETENTION_DAYS.join(', ')}`,
-    );
+  for (const key of ['logRetentionDays', 'flowLogRetentionDays'] as const) {
+    if (!LOG_RETENTION_DAYS.includes(config[key])) {
+      throw new ConfigError(`context ${key}=${config[key]}: one of ${LOG_RETENTION_DAYS.join(', ')}`);
+    }
+  }
+  if (config.flowLogFilters !== undefined && !config.flowLogEnabled) {
+    throw new ConfigError('context flowLogFilters needs flowLogEnabled=true');
   }
   if (config.inactiveTimeoutSeconds < config.activeTimeoutSeconds) {
     throw new ConfigError('context inactiveTimeoutSeconds must be >= activeTimeoutSeconds');

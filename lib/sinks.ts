@@ -1,15 +1,17 @@
 // The exporter's extra sinks (functions/sinks, docs/sinks.md), each opt-in by context: the IPFIX/JSON
-// export to an external collector and the S3 Parquet archive (a bucket of its own: KMS, TLS only, no
-// public access, lifecycle to Standard-IA then expiry). Both run inside the exporter, so this construct
-// only adds the exporter's environment and rights, and the sinks' alarms. Their durable outbox lives in
+// export to an external collector, the S3 Parquet archive (a bucket of its own: KMS, TLS only, no
+// public access, lifecycle to Standard-IA then expiry) and the flow log (a CloudWatch Logs group of its
+// own: KMS, retention). All run inside the exporter, so this construct only adds the exporter's
+// environment and rights, those resources, and the sinks' alarms. Their durable outbox lives in
 // the flow table (functions/flow-store/sink-outbox.ts): with a sink on, the exporter may read and write
 // the outbox's items, and only those (their partition key prefix).
-import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -41,6 +43,10 @@ export type SinksConfig = Pick<
   | 'archiveGzip'
   | 'archiveInfrequentAccessDays'
   | 'archiveExpirationDays'
+  | 'flowLogEnabled'
+  | 'flowLogPrettyPrint'
+  | 'flowLogFilters'
+  | 'flowLogRetentionDays'
   | 'sinkMaxQueuedRows'
 >;
 
@@ -75,8 +81,16 @@ const sinkMetric = (kind: string, metricName: string, statistic: string) =>
     period: Duration.minutes(5),
   });
 
+/** The alarms' name prefix of each sink kind (the metric dimension `sink`). */
+const ALARM_PREFIXES: Record<string, string> = {
+  ipfix: 'IpfixExport',
+  archive: 'Archive',
+  flowlog: 'FlowLog',
+};
+
 export class Sinks extends Construct {
   readonly bucket: s3.Bucket | undefined;
+  readonly flowLogGroup: logs.LogGroup | undefined;
   readonly alarms: Record<string, cloudwatch.Alarm> = {};
 
   constructor(scope: Construct, id: string, props: SinksProps) {
@@ -87,6 +101,10 @@ export class Sinks extends Construct {
     if (config.archiveEnabled) {
       kinds.push('archive');
       this.bucket = this.archiveBucket(config, props.removalPolicy);
+    }
+    if (config.flowLogEnabled) {
+      kinds.push('flowlog');
+      this.flowLogGroup = this.flowLog(config, props.removalPolicy);
     }
     this.equip(exporter, config, kinds);
     if (kinds.length > 0)
@@ -135,7 +153,65 @@ export class Sinks extends Construct {
           'Archive objects are named by batch token under the prefix (docs/sinks.md), so PutObject is granted on the prefix; no other S3 action',
       });
     }
+    if (this.flowLogGroup) this.equipFlowLog(exporter, config, this.flowLogGroup);
     if (kinds.length > 0) exporter.addEnvironment('SINK_MAX_QUEUED_ROWS', String(config.sinkMaxQueuedRows));
+  }
+
+  /** The flow log's settings, and the right to create streams in its group and write to them, no more. */
+  private equipFlowLog(exporter: lambda.Function, config: SinksConfig, group: logs.LogGroup): void {
+    exporter.addEnvironment('FLOW_LOG_GROUP', group.logGroupName);
+    exporter.addEnvironment('FLOW_LOG_PRETTY_PRINT', String(config.flowLogPrettyPrint));
+    if (config.flowLogFilters) exporter.addEnvironment('FLOW_LOG_FILTERS', config.flowLogFilters);
+    exporter.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [`${group.logGroupArn}`],
+      }),
+    );
+    Validations.of(exporter.role!).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(group.node.defaultChild as logs.CfnLogGroup)}.Arn>]`,
+      reason:
+        "The flow log's streams are named per exporter container and day (docs/sinks.md), so the rights are on the group's streams; only CreateLogStream and PutLogEvents",
+    });
+  }
+
+  /**
+   * The flow log's group: its own customer managed key (the lines hold Pod names and addresses), which
+   * CloudWatch Logs may use for this group only.
+   */
+  private flowLog(config: SinksConfig, removalPolicy: RemovalPolicy): logs.LogGroup {
+    const key = new kms.Key(this, 'FlowLogKey', {
+      description: 'Flowline flow log encryption',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    const stack = Stack.of(this);
+    // Named, so that the key's policy can name the one group CloudWatch Logs may use it for (a generated
+    // name would make the key and the group depend on each other).
+    const logGroupName = `/flowline/${stack.stackName}/flow-log`;
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnEquals: {
+            'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: logGroupName,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+    return new logs.LogGroup(this, 'FlowLog', {
+      logGroupName,
+      encryptionKey: key,
+      retention: config.flowLogRetentionDays as logs.RetentionDays,
+      removalPolicy,
+    });
   }
 
   /**
@@ -210,7 +286,7 @@ export class Sinks extends Construct {
       alarm.addOkAction(notify);
       this.alarms[id] = alarm;
     };
-    const prefix = kind === 'ipfix' ? 'IpfixExport' : 'Archive';
+    const prefix = ALARM_PREFIXES[kind]!;
     add(
       `${prefix}RowsDropped`,
       metric(SINK_ROWS_DROPPED_METRIC, 'Sum').createAlarm(this, `${prefix}RowsDropped`, {

@@ -2,6 +2,7 @@
 // captures through it on their own time and prints the resulting ClickHouse rows.
 import type { Command } from 'commander';
 import { DEFAULT_DUE_SHARD_COUNT } from '../../functions/flow-store/schema.ts';
+import { parseFlowLogFilters } from '../../functions/shared/flow-log-filters.ts';
 import { DEFAULT_CONFIG } from '../../lib/config.ts';
 import { ensureWritableDirectory } from '../directories.ts';
 import { UsageError } from '../errors.ts';
@@ -30,6 +31,8 @@ interface LocalCommandOptions {
   archive: boolean;
   archiveFormat: string;
   archivePort?: string;
+  flowLog?: string;
+  flowLogFilters?: string;
   tickers: string;
   correlatorWindow: string;
 }
@@ -40,6 +43,17 @@ interface LocalCommandOptions {
  * here. `--correlator-window 20` runs the deployed setting.
  */
 const LOCAL_CORRELATOR_WINDOW_SECONDS = 5;
+
+/** --flow-log-filters only with --flow-log, and in the shape the exporter takes (checked before the engines start). */
+function checkFlowLogFlags(options: LocalCommandOptions): void {
+  if (options.flowLogFilters === undefined) return;
+  if (!options.flowLog) throw new UsageError('--flow-log-filters needs --flow-log FILE');
+  try {
+    parseFlowLogFilters(options.flowLogFilters);
+  } catch (error) {
+    throw new UsageError(`--flow-log-filters: ${(error as Error).message}`);
+  }
+}
 
 function integer(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
@@ -135,6 +149,11 @@ export function register(program: Command): void {
       'parquet',
     )
     .option('--archive-port <port>', 'port of the local S3 (default: a free one)')
+    .option('--flow-log <file>', "also append every row to this file as Antrea's flow logger lines")
+    .option(
+      '--flow-log-filters <json>',
+      'with --flow-log: flowLogger.filters, e.g. \'[{"ingressNetworkPolicyRuleActions":["Drop","Reject"]}]\'',
+    )
     .action(async (options: LocalCommandOptions) => {
       if (options.podLabels && !options.kubeconfig) {
         process.stderr.write(
@@ -144,6 +163,7 @@ export function register(program: Command): void {
         return;
       }
       checkExportTlsFlags(options);
+      checkFlowLogFlags(options);
       const formats = {
         ipfixExportFormat: formatOf('ipfix-export-format', options.ipfixExportFormat, ['IPFIX', 'JSON']),
         archiveFormat: formatOf('archive-format', options.archiveFormat, ['parquet', 'csv']),
@@ -239,6 +259,8 @@ export function register(program: Command): void {
             ...(options.archivePort
               ? { archivePort: integer('archive-port', options.archivePort, 1, 65535) }
               : {}),
+            ...(options.flowLog ? { flowLogFile: options.flowLog } : {}),
+            ...(options.flowLogFilters ? { flowLogFilters: options.flowLogFilters } : {}),
           },
         },
         { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },

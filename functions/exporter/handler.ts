@@ -1,7 +1,11 @@
 // Lambda entry of the exporter (bundled by the CDK app): module-scope clients, logic elsewhere.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createDynamoDbClient, createS3Client } from '../../adapters/aws-clients.ts';
+import {
+  createCloudWatchLogsClient,
+  createDynamoDbClient,
+  createS3Client,
+} from '../../adapters/aws-clients.ts';
 import { DynamoSinkOutboxStore } from '../flow-store/sink-outbox.ts';
 import { EXPORTER_SERVICE_NAME, METRICS_NAMESPACE } from '../shared/metric-names.ts';
 import { sinksConfigFromEnv } from '../sinks/config.ts';
@@ -24,6 +28,7 @@ const sinks = createExtraSinks(sinksConfig, {
   // the outbox's appends are conditional, so concurrent shards' appends queue up, never collide.
   outbox: new DynamoSinkOutboxStore(dynamodb, config.tableName, 0),
   s3: sinksConfig.archive ? createS3Client() : undefined,
+  logs: sinksConfig.flowLog && 'logGroup' in sinksConfig.flowLog ? createCloudWatchLogsClient() : undefined,
   // The IPFIX export's TLS secret, read on each connection through Powertools' cache (the ClickHouse
   // secret's maxAge), so a rotated client certificate is used from the next connection on.
   readSecret: (secretId) => secretStringOf(secretId, config.secretMaxAgeSeconds),

@@ -1,7 +1,10 @@
 // The extra sinks' settings, from the exporter's environment (docs/sinks.md). Each sink is off unless its
-// address is set: IPFIX_EXPORT_ADDRESS for the IPFIX/JSON export, ARCHIVE_BUCKET for the S3 archive.
+// address is set: IPFIX_EXPORT_ADDRESS for the IPFIX/JSON export, ARCHIVE_BUCKET for the S3 archive,
+// FLOW_LOG_GROUP (or local mode's FLOW_LOG_FILE) for the flow log.
 import { EnvConfigError, positiveIntFromEnv } from '../flow-store/config.ts';
+import { parseFlowLogFilters } from '../shared/flow-log-filters.ts';
 import { checkClientPair, type IpfixTlsConfig, pemOf, type TlsMinVersion } from './collector-tls.ts';
+import type { FlowLogFormat } from './flow-log.ts';
 import { type CollectorTransport, EXPORTER_DEFAULTS, type RecordFormat } from './ipfix-exporter.ts';
 import type { ArchiveFormat } from './s3-archive.ts';
 
@@ -31,9 +34,13 @@ export interface ArchiveConfig {
   gzip: boolean;
 }
 
+/** The flow log: Antrea's flow logger lines, to a CloudWatch Logs group (deployed) or a file (local mode). */
+export type FlowLogConfig = FlowLogFormat & ({ logGroup: string } | { file: string });
+
 export interface SinksConfig {
   ipfix: IpfixExportConfig | undefined;
   archive: ArchiveConfig | undefined;
+  flowLog: FlowLogConfig | undefined;
   /** Rows waiting for one sink in the durable outbox; its oldest batches are dropped (counted) beyond it. */
   maxQueuedRows: number;
   backoffBaseMs: number;
@@ -162,6 +169,29 @@ function archiveFormatFromEnv(env: Env): Pick<ArchiveConfig, 'format' | 'gzip'> 
   return { format, gzip: gzip === 'true' };
 }
 
+/** FLOW_LOG_GROUP or FLOW_LOG_FILE, FLOW_LOG_PRETTY_PRINT (true, false) and FLOW_LOG_FILTERS (JSON). */
+function flowLogFromEnv(env: Env): FlowLogConfig | undefined {
+  const logGroup = env.FLOW_LOG_GROUP?.trim();
+  const file = env.FLOW_LOG_FILE?.trim();
+  if (logGroup && file) throw new EnvConfigError('FLOW_LOG_GROUP and FLOW_LOG_FILE: set one of them');
+  if (!logGroup && !file) return undefined;
+  const prettyPrint = env.FLOW_LOG_PRETTY_PRINT?.trim().toLowerCase() || 'true';
+  if (prettyPrint !== 'true' && prettyPrint !== 'false') {
+    throw new EnvConfigError(`FLOW_LOG_PRETTY_PRINT=${env.FLOW_LOG_PRETTY_PRINT}: expected true or false`);
+  }
+  let filters: FlowLogFormat['filters'] = [];
+  const filtersText = env.FLOW_LOG_FILTERS?.trim();
+  if (filtersText) {
+    try {
+      filters = parseFlowLogFilters(filtersText);
+    } catch (error) {
+      throw new EnvConfigError(`FLOW_LOG_FILTERS: ${(error as Error).message}`);
+    }
+  }
+  const format = { prettyPrint: prettyPrint === 'true', filters };
+  return logGroup ? { ...format, logGroup } : { ...format, file: file! };
+}
+
 export function sinksConfigFromEnv(env: Env = process.env): SinksConfig {
   const bucket = env.ARCHIVE_BUCKET?.trim();
   const prefix = env.ARCHIVE_PREFIX?.trim() ?? 'flows/';
@@ -171,6 +201,7 @@ export function sinksConfigFromEnv(env: Env = process.env): SinksConfig {
   return {
     ipfix: ipfixFromEnv(env),
     archive: bucket ? { bucket, prefix, ...archiveFormatFromEnv(env) } : undefined,
+    flowLog: flowLogFromEnv(env),
     maxQueuedRows: positiveIntFromEnv(env, 'SINK_MAX_QUEUED_ROWS', 100_000),
     backoffBaseMs: positiveIntFromEnv(env, 'SINK_BACKOFF_BASE_MS', 200),
     backoffCapMs: positiveIntFromEnv(env, 'SINK_BACKOFF_CAP_MS', 10_000),

@@ -1,10 +1,12 @@
 // The exporter's extra sinks, built from their configuration: the enabled sinks behind one durable outbox
 // (outbox.ts), fed by the exporter's onBatchExported hook, and their counters as CloudWatch metrics
-// (Powertools, EMF) with a `sink` dimension ("ipfix", "archive"). The names the alarms watch are in
+// (Powertools, EMF) with a `sink` dimension ("ipfix", "archive", "flowlog"). The names the alarms watch are in
 // functions/shared/metric-names.ts.
 
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SinkOutboxStore } from '../../core/flow-state/ports.ts';
 import type { PendingRow } from '../exporter/batch.ts';
@@ -18,12 +20,13 @@ import {
 } from '../shared/metric-names.ts';
 import { observationDomainIdOf } from './antrea-ipfix.ts';
 import { collectorTlsOf, type SecretReader } from './collector-tls.ts';
-import type { SinksConfig } from './config.ts';
+import type { FlowLogConfig, SinksConfig } from './config.ts';
+import { CloudWatchFlowLog, FileFlowLog } from './flow-log-targets.ts';
 import { EXPORTER_DEFAULTS, IpfixExporter } from './ipfix-exporter.ts';
 import { type BatchSink, type SinkCounters, SinkOutbox } from './outbox.ts';
 import { S3Archive } from './s3-archive.ts';
 
-export type SinkKind = 'ipfix' | 'archive';
+export type SinkKind = 'ipfix' | 'archive' | 'flowlog';
 
 export interface SinkDeps {
   clusterUUID: string;
@@ -31,6 +34,8 @@ export interface SinkDeps {
   outbox: SinkOutboxStore;
   /** Required when the archive is enabled. */
   s3?: S3Client;
+  /** Required when the flow log goes to CloudWatch Logs. */
+  logs?: CloudWatchLogsClient;
   /** Required when the IPFIX export's TLS material is in Secrets Manager (IPFIX_EXPORT_TLS_SECRET_ID). */
   readSecret?: SecretReader;
   clock: () => number;
@@ -91,6 +96,12 @@ export class ExtraSinks {
   }
 }
 
+function flowLogOf(config: FlowLogConfig, deps: SinkDeps, owner: string): BatchSink {
+  if ('file' in config) return new FileFlowLog({ ...config, path: config.file });
+  if (!deps.logs) throw new Error('the flow log needs a CloudWatch Logs client');
+  return new CloudWatchFlowLog(deps.logs, { ...config, owner, clock: deps.clock });
+}
+
 export function createExtraSinks(config: SinksConfig, deps: SinkDeps): ExtraSinks {
   const sinks = new Map<SinkKind, BatchSink>();
   if (config.ipfix) {
@@ -114,6 +125,9 @@ export function createExtraSinks(config: SinksConfig, deps: SinkDeps): ExtraSink
     if (!deps.s3) throw new Error('the S3 archive needs an S3 client');
     sinks.set('archive', new S3Archive(deps.s3, config.archive));
   }
+  // The container's name: its outbox lease holder, and its flow log stream.
+  const owner = randomUUID();
+  if (config.flowLog) sinks.set('flowlog', flowLogOf(config.flowLog, deps, owner));
   const target = (kind: string) => sinks.get(kind as SinkKind)?.name;
   const outbox = new SinkOutbox(deps.outbox, sinks, {
     maxQueuedRows: config.maxQueuedRows,
@@ -122,6 +136,7 @@ export function createExtraSinks(config: SinksConfig, deps: SinkDeps): ExtraSink
     backoffCapMs: config.backoffCapMs,
     clock: deps.clock,
     sleep: deps.sleep,
+    owner,
     onDeliveryError: (sink, error, batch, attempt) =>
       deps.logger?.warn('sink delivery failed, retrying the batch', {
         sink,

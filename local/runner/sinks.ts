@@ -2,9 +2,9 @@
 // in by context, and for the archive a real S3 implementation on loopback (s3rver, npm) with the bucket,
 // its files under the work folder. `flowline local --ipfix-export URL [--ipfix-export-format JSON]
 // [--ipfix-export-tls-ca FILE --ipfix-export-tls-cert FILE --ipfix-export-tls-key FILE]
-// [--archive [--archive-format csv]]`.
+// [--archive [--archive-format csv]] [--flow-log FILE [--flow-log-filters JSON]]`.
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import S3rver from 's3rver';
 import S3rverAccount from 's3rver/lib/models/account.js';
 import { sinksConfigFromEnv } from '../../functions/sinks/config.ts';
@@ -22,6 +22,10 @@ export interface LocalSinkOptions {
   archiveFormat?: 'parquet' | 'csv';
   /** Loopback port of the local S3 (0: any free port). */
   archivePort?: number;
+  /** Append Antrea flow logger lines of every exported row to this file (deployed: a CloudWatch Logs group). */
+  flowLogFile?: string;
+  /** flowLogger.filters as JSON. */
+  flowLogFilters?: string;
 }
 
 export interface LocalSinks {
@@ -88,6 +92,13 @@ export async function startLocalSinks(options: LocalSinkOptions, workDir: string
     banner.push(
       `  S3 archive        ${endpoint}/${LOCAL_ARCHIVE_BUCKET}/flows/ (${env.ARCHIVE_FORMAT}; s3rver, files under ${directory})`,
     );
+  }
+  if (options.flowLogFile) {
+    env.FLOW_LOG_FILE = resolve(options.flowLogFile);
+    if (options.flowLogFilters) env.FLOW_LOG_FILTERS = options.flowLogFilters;
+    sinksConfigFromEnv(env); // one clear error before anything starts
+    const filtered = options.flowLogFilters ? `, filters ${options.flowLogFilters}` : '';
+    banner.push(`  flow log          ${env.FLOW_LOG_FILE} (Antrea's flow logger lines${filtered})`);
   }
   return { env, banner, stop: async () => server?.close() };
 }

@@ -40,8 +40,9 @@ describe('extra sinks', () => {
   it('are off by default: no bucket, no sink variables, no sink alarms', () => {
     const s = synth({});
     s.template.resourceCountIs('AWS::S3::Bucket', 0);
+    expect(s.stack.sinks.flowLogGroup).toBeUndefined();
     expect(
-      Object.keys(exporterEnvironment(s)).filter((k) => /^(IPFIX_EXPORT|ARCHIVE|SINK)_/.test(k)),
+      Object.keys(exporterEnvironment(s)).filter((k) => /^(IPFIX_EXPORT|ARCHIVE|FLOW_LOG|SINK)_/.test(k)),
     ).toEqual([]);
     expect(JSON.stringify(s.template.toJSON())).not.toContain('SinkRowsDropped');
   });
@@ -135,6 +136,75 @@ describe('extra sinks', () => {
           `\\"${metric}\\",\\"service\\",\\"${EXPORTER_SERVICE_NAME}\\",\\"sink\\",\\"${kind}`,
         );
     synth(both).template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+  });
+
+  it('flow log: its own KMS-encrypted log group with retention, the filters checked at synth, rights on it only', () => {
+    const filters = [{ ingressNetworkPolicyRuleActions: ['Drop', 'Reject'] }];
+    const s = synth({
+      flowLogEnabled: true,
+      flowLogFilters: filters as unknown as string, // cdk.json may hold the list itself
+      flowLogRetentionDays: 90,
+    });
+    const group = s.stack.getLogicalId(s.stack.sinks.flowLogGroup!.node.defaultChild as never);
+    s.template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/flowline/Flowline/flow-log',
+      RetentionInDays: 90,
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SinksFlowLogKey'), 'Arn'] },
+    });
+    s.template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: Match.stringLikeRegexp('^logs\\.[a-z0-9-]+\\.amazonaws\\.com$') },
+            Condition: {
+              ArnEquals: {
+                'kms:EncryptionContext:aws:logs:arn': {
+                  'Fn::Join': [
+                    '',
+                    [
+                      'arn:',
+                      { Ref: 'AWS::Partition' },
+                      Match.stringLikeRegexp(':log-group:/flowline/Flowline/flow-log$'),
+                    ],
+                  ],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+    expect(exporterEnvironment(s)).toMatchObject({
+      FLOW_LOG_GROUP: { Ref: group },
+      FLOW_LOG_PRETTY_PRINT: 'true',
+      FLOW_LOG_FILTERS: JSON.stringify(filters),
+    });
+    const statements = Object.values(resourcesOf(s.template, 'AWS::IAM::Policy')).flatMap(
+      (policy) =>
+        (policy.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] })
+          .Statement,
+    );
+    const onGroup = statements.filter((st) => JSON.stringify(st.Resource).includes(`"${group}"`));
+    expect(onGroup).toEqual([
+      expect.objectContaining({
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [group, 'Arn'] },
+      }),
+    ]);
+    expect(
+      statements.filter((st) => JSON.stringify(st.Action).includes('logs:') && st.Resource === '*'),
+    ).toEqual([]);
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: SINK_ROWS_DROPPED_METRIC,
+      Dimensions: Match.arrayWith([{ Name: 'sink', Value: 'flowlog' }]),
+    });
+    expect(() =>
+      synth({ flowLogEnabled: true, flowLogFilters: '[{"ingressNetworkPolicyRuleActions":["deny"]}]' }),
+    ).toThrow(/context flowLogFilters: filter 0: ingressNetworkPolicyRuleActions: "deny" is not one of/);
+    expect(() => synth({ flowLogFilters: '[]' })).toThrow(/flowLogFilters needs flowLogEnabled=true/);
+    expect(() => synth({ flowLogEnabled: true, flowLogRetentionDays: 31 })).toThrow(ConfigError);
+    s.template.resourceCountIs('AWS::S3::Bucket', 0);
   });
 
   it("S3 archive format: Parquet by default; Antrea's CSV, gzipped unless archiveGzip=false", () => {

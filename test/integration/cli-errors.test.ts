@@ -112,6 +112,12 @@ describe('flowline: usage errors exit 2 with one line', () => {
     ['local', ['--port', '70000'], /--port: must be a whole number from 1 to 65535/],
     ['local', ['--print-rows'], /--print-rows needs --replay/],
     ['local', ['--tickers', '17'], /--tickers: must be a whole number from 1 to 16/],
+    ['local', ['--flow-log-filters', '[]'], /--flow-log-filters needs --flow-log FILE/],
+    [
+      'local',
+      ['--flow-log', 'f.log', '--flow-log-filters', '[{"ingressNetworkPolicyRuleActions":["Deny"]}]'],
+      /--flow-log-filters: filter 0: ingressNetworkPolicyRuleActions: "Deny" is not one of None, Allow, Drop, Reject/,
+    ],
     ['local', ['--correlator-window', '121'], /--correlator-window: must be a whole number from 0 to 120/],
     [
       'local',

@@ -27,7 +27,13 @@ beforeAll(async () => {
   process.env.AWS_SECRET_ACCESS_KEY = 'local';
   process.env.AWS_REGION = 'us-east-1';
   sinks = await startLocalSinks(
-    { archive: true, ipfixExport: 'udp://127.0.0.1:4739', ipfixExportFormat: 'JSON' },
+    {
+      archive: true,
+      ipfixExport: 'udp://127.0.0.1:4739',
+      ipfixExportFormat: 'JSON',
+      flowLogFile: join(dir, 'flows.log'),
+      flowLogFilters: '[{"ingressNetworkPolicyRuleActions":["Drop","Reject"]}]',
+    },
     dir,
   );
   Object.assign(process.env, sinks.env);
@@ -48,6 +54,12 @@ describe('local mode sinks', () => {
       gzip: true,
     });
     expect(config.ipfix).toMatchObject({ transport: 'udp', host: '127.0.0.1', port: 4739, format: 'JSON' });
+    expect(config.flowLog).toEqual({
+      file: join(dir, 'flows.log'),
+      prettyPrint: true,
+      filters: [{ ingressNetworkPolicyRuleActions: [2, 3], egressNetworkPolicyRuleActions: [] }],
+    });
+    expect(sinks.banner.join('\n')).toMatch(/flow log +\/.*flows\.log \(Antrea's flow logger lines, filters/);
     expect(sinks.banner.join('\n')).toMatch(
       /S3 archive +http:\/\/127\.0\.0\.1:\d+\/flowline-archive\/flows\//,
     );

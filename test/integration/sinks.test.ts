@@ -4,7 +4,7 @@
 // real S3 implementation (s3rver), read back equal to ClickHouse, one object per batch when a batch is
 // delivered again; a sink killed mid-run: ClickHouse rows still exactly once, the sink catches up after,
 // its counters show the retries.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -306,6 +306,7 @@ function sinksConfig(overrides: Partial<SinksConfig>): SinksConfig {
   return {
     ipfix: undefined,
     archive: undefined,
+    flowLog: undefined,
     maxQueuedRows: 100_000,
     backoffBaseMs: 5,
     backoffCapMs: 50,
@@ -811,6 +812,28 @@ describe('S3 Parquet archive', () => {
       rows.map((r) => `${r.flowKey}#${r.exportSeq}#${r.octetDeltaCount}`).sort(),
     );
     await dispose();
+  }, 120_000);
+});
+
+describe('flow log (a file, as local mode writes it)', () => {
+  it("every exported row once, as Antrea's flow logger line of its ClickHouse row", async () => {
+    const stack = await newStack();
+    const file = join(dir, `flow-log-${Date.now()}.log`);
+    const sinks = stack.sinks(sinksConfig({ flowLog: { file, prettyPrint: true, filters: [] } }));
+    const exporter = stack.exporter({ onBatchExported: sinks.onBatchExported });
+    await stack.feed(interNodeHalves(60, 0, 1));
+    stack.clock.now += 1000;
+    expect(await exporter.round()).toMatchObject({ ok: true, rowsInserted: 60 });
+    expect(await sinks.drain()).toBe(true);
+
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const fields = ['flowStartSeconds', 'flowEndSeconds', 'sourceIP', 'destinationIP', 'sourceTransportPort'];
+    const expected = (await stack.rows()).map((row) =>
+      fields.map((f) => row[f as keyof typeof row]).join(','),
+    );
+    expect(lines.map((line) => line.split(',').slice(0, 5).join(',')).sort()).toEqual(expected.sort());
+    expect(lines.every((line) => line.split(',').length === 30 && line.split(',')[6] === 'TCP')).toBe(true);
+    expect(sinks.counters()[0]).toMatchObject({ sink: 'flowlog', rowsSent: 60, retries: 0 });
   }, 120_000);
 });
 
