@@ -1,6 +1,7 @@
 // The exporter's extra sinks, per exported row, on the deterministic export workload (10,000 rows):
 //  - bytes on the wire / in S3 per row: IPFIX (Antrea's aggregated template), go-ipfix JSON lines, the
-//    Parquet archive (SNAPPY), the sinks' durable outbox in DynamoDB, against the gzip'd JSON-lines
+//    Parquet archive (SNAPPY), the flow log as CloudWatch Logs bills its ingestion (the line and 26 bytes
+//    per event), the sinks' durable outbox in DynamoDB, against the gzip'd JSON-lines
 //    encoding of the same rows without their sink columns (exporter/batch.ts, the outbox's own format);
 //  - CPU per row to encode each, against JSON.stringify of the rows (the cheapest encoding there is).
 // Bytes do not move with the machine's speed; the CPU figures are medians of 3 warm passes.
@@ -12,6 +13,8 @@ import {
   observationDomainIdOf,
 } from '../functions/sinks/antrea-ipfix.ts';
 import { type ExportedRow, exportedRowOf, sinkOnlyColumnsOf } from '../functions/sinks/exported-row.ts';
+import { flowLogLine } from '../functions/sinks/flow-log.ts';
+import { PUT_LOG_EVENTS_LIMITS } from '../functions/sinks/flow-log-targets.ts';
 import { encodeParquet } from '../functions/sinks/parquet-archive.ts';
 import { CLUSTER_UUID, workloadFlows } from '../workloads/exported-flows.ts';
 import { median } from './stats.ts';
@@ -49,6 +52,10 @@ export const sinksBench: BenchModule = {
       0,
     );
     const parquetBytes = (await encodeParquet(rows)).length;
+    const flowLogBytes = rows.reduce(
+      (n, r) => n + Buffer.byteLength(flowLogLine(r, true)) + PUT_LOG_EVENTS_LIMITS.perEventOverhead,
+      0,
+    );
     const pending: PendingRow[] = rows.map((row) => ({ token: `${row.flowKey}#${row.exportSeq}`, row }));
     const manifestBytes = encodeManifestRows(pending, Number.MAX_SAFE_INTEGER).reduce(
       (n, c) => n + c.length,
@@ -100,6 +107,13 @@ export const sinksBench: BenchModule = {
         manifestBytes / ROWS,
       ),
       row(
+        'flow log bytes per row (CloudWatch Logs ingestion: line + 26 B)',
+        flowLogBytes / ROWS,
+        'B/row',
+        manifest,
+        manifestBytes / ROWS,
+      ),
+      row(
         'sink outbox bytes per row (DynamoDB, gzip JSON)',
         outboxBytes / ROWS,
         'B/row',
@@ -116,6 +130,13 @@ export const sinksBench: BenchModule = {
       row(
         'JSON record encode CPU per row',
         await cpuMicrosPerRow(ROWS, () => rows.map((r) => jsonRecordLine(r, CLUSTER_UUID, exportedAtMs))),
+        'us/row',
+        stringify,
+        stringifyCpu,
+      ),
+      row(
+        'flow log line CPU per row (prettyPrint)',
+        await cpuMicrosPerRow(ROWS, () => rows.map((r) => flowLogLine(r, true))),
         'us/row',
         stringify,
         stringifyCpu,
