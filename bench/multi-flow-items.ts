@@ -6,7 +6,10 @@
 //   - one item per flow, as today: the measured item size (the check that the arithmetic gives today's 3);
 //   - k flows to an item, written together: their merged records (names, labels) and counters deflated
 //     together, plus the rows the write closed (a third of the flows per window, at their measured size);
-//   - k flows to an item, counters only: names and labels in a per-flow item written once per lifetime.
+//   - k flows to an item, counters only: names and labels in a per-flow item written once per lifetime;
+//   - k flows to an item, the hot part a bucket would have to hold: each flow's key, its counters and the
+//     merged record's fields that change with every record (end time and reason, TCP state, the record's
+//     own totals and deltas, exporter, export time, sequence number, arrival).
 //
 //   node_modules/.bin/node --import tsx bench/multi-flow-items.ts [--flows 2048]
 
@@ -22,6 +25,7 @@ import {
   defaultScheduleConfig,
   type FlowItem,
   itemSizeOf,
+  storedFlowOf,
 } from '../functions/flow-store/index.ts';
 import { generateRecords } from '../workloads/correlator-workload.ts';
 import { scanAll } from './correlator.bench.ts';
@@ -68,6 +72,17 @@ async function liveItems(flows: number, names: 'short' | 'long') {
 }
 
 const counters = (item: FlowItem) => Buffer.from(JSON.stringify(item.agg?.L?.map((v) => Number(v.N))));
+/** What a bucket must hold per flow besides the counters: its key and the fields every record changes. */
+const hotPart = (item: FlowItem) => {
+  const r = storedFlowOf(item).state.flow.record;
+  const changing = [
+    ...[r.flowEndSeconds, r.flowEndReason, r.tcpState, r.exporterAddress, r.observationDomainId],
+    ...[r.exportTime, r.sequenceNumber, r.receivedAtMs, r.packetTotalCount, r.packetDeltaCount],
+    ...[r.octetTotalCount, r.octetDeltaCount, r.reversePacketTotalCount, r.reversePacketDeltaCount],
+    ...[r.reverseOctetTotalCount, r.reverseOctetDeltaCount],
+  ];
+  return Buffer.concat([Buffer.from(item.pk!.S!), counters(item), Buffer.from(JSON.stringify(changing))]);
+};
 const wholeState = (item: FlowItem) =>
   Buffer.concat([Buffer.from(item.pk!.S!), Buffer.from(item.rec!.B!), counters(item)]);
 
@@ -108,6 +123,12 @@ try {
       const hot = unitsPerFlowMinute(items.map(counters), k, rowBytes);
       lines.push(
         `| ${names} | ${k} flows to an item, counters only | ${hot.bytes.toFixed(0)} | ${hot.units.toFixed(2)} |`,
+      );
+    }
+    for (const k of GROUP_SIZES) {
+      const hot = unitsPerFlowMinute(items.map(hotPart), k, rowBytes);
+      lines.push(
+        `| ${names} | ${k} flows to an item, the hot part (key, counters, per-record fields) | ${hot.bytes.toFixed(0)} | ${hot.units.toFixed(2)} |`,
       );
     }
     lines.push(`| ${names} | (rows closed: ${rowBytes.toFixed(0)} B per flow and export) | | |`);
