@@ -213,6 +213,13 @@ export class FlowlineStack extends Stack {
     if (this.sinks.bucket) {
       out('ArchiveBucketName', this.sinks.bucket.bucketName, 'S3 bucket of the Parquet flow archive');
     }
+    if (this.sinks.flowLogGroup) {
+      out(
+        'FlowLogGroupName',
+        this.sinks.flowLogGroup.logGroupName,
+        "CloudWatch Logs group of the flow log (Antrea's flow logger lines)",
+      );
+    }
   }
 
   /** Each finding the design accepts, with the reason; everything else must pass. */

@@ -146,6 +146,7 @@ describe('extra sinks', () => {
       flowLogRetentionDays: 90,
     });
     const group = s.stack.getLogicalId(s.stack.sinks.flowLogGroup!.node.defaultChild as never);
+    s.template.hasOutput('FlowLogGroupName', { Value: { Ref: group } });
     s.template.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: '/flowline/Flowline/flow-log',
       RetentionInDays: 90,
