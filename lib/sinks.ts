@@ -165,14 +165,9 @@ export class Sinks extends Construct {
     exporter.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [`${group.logGroupArn}`],
+        resources: [group.logGroupArn],
       }),
     );
-    Validations.of(exporter.role!).acknowledge({
-      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(group.node.defaultChild as logs.CfnLogGroup)}.Arn>]`,
-      reason:
-        "The flow log's streams are named per exporter container and day (docs/sinks.md), so the rights are on the group's streams; only CreateLogStream and PutLogEvents",
-    });
   }
 
   /**

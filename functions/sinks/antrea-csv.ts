@@ -35,9 +35,14 @@ export const ANTREA_CSV_FIELD_COUNT = CSV_FIELDS.length;
  */
 const LINE_BREAKS = /[\r\n]/g;
 
+/** A field of one of Antrea's comma-joined lines (this CSV, the flow logger's), with no line break in it. */
+export function lineField(value: string | number): string {
+  return String(value).replace(LINE_BREAKS, ' ');
+}
+
 /** One row as Antrea's writeRecord writes it, without the newline. */
 export function antreaCsvLine(row: ExportedRow): string {
-  return CSV_FIELDS.map((field) => String(field(row)).replace(LINE_BREAKS, ' ')).join(',');
+  return CSV_FIELDS.map((field) => lineField(field(row))).join(',');
 }
 
 /** The batch's object body: its lines, each ending in "\n", gzipped when `gzip`. */

@@ -18,7 +18,7 @@ import { type FlowLogFormat, flowLogLines } from './flow-log.ts';
 /** PutLogEvents' limits: events per request, and bytes per request counting 26 per event. */
 export const PUT_LOG_EVENTS_LIMITS = { events: 10_000, bytes: 1_048_576, perEventOverhead: 26 } as const;
 /** Largest event CloudWatch Logs takes (1 MB, its overhead included). */
-export const MAX_EVENT_BYTES = 1_048_576 - PUT_LOG_EVENTS_LIMITS.perEventOverhead;
+export const MAX_EVENT_BYTES = PUT_LOG_EVENTS_LIMITS.bytes - PUT_LOG_EVENTS_LIMITS.perEventOverhead;
 
 /** `line` cut to MAX_EVENT_BYTES of UTF-8 at a character boundary (only hostile names get there). */
 function fittedLine(line: string): string {

@@ -4,6 +4,7 @@
 // actions (exporter/log.go applyFilters). Where the lines go (CloudWatch Logs deployed, a file in local
 // mode) is flow-log-targets.ts. Pure; peer-cases X-4 gives Antrea's expected lines.
 import type { FlowLogFilter } from '../shared/flow-log-filters.ts';
+import { lineField } from './antrea-csv.ts';
 import type { ExportedRow } from './exported-row.ts';
 
 /** Antrea's ip.IPProtocolNumberToString, with the flow logger's default. */
@@ -27,9 +28,6 @@ export interface FlowLogFormat {
 }
 
 const num = (row: ExportedRow, name: keyof ExportedRow) => Number(row[name]);
-
-/** The same as antrea-csv.ts: a line break inside a field would forge a line of its own. */
-const LINE_BREAKS = /[\r\n]/g;
 
 /** One row as Antrea's flow logger writes it, without the newline. */
 export function flowLogLine(row: ExportedRow, prettyPrint: boolean): string {
@@ -70,7 +68,7 @@ export function flowLogLine(row: ExportedRow, prettyPrint: boolean): string {
     row.egressIP,
     row.egressNodeName,
   ];
-  return fields.map((field) => String(field).replace(LINE_BREAKS, ' ')).join(',');
+  return fields.map(lineField).join(',');
 }
 
 /** Antrea's applyFilters: no filter passes every row; otherwise the first filter whose lists all hold. */
