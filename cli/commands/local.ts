@@ -1,11 +1,13 @@
 // `flowline local` (= `npm start`): the whole pipeline on this machine; `--replay FILE... --print-rows` runs
 // captures through it on their own time and prints the resulting ClickHouse rows.
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_DUE_SHARD_COUNT } from '../../functions/flow-store/schema.ts';
 import { parseFlowLogFilters } from '../../functions/shared/flow-log-filters.ts';
 import { DEFAULT_CONFIG } from '../../lib/config.ts';
 import { ensureWritableDirectory } from '../directories.ts';
-import { UsageError } from '../errors.ts';
+import { CliError, UsageError } from '../errors.ts';
 import { assertBindable } from '../ports.ts';
 
 interface LocalCommandOptions {
@@ -44,8 +46,21 @@ interface LocalCommandOptions {
  */
 const LOCAL_CORRELATOR_WINDOW_SECONDS = 5;
 
-/** --flow-log-filters only with --flow-log, and in the shape the exporter takes (checked before the engines start). */
+/**
+ * --flow-log names a file local mode can append to, and --flow-log-filters goes with it in the shape the
+ * exporter takes: checked before the engines start, or every batch would fail and be retried instead.
+ */
 function checkFlowLogFlags(options: LocalCommandOptions): void {
+  if (options.flowLog) {
+    const file = resolve(options.flowLog);
+    try {
+      accessSync(existsSync(file) ? file : dirname(file), constants.W_OK);
+    } catch (error) {
+      throw new CliError(
+        `--flow-log ${options.flowLog}: cannot append to it (${(error as NodeJS.ErrnoException).code}): choose a writable file`,
+      );
+    }
+  }
   if (options.flowLogFilters === undefined) return;
   if (!options.flowLog) throw new UsageError('--flow-log-filters needs --flow-log FILE');
   try {

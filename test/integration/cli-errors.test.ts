@@ -198,6 +198,15 @@ describe('flowline: run-time errors exit 1 with one line', () => {
     );
   });
 
+  it('local: a --flow-log file it cannot append to', async () => {
+    expectOneLine(
+      await flowline(['local', '--flow-log', join(sandbox, 'no-such-dir', 'flows.log')]),
+      'local',
+      1,
+      /--flow-log .*flows\.log: cannot append to it \(ENOENT\): choose a writable file/,
+    );
+  });
+
   it('flows: a table that does not exist', async () => {
     const local = engines().local;
     if (!local) return; // against LocalStack the endpoint comes from its own environment
