@@ -10,6 +10,7 @@
 //   - read units per exported row: the ticker's item reads and the exporter's intent reads, its due-index
 //     queries costing per round, not per row;
 //   - the items' size (1 write unit per 1 KB).
+import { deflateRawSync } from 'node:zlib';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../adapters/aws-clients.ts';
 import { flowKeyOf } from '../core/flow-key.ts';
@@ -18,6 +19,7 @@ import { DEFAULT_LAZY_INDEX } from '../core/flow-state/advance.ts';
 import type { ExistingItemWrite, FlowStore, WriteExtras, WriteResult } from '../core/flow-state/ports.ts';
 import { encodeWireBatch } from '../core/wire.ts';
 import {
+  BUCKET_UNIT_INPUTS,
   CORRELATOR_UNIT_INPUTS,
   correlatorWritesPerFlowMinute,
   DEFAULT_CLUSTER,
@@ -26,14 +28,20 @@ import {
 } from '../cost/model.ts';
 import { correlatorSettingsOf } from '../functions/correlator/config.ts';
 import { correlateBatch, type KinesisRecordLike } from '../functions/correlator/correlate-batch.ts';
+import { foldRecords } from '../functions/correlator/fold.ts';
+import { decodeEntries, encodeEntries } from '../functions/flow-store/bucket-entries.ts';
+import { BucketFlowTable } from '../functions/flow-store/buckets.ts';
 import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
 import {
   createTableInput,
   DynamoFlowStore,
   defaultScheduleConfig,
+  flowItemOf,
   itemSizeOf,
   type ScheduleConfig,
+  storedFlowOf,
 } from '../functions/flow-store/index.ts';
+import { BUCKET_PK_PREFIX } from '../functions/flow-store/schema.ts';
 import { Ticker } from '../functions/ticker/ticker.ts';
 import { DEFAULT_CONFIG } from '../lib/config.ts';
 import { generateRecords } from '../workloads/correlator-workload.ts';
@@ -97,6 +105,7 @@ interface LiveFlowFigures {
   flows: number;
   minutes: number;
   rows: number;
+  layout: FlowLayout;
   /** Rows the correlator's own writes closed (the rest: the ticker's, of flows that fell idle). */
   rowsByCorrelator: number;
   /** Flow records the correlator folded in the measured minutes. */
@@ -128,18 +137,43 @@ interface LiveFlowOptions {
   lazyCycles: number;
   /** Realistic long names and Pod labels (workloads/correlator-workload.ts), default short demo names. */
   names?: 'short' | 'long';
+  /** The flow store's layout: one item per flow (default) or buckets of about 16 flows (buckets.ts). */
+  layout?: FlowLayout;
+}
+
+type FlowLayout = 'per-flow' | 'buckets';
+
+/** Live flows per bucket the bucketed layout is sized for (FLOW_BUCKETS = live flows / this). */
+const FLOWS_PER_BUCKET = 32;
+
+function storesOf(o: LiveFlowOptions, table: string) {
+  if (o.layout === 'buckets') {
+    const options = {
+      buckets: Math.max(1, Math.round(o.flows / FLOWS_PER_BUCKET)),
+      marginMs: DEFAULT_LAZY_INDEX.marginMs,
+    };
+    return {
+      store: new BucketFlowTable(o.client.correlator, table, o.schedule, options),
+      queue: new BucketFlowTable(o.client.ticker, table, o.schedule, options),
+    };
+  }
+  return {
+    store: new DynamoFlowStore(o.client.correlator, table, o.schedule),
+    queue: new WrittenByUpdateItem(o.client.ticker, table, o.schedule),
+  };
 }
 
 /** Live flows through correlator and ticker in simulated time; units of the measured minutes only. */
 async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   const names = o.names ?? 'short';
   const exportSeconds = o.exportSeconds ?? AGENT_EXPORT_SECONDS;
-  const table = `flow-state-${o.windowSeconds}s-${exportSeconds}s-${names}-${process.pid}`;
+  const layout = o.layout ?? 'per-flow';
+  const table = `flow-state-${o.windowSeconds}s-${exportSeconds}s-${names}-${layout}-${process.pid}`;
   await o.client.correlator.send(new CreateTableCommand(createTableInput(table, { stream: false })));
-  const store = new DynamoFlowStore(o.client.correlator, table, o.schedule);
+  const { store, queue } = storesOf(o, table);
   const t0 = 1_800_000_000_000;
   let now = t0;
-  const ticker = new Ticker(new WrittenByUpdateItem(o.client.ticker, table, o.schedule), {
+  const ticker = new Ticker(queue, {
     ...deployedTickerSettings(),
     schedule: o.schedule,
     clock: () => now,
@@ -200,7 +234,9 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
   const correlator = unitsSince(o.meters.correlator, before.correlator);
   const ticking = unitsSince(o.meters.ticker, before.ticker);
   const sizes = (await scanAll(o.client.correlator, table))
-    .filter((item) => item.pk?.S?.includes('|'))
+    .filter((item) =>
+      layout === 'buckets' ? item.pk?.S?.startsWith(BUCKET_PK_PREFIX) : item.pk?.S?.includes('|'),
+    )
     .map(itemSizeOf);
   return {
     windowSeconds: o.windowSeconds,
@@ -211,9 +247,10 @@ async function liveFlows(o: LiveFlowOptions): Promise<LiveFlowFigures> {
     rows: rows.correlator + rows.ticker,
     rowsByCorrelator: rows.correlator,
     records: records.filter((r) => r.receivedAtMs > warmEnd && r.receivedAtMs <= t0 + totalMs).length,
-    correlatorWrite: sum(correlator, ['UpdateItemCommand']),
+    layout,
+    correlatorWrite: sum(correlator, ['UpdateItemCommand', 'PutItemCommand']),
     correlatorRead: sum(correlator, ['BatchGetItemCommand']),
-    tickerWrite: sum(ticking, ['UpdateItemCommand']),
+    tickerWrite: sum(ticking, ['UpdateItemCommand', 'PutItemCommand']),
     tickerItemRead: sum(ticking, ['BatchGetItemCommand']),
     indexQueryRead: sum(ticking, ['QueryCommand']),
     tickerRounds: rounds,
@@ -289,6 +326,11 @@ async function newFlowLatency(o: {
       const result = await dynamo.write(state, expectedVersion, nowMs, extras);
       if (result.ok) noteFirstRows(extras);
       return result;
+    },
+    writeMany: async (writes, nowMs, concurrency) => {
+      const results = await dynamo.writeMany(writes, nowMs, concurrency);
+      for (const [i, result] of results.entries()) if (result.ok) noteFirstRows(writes[i]!.extras);
+      return results;
     },
   };
   const queue = new WrittenByUpdateItem(o.client, table, o.schedule);
@@ -383,7 +425,8 @@ function pricedStreamShards(correlatorUnitsPerFlowMinute: number): number {
  * live flow per minute at the deployed window, for each export interval the model takes a point at.
  */
 function costInputsOf(f: LiveFlowFigures): Record<string, number> {
-  const names = CORRELATOR_UNIT_INPUTS[f.exportSeconds as MeasuredExportSeconds];
+  const inputs = f.layout === 'buckets' ? BUCKET_UNIT_INPUTS : CORRELATOR_UNIT_INPUTS;
+  const names = inputs[f.exportSeconds as MeasuredExportSeconds];
   if (!names || f.windowSeconds !== MEASURED_WINDOW_SECONDS || f.names !== 'short') return {};
   return {
     [names.write]: f.correlatorWrite / f.flows / f.minutes,
@@ -417,7 +460,7 @@ function figureRows(f: LiveFlowFigures): BenchRow[] {
   const target = deployedExport
     ? ({ 20: 3.2, 60: 1.2 } as Record<number, number>)[f.windowSeconds]
     : undefined;
-  const label = `correlator window ${f.windowSeconds} s${deployedExport ? '' : `, agents every ${f.exportSeconds} s`}${f.names === 'long' ? ', long names and Pod labels' : ''}`;
+  const label = `correlator window ${f.windowSeconds} s${deployedExport ? '' : `, agents every ${f.exportSeconds} s`}${f.names === 'long' ? ', long names and Pod labels' : ''}${f.layout === 'buckets' ? `, buckets of ${FLOWS_PER_BUCKET} flows` : ''}`;
   const setting = `${f.flows} live flows (${DEFAULT_CLUSTER.interNodeFraction * 100}% inter-Node, agents every ${f.exportSeconds} s at their own phases), ${f.minutes.toFixed(1)} min measured after warm-up, ticker every ${DEFAULT_CONFIG.commitIntervalSeconds} s, DynamoDB Local ConsumedCapacity`;
   const costInputs = costInputsOf(f);
   const modelled =
@@ -458,6 +501,81 @@ function figureRows(f: LiveFlowFigures): BenchRow[] {
       notes: `ticker item reads ${(f.tickerItemRead / f.rows).toFixed(3)} RU/row + due-index queries ${queryReadPerMinute.toFixed(1)} RU/min and exporter cursor reads over the priced cluster's ${Math.round(pricedRowsPerMinute)} rows per minute; correlator reads ${(f.correlatorRead / f.flows / f.minutes).toFixed(2)} RU/flow/min; ${setting}`,
     },
   ];
+}
+
+/**
+ * The correlator's CPU for its store's encoding, per flow and write: one item per flow (flowItemOf, then
+ * storedFlowOf as the next read decodes it) against a bucket of 32 (entries encoded, deflated, decoded).
+ * The bucket's deflate is the added work; the row gives it as a ratio to the per-flow baseline, measured in
+ * the same run (the machine's speed swings).
+ */
+function encodingCpuRow(quick: boolean): BenchRow {
+  const config = defaultScheduleConfig();
+  const t0 = 1_800_000_000_000;
+  const records = generateRecords({
+    ...{ flows: quick ? 640 : 3200, rounds: 12, interNodeShare: DEFAULT_CLUSTER.interNodeFraction },
+    ...{ intervalSeconds: AGENT_EXPORT_SECONDS, startSeconds: t0 / 1000, seed: 3, names: 'short' as const },
+  });
+  const byKey = new Map<string, FlowRecord[]>();
+  for (const r of records) byKey.set(flowKeyOf(r), [...(byKey.get(flowKeyOf(r)) ?? []), r]);
+  const timeouts = { activeTimeoutMs: config.activeTimeoutMs, inactiveTimeoutMs: config.inactiveTimeoutMs };
+  const states = [...byKey].map(
+    ([key, list]) => foldRecords(key, undefined, list, t0 + 60_000, timeouts, config).state!,
+  );
+  const names = new Map(states.map((state) => [state.flow.flowKey, state.flow.record]));
+  const cpuMsOf = (work: () => void) => {
+    work(); // warm
+    const start = process.cpuUsage();
+    for (let i = 0; i < 5; i++) work();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1000 / 5;
+  };
+  const perFlow = cpuMsOf(() => {
+    for (const state of states) storedFlowOf(flowItemOf(state, 1, t0, config));
+  });
+  const bucketed = cpuMsOf(() => {
+    for (let i = 0; i < states.length; i += FLOWS_PER_BUCKET) {
+      const entries = states
+        .slice(i, i + FLOWS_PER_BUCKET)
+        .map((state) => ({ state, changedAt: 1, dueBy: t0, expiresAt: 1, namesExpireAt: 1 }));
+      decodeEntries(deflateRawSync(encodeEntries(entries), { level: 9 }), 'bucket', (k) => names.get(k));
+    }
+  });
+  const usPerFlow = (ms: number) => (ms / states.length) * 1000;
+  return {
+    group: GROUP,
+    name: `store encoding CPU per flow and write, buckets of ${FLOWS_PER_BUCKET} flows`,
+    value: usPerFlow(bucketed),
+    unit: 'us/flow',
+    baselineName: 'one item per flow',
+    baseline: usPerFlow(perFlow),
+    better: 'lower',
+    notes: `${states.length} live flows' states (short names): buckets encoded, deflated and decoded against items built and decoded (flowItemOf, storedFlowOf); CPU time, same run`,
+  };
+}
+
+/** The bucketed layout (-c flowLayout=buckets): the deployed window, short and long names, and 60 s agents. */
+async function bucketRows(
+  client: LiveFlowOptions['client'],
+  meters: LiveFlowOptions['meters'],
+  quick: boolean,
+): Promise<BenchRow[]> {
+  const base = {
+    client,
+    meters,
+    schedule: defaultScheduleConfig(),
+    windowSeconds: MEASURED_WINDOW_SECONDS,
+    // Enough buckets that a run does not hinge on one: 20 of them (4 when quick).
+    flows: (quick ? 4 : 20) * FLOWS_PER_BUCKET,
+    warmupMinutes: 2,
+    lazyCycles: quick ? 1 : 2,
+    layout: 'buckets' as const,
+  };
+  const rows = figureRows(await liveFlows(base));
+  rows.push(...figureRows(await liveFlows({ ...base, names: 'long' })).slice(0, 1));
+  const sparse = await liveFlows({ ...base, exportSeconds: 60, warmupMinutes: 3 });
+  rows.push(...figureRows(sparse).slice(0, 1));
+  return rows;
 }
 
 export const flowStateBench: BenchModule = {
@@ -512,6 +630,8 @@ export const flowStateBench: BenchModule = {
         lazyCycles: quick ? 1 : 2,
       });
       rows.push(...figureRows(sparse).slice(0, 1));
+      rows.push(...(await bucketRows(client, meters, quick)));
+      rows.push(encodingCpuRow(quick));
       return rows;
     } finally {
       client.correlator.destroy();

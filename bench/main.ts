@@ -54,9 +54,12 @@ export async function runBenchmarks(options: {
   const rows: BenchRow[] = [];
   const seconds: Record<string, number> = {};
   const suiteStarted = performance.now();
-  for (const name of modulesMatching(options.only)) {
+  const names = modulesMatching(options.only);
+  // A partial run's later modules (the cost model) also see the committed rows of the modules it skips.
+  const committed = options.only ? committedRowsOutside(names) : [];
+  for (const name of names) {
     const started = performance.now();
-    rows.push(...runModule(name, options.quick, rows));
+    rows.push(...runModule(name, options.quick, [...rows, ...committed]));
     seconds[name] = (performance.now() - started) / 1000;
     process.stderr.write(`bench ${name}: ${seconds[name].toFixed(1)} s\n`);
   }
@@ -78,6 +81,17 @@ export async function runBenchmarks(options: {
     process.stderr.write('bench: docs/benchmarks.md and docs/bench-results.json updated\n');
   }
   return rows;
+}
+
+/** The rows of docs/bench-results.json from modules other than `names` (none when there is no such file). */
+function committedRowsOutside(names: readonly string[]): BenchRow[] {
+  try {
+    const file = fileURLToPath(new URL('../docs/bench-results.json', import.meta.url));
+    const { rows } = JSON.parse(readFileSync(file, 'utf8')) as { rows?: BenchRow[] };
+    return (rows ?? []).filter((row) => !names.includes(row.module ?? row.group));
+  } catch {
+    return [];
+  }
 }
 
 export function printTable(rows: BenchRow[]): void {

@@ -113,6 +113,7 @@ export class Collector {
     this.packer = new ShardPacker({
       targetBytes: config.batchTargetBytes,
       lingerMs: config.batchLingerMs,
+      flowBuckets: config.flowBuckets,
       now: this.now,
       onSealed: (batch) => this.enqueue(batch),
       onOversize: (_, bytes) => {

@@ -32,6 +32,8 @@ export interface CollectorConfig {
   batchTargetBytes: number;
   /** An open batch is sealed this long after its first record at the latest. */
   batchLingerMs: number;
+  /** The flow store's bucket count (0: one item per flow): a bucket's flows share a Kinesis lane. */
+  flowBuckets: number;
   /** Payload bytes held in memory for sending; the rest is read back from the spool. */
   memoryQueueBytes: number;
   spoolDir: string;
@@ -151,6 +153,14 @@ export const COLLECTOR_SETTINGS: Setting[] = [
     env: 'FLOWLINE_BATCH_LINGER_MS',
     description: 'longest time a record waits for its Kinesis record to fill',
     defaultValue: '500',
+  },
+  {
+    key: 'flowBuckets',
+    flag: 'flow-buckets',
+    env: 'FLOWLINE_FLOW_BUCKETS',
+    description:
+      "the flow store's bucket count (its FLOW_BUCKETS; 0 for one item per flow): a bucket's flows share a Kinesis lane",
+    defaultValue: '0',
   },
   {
     key: 'memoryQueueBytes',
@@ -515,6 +525,7 @@ export function loadCollectorConfig(
     // 1 MiB is the Kinesis per-record limit; below 1 KiB a batch holds too few records to be worth it.
     batchTargetBytes: integer('batchTargetBytes', 1024, 1024 * 1024),
     batchLingerMs: integer('batchLingerMs', 1, 60_000),
+    flowBuckets: integer('flowBuckets', 0, 1_000_000),
     memoryQueueBytes: integer('memoryQueueBytes', 0),
     spoolDir,
     spoolMaxBytes: integer('spoolMaxBytes', 1024 * 1024),

@@ -23,15 +23,9 @@
 // (WireBatchBuilder.rollback) if the batch is then past the target, so a batch never exceeds the target
 // (except a single record larger than the target, sent alone) and fills it as far as whole records allow.
 import type { FlowRecord } from '../core/flow-record.ts';
+import { bucketRoutingHash, fnvText, routingSourceHash } from '../core/flow-routing.ts';
 import { WIRE_STRING_FIELDS, WireBatchBuilder } from '../core/wire.ts';
-import {
-  flowRoutingHashAfter,
-  fnvText,
-  laneHashOf,
-  routingSourceAddress,
-  routingSourceHash,
-  type ShardMap,
-} from './shard-map.ts';
+import { flowRoutingHashAfter, laneHashOf, routingSourceAddress, type ShardMap } from './shard-map.ts';
 
 /** A packed Kinesis record, ready for PutRecords. */
 export interface SealedBatch {
@@ -79,6 +73,12 @@ export interface PackerOptions {
   onOversize?: (record: FlowRecord, bytes: number) => void;
   /** Lane keys per shard (default DEFAULT_PARTITION_LANES). */
   lanes?: number;
+  /**
+   * The flow store's bucket count (FLOW_BUCKETS, functions/flow-store/buckets.ts), 0 or absent for one item
+   * per flow: the flows of a bucket are then routed together (core/flow-routing.ts bucketRoutingHash), so
+   * each bucket is written by one concurrent correlator batch.
+   */
+  flowBuckets?: number;
 }
 
 /** The partition key every Kinesis record of this lane carries. */
@@ -175,7 +175,9 @@ export class ShardPacker {
         this.pairHash[slot] = pairHash;
       }
     }
-    const routingHash = flowRoutingHashAfter(record, pairHash);
+    const flowHash = flowRoutingHashAfter(record, pairHash);
+    const buckets = this.options.flowBuckets ?? 0;
+    const routingHash = buckets > 0 ? bucketRoutingHash(flowHash % buckets) : flowHash;
     // A mask where the lane count allows it: the same lane as `%`, without a floating-point modulo (the hash
     // is a uint32, above int32 range half the time).
     const laneHash = laneHashOf(routingHash);

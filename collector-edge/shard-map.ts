@@ -5,6 +5,7 @@
 // range. Pure: no AWS imports.
 import { isSourceNodeFromExternalFlow } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
+import { fnvText, mix32, routingHashAfter, routingSourceHash } from '../core/flow-routing.ts';
 
 export interface ShardRange {
   shardId: string;
@@ -13,33 +14,9 @@ export interface ShardRange {
   endingHashKey: bigint;
 }
 
-/** murmur3's 32-bit finaliser: every input bit affects every output bit. */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** FNV-1a of `text` from `h`, then the separator. */
-export function fnvText(h: number, text: string): number {
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return Math.imul(h ^ 0x7c, 0x01000193); // '|' between fields, as in the flow key text
-}
-
-function fnvNumber(h: number, value: number): number {
-  return Math.imul(h ^ (value >>> 0), 0x01000193);
-}
-
 /** The flow key's source address: the SNAT address for the ingress-Node half of a from-external flow. */
 export function routingSourceAddress(record: FlowRecord): string {
   return isSourceNodeFromExternalFlow(record) ? record.proxySnatIP : record.sourceIP;
-}
-
-/** flowRoutingHash's first step, on routingSourceAddress (depends on the address text alone: cacheable). */
-export function routingSourceHash(sourceAddress: string): number {
-  return fnvText(0x811c9dc5, sourceAddress);
 }
 
 /**
@@ -61,10 +38,12 @@ export function flowRoutingHash(
  */
 export function flowRoutingHashAfter(record: FlowRecord, h: number): number {
   const snat = isSourceNodeFromExternalFlow(record);
-  h = fnvNumber(h, record.protocolIdentifier);
-  h = fnvNumber(h, snat ? record.proxySnatPort : record.sourceTransportPort);
-  h = fnvNumber(h, record.destinationTransportPort);
-  return mix32(h);
+  return routingHashAfter(
+    h,
+    record.protocolIdentifier,
+    snat ? record.proxySnatPort : record.sourceTransportPort,
+    record.destinationTransportPort,
+  );
 }
 
 /** A second hash of a routing hash, independent of its high bits (which pick the shard): picks the lane. */

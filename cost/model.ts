@@ -75,6 +75,8 @@ export interface Cluster {
   dynamodbMode: 'on-demand' | 'provisioned';
   /** Auto scaling target: provisioned capacity = consumed units per second / this (0..1]. */
   dynamodbTargetUtilisation: number;
+  /** The flow table's layout (-c flowLayout): one item per flow, or buckets of flows (one write per window). */
+  flowLayout: 'per-flow' | 'buckets';
   /** Days of rows kept in ClickHouse (storage is priced at the steady state). */
   retentionDays: number;
 }
@@ -92,6 +94,7 @@ export const DEFAULT_CLUSTER: Cluster = {
   kinesisMode: DEFAULT_CONFIG.streamMode,
   dynamodbMode: DEFAULT_CONFIG.tableBillingMode,
   dynamodbTargetUtilisation: DEFAULT_CONFIG.tableTargetUtilisationPercent / 100,
+  flowLayout: DEFAULT_CONFIG.flowLayout,
   retentionDays: 30,
 };
 
@@ -118,6 +121,11 @@ export interface MeasuredInputs {
   correlatorReadUnitsPerFlowMinuteAt5sExport: number;
   correlatorWriteUnitsPerFlowMinuteAt60sExport: number;
   correlatorReadUnitsPerFlowMinuteAt60sExport: number;
+  /** The same with the bucketed layout (-c flowLayout=buckets, 32 live flows to a bucket). */
+  bucketWriteUnitsPerFlowMinuteAt5sExport: number;
+  bucketReadUnitsPerFlowMinuteAt5sExport: number;
+  bucketWriteUnitsPerFlowMinuteAt60sExport: number;
+  bucketReadUnitsPerFlowMinuteAt60sExport: number;
   /** Correlator handler: flow records per invocation and duration per invocation. */
   correlatorFlowRecordsPerInvocation: number;
   correlatorMsPerInvocation: number;
@@ -169,6 +177,23 @@ export const ASSUMED_INPUTS: Partial<Record<InputName, { value: number; basis: s
     value: WRITES_AT_60S_EXPORT,
     basis: 'one consistent 1-RRU read before each write',
   },
+  // Unmeasured buckets are priced as no better than one item per flow.
+  bucketWriteUnitsPerFlowMinuteAt5sExport: {
+    value: 60 / MEASURED_WINDOW_SECONDS,
+    basis: 'no better than one item per flow: one 1-WRU write per flow and window',
+  },
+  bucketReadUnitsPerFlowMinuteAt5sExport: {
+    value: 60 / MEASURED_WINDOW_SECONDS,
+    basis: 'no better than one item per flow: one 1-RRU read per flow and window',
+  },
+  bucketWriteUnitsPerFlowMinuteAt60sExport: {
+    value: WRITES_AT_60S_EXPORT,
+    basis: 'no better than one item per flow: one 1-WRU write per correlator window a record reaches',
+  },
+  bucketReadUnitsPerFlowMinuteAt60sExport: {
+    value: WRITES_AT_60S_EXPORT,
+    basis: 'no better than one item per flow: one 1-RRU read before each write',
+  },
   exportReadUnitsPerRow: {
     value: 0.01,
     basis:
@@ -199,6 +224,10 @@ export const INPUT_NAMES = [
   'correlatorReadUnitsPerFlowMinuteAt5sExport',
   'correlatorWriteUnitsPerFlowMinuteAt60sExport',
   'correlatorReadUnitsPerFlowMinuteAt60sExport',
+  'bucketWriteUnitsPerFlowMinuteAt5sExport',
+  'bucketReadUnitsPerFlowMinuteAt5sExport',
+  'bucketWriteUnitsPerFlowMinuteAt60sExport',
+  'bucketReadUnitsPerFlowMinuteAt60sExport',
   'correlatorFlowRecordsPerInvocation',
   'correlatorMsPerInvocation',
   'correlatorMemoryMb',
@@ -302,6 +331,12 @@ export const CORRELATOR_UNIT_INPUTS = {
 } as const satisfies Record<number, { write: InputName; read: InputName }>;
 export type MeasuredExportSeconds = keyof typeof CORRELATOR_UNIT_INPUTS;
 
+/** The same points for the bucketed layout. */
+export const BUCKET_UNIT_INPUTS = {
+  5: { write: 'bucketWriteUnitsPerFlowMinuteAt5sExport', read: 'bucketReadUnitsPerFlowMinuteAt5sExport' },
+  60: { write: 'bucketWriteUnitsPerFlowMinuteAt60sExport', read: 'bucketReadUnitsPerFlowMinuteAt60sExport' },
+} as const satisfies Record<MeasuredExportSeconds, { write: InputName; read: InputName }>;
+
 /**
  * Correlator writes per live flow per minute that the schedule implies: one per correlator window a record
  * of the flow reaches (a lane's records of one window fold into one write per flow). Agents exporting at
@@ -323,7 +358,8 @@ export function correlatorWritesPerFlowMinute(o: {
  * The correlator's units per live flow per minute for this cluster: the measured point of the same regime
  * (agents exporting within the window, or sparser), scaled by the writes the schedule implies here (the
  * cluster's export interval and window) against there (the point's, at the deployed window). At 5 s and
- * 60 s exports and the deployed window, exactly the measured figures.
+ * 60 s exports and the deployed window, exactly the measured figures. Buckets are written once per window
+ * a record of any of their flows reaches, which the same scaling follows for live buckets.
  */
 export function correlatorUnitsPerFlowMinute(cluster: Cluster, m: MeasuredInputs) {
   const point: MeasuredExportSeconds =
@@ -337,7 +373,7 @@ export function correlatorUnitsPerFlowMinute(cluster: Cluster, m: MeasuredInputs
   const here = writes(cluster.activeFlowExportTimeoutSeconds, cluster.correlatorWindowSeconds);
   // The points were measured at the deployed window.
   const scale = here / writes(point, MEASURED_WINDOW_SECONDS);
-  const names = CORRELATOR_UNIT_INPUTS[point];
+  const names = (cluster.flowLayout === 'buckets' ? BUCKET_UNIT_INPUTS : CORRELATOR_UNIT_INPUTS)[point];
   return { point, writes: here, write: m[names.write] * scale, read: m[names.read] * scale };
 }
 
@@ -513,7 +549,7 @@ export function costModel(
     component: `DynamoDB correlator writes (${dynamodbModeLabel(cluster)})`,
     flowline: dynamodbMonthly(correlatorWrites, correlatorReads, prices, cluster),
     naive: dynamodbMonthly(naiveWrites, 0, prices, cluster),
-    flowlineDetail: `${fmt(perFlowMinute.write)} WRU + ${fmt(perFlowMinute.read)} RRU per live flow per minute (${fmt(perFlowMinute.writes)} writes: a ${cluster.correlatorWindowSeconds} s window, agents every ${cluster.activeFlowExportTimeoutSeconds} s; measured at ${perFlowMinute.point} s): ${millions(correlatorWrites)} WRU`,
+    flowlineDetail: `${fmt(perFlowMinute.write)} WRU + ${fmt(perFlowMinute.read)} RRU per live flow per minute (${cluster.flowLayout === 'buckets' ? 'buckets of flows, ' : ''}${fmt(perFlowMinute.writes)} writes: a ${cluster.correlatorWindowSeconds} s window, agents every ${cluster.activeFlowExportTimeoutSeconds} s; measured at ${perFlowMinute.point} s): ${millions(correlatorWrites)} WRU`,
     naiveDetail: `one UpdateItem per flow record, ${fmt(m.naiveWriteUnitsPerFlowRecord)} WRU each: ${millions(naiveWrites)} WRU`,
   });
 
@@ -646,6 +682,20 @@ function dynamodbModeLabel(cluster: Cluster): string {
   return cluster.dynamodbMode === 'provisioned'
     ? `provisioned, auto scaling at ${Math.round(cluster.dynamodbTargetUtilisation * 100)} %`
     : 'on-demand';
+}
+
+/** The whole month with each flow table layout, and naive / Flowline for each. */
+export function flowLayoutAdvice(
+  cluster: Cluster,
+  m: MeasuredInputs,
+  prices: Prices = LIST_PRICES,
+  limits: Limits = LIMITS,
+): Record<Cluster['flowLayout'], { flowline: number; ratio: number }> {
+  const month = (flowLayout: Cluster['flowLayout']) => {
+    const { monthly } = costModel({ ...cluster, flowLayout }, m, prices, limits);
+    return { flowline: monthly.flowline, ratio: monthly.naive / monthly.flowline };
+  };
+  return { 'per-flow': month('per-flow'), buckets: month('buckets') };
 }
 
 /** The whole month with the flow table on-demand and provisioned (auto scaling at the cluster's target). */

@@ -1,7 +1,14 @@
 // Deployment configuration, read from CDK context (cdk.json or `-c key=value`). Every key has a documented
 // default (README "Configuration"); values are validated here so a bad value fails synth, not a deploy.
 import type { Node } from 'constructs';
-import { DEFAULT_DUE_SHARD_COUNT } from '../functions/flow-store/schema.ts';
+import {
+  DEFAULT_DUE_SHARD_COUNT,
+  DEFAULT_FLOW_BUCKETS,
+  FLOW_LAYOUTS,
+} from '../functions/flow-store/schema.ts';
+
+export type FlowLayoutKind = (typeof FLOW_LAYOUTS)[number];
+
 import { parseFlowLogFilters } from '../functions/shared/flow-log-filters.ts';
 
 export type StreamMode = 'on-demand' | 'provisioned';
@@ -40,6 +47,13 @@ export interface FlowlineConfig {
   flowTtlSeconds: number;
   /** Partitions of the sparse due-for-export index; spreads its writes (functions/flow-store/index.ts). */
   dueShardCount: number;
+  /**
+   * The flow table's layout (functions/flow-store/layout.ts): one item per flow, or buckets of flows that
+   * share one write per correlator window (about 5x fewer write units at scale; docs/flow-state-and-scale-out.md).
+   */
+  flowLayout: FlowLayoutKind;
+  /** Buckets of the bucketed layout: about live flows / 32. The collector must route with the same number. */
+  flowBuckets: number;
 
   /** Antrea's activeFlowRecordTimeout / inactiveFlowRecordTimeout / commitInterval. */
   activeTimeoutSeconds: number;
@@ -155,6 +169,8 @@ export const DEFAULT_CONFIG: Readonly<FlowlineConfig> = {
   tableTargetUtilisationPercent: 70,
   flowTtlSeconds: 86_400,
   dueShardCount: DEFAULT_DUE_SHARD_COUNT,
+  flowLayout: 'per-flow',
+  flowBuckets: DEFAULT_FLOW_BUCKETS,
   activeTimeoutSeconds: 60,
   inactiveTimeoutSeconds: 90,
   commitIntervalSeconds: 8,
@@ -313,6 +329,8 @@ export function readConfig(node: ContextSource, overrides: Partial<FlowlineConfi
     tableTargetUtilisationPercent: int('tableTargetUtilisationPercent', 20, 90),
     flowTtlSeconds: int('flowTtlSeconds', 3600, 366 * 86_400),
     dueShardCount: int('dueShardCount', 1, 1000),
+    flowLayout: oneOf('flowLayout', FLOW_LAYOUTS),
+    flowBuckets: int('flowBuckets', 1, 1_000_000),
     activeTimeoutSeconds: int('activeTimeoutSeconds', 1, 86_400),
     inactiveTimeoutSeconds: int('inactiveTimeoutSeconds', 1, 86_400),
     commitIntervalSeconds: int('commitIntervalSeconds', 1, 55),

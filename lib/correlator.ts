@@ -7,6 +7,7 @@ import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CORRELATOR_SERVICE_NAME, METRICS_NAMESPACE } from '../functions/shared/metric-names.ts';
+import type { FlowLayoutKind } from './config.ts';
 import { type FlowSchedule, type FlowStore, scheduleEnvironment } from './flow-store.ts';
 import { FlowlineFunction } from './flowline-function.ts';
 import type { IngestStream } from './ingest-stream.ts';
@@ -17,7 +18,10 @@ export const CORRELATOR_ENTRY = 'functions/correlator/handler.ts';
  * What the correlator does to the table (functions/flow-store/store.ts): read states, conditional updates
  * (each also closes the rows that fell due, which the table's stream takes to the exporter).
  */
-export const CORRELATOR_TABLE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'];
+/** One item per flow: conditional UpdateItems; buckets: conditional PutItems of buckets and names items. */
+export function correlatorTableActions(layout: FlowLayoutKind): string[] {
+  return ['dynamodb:BatchGetItem', layout === 'buckets' ? 'dynamodb:PutItem' : 'dynamodb:UpdateItem'];
+}
 
 export interface CorrelatorProps {
   ingest: IngestStream;
@@ -66,14 +70,13 @@ export class Correlator extends Construct {
         DUE_INDEX_NAME: props.store.schema.dueIndex.name,
         ...scheduleEnvironment(props.schedule),
         INDEX_SLACK_SECONDS: String(props.indexSlackSeconds),
-        INDEX_MARGIN_SECONDS: String(props.indexMarginSeconds),
         POWERTOOLS_SERVICE_NAME: CORRELATOR_SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     });
     this.function = this.functionConstruct.function;
-    props.store.grantItemActions(this.function, CORRELATOR_TABLE_ACTIONS);
+    props.store.grantItemActions(this.function, correlatorTableActions(props.schedule.layout));
 
     this.eventSource = new KinesisEventSource(props.ingest.stream, {
       // Records put before the mapping exists (first deploy, replays) are processed, not skipped.

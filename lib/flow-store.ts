@@ -8,7 +8,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import type { TableBillingMode } from './config.ts';
+import type { FlowLayoutKind, TableBillingMode } from './config.ts';
 
 export interface KeyAttribute {
   readonly name: string;
@@ -35,6 +35,11 @@ export interface FlowSchedule {
   flowTtlSeconds: number;
   /** Partitions of the due index (DUE_SHARD_COUNT). */
   dueShardCount: number;
+  /** The table's layout (FLOW_LAYOUT) and its buckets (FLOW_BUCKETS). */
+  layout: FlowLayoutKind;
+  flowBuckets: number;
+  /** When a due key moves (INDEX_MARGIN_SECONDS): each flow's, or its bucket's. */
+  indexMarginSeconds: number;
 }
 
 export function scheduleEnvironment(schedule: FlowSchedule): Record<string, string> {
@@ -43,6 +48,9 @@ export function scheduleEnvironment(schedule: FlowSchedule): Record<string, stri
     INACTIVE_TIMEOUT_SECONDS: String(schedule.inactiveTimeoutSeconds),
     FLOW_TTL_SECONDS: String(schedule.flowTtlSeconds),
     DUE_SHARD_COUNT: String(schedule.dueShardCount),
+    FLOW_LAYOUT: schedule.layout,
+    INDEX_MARGIN_SECONDS: String(schedule.indexMarginSeconds),
+    ...(schedule.layout === 'buckets' ? { FLOW_BUCKETS: String(schedule.flowBuckets) } : {}),
   };
 }
 

@@ -75,6 +75,9 @@ export class FlowlineStack extends Stack {
       inactiveTimeoutSeconds: config.inactiveTimeoutSeconds,
       flowTtlSeconds: config.flowTtlSeconds,
       dueShardCount: config.dueShardCount,
+      layout: config.flowLayout,
+      flowBuckets: config.flowBuckets,
+      indexMarginSeconds: config.indexMarginSeconds,
     };
     this.correlator = new Correlator(this, 'Correlator', {
       ingest: this.ingest,
@@ -171,11 +174,11 @@ export class FlowlineStack extends Stack {
       );
     }
 
-    this.outputs();
+    this.outputs(config);
     this.nagSuppressions();
   }
 
-  private outputs(): void {
+  private outputs(config: FlowlineConfig): void {
     const out = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     out('Region', this.region, 'Region of the stream (collector: AWS_REGION)');
@@ -197,6 +200,11 @@ export class FlowlineStack extends Stack {
       'Managed policy with only the producer rights',
     );
     out('FlowTableName', this.store.table.tableName, 'DynamoDB table of aggregated flows');
+    out(
+      'CollectorFlowBuckets',
+      String(config.flowLayout === 'buckets' ? config.flowBuckets : 0),
+      "The collector's flowBuckets (Helm value collector.flowBuckets): the table's buckets, 0 for one item per flow",
+    );
     out(
       'FailureQueueUrl',
       this.correlator.failureQueue.queueUrl,

@@ -15,6 +15,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { TickerPartition } from '../core/flow-state/ports.ts';
 import { METRICS_NAMESPACE, TICKER_SERVICE_NAME } from '../functions/shared/metric-names.ts';
+import type { FlowLayoutKind } from './config.ts';
 import { type FlowSchedule, type FlowStore, scheduleEnvironment } from './flow-store.ts';
 import { FlowlineFunction } from './flowline-function.ts';
 
@@ -24,11 +25,13 @@ export const TICKER_ENTRY = 'functions/ticker/handler.ts';
  * What the ticker does to the table (functions/ticker/ticker.ts on functions/flow-store/export-queue.ts):
  * read the flows the due index names, and write each back advanced, conditional on its version.
  */
-export const TICKER_TABLE_ACTIONS = [
-  'dynamodb:BatchGetItem',
-  // The conditional writes: PartiQL UPDATEs, 25 to a BatchExecuteStatement.
-  'dynamodb:PartiQLUpdate',
-];
+export function tickerTableActions(layout: FlowLayoutKind): string[] {
+  return [
+    'dynamodb:BatchGetItem',
+    // The conditional writes: PartiQL UPDATEs, 25 to a BatchExecuteStatement; buckets: PutItems.
+    layout === 'buckets' ? 'dynamodb:PutItem' : 'dynamodb:PartiQLUpdate',
+  ];
+}
 
 /** Time the last round of a run may take beyond RUN_FOR_SECONDS before Lambda stops the run. */
 export const TICKER_FINAL_ROUND_SECONDS = 15;
@@ -80,7 +83,7 @@ export class Ticker extends Construct {
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
 
     props.store.grantDueIndexQuery(this.function);
-    props.store.grantItemActions(this.function, TICKER_TABLE_ACTIONS);
+    props.store.grantItemActions(this.function, tickerTableActions(props.schedule.layout));
 
     this.schedule = new events.Rule(this, 'Schedule', {
       description: `Starts a Flowline ticker${which} run every minute`,

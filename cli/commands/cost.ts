@@ -11,6 +11,7 @@ interface CostOptions {
   correlatorWindow: number;
   kinesis: 'on-demand' | 'provisioned';
   dynamodb: 'on-demand' | 'provisioned';
+  flowLayout?: 'per-flow' | 'buckets';
   retentionDays: number;
   from: string;
 }
@@ -33,6 +34,12 @@ function fraction(text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value > 1) throw new InvalidArgumentError('expected 0..1');
   return value;
+}
+
+function flowLayout(text: string): NonNullable<CostOptions['flowLayout']> {
+  if (text !== 'per-flow' && text !== 'buckets')
+    throw new InvalidArgumentError('expected per-flow or buckets');
+  return text;
 }
 
 function capacityMode(text: string): CostOptions['kinesis'] {
@@ -66,6 +73,11 @@ export function register(program: Command): void {
       '--dynamodb <mode>',
       'flow table: on-demand, or provisioned with auto scaling (priced at the steady load over the target utilisation)',
       capacityMode,
+    )
+    .option(
+      '--flow-layout <layout>',
+      'the flow table: per-flow (one item per flow) or buckets (-c flowLayout; the default: the app\u2019s)',
+      flowLayout,
     )
     .option('--retention-days <d>', 'days of rows kept in ClickHouse', positive, 30)
     .option(
@@ -110,6 +122,7 @@ export function register(program: Command): void {
         retentionDays: options.retentionDays,
         kinesisMode: options.kinesis ?? model.DEFAULT_CLUSTER.kinesisMode,
         dynamodbMode: options.dynamodb ?? model.DEFAULT_CLUSTER.dynamodbMode,
+        flowLayout: options.flowLayout ?? model.DEFAULT_CLUSTER.flowLayout,
       };
       const report = model.costModel(cluster, inputs as Required<typeof inputs>);
       console.log(model.renderCostTable(report));
@@ -124,6 +137,12 @@ export function register(program: Command): void {
       console.log(
         `The whole month with the flow table on-demand: $${model.fmt(tables.onDemand)}; provisioned with auto scaling at ` +
           `${Math.round(cluster.dynamodbTargetUtilisation * 100)} % (-c tableBillingMode=provisioned, steady load): $${model.fmt(tables.provisioned)}.`,
+      );
+      const layouts = model.flowLayoutAdvice(cluster, inputs as Required<typeof inputs>);
+      console.log(
+        `The whole month with one item per flow (-c flowLayout=per-flow): $${model.fmt(layouts['per-flow'].flowline)}, ` +
+          `naive / Flowline ${model.fmt(layouts['per-flow'].ratio)}x; with buckets of flows (-c flowLayout=buckets): ` +
+          `$${model.fmt(layouts.buckets.flowline)}, ${model.fmt(layouts.buckets.ratio)}x.`,
       );
       console.log('');
       console.log(`Inputs (from ${options.from}${results.at ? `, run at ${results.at}` : ''}):`);

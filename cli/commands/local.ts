@@ -3,7 +3,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_DUE_SHARD_COUNT } from '../../functions/flow-store/schema.ts';
+import { DEFAULT_DUE_SHARD_COUNT, FLOW_LAYOUTS } from '../../functions/flow-store/schema.ts';
 import { parseFlowLogFilters } from '../../functions/shared/flow-log-filters.ts';
 import { DEFAULT_CONFIG } from '../../lib/config.ts';
 import { ensureWritableDirectory } from '../directories.ts';
@@ -11,6 +11,7 @@ import { CliError, UsageError } from '../errors.ts';
 import { assertBindable } from '../ports.ts';
 
 interface LocalCommandOptions {
+  flowLayout: string;
   replay?: string[];
   printRows: boolean;
   clusterUuid?: string;
@@ -136,6 +137,11 @@ export function register(program: Command): void {
       `the correlator\u2019s batching window in seconds (deployed: ${DEFAULT_CONFIG.correlatorBatchingWindowSeconds}; shorter here so the demo shows rows within seconds)`,
       String(LOCAL_CORRELATOR_WINDOW_SECONDS),
     )
+    .option(
+      '--flow-layout <layout>',
+      'the flow table\u2019s layout: per-flow (one item per flow) or buckets (flows share items; the CDK app\u2019s context flowLayout)',
+      DEFAULT_CONFIG.flowLayout,
+    )
     .option('--verbose', 'keep the functions\u2019 INFO logs', false)
     .option(
       '--kubeconfig <file>',
@@ -214,6 +220,7 @@ export function register(program: Command): void {
         // The stack refuses a window longer than the lazy index's margin (lib/config.ts).
         DEFAULT_CONFIG.indexMarginSeconds,
       );
+      const flowLayout = formatOf('flow-layout', options.flowLayout, FLOW_LAYOUTS);
       if (options.dataDir) ensureWritableDirectory(options.dataDir, '--data-dir');
       // Before the engines start (tens of seconds): a busy port fails now, in one line.
       const host = options.listenHost;
@@ -259,6 +266,7 @@ export function register(program: Command): void {
           verbose: options.verbose,
           tickers,
           correlatorWindowSeconds,
+          flowLayout,
           ...kubernetes,
           sinks: {
             ...(options.ipfixExport ? { ipfixExport: options.ipfixExport } : {}),

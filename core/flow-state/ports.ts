@@ -1,6 +1,7 @@
 // The flow store's ports: what the correlator and the ticker need from the table that holds one item per
 // flow (design: functions/flow-store/index.ts). Pure types and limits; the DynamoDB adapters are
 // functions/flow-store/store.ts and export-queue.ts, an in-memory one is test/support/memory-flow-table.ts.
+import { forEachLimited } from '../concurrency.ts';
 import type { ExportedFlow } from './schedule.ts';
 import type { FlowState, StoredFlow } from './state.ts';
 
@@ -16,8 +17,20 @@ export interface WriteExtras {
 
 export type WriteResult =
   | { ok: true; version: number; consumedWriteUnits: number }
-  /** The item moved on (another writer): `current` is what is stored now (undefined: it was deleted). */
-  | { ok: false; current: StoredFlow | undefined };
+  /**
+   * Not written. Without `error`: the item moved on (another writer) and `current` is what is stored now
+   * (undefined: absent). With `error`: the write failed for another reason (writeMany only), and the caller
+   * gives up on the flow.
+   */
+  | { ok: false; current: StoredFlow | undefined; error?: unknown };
+
+/** One conditional write of writeMany: `state` as the next version if the flow is still at expectedVersion. */
+export interface FlowWrite {
+  state: FlowState;
+  /** The version read (undefined: the flow was absent). */
+  expectedVersion: number | undefined;
+  extras?: WriteExtras;
+}
 
 export interface ReadResult {
   flows: Map<string, StoredFlow>;
@@ -37,6 +50,35 @@ export interface FlowStore {
     nowMs: number,
     extras?: WriteExtras,
   ): Promise<WriteResult>;
+  /**
+   * The conditional writes of one correlator round, at most `concurrency` requests in flight: a result per
+   * write, in order. A store that keeps several flows in one item writes each item once for all of them.
+   */
+  writeMany(writes: readonly FlowWrite[], nowMs: number, concurrency: number): Promise<WriteResult[]>;
+}
+
+/**
+ * writeMany for a store that writes each flow on its own: `writeOne` per write, `concurrency` at once; a
+ * write that throws is reported in its result, not thrown.
+ */
+export async function writeEach(
+  writes: readonly FlowWrite[],
+  concurrency: number,
+  writeOne: (write: FlowWrite) => Promise<WriteResult>,
+): Promise<WriteResult[]> {
+  const results: WriteResult[] = new Array(writes.length);
+  await forEachLimited(
+    writes.map((write, i) => ({ write, i })),
+    concurrency,
+    async ({ write, i }) => {
+      try {
+        results[i] = await writeOne(write);
+      } catch (error) {
+        results[i] = { ok: false, current: undefined, error };
+      }
+    },
+  );
+  return results;
 }
 
 /**

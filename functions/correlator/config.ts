@@ -3,17 +3,19 @@
 import { DEFAULT_LAZY_INDEX, type LazyIndexConfig } from '../../core/flow-state/advance.ts';
 import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
+import { type FlowLayout, flowLayoutFromEnv } from '../flow-store/layout.ts';
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
 import type { CorrelatorSettings } from './correlate-batch.ts';
 
 export interface CorrelatorConfig {
   tableName: string;
   schedule: ScheduleConfig;
+  layout: FlowLayout;
   settings: CorrelatorSettings;
 }
 
 /**
- * TABLE_NAME, the schedule variables of scheduleConfigFromEnv, WRITE_CONCURRENCY (32 conditional writes in
+ * TABLE_NAME, the schedule variables of scheduleConfigFromEnv, the layout's (flowLayoutFromEnv), WRITE_CONCURRENCY (32 conditional writes in
  * flight), MAX_WRITE_ATTEMPTS (8 optimistic attempts per flow key and batch), INDEX_SLACK_SECONDS and
  * INDEX_MARGIN_SECONDS (the lazy due-index key, core/flow-state/advance.ts: 1200 and 120).
  */
@@ -38,6 +40,7 @@ export function correlatorConfigFromEnv(
   return {
     tableName: env.TABLE_NAME?.trim() || DEFAULT_TABLE_NAME,
     schedule,
+    layout: flowLayoutFromEnv(env),
     settings: correlatorSettingsOf(schedule, {
       lazyIndex: {
         slackMs: 1000 * positiveIntFromEnv(env, 'INDEX_SLACK_SECONDS', DEFAULT_LAZY_INDEX.slackMs / 1000),

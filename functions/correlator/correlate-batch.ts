@@ -1,11 +1,10 @@
 // One Kinesis batch through the correlator: decode, group by flow key, fold each key in memory, one
-// conditional write per key (bounded concurrency, optimistic retry), and the partial batch response.
+// conditional write per key in rounds (bounded concurrency, optimistic retry), and the partial batch response.
 // Depends only on the FlowStore port; the handler wires the DynamoDB adapter, logging and metrics.
 import type { KinesisStreamBatchItemFailure } from 'aws-lambda';
-import { forEachLimited } from '../../core/concurrency.ts';
 import type { FlowRecord } from '../../core/flow-record.ts';
 import { indexKeyOf, type LazyIndexConfig } from '../../core/flow-state/advance.ts';
-import type { FlowStore } from '../../core/flow-state/ports.ts';
+import type { FlowStore, FlowWrite, WriteResult } from '../../core/flow-state/ports.ts';
 import type { ScheduleConfig, StoredFlow } from '../../core/flow-state/state.ts';
 import { decodeWireBatch, WireFormatError } from '../../core/wire.ts';
 import type { AggregationTimeouts } from './aggregate.ts';
@@ -105,6 +104,82 @@ function decodeAll(records: readonly KinesisRecordLike[]): { decoded: SourcedRec
   return { decoded, poison };
 }
 
+/** A key still to be written, with the stored flow its next fold starts from. */
+interface Pending {
+  group: KeyGroup;
+  records: FlowRecord[];
+  stored: StoredFlow | undefined;
+  /** Writes refused so far. */
+  attempts: number;
+}
+
+interface RoundWrite {
+  entry: Pending;
+  folded: FoldResult;
+  write: FlowWrite;
+}
+
+/**
+ * Folds each pending key on its stored flow; keys with nothing to write are counted and left out, a key
+ * whose fold throws is failed alone.
+ */
+function foldRound(
+  pending: readonly Pending[],
+  nowMs: number,
+  settings: CorrelatorSettings,
+  stats: BatchStats,
+  fail: (entry: Pending, error: unknown) => void,
+): RoundWrite[] {
+  const round: RoundWrite[] = [];
+  for (const entry of pending) {
+    try {
+      const write = foldEntry(entry, nowMs, settings, stats);
+      if (write) round.push(write);
+    } catch (error) {
+      fail(entry, error);
+    }
+  }
+  return round;
+}
+
+function foldEntry(
+  entry: Pending,
+  nowMs: number,
+  settings: CorrelatorSettings,
+  stats: BatchStats,
+): RoundWrite | undefined {
+  const { stored } = entry;
+  const folded = foldRecords(
+    entry.group.flowKey,
+    stored,
+    entry.records,
+    nowMs,
+    settings.timeouts,
+    settings.schedule,
+  );
+  if (!folded.state) {
+    countSkipped(stats, folded);
+    return undefined;
+  }
+  const indexKey = indexKeyOf(folded.state, stored?.indexKey, nowMs, settings.schedule, settings.lazyIndex);
+  return {
+    entry,
+    folded,
+    write: { state: folded.state, expectedVersion: stored?.version, extras: { rows: folded.rows, indexKey } },
+  };
+}
+
+function countWritten(stats: BatchStats, folded: FoldResult, consumedWriteUnits: number): void {
+  stats.writes++;
+  stats.consumedWriteUnits += consumedWriteUnits;
+  stats.appliedRecords += folded.applied;
+  stats.lateAppliedRecords += folded.lateApplied;
+  stats.gapFilledRecords += folded.gapFilled;
+  countSkipped(stats, folded);
+  stats.flowsCreated += folded.created;
+  stats.rowsClosed += folded.rows.length;
+}
+
 function countSkipped(stats: BatchStats, folded: FoldResult): void {
   stats.duplicateRecords += folded.duplicates;
   stats.coveredRecords += folded.covered;
@@ -148,62 +223,57 @@ export async function correlateBatch(
   const read = await deps.store.read(groups.map((g) => g.flowKey));
   stats.consumedReadUnits += read.consumedReadUnits;
 
-  const applyGroup = async (group: KeyGroup): Promise<void> => {
-    const flowRecords = group.records.map((s) => s.record);
-    let stored: StoredFlow | undefined = read.flows.get(group.flowKey);
-    for (let attempt = 1; ; attempt++) {
-      const nowMs = deps.now();
-      const folded = foldRecords(
-        group.flowKey,
-        stored,
-        flowRecords,
+  // Rounds: fold every key, write them all at once (the store may put several flows in one item), then
+  // fold the refused ones again on what the refusal handed back, until written or out of attempts.
+  let pending: Pending[] = groups.map((group) => ({
+    group,
+    records: group.records.map((s) => s.record),
+    stored: read.flows.get(group.flowKey),
+    attempts: 0,
+  }));
+  const fail = (entry: Pending, error: unknown): void => {
+    stats.failedKeys++;
+    keyFailures.push({ flowKey: entry.group.flowKey, error });
+    for (const sourced of entry.group.records) failed.add(sourced.origin);
+  };
+  while (pending.length > 0) {
+    const nowMs = deps.now();
+    const round = foldRound(pending, nowMs, settings, stats, fail);
+    let results: WriteResult[];
+    try {
+      results = await deps.store.writeMany(
+        round.map((r) => r.write),
         nowMs,
-        settings.timeouts,
-        settings.schedule,
+        settings.writeConcurrency,
       );
-      if (!folded.state) {
-        countSkipped(stats, folded);
-        return;
-      }
-      const indexKey = indexKeyOf(
-        folded.state,
-        stored?.indexKey,
-        nowMs,
-        settings.schedule,
-        settings.lazyIndex,
-      );
-      const result = await deps.store.write(folded.state, stored?.version, nowMs, {
-        rows: folded.rows,
-        indexKey,
-      });
+    } catch (error) {
+      for (const r of round) fail(r.entry, error);
+      break;
+    }
+    const next: Pending[] = [];
+    for (const [i, result] of results.entries()) {
+      const { entry, folded } = round[i]!;
       if (result.ok) {
-        stats.writes++;
-        stats.consumedWriteUnits += result.consumedWriteUnits;
-        stats.appliedRecords += folded.applied;
-        stats.lateAppliedRecords += folded.lateApplied;
-        stats.gapFilledRecords += folded.gapFilled;
-        countSkipped(stats, folded);
-        stats.flowsCreated += folded.created;
-        stats.rowsClosed += folded.rows.length;
-        return;
+        countWritten(stats, folded, result.consumedWriteUnits);
+        continue;
+      }
+      if (result.error !== undefined) {
+        fail(entry, result.error);
+        continue;
       }
       stats.writeConflicts++;
-      if (attempt >= settings.maxWriteAttempts) {
-        throw new Error(`gave up after ${attempt} conflicting writes on ${group.flowKey}`);
+      entry.attempts++;
+      if (entry.attempts >= settings.maxWriteAttempts) {
+        fail(
+          entry,
+          new Error(`gave up after ${entry.attempts} conflicting writes on ${entry.group.flowKey}`),
+        );
+        continue;
       }
-      stored = result.current;
+      next.push({ ...entry, stored: result.current });
     }
-  };
-
-  await forEachLimited(groups, settings.writeConcurrency, async (group) => {
-    try {
-      await applyGroup(group);
-    } catch (error) {
-      stats.failedKeys++;
-      keyFailures.push({ flowKey: group.flowKey, error });
-      for (const sourced of group.records) failed.add(sourced.origin);
-    }
-  });
+    pending = next;
+  }
 
   const batchItemFailures = [...failed]
     .sort((a, b) => a - b)

@@ -1,12 +1,12 @@
 // The correlator assembled from its configuration: the one place that turns CorrelatorConfig into a
-// handler (DynamoDB store, settings). The Lambda entry (handler.ts) and local mode's
+// handler (the flow table's store in its layout, settings). The Lambda entry (handler.ts) and local mode's
 // event-time runs (local/runner/event-time-functions.ts) both build it here and differ only in the clock,
 // logger and metrics they pass.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { createDynamoDbClient } from '../../adapters/aws-clients.ts';
 import type { FlowStore } from '../../core/flow-state/ports.ts';
-import { DynamoFlowStore } from '../flow-store/store.ts';
+import { openFlowTable } from '../flow-store/layout.ts';
 import type { CorrelatorConfig } from './config.ts';
 import { type CorrelatorHandler, createCorrelatorHandler } from './make-handler.ts';
 
@@ -20,7 +20,7 @@ export function wireCorrelator(
     wrapStore?: (store: FlowStore) => FlowStore;
   },
 ): CorrelatorHandler {
-  const dynamo = new DynamoFlowStore(createDynamoDbClient(), config.tableName, config.schedule);
+  const dynamo = openFlowTable(createDynamoDbClient(), config.tableName, config.schedule, config.layout);
   return createCorrelatorHandler({
     store: deps.wrapStore ? deps.wrapStore(dynamo) : dynamo,
     now: deps.now,

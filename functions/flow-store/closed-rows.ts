@@ -22,7 +22,8 @@ export class ClosedRowsError extends Error {
   override name = 'ClosedRowsError';
 }
 
-class Writer {
+/** Varints, tagged numbers and length-prefixed blocks (also the bucket items' encoding, buckets.ts). */
+export class Writer {
   private readonly bytes: number[] = [];
   varint(value: number): void {
     let v = value;
@@ -40,6 +41,9 @@ class Writer {
       return;
     }
     this.bytes.push(1);
+    this.double(value);
+  }
+  double(value: number): void {
     const f = Buffer.allocUnsafe(8);
     f.writeDoubleLE(value);
     this.bytes.push(...f);
@@ -53,11 +57,14 @@ class Writer {
   }
 }
 
-class Reader {
+export class Reader {
   private offset = 0;
-  constructor(private readonly bytes: Uint8Array) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly what = 'closed rows',
+  ) {}
   private byte(): number {
-    if (this.offset >= this.bytes.length) throw new ClosedRowsError('closed rows end early');
+    if (this.offset >= this.bytes.length) throw new ClosedRowsError(`${this.what} end early`);
     return this.bytes[this.offset++]!;
   }
   varint(): number {
@@ -75,14 +82,17 @@ class Reader {
     const tag = this.byte();
     if (tag === 0) return this.varint();
     if (tag !== 1) throw new ClosedRowsError(`unknown number tag ${tag}`);
-    if (this.offset + 8 > this.bytes.length) throw new ClosedRowsError('closed rows end early');
+    return this.double();
+  }
+  double(): number {
+    if (this.offset + 8 > this.bytes.length) throw new ClosedRowsError(`${this.what} end early`);
     const value = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.offset, 8).readDoubleLE(0);
     this.offset += 8;
     return value;
   }
   block(): Uint8Array {
     const length = this.varint();
-    if (this.offset + length > this.bytes.length) throw new ClosedRowsError('closed rows end early');
+    if (this.offset + length > this.bytes.length) throw new ClosedRowsError(`${this.what} end early`);
     const out = this.bytes.subarray(this.offset, this.offset + length);
     this.offset += length;
     return out;
@@ -142,14 +152,7 @@ export function rowsDictionaryOf(recordWire: Uint8Array, aggregation: readonly n
   return Buffer.concat([out.done(), recordWire]);
 }
 
-/** The `rows` attribute of a write's closed rows; undefined when there are none. */
-export function encodeClosedRows(
-  rows: readonly ExportedFlow[],
-  dictionary: Uint8Array,
-): Uint8Array | undefined {
-  if (rows.length === 0) return undefined;
-  const out = new Writer();
-  out.varint(FORMAT_VERSION);
+function writeRows(out: Writer, rows: readonly ExportedFlow[]): void {
   out.varint(rows.length);
   for (const row of rows) {
     out.varint(row.exportSeq);
@@ -158,20 +161,78 @@ export function encodeClosedRows(
     out.block(encodeWireBatch([row.flow.record]));
     writeFlowNumbers(out, row.flow);
   }
+}
+
+/** The `rows` attribute of a write's closed rows; undefined when there are none. */
+export function encodeClosedRows(
+  rows: readonly ExportedFlow[],
+  dictionary: Uint8Array,
+): Uint8Array | undefined {
+  if (rows.length === 0) return undefined;
+  const out = new Writer();
+  out.varint(FORMAT_VERSION);
+  writeRows(out, rows);
   return deflateRawSync(out.done(), { dictionary });
 }
 
-/** The rows of a `rows` attribute of flow `flowKey`, given the same dictionary. */
-export function decodeClosedRows(bytes: Uint8Array, flowKey: string, dictionary: Uint8Array): ExportedFlow[] {
+function inflateRows(bytes: Uint8Array, what: string, dictionary?: Uint8Array): Reader {
   let plain: Buffer;
   try {
-    plain = inflateRawSync(bytes, { dictionary, maxOutputLength: MAX_INFLATED_BYTES });
+    plain = inflateRawSync(bytes, {
+      ...(dictionary ? { dictionary } : {}),
+      maxOutputLength: MAX_INFLATED_BYTES,
+    });
   } catch (error) {
-    throw new ClosedRowsError(`closed rows of ${flowKey} do not inflate (${String(error)})`);
+    throw new ClosedRowsError(`closed rows of ${what} do not inflate (${String(error)})`);
   }
   const input = new Reader(plain);
   const version = input.varint();
   if (version !== FORMAT_VERSION) throw new ClosedRowsError(`closed rows format ${version} not supported`);
+  return input;
+}
+
+/** The rows of a `rows` attribute of flow `flowKey`, given the same dictionary. */
+export function decodeClosedRows(bytes: Uint8Array, flowKey: string, dictionary: Uint8Array): ExportedFlow[] {
+  const input = inflateRows(bytes, flowKey, dictionary);
+  const rows = readRows(input, flowKey);
+  return rows;
+}
+
+/**
+ * The `rows` attribute of a write of several flows (a bucket item, buckets.ts): each flow's key and rows,
+ * deflated together with the bucket's entries (inflated) as the preset dictionary, since a row repeats its
+ * flow's counters and times; undefined when there are none.
+ */
+export function encodeRowGroups(
+  groups: ReadonlyMap<string, readonly ExportedFlow[]>,
+  dictionary: Uint8Array,
+): Uint8Array | undefined {
+  const withRows = [...groups].filter(([, rows]) => rows.length > 0);
+  if (withRows.length === 0) return undefined;
+  const out = new Writer();
+  out.varint(FORMAT_VERSION);
+  out.varint(withRows.length);
+  for (const [flowKey, rows] of withRows) {
+    out.block(Buffer.from(flowKey));
+    writeRows(out, rows);
+  }
+  return deflateRawSync(out.done(), { dictionary });
+}
+
+/** The rows of a `rows` attribute written by encodeRowGroups, all flows' in order. */
+export function decodeRowGroups(bytes: Uint8Array, what: string, dictionary: Uint8Array): ExportedFlow[] {
+  const input = inflateRows(bytes, what, dictionary);
+  const rows: ExportedFlow[] = [];
+  const groups = input.varint();
+  for (let g = 0; g < groups; g++) {
+    const flowKey = Buffer.from(input.block()).toString();
+    rows.push(...readRows(input, flowKey));
+  }
+  if (!input.atEnd) throw new ClosedRowsError(`closed rows of ${what} have trailing bytes`);
+  return rows;
+}
+
+function readRows(input: Reader, flowKey: string): ExportedFlow[] {
   const count = input.varint();
   const rows: ExportedFlow[] = [];
   for (let i = 0; i < count; i++) {
@@ -208,6 +269,5 @@ export function decodeClosedRows(bytes: Uint8Array, flowKey: string, dictionary:
       dedupToken: dedupTokenOf(flowKey, createdAtMs, exportSeq),
     });
   }
-  if (!input.atEnd) throw new ClosedRowsError(`closed rows of ${flowKey} have trailing bytes`);
   return rows;
 }

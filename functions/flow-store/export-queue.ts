@@ -10,6 +10,7 @@ import {
 import {
   type ExistingItemWrite,
   type ExportQueue,
+  type FlowWrite,
   MAX_WRITES_PER_BATCH,
   type ReadResult,
   SINGLE_TICKER,
@@ -60,6 +61,10 @@ export class DynamoExportQueue implements ExportQueue {
     extras?: WriteExtras,
   ): Promise<WriteResult> {
     return this.store.write(state, expectedVersion, nowMs, extras);
+  }
+
+  writeMany(writes: readonly FlowWrite[], nowMs: number, concurrency: number): Promise<WriteResult[]> {
+    return this.store.writeMany(writes, nowMs, concurrency);
   }
 
   /**
@@ -144,50 +149,71 @@ export class DynamoExportQueue implements ExportQueue {
     return keys;
   }
 
-  async oldestDueAt(nowMs: number): Promise<number | undefined> {
-    const oldest = await Promise.all(
-      this.shards.map(async (shard) => {
-        const out = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: DUE_INDEX_NAME,
-            KeyConditionExpression: '#shard = :shard AND #due <= :now',
-            ExpressionAttributeNames: { '#shard': ATTR.dueShard, '#due': ATTR.nextExportAt },
-            ExpressionAttributeValues: { ':shard': { S: shard }, ':now': { N: String(nowMs) } },
-            ProjectionExpression: '#due',
-            Limit: 1,
-          }),
-        );
-        const due = out.Items?.[0]?.[ATTR.nextExportAt]?.N;
-        return due === undefined ? Number.POSITIVE_INFINITY : Number(due);
-      }),
-    );
-    const earliest = Math.min(...oldest);
-    return Number.isFinite(earliest) ? earliest : undefined;
+  oldestDueAt(nowMs: number): Promise<number | undefined> {
+    return oldestDueAtIn(this.client, this.tableName, this.shards, nowMs);
   }
 
-  private async queryShard(shard: string, nowMs: number, limit: number): Promise<string[]> {
-    const keys: string[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(
+  private queryShard(shard: string, nowMs: number, limit: number): Promise<string[]> {
+    return queryDueIndex(this.client, this.tableName, shard, nowMs, limit);
+  }
+}
+
+/** The earliest due-index key (ms) at or before nowMs over the given shards; undefined when none. */
+export async function oldestDueAtIn(
+  client: DynamoDBClient,
+  tableName: string,
+  shards: readonly string[],
+  nowMs: number,
+): Promise<number | undefined> {
+  const oldest = await Promise.all(
+    shards.map(async (shard) => {
+      const out = await client.send(
         new QueryCommand({
-          TableName: this.tableName,
+          TableName: tableName,
           IndexName: DUE_INDEX_NAME,
           KeyConditionExpression: '#shard = :shard AND #due <= :now',
-          ExpressionAttributeNames: { '#shard': ATTR.dueShard, '#due': ATTR.nextExportAt, '#pk': ATTR.pk },
+          ExpressionAttributeNames: { '#shard': ATTR.dueShard, '#due': ATTR.nextExportAt },
           ExpressionAttributeValues: { ':shard': { S: shard }, ':now': { N: String(nowMs) } },
-          ProjectionExpression: '#pk',
-          Limit: Math.min(1000, limit - keys.length),
-          ExclusiveStartKey: start,
+          ProjectionExpression: '#due',
+          Limit: 1,
         }),
       );
-      for (const item of out.Items ?? []) {
-        const pk = item[ATTR.pk]?.S;
-        if (pk) keys.push(pk);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start && keys.length < limit);
-    return keys;
-  }
+      const due = out.Items?.[0]?.[ATTR.nextExportAt]?.N;
+      return due === undefined ? Number.POSITIVE_INFINITY : Number(due);
+    }),
+  );
+  const earliest = Math.min(...oldest);
+  return Number.isFinite(earliest) ? earliest : undefined;
+}
+
+/** The pks of one due-index shard with a key at or before nowMs, earliest first, at most `limit`. */
+export async function queryDueIndex(
+  client: DynamoDBClient,
+  tableName: string,
+  shard: string,
+  nowMs: number,
+  limit: number,
+): Promise<string[]> {
+  const keys: string[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await client.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: DUE_INDEX_NAME,
+        KeyConditionExpression: '#shard = :shard AND #due <= :now',
+        ExpressionAttributeNames: { '#shard': ATTR.dueShard, '#due': ATTR.nextExportAt, '#pk': ATTR.pk },
+        ExpressionAttributeValues: { ':shard': { S: shard }, ':now': { N: String(nowMs) } },
+        ProjectionExpression: '#pk',
+        Limit: Math.min(1000, limit - keys.length),
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of out.Items ?? []) {
+      const pk = item[ATTR.pk]?.S;
+      if (pk) keys.push(pk);
+    }
+    start = out.LastEvaluatedKey;
+  } while (start && keys.length < limit);
+  return keys;
 }

@@ -2,10 +2,12 @@
 // `antctl get flowrecords` shows the Flow Aggregator's map (reference antrea-flow-aggregator.md section 5).
 import { type DynamoDBClient, GetItemCommand, paginateScan } from '@aws-sdk/client-dynamodb';
 import { parseFlowKey } from '../../core/flow-key.ts';
+import type { FlowRecord } from '../../core/flow-record.ts';
 import { isExpired, type StoredFlow } from '../../core/flow-state/state.ts';
 import { addressOrEmpty } from '../../core/ip.ts';
-import { storedFlowOf } from './marshal.ts';
-import { ATTR } from './schema.ts';
+import { decodeEntries } from './bucket-entries.ts';
+import { type FlowItem, recordOfAttribute, storedFlowOf } from './marshal.ts';
+import { ATTR, BUCKET_PK_PREFIX, NAMES_PK_PREFIX } from './schema.ts';
 
 /** antctl's filter: every field that is set must match the flow key (for from-external flows, the SNAT key). */
 export interface FlowRecordFilter {
@@ -40,7 +42,8 @@ function isExactKey(filter: FlowRecordFilter): boolean {
 
 /**
  * Live (not expired, not closed) flows matching the filter: one GetItem when all five fields are set, as
- * antctl does an exact lookup; otherwise a paginated Scan, which is what an operator's listing costs.
+ * antctl does an exact lookup (a table of buckets has no item per flow: then the Scan); otherwise a
+ * paginated Scan, which is what an operator's listing costs.
  */
 export async function listFlows(
   client: DynamoDBClient,
@@ -55,19 +58,43 @@ export async function listFlows(
       new GetItemCommand({ TableName: tableName, Key: { [ATTR.pk]: { S: key } }, ConsistentRead: true }),
     );
     const stored = out.Item ? storedFlowOf(out.Item) : undefined;
-    return stored && live(stored) ? [stored] : [];
+    if (stored) return live(stored) ? [stored] : [];
   }
   const flows: StoredFlow[] = [];
+  const buckets: FlowItem[] = [];
+  const names = new Map<string, FlowRecord>();
   for await (const page of paginateScan({ client }, { TableName: tableName })) {
     for (const item of page.Items ?? []) {
-      const pk = item[ATTR.pk]?.S;
-      // Only flows: the exporter's intents and the sinks' outbox share the table (a flow key holds '|').
-      if (!pk?.includes('|') || !matchesFilter(pk, filter)) continue;
-      const stored = storedFlowOf(item);
-      if (live(stored)) flows.push(stored);
+      const pk = item[ATTR.pk]?.S ?? '';
+      if (pk.startsWith(BUCKET_PK_PREFIX)) buckets.push(item);
+      else if (pk.startsWith(NAMES_PK_PREFIX)) {
+        const key = pk.slice(NAMES_PK_PREFIX.length);
+        const record = item[ATTR.record]?.B;
+        if (record && matchesFilter(key, filter)) names.set(key, recordOfAttribute(record, key));
+      } else if (pk.includes('|') && matchesFilter(pk, filter)) {
+        // A flow's own item; the exporter's intents and the sinks' outbox share the table (no '|').
+        const stored = storedFlowOf(item);
+        if (live(stored)) flows.push(stored);
+      }
     }
   }
+  for (const item of buckets) flows.push(...bucketFlowsOf(item, names, filter).filter(live));
   return flows.sort((a, b) => (a.state.flow.flowKey < b.state.flow.flowKey ? -1 : 1));
+}
+
+/** The flows of a bucket item (buckets.ts) that match the filter, with their names. */
+function bucketFlowsOf(
+  item: FlowItem,
+  names: Map<string, FlowRecord>,
+  filter: FlowRecordFilter,
+): StoredFlow[] {
+  const pk = item[ATTR.pk]?.S ?? '';
+  const bytes = item[ATTR.flows]?.B;
+  if (!bytes) return [];
+  const version = Number(item[ATTR.version]?.N ?? 0);
+  return [...decodeEntries(bytes, pk, (key) => names.get(key))]
+    .filter(([key]) => matchesFilter(key, filter))
+    .map(([, entry]) => ({ state: entry.state, version, expiresAt: entry.expiresAt }));
 }
 
 /** The JSON object antctl prints per record (Antrea HEAD flowToMap), IPv4 or IPv6 address names. */

@@ -16,8 +16,8 @@ import {
   type StoredFlow,
 } from '../../core/flow-state/state.ts';
 import { decodeWireBatch, encodeWireBatch } from '../../core/wire.ts';
-import { decodeClosedRows, encodeClosedRows, rowsDictionaryOf } from './closed-rows.ts';
-import { ATTR, dueShardOf } from './schema.ts';
+import { decodeClosedRows, decodeRowGroups, encodeClosedRows, rowsDictionaryOf } from './closed-rows.ts';
+import { ATTR, BUCKET_PK_PREFIX, dueShardOf } from './schema.ts';
 
 export type FlowItem = Record<string, AttributeValue>;
 
@@ -95,7 +95,8 @@ function recordWireOfAttribute(bytes: Uint8Array, pk: string): Uint8Array {
   }
 }
 
-function recordOfAttribute(bytes: Uint8Array, pk: string): FlowRecord {
+/** The record a `rec` value holds. */
+export function recordOfAttribute(bytes: Uint8Array, pk: string): FlowRecord {
   const record = decodeWireBatch(recordWireOfAttribute(bytes, pk))[0];
   if (!record) throw new FlowItemError(`item ${pk}: ${ATTR.record} holds no record`);
   return record;
@@ -178,7 +179,29 @@ export function storedFlowOf(item: FlowItem): StoredFlow {
   const record = recordOfAttribute(recordBytes, pk);
   const list = item[ATTR.aggregation]?.L;
   if (!list) throw new FlowItemError(`item ${pk} has no ${ATTR.aggregation}`);
-  const a = list.map((v, i) => numberOf(v, `${ATTR.aggregation}[${i}]`));
+  const aggregation = list.map((v, i) => numberOf(v, `${ATTR.aggregation}[${i}]`));
+  const indexKey = item[ATTR.nextExportAt]?.N;
+  return {
+    version: numberOf(item[ATTR.version], ATTR.version),
+    expiresAt: numberOf(item[ATTR.expiresAt], ATTR.expiresAt),
+    ...(indexKey !== undefined ? { indexKey: Number(indexKey) } : {}),
+    state: flowStateOf(pk, record, aggregation, {
+      updated: item[ATTR.updated]?.BOOL === true,
+      exportSeq: numberOf(item[ATTR.exportSeq], ATTR.exportSeq),
+    }),
+  };
+}
+
+/**
+ * The state of flow `pk` from its merged record and its `agg` numbers (layout 2, or 1), as stored; throws
+ * FlowItemError on a layout this code does not understand.
+ */
+export function flowStateOf(
+  pk: string,
+  record: FlowRecord,
+  a: readonly number[],
+  stored: { updated: boolean; exportSeq: number },
+): FlowState {
   const layout1 = a[0] === AGG_LAYOUT_VERSION_1 && a.length === AGG_LENGTH_V1;
   if (!layout1 && (a[0] !== AGG_LAYOUT_VERSION || a.length !== AGG_LENGTH_V2)) {
     throw new FlowItemError(
@@ -238,24 +261,18 @@ export function storedFlowOf(item: FlowItem): StoredFlow {
   const sourceMark = mark();
   const destinationMark = mark();
   const lead: CounterQuad = layout1 ? [0, 0, 0, 0] : quad();
-  const indexKey = item[ATTR.nextExportAt]?.N;
   return {
-    version: numberOf(item[ATTR.version], ATTR.version),
-    expiresAt: numberOf(item[ATTR.expiresAt], ATTR.expiresAt),
-    ...(indexKey !== undefined ? { indexKey: Number(indexKey) } : {}),
-    state: {
-      flow,
-      activeExpireAtMs,
-      inactiveExpireAtMs,
-      updatedSinceExport: item[ATTR.updated]?.BOOL === true,
-      createdAtMs,
-      exportSeq: numberOf(item[ATTR.exportSeq], ATTR.exportSeq),
-      lastExportAtMs,
-      closed: (flags & FLAG_CLOSED) !== 0,
-      sourceMark: flags & FLAG_SOURCE_MARK ? sourceMark : undefined,
-      destinationMark: flags & FLAG_DESTINATION_MARK ? destinationMark : undefined,
-      lead,
-    },
+    flow,
+    activeExpireAtMs,
+    inactiveExpireAtMs,
+    updatedSinceExport: stored.updated,
+    createdAtMs,
+    exportSeq: stored.exportSeq,
+    lastExportAtMs,
+    closed: (flags & FLAG_CLOSED) !== 0,
+    sourceMark: flags & FLAG_SOURCE_MARK ? sourceMark : undefined,
+    destinationMark: flags & FLAG_DESTINATION_MARK ? destinationMark : undefined,
+    lead,
   };
 }
 
@@ -389,11 +406,28 @@ export function conditionalStatementOf(
   };
 }
 
+/** A bucket's entries inflate to far less: the bound keeps a corrupt item from taking memory. */
+const MAX_BUCKET_ENTRIES_BYTES = 4 * 1024 * 1024;
+
+/** The plain entries of a bucket's `flows` attribute (buckets.ts), also the dictionary of its rows. */
+export function inflateBucketEntries(bytes: Uint8Array, pk: string): Buffer {
+  try {
+    return inflateRawSync(bytes, { maxOutputLength: MAX_BUCKET_ENTRIES_BYTES });
+  } catch (error) {
+    throw new FlowItemError(`bucket ${pk}: ${ATTR.flows} does not inflate (${String(error)})`);
+  }
+}
+
 /** The rows an item's write closed (its `rows` attribute), as the stream's NEW_IMAGE carries them. */
 export function closedRowsOf(item: FlowItem): ExportedFlow[] {
   const bytes = item[ATTR.rows]?.B;
   if (!bytes) return [];
   const pk = item[ATTR.pk]?.S;
+  if (pk?.startsWith(BUCKET_PK_PREFIX)) {
+    const flows = item[ATTR.flows]?.B;
+    if (!flows) throw new FlowItemError(`bucket ${pk} with rows but no ${ATTR.flows}`);
+    return decodeRowGroups(bytes, pk, inflateBucketEntries(flows, pk));
+  }
   const recordBytes = item[ATTR.record]?.B;
   const list = item[ATTR.aggregation]?.L;
   if (pk === undefined || !recordBytes || !list) throw new FlowItemError('item with rows but no state');

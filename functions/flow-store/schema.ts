@@ -12,6 +12,8 @@ export const ATTR = {
   nextExportAt: 'nextExportAt',
   expiresAt: 'expiresAt',
   rows: 'rows',
+  /** Bucket items (buckets.ts): their flows' entries. */
+  flows: 'flows',
 } as const;
 
 /**
@@ -110,6 +112,15 @@ export function ownedDueShards(
 ): string[] {
   return allDueShards(shardCount).filter((_, s) => s % partition.count === partition.index);
 }
+
+/** The flow table's layouts (layout.ts): one item per flow, or buckets of flows (buckets.ts). */
+export const FLOW_LAYOUTS = ['per-flow', 'buckets'] as const;
+/** About 32 live flows to a bucket at the cost model's 100,000 connections (docs/flow-state-and-scale-out.md). */
+export const DEFAULT_FLOW_BUCKETS = 4096;
+
+/** The bucketed layout's items (buckets.ts): a bucket of flows, and a flow's names. */
+export const BUCKET_PK_PREFIX = 'bucket#';
+export const NAMES_PK_PREFIX = 'names#';
 
 /** Items that are not flows start with these (a flow key always holds four '|'). */
 export const OUTBOX_PK_PREFIX = 'flusher#';

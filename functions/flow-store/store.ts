@@ -4,7 +4,14 @@ import {
   type DynamoDBClient,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { FlowStore, ReadResult, WriteExtras, WriteResult } from '../../core/flow-state/ports.ts';
+import {
+  type FlowStore,
+  type FlowWrite,
+  type ReadResult,
+  type WriteExtras,
+  type WriteResult,
+  writeEach,
+} from '../../core/flow-state/ports.ts';
 import type { FlowState, ScheduleConfig, StoredFlow } from '../../core/flow-state/state.ts';
 import { getItems } from './item-batches.ts';
 import { conditionalWriteOf, storedFlowOf } from './marshal.ts';
@@ -66,5 +73,10 @@ export class DynamoFlowStore implements FlowStore {
       }
       throw error;
     }
+  }
+
+  /** One UpdateItem per flow; a write that fails for another reason than its condition is reported, not thrown. */
+  writeMany(writes: readonly FlowWrite[], nowMs: number, concurrency: number): Promise<WriteResult[]> {
+    return writeEach(writes, concurrency, (w) => this.write(w.state, w.expectedVersion, nowMs, w.extras));
   }
 }

@@ -2,6 +2,7 @@
 import type { TickerPartition } from '../../core/flow-state/ports.ts';
 import type { ScheduleConfig } from '../../core/flow-state/state.ts';
 import { EnvConfigError, positiveIntFromEnv, scheduleConfigFromEnv } from '../flow-store/config.ts';
+import { type FlowLayout, flowLayoutFromEnv } from '../flow-store/layout.ts';
 import { DEFAULT_TABLE_NAME } from '../flow-store/schema.ts';
 
 type Env = Record<string, string | undefined>;
@@ -9,6 +10,7 @@ type Env = Record<string, string | undefined>;
 export interface TickerConfig {
   tableName: string;
   schedule: ScheduleConfig;
+  layout: FlowLayout;
   /** TICKER_INDEX of TICKER_COUNT (default 0 of 1): the due-index shards it owns. */
   partition: TickerPartition;
   commitIntervalMs: number;
@@ -33,7 +35,8 @@ export function partitionFromEnv(env: Env, dueShardCount: number): TickerPartiti
 }
 
 /**
- * TABLE_NAME, the schedule variables of scheduleConfigFromEnv, TICKER_INDEX / TICKER_COUNT,
+ * TABLE_NAME, the schedule variables of scheduleConfigFromEnv, the layout's (flowLayoutFromEnv),
+ * TICKER_INDEX / TICKER_COUNT,
  * COMMIT_INTERVAL_SECONDS (8: Antrea's commitInterval, the round interval), RUN_FOR_SECONDS (55),
  * MAX_BACKOFF_SECONDS (60), MAX_FLOWS_PER_ROUND (10,000) and WRITE_CONCURRENCY (8 requests of 25 writes).
  */
@@ -42,6 +45,7 @@ export function tickerConfigFromEnv(env: Env = process.env): TickerConfig {
   return {
     tableName: env.TABLE_NAME?.trim() || DEFAULT_TABLE_NAME,
     schedule,
+    layout: flowLayoutFromEnv(env),
     partition: partitionFromEnv(env, schedule.dueShardCount),
     commitIntervalMs: positiveIntFromEnv(env, 'COMMIT_INTERVAL_SECONDS', 8) * 1000,
     runForMs: positiveIntFromEnv(env, 'RUN_FOR_SECONDS', 55) * 1000,

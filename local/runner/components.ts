@@ -30,6 +30,8 @@ export interface LocalCollectorOptions {
   wrapSink?: (sink: KinesisSink) => KinesisSink;
   /** Pod informer on the cluster (or test API server) of this kubeconfig: Pod metadata and labels. */
   kubernetes?: LocalKubernetesOptions;
+  /** The stack's buckets (template.ts collectorFlowBucketsOf): a bucket's flows share a Kinesis lane. */
+  flowBuckets?: number;
 }
 
 export interface LocalKubernetesOptions {
@@ -48,6 +50,7 @@ export async function startLocalCollector(
     'http-listen': options.http ?? '127.0.0.1:0',
     'spool-dir': options.spoolDir,
     ...(options.logLevel ? { 'log-level': options.logLevel } : {}),
+    ...(options.flowBuckets ? { 'flow-buckets': String(options.flowBuckets) } : {}),
     // Every simulated Node connects from 127.0.0.1: one source, up to 100 agents (--demo-nodes).
     ...(env.FLOWLINE_MAX_CONNECTIONS_PER_SOURCE ? {} : { 'max-connections-per-source': '1024' }),
     ...(options.kubernetes

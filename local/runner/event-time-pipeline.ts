@@ -50,7 +50,7 @@ import {
 } from './components.ts';
 import type { EventTimeExporter, EventTimeTicker, MetricSink } from './event-time-functions.ts';
 import { loadEventTimeFunctions } from './functions.ts';
-import { type LocalTopology, tickerOwnEnvironment } from './template.ts';
+import { collectorFlowBucketsOf, type LocalTopology, tickerOwnEnvironment } from './template.ts';
 
 /** How much faster than real time the exporter's mapping runs (its batching window, backoff and polls). */
 const EXPORTER_TIME_FACTOR = 50;
@@ -299,6 +299,7 @@ export class EventTimePipeline {
             spoolDir: join(options.workDir, 'spool'),
             now: () => eventClock.now(),
             logLevel: 'warn',
+            flowBuckets: collectorFlowBucketsOf(options.topology),
             ...(collectorOptions.kubernetes ? { kubernetes: collectorOptions.kubernetes } : {}),
             wrapSink: (sink) => {
               const counted = putCounter.wrap(sink);

@@ -17,6 +17,7 @@ import {
 } from '../../adapters/aws-clients.ts';
 import { type LocalEndpoints, publishLocalEndpoints } from '../../cli/local-endpoints.ts';
 import type { ListenSpec } from '../../collector-edge/config.ts';
+import type { FlowLayoutKind } from '../../lib/config.ts';
 import { exportSimulation, type SimClock } from '../../simulator/exporter.ts';
 import { ClusterSimulation } from '../../simulator/model.ts';
 import { type LocalEngines, PortInUseError, startLocalEngines } from '../engines/index.ts';
@@ -38,6 +39,7 @@ import { prepareLocalStack } from './prepare.ts';
 import { type StartupProgress, startupProgress } from './progress.ts';
 import { type LocalSinkOptions, startLocalSinks } from './sinks.ts';
 import {
+  collectorFlowBucketsOf,
   type FunctionDefinition,
   type LocalTopology,
   loadStackTemplate,
@@ -65,6 +67,8 @@ export interface LiveOptions {
   tickers?: number;
   /** The correlator's batching window (context correlatorBatchingWindowSeconds); default: the stack's. */
   correlatorWindowSeconds?: number;
+  /** The flow table's layout (context flowLayout); default: the stack's. */
+  flowLayout?: FlowLayoutKind;
 }
 
 export interface Output {
@@ -102,6 +106,7 @@ function stackContext(options: LiveOptions): Record<string, unknown> {
     ...(options.correlatorWindowSeconds === undefined
       ? {}
       : { correlatorBatchingWindowSeconds: options.correlatorWindowSeconds }),
+    ...(options.flowLayout === undefined ? {} : { flowLayout: options.flowLayout }),
   };
 }
 
@@ -218,6 +223,7 @@ export async function runLocal(
       spoolDir: join(workDir, 'spool'),
       http: '127.0.0.1:0',
       logLevel: 'warn',
+      flowBuckets: collectorFlowBucketsOf(topology),
       ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
     }),
   );
@@ -438,12 +444,21 @@ async function countRows(clickhouse: ReturnType<typeof createClient>): Promise<n
   return Number(row?.n ?? 0);
 }
 
+/** Flows in the table: the items of one flow each (a flow's item, or its names item), not buckets or others. */
 async function countItems(dynamodb: ReturnType<typeof createDynamoDbClient>, table: string): Promise<number> {
   let count = 0;
   let start: Record<string, never> | undefined;
   do {
     const page = await dynamodb.send(
-      new ScanCommand({ TableName: table, Select: 'COUNT', ...(start ? { ExclusiveStartKey: start } : {}) }),
+      new ScanCommand({
+        TableName: table,
+        Select: 'COUNT',
+        // A flow key always holds '|' (core/flow-key.ts); buckets, intents and the outbox do not.
+        FilterExpression: 'contains(#pk, :bar)',
+        ExpressionAttributeNames: { '#pk': 'pk' },
+        ExpressionAttributeValues: { ':bar': { S: '|' } },
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
     );
     count += page.Count ?? 0;
     start = page.LastEvaluatedKey as Record<string, never> | undefined;

@@ -151,6 +151,15 @@ export interface LocalTopology {
   readonly exporter: FunctionDefinition;
 }
 
+/**
+ * The collector's flowBuckets for this stack (the stack's output CollectorFlowBuckets): the table's buckets
+ * when the correlator writes buckets, else 0.
+ */
+export function collectorFlowBucketsOf(topology: LocalTopology): number {
+  const env = topology.correlator.environment;
+  return env.FLOW_LAYOUT === 'buckets' ? Number(env.FLOW_BUCKETS ?? 0) : 0;
+}
+
 /** Local names for resources CloudFormation would name `<stack>-<logicalId>-<suffix>`. */
 function physicalName(stackName: string, logicalId: string, explicit: unknown): string {
   return typeof explicit === 'string' ? explicit : `${stackName}-${logicalId}`;

@@ -355,6 +355,8 @@ describe('ticker', () => {
       INACTIVE_TIMEOUT_SECONDS: '90',
       FLOW_TTL_SECONDS: '86400',
       DUE_SHARD_COUNT: '16',
+      FLOW_LAYOUT: 'per-flow',
+      INDEX_MARGIN_SECONDS: '120',
       COMMIT_INTERVAL_SECONDS: '8',
       RUN_FOR_SECONDS: '40',
       TICKER_INDEX: '0',
@@ -656,6 +658,7 @@ describe('collector access', () => {
       [
         'AlarmTopicArn',
         'ClickHouseSecretArn',
+        'CollectorFlowBuckets',
         'CollectorPolicyArn',
         'CollectorRoleArn',
         'FailureQueueUrl',
@@ -669,6 +672,7 @@ describe('collector access', () => {
     t.hasOutput('CollectorRoleArn', {
       Value: { 'Fn::GetAtt': [idOf(s.stack.collector.role), 'Arn'] },
     });
+    t.hasOutput('CollectorFlowBuckets', { Value: '0' }); // one item per flow: the collector routes by flow
   });
 });
 
@@ -746,6 +750,38 @@ describe('least privilege', () => {
     expect(listStreams.map((x) => x.logicalId)).toEqual([
       expect.stringMatching(/^ExporterHandlerRoleDefaultPolicy/),
     ]);
+  });
+
+  it('with buckets of flows: both functions read the layout, write with PutItem only, and the collector learns the buckets', () => {
+    const bucketed = synthAgain({ flowLayout: 'buckets', flowBuckets: 2048 });
+    const b = bucketed.template;
+    const variables = (name: string) =>
+      b.toJSON().Resources[
+        Object.keys(b.toJSON().Resources).find(
+          (id) =>
+            id.startsWith(`${name}Handler`) && b.toJSON().Resources[id].Type === 'AWS::Lambda::Function',
+        )!
+      ].Properties.Environment.Variables;
+    for (const fn of ['Correlator', 'Ticker']) {
+      expect(variables(fn)).toMatchObject({
+        FLOW_LAYOUT: 'buckets',
+        FLOW_BUCKETS: '2048',
+        INDEX_MARGIN_SECONDS: '120',
+      });
+    }
+    b.hasOutput('CollectorFlowBuckets', { Value: '2048' });
+    const table = { 'Fn::GetAtt': [idOf(bucketed.stack.store.table), 'Arn'] };
+    const tableActions = (role: string) =>
+      statementsOf(b)
+        .filter(
+          (x) => x.type === 'AWS::IAM::Policy' && x.logicalId.startsWith(`${role}HandlerRoleDefaultPolicy`),
+        )
+        .map((x) => x.statement)
+        .filter((st) => JSON.stringify(st.Resource) === JSON.stringify(table))
+        .flatMap((st) => asList(st.Action))
+        .sort();
+    expect(tableActions('Correlator')).toEqual(['dynamodb:BatchGetItem', 'dynamodb:PutItem']);
+    expect(tableActions('Ticker')).toEqual(['dynamodb:BatchGetItem', 'dynamodb:PutItem']);
   });
 
   it('gives each function exactly the table actions its code uses, and no managed policies', () => {

@@ -108,6 +108,7 @@ describe('flowline: usage errors exit 2 with one line', () => {
     ['flows', ['--srcport', '99999'], /--srcport must be a whole number from 0 to 65535/],
     ['flows', ['--srcip', 'not-an-ip'], /--srcip must be an IPv4 or IPv6 address/],
     ['cost', ['--nodes', 'many'], /expected a positive number/],
+    ['cost', ['--flow-layout', 'rows'], /expected per-flow or buckets/],
     ['bench', ['--only', 'nosuch'], /--only nosuch: no benchmark module's name contains it \(.*collector/],
     ['local', ['--port', '70000'], /--port: must be a whole number from 1 to 65535/],
     ['local', ['--print-rows'], /--print-rows needs --replay/],
@@ -119,6 +120,7 @@ describe('flowline: usage errors exit 2 with one line', () => {
       /--flow-log-filters: filter 0: ingressNetworkPolicyRuleActions: "Deny" is not one of None, Allow, Drop, Reject/,
     ],
     ['local', ['--correlator-window', '121'], /--correlator-window: must be a whole number from 0 to 120/],
+    ['local', ['--flow-layout', 'rows'], /--flow-layout: must be per-flow or buckets, got "rows"/],
     [
       'local',
       ['--archive', '--archive-format', 'orc'],
@@ -140,6 +142,7 @@ describe('flowline: usage errors exit 2 with one line', () => {
     ['migrate', [], /--url \(or CLICKHOUSE_URL\) is required/],
     ['migrate', ['--url', 'not a url'], /--url must be an http\(s\) URL/],
     ['collect', [], /--stream \/ FLOWLINE_STREAM_NAME/],
+    ['collect', ['--stream', 's', '--flow-buckets', '-1'], /flow-buckets/],
     ['decode', [], /missing required argument 'files'/],
   ] as const)('%s %j', async (command, args, text) => {
     expectOneLine(await flowline([command, ...args]), command, 2, text);

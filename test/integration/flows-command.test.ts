@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeWireBatch } from '../../core/wire.ts';
 import { correlatorSettingsOf } from '../../functions/correlator/config.ts';
 import { correlateBatch } from '../../functions/correlator/correlate-batch.ts';
+import { BucketFlowTable } from '../../functions/flow-store/buckets.ts';
 import {
   flowRecordJson,
   flowRecordTable,
@@ -28,7 +29,7 @@ const NOW = 1_800_000_000_000;
 const V4_KEY = '10.0.0.1|10.0.0.2|6|1234|5678';
 const V6_KEY = '2001:0:3238:dfe1:63::fefb|2001:0:3238:dfe1:63::fefc|6|1234|5678';
 
-async function tableWithV1(): Promise<string> {
+async function tableWithV1(layout: 'per-flow' | 'buckets' = 'per-flow'): Promise<string> {
   const client = engines().dynamodb;
   const table = `flows-cmd-${process.pid}-${Date.now()}`;
   await client.send(new CreateTableCommand(createTableInput(table)));
@@ -38,7 +39,13 @@ async function tableWithV1(): Promise<string> {
   ]);
   const outcome = await correlateBatch(
     [{ kinesis: { data: encodeWireBatch(records).toString('base64'), sequenceNumber: '1' } }],
-    { store: new DynamoFlowStore(client, table, SCHEDULE), now: () => NOW },
+    {
+      store:
+        layout === 'buckets'
+          ? new BucketFlowTable(client, table, SCHEDULE, { buckets: 4, marginMs: 120_000 })
+          : new DynamoFlowStore(client, table, SCHEDULE),
+      now: () => NOW,
+    },
     correlatorSettingsOf(SCHEDULE, { writeConcurrency: 4, maxWriteAttempts: 5 }),
   );
   expect(outcome.keyFailures).toEqual([]);
@@ -53,53 +60,56 @@ describe('flowline flows', () => {
     expect(matchesFilter(V6_KEY, { sourceIP: '10.0.0.1' })).toBe(false);
   });
 
-  it('lists the correlated V-1 flows, looks one up exactly, and hides expired items', async () => {
-    const client = engines().dynamodb;
-    const table = await tableWithV1();
+  it.each(['per-flow', 'buckets'] as const)(
+    'lists the correlated V-1 flows, looks one up exactly, and hides expired items (%s)',
+    async (layout) => {
+      const client = engines().dynamodb;
+      const table = await tableWithV1(layout);
 
-    const all = await listFlows(client, table, {}, NOW);
-    expect(all.map((f) => f.state.flow.flowKey)).toEqual([V4_KEY, V6_KEY]);
+      const all = await listFlows(client, table, {}, NOW);
+      expect(all.map((f) => f.state.flow.flowKey)).toEqual([V4_KEY, V6_KEY]);
 
-    const exact = await listFlows(
-      client,
-      table,
-      {
-        sourceIP: '10.0.0.1',
-        destinationIP: '10.0.0.2',
-        protocolIdentifier: 6,
-        sourceTransportPort: 1234,
-        destinationTransportPort: 5678,
-      },
-      NOW,
-    );
-    expect(exact).toHaveLength(1);
-    // Peer case V-1: the merged record as the Flow Aggregator holds it after its export (the flow is ready
-    // once both halves are in, so the correlator's write exported it: throughputs and deltas reset).
-    expect(flowRecordJson(exact[0]!)).toMatchObject({
-      sourceIPv4Address: '10.0.0.1',
-      destinationIPv4Address: '10.0.0.2',
-      sourcePodName: 'pod1',
-      destinationPodName: 'pod2',
-      destinationClusterIPv4: '10.0.0.3',
-      destinationServicePort: 4739,
-      flowEndSeconds: 1257896000,
-      flowEndSecondsFromSourceNode: 1257894000,
-      flowEndSecondsFromDestinationNode: 1257896000,
-      packetTotalCount: 1000,
-      reversePacketTotalCount: 400,
-      throughput: 0,
-      readyToSend: 1,
-    });
+      const exact = await listFlows(
+        client,
+        table,
+        {
+          sourceIP: '10.0.0.1',
+          destinationIP: '10.0.0.2',
+          protocolIdentifier: 6,
+          sourceTransportPort: 1234,
+          destinationTransportPort: 5678,
+        },
+        NOW,
+      );
+      expect(exact).toHaveLength(1);
+      // Peer case V-1: the merged record as the Flow Aggregator holds it after its export (the flow is ready
+      // once both halves are in, so the correlator's write exported it: throughputs and deltas reset).
+      expect(flowRecordJson(exact[0]!)).toMatchObject({
+        sourceIPv4Address: '10.0.0.1',
+        destinationIPv4Address: '10.0.0.2',
+        sourcePodName: 'pod1',
+        destinationPodName: 'pod2',
+        destinationClusterIPv4: '10.0.0.3',
+        destinationServicePort: 4739,
+        flowEndSeconds: 1257896000,
+        flowEndSecondsFromSourceNode: 1257894000,
+        flowEndSecondsFromDestinationNode: 1257896000,
+        packetTotalCount: 1000,
+        reversePacketTotalCount: 400,
+        throughput: 0,
+        readyToSend: 1,
+      });
 
-    const v6 = await listFlows(client, table, { sourceIP: '2001:0:3238:dfe1:63::fefb' }, NOW);
-    expect(v6.map((f) => flowRecordJson(f).destinationClusterIPv6)).toEqual(['2001:0:3238:bbbb:63::aaaa']);
-    expect(flowRecordTable(v6).split('\n')[1]).toMatch(
-      /^2001:0:3238:dfe1:63::fefb\s+2001:0:3238:dfe1:63::fefc\s+1234\s+5678\s+6\s+pod1\s+pod2/,
-    );
+      const v6 = await listFlows(client, table, { sourceIP: '2001:0:3238:dfe1:63::fefb' }, NOW);
+      expect(v6.map((f) => flowRecordJson(f).destinationClusterIPv6)).toEqual(['2001:0:3238:bbbb:63::aaaa']);
+      expect(flowRecordTable(v6).split('\n')[1]).toMatch(
+        /^2001:0:3238:dfe1:63::fefb\s+2001:0:3238:dfe1:63::fefc\s+1234\s+5678\s+6\s+pod1\s+pod2/,
+      );
 
-    // Past their TTL the items are logically absent, whether or not DynamoDB has deleted them yet.
-    expect(await listFlows(client, table, {}, NOW + 10 * 86_400_000)).toEqual([]);
-  });
+      // Past their TTL the items are logically absent, whether or not DynamoDB has deleted them yet.
+      expect(await listFlows(client, table, {}, NOW + 10 * 86_400_000)).toEqual([]);
+    },
+  );
 
   it('the command reads the table through the standard endpoint variables', async () => {
     const table = await tableWithV1();

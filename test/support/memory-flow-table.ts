@@ -7,6 +7,7 @@
 import {
   type ExistingItemWrite,
   type ExportQueue,
+  type FlowWrite,
   MAX_WRITES_PER_BATCH,
   type ReadResult,
   SINGLE_TICKER,
@@ -70,6 +71,11 @@ export class MemoryFlowTable implements ExportQueue {
   ): Promise<WriteResult> {
     this.beforeOperation('write');
     return this.conditionalWrite(state, expectedVersion, nowMs, extras);
+  }
+
+  async writeMany(writes: readonly FlowWrite[], nowMs: number): Promise<WriteResult[]> {
+    this.beforeOperation('write');
+    return writes.map((w) => this.conditionalWrite(w.state, w.expectedVersion, nowMs, w.extras));
   }
 
   async writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]> {

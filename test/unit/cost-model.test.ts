@@ -18,6 +18,7 @@ import {
   FALLBACK_ASSUMED,
   FALLBACK_MEASURED,
   FROM_DEPLOYED_SETTING,
+  flowLayoutAdvice,
   flowRecordsPerSecond,
   INPUT_NAMES,
   inputsFromRows,
@@ -97,6 +98,7 @@ describe('costModel', () => {
     kinesisMode: 'provisioned',
     dynamodbMode: 'on-demand',
     dynamodbTargetUtilisation: 0.7,
+    flowLayout: 'per-flow',
     retentionDays: 30,
   };
   const measured: MeasuredInputs = {
@@ -109,6 +111,10 @@ describe('costModel', () => {
     correlatorReadUnitsPerFlowMinuteAt5sExport: 0,
     correlatorWriteUnitsPerFlowMinuteAt60sExport: 2,
     correlatorReadUnitsPerFlowMinuteAt60sExport: 1,
+    bucketWriteUnitsPerFlowMinuteAt5sExport: 0.6,
+    bucketReadUnitsPerFlowMinuteAt5sExport: 1.6,
+    bucketWriteUnitsPerFlowMinuteAt60sExport: 0.4,
+    bucketReadUnitsPerFlowMinuteAt60sExport: 1,
     correlatorFlowRecordsPerInvocation: 10_000,
     correlatorMsPerInvocation: 500,
     correlatorMemoryMb: 1024,
@@ -177,6 +183,24 @@ describe('costModel', () => {
     const correlator = sparse.lines.find((l) => l.component.startsWith('DynamoDB correlator'))!;
     expect(correlator.flowline).toBeCloseTo(43.2 * 2 * 0.625 + 43.2 * 0.125, 6);
     expect(correlator.flowlineDetail).toContain('measured at 60 s');
+  });
+
+  it('prices the bucketed layout from its own measured points, and says what each layout costs', () => {
+    const buckets = costModel({ ...cluster, flowLayout: 'buckets' }, measured, LIST_PRICES);
+    const correlator = buckets.lines.find((l) => l.component.startsWith('DynamoDB correlator'))!;
+    // 43.2 M flow-minutes x 0.6 WRU x $0.625 + 43.2 M x 1.6 RRU x $0.125
+    expect(correlator.flowline).toBeCloseTo(43.2 * 0.6 * 0.625 + 43.2 * 1.6 * 0.125, 6);
+    expect(correlator.flowlineDetail).toContain('buckets of flows');
+    const sparse = correlatorUnitsPerFlowMinute(
+      { ...cluster, flowLayout: 'buckets', activeFlowExportTimeoutSeconds: 60 },
+      measured,
+    );
+    expect(sparse).toMatchObject({ point: 60, write: 0.4, read: 1 });
+    const layouts = flowLayoutAdvice(cluster, measured, LIST_PRICES);
+    expect(layouts['per-flow'].flowline).toBeCloseTo(report.monthly.flowline, 6);
+    expect(layouts.buckets.flowline).toBeCloseTo(buckets.monthly.flowline, 6);
+    expect(layouts.buckets.ratio).toBeCloseTo(buckets.monthly.naive / buckets.monthly.flowline, 9);
+    expect(layouts.buckets.ratio).toBeGreaterThan(layouts['per-flow'].ratio);
   });
 
   it('prices provisioned DynamoDB at the steady load over the auto scaling target, billed by the hour', () => {

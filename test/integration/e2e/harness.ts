@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterEach, beforeAll, expect } from 'vitest';
 import { createClickHouseClient } from '../../../clickhouse/client.ts';
-import type { FlowStore } from '../../../core/flow-state/ports.ts';
+import { type FlowStore, writeEach } from '../../../core/flow-state/ports.ts';
 import type { LambdaHandler } from '../../../local/esm/invoker.ts';
 import type { CloudFormationTemplate } from '../../../local/esm/settings.ts';
 import type { MetricSink } from '../../../local/runner/event-time-functions.ts';
@@ -43,6 +43,8 @@ export interface E2eHarness {
       streamShards?: number;
       /** Ticker functions (the template synthesized with context tickerCount; default: one). */
       tickers?: number;
+      /** More CDK context for the template (e.g. flowLayout), synthesized for this run. */
+      context?: Record<string, unknown>;
     },
   ): Promise<E2eRun>;
 }
@@ -77,12 +79,12 @@ export function useE2e(engineOptions: UseEnginesOptions = {}): E2eHarness {
   });
   return {
     engines,
-    async newRun({ streamShards, tickers = 1, ...options } = {}) {
+    async newRun({ streamShards, tickers = 1, context, ...options } = {}) {
       const suffix = `${process.pid}-${++count}`;
       const runTemplate =
-        tickers === 1
+        tickers === 1 && context === undefined
           ? template
-          : await loadStackTemplate({ context: { ...E2E_CONTEXT, tickerCount: tickers } });
+          : await loadStackTemplate({ context: { ...E2E_CONTEXT, tickerCount: tickers, ...context } });
       const named = renameResources(readLocalTopology(runTemplate), `e2e-${suffix}`);
       const topology = streamShards
         ? {
@@ -300,6 +302,9 @@ export function crashingCorrelator(afterWrites: number, times: number) {
     },
     wrapStore: (store: FlowStore): FlowStore => ({
       read: (keys) => store.read(keys),
+      writeMany(writes, nowMs, concurrency) {
+        return writeEach(writes, concurrency, (w) => this.write(w.state, w.expectedVersion, nowMs, w.extras));
+      },
       async write(flow, expectedVersion, nowMs, extras) {
         const current = invocation.getStore();
         if (current?.dead) return new Promise(() => {}); // a dead sandbox writes nothing more

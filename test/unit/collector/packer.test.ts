@@ -8,15 +8,21 @@ import {
 } from '../../../collector-edge/packer.ts';
 import { flowRoutingHash, PUT_PAYLOAD_UNIT_BYTES } from '../../../collector-edge/shard-map.ts';
 import { flowKeyOf } from '../../../core/flow-key.ts';
+import { flowBucketOf } from '../../../core/flow-routing.ts';
 import { decodeWireBatch, WireBatchBuilder } from '../../../core/wire.ts';
 import { evenShards, simulatedRecords } from './fixtures.ts';
 
-function packAll(records = simulatedRecords({ seed: 7, connections: 400, polls: 6 }), shards = 4) {
+function packAll(
+  records = simulatedRecords({ seed: 7, connections: 400, polls: 6 }),
+  shards = 4,
+  flowBuckets = 0,
+) {
   const sealed: SealedBatch[] = [];
   let now = 0;
   const packer = new ShardPacker({
     targetBytes: 25_000,
     lingerMs: 500,
+    flowBuckets,
     now: () => now,
     onSealed: (b) => sealed.push(b),
   });
@@ -32,6 +38,29 @@ function packAll(records = simulatedRecords({ seed: 7, connections: 400, polls: 
 }
 
 describe('shard packer', () => {
+  test("with the flow store's buckets: every flow of a bucket gets one partition key and hash key", () => {
+    const buckets = 40;
+    const { records, sealed } = packAll(
+      simulatedRecords({ seed: 5, connections: 600, polls: 4 }),
+      4,
+      buckets,
+    );
+    const lanesOfBucket = new Map<number, Set<string>>();
+    for (const batch of sealed) {
+      for (const record of decodeWireBatch(batch.data)) {
+        const bucket = flowBucketOf(flowKeyOf(record), buckets);
+        const lanes = lanesOfBucket.get(bucket) ?? new Set<string>();
+        lanes.add(`${batch.partitionKey} ${batch.explicitHashKey}`);
+        lanesOfBucket.set(bucket, lanes);
+      }
+    }
+    expect(sealed.flatMap((b) => decodeWireBatch(b.data))).toHaveLength(records.length);
+    expect(lanesOfBucket.size).toBe(buckets);
+    for (const lanes of lanesOfBucket.values()) expect(lanes.size).toBe(1);
+    // The buckets still spread over the shards' lanes.
+    expect(new Set(sealed.map((b) => b.explicitHashKey)).size).toBeGreaterThan(16);
+  });
+
   test('every record lands exactly once, in a batch of its own shard, in arrival order per shard', () => {
     const { records, sealed, map } = packAll();
     const unpacked = sealed.flatMap((b) => decodeWireBatch(b.data));

@@ -69,6 +69,10 @@ describe('metric names the dashboard shows', () => {
       write: () => {
         throw new Error('a poison-only batch writes no flow');
       },
+      writeMany: async (writes) => {
+        expect(writes).toEqual([]); // a poison-only batch writes no flow
+        return [];
+      },
     };
     const handler = createCorrelatorHandler({
       store,
