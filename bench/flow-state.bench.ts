@@ -16,7 +16,14 @@ import { createDynamoDbClient } from '../adapters/aws-clients.ts';
 import { flowKeyOf } from '../core/flow-key.ts';
 import type { FlowRecord } from '../core/flow-record.ts';
 import { DEFAULT_LAZY_INDEX } from '../core/flow-state/advance.ts';
-import type { ExistingItemWrite, FlowStore, WriteExtras, WriteResult } from '../core/flow-state/ports.ts';
+import type {
+  ExistingItemWrite,
+  ExportQueue,
+  FlowStore,
+  FlowWrite,
+  WriteExtras,
+  WriteResult,
+} from '../core/flow-state/ports.ts';
 import { encodeWireBatch } from '../core/wire.ts';
 import {
   BUCKET_UNIT_INPUTS,
@@ -310,8 +317,9 @@ async function newFlowLatency(o: {
   windowSeconds: number;
   flows: number;
   spacingMs: number;
+  layout?: FlowLayout;
 }): Promise<number[]> {
-  const table = `flow-state-latency-${o.windowSeconds}s-${process.pid}`;
+  const table = `flow-state-latency-${o.windowSeconds}s-${o.layout ?? 'per-flow'}-${process.pid}`;
   await o.client.send(new CreateTableCommand(createTableInput(table, { stream: false })));
   const t0 = 1_800_000_000_000;
   let now = t0;
@@ -319,36 +327,29 @@ async function newFlowLatency(o: {
   const noteFirstRows = (extras: WriteExtras | undefined) => {
     for (const row of extras?.rows ?? []) if (row.exportSeq === 1) firstRowAtMs.set(row.flow.flowKey, now);
   };
-  const dynamo = new DynamoFlowStore(o.client, table, o.schedule);
-  const store: FlowStore = {
-    read: (keys) => dynamo.read(keys),
-    write: async (state, expectedVersion, nowMs, extras) => {
-      const result = await dynamo.write(state, expectedVersion, nowMs, extras);
-      if (result.ok) noteFirstRows(extras);
-      return result;
-    },
-    writeMany: async (writes, nowMs, concurrency) => {
-      const results = await dynamo.writeMany(writes, nowMs, concurrency);
-      for (const [i, result] of results.entries()) if (result.ok) noteFirstRows(writes[i]!.extras);
-      return results;
-    },
+  const base: ExportQueue =
+    o.layout === 'buckets'
+      ? new BucketFlowTable(o.client, table, o.schedule, {
+          buckets: Math.max(1, Math.round(o.flows / FLOWS_PER_BUCKET)),
+          marginMs: DEFAULT_LAZY_INDEX.marginMs,
+        })
+      : new WrittenByUpdateItem(o.client, table, o.schedule);
+  const noted = async (writes: readonly FlowWrite[], results: Promise<WriteResult[]>) => {
+    const done = await results;
+    for (const [i, result] of done.entries()) if (result.ok) noteFirstRows(writes[i]!.extras);
+    return done;
   };
-  const queue = new WrittenByUpdateItem(o.client, table, o.schedule);
-  const ticker = new Ticker(
-    {
-      dueKeys: (at, limit) => queue.dueKeys(at, limit),
-      read: (keys) => queue.read(keys),
-      oldestDueAt: (at) => queue.oldestDueAt(at),
-      writeBatch: async (writes, nowMs) => {
-        const results = await queue.writeBatch(writes, nowMs);
-        results.forEach((result, i) => {
-          if (result.ok) noteFirstRows(writes[i]!.extras);
-        });
-        return results;
-      },
-    },
-    { ...deployedTickerSettings(), schedule: o.schedule, clock: () => now },
-  );
+  // The correlator's and the ticker's writes, each first row noted with the time it was closed.
+  const queue: ExportQueue = {
+    read: (keys) => base.read(keys),
+    write: (state, expectedVersion, nowMs, extras) => base.write(state, expectedVersion, nowMs, extras),
+    writeMany: (writes, nowMs, concurrency) => noted(writes, base.writeMany(writes, nowMs, concurrency)),
+    writeBatch: (writes, nowMs) => noted(writes, base.writeBatch(writes, nowMs)),
+    dueKeys: (at, limit) => base.dueKeys(at, limit),
+    oldestDueAt: (at) => base.oldestDueAt(at),
+  };
+  const store: FlowStore = queue;
+  const ticker = new Ticker(queue, { ...deployedTickerSettings(), schedule: o.schedule, clock: () => now });
   const arrivals = new Map<string, number>();
   const records = generateRecords({
     flows: o.flows,
@@ -396,12 +397,17 @@ function deployedTickerSettings() {
   return { maxFlowsPerRound: 10_000, writeConcurrency: 8 };
 }
 
-function latencyRow(windowSeconds: number, seconds: number[], spacingMs: number): BenchRow {
+function latencyRow(
+  windowSeconds: number,
+  seconds: number[],
+  spacingMs: number,
+  layout: FlowLayout = 'per-flow',
+): BenchRow {
   const sorted = [...seconds].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
   return {
     group: GROUP,
-    name: `new flow received -> row inserted, p50, correlator window ${windowSeconds} s`,
+    name: `new flow received -> row inserted, p50, correlator window ${windowSeconds} s${layout === 'buckets' ? `, buckets of ${FLOWS_PER_BUCKET} flows` : ''}`,
     value: median(sorted),
     unit: 's',
     ...(windowSeconds === 20 ? { target: 26 } : {}),
@@ -575,6 +581,16 @@ async function bucketRows(
   rows.push(...figureRows(await liveFlows({ ...base, names: 'long' })).slice(0, 1));
   const sparse = await liveFlows({ ...base, exportSeconds: 60, warmupMinutes: 3 });
   rows.push(...figureRows(sparse).slice(0, 1));
+  const spacingMs = 1_700;
+  const latencies = await newFlowLatency({
+    client: client.correlator,
+    schedule: base.schedule,
+    windowSeconds: MEASURED_WINDOW_SECONDS,
+    flows: quick ? 40 : 120,
+    spacingMs,
+    layout: 'buckets',
+  });
+  rows.push(latencyRow(MEASURED_WINDOW_SECONDS, latencies, spacingMs, 'buckets'));
   return rows;
 }
 
