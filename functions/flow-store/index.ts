@@ -1,6 +1,8 @@
 // The flow store: one DynamoDB item per flow key, written by the correlator (records in, export periods
 // closed) and the ticker (periods of flows no record reaches), read by the exporter through the table's
-// stream. This comment is the item design they follow. The pure part (the state, its export schedule, the
+// stream. This comment is the item design they follow. With FLOW_LAYOUT=buckets (layout.ts) the same
+// states live in bucket items of about 32 flows and in names items instead (buckets.ts, bucket-entries.ts);
+// the state machine, the idempotency and the export below are the same in both layouts. The pure part (the state, its export schedule, the
 // ports) is core/flow-state/, with no AWS import; this folder is its DynamoDB adapter (item encoding,
 // closed rows, conditional writes, due index, the sinks' outbox).
 //
