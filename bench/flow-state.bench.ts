@@ -41,7 +41,6 @@ import { BucketFlowTable } from '../functions/flow-store/buckets.ts';
 import { DynamoExportQueue } from '../functions/flow-store/export-queue.ts';
 import {
   createTableInput,
-  DynamoFlowStore,
   defaultScheduleConfig,
   flowItemOf,
   itemSizeOf,
@@ -153,20 +152,25 @@ type FlowLayout = 'per-flow' | 'buckets';
 /** Live flows per bucket the bucketed layout is sized for (FLOW_BUCKETS = live flows / this). */
 const FLOWS_PER_BUCKET = 32;
 
+/** The table of `flows` live flows in its layout, as the correlator and the ticker write it (UpdateItem). */
+function flowTableOf(
+  layout: FlowLayout | undefined,
+  client: DynamoDBClient,
+  table: string,
+  schedule: ScheduleConfig,
+  flows: number,
+): ExportQueue {
+  if (layout !== 'buckets') return new WrittenByUpdateItem(client, table, schedule);
+  return new BucketFlowTable(client, table, schedule, {
+    buckets: Math.max(1, Math.round(flows / FLOWS_PER_BUCKET)),
+    marginMs: DEFAULT_LAZY_INDEX.marginMs,
+  });
+}
+
 function storesOf(o: LiveFlowOptions, table: string) {
-  if (o.layout === 'buckets') {
-    const options = {
-      buckets: Math.max(1, Math.round(o.flows / FLOWS_PER_BUCKET)),
-      marginMs: DEFAULT_LAZY_INDEX.marginMs,
-    };
-    return {
-      store: new BucketFlowTable(o.client.correlator, table, o.schedule, options),
-      queue: new BucketFlowTable(o.client.ticker, table, o.schedule, options),
-    };
-  }
   return {
-    store: new DynamoFlowStore(o.client.correlator, table, o.schedule),
-    queue: new WrittenByUpdateItem(o.client.ticker, table, o.schedule),
+    store: flowTableOf(o.layout, o.client.correlator, table, o.schedule, o.flows),
+    queue: flowTableOf(o.layout, o.client.ticker, table, o.schedule, o.flows),
   };
 }
 
@@ -327,13 +331,7 @@ async function newFlowLatency(o: {
   const noteFirstRows = (extras: WriteExtras | undefined) => {
     for (const row of extras?.rows ?? []) if (row.exportSeq === 1) firstRowAtMs.set(row.flow.flowKey, now);
   };
-  const base: ExportQueue =
-    o.layout === 'buckets'
-      ? new BucketFlowTable(o.client, table, o.schedule, {
-          buckets: Math.max(1, Math.round(o.flows / FLOWS_PER_BUCKET)),
-          marginMs: DEFAULT_LAZY_INDEX.marginMs,
-        })
-      : new WrittenByUpdateItem(o.client, table, o.schedule);
+  const base = flowTableOf(o.layout, o.client, table, o.schedule, o.flows);
   const noted = async (writes: readonly FlowWrite[], results: Promise<WriteResult[]>) => {
     const done = await results;
     for (const [i, result] of done.entries()) if (result.ok) noteFirstRows(writes[i]!.extras);

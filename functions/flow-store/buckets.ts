@@ -69,7 +69,7 @@ import {
   namesChanged,
 } from './bucket-entries.ts';
 import { encodeRowGroups } from './closed-rows.ts';
-import { oldestDueAtIn, queryDueIndex } from './export-queue.ts';
+import { dueKeysIn, oldestDueAtIn } from './export-queue.ts';
 import { getItems } from './item-batches.ts';
 import {
   aggregationListOf,
@@ -85,6 +85,8 @@ import { ATTR, BUCKET_PK_PREFIX, dueShardOf, NAMES_PK_PREFIX, ownedDueShards } f
 const CLOSED_VERSION = 0;
 /** Buckets a table keeps in memory between reads and writes before it forgets them all. */
 const MAX_REMEMBERED_BUCKETS = 4096;
+/** Bucket writes in flight at once within one ticker batch. */
+const BUCKET_WRITES_PER_TICKER_BATCH = 4;
 /** DynamoDB's item limit is 400 KB; a bucket this large is refused rather than failing at DynamoDB. */
 export const MAX_BUCKET_BYTES = 350 * 1024;
 
@@ -104,13 +106,11 @@ interface NamesWrite {
 }
 
 export interface BucketTableOptions {
-  /** FLOW_BUCKETS: fixed for the table's life; about live flows / 16. */
+  /** FLOW_BUCKETS: fixed for the table's life; about live flows / 32. */
   buckets: number;
   /** The lazy index key's margin (INDEX_MARGIN_SECONDS): the bucket's key moves when this close. */
   marginMs: number;
   partition?: TickerPartition;
-  /** Bucket writes in flight at once for the ticker's writeBatch. */
-  tickerConcurrency?: number;
 }
 
 /** The flow store port (correlator) and the export queue port (ticker) over bucket items. */
@@ -170,8 +170,9 @@ export class BucketFlowTable implements ExportQueue {
     return result!;
   }
 
+  /** The ticker's batch of up to 25 writes: its requests already run WRITE_CONCURRENCY at once. */
   writeBatch(writes: readonly ExistingItemWrite[], nowMs: number): Promise<WriteResult[]> {
-    return this.writeMany(writes, nowMs, this.options.tickerConcurrency ?? 4);
+    return this.writeMany(writes, nowMs, BUCKET_WRITES_PER_TICKER_BATCH);
   }
 
   /** One conditional write per bucket for all its flows' writes; a result per write, in order. */
@@ -180,7 +181,9 @@ export class BucketFlowTable implements ExportQueue {
     const byBucket = new Map<string, number[]>();
     for (const [i, write] of writes.entries()) {
       const pk = bucketPkOf(write.state.flow.flowKey, this.options.buckets);
-      byBucket.set(pk, [...(byBucket.get(pk) ?? []), i]);
+      const indices = byBucket.get(pk);
+      if (indices) indices.push(i);
+      else byBucket.set(pk, [i]);
     }
     await forEachLimited([...byBucket], concurrency, async ([pk, indices]) => {
       try {
@@ -441,12 +444,7 @@ export class BucketFlowTable implements ExportQueue {
    * their way to the next period.
    */
   async dueKeys(nowMs: number, limit: number): Promise<string[]> {
-    const perShard = Math.max(1, Math.ceil(limit / this.shards.length));
-    const pks = (
-      await Promise.all(
-        this.shards.map((shard) => queryDueIndex(this.client, this.tableName, shard, nowMs, perShard)),
-      )
-    ).flat();
+    const pks = await dueKeysIn(this.client, this.tableName, this.shards, nowMs, limit);
     const items = await getItems(this.client, this.tableName, pks, { consistentRead: false });
     const keys: string[] = [];
     for (const pk of pks) {

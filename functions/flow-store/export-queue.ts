@@ -131,31 +131,41 @@ export class DynamoExportQueue implements ExportQueue {
     return results;
   }
 
-  async dueKeys(nowMs: number, limit: number): Promise<string[]> {
-    const shards = this.shards;
-    // Every shard gets a fair share first, so one hot shard cannot starve the others.
-    const perShard = Math.max(1, Math.ceil(limit / shards.length));
-    const results = await Promise.all(shards.map((shard) => this.queryShard(shard, nowMs, perShard * 4)));
-    const keys: string[] = [];
-    for (let round = 0; keys.length < limit; round++) {
-      let added = false;
-      for (const shardKeys of results) {
-        const slice = shardKeys.slice(round * perShard, (round + 1) * perShard);
-        if (slice.length > 0) added = true;
-        for (const key of slice) if (keys.length < limit) keys.push(key);
-      }
-      if (!added) break;
-    }
-    return keys;
+  dueKeys(nowMs: number, limit: number): Promise<string[]> {
+    return dueKeysIn(this.client, this.tableName, this.shards, nowMs, limit);
   }
 
   oldestDueAt(nowMs: number): Promise<number | undefined> {
     return oldestDueAtIn(this.client, this.tableName, this.shards, nowMs);
   }
+}
 
-  private queryShard(shard: string, nowMs: number, limit: number): Promise<string[]> {
-    return queryDueIndex(this.client, this.tableName, shard, nowMs, limit);
+/**
+ * The pks with a due-index key at or before nowMs over the given shards, at most `limit`: every shard gets a
+ * fair share first, so one hot shard cannot starve the others.
+ */
+export async function dueKeysIn(
+  client: DynamoDBClient,
+  tableName: string,
+  shards: readonly string[],
+  nowMs: number,
+  limit: number,
+): Promise<string[]> {
+  const perShard = Math.max(1, Math.ceil(limit / shards.length));
+  const results = await Promise.all(
+    shards.map((shard) => queryDueIndex(client, tableName, shard, nowMs, perShard * 4)),
+  );
+  const keys: string[] = [];
+  for (let round = 0; keys.length < limit; round++) {
+    let added = false;
+    for (const shardKeys of results) {
+      const slice = shardKeys.slice(round * perShard, (round + 1) * perShard);
+      if (slice.length > 0) added = true;
+      for (const key of slice) if (keys.length < limit) keys.push(key);
+    }
+    if (!added) break;
   }
+  return keys;
 }
 
 /** The earliest due-index key (ms) at or before nowMs over the given shards; undefined when none. */
