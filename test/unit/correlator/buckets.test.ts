@@ -19,6 +19,8 @@ import {
 import { bucketPkOf } from '../../../functions/flow-store/buckets.ts';
 import { decodeRowGroups, encodeRowGroups } from '../../../functions/flow-store/closed-rows.ts';
 import { defaultScheduleConfig, type FlowState } from '../../../functions/flow-store/index.ts';
+import { flowLayoutFromEnv } from '../../../functions/flow-store/layout.ts';
+import { DEFAULT_FLOW_BUCKETS } from '../../../functions/flow-store/schema.ts';
 import { generateRecords } from '../../../workloads/correlator-workload.ts';
 
 const CONFIG = defaultScheduleConfig();
@@ -124,6 +126,30 @@ describe('rows of several flows in one attribute', () => {
     const bytes = encodeRowGroups(groups, dictionary)!;
     expect(decodeRowGroups(bytes, 'bucket#4', dictionary)).toEqual(folded.flatMap((f) => f.rows));
     expect(encodeRowGroups(new Map([['a|b|6|1|2', []]]), dictionary)).toBeUndefined();
+  });
+});
+
+describe('the layout from the environment', () => {
+  it('is one item per flow unless told, buckets with their count and margin, anything else refused in one line', () => {
+    expect(flowLayoutFromEnv({})).toEqual({ kind: 'per-flow' });
+    expect(flowLayoutFromEnv({ FLOW_LAYOUT: 'buckets' })).toEqual({
+      kind: 'buckets',
+      buckets: DEFAULT_FLOW_BUCKETS,
+      marginMs: 120_000,
+    });
+    expect(
+      flowLayoutFromEnv({ FLOW_LAYOUT: 'buckets', FLOW_BUCKETS: '64', INDEX_MARGIN_SECONDS: '30' }),
+    ).toEqual({
+      kind: 'buckets',
+      buckets: 64,
+      marginMs: 30_000,
+    });
+    expect(() => flowLayoutFromEnv({ FLOW_LAYOUT: 'rows' })).toThrow(
+      /FLOW_LAYOUT=rows: expected per-flow or buckets/,
+    );
+    expect(() => flowLayoutFromEnv({ FLOW_LAYOUT: 'buckets', FLOW_BUCKETS: '0' })).toThrow(
+      /FLOW_BUCKETS=0: expected a positive integer/,
+    );
   });
 });
 
